@@ -1,0 +1,14 @@
+export { type App, type AppSpec, type AppStatus, AppSchema, type RunSpec } from './app.js';
+export {
+  type AutoscaleOverrides,
+  type AutoscalePolicy,
+  type AutoscalePolicySpec,
+  policyDefaults,
+  policyFieldNames,
+} from './autoscale-policy.js';
+export { renderCrds } from './crd.js';
+export { formatDuration, parseDuration } from './duration.js';
+export { type DormantObject, hasImmutableSpec, isKindName, type KindName, kindNames, kinds, type ObjectOfKind } from './kinds.js';
+export { apiVersion, type Condition, defaultNamespace, group, type ObjectMeta, version } from './meta.js';
+export { type PipelineStep, type Revision, type RevisionSpec, type RevisionStatus, revisionPhases } from './revision.js';
+export { closest, formatProblem, type Problem, type ValidationResult, validate, validateAs } from './validate.js';

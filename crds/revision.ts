@@ -1,0 +1,56 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { buildStrategies, RunSpecSchema } from './app.js';
+import { apiVersion, nameRule, ObjectMetaSchema, timestamp } from './meta.js';
+import { objectName, stringEnum } from './schema-kit.js';
+
+export const revisionPhases = ['Pending', 'Building', 'Deploying', 'Ready', 'Failed'] as const;
+export const stepStates = ['pending', 'running', 'succeeded', 'failed', 'skipped'] as const;
+
+export const RevisionSpecSchema = Type.Object(
+  {
+    app: objectName(40),
+    commit: Type.String({ pattern: '^[0-9a-f]{40}$', 'x-dormant-hint': 'a full 40-character git commit id' }),
+    branch: Type.Optional(Type.String()),
+    strategy: stringEnum(buildStrategies, { default: 'auto' }),
+    image: Type.Optional(Type.String({ description: 'OCI image reference, for container replicas.' })),
+    releaseDir: Type.Optional(Type.String({ description: 'Release folder, for process replicas.' })),
+    run: RunSpecSchema,
+  },
+  // A Revision records what was built and deployed; a change is a new Revision.
+  { additionalProperties: false, 'x-dormant-immutable': true },
+);
+export type RevisionSpec = Static<typeof RevisionSpecSchema>;
+
+export const PipelineStepSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    state: stringEnum(stepStates),
+    startedAt: Type.Optional(timestamp()),
+    finishedAt: Type.Optional(timestamp()),
+    message: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type PipelineStep = Static<typeof PipelineStepSchema>;
+
+export const RevisionStatusSchema = Type.Object(
+  {
+    phase: stringEnum(revisionPhases),
+    steps: Type.Array(PipelineStepSchema, { default: [], maxItems: 64 }),
+    message: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type RevisionStatus = Static<typeof RevisionStatusSchema>;
+
+export const RevisionSchema = Type.Object(
+  {
+    apiVersion: Type.Literal(apiVersion),
+    kind: Type.Literal('Revision'),
+    metadata: ObjectMetaSchema,
+    spec: RevisionSpecSchema,
+    status: Type.Optional(RevisionStatusSchema),
+  },
+  { additionalProperties: false, 'x-dormant-rules': [nameRule('Revision', 63)] },
+);
+export type Revision = Static<typeof RevisionSchema>;

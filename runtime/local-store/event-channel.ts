@@ -1,0 +1,50 @@
+/** An async iterable fed by push(), ended by end() or by an AbortSignal. */
+export class EventChannel<T> implements AsyncIterable<T> {
+  readonly #buffered: T[] = [];
+  #waiting: ((result: IteratorResult<T>) => void) | undefined;
+  #ended = false;
+  readonly #onEnd: () => void;
+
+  constructor(onEnd: () => void, signal?: AbortSignal) {
+    this.#onEnd = onEnd;
+    if (signal?.aborted) this.end();
+    else signal?.addEventListener('abort', () => this.end(), { once: true });
+  }
+
+  push(item: T): void {
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = undefined;
+      waiting({ value: item, done: false });
+    } else {
+      this.#buffered.push(item);
+    }
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd();
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        const item = this.#buffered.shift();
+        if (item !== undefined) return Promise.resolve({ value: item, done: false });
+        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.#waiting = resolve;
+        });
+      },
+      return: () => {
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
