@@ -108,7 +108,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
   const lower = word.toLowerCase();
   for (const candidate of candidates) {
     // A prefix ("docker" for "dockerfile") is as good a guess as one typo.
-    const d = lower.length >= 2 && candidate.toLowerCase().startsWith(lower) ? 1 : distance(word, candidate);
+    const edits = lower.length >= 2 && candidate.toLowerCase().startsWith(lower) ? 1 : distance(word, candidate);
+    // On a tie, a candidate with the same first letter is the likelier typo.
+    const d = edits + (candidate[0]?.toLowerCase() === lower[0] ? 0 : 0.5);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

@@ -1,0 +1,33 @@
+import type { ParseArgsConfig } from 'node:util';
+import type { ResourceStore } from '../runtime/index.js';
+import type { Io } from './io.js';
+import type { OutputFormat } from './output.js';
+
+export type Flags = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface CommandContext {
+  readonly io: Io;
+  readonly args: readonly string[];
+  readonly flags: Flags;
+  readonly output: OutputFormat;
+  readonly stateDir: string;
+  /** Opened on first use and closed after the command. */
+  readonly store: () => Promise<ResourceStore>;
+}
+
+export interface Command {
+  /** The words that select it: "apps create". */
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  readonly options?: NonNullable<ParseArgsConfig['options']>;
+  /** Positional arguments: exact count, or [min, max]. */
+  readonly args: number | readonly [number, number];
+  /** Returns the exit code; undefined means 0. */
+  run(context: CommandContext): Promise<number | undefined>;
+}
+
+export const flagString = (flags: Flags, name: string): string | undefined => {
+  const value = flags[name];
+  return typeof value === 'string' ? value : undefined;
+};

@@ -1,0 +1,88 @@
+import { type App, apiVersion } from '../../crds/index.js';
+import type { Command } from '../command.js';
+import { flagString } from '../command.js';
+import { formatAge, formatTable, print } from '../output.js';
+import { appUrl, currentSettings, gitRemote } from '../settings.js';
+
+const readyReplicas = (app: App) => app.status?.readyReplicas ?? 0;
+
+export const appsList: Command = {
+  name: 'apps',
+  usage: 'dormant apps [--output json|yaml]',
+  summary: 'List apps: URL, revision, replicas, last request',
+  args: 0,
+  async run({ io, flags, output, store }) {
+    const settings = await currentSettings(flags, io);
+    const apps = await (await store()).list('App');
+    const rows = apps.map((app) => ({
+      name: app.metadata.name,
+      url: app.status?.url ?? appUrl(settings, app.metadata.name),
+      revision: app.status?.readyRevision ?? null,
+      desiredReplicas: app.status?.desiredReplicas ?? 0,
+      readyReplicas: readyReplicas(app),
+      lastRequestTime: app.status?.lastRequestTime ?? null,
+    }));
+    const now = io.now();
+    print(io, output, rows, () =>
+      rows.length === 0
+        ? 'No apps yet. Create one with `dormant apps create NAME`.\n'
+        : formatTable(
+            ['NAME', 'URL', 'REVISION', 'READY/DESIRED', 'LAST REQUEST'],
+            rows.map((r) => [
+              r.name,
+              r.url,
+              r.revision ?? '<none>',
+              `${r.readyReplicas}/${r.desiredReplicas}`,
+              r.lastRequestTime ? `${formatAge(r.lastRequestTime, now)} ago` : 'never',
+            ]),
+          ),
+    );
+    return undefined;
+  },
+};
+
+export const appsCreate: Command = {
+  name: 'apps create',
+  usage: 'dormant apps create NAME [--branch BRANCH]',
+  summary: 'Create an app (pushing to a new name as an admin also does)',
+  args: 1,
+  options: { branch: { type: 'string' } },
+  async run({ io, args, flags, output, store }) {
+    const [name = ''] = args;
+    const branch = flagString(flags, 'branch');
+    const created = await (await store()).create({
+      apiVersion,
+      kind: 'App',
+      metadata: { name },
+      spec: branch === undefined ? {} : { git: { branch } },
+    });
+    const settings = await currentSettings(flags, io);
+    print(io, output, created, () =>
+      [
+        `app ${name} created`,
+        `  deploy:  git remote add dormant ${gitRemote(settings, name)} && git push dormant ${created.spec.git.branch}`,
+        `  url:     ${appUrl(settings, name)}`,
+        '',
+      ].join('\n'),
+    );
+    return undefined;
+  },
+};
+
+export const appsDelete: Command = {
+  name: 'apps delete',
+  usage: 'dormant apps delete NAME',
+  summary: 'Delete an app and its revisions',
+  args: 1,
+  async run({ io, args, store }) {
+    const [name = ''] = args;
+    const resources = await store();
+    // Fails with STORE_NOT_FOUND before anything is removed.
+    await resources.get('App', name);
+    const revisions = await resources.list('Revision', { labelSelector: { 'dormant.dev/app': name } });
+    for (const revision of revisions) await resources.delete('Revision', revision.metadata.name, revision.metadata.namespace);
+    await resources.delete('App', name);
+    io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'})\n`);
+    return undefined;
+  },
+};

@@ -1,0 +1,93 @@
+import { createServer, type Server } from 'node:http';
+import { mkdir, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { writeFileAtomic } from '../../runtime/index.js';
+import { LocalStore } from '../../runtime/index.js';
+import type { Command } from '../command.js';
+import { cliErrors } from '../errors.js';
+import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upRecordFile } from '../settings.js';
+
+/** What `up` runs, and what it cannot run yet; the banner and README say the same. */
+const components = [
+  { name: 'store', state: 'running', note: 'local JSON files' },
+  { name: 'activator', state: 'not built yet', note: 'HTTP routing and wake-up' },
+  { name: 'autoscaler', state: 'not built yet', note: 'scale to zero and back' },
+  { name: 'gitd', state: 'not built yet', note: 'git push over SSH' },
+  { name: 'runtime', state: 'not built yet', note: 'replicas as local processes' },
+] as const;
+
+function startMetricsServer(registry: Registry, port: number): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.url === '/metrics') {
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: Error) => response.writeHead(500).end(error.message),
+      );
+    } else if (request.url === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    }
+  });
+  server.listen(port, '127.0.0.1');
+  return once(server, 'listening').then(() => server);
+}
+
+export const up: Command = {
+  name: 'up',
+  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090]',
+  summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
+  args: 0,
+  options: {
+    domain: { type: 'string' },
+    'http-port': { type: 'string' },
+    'ssh-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
+  },
+  async run({ io, flags }) {
+    const settings = resolveSettings(flags, io);
+    await mkdir(settings.stateDir, { recursive: true });
+    const running = await readUpRecord(settings.stateDir);
+    if (running && running.pid !== process.pid) throw cliErrors.alreadyRunning({ pid: running.pid, stateDir: settings.stateDir });
+
+    const log = pino({ name: 'dormant', base: { component: 'up' } }, pino.destination({ fd: 2, sync: true }));
+    const store = await LocalStore.open({ stateDir: settings.stateDir });
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
+    const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running, 0 not built', labelNames: ['component'], registers: [registry] });
+    for (const c of components) info.set({ component: c.name }, c.state === 'running' ? 1 : 0);
+    const metrics = settings.metricsPort === 0 ? undefined : await startMetricsServer(registry, settings.metricsPort);
+    const metricsPort = (metrics?.address() as { port: number } | null)?.port ?? 0;
+
+    const record: UpRecord = { pid: process.pid, startedAt: io.now().toISOString(), domain: settings.domain, httpPort: settings.httpPort, sshPort: settings.sshPort, metricsPort };
+    await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
+
+    const apps = await store.list('App');
+    io.stdout.write(
+      [
+        `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
+        `  deploy:   git remote add dormant ${gitRemote(settings, '<app>')} && git push dormant main`,
+        `  apps at:  ${appUrl(settings, '<app>')}`,
+        `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,
+        '  components:',
+        ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
+        'Not built yet means the remote and URLs above will work once that part lands; see README.md.',
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    );
+    log.info({ stateDir: settings.stateDir, metricsPort, apps: apps.length }, 'dormant up started');
+
+    if (!io.stop.aborted) await once(io.stop, 'abort');
+    log.info('stopping');
+    metrics?.closeAllConnections();
+    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+    await store.close();
+    await rm(upRecordFile(settings.stateDir), { force: true });
+    log.info('dormant up stopped; state kept');
+    io.stdout.write('Stopped. State is kept; dormant up resumes it.\n');
+    return undefined;
+  },
+};

@@ -1,0 +1,58 @@
+import { defineErrors } from '../errors/index.js';
+
+export const cliErrors = defineErrors({
+  usage: {
+    code: 'CLI_USAGE',
+    httpStatus: 400,
+    exitCode: 2,
+    message: (o: { problem: string; usage: string }) => `${o.problem}\nusage: ${o.usage}`,
+  },
+  unknownCommand: {
+    code: 'CLI_UNKNOWN_COMMAND',
+    httpStatus: 404,
+    exitCode: 2,
+    message: (o: { command: string; guess: string | undefined }) =>
+      `unknown command "${o.command}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; run dormant help to see every command`,
+  },
+  notBuilt: {
+    code: 'CLI_NOT_BUILT',
+    httpStatus: 501,
+    exitCode: 3,
+    message: (o: { command: string; needs: string }) =>
+      `dormant ${o.command} is not built yet: it needs ${o.needs}, which does not exist in this version (see the status table in README.md)`,
+  },
+  alreadyRunning: {
+    code: 'CLI_ALREADY_RUNNING',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { pid: number; stateDir: string }) =>
+      `dormant up is already running on ${o.stateDir} (pid ${o.pid}); stop it first, or pass --state-dir for a separate one`,
+  },
+  readInput: {
+    code: 'CLI_READ_INPUT',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { source: string; reason: string }) => `cannot read ${o.source}: ${o.reason}; check the path`,
+  },
+  policyUnknownKey: {
+    code: 'CLI_POLICY_UNKNOWN_KEY',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { key: string; guess: string | undefined; known: readonly string[] }) =>
+      `"${o.key}" is not a policy setting${o.guess ? ` (did you mean ${o.guess}?)` : ''}; settings: ${o.known.join(', ')}`,
+  },
+  policyInvalid: {
+    code: 'CLI_POLICY_INVALID',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { app: string; problems: readonly string[] }) =>
+      `the policy of ${o.app} would be invalid, nothing was changed:\n${o.problems.map((p) => `  - ${p}`).join('\n')}`,
+  },
+  policyRefMissing: {
+    code: 'CLI_POLICY_REF_MISSING',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { policy: string }) =>
+      `AutoscalePolicy "${o.policy}" does not exist; create it with dormant apply -f FILE, or choose an existing one`,
+  },
+});

@@ -1,0 +1,2 @@
+export { commands, main } from './main.js';
+export type { Io } from './io.js';

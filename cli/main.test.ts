@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { apiVersion } from '../crds/index.js';
+import { LocalStore } from '../runtime/index.js';
+import { commands } from './index.js';
+import { runCli, tempStateDir } from './test-support.js';
+
+/** A real OpenSSH key pair made by ssh-keygen. */
+function sshKey(dir: string, name: string, comment: string) {
+  const path = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${path}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
+  return { privatePath: path, publicPath: `${path}.pub`, fingerprint };
+}
+
+async function withStore<T>(stateDir: string, fn: (store: LocalStore) => Promise<T>): Promise<T> {
+  const store = await LocalStore.open({ stateDir });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const revision = (app: string, n: number) => ({
+  apiVersion,
+  kind: 'Revision' as const,
+  metadata: { name: `${app}-${String(n).padStart(5, '0')}`, labels: { 'dormant.dev/app': app } },
+  spec: { app, commit: String(n).repeat(40).slice(0, 40), run: {} },
+});
+
+describe('dormant (command dispatch)', () => {
+  it('help lists every command', async () => {
+    const { code, stdout } = await runCli(await tempStateDir(), ['help']);
+    assert.equal(code, 0);
+    for (const command of commands) assert.ok(stdout.includes(`dormant ${command.name} `), `help lacks ${command.name}`);
+  });
+
+  it('an unknown command exits 2 with a guess', async () => {
+    const result = await runCli(await tempStateDir(), ['revisons', 'x']);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'error: unknown command "revisons" (did you mean revisions?); run dormant help to see every command\n');
+  });
+
+  it('an unknown subcommand and a bare group say what exists', async () => {
+    const stateDir = await tempStateDir();
+    assert.match((await runCli(stateDir, ['apps', 'crate', 'x'])).stderr, /unknown command "apps crate" \(did you mean apps create\?\)/);
+    const bare = await runCli(stateDir, ['keys']);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /dormant keys needs one of: add, list, remove/);
+  });
+
+  it('a wrong flag or argument count is a usage error with the usage line', async () => {
+    const stateDir = await tempStateDir();
+    const badFlag = await runCli(stateDir, ['apps', '--colour']);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /Unknown option '--colour'[\s\S]*usage: dormant apps/);
+    const missing = await runCli(stateDir, ['apps', 'create']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /dormant apps create needs 1 argument\nusage: dormant apps create NAME/);
+    const format = await runCli(stateDir, ['apps', '-o', 'xml']);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /--output xml is not supported; use json, yaml or table/);
+  });
+
+  it('commands whose component is missing say so and exit 3', async () => {
+    const result = await runCli(await tempStateDir(), ['logs', 'hello', '-f']);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /dormant logs is not built yet: it needs the local runtime/);
+  });
+
+  it('--state-dir beats DORMANT_HOME', async () => {
+    const home = await tempStateDir();
+    const other = await tempStateDir();
+    await runCli(home, ['apps', 'create', 'in-other', '--state-dir', other]);
+    assert.deepEqual(JSON.parse((await runCli(home, ['apps', '-o', 'json'])).stdout), []);
+    assert.equal(JSON.parse((await runCli(other, ['apps', '-o', 'json'])).stdout)[0].name, 'in-other');
+  });
+});
+
+describe('dormant apps', () => {
+  it('lists nothing, then the created app with its URL, as a table, JSON and YAML', async () => {
+    const stateDir = await tempStateDir();
+    assert.match((await runCli(stateDir, ['apps'])).stdout, /No apps yet/);
+    const created = await runCli(stateDir, ['apps', 'create', 'hello']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /git remote add dormant ssh:\/\/git@localhost:2222\/hello && git push dormant main/);
+    assert.match(created.stdout, /url: +http:\/\/hello\.localhost:8080/);
+    const table = (await runCli(stateDir, ['apps'])).stdout.split('\n');
+    assert.match(table[0] ?? '', /^NAME +URL +REVISION +READY\/DESIRED +LAST REQUEST$/);
+    assert.match(table[1] ?? '', /^hello +http:\/\/hello\.localhost:8080 +<none> +0\/0 +never$/);
+    const json = JSON.parse((await runCli(stateDir, ['apps', '--output', 'json'])).stdout);
+    assert.deepEqual(json, [{ name: 'hello', url: 'http://hello.localhost:8080', revision: null, desiredReplicas: 0, readyReplicas: 0, lastRequestTime: null }]);
+    assert.deepEqual(parse((await runCli(stateDir, ['apps', '-o', 'yaml'])).stdout), json);
+  });
+
+  it('shows status written by the components: ready revision, replicas, last request', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'busy']);
+    await withStore(stateDir, async (store) => {
+      const app = await store.get('App', 'busy');
+      await store.updateStatus({ ...app, status: { readyRevision: 'busy-00003', desiredReplicas: 2, readyReplicas: 1, lastRequestTime: '2026-01-01T00:00:00Z' } });
+    });
+    const { stdout } = await runCli(stateDir, ['apps'], { now: new Date('2026-01-01T00:05:00Z') });
+    assert.match(stdout, /busy +http:\/\/busy\.localhost:8080 +busy-00003 +1\/2 +5m ago/);
+  });
+
+  it('uses the domain and port a running dormant up would serve', async () => {
+    const stateDir = await tempStateDir();
+    const { stdout } = await runCli(stateDir, ['apps', 'create', 'web'], { env: { DORMANT_DOMAIN: 'apps.test', DORMANT_HTTP_PORT: '80', DORMANT_SSH_PORT: '2200' } });
+    assert.match(stdout, /ssh:\/\/git@localhost:2200\/web/);
+    assert.match(stdout, /url: +http:\/\/web\.apps\.test\n/);
+  });
+
+  it('create takes --branch; a bad name or a taken name changes nothing', async () => {
+    const stateDir = await tempStateDir();
+    const created = JSON.parse((await runCli(stateDir, ['apps', 'create', 'svc', '--branch', 'trunk', '-o', 'json'])).stdout);
+    assert.equal(created.spec.git.branch, 'trunk');
+    const bad = await runCli(stateDir, ['apps', 'create', 'My_App']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /metadata\.name: "My_App" is not a valid App name; use lower-case letters, digits and '-'/);
+    const long = await runCli(stateDir, ['apps', 'create', 'x'.repeat(41)]);
+    assert.match(long.stderr, /is 41 characters, longer than the 40 allowed for a App name/);
+    const taken = await runCli(stateDir, ['apps', 'create', 'svc']);
+    assert.equal(taken.code, 1);
+    assert.equal(taken.stderr, 'error: App "svc" already exists; pick another name, or delete the existing one first\n');
+    const apps = JSON.parse((await runCli(stateDir, ['apps', '-o', 'json'])).stdout);
+    assert.deepEqual(apps.map((a: { name: string }) => a.name), ['svc']);
+    await withStore(stateDir, async (store) => assert.equal((await store.get('App', 'svc')).metadata.uid, created.metadata.uid));
+  });
+
+  it('delete removes the app and its revisions only', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'doomed']);
+    await runCli(stateDir, ['apps', 'create', 'kept']);
+    await withStore(stateDir, async (store) => {
+      await store.create(revision('doomed', 1));
+      await store.create(revision('doomed', 2));
+      await store.create(revision('kept', 1));
+    });
+    const result = await runCli(stateDir, ['apps', 'delete', 'doomed']);
+    assert.equal(result.stdout, 'app doomed deleted (2 revisions)\n');
+    await withStore(stateDir, async (store) => {
+      assert.deepEqual((await store.list('App')).map((a) => a.metadata.name), ['kept']);
+      assert.deepEqual((await store.list('Revision')).map((r) => r.metadata.name), ['kept-00001']);
+    });
+  });
+
+  it('delete of an unknown app fails and leaves the others', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'stays']);
+    const result = await runCli(stateDir, ['apps', 'delete', 'ghost']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /App "ghost" does not exist; check the name \(`dormant apps` lists what exists\)/);
+    assert.equal(JSON.parse((await runCli(stateDir, ['apps', '-o', 'json'])).stdout).length, 1);
+  });
+});
+
+describe('dormant revisions', () => {
+  it('lists newest first and marks the serving one', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'shop']);
+    assert.match((await runCli(stateDir, ['revisions', 'shop'])).stdout, /shop has no revisions yet; git push to deploy it/);
+    await withStore(stateDir, async (store) => {
+      const first = await store.create(revision('shop', 1));
+      await store.updateStatus({ ...first, status: { phase: 'Ready', steps: [] } });
+      await store.create(revision('shop', 2));
+      const app = await store.get('App', 'shop');
+      await store.updateStatus({ ...app, status: { readyRevision: 'shop-00001' } });
+    });
+    const lines = (await runCli(stateDir, ['revisions', 'shop'])).stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^ +NAME +COMMIT +PHASE +AGE$/);
+    assert.match(lines[1] ?? '', /^ +shop-00002 +2222222 +Pending +\d+s$/);
+    assert.match(lines[2] ?? '', /^\* +shop-00001 +1111111 +Ready +\d+s$/);
+    const json = JSON.parse((await runCli(stateDir, ['revisions', 'shop', '-o', 'json'])).stdout);
+    assert.deepEqual(json.map((r: { metadata: { name: string } }) => r.metadata.name), ['shop-00002', 'shop-00001']);
+  });
+
+  it('of an unknown app is an error', async () => {
+    const result = await runCli(await tempStateDir(), ['revisions', 'nope']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /App "nope" does not exist/);
+  });
+});
+
+describe('dormant policy', () => {
+  it("get shows Knative's defaults and where each value comes from", async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'api']);
+    const { stdout } = await runCli(stateDir, ['policy', 'get', 'api']);
+    assert.match(stdout, /^SETTING +VALUE +FROM$/m);
+    assert.match(stdout, /^target +100 +default$/m);
+    assert.match(stdout, /^stableWindow +60s +default$/m);
+    assert.match(stdout, /^maxScale +unlimited +default$/m);
+    const json = JSON.parse((await runCli(stateDir, ['policy', 'get', 'api', '-o', 'json'])).stdout);
+    assert.equal(json.spec.targetUtilization, 0.7);
+    assert.equal(json.sources.queueDepth, 'default');
+  });
+
+  it('set validates, saves the overrides, and prints the resulting policy', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'api']);
+    const result = await runCli(stateDir, ['policy', 'set', 'api', 'minScale=1', 'target=50', 'stableWindow=30s', 'metric=rps']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^minScale +1 +app$/m);
+    assert.match(result.stdout, /^target +50 +app$/m);
+    assert.match(result.stdout, /^metric +rps +app$/m);
+    await withStore(stateDir, async (store) => {
+      assert.deepEqual((await store.get('App', 'api')).spec.autoscale, { minScale: 1, target: 50, stableWindow: '30s', metric: 'rps' });
+    });
+    const removed = await runCli(stateDir, ['policy', 'set', 'api', 'minScale-', 'target=75']);
+    assert.match(removed.stdout, /^minScale +0 +default$/m);
+    await withStore(stateDir, async (store) => {
+      assert.deepEqual((await store.get('App', 'api')).spec.autoscale, { target: 75, stableWindow: '30s', metric: 'rps' });
+    });
+  });
+
+  const rejected: readonly { name: string; args: string[]; code: number; stderr: RegExp }[] = [
+    {
+      name: 'maxScale 0 below minScale 2',
+      args: ['minScale=2', 'maxScale=0'],
+      code: 1,
+      stderr: /nothing was changed:\n {2}- spec\.autoscale\.maxScale: 0 is below the minimum 1[^\n]*\n {2}- spec\.autoscale\.maxScale: 0 is less than minScale 2; raise maxScale or lower minScale/,
+    },
+    { name: 'a number that is not one', args: ['target=lots'], code: 1, stderr: /spec\.autoscale\.target: expected a number of at least 0\.01, got "lots"/ },
+    { name: 'a duration in words', args: ['stableWindow=a minute'], code: 1, stderr: /spec\.autoscale\.stableWindow: "a minute" is not valid; use a duration such as 500ms/ },
+    { name: 'an unknown setting', args: ['maxscale=3'], code: 1, stderr: /"maxscale" is not a policy setting \(did you mean maxScale\?\)/ },
+    { name: 'an argument without =', args: ['minScale'], code: 2, stderr: /"minScale" is not key=value or key-\nusage: dormant policy set/ },
+    { name: 'a policyRef to nothing', args: ['policyRef=missing'], code: 1, stderr: /AutoscalePolicy "missing" does not exist; create it with dormant apply -f FILE/ },
+  ];
+  for (const row of rejected) {
+    it(`set rejects ${row.name} and keeps the app as it was`, async () => {
+      const stateDir = await tempStateDir();
+      await runCli(stateDir, ['apps', 'create', 'api']);
+      await runCli(stateDir, ['policy', 'set', 'api', 'minScale=1']);
+      const before = await withStore(stateDir, (store) => store.get('App', 'api'));
+      const result = await runCli(stateDir, ['policy', 'set', 'api', ...row.args]);
+      assert.equal(result.code, row.code);
+      assert.match(result.stderr, row.stderr);
+      assert.deepEqual(await withStore(stateDir, (store) => store.get('App', 'api')), before);
+    });
+  }
+
+  it('a referenced policy shows as the source, and a merged conflict is refused', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'api']);
+    const file = join(stateDir, 'policy.yaml');
+    await writeFile(file, 'apiVersion: dormant.dev/v1alpha1\nkind: AutoscalePolicy\nmetadata:\n  name: bursty\nspec:\n  maxScale: 3\n  target: 20\n');
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'autoscalepolicy.dormant.dev/bursty created\n');
+    const set = await runCli(stateDir, ['policy', 'set', 'api', 'policyRef=bursty', 'targetUtilization=0.5']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^target +20 +policy bursty$/m);
+    assert.match(set.stdout, /^maxScale +3 +policy bursty$/m);
+    assert.match(set.stdout, /^targetUtilization +0\.5 +app$/m);
+    const conflict = await runCli(stateDir, ['policy', 'set', 'api', 'minScale=5']);
+    assert.equal(conflict.code, 1);
+    assert.match(conflict.stderr, /maxScale: 3 is less than minScale 5; raise maxScale or lower minScale \(in the merged policy/);
+  });
+
+  it('get warns when the referenced policy is gone and shows the rest', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'api']);
+    await withStore(stateDir, async (store) => {
+      const app = await store.get('App', 'api');
+      await store.update({ ...app, spec: { ...app.spec, autoscale: { policyRef: 'gone', target: 5 } } });
+    });
+    const result = await runCli(stateDir, ['policy', 'get', 'api']);
+    assert.equal(result.code, 0);
+    assert.match(result.stderr, /warning: AutoscalePolicy "gone" does not exist/);
+    assert.match(result.stdout, /^target +5 +app$/m);
+  });
+});
+
+describe('dormant keys', () => {
+  it('add, list and remove real OpenSSH keys by the fingerprint ssh-keygen prints', async () => {
+    const stateDir = await tempStateDir();
+    const alice = sshKey(stateDir, 'alice', 'alice@laptop');
+    const bob = sshKey(stateDir, 'bob', 'bob@desk');
+    assert.match((await runCli(stateDir, ['keys', 'list'])).stdout, /No admin keys/);
+    const added = await runCli(stateDir, ['keys', 'add', alice.publicPath]);
+    assert.equal(added.stdout, `added ${alice.fingerprint} (ssh-ed25519, alice@laptop)\n`);
+    const fromStdin = await runCli(stateDir, ['keys', 'add', '-'], { stdin: execFileSync('cat', [bob.publicPath], { encoding: 'utf8' }) });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    const listed = JSON.parse((await runCli(stateDir, ['keys', 'list', '-o', 'json'])).stdout);
+    assert.deepEqual(listed, [
+      { fingerprint: alice.fingerprint, type: 'ssh-ed25519', comment: 'alice@laptop' },
+      { fingerprint: bob.fingerprint, type: 'ssh-ed25519', comment: 'bob@desk' },
+    ]);
+    assert.match((await runCli(stateDir, ['keys', 'list'])).stdout, new RegExp(`^${alice.fingerprint.replace(/[+/]/g, '\\$&')} +ssh-ed25519 +alice@laptop$`, 'm'));
+    const removed = await runCli(stateDir, ['keys', 'remove', alice.fingerprint.replace('SHA256:', '')]);
+    assert.equal(removed.stdout, `removed ${alice.fingerprint} (ssh-ed25519, alice@laptop)\n`);
+    const left = JSON.parse((await runCli(stateDir, ['keys', 'list', '-o', 'json'])).stdout);
+    assert.deepEqual(left.map((k: { comment: string }) => k.comment), ['bob@desk']);
+    const admins = execFileSync('cat', [join(stateDir, 'admin-keys')], { encoding: 'utf8' });
+    assert.ok(admins.includes(execFileSync('cut', ['-d', ' ', '-f', '2', bob.publicPath], { encoding: 'utf8' }).trim()), 'authorized_keys format');
+  });
+
+  const badInputs: readonly { name: string; args: (dir: string, key: ReturnType<typeof sshKey>) => Promise<string[]>; stdin?: string; stderr: RegExp }[] = [
+    { name: 'a private key', args: async (_d, key) => ['add', key.privatePath], stderr: /holds a private key; never share it\. Pass the public half instead/ },
+    { name: 'a missing file', args: async (d) => ['add', join(d, 'nope.pub')], stderr: /cannot read .*nope\.pub: no such file; check the path/ },
+    {
+      name: 'a mangled key on line 2',
+      args: async (d, key) => {
+        const file = join(d, 'mixed.pub');
+        await writeFile(file, `${execFileSync('cat', [key.publicPath], { encoding: 'utf8' })}ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA broken\n`);
+        return ['add', file];
+      },
+      stderr: /mixed\.pub line 2 is not an OpenSSH public key \(.*\); pass the \.pub file/,
+    },
+    { name: 'an empty stdin', args: async () => ['add', '-'], stdin: '\n', stderr: /standard input holds no public key/ },
+    { name: 'a key already present', args: async (_d, key) => ['add', key.publicPath], stderr: /is already an admin key; nothing to do/ },
+    { name: 'removing an unknown fingerprint', args: async () => ['remove', 'SHA256:nope'], stderr: /no admin key has fingerprint SHA256:nope; known: SHA256:/ },
+  ];
+  for (const row of badInputs) {
+    it(`refuses ${row.name} and keeps the keys as they were`, async () => {
+      const stateDir = await tempStateDir();
+      const existing = sshKey(stateDir, 'existing', 'existing@host');
+      await runCli(stateDir, ['keys', 'add', existing.publicPath]);
+      const result = await runCli(stateDir, ['keys', ...(await row.args(stateDir, existing))], row.stdin === undefined ? {} : { stdin: row.stdin });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, row.stderr);
+      const keys = JSON.parse((await runCli(stateDir, ['keys', 'list', '-o', 'json'])).stdout);
+      assert.deepEqual(keys.map((k: { fingerprint: string }) => k.fingerprint), [existing.fingerprint]);
+    });
+  }
+});
+
+describe('dormant apply', () => {
+  it('creates, leaves unchanged, and configures objects from YAML documents', async () => {
+    const stateDir = await tempStateDir();
+    const file = join(stateDir, 'objects.yaml');
+    const policyDoc = 'apiVersion: dormant.dev/v1alpha1\nkind: AutoscalePolicy\nmetadata: {name: steady}\nspec: {minScale: 1}\n';
+    const appDoc = 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: site}\nspec: {autoscale: {policyRef: steady}}\n';
+    await writeFile(file, `${policyDoc}---\n${appDoc}`);
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'autoscalepolicy.dormant.dev/steady created\napp.dormant.dev/site created\n');
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'autoscalepolicy.dormant.dev/steady unchanged\napp.dormant.dev/site unchanged\n');
+    const changed = await runCli(stateDir, ['apply', '-f', '-'], { stdin: policyDoc.replace('minScale: 1', 'minScale: 2') });
+    assert.equal(changed.stdout, 'autoscalepolicy.dormant.dev/steady configured\n');
+    assert.match((await runCli(stateDir, ['policy', 'get', 'site'])).stdout, /^minScale +2 +policy steady$/m);
+  });
+
+  it('an invalid document is refused with its problems and stores nothing', async () => {
+    const stateDir = await tempStateDir();
+    const result = await runCli(stateDir, ['apply', '-f', '-'], {
+      stdin: 'apiVersion: dormant.dev/v1alpha1\nkind: AutoscalePolicy\nmetadata: {name: wrong}\nspec: {minScale: 4, maxScale: 2, tagret: 3}\n',
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /AutoscalePolicy "wrong" is invalid:\n {2}- spec\.tagret: is not a known field; did you mean target\?/);
+    assert.match(result.stderr, /spec\.maxScale: 2 is less than minScale 4/);
+    const broken = await runCli(stateDir, ['apply', '-f', '-'], { stdin: 'kind: [unclosed\n' });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /document 1 is not valid YAML/);
+    await withStore(stateDir, async (store) => assert.deepEqual(await store.list('AutoscalePolicy'), []));
+  });
+});

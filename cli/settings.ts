@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Io } from './io.js';
+
+/** Where `dormant up` listens and what apps are called; flags beat environment beat defaults. */
+export interface Settings {
+  readonly stateDir: string;
+  readonly domain: string;
+  readonly httpPort: number;
+  readonly sshPort: number;
+  readonly metricsPort: number;
+}
+
+export interface SettingFlags {
+  readonly 'state-dir'?: string | undefined;
+  readonly domain?: string | undefined;
+  readonly 'http-port'?: string | undefined;
+  readonly 'ssh-port'?: string | undefined;
+  readonly 'metrics-port'?: string | undefined;
+}
+
+/** Written by a running `dormant up`, so other commands print the URLs it serves. */
+export interface UpRecord {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly domain: string;
+  readonly httpPort: number;
+  readonly sshPort: number;
+  readonly metricsPort: number;
+}
+
+export const upRecordFile = (stateDir: string) => join(stateDir, 'up.json');
+
+export function resolveStateDir(flags: SettingFlags, io: Io): string {
+  const chosen = flags['state-dir'] ?? io.env.DORMANT_HOME ?? '.dormant';
+  return isAbsolute(chosen) ? chosen : resolve(io.cwd, chosen);
+}
+
+export function port(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`${name} must be a port number from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+export function resolveSettings(flags: SettingFlags, io: Io): Settings {
+  return {
+    stateDir: resolveStateDir(flags, io),
+    domain: flags.domain ?? io.env.DORMANT_DOMAIN ?? 'localhost',
+    httpPort: port(flags['http-port'] ?? io.env.DORMANT_HTTP_PORT, 8080, '--http-port'),
+    sshPort: port(flags['ssh-port'] ?? io.env.DORMANT_SSH_PORT, 2222, '--ssh-port'),
+    metricsPort: port(flags['metrics-port'] ?? io.env.DORMANT_METRICS_PORT, 9090, '--metrics-port'),
+  };
+}
+
+/** Settings of the running `dormant up` if there is one, else what it would use. */
+export async function currentSettings(flags: SettingFlags, io: Io): Promise<Settings & { running: UpRecord | undefined }> {
+  const settings = resolveSettings(flags, io);
+  const running = await readUpRecord(settings.stateDir);
+  return running ? { ...settings, ...running, stateDir: settings.stateDir, running } : { ...settings, running: undefined };
+}
+
+export async function readUpRecord(stateDir: string): Promise<UpRecord | undefined> {
+  try {
+    const record = JSON.parse(await readFile(upRecordFile(stateDir), 'utf8')) as UpRecord;
+    process.kill(record.pid, 0);
+    return record;
+  } catch {
+    return undefined;
+  }
+}
+
+export const appUrl = (s: Pick<Settings, 'domain' | 'httpPort'>, app: string) =>
+  `http://${app}.${s.domain}${s.httpPort === 80 ? '' : `:${s.httpPort}`}`;
+export const gitRemote = (s: Pick<Settings, 'sshPort'>, app: string) => `ssh://git@localhost:${s.sshPort}/${app}`;

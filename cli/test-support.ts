@@ -1,0 +1,35 @@
+// Runs the CLI in this process against a real state folder, capturing what it prints.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Io } from './io.js';
+import { main } from './main.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export const tempStateDir = () => mkdtemp(join(tmpdir(), 'dormant-cli-'));
+
+export async function runCli(
+  stateDir: string,
+  argv: readonly string[],
+  options: { stdin?: string; env?: Record<string, string>; now?: Date; cwd?: string } = {},
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
+    env: { DORMANT_HOME: stateDir, ...options.env },
+    cwd: options.cwd ?? stateDir,
+    now: () => options.now ?? new Date(),
+    stop: AbortSignal.abort(),
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}

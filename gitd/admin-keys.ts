@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../runtime/index.js';
+import { gitdErrors } from './errors.js';
+import { formatPublicKey, parsePublicKeyLine, type PublicKey } from './public-key.js';
+
+/**
+ * The admin SSH keys: they may push to any app and create apps by pushing. Kept as
+ * <stateDir>/admin-keys in authorized_keys format, so people can read and audit it.
+ */
+export class AdminKeys {
+  readonly #file: string;
+
+  constructor(stateDir: string) {
+    this.#file = join(stateDir, 'admin-keys');
+  }
+
+  async list(): Promise<PublicKey[]> {
+    const text = await readFile(this.#file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    const keys: PublicKey[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '' || line.startsWith('#')) continue;
+      const parsed = parsePublicKeyLine(line);
+      if (parsed.ok) keys.push(parsed.key);
+    }
+    return keys;
+  }
+
+  /**
+   * Adds every key in text (a .pub file: one key per line). All or nothing: one bad line
+   * or one key already present adds none.
+   */
+  async add(text: string, source: string): Promise<PublicKey[]> {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw gitdErrors.keyIsPrivate({ source });
+    const adding: PublicKey[] = [];
+    text.split('\n').forEach((line, index) => {
+      if (line.trim() === '' || line.trim().startsWith('#')) return;
+      const parsed = parsePublicKeyLine(line);
+      if (!parsed.ok) throw gitdErrors.keyInvalid({ source, line: index + 1, reason: parsed.reason });
+      adding.push(parsed.key);
+    });
+    if (adding.length === 0) throw gitdErrors.keyNone({ source });
+    const existing = await this.list();
+    const seen = new Set(existing.map((k) => k.fingerprint));
+    for (const key of adding) {
+      if (seen.has(key.fingerprint)) throw gitdErrors.keyExists({ fingerprint: key.fingerprint });
+      seen.add(key.fingerprint);
+    }
+    await this.#save([...existing, ...adding]);
+    return adding;
+  }
+
+  /** Accepts the fingerprint with or without its SHA256: prefix. */
+  async remove(fingerprint: string): Promise<PublicKey> {
+    const wanted = fingerprint.startsWith('SHA256:') ? fingerprint : `SHA256:${fingerprint}`;
+    const existing = await this.list();
+    const removed = existing.find((k) => k.fingerprint === wanted);
+    if (!removed) throw gitdErrors.keyNotFound({ fingerprint, known: existing.map((k) => k.fingerprint) });
+    await this.#save(existing.filter((k) => k !== removed));
+    return removed;
+  }
+
+  async #save(keys: readonly PublicKey[]): Promise<void> {
+    const header = '# Dormant admin keys: may push to every app. Manage with `dormant keys`.\n';
+    await writeFileAtomic(this.#file, header + keys.map((k) => `${formatPublicKey(k)}\n`).join(''));
+  }
+}

@@ -1,0 +1,40 @@
+import type { App, Revision } from '../crds/index.js';
+
+/** One replica as the activator sees it. */
+export interface Endpoint {
+  /** Stable for the replica's life: a process id locally, a pod name in Kubernetes. */
+  readonly id: string;
+  /** host:port the activator proxies to. */
+  readonly address: string;
+  readonly ready: boolean;
+  /** Being stopped: route nothing new to it; report drained() when it has nothing in flight. */
+  readonly draining: boolean;
+}
+
+export interface LogLine {
+  readonly time: string;
+  readonly replica: string;
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+export interface LogOptions {
+  readonly follow?: boolean;
+  /** Only lines at or after this time (ms since the epoch). */
+  readonly sinceMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Where replicas run: processes and podman containers locally (issue #3, #8), Deployments in
+ * Kubernetes (issue #10). Not implemented yet; this is the contract both will meet.
+ */
+export interface Runtime {
+  /** New replicas become ready before old ones drain; at zero replicas it only records the revision. */
+  rollout(app: App, revision: Revision): Promise<void>;
+  setScale(app: string, replicas: number): Promise<void>;
+  /** The current endpoints at once, then again on every change. */
+  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
+  drained(app: string, endpointId: string): void;
+  logs(app: string, options?: LogOptions): AsyncIterable<LogLine>;
+}
