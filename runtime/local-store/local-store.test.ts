@@ -80,10 +80,10 @@ describe('LocalStore on disk', () => {
   it('kill -9 during a loop of writes leaves every file parseable and the store writable', async () => {
     const stateDir = await tempState();
     try {
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 6; round++) {
         const child = spawn(process.execPath, ['--import', 'tsx', writerLoop, stateDir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] });
         // Kill it after it has written for a while: a different moment in each round.
-        const writesBeforeKill = 15 + round * 17;
+        const writesBeforeKill = 15 + round * 13;
         await new Promise<void>((resolve, reject) => {
           let count = 0;
           child.stdout.on('data', (chunk: Buffer) => {

@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { storeErrors } from '../errors.js';
 
@@ -45,16 +45,22 @@ export class StateLock {
     const started = performance.now();
     let pauseMs = 1;
     for (;;) {
+      // The pid is written to a private file first and hard-linked into place, so the
+      // lock file never exists without its owner's pid in it, even after a kill -9.
+      const claim = `${this.#file}.${process.pid}`;
+      await writeFile(claim, String(process.pid), { mode: 0o600 });
       try {
-        const handle = await open(this.#file, 'wx', 0o600);
-        await handle.writeFile(String(process.pid));
-        await handle.close();
+        await link(claim, this.#file);
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        await unlink(claim).catch(() => {});
       }
       const owner = Number.parseInt(await readFile(this.#file, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
+      const ownerless = !Number.isInteger(owner) || owner <= 0;
+      const abandoned = ownerless && (await stat(this.#file).then((s) => Date.now() - s.mtimeMs > 5000, () => false));
+      if (abandoned || (!ownerless && !isAlive(owner))) {
         // Its owner is gone. Renaming first means only one breaker removes this very file.
         const stale = `${this.#file}.stale-${process.pid}`;
         if (await rename(this.#file, stale).then(() => true, () => false)) await unlink(stale).catch(() => {});
