@@ -21,6 +21,10 @@ export interface Command {
   readonly usage: string;
   readonly summary: string;
   readonly options?: NonNullable<ParseArgsConfig['options']>;
+  /** Other words that select it: "apps list" for "apps". */
+  readonly aliases?: readonly string[];
+  /** Runs until stopped (up, logs -f): Ctrl-C and SIGTERM end it through io.stop. */
+  readonly longRunning?: (flags: Flags) => boolean;
   /** Positional arguments: exact count, or [min, max]. */
   readonly args: number | readonly [number, number];
   /** Returns the exit code; undefined means 0. */

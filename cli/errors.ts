@@ -14,6 +14,19 @@ export const cliErrors = defineErrors({
     message: (o: { command: string; guess: string | undefined }) =>
       `unknown command "${o.command}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; run dormant help to see every command`,
   },
+  badPort: {
+    code: 'CLI_BAD_PORT',
+    httpStatus: 400,
+    exitCode: 2,
+    message: (o: { source: string; value: string }) => `${o.source} must be a port number from 0 to 65535, got "${o.value}"`,
+  },
+  io: {
+    code: 'CLI_IO',
+    httpStatus: 500,
+    exitCode: 1,
+    message: (o: { operation: string; path: string; reason: string }) =>
+      `cannot ${o.operation} ${o.path}: ${o.reason}; check that the state folder (--state-dir or DORMANT_HOME) is a writable folder with free space`,
+  },
   notBuilt: {
     code: 'CLI_NOT_BUILT',
     httpStatus: 501,
@@ -34,10 +47,23 @@ export const cliErrors = defineErrors({
     exitCode: 1,
     message: (o: { source: string; reason: string }) => `cannot read ${o.source}: ${o.reason}; check the path`,
   },
+  badInput: {
+    code: 'CLI_BAD_INPUT',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { source: string; reason: string }) => `${o.source} ${o.reason}; fix the file and run the command again`,
+  },
+  portInUse: {
+    code: 'CLI_PORT_IN_USE',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { port: number; flag: string; purpose: string }) =>
+      `port ${o.port} (${o.purpose}) is already in use; stop what uses it, or pick another with ${o.flag}${o.flag === '--metrics-port' ? ' (0 turns metrics off)' : ''}`,
+  },
   policyUnknownKey: {
     code: 'CLI_POLICY_UNKNOWN_KEY',
     httpStatus: 400,
-    exitCode: 1,
+    exitCode: 2,
     message: (o: { key: string; guess: string | undefined; known: readonly string[] }) =>
       `"${o.key}" is not a policy setting${o.guess ? ` (did you mean ${o.guess}?)` : ''}; settings: ${o.known.join(', ')}`,
   },

@@ -6,8 +6,10 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly now: () => Date;
-  /** Ends long-running commands (up); the real process wires SIGINT and SIGTERM to it. */
+  /** Ends long-running commands (up, logs -f). */
   readonly stop: AbortSignal;
+  /** Routes SIGINT and SIGTERM to stop; other commands keep the default (exit at once). */
+  readonly catchStopSignals?: () => void;
 }
 
 export async function readAll(stream: AsyncIterable<Buffer | string>): Promise<string> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -43,7 +43,7 @@ describe('dormant (command dispatch)', () => {
   it('an unknown command exits 2 with a guess', async () => {
     const result = await runCli(await tempStateDir(), ['revisons', 'x']);
     assert.equal(result.code, 2);
-    assert.equal(result.stderr, 'error: unknown command "revisons" (did you mean revisions?); run dormant help to see every command\n');
+    assert.equal(result.stderr, 'error [CLI_UNKNOWN_COMMAND]: unknown command "revisons" (did you mean revisions?); run dormant help to see every command\n');
   });
 
   it('an unknown subcommand and a bare group say what exists', async () => {
@@ -58,19 +58,44 @@ describe('dormant (command dispatch)', () => {
     const stateDir = await tempStateDir();
     const badFlag = await runCli(stateDir, ['apps', '--colour']);
     assert.equal(badFlag.code, 2);
-    assert.match(badFlag.stderr, /Unknown option '--colour'[\s\S]*usage: dormant apps/);
+    assert.match(badFlag.stderr, /unknown flag --colour\nusage: dormant apps/);
+    const typo = await runCli(stateDir, ['apps', '--outptu', 'json']);
+    assert.match(typo.stderr, /unknown flag --outptu \(did you mean --output\?\)/);
     const missing = await runCli(stateDir, ['apps', 'create']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /dormant apps create needs 1 argument\nusage: dormant apps create NAME/);
     const format = await runCli(stateDir, ['apps', '-o', 'xml']);
     assert.equal(format.code, 2);
-    assert.match(format.stderr, /--output xml is not supported; use json, yaml or table/);
+    assert.match(format.stderr, /--output "xml" is not supported; use json, yaml or table/);
+  });
+
+  it('--version, a group with --help, and apps list as another name for apps', async () => {
+    const stateDir = await tempStateDir();
+    assert.match((await runCli(stateDir, ['--version'])).stdout, /^dormant \d+\.\d+\.\d+\n$/);
+    const help = await runCli(stateDir, ['policy', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /dormant policy get: [\s\S]*dormant policy set: /);
+    await runCli(stateDir, ['apps', 'create', 'listed']);
+    assert.match((await runCli(stateDir, ['apps', 'list'])).stdout, /^listed /m);
+    assert.match((await runCli(stateDir, ['policy', 'shw', 'x'])).stderr, /unknown command "policy shw" \(did you mean policy set\?\)|did you mean policy get/);
+  });
+
+  it('a bad port from the environment names the variable', async () => {
+    const result = await runCli(await tempStateDir(), ['up'], { env: { DORMANT_METRICS_PORT: 'ninety' } });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /error \[CLI_BAD_PORT\]: DORMANT_METRICS_PORT must be a port number from 0 to 65535, got "ninety"/);
+  });
+
+  it('a state folder that cannot be one is a plain error, not a crash', async () => {
+    const result = await runCli(await tempStateDir(), ['apps'], { env: { DORMANT_HOME: '/dev/null' } });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /error \[CLI_IO\]: cannot mkdir \/dev\/null\/objects: a part of the path is not a folder; check that the state folder/);
   });
 
   it('commands whose component is missing say so and exit 3', async () => {
-    const result = await runCli(await tempStateDir(), ['logs', 'hello', '-f']);
+    const result = await runCli(await tempStateDir(), ['policy', 'simulate', 'hello']);
     assert.equal(result.code, 3);
-    assert.match(result.stderr, /dormant logs is not built yet: it needs the local runtime/);
+    assert.match(result.stderr, /dormant policy simulate is not built yet: it needs the autoscaler/);
   });
 
   it('--state-dir beats DORMANT_HOME', async () => {
@@ -124,10 +149,10 @@ describe('dormant apps', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /metadata\.name: "My_App" is not a valid App name; use lower-case letters, digits and '-'/);
     const long = await runCli(stateDir, ['apps', 'create', 'x'.repeat(41)]);
-    assert.match(long.stderr, /is 41 characters, longer than the 40 allowed for a App name/);
+    assert.match(long.stderr, /is 41 characters, longer than the 40 allowed for an App name/);
     const taken = await runCli(stateDir, ['apps', 'create', 'svc']);
     assert.equal(taken.code, 1);
-    assert.equal(taken.stderr, 'error: App "svc" already exists; pick another name, or delete the existing one first\n');
+    assert.equal(taken.stderr, 'error [STORE_ALREADY_EXISTS]: App "svc" already exists; pick another name, or delete the existing one first\n');
     const apps = JSON.parse((await runCli(stateDir, ['apps', '-o', 'json'])).stdout);
     assert.deepEqual(apps.map((a: { name: string }) => a.name), ['svc']);
     await withStore(stateDir, async (store) => assert.equal((await store.get('App', 'svc')).metadata.uid, created.metadata.uid));
@@ -228,7 +253,7 @@ describe('dormant policy', () => {
     },
     { name: 'a number that is not one', args: ['target=lots'], code: 1, stderr: /spec\.autoscale\.target: expected a number of at least 0\.01, got "lots"/ },
     { name: 'a duration in words', args: ['stableWindow=a minute'], code: 1, stderr: /spec\.autoscale\.stableWindow: "a minute" is not valid; use a duration such as 500ms/ },
-    { name: 'an unknown setting', args: ['maxscale=3'], code: 1, stderr: /"maxscale" is not a policy setting \(did you mean maxScale\?\)/ },
+    { name: 'an unknown setting', args: ['maxscale=3'], code: 2, stderr: /"maxscale" is not a policy setting \(did you mean maxScale\?\)/ },
     { name: 'an argument without =', args: ['minScale'], code: 2, stderr: /"minScale" is not key=value or key-\nusage: dormant policy set/ },
     { name: 'a policyRef to nothing', args: ['policyRef=missing'], code: 1, stderr: /AutoscalePolicy "missing" does not exist; create it with dormant apply -f FILE/ },
   ];
@@ -343,6 +368,24 @@ describe('dormant apply', () => {
     assert.match((await runCli(stateDir, ['policy', 'get', 'site'])).stdout, /^minScale +2 +policy steady$/m);
   });
 
+  it('applies every manifest of a folder', async () => {
+    const stateDir = await tempStateDir();
+    const folder = join(stateDir, 'manifests');
+    await mkdir(folder);
+    await writeFile(join(folder, 'a.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: one}\n');
+    await writeFile(join(folder, 'b.json'), JSON.stringify({ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', metadata: { name: 'two' } }));
+    await writeFile(join(folder, 'notes.txt'), 'not a manifest');
+    assert.equal((await runCli(stateDir, ['apply', '-f', folder])).stdout, 'app.dormant.dev/one created\napp.dormant.dev/two created\n');
+  });
+
+  it('an annotation change is applied, not reported unchanged', async () => {
+    const stateDir = await tempStateDir();
+    const doc = (value: string) => `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: noted, annotations: {note: ${value}}}\n`;
+    await runCli(stateDir, ['apply', '-f', '-'], { stdin: doc('a') });
+    assert.equal((await runCli(stateDir, ['apply', '-f', '-'], { stdin: doc('b') })).stdout, 'app.dormant.dev/noted configured\n');
+    await withStore(stateDir, async (store) => assert.equal((await store.get('App', 'noted')).metadata.annotations?.note, 'b'));
+  });
+
   it('an invalid document is refused with its problems and stores nothing', async () => {
     const stateDir = await tempStateDir();
     const result = await runCli(stateDir, ['apply', '-f', '-'], {
@@ -353,7 +396,7 @@ describe('dormant apply', () => {
     assert.match(result.stderr, /spec\.maxScale: 2 is less than minScale 4/);
     const broken = await runCli(stateDir, ['apply', '-f', '-'], { stdin: 'kind: [unclosed\n' });
     assert.equal(broken.code, 1);
-    assert.match(broken.stderr, /document 1 is not valid YAML/);
+    assert.match(broken.stderr, /error \[CLI_BAD_INPUT\]: standard input document 1 is not valid YAML: .*; fix the file/);
     await withStore(stateDir, async (store) => assert.deepEqual(await store.list('AutoscalePolicy'), []));
   });
 });

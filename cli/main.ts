@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
@@ -6,7 +7,8 @@ import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
 import { keysAdd, keysList, keysRemove } from './commands/keys.js';
-import { logs } from './commands/not-built.js';
+import { logs } from './commands/logs.js';
+import { policySimulate } from './commands/not-built.js';
 import { policyGet, policySet } from './commands/policy.js';
 import { revisionsList } from './commands/revisions.js';
 import { up } from './commands/up.js';
@@ -15,13 +17,32 @@ import type { Io } from './io.js';
 import { parseOutputFormat } from './output.js';
 import { resolveStateDir } from './settings.js';
 
-export const commands: readonly Command[] = [up, appsList, appsCreate, appsDelete, revisionsList, policyGet, policySet, keysAdd, keysList, keysRemove, apply, logs];
+export const commands: readonly Command[] = [
+  up,
+  appsList,
+  appsCreate,
+  appsDelete,
+  revisionsList,
+  logs,
+  policyGet,
+  policySet,
+  policySimulate,
+  keysAdd,
+  keysList,
+  keysRemove,
+  apply,
+];
 
 const commonOptions = {
   'state-dir': { type: 'string' },
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 function helpText(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -37,12 +58,34 @@ function helpText(): string {
   ].join('\n');
 }
 
-/** The longest command name made of the leading words of argv. */
+const names = (c: Command) => [c.name, ...(c.aliases ?? [])];
+
+/** The longest command name (or alias) made of the leading words of argv. */
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   for (const words of [2, 1]) {
-    const name = argv.slice(0, words).join(' ');
-    const command = commands.find((c) => c.name === name);
-    if (command && argv.slice(0, words).every((w) => !w.startsWith('-'))) return { command, rest: argv.slice(words) };
+    const leading = argv.slice(0, words);
+    if (leading.length < words || leading.some((w) => w.startsWith('-'))) continue;
+    const command = commands.find((c) => names(c).includes(leading.join(' ')));
+    if (command) return { command, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+/** A word that starts commands but is not one by itself ("keys"), or a misspelt subcommand. */
+function familyProblem(argv: readonly string[], found: ReturnType<typeof findCommand>): Error | undefined {
+  const [word = '', subword = ''] = argv;
+  const family = commands.filter((c) => c.name.startsWith(`${word} `));
+  if (family.length === 0) return undefined;
+  const subwords = family.map((c) => c.name.split(' ')[1] ?? '');
+  const bare = subword === '' || subword.startsWith('-');
+  if (!found && bare) {
+    if (subword === '--help' || subword === '-h') return undefined;
+    return cliErrors.usage({ problem: `dormant ${word} needs one of: ${subwords.join(', ')}`, usage: family.map((c) => c.usage).join('\n       ') });
+  }
+  const stray = found && found.rest.length === argv.length - 1 && !bare;
+  if (!found || stray) {
+    const guess = closest(subword, subwords);
+    return cliErrors.unknownCommand({ command: `${word} ${subword}`, guess: guess === undefined ? undefined : `${word} ${guess}` });
   }
   return undefined;
 }
@@ -50,8 +93,38 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
 function checkArgCount(command: Command, count: number): void {
   const [min, max] = typeof command.args === 'number' ? [command.args, command.args] : command.args;
   if (count >= min && count <= max) return;
-  const problem = count < min ? `dormant ${command.name} needs ${min === max ? min : `at least ${min}`} argument${min === 1 ? '' : 's'}` : `dormant ${command.name} takes ${max === 0 ? 'no' : `at most ${max}`} arguments`;
+  const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`;
+  const problem =
+    count < min
+      ? `dormant ${command.name} needs ${min === max ? plural(min) : `at least ${plural(min)}`}`
+      : `dormant ${command.name} takes ${max === 0 ? 'no arguments' : `at most ${plural(max)}`}`;
   throw cliErrors.usage({ problem, usage: command.usage });
+}
+
+/** parseArgs' own message, said the way the rest of the CLI speaks. */
+function flagProblem(error: Error, command: Command): Error {
+  const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(error.message)?.[1];
+  if (unknown) {
+    const known = Object.entries({ ...commonOptions, ...command.options }).flatMap(([name, o]) => [`--${name}`, ...('short' in o && o.short ? [`-${o.short}`] : [])]);
+    const guess = closest(unknown, known);
+    return cliErrors.usage({ problem: `unknown flag ${unknown}${guess ? ` (did you mean ${guess}?)` : ''}`, usage: command.usage }, { cause: error });
+  }
+  return cliErrors.usage({ problem: error.message, usage: command.usage }, { cause: error });
+}
+
+/** A failed file operation (EACCES, ENOSPC, ...) said with the path and what to check. */
+function ioProblem(error: unknown): Error | undefined {
+  const failure = error as NodeJS.ErrnoException;
+  if (typeof failure?.code !== 'string' || !failure.code.startsWith('E') || typeof failure.path !== 'string') return undefined;
+  const reasons: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'not permitted',
+    ENOSPC: 'no space left on the disk',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'the file system is read-only',
+    EISDIR: 'it is a folder',
+  };
+  return cliErrors.io({ operation: failure.syscall ?? 'use', path: failure.path, reason: reasons[failure.code] ?? failure.code }, { cause: error });
 }
 
 /** Runs one command line; returns the process exit code. Never throws. */
@@ -60,22 +133,22 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.stdout.write(helpText());
     return 0;
   }
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    io.stdout.write(`dormant ${version()}\n`);
+    return 0;
+  }
   let store: ResourceStore | undefined;
   try {
     const found = findCommand(argv);
-    const word = argv[0] ?? '';
-    const family = commands.filter((c) => c.name.startsWith(`${word} `));
-    const subword = argv[1] ?? '';
-    const strayWord = found && family.length > 0 && found.command.name === word && found.rest.length > 0 && !subword.startsWith('-');
-    if ((!found && family.length > 0) || strayWord) {
-      const names = family.map((c) => c.name);
-      const guess = subword === '' ? undefined : closest(`${word} ${subword}`, names);
-      if (subword === '' || subword.startsWith('-')) {
-        throw cliErrors.usage({ problem: `dormant ${word} needs one of: ${names.map((n) => n.split(' ')[1]).join(', ')}`, usage: family.map((c) => c.usage).join('\n       ') });
-      }
-      throw cliErrors.unknownCommand({ command: `${word} ${subword}`, guess });
-    }
+    const problem = familyProblem(argv, found);
+    if (problem) throw problem;
     if (!found) {
+      const word = argv[0] ?? '';
+      const family = commands.filter((c) => c.name.startsWith(`${word} `));
+      if (family.length > 0) {
+        io.stdout.write(family.map((c) => `dormant ${c.name}: ${c.summary}\nusage: ${c.usage}\n`).join('\n'));
+        return 0;
+      }
       throw cliErrors.unknownCommand({ command: word, guess: closest(word, [...new Set(commands.map((c) => c.name.split(' ')[0] ?? ''))]) });
     }
     const { command, rest } = found;
@@ -83,7 +156,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     try {
       parsed = parseArgs({ args: rest, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
     } catch (error) {
-      throw cliErrors.usage({ problem: (error as Error).message, usage: command.usage }, { cause: error });
+      throw flagProblem(error as Error, command);
     }
     const flags = parsed.values as Record<string, string | boolean | undefined>;
     if (flags.help === true) {
@@ -93,6 +166,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     checkArgCount(command, parsed.positionals.length);
     const stateDir = resolveStateDir(flags, io);
     const output = parseOutputFormat(typeof flags.output === 'string' ? flags.output : undefined, command.usage);
+    if (command.longRunning?.(flags)) io.catchStopSignals?.();
     const code = await command.run({
       io,
       args: parsed.positionals,
@@ -105,25 +179,21 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       },
     });
     return code ?? 0;
-  } catch (error) {
+  } catch (caught) {
+    const error = isDormantError(caught) ? caught : (ioProblem(caught) ?? caught);
     if (isDormantError(error)) {
-      io.stderr.write(`error: ${error.message}\n`);
+      io.stderr.write(`error [${error.code}]: ${error.message}\n`);
       return error.exitCode;
-    }
-    if (error instanceof RangeError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 2;
     }
     io.stderr.write(`error: unexpected failure, please report it: ${(error as Error).stack ?? String(error)}\n`);
     return 1;
   } finally {
-    await store?.close();
+    await store?.close().catch(() => {});
   }
 }
 
 function processIo(): Io {
   const stop = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -132,5 +202,8 @@ function processIo(): Io {
     cwd: process.cwd(),
     now: () => new Date(),
     stop: stop.signal,
+    catchStopSignals: () => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    },
   };
 }

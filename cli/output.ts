@@ -6,9 +6,9 @@ export const outputFormats = ['table', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
 
 export function parseOutputFormat(value: string | undefined, usage: string): OutputFormat {
-  if (value === undefined || value === 'wide') return 'table';
+  if (value === undefined) return 'table';
   if ((outputFormats as readonly string[]).includes(value)) return value as OutputFormat;
-  throw cliErrors.usage({ problem: `--output ${value} is not supported; use json, yaml or table`, usage });
+  throw cliErrors.usage({ problem: `--output ${JSON.stringify(value)} is not supported; use json, yaml or table`, usage });
 }
 
 /** Columns padded like kubectl: upper-case headers, three spaces between columns. */

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { isIdentityAlive } from '../runtime/index.js';
+import { cliErrors } from './errors.js';
 import type { Io } from './io.js';
 
 /** Where `dormant up` listens and what apps are called; flags beat environment beat defaults. */
@@ -22,6 +24,8 @@ export interface SettingFlags {
 /** Written by a running `dormant up`, so other commands print the URLs it serves. */
 export interface UpRecord {
   readonly pid: number;
+  /** pid and start time, so a reused pid is not taken for a running dormant up. */
+  readonly identity: string;
   readonly startedAt: string;
   readonly domain: string;
   readonly httpPort: number;
@@ -36,10 +40,10 @@ export function resolveStateDir(flags: SettingFlags, io: Io): string {
   return isAbsolute(chosen) ? chosen : resolve(io.cwd, chosen);
 }
 
-export function port(value: string | undefined, fallback: number, name: string): number {
+export function port(value: string | undefined, fallback: number, source: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`${name} must be a port number from 0 to 65535, got "${value}"`);
+  if (!/^\d+$/.test(value) || n > 65535) throw cliErrors.badPort({ source, value });
   return n;
 }
 
@@ -47,9 +51,13 @@ export function resolveSettings(flags: SettingFlags, io: Io): Settings {
   return {
     stateDir: resolveStateDir(flags, io),
     domain: flags.domain ?? io.env.DORMANT_DOMAIN ?? 'localhost',
-    httpPort: port(flags['http-port'] ?? io.env.DORMANT_HTTP_PORT, 8080, '--http-port'),
-    sshPort: port(flags['ssh-port'] ?? io.env.DORMANT_SSH_PORT, 2222, '--ssh-port'),
-    metricsPort: port(flags['metrics-port'] ?? io.env.DORMANT_METRICS_PORT, 9090, '--metrics-port'),
+    httpPort: port(flags['http-port'] ?? io.env.DORMANT_HTTP_PORT, 8080, flags['http-port'] === undefined ? 'DORMANT_HTTP_PORT' : '--http-port'),
+    sshPort: port(flags['ssh-port'] ?? io.env.DORMANT_SSH_PORT, 2222, flags['ssh-port'] === undefined ? 'DORMANT_SSH_PORT' : '--ssh-port'),
+    metricsPort: port(
+      flags['metrics-port'] ?? io.env.DORMANT_METRICS_PORT,
+      9090,
+      flags['metrics-port'] === undefined ? 'DORMANT_METRICS_PORT' : '--metrics-port',
+    ),
   };
 }
 
@@ -63,8 +71,7 @@ export async function currentSettings(flags: SettingFlags, io: Io): Promise<Sett
 export async function readUpRecord(stateDir: string): Promise<UpRecord | undefined> {
   try {
     const record = JSON.parse(await readFile(upRecordFile(stateDir), 'utf8')) as UpRecord;
-    process.kill(record.pid, 0);
-    return record;
+    return isIdentityAlive(record.identity ?? String(record.pid)) ? record : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 // Runs the CLI in this process against a real state folder, capturing what it prints.
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +13,22 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export const tempStateDir = () => mkdtemp(join(tmpdir(), 'dormant-cli-'));
+const made: string[] = [];
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh state folder, removed when the test process exits. */
+export async function tempStateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dormant-cli-'));
+  made.push(dir);
+  return dir;
+}
 
 export async function runCli(
   stateDir: string,
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string>; now?: Date; cwd?: string } = {},
+  options: { stdin?: string; env?: Record<string, string>; now?: Date; cwd?: string; stop?: AbortSignal } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -28,7 +39,7 @@ export async function runCli(
     env: { DORMANT_HOME: stateDir, ...options.env },
     cwd: options.cwd ?? stateDir,
     now: () => options.now ?? new Date(),
-    stop: AbortSignal.abort(),
+    stop: options.stop ?? AbortSignal.abort(),
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };

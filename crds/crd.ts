@@ -25,7 +25,15 @@ const copiedKeys = [
   'default',
 ] as const;
 
+/** Keywords toOpenApi translates besides copiedKeys; anything else would be dropped silently. */
+const translatedKeys = new Set(['properties', 'required', 'additionalProperties', 'items', 'const', 'exclusiveMinimum', 'x-dormant-rules', 'x-dormant-immutable', 'x-dormant-hint']);
+
 function toOpenApi(node: Json): Json {
+  for (const key of Object.keys(node)) {
+    if (!(copiedKeys as readonly string[]).includes(key) && !translatedKeys.has(key)) {
+      throw new Error(`schema keyword ${key} has no CRD translation; add it to crds/crd.ts or use another keyword`);
+    }
+  }
   const out: Json = {};
   for (const key of copiedKeys) if (node[key] !== undefined) out[key] = node[key];
   if (node.const !== undefined) out.enum = [node.const];

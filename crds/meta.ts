@@ -55,6 +55,7 @@ export { timestamp };
 /** The name rule of a kind, checked at the root (where CEL may read metadata.name). */
 export function nameRule(kind: string, maxLength: number): CrossFieldRule {
   const re = new RegExp(dnsLabelPattern);
+  const aKind = `${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
   return {
     cel: `self.metadata.name.size() <= ${maxLength} && self.metadata.name.matches('${dnsLabelPattern}')`,
     celMessage: `metadata.name must be a DNS-1123 label of at most ${maxLength} characters`,
@@ -65,7 +66,7 @@ export function nameRule(kind: string, maxLength: number): CrossFieldRule {
       if (typeof name !== 'string' || name.length === 0) return undefined; // reported by the schema
       if (name.length > maxLength) {
         return {
-          message: `"${name}" is ${name.length} characters, longer than the ${maxLength} allowed for a ${kind} name`,
+          message: `"${name}" is ${name.length} characters, longer than the ${maxLength} allowed for ${aKind} name`,
           fix: `use a name of at most ${maxLength} characters`,
         };
       }

@@ -141,7 +141,7 @@ const rows: readonly Row[] = [
   {
     name: 'App name of 41 characters',
     object: { ...app({}), metadata: { name: 'a'.repeat(41) } },
-    problems: [`metadata.name: "${'a'.repeat(41)}" is 41 characters, longer than the 40 allowed for a App name; use a name of at most 40 characters`],
+    problems: [`metadata.name: "${'a'.repeat(41)}" is 41 characters, longer than the 40 allowed for an App name; use a name of at most 40 characters`],
   },
   { name: 'App name of exactly 40 characters', object: { ...app({}), metadata: { name: 'a'.repeat(40) } }, problems: [] },
   {

@@ -135,6 +135,8 @@ function walk(node: SchemaNode, value: unknown, path: string, problems: Problem[
       const required = new Set(node.required ?? []);
       for (const [key, child] of Object.entries(properties)) {
         const childPath = join(path, key);
+        // The apiserver prunes a null it was not told to keep, then defaults: do the same.
+        if (value[key] === null) delete value[key];
         if (value[key] === undefined && child.default !== undefined) value[key] = structuredClone(child.default);
         if (value[key] === undefined) {
           if (required.has(key)) problems.push({ path: childPath, message: 'is required', fix: `set it to ${describe(child)}` });
@@ -237,15 +239,18 @@ export function validate(input: unknown): ValidationResult<DormantObject> {
   if (!isPlainObject(input)) {
     return { ok: false, problems: [{ path: '', message: `expected an object, got ${show(input)}`, fix: 'send a JSON or YAML object with apiVersion, kind, metadata and spec' }] };
   }
+  const problems: Problem[] = [];
   if (!isKindName(input.kind)) {
     const guess = typeof input.kind === 'string' ? closest(input.kind, kindNames) : undefined;
-    return {
-      ok: false,
-      problems: [{ path: 'kind', message: input.kind === undefined ? 'is required' : `${show(input.kind)} is not a Dormant kind`, fix: `use one of ${kindNames.join(', ')}${guess ? ` (did you mean ${guess}?)` : ''}` }],
-    };
+    problems.push({
+      path: 'kind',
+      message: input.kind === undefined ? 'is required' : `${show(input.kind)} is not a Dormant kind`,
+      fix: `use one of ${kindNames.join(', ')}${guess ? ` (did you mean ${guess}?)` : ''}`,
+    });
   }
   if (input.apiVersion !== apiVersion) {
-    return { ok: false, problems: [{ path: 'apiVersion', message: input.apiVersion === undefined ? 'is required' : `${show(input.apiVersion)} is not served`, fix: `use ${apiVersion}` }] };
+    problems.push({ path: 'apiVersion', message: input.apiVersion === undefined ? 'is required' : `${show(input.apiVersion)} is not served`, fix: `use ${apiVersion}` });
   }
+  if (problems.length > 0 || !isKindName(input.kind)) return { ok: false, problems };
   return validateAs(input.kind, input);
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../runtime/index.js';
+import { StateLock, writeFileAtomic } from '../runtime/index.js';
 import { gitdErrors } from './errors.js';
 import { formatPublicKey, parsePublicKeyLine, type PublicKey } from './public-key.js';
 
@@ -10,9 +10,12 @@ import { formatPublicKey, parsePublicKeyLine, type PublicKey } from './public-ke
  */
 export class AdminKeys {
   readonly #file: string;
+  /** add and remove read, change and write the file: one process at a time. */
+  readonly #lock: StateLock;
 
   constructor(stateDir: string) {
     this.#file = join(stateDir, 'admin-keys');
+    this.#lock = new StateLock(join(stateDir, 'admin-keys.lock'));
   }
 
   async list(): Promise<PublicKey[]> {
@@ -43,24 +46,28 @@ export class AdminKeys {
       adding.push(parsed.key);
     });
     if (adding.length === 0) throw gitdErrors.keyNone({ source });
-    const existing = await this.list();
-    const seen = new Set(existing.map((k) => k.fingerprint));
-    for (const key of adding) {
-      if (seen.has(key.fingerprint)) throw gitdErrors.keyExists({ fingerprint: key.fingerprint });
-      seen.add(key.fingerprint);
-    }
-    await this.#save([...existing, ...adding]);
-    return adding;
+    return this.#lock.withLock(async () => {
+      const existing = await this.list();
+      const seen = new Set(existing.map((k) => k.fingerprint));
+      for (const key of adding) {
+        if (seen.has(key.fingerprint)) throw gitdErrors.keyExists({ fingerprint: key.fingerprint });
+        seen.add(key.fingerprint);
+      }
+      await this.#save([...existing, ...adding]);
+      return adding;
+    });
   }
 
   /** Accepts the fingerprint with or without its SHA256: prefix. */
   async remove(fingerprint: string): Promise<PublicKey> {
     const wanted = fingerprint.startsWith('SHA256:') ? fingerprint : `SHA256:${fingerprint}`;
-    const existing = await this.list();
-    const removed = existing.find((k) => k.fingerprint === wanted);
-    if (!removed) throw gitdErrors.keyNotFound({ fingerprint, known: existing.map((k) => k.fingerprint) });
-    await this.#save(existing.filter((k) => k !== removed));
-    return removed;
+    return this.#lock.withLock(async () => {
+      const existing = await this.list();
+      const removed = existing.find((k) => k.fingerprint === wanted);
+      if (!removed) throw gitdErrors.keyNotFound({ fingerprint, known: existing.map((k) => k.fingerprint) });
+      await this.#save(existing.filter((k) => k !== removed));
+      return removed;
+    });
   }
 
   async #save(keys: readonly PublicKey[]): Promise<void> {

@@ -62,3 +62,39 @@ export const storeErrors = defineErrors({
       `state file ${o.file} cannot be read (${o.reason}); restore it from a backup or delete it`,
   },
 });
+
+export const runtimeErrors = defineErrors({
+  noRevision: {
+    code: 'RUNTIME_NO_REVISION',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { app: string }) => `app ${o.app} has no deployed revision to run; git push to deploy it first`,
+  },
+  noCommand: {
+    code: 'RUNTIME_NO_COMMAND',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { revision: string }) =>
+      `revision ${o.revision} has no start command; add a Procfile with a web: line, a start script in package.json, or set spec.run.command`,
+  },
+  noRelease: {
+    code: 'RUNTIME_NO_RELEASE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { revision: string; releaseDir: string }) =>
+      `revision ${o.revision} has no release folder (${o.releaseDir || 'none recorded'}); push again to rebuild it`,
+  },
+  rolloutFailed: {
+    code: 'RUNTIME_ROLLOUT_FAILED',
+    httpStatus: 500,
+    exitCode: 1,
+    message: (o: { app: string; revision: string; reason: string; lastLines: readonly string[] }) =>
+      `revision ${o.revision} of ${o.app} did not start: ${o.reason}; the previous revision keeps serving. Last log lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+  },
+  closed: {
+    code: 'RUNTIME_CLOSED',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { app: string }) => `the runtime is shutting down; ${o.app} was not changed`,
+  },
+});

@@ -1,5 +1,10 @@
-export { storeErrors } from './errors.js';
+export { runtimeErrors, storeErrors } from './errors.js';
 export { writeFileAtomic } from './local-store/atomic-file.js';
+export { createExclusive } from './local-store/claim-file.js';
+export { isIdentityAlive, processIdentity } from './local-store/process-identity.js';
+export { StateLock } from './local-store/state-lock.js';
 export { LocalStore, type LocalStoreOptions } from './local-store/local-store.js';
+export { LocalRuntime, type LocalRuntimeOptions } from './local-runtime/local-runtime.js';
+export { readAppLogs } from './local-runtime/log-book.js';
 export type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from './resource-store.js';
 export type { Endpoint, LogLine, LogOptions, Runtime } from './runtime.js';

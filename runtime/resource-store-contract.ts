@@ -128,10 +128,11 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       assert.equal(respecced.metadata.creationTimestamp, created.metadata.creationTimestamp);
     });
 
-    it('update without a resourceVersion is unconditional', async () => {
-      await store.create(appInput('unconditional'));
-      const updated = await store.update(appInput('unconditional', { run: { port: 9 } }));
-      assert.equal(updated.spec.run.port, 9);
+    it('update without a resourceVersion is refused, as the apiserver refuses it for custom resources', async () => {
+      const created = await store.create(appInput('unconditional'));
+      await rejectsWith(store.update(appInput('unconditional', { run: { port: 9 } })), 'STORE_INVALID', ['metadata.resourceVersion: is required for an update']);
+      await rejectsWith(store.updateStatus({ ...appInput('unconditional'), status: { readyReplicas: 1 } }), 'STORE_INVALID', ['read the object first']);
+      assert.deepEqual(await store.get('App', 'unconditional'), created);
     });
 
     it('update of an invalid spec fails and keeps the stored object', async () => {
@@ -208,24 +209,48 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       abort.abort();
     });
 
-    it('watch from a resourceVersion skips existing objects; abort ends it', async () => {
-      await store.create(appInput('rv-watch-old', {}, { rvwatch: 'yes' }));
+    it('a watch sees objects enter and leave its label selector, and a delete then re-create', async () => {
+      const labels = (tier: string) => ({ suite: 'moving', tier });
+      const created = await store.create(appInput('moving', {}, labels('worker')));
+      await store.create(appInput('moving-sentinel', {}, labels('web')));
       const abort = new AbortController();
+      const next = eventReader(store.watch('App', { labelSelector: labels('web'), signal: abort.signal }));
+      // The sentinel's ADDED proves the watch is in place before the changes start.
+      assert.equal((await next()).object.metadata.name, 'moving-sentinel');
+      const toWeb = await store.update({ ...created, metadata: { ...created.metadata, labels: labels('web') } });
+      const toWorker = await store.update({ ...toWeb, metadata: { ...toWeb.metadata, labels: labels('worker') } });
+      await store.update({ ...toWorker, metadata: { ...toWorker.metadata, labels: labels('web') } });
+      const deleted = await store.delete('App', 'moving');
+      await store.create(appInput('moving', {}, labels('web')));
       const seen: string[] = [];
-      const done = (async () => {
-        for await (const event of store.watch('App', { resourceVersion: '0', labelSelector: { rvwatch: 'yes' }, signal: abort.signal })) {
-          seen.push(`${event.type} ${event.object.metadata.name}`);
-          if (seen.length === 1) abort.abort();
-        }
-      })();
-      // The watch subscribes asynchronously; create until the subscription is in place.
-      for (let i = 0; seen.length === 0 && i < 50; i++) {
-        await store.create(appInput(`rv-watch-new-${i}`, {}, { rvwatch: 'yes' }));
-        await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 5; i++) {
+        const event = await next();
+        seen.push(`${event.type} ${event.object.metadata.name} ${event.object.metadata.labels?.tier}`);
+        if (i === 3) assert.equal(event.object.metadata.resourceVersion, deleted.metadata.resourceVersion, 'DELETED carries the deletion version');
       }
-      await done;
-      assert.equal(seen.length, 1);
-      assert.match(seen[0] ?? '', /^ADDED rv-watch-new-\d+$/);
+      assert.deepEqual(seen, ['ADDED moving web', 'DELETED moving worker', 'ADDED moving web', 'DELETED moving web', 'ADDED moving web']);
+      abort.abort();
+    });
+
+    it('watch events are frozen, so one consumer cannot change what another sees', async () => {
+      await store.create(appInput('frozen', {}, { frozen: 'yes' }));
+      const abort = new AbortController();
+      const next = eventReader(store.watch('App', { labelSelector: { frozen: 'yes' }, signal: abort.signal }));
+      const event = await next();
+      assert.throws(() => {
+        (event.object.spec.run as { port?: number }).port = 1;
+      }, TypeError);
+      abort.abort();
+    });
+
+    it('every method refuses a name or namespace that is not a DNS label, touching nothing', async () => {
+      for (const name of ['../../etc/passwd', 'a/b', 'UPPER', '']) {
+        await rejectsWith(store.get('App', name), 'STORE_INVALID', ['is not a valid name']);
+        await rejectsWith(store.find('App', name), 'STORE_INVALID');
+        await rejectsWith(store.delete('App', name), 'STORE_INVALID');
+      }
+      await rejectsWith(store.list('App', { namespace: '../x' }), 'STORE_INVALID', ['is not a valid namespace']);
+      await rejectsWith(store.get('App', 'fine', '..'), 'STORE_INVALID', ['is not a valid namespace']);
     });
 
     it("a peer's writes reach this client's watch and reads", async () => {

@@ -23,14 +23,14 @@ export interface ListOptions {
   readonly labelSelector?: Readonly<Record<string, string>>;
 }
 
+/**
+ * A watch starts with an ADDED event for every current object, then reports changes
+ * (Kubernetes' "start at most recent" semantics). An object that starts or stops matching
+ * the selector is ADDED or DELETED. Event objects are frozen: copy before changing one.
+ */
 export interface WatchOptions extends ListOptions {
   /** Ends the watch. */
   readonly signal?: AbortSignal;
-  /**
-   * Omitted: the watch starts with an ADDED event for every current object, then changes
-   * (Kubernetes' "most recent" semantics). Given: only changes made after subscribing.
-   */
-  readonly resourceVersion?: string;
 }
 
 export interface WatchEvent<T> {
@@ -53,8 +53,8 @@ export interface ResourceStore {
   /** Validates and defaults; status is ignored (use updateStatus). Throws STORE_ALREADY_EXISTS, STORE_INVALID. */
   create<K extends KindName>(object: ObjectInput<K>): Promise<ObjectOfKind[K]>;
   /**
-   * Replaces metadata labels/annotations and spec; status is kept. When
-   * metadata.resourceVersion is given it must be current (else STORE_CONFLICT).
+   * Replaces metadata labels/annotations and spec; status is kept. metadata.resourceVersion
+   * is required and must be current (else STORE_INVALID or STORE_CONFLICT).
    */
   update<K extends KindName>(object: ObjectInput<K>): Promise<ObjectOfKind[K]>;
   /** Replaces status only; the same resourceVersion rule as update. */

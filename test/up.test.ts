@@ -1,13 +1,22 @@
 // `dormant up` as a user runs it: the real bin in its own process, stopped by a signal.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { access, mkdtemp } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 const run = promisify(execFile);
@@ -39,9 +48,17 @@ function waitFor(child: ChildProcessWithoutNullStreams, text: string, timeoutMs 
   });
 }
 
+const made: string[] = [];
+after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dormant-up-'));
+  made.push(dir);
+  return dir;
+}
+
 describe('dormant up', () => {
   it('starts, prints the remote and URL pattern, serves /metrics, refuses a second instance, and stops on SIGTERM keeping state', async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-up-'));
+    const stateDir = await tempDir();
     await run(process.execPath, [bin, 'apps', 'create', 'hello', '--state-dir', stateDir]);
     const metricsPort = await freePort();
     const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(metricsPort)]);
@@ -83,13 +100,51 @@ describe('dormant up', () => {
     assert.equal(JSON.parse(stdout)[0].name, 'hello');
   });
 
+  it('a metrics port in use is refused with the port named, and leaves nothing behind', async () => {
+    const stateDir = await tempDir();
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const result = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(port)]).then(
+        () => assert.fail('must fail'),
+        (error: { code: number; stderr: string }) => error,
+      );
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`CLI_PORT_IN_USE\\]: port ${port} \\(metrics\\) is already in use; .* --metrics-port \\(0 turns metrics off\\)`));
+      await assert.rejects(access(join(stateDir, 'up.json')));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('npm start stops on a SIGTERM to npm itself', async () => {
+    const stateDir = await tempDir();
+    const child = spawn('npm', ['start', '--silent'], { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, DORMANT_HOME: stateDir, DORMANT_METRICS_PORT: '0' } });
+    await waitFor(child, 'Press Ctrl-C to stop.', 60_000);
+    const record = JSON.parse(await readFile(join(stateDir, 'up.json'), 'utf8')) as { pid: number };
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    for (let i = 0; i < 200 && alive(record.pid); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.ok(!alive(record.pid), 'dormant up is gone with npm');
+  });
+
+  it('a short command is not held up by SIGTERM', async () => {
+    const child = spawn(process.execPath, [bin, 'keys', 'add', '-', '--state-dir', await tempDir()], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 'SIGTERM');
+  });
+
   it('an invalid port is refused before anything starts', async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-up-'));
+    const stateDir = await tempDir();
     const result = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', '99999']).then(
       () => assert.fail('must fail'),
       (error: { code: number; stderr: string }) => error,
     );
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /--metrics-port must be a port number from 0 to 65535, got "99999"/);
+    assert.match(result.stderr, /CLI_BAD_PORT\]: --metrics-port must be a port number from 0 to 65535, got "99999"/);
   });
 });

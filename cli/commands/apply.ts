@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { group, isKindName, kinds, validateAs } from '../../crds/index.js';
@@ -9,29 +9,42 @@ import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { readAll } from '../io.js';
 
+/** A file, or the .yaml, .yml and .json files of a folder (like kubectl apply -f DIR). */
+async function manifestFiles(path: string, source: string): Promise<string[]> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw cliErrors.readInput({ source, reason: error.code === 'ENOENT' ? 'no such file or folder' : error.message }, { cause: error });
+  });
+  if (!info.isDirectory()) return [path];
+  const files = (await readdir(path)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort();
+  if (files.length === 0) throw cliErrors.readInput({ source, reason: 'the folder has no .yaml, .yml or .json file' });
+  return files.map((name) => join(path, name));
+}
+
 export const apply: Command = {
   name: 'apply',
-  usage: 'dormant apply -f FILE|-   (YAML or JSON; several documents separated by ---)',
+  usage: 'dormant apply -f FILE|FOLDER|-   (YAML or JSON; several documents separated by ---)',
   summary: 'Create or update objects from a file, like kubectl apply',
   args: 0,
   options: { filename: { type: 'string', short: 'f' } },
   async run({ io, flags, store }) {
     const source = flagString(flags, 'filename');
     if (source === undefined) throw cliErrors.usage({ problem: 'apply needs -f FILE (or -f - for stdin)', usage: apply.usage });
-    const text =
-      source === '-'
-        ? await readAll(io.stdin)
-        : await readFile(resolve(io.cwd, source), 'utf8').catch((error: NodeJS.ErrnoException) => {
-            throw cliErrors.readInput({ source, reason: error.code === 'ENOENT' ? 'no such file' : error.message }, { cause: error });
-          });
-    const documents = parseAllDocuments(text);
     const objects: ObjectInput[] = [];
-    for (const [index, document] of (Array.isArray(documents) ? documents : [documents]).entries()) {
-      if (document.errors.length > 0) {
-        throw cliErrors.readInput({ source, reason: `document ${index + 1} is not valid YAML: ${document.errors[0]?.message}` });
+    for (const file of source === '-' ? ['-'] : await manifestFiles(resolve(io.cwd, source), source)) {
+      const label = file === '-' ? 'standard input' : file;
+      const text =
+        file === '-'
+          ? await readAll(io.stdin)
+          : await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+              throw cliErrors.readInput({ source: file, reason: error.code === 'ENOENT' ? 'no such file' : error.message }, { cause: error });
+            });
+      for (const [index, document] of parseAllDocuments(text).entries()) {
+        if (document.errors.length > 0) {
+          throw cliErrors.badInput({ source: label, reason: `document ${index + 1} is not valid YAML: ${document.errors[0]?.message.split('\n')[0]}` });
+        }
+        const value: unknown = document.toJS();
+        if (value !== null) objects.push(value as ObjectInput);
       }
-      const value: unknown = document.toJS();
-      if (value !== null) objects.push(value as ObjectInput);
     }
     const resources = await store();
     // Every object is checked by the store; a failure stops before the later documents.
@@ -46,7 +59,8 @@ export const apply: Command = {
         continue;
       }
       const admitted = validateAs(existing.kind, object);
-      if (admitted.ok && isDeepStrictEqual(admitted.object.spec, existing.spec) && isDeepStrictEqual(admitted.object.metadata.labels, existing.metadata.labels)) {
+      const same = (key: 'labels' | 'annotations' | 'ownerReferences') => isDeepStrictEqual(admitted.ok ? admitted.object.metadata[key] : undefined, existing.metadata[key]);
+      if (admitted.ok && isDeepStrictEqual(admitted.object.spec, existing.spec) && same('labels') && same('annotations') && same('ownerReferences')) {
         io.stdout.write(`${label} unchanged\n`);
         continue;
       }

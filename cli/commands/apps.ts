@@ -8,6 +8,7 @@ const readyReplicas = (app: App) => app.status?.readyReplicas ?? 0;
 
 export const appsList: Command = {
   name: 'apps',
+  aliases: ['apps list'],
   usage: 'dormant apps [--output json|yaml]',
   summary: 'List apps: URL, revision, replicas, last request',
   args: 0,
@@ -79,7 +80,7 @@ export const appsDelete: Command = {
     const resources = await store();
     // Fails with STORE_NOT_FOUND before anything is removed.
     await resources.get('App', name);
-    const revisions = await resources.list('Revision', { labelSelector: { 'dormant.dev/app': name } });
+    const revisions = await resources.list('Revision', { namespace: 'default', labelSelector: { 'dormant.dev/app': name } });
     for (const revision of revisions) await resources.delete('Revision', revision.metadata.name, revision.metadata.namespace);
     await resources.delete('App', name);
     io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'})\n`);

@@ -8,9 +8,14 @@ function notBuilt(name: string, usage: string, summary: string, needs: string): 
     usage,
     summary: `${summary} (not built yet)`,
     args: [0, 8],
-    options: { follow: { type: 'boolean', short: 'f' }, since: { type: 'string' } },
+    options: { metrics: { type: 'string' } },
     run: () => Promise.reject(cliErrors.notBuilt({ command: name, needs })),
   };
 }
 
-export const logs = notBuilt('logs', 'dormant logs APP [-f] [--since 5m]', "Show an app's logs", 'the local runtime that runs replicas');
+export const policySimulate = notBuilt(
+  'policy simulate',
+  'dormant policy simulate APP [--metrics FILE]',
+  'Replay load through a policy and show the replicas it would choose',
+  'the autoscaler',
+);

@@ -10,8 +10,9 @@ export const revisionsList: Command = {
     const [name = ''] = args;
     const resources = await store();
     const app = await resources.get('App', name);
-    const revisions = (await resources.list('Revision', { labelSelector: { 'dormant.dev/app': name } })).sort(
-      (a, b) => Number(b.metadata.resourceVersion) - Number(a.metadata.resourceVersion),
+    // Newest first by creation; names carry a sequence number, which breaks ties in a second.
+    const revisions = (await resources.list('Revision', { namespace: 'default', labelSelector: { 'dormant.dev/app': name } })).sort(
+      (a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name),
     );
     const serving = app.status?.readyRevision;
     const now = io.now();

@@ -3,8 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { writeFileAtomic } from '../../runtime/index.js';
-import { LocalStore } from '../../runtime/index.js';
+import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upRecordFile } from '../settings.js';
@@ -15,10 +14,10 @@ const components = [
   { name: 'activator', state: 'not built yet', note: 'HTTP routing and wake-up' },
   { name: 'autoscaler', state: 'not built yet', note: 'scale to zero and back' },
   { name: 'gitd', state: 'not built yet', note: 'git push over SSH' },
-  { name: 'runtime', state: 'not built yet', note: 'replicas as local processes' },
+  { name: 'runtime', state: 'running', note: 'replicas as local processes' },
 ] as const;
 
-function startMetricsServer(registry: Registry, port: number): Promise<Server> {
+async function startMetricsServer(registry: Registry, port: number): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.url === '/metrics') {
       registry.metrics().then(
@@ -32,7 +31,28 @@ function startMetricsServer(registry: Registry, port: number): Promise<Server> {
     }
   });
   server.listen(port, '127.0.0.1');
-  return once(server, 'listening').then(() => server);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw cliErrors.portInUse({ port, flag: '--metrics-port', purpose: 'metrics' }, { cause: error });
+    throw error;
+  }
+  return server;
+}
+
+/**
+ * Makes this process the one `dormant up` of the state folder: up.json is created only if
+ * absent, so two started together cannot both run. A record left by a dead one is replaced.
+ */
+async function claimUpRecord(stateDir: string): Promise<void> {
+  const claim = JSON.stringify({ pid: process.pid, identity: processIdentity() });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await createExclusive(upRecordFile(stateDir), claim)) return;
+    const running = await readUpRecord(stateDir);
+    if (running) throw cliErrors.alreadyRunning({ pid: running.pid, stateDir });
+    await rm(upRecordFile(stateDir), { force: true });
+  }
+  throw cliErrors.alreadyRunning({ pid: 0, stateDir });
 }
 
 export const up: Command = {
@@ -40,6 +60,7 @@ export const up: Command = {
   usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090]',
   summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
   args: 0,
+  longRunning: () => true,
   options: {
     domain: { type: 'string' },
     'http-port': { type: 'string' },
@@ -49,19 +70,53 @@ export const up: Command = {
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
     await mkdir(settings.stateDir, { recursive: true });
-    const running = await readUpRecord(settings.stateDir);
-    if (running && running.pid !== process.pid) throw cliErrors.alreadyRunning({ pid: running.pid, stateDir: settings.stateDir });
+    await claimUpRecord(settings.stateDir);
 
     const log = pino({ name: 'dormant', base: { component: 'up' } }, pino.destination({ fd: 2, sync: true }));
-    const store = await LocalStore.open({ stateDir: settings.stateDir });
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
     const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running, 0 not built', labelNames: ['component'], registers: [registry] });
     for (const c of components) info.set({ component: c.name }, c.state === 'running' ? 1 : 0);
-    const metrics = settings.metricsPort === 0 ? undefined : await startMetricsServer(registry, settings.metricsPort);
+    // Started in this order and stopped in reverse; a failure stops what already runs.
+    const stops: (() => Promise<unknown>)[] = [() => rm(upRecordFile(settings.stateDir), { force: true })];
+    const stopAll = async () => {
+      for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+    };
+    let store: LocalStore;
+    let metrics: Server | undefined;
+    try {
+      store = await LocalStore.open({ stateDir: settings.stateDir });
+      const openStore = store;
+      stops.push(() => openStore.close());
+      metrics = settings.metricsPort === 0 ? undefined : await startMetricsServer(registry, settings.metricsPort);
+      const server = metrics;
+      if (server) {
+        stops.push(
+          () =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        );
+      }
+      const runtime = new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
+      stops.push(() => runtime.close());
+      await runtime.start();
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
     const metricsPort = (metrics?.address() as { port: number } | null)?.port ?? 0;
 
-    const record: UpRecord = { pid: process.pid, startedAt: io.now().toISOString(), domain: settings.domain, httpPort: settings.httpPort, sshPort: settings.sshPort, metricsPort };
+    const record: UpRecord = {
+      pid: process.pid,
+      identity: processIdentity(),
+      startedAt: io.now().toISOString(),
+      domain: settings.domain,
+      httpPort: settings.httpPort,
+      sshPort: settings.sshPort,
+      metricsPort,
+    };
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 
     const apps = await store.list('App');
@@ -82,10 +137,7 @@ export const up: Command = {
 
     if (!io.stop.aborted) await once(io.stop, 'abort');
     log.info('stopping');
-    metrics?.closeAllConnections();
-    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
-    await store.close();
-    await rm(upRecordFile(settings.stateDir), { force: true });
+    await stopAll();
     log.info('dormant up stopped; state kept');
     io.stdout.write('Stopped. State is kept; dormant up resumes it.\n');
     return undefined;

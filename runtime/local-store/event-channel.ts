@@ -5,10 +5,14 @@ export class EventChannel<T> implements AsyncIterable<T> {
   #ended = false;
   readonly #onEnd: () => void;
 
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => this.end();
+
   constructor(onEnd: () => void, signal?: AbortSignal) {
     this.#onEnd = onEnd;
+    this.#signal = signal;
     if (signal?.aborted) this.end();
-    else signal?.addEventListener('abort', () => this.end(), { once: true });
+    else signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   push(item: T): void {
@@ -25,6 +29,7 @@ export class EventChannel<T> implements AsyncIterable<T> {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onEnd();
     const waiting = this.#waiting;
     this.#waiting = undefined;

@@ -29,7 +29,86 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
 }
 
+const incrementLoop = fileURLToPath(new URL('./test-fixtures/increment-loop.ts', import.meta.url));
+
+function runProcess(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((resolve) => child.on('exit', resolve));
+}
+
+/** A pid that no process has any more. */
+async function deadPid(): Promise<number> {
+  const child = spawn('true');
+  await new Promise((resolve) => child.on('exit', resolve));
+  return child.pid ?? 999_999;
+}
+
 describe('LocalStore on disk', () => {
+  it('four processes updating one object lose no update, even starting on a dead owner\'s lock', async () => {
+    const stateDir = await tempState();
+    const store = await LocalStore.open({ stateDir });
+    try {
+      await store.create({ ...appInput('counter'), metadata: { name: 'counter', annotations: { count: '0' } } });
+      // As a kill -9 leaves it: a lock held by a process that no longer exists.
+      await writeFile(join(stateDir, 'objects', '.lock'), `${await deadPid()} 12345`);
+      const codes = await Promise.all([1, 2, 3, 4].map(() => runProcess([incrementLoop, stateDir, '25'])));
+      assert.deepEqual(codes, [0, 0, 0, 0]);
+      assert.equal((await store.get('App', 'counter')).metadata.annotations?.count, '100');
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('two stores in one process write side by side without tripping over each other', async () => {
+    const stateDir = await tempState();
+    const [a, b] = [await LocalStore.open({ stateDir }), await LocalStore.open({ stateDir })];
+    try {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).create(appInput(`pair-${i}`))));
+      const versions = (await a.list('App')).map((x) => x.metadata.resourceVersion);
+      assert.equal(versions.length, 40);
+      assert.equal(new Set(versions).size, 40, 'every write got its own resourceVersion');
+    } finally {
+      await a.close();
+      await b.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a lost resource-version counter resumes above every stored object', async () => {
+    const stateDir = await tempState();
+    try {
+      const first = await LocalStore.open({ stateDir });
+      for (let i = 0; i < 5; i++) await first.create(appInput(`before-${i}`));
+      await first.close();
+      await rm(join(stateDir, 'objects', 'resource-version'));
+      const second = await LocalStore.open({ stateDir });
+      const after = await second.create(appInput('after'));
+      assert.equal(after.metadata.resourceVersion, '6');
+      await second.close();
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('temp files of a dead writer are swept on open; a hand-edited file that breaks the schema is reported', async () => {
+    const stateDir = await tempState();
+    const store = await LocalStore.open({ stateDir });
+    try {
+      await store.create(appInput('edited'));
+      const folder = join(stateDir, 'objects', 'apps', 'default');
+      await writeFile(join(folder, `.edited.json.tmp-${await deadPid()}-abcd`), '{"half": ');
+      await writeFile(join(folder, 'edited.json'), JSON.stringify({ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', metadata: { name: 'edited' }, spec: { run: { port: 'x' } } }));
+      await assert.rejects(store.get('App', 'edited'), (error: unknown) => isDormantError(error, 'STORE_CORRUPT') && error.message.includes('spec.run.port: expected an integer'));
+      const reopened = await LocalStore.open({ stateDir });
+      await reopened.close();
+      assert.deepEqual((await readdir(folder)).sort(), ['edited.json']);
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps one pretty JSON file per object under objects/<plural>/<namespace>/', async () => {
     const stateDir = await tempState();
     const store = await LocalStore.open({ stateDir, now: () => new Date('2026-01-02T03:04:05.678Z') });
@@ -80,25 +159,29 @@ describe('LocalStore on disk', () => {
   it('kill -9 during a loop of writes leaves every file parseable and the store writable', async () => {
     const stateDir = await tempState();
     try {
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < 10; round++) {
         const child = spawn(process.execPath, ['--import', 'tsx', writerLoop, stateDir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        // Kill it after it has written for a while: a different moment in each round.
-        const writesBeforeKill = 15 + round * 13;
+        // Kill it a while after its first write: a different moment in each round.
         await new Promise<void>((resolve, reject) => {
-          let count = 0;
-          child.stdout.on('data', (chunk: Buffer) => {
-            count += chunk.toString().split('\n').filter(Boolean).length;
-            if (count >= writesBeforeKill) resolve();
-          });
+          child.stdout.once('data', () => setTimeout(resolve, 20 + round * 23));
           child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
         });
         const exited = new Promise((resolve) => child.on('exit', resolve));
         child.kill('SIGKILL');
         await exited;
+        const versions = new Map<string, string>();
         for (const file of await filesUnder(join(stateDir, 'objects'))) {
           if (!file.endsWith('.json') || file.includes('.tmp-')) continue;
-          assert.doesNotThrow(() => JSON.parse(readFileSync(file, 'utf8')), `unparseable after kill -9: ${file}`);
+          let parsed: { metadata: { resourceVersion: string } } | undefined;
+          assert.doesNotThrow(() => {
+            parsed = JSON.parse(readFileSync(file, 'utf8'));
+          }, `unparseable after kill -9: ${file}`);
+          const version = parsed?.metadata.resourceVersion ?? '';
+          assert.ok(!versions.has(version), `${file} and ${versions.get(version)} share resourceVersion ${version}`);
+          versions.set(version, file);
         }
+        const counter = Number(readFileSync(join(stateDir, 'objects', 'resource-version'), 'utf8'));
+        assert.ok(counter >= Math.max(...[...versions.keys()].map(Number)), 'the counter is never behind an object');
         const store = await LocalStore.open({ stateDir, lockTimeoutMs: 2000 });
         const apps = await store.list('App');
         assert.ok(apps.length > 0);

@@ -10,6 +10,7 @@ import {
   hasImmutableSpec,
   isKindName,
   type KindName,
+  kindNames,
   kinds,
   type ObjectOfKind,
   validateAs,
@@ -18,6 +19,7 @@ import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { tempMarker, writeFileAtomic } from './atomic-file.js';
 import { EventChannel } from './event-channel.js';
+import { isIdentityAlive } from './process-identity.js';
 import { StateLock } from './state-lock.js';
 
 export interface LocalStoreOptions {
@@ -35,8 +37,10 @@ interface Watcher {
   readonly channel: EventChannel<WatchEvent<DormantObject>>;
 }
 
+/** Last state seen per watched kind, keyed by namespace/name: what watch events diff against. */
 type Known = Map<string, DormantObject>;
 
+const namePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const rvNumber = (o: DormantObject | undefined): number => Number(o?.metadata.resourceVersion ?? 0);
 
 function matches(object: DormantObject, options: ListOptions): boolean {
@@ -49,17 +53,32 @@ function matches(object: DormantObject, options: ListOptions): boolean {
   return true;
 }
 
-/** ResourceStore over JSON files: the embedded default, no daemon, shared by every local process. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * ResourceStore over JSON files: the embedded default, no daemon, shared by every local
+ * process. Every write, and every read that feeds a watch, happens under the state lock,
+ * so watches see changes in resourceVersion order, whichever process made them.
+ */
 export class LocalStore implements ResourceStore {
   readonly #objectsDir: string;
   readonly #now: () => Date;
   readonly #lock: StateLock;
   readonly #resyncMs: number;
   readonly #watchers = new Set<Watcher>();
-  /** Last state seen per watched kind, keyed by namespace/name; what watch events diff against. */
   readonly #known = new Map<KindName, Known>();
   readonly #folderWatchers = new Map<string, FSWatcher>();
+  /** Files other processes changed, re-read in one locked batch. */
+  readonly #dirty = new Map<KindName, Set<string>>();
+  #dirtyTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
+  #counterChecked = false;
   #closed = false;
 
   private constructor(options: LocalStoreOptions) {
@@ -72,14 +91,34 @@ export class LocalStore implements ResourceStore {
   static async open(options: LocalStoreOptions): Promise<LocalStore> {
     const store = new LocalStore(options);
     await mkdir(store.#objectsDir, { recursive: true });
+    await store.#sweepTempFiles();
     return store;
+  }
+
+  /** Removes temp files of writers that died mid-write. */
+  async #sweepTempFiles(): Promise<void> {
+    const entries = await readdir(this.#objectsDir, { recursive: true }).catch(() => [] as string[]);
+    for (const entry of entries) {
+      const at = entry.indexOf(tempMarker);
+      const pid = at >= 0 ? entry.slice(at + tempMarker.length).split('-')[0] : /(?:^|\/)\.lock(?:\.break)?\.(\d+)-/.exec(entry)?.[1];
+      if (pid !== undefined && !isIdentityAlive(pid)) await unlink(join(this.#objectsDir, entry)).catch(() => {});
+    }
   }
 
   #kindDir(kind: KindName): string {
     return join(this.#objectsDir, kinds[kind].plural);
   }
 
+  /** Names reach file paths: anything but a DNS-1123 label is refused before it does. */
+  #checkKey(kind: string, name: string, namespace: string): void {
+    const problems: string[] = [];
+    if (!namePattern.test(name) || name.length > 253) problems.push(`metadata.name: ${JSON.stringify(name)} is not a valid name; use lower-case letters, digits and '-'`);
+    if (!namePattern.test(namespace) || namespace.length > 63) problems.push(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace; use lower-case letters, digits and '-'`);
+    if (problems.length > 0) throw storeErrors.invalid({ kind, namespace: namePattern.test(namespace) ? namespace : defaultNamespace, name: String(name), problems });
+  }
+
   #file(kind: KindName, namespace: string, name: string): string {
+    this.#checkKey(kind, name, namespace);
     return join(this.#kindDir(kind), namespace, `${name}.json`);
   }
 
@@ -92,20 +131,36 @@ export class LocalStore implements ResourceStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as ObjectOfKind[K];
+      parsed = JSON.parse(text);
     } catch (error) {
       throw storeErrors.corrupt({ file, reason: (error as Error).message }, { cause: error });
     }
+    // Files can be edited by hand or written by an older Dormant: check before trusting.
+    const result = validateAs(kind, parsed);
+    if (!result.ok) throw storeErrors.corrupt({ file, reason: result.problems.map(formatProblem).join('; ') });
+    return result.object as ObjectOfKind[K];
   }
 
+  async #readCounter(): Promise<number> {
+    const text = await readFile(join(this.#objectsDir, 'resource-version'), 'utf8').catch(() => '');
+    const value = Number.parseInt(text, 10);
+    return Number.isInteger(value) && value >= 0 ? value : 0;
+  }
+
+  /** Call with the lock held. */
   async #nextResourceVersion(): Promise<string> {
-    const counterFile = join(this.#objectsDir, 'resource-version');
-    const current = Number.parseInt(await readFile(counterFile, 'utf8').catch(() => '0'), 10) || 0;
+    let current = await this.#readCounter();
+    if (!this.#counterChecked) {
+      // A lost or damaged counter must not hand out versions that objects already carry.
+      for (const kind of kindNames) for (const object of await this.#listFiles(kind, {})) current = Math.max(current, rvNumber(object));
+      this.#counterChecked = true;
+    }
     const next = String(current + 1);
     // The counter is written before the object, so a crash between the two skips a number
     // instead of handing out one twice.
-    await writeFileAtomic(counterFile, next);
+    await writeFileAtomic(join(this.#objectsDir, 'resource-version'), next);
     return next;
   }
 
@@ -117,7 +172,9 @@ export class LocalStore implements ResourceStore {
   #admit<K extends KindName>(input: ObjectInput<K>, namespace: string): ObjectOfKind[K] {
     const kind: unknown = input.kind;
     if (!isKindName(kind)) {
-      throw this.#invalid(String(kind), namespace, String(input.metadata?.name), [`kind: ${JSON.stringify(kind)} is not a Dormant kind; use one of App, Revision, AutoscalePolicy`]);
+      throw this.#invalid(String(kind), namespace, String(input.metadata?.name), [
+        `kind: ${JSON.stringify(kind)} is not a Dormant kind; use one of ${kindNames.join(', ')}`,
+      ]);
     }
     const { status: _status, ...rest } = input;
     const result = validateAs(kind, { ...rest, metadata: { ...input.metadata, namespace } });
@@ -136,6 +193,11 @@ export class LocalStore implements ResourceStore {
   }
 
   async list<K extends KindName>(kind: K, options: ListOptions = {}): Promise<ObjectOfKind[K][]> {
+    if (options.namespace !== undefined) this.#checkKey(kind, 'list', options.namespace);
+    return this.#listFiles(kind, options);
+  }
+
+  async #listFiles<K extends KindName>(kind: K, options: ListOptions): Promise<ObjectOfKind[K][]> {
     const namespaces = options.namespace !== undefined ? [options.namespace] : await this.#namespaces(kind);
     const found: ObjectOfKind[K][] = [];
     for (const namespace of namespaces.sort()) {
@@ -151,7 +213,7 @@ export class LocalStore implements ResourceStore {
 
   async #namespaces(kind: KindName): Promise<string[]> {
     const entries = await readdir(this.#kindDir(kind), { withFileTypes: true }).catch(() => []);
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    return entries.filter((e) => e.isDirectory() && namePattern.test(e.name)).map((e) => e.name);
   }
 
   async create<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
@@ -159,7 +221,7 @@ export class LocalStore implements ResourceStore {
     const admitted = this.#admit(input, namespace);
     const { kind } = input;
     const { name } = admitted.metadata;
-    const created = await this.#lock.withLock(async () => {
+    return this.#lock.withLock(async () => {
       if (await this.#read(kind, namespace, name)) throw storeErrors.alreadyExists({ kind, namespace, name });
       const object = {
         ...admitted,
@@ -174,33 +236,35 @@ export class LocalStore implements ResourceStore {
         },
       } as ObjectOfKind[K];
       await this.#write(kind, object);
+      this.#observe(kind, `${namespace}/${name}`, object);
       return object;
     });
-    this.#observe(kind, `${namespace}/${name}`, created);
-    return created;
   }
 
-  async update<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
+  update<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
     return this.#replace(input, 'spec');
   }
 
-  async updateStatus<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
+  updateStatus<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
     return this.#replace(input, 'status');
   }
 
   async #replace<K extends KindName>(input: ObjectInput<K>, part: 'spec' | 'status'): Promise<ObjectOfKind[K]> {
     const namespace = input.metadata.namespace ?? defaultNamespace;
     const { kind } = input;
-    const { name } = input.metadata;
+    const { name, resourceVersion: given } = input.metadata;
+    // As the apiserver does for custom resources: no blind overwrites.
+    if (given === undefined || given === '') {
+      throw this.#invalid(kind, namespace, name, [
+        'metadata.resourceVersion: is required for an update; read the object first and send it back with its resourceVersion',
+      ]);
+    }
     const admitted = part === 'spec' ? this.#admit(input, namespace) : undefined;
-    const updated = await this.#lock.withLock(async () => {
+    return this.#lock.withLock(async () => {
       const current = await this.#read(kind, namespace, name);
       if (!current) throw storeErrors.notFound({ kind, namespace, name });
-      const given = input.metadata.resourceVersion;
       const currentVersion = current.metadata.resourceVersion ?? '';
-      if (given !== undefined && given !== currentVersion) {
-        throw storeErrors.conflict({ kind, namespace, name, given, current: currentVersion });
-      }
+      if (given !== currentVersion) throw storeErrors.conflict({ kind, namespace, name, given, current: currentVersion });
       let next: ObjectOfKind[K];
       if (admitted) {
         const specChanged = !isDeepStrictEqual(admitted.spec, current.spec);
@@ -215,29 +279,28 @@ export class LocalStore implements ResourceStore {
           ...('status' in current ? { status: current.status } : {}),
         } as ObjectOfKind[K];
       } else {
-        const candidate = { ...current, status: input.status };
-        const result = validateAs(kind, candidate);
+        const result = validateAs(kind, { ...current, status: input.status });
         if (!result.ok) throw this.#invalid(kind, namespace, name, result.problems.map(formatProblem));
         next = result.object as ObjectOfKind[K];
       }
       next.metadata.resourceVersion = await this.#nextResourceVersion();
       await this.#write(kind, next);
+      this.#observe(kind, `${namespace}/${name}`, next);
       return next;
     });
-    this.#observe(kind, `${namespace}/${name}`, updated);
-    return updated;
   }
 
   async delete<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
-    const deleted = await this.#lock.withLock(async () => {
+    this.#checkKey(kind, name, namespace);
+    return this.#lock.withLock(async () => {
       const current = await this.#read(kind, namespace, name);
       if (!current) throw storeErrors.notFound({ kind, namespace, name });
       const resourceVersion = await this.#nextResourceVersion();
       await unlink(this.#file(kind, namespace, name));
-      return { ...current, metadata: { ...current.metadata, resourceVersion } };
+      const deleted = { ...current, metadata: { ...current.metadata, resourceVersion } };
+      this.#observe(kind, `${namespace}/${name}`, undefined, deleted);
+      return deleted;
     });
-    this.#observe(kind, `${namespace}/${name}`, undefined);
-    return deleted;
   }
 
   async #write(kind: KindName, object: DormantObject): Promise<void> {
@@ -250,35 +313,32 @@ export class LocalStore implements ResourceStore {
     const store = this;
     return {
       async *[Symbol.asyncIterator]() {
-        const known = await store.#track(kind);
-        if (options.signal?.aborted || store.#closed) return;
-        const watcher: Watcher = {
-          kind,
-          options,
-          channel: new EventChannel(() => store.#watchers.delete(watcher), options.signal),
-        };
-        // Snapshot and registration happen in one tick, so no change falls between them.
-        if (options.resourceVersion === undefined) {
-          for (const object of known.values()) if (matches(object, options)) watcher.channel.push({ type: 'ADDED', object });
-        }
-        store.#watchers.add(watcher);
-        yield* watcher.channel as AsyncIterable<WatchEvent<ObjectOfKind[K]>>;
+        if (options.namespace !== undefined) store.#checkKey(kind, 'watch', options.namespace);
+        // Under the lock, so no write falls between the snapshot and the subscription.
+        const watcher = await store.#lock.withLock(async () => {
+          const known = await store.#track(kind);
+          if (options.signal?.aborted || store.#closed) return undefined;
+          const subscribed: Watcher = { kind, options, channel: new EventChannel(() => store.#watchers.delete(subscribed), options.signal) };
+          for (const object of known.values()) if (matches(object, options)) subscribed.channel.push({ type: 'ADDED', object });
+          store.#watchers.add(subscribed);
+          return subscribed;
+        });
+        if (watcher) yield* watcher.channel as AsyncIterable<WatchEvent<ObjectOfKind[K]>>;
       },
     };
   }
 
-  /** Starts following a kind's files (once), returning the live map of what is known. */
+  /** Starts following a kind's files, once; call with the lock held. */
   async #track(kind: KindName): Promise<Known> {
     const existing = this.#known.get(kind);
     if (existing) return existing;
-    const known: Known = new Map();
-    for (const object of await this.list(kind)) known.set(`${object.metadata.namespace}/${object.metadata.name}`, object);
-    const raced = this.#known.get(kind);
-    if (raced) return raced;
-    this.#known.set(kind, known);
     await mkdir(this.#kindDir(kind), { recursive: true });
+    // Folder watches first: a change by another process from here on is seen.
     this.#followFolder(kind, this.#kindDir(kind), undefined);
     for (const namespace of await this.#namespaces(kind)) this.#followFolder(kind, join(this.#kindDir(kind), namespace), namespace);
+    const known: Known = new Map();
+    for (const object of await this.#listFiles(kind, {})) known.set(`${object.metadata.namespace}/${object.metadata.name}`, deepFreeze(object));
+    this.#known.set(kind, known);
     if (!this.#resyncTimer) {
       this.#resyncTimer = setInterval(() => void this.#resync(), this.#resyncMs);
       this.#resyncTimer.unref();
@@ -293,10 +353,11 @@ export class LocalStore implements ResourceStore {
       const watcher = watchFolder(dir, (_event, file) => {
         if (!file) return void this.#resync();
         if (namespace === undefined) {
+          if (!namePattern.test(file)) return;
           this.#followFolder(kind, join(dir, file), file);
-          void this.#rescanNamespace(kind, file);
+          this.#markDirty(kind, `${file}/*`);
         } else if (file.endsWith('.json') && !file.includes(tempMarker)) {
-          void this.#refresh(kind, namespace, file.slice(0, -'.json'.length));
+          this.#markDirty(kind, `${namespace}/${file.slice(0, -'.json'.length)}`);
         }
       });
       watcher.on('error', () => this.#folderWatchers.delete(dir));
@@ -306,53 +367,91 @@ export class LocalStore implements ResourceStore {
     }
   }
 
-  async #refresh(kind: KindName, namespace: string, name: string): Promise<void> {
-    const object = await this.#read(kind, namespace, name).catch(() => undefined);
-    this.#observe(kind, `${namespace}/${name}`, object);
+  #markDirty(kind: KindName, key: string): void {
+    const keys = this.#dirty.get(kind) ?? new Set<string>();
+    this.#dirty.set(kind, keys);
+    keys.add(key);
+    // One locked re-read for the burst of events a single write causes.
+    this.#dirtyTimer ??= setTimeout(() => {
+      this.#dirtyTimer = undefined;
+      void this.#refreshDirty();
+    }, 2);
   }
 
-  async #rescanNamespace(kind: KindName, namespace: string): Promise<void> {
-    const objects = await this.list(kind, { namespace }).catch(() => []);
-    for (const object of objects) this.#observe(kind, `${namespace}/${object.metadata.name}`, object);
+  async #refreshDirty(): Promise<void> {
+    if (this.#closed) return;
+    const batch = new Map(this.#dirty);
+    this.#dirty.clear();
+    await this.#lock
+      .withLock(async () => {
+        for (const [kind, keys] of batch) {
+          for (const key of keys) {
+            const [namespace = '', name = ''] = key.split('/');
+            if (name === '*') {
+              for (const object of await this.#listFiles(kind, { namespace })) this.#observe(kind, `${namespace}/${object.metadata.name}`, object);
+            } else {
+              const object = await this.#read(kind, namespace, name).catch(() => undefined);
+              this.#observe(kind, key, object, undefined, await this.#readCounter());
+            }
+          }
+        }
+      })
+      .catch(() => {});
   }
 
   async #resync(): Promise<void> {
-    for (const [kind, known] of this.#known) {
-      const objects = await this.list(kind).catch(() => undefined);
-      if (!objects) continue;
-      const present = new Set<string>();
-      for (const object of objects) {
-        const key = `${object.metadata.namespace}/${object.metadata.name}`;
-        present.add(key);
-        this.#observe(kind, key, object);
-      }
-      for (const key of [...known.keys()]) if (!present.has(key)) this.#observe(kind, key, undefined);
-    }
+    if (this.#closed) return;
+    await this.#lock
+      .withLock(async () => {
+        const counter = await this.#readCounter();
+        for (const [kind, known] of this.#known) {
+          const present = new Set<string>();
+          for (const object of await this.#listFiles(kind, {}).catch(() => [])) {
+            const key = `${object.metadata.namespace}/${object.metadata.name}`;
+            present.add(key);
+            this.#observe(kind, key, object);
+          }
+          for (const key of [...known.keys()]) if (!present.has(key)) this.#observe(kind, key, undefined, undefined, counter);
+        }
+      })
+      .catch(() => {});
   }
 
-  /** Records the current state of one object and tells the watchers what changed. */
-  #observe(kind: KindName, key: string, object: DormantObject | undefined): void {
+  /**
+   * Records the state of one object (undefined: gone) and tells each watcher what changed
+   * for it, as Kubernetes does: an object that starts or stops matching a watch's selector
+   * is ADDED to or DELETED from that watch. Call with the lock held.
+   */
+  #observe(kind: KindName, key: string, object: DormantObject | undefined, deleted?: DormantObject, counterNow?: number): void {
     const known = this.#known.get(kind);
     if (!known) return;
     const previous = known.get(key);
-    let event: WatchEvent<DormantObject>;
+    let current: DormantObject | undefined;
     if (object === undefined) {
       if (!previous) return;
       known.delete(key);
-      event = { type: 'DELETED', object: previous };
+      // Deleted by another process: its deletion version is at most the counter now.
+      const version = deleted?.metadata.resourceVersion ?? String(counterNow ?? rvNumber(previous));
+      current = undefined;
+      deleted = deepFreeze({ ...(deleted ?? previous), metadata: { ...(deleted ?? previous).metadata, resourceVersion: version } } as DormantObject);
     } else {
       if (previous && rvNumber(object) <= rvNumber(previous)) return;
-      known.set(key, object);
-      event = { type: previous ? 'MODIFIED' : 'ADDED', object };
+      current = deepFreeze(structuredClone(object));
+      known.set(key, current);
     }
     for (const watcher of this.#watchers) {
-      if (watcher.kind === kind && matches(event.object, watcher.options)) watcher.channel.push(event);
+      if (watcher.kind !== kind) continue;
+      const wasIn = previous !== undefined && matches(previous, watcher.options);
+      const isIn = current !== undefined && matches(current, watcher.options);
+      if (isIn) watcher.channel.push({ type: wasIn ? 'MODIFIED' : 'ADDED', object: current as DormantObject });
+      else if (wasIn) watcher.channel.push({ type: 'DELETED', object: current ?? (deleted as DormantObject) });
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    clearInterval(this.#resyncTimer);
+    clearTimeout(this.#dirtyTimer);
     for (const watcher of this.#folderWatchers.values()) watcher.close();
     this.#folderWatchers.clear();
     for (const watcher of [...this.#watchers]) watcher.channel.end();

@@ -1,25 +1,22 @@
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { storeErrors } from '../errors.js';
+import { createExclusive } from './claim-file.js';
+import { identityPid, isIdentityAlive, processIdentity } from './process-identity.js';
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+/** How old an ownerless or breaker file must be before it counts as abandoned. */
+const abandonedMs = 5000;
 
 /**
  * A lock across processes (`dormant up` and CLI commands share one state folder): a file
- * created with O_EXCL holding the owner's pid. A lock whose owner died (kill -9) is broken.
- * Inside one process, callers queue on a promise chain first, so the file is only
- * contended between processes.
+ * that exists only while held, holding its owner's pid and start time. A lock whose owner
+ * died (kill -9) is broken, by one process at a time. Inside one process, callers queue
+ * on a promise chain first, so the file is only contended between processes.
  */
 export class StateLock {
   readonly #file: string;
   readonly #timeoutMs: number;
+  readonly #identity = processIdentity();
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(file: string, options: { timeoutMs?: number } = {}) {
@@ -45,31 +42,44 @@ export class StateLock {
     const started = performance.now();
     let pauseMs = 1;
     for (;;) {
-      // The pid is written to a private file first and hard-linked into place, so the
-      // lock file never exists without its owner's pid in it, even after a kill -9.
-      const claim = `${this.#file}.${process.pid}`;
-      await writeFile(claim, String(process.pid), { mode: 0o600 });
-      try {
-        await link(claim, this.#file);
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      } finally {
-        await unlink(claim).catch(() => {});
-      }
-      const owner = Number.parseInt(await readFile(this.#file, 'utf8').catch(() => ''), 10);
-      const ownerless = !Number.isInteger(owner) || owner <= 0;
-      const abandoned = ownerless && (await stat(this.#file).then((s) => Date.now() - s.mtimeMs > 5000, () => false));
-      if (abandoned || (!ownerless && !isAlive(owner))) {
-        // Its owner is gone. Renaming first means only one breaker removes this very file.
-        const stale = `${this.#file}.stale-${process.pid}`;
-        if (await rename(this.#file, stale).then(() => true, () => false)) await unlink(stale).catch(() => {});
+      if (await createExclusive(this.#file, this.#identity)) return;
+      const owner = await readFile(this.#file, 'utf8').catch(() => '');
+      if (await this.#isAbandoned(this.#file, owner)) {
+        await this.#breakStale(owner);
         continue;
       }
       const waitedMs = Math.round(performance.now() - started);
-      if (waitedMs > this.#timeoutMs) throw storeErrors.locked({ lockFile: this.#file, pid: owner, waitedMs });
+      if (waitedMs > this.#timeoutMs) throw storeErrors.locked({ lockFile: this.#file, pid: identityPid(owner) ?? 0, waitedMs });
       await sleep(pauseMs);
       pauseMs = Math.min(pauseMs * 2, 20);
+    }
+  }
+
+  async #isAbandoned(path: string, owner: string): Promise<boolean> {
+    if (owner === '') {
+      // Gone since we looked, or (never with #claim) empty: only old ones count.
+      return stat(path).then((s) => Date.now() - s.mtimeMs > abandonedMs, () => false);
+    }
+    return !isIdentityAlive(owner);
+  }
+
+  /**
+   * Removes a lock whose owner is dead. Breakers take turns through a second lock file, and
+   * each re-reads the lock under it, so none can remove a lock a live process just took.
+   */
+  async #breakStale(deadOwner: string): Promise<void> {
+    const breaker = `${this.#file}.break`;
+    if (!(await createExclusive(breaker, this.#identity))) {
+      const other = await readFile(breaker, 'utf8').catch(() => '');
+      if (await this.#isAbandoned(breaker, other)) await unlink(breaker).catch(() => {});
+      await sleep(1);
+      return;
+    }
+    try {
+      const owner = await readFile(this.#file, 'utf8').catch(() => '');
+      if (owner === deadOwner) await unlink(this.#file).catch(() => {});
+    } finally {
+      await unlink(breaker).catch(() => {});
     }
   }
 }

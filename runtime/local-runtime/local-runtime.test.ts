@@ -1,0 +1,451 @@
+// The local runtime with real processes: a small Node HTTP app, started, probed, scaled,
+// drained, rolled, crashed and killed for real.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import type { App } from '../../crds/index.js';
+import { isDormantError } from '../../errors/index.js';
+import { LocalStore } from '../local-store/local-store.js';
+import type { Endpoint } from '../runtime.js';
+import { LocalRuntime } from './local-runtime.js';
+import { deployFixture } from './test-fixtures/fixture-app.js';
+
+const silent = pino({ level: 'silent' });
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+async function setup(options: { backoffBaseMs?: number } = {}) {
+  const stateDir = await mkdtemp(join(tmpdir(), 'dormant-runtime-'));
+  const store = await LocalStore.open({ stateDir });
+  const runtime = new LocalRuntime({
+    stateDir,
+    store,
+    log: silent,
+    restartBackoff: { baseMs: options.backoffBaseMs ?? 100, maxMs: 2000, resetAfterMs: 60_000 },
+    terminationGraceMs: 2000,
+    statusDelayMs: 5,
+  });
+  await runtime.start();
+  cleanups.push(async () => {
+    await runtime.close();
+    await store.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return { stateDir, store, runtime };
+}
+
+/** Reads the endpoints watch until predicate holds; fails after timeoutMs. */
+async function endpointsWhere(runtime: LocalRuntime, app: string, predicate: (e: readonly Endpoint[]) => boolean, timeoutMs = 10_000): Promise<readonly Endpoint[]> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let last: readonly Endpoint[] = [];
+  try {
+    for await (const endpoints of runtime.endpoints(app, abort.signal)) {
+      last = endpoints;
+      if (predicate(endpoints)) return endpoints;
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  throw new Error(`endpoints of ${app} never matched; last: ${JSON.stringify(last)}`);
+}
+
+/** Waits for the stored App to match, through the store's watch. */
+async function appWhere(store: LocalStore, name: string, predicate: (app: App) => boolean, timeoutMs = 10_000): Promise<App> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let last: App | undefined;
+  try {
+    for await (const event of store.watch('App', { signal: abort.signal })) {
+      if (event.object.metadata.name !== name) continue;
+      last = event.object;
+      if (predicate(event.object)) return event.object;
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  throw new Error(`App ${name} never matched; last status: ${JSON.stringify(last?.status)}`);
+}
+
+async function get(address: string, path = '/'): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${address}${path}`);
+  return { status: response.status, body: await response.text() };
+}
+
+const alive = (pid: number | undefined): boolean => {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function untilDead(pids: readonly (number | undefined)[], timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (pids.some(alive)) {
+    if (performance.now() > deadline) assert.fail(`still alive after ${timeoutMs} ms: ${pids.filter(alive).join(', ')}`);
+    await sleep(10);
+  }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+describe('LocalRuntime with real processes', () => {
+  it('cold start through the runtime next to starting the app by hand (printed, not asserted)', async (t: TestContext) => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'coldstart', revision: 'coldstart-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision);
+    const byHand: number[] = [];
+    const throughRuntime: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const started = performance.now();
+      const child = spawn(process.execPath, ['server.js'], { cwd: revision.spec.releaseDir ?? '', env: { PORT: String(port), PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+      while (!(await tcpOpen(port))) await sleep(1);
+      byHand.push(performance.now() - started);
+      child.kill('SIGKILL');
+
+      const wake = performance.now();
+      await runtime.setScale('coldstart', 1);
+      const [endpoint] = await endpointsWhere(runtime, 'coldstart', (e) => e.some((x) => x.ready));
+      const readyMs = performance.now() - wake;
+      const answer = await get(endpoint?.address ?? '');
+      throughRuntime.push(performance.now() - wake);
+      assert.equal(answer.status, 200);
+      t.diagnostic(`run ${i + 1}: by hand ${byHand.at(-1)?.toFixed(1)} ms to listening; runtime ${readyMs.toFixed(1)} ms to ready, ${throughRuntime.at(-1)?.toFixed(1)} ms to first response`);
+      await runtime.setScale('coldstart', 0);
+      await endpointsWhere(runtime, 'coldstart', (e) => e.length === 0);
+    }
+    t.diagnostic(`median: app by hand ${median(byHand).toFixed(1)} ms, through the runtime ${median(throughRuntime).toFixed(1)} ms, overhead ${(median(throughRuntime) - median(byHand)).toFixed(1)} ms`);
+  });
+
+  it('scales 0 -> 3 -> 0: three distinct answering replicas, then none and no process left', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'scaler', revision: 'scaler-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision);
+    assert.deepEqual(runtime.describe('scaler').replicas, [], 'a rollout at zero starts nothing');
+    await runtime.setScale('scaler', 3);
+    const ready = await endpointsWhere(runtime, 'scaler', (e) => e.filter((x) => x.ready).length === 3);
+    assert.equal(new Set(ready.map((e) => e.address)).size, 3);
+    const bodies = await Promise.all(ready.map((e) => get(e.address)));
+    assert.deepEqual(new Set(bodies.map((b) => b.body.split(' ')[1])).size, 3, 'each replica answers as itself');
+    const pids = runtime.describe('scaler').replicas.map((r) => r.pid);
+    assert.equal(pids.filter(alive).length, 3);
+    await appWhere(store, 'scaler', (a) => a.status?.readyReplicas === 3 && a.status.desiredReplicas === 3);
+
+    await runtime.setScale('scaler', 0);
+    await endpointsWhere(runtime, 'scaler', (e) => e.length === 0);
+    await untilDead(pids);
+    await appWhere(store, 'scaler', (a) => a.status?.readyReplicas === 0 && a.status.desiredReplicas === 0);
+  });
+
+  it('draining waits for the request in flight, then stops the replica', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'drainer', revision: 'drainer-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('drainer', 1);
+    // Hold the endpoints watch open like the activator does: the runtime then waits for drained().
+    const abort = new AbortController();
+    const updates = runtime.endpoints('drainer', abort.signal)[Symbol.asyncIterator]();
+    let endpoints: readonly Endpoint[] = [];
+    while (!endpoints.some((e) => e.ready)) endpoints = (await updates.next()).value ?? [];
+    const [endpoint] = endpoints;
+    const pid = runtime.describe('drainer').replicas[0]?.pid;
+    const slow = get(endpoint?.address ?? '', '/slow?ms=800');
+    await sleep(50);
+    await runtime.setScale('drainer', 0);
+    while (!endpoints.some((e) => e.draining)) endpoints = (await updates.next()).value ?? [];
+    assert.deepEqual(endpoints.map((e) => [e.ready, e.draining]), [[false, true]]);
+    const answer = await slow;
+    assert.equal(answer.status, 200, 'the request in flight finished');
+    assert.ok(alive(pid), 'still running until the activator says it is drained');
+    runtime.drained('drainer', endpoint?.id ?? '');
+    await untilDead([pid]);
+    abort.abort();
+  });
+
+  it('a drain that never finishes is cut at the drain timeout', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'stuck', revision: 'stuck-00001', env: { VERSION: 'v1' }, drainTimeout: '300ms' });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('stuck', 1);
+    const abort = new AbortController();
+    const watching = (async () => {
+      for await (const _ of runtime.endpoints('stuck', abort.signal));
+    })();
+    await endpointsWhere(runtime, 'stuck', (e) => e.some((x) => x.ready));
+    const pid = runtime.describe('stuck').replicas[0]?.pid;
+    await runtime.setScale('stuck', 0);
+    await untilDead([pid], 3000);
+    abort.abort();
+    await watching;
+  });
+
+  it('a rolling deploy under a request loop answers only 200s, and only the new version afterwards', async () => {
+    const { store, runtime } = await setup();
+    const v1 = await deployFixture(store, { app: 'rolling', revision: 'rolling-00001', env: { VERSION: 'v1', BOOT_MS: '100' } });
+    await runtime.rollout(v1.app, v1.revision);
+    await runtime.setScale('rolling', 2);
+    await endpointsWhere(runtime, 'rolling', (e) => e.filter((x) => x.ready).length === 2);
+
+    // A minimal activator: least in-flight ready endpoint, and drained() once a draining one is idle.
+    let routable: readonly Endpoint[] = [];
+    const inFlight = new Map<string, number>();
+    const draining = new Set<string>();
+    const reportDrained = () => {
+      for (const id of draining) if (!inFlight.get(id)) runtime.drained('rolling', id);
+    };
+    const abort = new AbortController();
+    const following = (async () => {
+      for await (const endpoints of runtime.endpoints('rolling', abort.signal)) {
+        routable = endpoints.filter((e) => e.ready && !e.draining);
+        for (const e of endpoints) if (e.draining) draining.add(e.id);
+        reportDrained();
+      }
+    })();
+    const statuses: number[] = [];
+    const versions: string[] = [];
+    const startedAfterRollout: string[] = [];
+    let rolledOut = false;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        const target = [...routable].sort((a, b) => (inFlight.get(a.id) ?? 0) - (inFlight.get(b.id) ?? 0))[0];
+        if (!target) {
+          await sleep(1);
+          continue;
+        }
+        inFlight.set(target.id, (inFlight.get(target.id) ?? 0) + 1);
+        const afterRollout = rolledOut;
+        try {
+          const answer = await get(target.address);
+          statuses.push(answer.status);
+          versions.push(answer.body.split(' ')[0] ?? '');
+          if (afterRollout) startedAfterRollout.push(answer.body.split(' ')[0] ?? '');
+        } catch (error) {
+          statuses.push(0);
+          versions.push(String(error));
+        } finally {
+          inFlight.set(target.id, (inFlight.get(target.id) ?? 1) - 1);
+          reportDrained();
+        }
+      }
+    })();
+    await sleep(150);
+    const v2 = await deployFixture(store, { app: 'rolling', revision: 'rolling-00002', env: { VERSION: 'v2', BOOT_MS: '100' } });
+    await runtime.rollout(v2.app, v2.revision);
+    rolledOut = true;
+    await sleep(200);
+    stop = true;
+    await loop;
+    abort.abort();
+    await following;
+    assert.ok(statuses.length > 50, `only ${statuses.length} requests were sent`);
+    assert.deepEqual([...new Set(statuses)], [200], 'every request answered 200');
+    assert.ok(versions.includes('version=v1'));
+    assert.ok(startedAfterRollout.length > 10);
+    assert.deepEqual([...new Set(startedAfterRollout)], ['version=v2'], 'no request sent after the rollout returned reached v1');
+    assert.deepEqual(runtime.describe('rolling').replicas.filter((r) => r.phase === 'ready').map((r) => r.revision), ['rolling-00002', 'rolling-00002']);
+  });
+
+  it('a crashing app restarts with growing delays and its last log lines reach the status', async () => {
+    const { store, runtime } = await setup({ backoffBaseMs: 100 });
+    const { app, revision } = await deployFixture(store, { app: 'crasher', revision: 'crasher-00001', env: { VERSION: 'v1', CRASH: '1' } });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('crasher', 1);
+    const failing = await appWhere(store, 'crasher', (a) => a.status?.conditions?.some((c) => c.reason === 'CrashLoopBackOff' && /failure 4/.test(c.message ?? '')) ?? false);
+    const condition = failing.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(condition?.status, 'False');
+    assert.match(condition?.message ?? '', /exited with code 1 \(failure 4, restarting in 800 ms\); last log lines:\nstarting crasher-00001-\w+ version=v1\nboom: DATABASE_URL is not set/);
+    // Each replica's first line is its start: the gaps between starts grow with the backoff.
+    const starts: number[] = [];
+    for await (const line of runtime.logs('crasher')) if (line.text.startsWith('starting')) starts.push(Date.parse(line.time));
+    assert.ok(starts.length >= 4, `${starts.length} starts`);
+    const gaps = starts.slice(1).map((t, i) => t - (starts[i] ?? 0));
+    assert.ok((gaps[2] ?? 0) > (gaps[0] ?? 0) * 2, `gaps did not grow: ${gaps.join(', ')}`);
+    assert.ok((gaps[0] ?? 0) >= 90, `first restart came after ${gaps[0]} ms, before the backoff`);
+  });
+
+  it('a failed rollout keeps the old revision serving and says why', async () => {
+    const { store, runtime } = await setup();
+    const v1 = await deployFixture(store, { app: 'keeper', revision: 'keeper-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(v1.app, v1.revision);
+    await runtime.setScale('keeper', 1);
+    const [before] = await endpointsWhere(runtime, 'keeper', (e) => e.some((x) => x.ready));
+    const bad = await deployFixture(store, { app: 'keeper', revision: 'keeper-00002', env: { VERSION: 'v2', CRASH: '1' } });
+    await assert.rejects(runtime.rollout(bad.app, bad.revision), (error: unknown) => {
+      assert.ok(isDormantError(error, 'RUNTIME_ROLLOUT_FAILED'), String(error));
+      assert.match(error.message, /revision keeper-00002 of keeper did not start: replica keeper-00002-\w+ exited with code 1/);
+      assert.match(error.message, /the previous revision keeps serving/);
+      assert.match(error.message, /boom: DATABASE_URL is not set/);
+      return true;
+    });
+    assert.equal(runtime.describe('keeper').revision, 'keeper-00001');
+    const [still] = await endpointsWhere(runtime, 'keeper', (e) => e.filter((x) => x.ready).length === 1 && !e.some((x) => x.id.startsWith('keeper-00002')));
+    assert.equal(still?.id, before?.id);
+    assert.equal((await get(still?.address ?? '')).body.split(' ')[0], 'version=v1');
+  });
+
+  it('a replica that never gets ready fails the rollout at its start timeout', async () => {
+    const { store, runtime } = await setup();
+    const v1 = await deployFixture(store, { app: 'sleepy', revision: 'sleepy-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(v1.app, v1.revision);
+    await runtime.setScale('sleepy', 1);
+    await endpointsWhere(runtime, 'sleepy', (e) => e.some((x) => x.ready));
+    const slow = await deployFixture(store, { app: 'sleepy', revision: 'sleepy-00002', env: { VERSION: 'v2', BOOT_MS: '60000' }, startTimeout: '500ms' });
+    await assert.rejects(runtime.rollout(slow.app, slow.revision), /did not become ready within 500ms/);
+    const stored = await appWhere(store, 'sleepy', (a) => a.status?.conditions?.some((c) => c.reason === 'StartTimeout') ?? false);
+    assert.match(stored.status?.conditions?.[0]?.message ?? '', /did not become ready within 500ms; last log lines:\nstarting sleepy-00002/);
+  });
+
+  it('readinessPath: ready only once the app answers below 500 there', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'warmup', revision: 'warmup-00001', env: { VERSION: 'v1', UNHEALTHY_MS: '400' }, readinessPath: '/healthz' });
+    await runtime.rollout(app, revision);
+    const started = performance.now();
+    await runtime.setScale('warmup', 1);
+    const [endpoint] = await endpointsWhere(runtime, 'warmup', (e) => e.some((x) => x.ready));
+    assert.ok(performance.now() - started >= 400, 'not ready while /healthz said 503');
+    assert.equal((await get(endpoint?.address ?? '', '/healthz')).status, 200);
+  });
+
+  it("replicas get PORT, the app's env and their own HOME, but not Dormant's environment", async () => {
+    process.env.DORMANT_TEST_SECRET = 'must-not-leak';
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'envy', revision: 'envy-00001', env: { VERSION: 'v1', GREETING: 'hi' } });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('envy', 2);
+    const endpoints = await endpointsWhere(runtime, 'envy', (e) => e.filter((x) => x.ready).length === 2);
+    const seen = await Promise.all(endpoints.map(async (e) => JSON.parse((await get(e.address, '/env')).body) as Record<string, string>));
+    for (const [i, env] of seen.entries()) {
+      assert.equal(env.PORT, endpoints[i]?.address.split(':')[1]);
+      assert.equal(env.GREETING, 'hi');
+      assert.equal(env.DORMANT_APP, 'envy');
+      assert.equal(env.DORMANT_REVISION, 'envy-00001');
+      assert.equal(env.DORMANT_TEST_SECRET, undefined);
+      assert.equal(env.cwd, revision.spec.releaseDir);
+    }
+    assert.notEqual(seen[0]?.HOME, seen[1]?.HOME, 'each replica has its own HOME');
+    delete process.env.DORMANT_TEST_SECRET;
+  });
+
+  it('logs carry the replica id, filter by time, and follow new lines', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'talker', revision: 'talker-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('talker', 1);
+    await endpointsWhere(runtime, 'talker', (e) => e.some((x) => x.ready));
+    const [first] = await collect(runtime.logs('talker'));
+    assert.match(first?.replica ?? '', /^talker-00001-\w+$/);
+    assert.equal(first?.stream, 'stdout');
+    assert.match(first?.text ?? '', /^starting talker-00001-\w+ version=v1$/);
+    assert.deepEqual(await collect(runtime.logs('talker', { sinceMs: Date.now() + 60_000 })), []);
+    const abort = new AbortController();
+    const followed: string[] = [];
+    const following = (async () => {
+      for await (const line of runtime.logs('talker', { follow: true, sinceMs: Date.now(), signal: abort.signal })) {
+        followed.push(line.text);
+        if (line.text.startsWith('SIGTERM')) abort.abort();
+      }
+    })();
+    await sleep(100);
+    await runtime.setScale('talker', 0);
+    await following;
+    assert.deepEqual(followed, ['SIGTERM: closing']);
+  });
+
+  it('refuses what it cannot run, and changes nothing', async () => {
+    const { store, runtime } = await setup();
+    await assert.rejects(runtime.setScale('ghost', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION') && /git push to deploy it first/.test(e.message));
+    const noCommand = await deployFixture(store, { app: 'broken', revision: 'broken-00001' });
+    await assert.rejects(runtime.rollout(noCommand.app, { ...noCommand.revision, spec: { ...noCommand.revision.spec, run: { ...noCommand.revision.spec.run, command: [] } } }), (e: unknown) => isDormantError(e, 'RUNTIME_NO_COMMAND') && /add a Procfile/.test(e.message));
+    const gone = await deployFixture(store, { app: 'broken', revision: 'broken-00002', releaseDir: '/nonexistent/release' });
+    await assert.rejects(runtime.rollout(gone.app, gone.revision), (e: unknown) => isDormantError(e, 'RUNTIME_NO_RELEASE') && /push again to rebuild it/.test(e.message));
+    assert.equal(runtime.describe('broken').revision, undefined);
+    assert.deepEqual(runtime.describe('broken').replicas, []);
+  });
+});
+
+describe('LocalRuntime and the life of Dormant', () => {
+  const host = fileURLToPath(new URL('./test-fixtures/runtime-host.ts', import.meta.url));
+
+  async function startHost(stateDir: string, replicas: number, fork: boolean) {
+    const child = spawn(process.execPath, ['--import', 'tsx', host, stateDir, String(replicas), fork ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+      });
+      child.on('exit', (code) => reject(new Error(`host exited with ${code}`)));
+    });
+    return { child, pids: (JSON.parse(line) as { pids: number[] }).pids };
+  }
+
+  it('SIGKILL of Dormant leaves no replica alive', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-kill-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    const { child, pids } = await startHost(stateDir, 2, false);
+    assert.equal(pids.filter(alive).length, 2);
+    child.kill('SIGKILL');
+    await untilDead(pids, 2000);
+  });
+
+  it('a restart kills what replicas forked before the crash, and brings the app back at zero', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-restart-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    const { child, pids } = await startHost(stateDir, 1, true);
+    const logs = await readdir(join(stateDir, 'logs'));
+    assert.deepEqual(logs, ['hosted.log']);
+    const store = await LocalStore.open({ stateDir });
+    const runtime = new LocalRuntime({ stateDir, store, log: silent, statusDelayMs: 5 });
+    cleanups.push(async () => {
+      await runtime.close();
+      await store.close();
+    });
+    let grandchild: number | undefined;
+    for await (const line of runtime.logs('hosted')) grandchild ??= Number(/^grandchild (\d+)$/.exec(line.text)?.[1]) || undefined;
+    assert.ok(alive(grandchild), 'the app forked a process');
+    child.kill('SIGKILL');
+    await untilDead(pids, 2000);
+    assert.ok(alive(grandchild), 'what the replica forked outlives the parent-death signal');
+
+    await runtime.start();
+    await untilDead([grandchild], 2000);
+    assert.deepEqual(runtime.describe('hosted'), { desired: 0, revision: 'hosted-00001', replicas: [] });
+    await appWhere(store, 'hosted', (a) => a.status?.desiredReplicas === 0 && a.status.readyReplicas === 0);
+    await runtime.setScale('hosted', 1);
+    const [endpoint] = await endpointsWhere(runtime, 'hosted', (e) => e.some((x) => x.ready));
+    assert.equal((await get(endpoint?.address ?? '')).body.split(' ')[0], 'version=v1');
+  });
+});

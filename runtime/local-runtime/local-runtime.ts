@@ -1,0 +1,498 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
+import { isDormantError } from '../../errors/index.js';
+import { runtimeErrors } from '../errors.js';
+import type { ResourceStore } from '../resource-store.js';
+import type { Endpoint, LogLine, LogOptions, Runtime } from '../runtime.js';
+import { LatestValue } from './latest-value.js';
+import { LogBook, readAppLogs } from './log-book.js';
+import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
+import { planReplicas, type ReplicaPhase } from './replica-plan.js';
+import { freePort, ReplicaProcess } from './replica-process.js';
+import { defaultRestartBackoff, nextFailureCount, type RestartBackoff, restartDelayMs } from './timing.js';
+
+export interface LocalRuntimeOptions {
+  readonly stateDir: string;
+  readonly store: ResourceStore;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly restartBackoff?: RestartBackoff;
+  /** SIGTERM to SIGKILL. */
+  readonly terminationGraceMs?: number;
+  /** Host variables passed on to replicas (the rest of Dormant's environment is not). */
+  readonly passEnv?: readonly string[];
+  /** Debounce of App status writes. */
+  readonly statusDelayMs?: number;
+}
+
+interface Replica {
+  readonly id: string;
+  readonly revision: Revision;
+  readonly sequence: number;
+  phase: ReplicaPhase;
+  process: ReplicaProcess | undefined;
+  port: number;
+  startedAtMs: number;
+  readyAtMs: number | undefined;
+  /** Set while draining: call to let the stop go ahead. */
+  release: (() => void) | undefined;
+  backoffTimer: NodeJS.Timeout | undefined;
+}
+
+interface Rollout {
+  readonly revision: string;
+  readonly previous: Revision | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface AppState {
+  readonly name: string;
+  app: App | undefined;
+  revision: Revision | undefined;
+  desired: number;
+  readonly replicas: Map<string, Replica>;
+  consecutiveFailures: number;
+  readonly subscribers: Set<LatestValue<readonly Endpoint[]>>;
+  rollout: Rollout | undefined;
+  condition: Omit<Condition, 'lastTransitionTime'> | undefined;
+  statusTimer: NodeJS.Timeout | undefined;
+  written: string;
+}
+
+// Not NODE_EXTRA_CA_CERTS: Node parses that bundle at boot, which was measured to add
+// about 35 ms to every cold start here. An app that needs it sets it in spec.run.env.
+const defaultPassEnv = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+const lastLinesInStatus = 10;
+
+/**
+ * The embedded default runtime: each replica is a supervised process group on this
+ * machine. Implements the same Runtime contract as the Kubernetes backend.
+ */
+export class LocalRuntime implements Runtime {
+  readonly #stateDir: string;
+  readonly #store: ResourceStore;
+  readonly #log: Logger;
+  readonly #logs: LogBook;
+  readonly #backoff: RestartBackoff;
+  readonly #graceMs: number;
+  readonly #passEnv: readonly string[];
+  readonly #statusDelayMs: number;
+  readonly #supervisor: string;
+  readonly #apps = new Map<string, AppState>();
+  readonly #metrics;
+  #sequence = 0;
+  #closed = false;
+
+  constructor(options: LocalRuntimeOptions) {
+    this.#stateDir = options.stateDir;
+    this.#store = options.store;
+    this.#log = options.log.child({ component: 'runtime' });
+    this.#logs = new LogBook({ logsDir: join(options.stateDir, 'logs') });
+    this.#backoff = options.restartBackoff ?? defaultRestartBackoff;
+    this.#graceMs = options.terminationGraceMs ?? 10_000;
+    this.#passEnv = options.passEnv ?? defaultPassEnv;
+    this.#statusDelayMs = options.statusDelayMs ?? 25;
+    this.#supervisor = supervisorId(options.stateDir);
+    const registers = options.registry ? [options.registry] : [];
+    this.#metrics = {
+      replicas: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
+      restarts: new Counter({ name: 'dormant_replica_restarts_total', help: 'Replicas that exited without being asked to', labelNames: ['app'], registers }),
+      boot: new Histogram({
+        name: 'dormant_replica_boot_seconds',
+        help: 'From spawn to the first successful readiness probe',
+        labelNames: ['app'],
+        buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60],
+        registers,
+      }),
+    };
+  }
+
+  /**
+   * Kills replicas an earlier run left behind (after a crash of Dormant) and brings every
+   * deployed app back with its revision, at zero replicas until something scales it.
+   */
+  async start(): Promise<void> {
+    await this.#logs.open();
+    const reaped = await reapOrphans(this.#supervisor);
+    if (reaped.length > 0) this.#log.warn({ pids: reaped }, 'killed replicas left behind by an earlier run');
+    await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
+    for (const app of await this.#store.list('App')) {
+      const revisionName = app.status?.readyRevision;
+      const revision = revisionName ? await this.#store.find('Revision', revisionName, app.metadata.namespace) : undefined;
+      const state = this.#state(app.metadata.name);
+      state.app = app;
+      state.revision = revision;
+      this.#scheduleStatus(state);
+    }
+  }
+
+  #state(name: string): AppState {
+    let state = this.#apps.get(name);
+    if (!state) {
+      state = {
+        name,
+        app: undefined,
+        revision: undefined,
+        desired: 0,
+        replicas: new Map(),
+        consecutiveFailures: 0,
+        subscribers: new Set(),
+        rollout: undefined,
+        condition: undefined,
+        statusTimer: undefined,
+        written: '',
+      };
+      this.#apps.set(name, state);
+    }
+    return state;
+  }
+
+  #checkRevision(revision: Revision): void {
+    if (!revision.spec.run.command || revision.spec.run.command.length === 0) {
+      throw runtimeErrors.noCommand({ revision: revision.metadata.name });
+    }
+    const releaseDir = revision.spec.releaseDir ?? '';
+    if (!releaseDir || !existsSync(releaseDir)) throw runtimeErrors.noRelease({ revision: revision.metadata.name, releaseDir });
+  }
+
+  async rollout(app: App, revision: Revision): Promise<void> {
+    if (this.#closed) throw runtimeErrors.closed({ app: app.metadata.name });
+    this.#checkRevision(revision);
+    const state = this.#state(app.metadata.name);
+    state.app = app;
+    const previous = state.revision;
+    state.revision = revision;
+    state.consecutiveFailures = 0;
+    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [] }));
+    state.rollout = undefined;
+    if (state.desired === 0) {
+      this.#log.info({ app: state.name, revision: revision.metadata.name }, 'revision recorded; it starts on the next wake-up');
+      this.#reconcile(state);
+      return;
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      state.rollout = { revision: revision.metadata.name, previous, resolve, reject };
+    });
+    this.#log.info({ app: state.name, revision: revision.metadata.name, replicas: state.desired }, 'rolling out');
+    this.#reconcile(state);
+    await done;
+  }
+
+  async setScale(app: string, replicas: number): Promise<void> {
+    if (this.#closed) throw runtimeErrors.closed({ app });
+    const state = this.#state(app);
+    if (replicas > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
+    if (state.desired !== replicas) this.#log.info({ app, from: state.desired, to: replicas }, 'scaling');
+    state.desired = Math.max(0, Math.floor(replicas));
+    this.#reconcile(state);
+  }
+
+  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
+    const state = this.#state(app);
+    const channel = new LatestValue<readonly Endpoint[]>(() => {
+      state.subscribers.delete(channel);
+      // Nobody routes to this app any more, so nothing is in flight on its draining replicas.
+      if (state.subscribers.size === 0) for (const replica of state.replicas.values()) replica.release?.();
+    }, signal);
+    if (!channel.ended && !this.#closed) {
+      state.subscribers.add(channel);
+      channel.set(this.#snapshot(state));
+    } else {
+      channel.end();
+    }
+    return channel;
+  }
+
+  drained(app: string, endpointId: string): void {
+    this.#apps.get(app)?.replicas.get(endpointId)?.release?.();
+  }
+
+  logs(app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
+    return readAppLogs(this.#stateDir, app, options);
+  }
+
+  /** What the runtime thinks of an app now (for `dormant apps`, tests and status). */
+  describe(app: string): { desired: number; revision: string | undefined; replicas: { id: string; revision: string; phase: ReplicaPhase; pid: number | undefined }[] } {
+    const state = this.#apps.get(app);
+    return {
+      desired: state?.desired ?? 0,
+      revision: state?.revision?.metadata.name,
+      replicas: [...(state?.replicas.values() ?? [])].map((r) => ({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, pid: r.process?.pid })),
+    };
+  }
+
+  #snapshot(state: AppState): readonly Endpoint[] {
+    const endpoints: Endpoint[] = [];
+    for (const replica of state.replicas.values()) {
+      if (!replica.process || replica.phase === 'backoff') continue;
+      endpoints.push({ id: replica.id, address: `127.0.0.1:${replica.port}`, ready: replica.phase === 'ready', draining: replica.phase === 'draining' });
+    }
+    return endpoints;
+  }
+
+  /** Publishes endpoints, finishes rollouts, records metrics and status after any change. */
+  #changed(state: AppState): void {
+    const snapshot = this.#snapshot(state);
+    for (const subscriber of state.subscribers) subscriber.set(snapshot);
+    const counts: Record<ReplicaPhase, number> = { starting: 0, ready: 0, backoff: 0, draining: 0 };
+    for (const replica of state.replicas.values()) counts[replica.phase]++;
+    for (const phase of Object.keys(counts) as ReplicaPhase[]) this.#metrics.replicas.set({ app: state.name, phase }, counts[phase]);
+    const rollout = state.rollout;
+    if (rollout) {
+      const live = [...state.replicas.values()].filter((r) => r.phase !== 'draining');
+      const readyNew = live.filter((r) => r.revision.metadata.name === rollout.revision && r.phase === 'ready').length;
+      const oldLive = live.some((r) => r.revision.metadata.name !== rollout.revision);
+      if ((readyNew >= state.desired || state.desired === 0) && !oldLive) {
+        state.rollout = undefined;
+        this.#log.info({ app: state.name, revision: rollout.revision }, 'rollout complete');
+        rollout.resolve();
+      }
+    }
+    this.#scheduleStatus(state);
+  }
+
+  #reconcile(state: AppState): void {
+    if (this.#closed) return;
+    const plan = planReplicas({
+      desired: state.desired,
+      revision: state.revision?.metadata.name,
+      replicas: [...state.replicas.values()].map((r) => ({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, sequence: r.sequence })),
+    });
+    for (const id of plan.drain) {
+      const replica = state.replicas.get(id);
+      if (replica) void this.#drain(state, replica);
+    }
+    const revision = state.revision;
+    if (revision) for (let i = 0; i < plan.start; i++) void this.#launch(state, revision);
+    this.#changed(state);
+  }
+
+  #env(state: AppState, revision: Revision, id: string, home: string, port: number): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of this.#passEnv) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
+    }
+    Object.assign(env, state.app?.spec.run.env ?? {}, revision.spec.run.env);
+    return {
+      ...env,
+      HOME: home,
+      TMPDIR: home,
+      PORT: String(port),
+      DORMANT_APP: state.name,
+      DORMANT_REVISION: revision.metadata.name,
+      DORMANT_REPLICA: id,
+      [supervisorVariable]: this.#supervisor,
+    };
+  }
+
+  async #launch(state: AppState, revision: Revision): Promise<void> {
+    const id = `${revision.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const replica: Replica = {
+      id,
+      revision,
+      sequence: this.#sequence++,
+      phase: 'starting',
+      process: undefined,
+      port: 0,
+      startedAtMs: performance.now(),
+      readyAtMs: undefined,
+      release: undefined,
+      backoffTimer: undefined,
+    };
+    // Registered before any await, so the next plan counts it.
+    state.replicas.set(id, replica);
+    const home = join(this.#stateDir, 'replicas', id);
+    const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
+    try {
+      replica.port = await freePort();
+      await mkdir(home, { recursive: true });
+    } catch (error) {
+      this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
+      state.replicas.delete(id);
+      return;
+    }
+    if (replica.phase !== 'starting' || this.#closed) {
+      state.replicas.delete(id); // drained or shut down while we prepared it
+      this.#changed(state);
+      return;
+    }
+    const command = revision.spec.run.command ?? [];
+    replica.startedAtMs = performance.now();
+    const child = new ReplicaProcess({
+      id,
+      cwd: revision.spec.releaseDir ?? home,
+      command,
+      env: this.#env(state, revision, id, home, replica.port),
+      port: replica.port,
+      readinessPath: state.app?.spec.run.readinessPath,
+      onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
+    });
+    replica.process = child;
+    this.#log.debug({ app: state.name, replica: id, pid: child.pid, port: replica.port }, 'replica started');
+    this.#changed(state);
+    void child.exited.then((exit) => this.#exited(state, replica, exit));
+
+    const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs);
+    if (readiness === 'ready' && replica.phase === 'starting') {
+      replica.phase = 'ready';
+      replica.readyAtMs = performance.now();
+      const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
+      this.#metrics.boot.observe({ app: state.name }, bootSeconds);
+      this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
+      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
+      this.#reconcile(state);
+    } else if (readiness === 'timeout' && replica.phase === 'starting') {
+      const reason = `replica ${id} did not become ready within ${revision.spec.run.startTimeout}`;
+      this.#log.warn({ app: state.name, replica: id }, reason);
+      this.#fail(state, replica, 'StartTimeout', reason);
+      child.kill();
+    }
+  }
+
+  /** A replica of the current revision failed: report it, and fail a rollout it was part of. */
+  #fail(state: AppState, replica: Replica, reason: string, text: string): void {
+    const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === replica.id).map((l) => l.text);
+    state.condition = {
+      type: 'Ready',
+      status: 'False',
+      reason,
+      message: `${text}; last log lines:\n${lastLines.join('\n') || '(none)'}`,
+    };
+    const rollout = state.rollout;
+    if (rollout && rollout.revision === replica.revision.metadata.name) {
+      state.rollout = undefined;
+      state.revision = rollout.previous;
+      rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: text, lastLines }));
+      this.#log.warn({ app: state.name, revision: rollout.revision }, 'rollout failed; the previous revision stays');
+    }
+  }
+
+  #exited(state: AppState, replica: Replica, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+    if (replica.phase === 'draining' || this.#closed) {
+      state.replicas.delete(replica.id);
+      void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
+      this.#changed(state);
+      return;
+    }
+    // Nobody asked it to stop: a crash (or a start timeout we enforced).
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const readyForMs = replica.readyAtMs === undefined ? undefined : performance.now() - replica.readyAtMs;
+    state.consecutiveFailures = nextFailureCount(state.consecutiveFailures, readyForMs, this.#backoff);
+    const delayMs = restartDelayMs(state.consecutiveFailures, this.#backoff);
+    this.#metrics.restarts.inc({ app: state.name });
+    const wasTimeout = state.condition?.reason === 'StartTimeout' && replica.readyAtMs === undefined && exit.signal === 'SIGKILL';
+    if (!wasTimeout) {
+      this.#fail(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`);
+    }
+    this.#log.warn({ app: state.name, replica: replica.id, code: exit.code, signal: exit.signal, restartInMs: delayMs }, 'replica exited');
+    replica.process = undefined;
+    replica.phase = 'backoff';
+    replica.backoffTimer = setTimeout(() => {
+      state.replicas.delete(replica.id);
+      void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
+      this.#reconcile(state);
+    }, delayMs);
+    this.#reconcile(state);
+  }
+
+  async #drain(state: AppState, replica: Replica): Promise<void> {
+    if (replica.phase === 'draining') return;
+    if (replica.phase === 'backoff') {
+      clearTimeout(replica.backoffTimer);
+      state.replicas.delete(replica.id);
+      this.#changed(state);
+      return;
+    }
+    const wasReady = replica.phase === 'ready';
+    replica.phase = 'draining';
+    this.#changed(state);
+    if (wasReady && state.subscribers.size > 0) {
+      const drainMs = parseDuration(replica.revision.spec.run.drainTimeout) ?? 30_000;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#log.warn({ app: state.name, replica: replica.id, drainMs }, 'drain timeout: stopping with requests still in flight');
+          resolve();
+        }, drainMs);
+        replica.release = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    replica.release = undefined;
+    // A replica still preparing (no process yet) is dropped by #launch when it sees the phase.
+    if (replica.process) {
+      await replica.process.stop(this.#graceMs);
+      this.#log.debug({ app: state.name, replica: replica.id }, 'replica stopped');
+    }
+  }
+
+  #scheduleStatus(state: AppState): void {
+    if (state.statusTimer || this.#closed) return;
+    state.statusTimer = setTimeout(() => {
+      state.statusTimer = undefined;
+      void this.#writeStatus(state);
+    }, this.#statusDelayMs);
+  }
+
+  /** Replica counts and the Ready condition into App.status, retrying on conflicts. */
+  async #writeStatus(state: AppState): Promise<void> {
+    const ready = [...state.replicas.values()].filter((r) => r.phase === 'ready').length;
+    const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
+    const key = JSON.stringify(wanted);
+    if (key === state.written) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const app = await this.#store.find('App', state.name, defaultNamespace);
+      if (!app) return;
+      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+      const previous = app.status?.conditions?.find((c) => c.type === 'Ready');
+      if (wanted.condition) {
+        const transitioned = previous?.status !== wanted.condition.status;
+        const lastTransitionTime = transitioned || !previous?.lastTransitionTime ? new Date().toISOString().replace(/\.\d+Z$/, 'Z') : previous.lastTransitionTime;
+        conditions.push({ ...wanted.condition, lastTransitionTime });
+      } else if (previous) {
+        conditions.push(previous);
+      }
+      try {
+        await this.#store.updateStatus({
+          ...app,
+          status: { ...app.status, desiredReplicas: wanted.desiredReplicas, readyReplicas: wanted.readyReplicas, ...(conditions.length > 0 ? { conditions } : {}) },
+        });
+        state.written = key;
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT')) {
+          this.#log.error({ app: state.name, err: error }, 'cannot write app status');
+          return;
+        }
+      }
+    }
+  }
+
+  /** Stops every replica (SIGTERM, SIGKILL after the grace period) and ends every watch. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const stopping: Promise<unknown>[] = [];
+    for (const state of this.#apps.values()) {
+      clearTimeout(state.statusTimer);
+      state.rollout?.reject(runtimeErrors.closed({ app: state.name }));
+      for (const replica of state.replicas.values()) {
+        clearTimeout(replica.backoffTimer);
+        replica.release?.();
+        if (replica.process) stopping.push(replica.process.stop(this.#graceMs));
+      }
+      for (const subscriber of state.subscribers) subscriber.end();
+    }
+    await Promise.all(stopping);
+    await this.#logs.close();
+    await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,168 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect, createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { probeDelayMs } from './timing.js';
+
+export interface ReplicaLaunch {
+  readonly id: string;
+  readonly cwd: string;
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly port: number;
+  readonly readinessPath: string | undefined;
+  readonly onLine: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
+export interface ReplicaExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** util-linux's setpriv makes the kernel kill a replica when Dormant dies, even by SIGKILL. */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+/** A free loopback port for a replica's $PORT. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function httpAnswers(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = request({ host: '127.0.0.1', port, path, agent: false, timeout: 1000, headers: { 'user-agent': 'dormant-probe' } }, (response) => {
+      response.resume();
+      resolve((response.statusCode ?? 500) < 500);
+    });
+    probe.once('timeout', () => probe.destroy());
+    probe.once('error', () => resolve(false));
+    probe.end();
+  });
+}
+
+/** One replica: a process group led by the app's process. */
+export class ReplicaProcess {
+  readonly id: string;
+  readonly port: number;
+  readonly #child: ChildProcess;
+  readonly exited: Promise<ReplicaExit>;
+  #exit: ReplicaExit | undefined;
+
+  constructor(launch: ReplicaLaunch) {
+    this.id = launch.id;
+    this.port = launch.port;
+    const [program, ...args] = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...launch.command] : launch.command;
+    // detached: its own process group, so stopping it reaches whatever it forked.
+    this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => {
+      let closed = false;
+      this.#child.once('close', () => {
+        closed = true;
+      });
+      this.#child.once('exit', (code, signal) => {
+        const exit = { code, signal };
+        // Its last lines may still be in the pipes; wait for them, but not for a forked
+        // process that keeps the pipes open after the leader is gone.
+        const settle = () => {
+          this.#exit = exit;
+          resolve(exit);
+        };
+        if (closed) settle();
+        else {
+          const timer = setTimeout(settle, 100);
+          this.#child.once('close', () => {
+            clearTimeout(timer);
+            settle();
+          });
+        }
+      });
+      this.#child.once('error', (error) => {
+        launch.onLine('stderr', `dormant: cannot start ${launch.command.join(' ')}: ${error.message}`);
+        this.#exit = { code: 127, signal: null };
+        resolve(this.#exit);
+      });
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const source = this.#child[stream];
+      if (source) createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (text) => launch.onLine(stream, text));
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.#exit !== undefined;
+  }
+
+  /** Resolves 'ready' when the app answers, 'exited' if it dies first, 'timeout' after timeoutMs. */
+  async waitReady(readinessPath: string | undefined, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+    const started = performance.now();
+    const stop = new AbortController();
+    const exited = this.exited.then(() => 'exited' as const);
+    try {
+      for (;;) {
+        if (this.#exit) return 'exited';
+        const ok = readinessPath === undefined ? await tcpAccepts(this.port) : await httpAnswers(this.port, readinessPath);
+        if (ok && !this.#exit) return 'ready';
+        const elapsed = performance.now() - started;
+        if (elapsed >= timeoutMs) return 'timeout';
+        const pause = sleep(Math.min(probeDelayMs(elapsed), timeoutMs - elapsed), 'again' as const, { signal: stop.signal }).catch(() => 'again' as const);
+        if ((await Promise.race([pause, exited])) === 'exited') return 'exited';
+      }
+    } finally {
+      stop.abort();
+    }
+  }
+
+  #signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  }
+
+  /** SIGTERM to the whole group, SIGKILL after graceMs; resolves when the leader has exited. */
+  async stop(graceMs: number): Promise<ReplicaExit> {
+    if (this.#exit) {
+      this.#signalGroup('SIGKILL'); // reap anything the leader left behind
+      return this.#exit;
+    }
+    this.#signalGroup('SIGTERM');
+    const cancel = new AbortController();
+    const timer = sleep(graceMs, 'timeout' as const, { signal: cancel.signal }).catch(() => 'cancelled' as const);
+    if ((await Promise.race([this.exited, timer])) === 'timeout') this.#signalGroup('SIGKILL');
+    cancel.abort();
+    const exit = await this.exited;
+    this.#signalGroup('SIGKILL');
+    return exit;
+  }
+
+  kill(): void {
+    this.#signalGroup('SIGKILL');
+  }
+}

@@ -1,0 +1,57 @@
+// `dormant logs` reading what a running local runtime wrote: real replicas, real files.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { runCli, tempStateDir } from '../cli/test-support.js';
+import { LocalRuntime, LocalStore } from '../runtime/index.js';
+import { deployFixture } from '../runtime/local-runtime/test-fixtures/fixture-app.js';
+
+describe('dormant logs', async () => {
+  const stateDir = await tempStateDir();
+  const store = await LocalStore.open({ stateDir });
+  const runtime = new LocalRuntime({ stateDir, store, log: pino({ level: 'silent' }), terminationGraceMs: 2000 });
+  await runtime.start();
+  after(async () => {
+    await runtime.close();
+    await store.close();
+  });
+  const { app, revision } = await deployFixture(store, { app: 'chatty', revision: 'chatty-00001', env: { VERSION: 'v1' } });
+  await runtime.rollout(app, revision);
+  await runtime.setScale('chatty', 1);
+  for await (const endpoints of runtime.endpoints('chatty')) if (endpoints.some((e) => e.ready)) break;
+
+  it('prints each line with its time and replica', async () => {
+    const result = await runCli(stateDir, ['logs', 'chatty']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z \[chatty-00001-\w+\] starting chatty-00001-\w+ version=v1$/m);
+    const json = result.stdout && (await runCli(stateDir, ['logs', 'chatty', '-o', 'json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(json[0].stream, 'stdout');
+  });
+
+  it('--since keeps recent lines only, and refuses what is not a duration', async () => {
+    assert.notEqual((await runCli(stateDir, ['logs', 'chatty', '--since', '1h'])).stdout, '');
+    assert.equal((await runCli(stateDir, ['logs', 'chatty', '--since', '1h'], { now: new Date(Date.now() + 7_200_000) })).stdout, '');
+    const bad = await runCli(stateDir, ['logs', 'chatty', '--since', 'yesterday']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--since yesterday is not a duration; use one such as 30s, 5m or 2h/);
+  });
+
+  it('-f follows new lines until stopped', async () => {
+    const stop = new AbortController();
+    const following = runCli(stateDir, ['logs', 'chatty', '-f', '--since', '1s'], { stop: stop.signal });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await runtime.setScale('chatty', 0);
+    for await (const endpoints of runtime.endpoints('chatty')) if (endpoints.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop.abort();
+    const result = await following;
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /\[chatty-00001-\w+\] SIGTERM: closing$/m);
+  });
+
+  it('of an app that does not exist is an error', async () => {
+    const result = await runCli(stateDir, ['logs', 'nobody']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /App "nobody" does not exist/);
+  });
+});
