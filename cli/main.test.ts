@@ -192,8 +192,9 @@ describe('dormant revisions', () => {
     assert.match((await runCli(stateDir, ['revisions', 'shop'])).stdout, /shop has no revisions yet; git push to deploy it/);
     await withStore(stateDir, async (store) => {
       const first = await store.create(revision('shop', 1));
-      await store.updateStatus({ ...first, status: { phase: 'Ready', steps: [] } });
       await store.create(revision('shop', 2));
+      // A later write to the older revision must not move it up the list.
+      await store.updateStatus({ ...first, status: { phase: 'Ready', steps: [] } });
       const app = await store.get('App', 'shop');
       await store.updateStatus({ ...app, status: { readyRevision: 'shop-00001' } });
     });

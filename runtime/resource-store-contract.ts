@@ -40,7 +40,8 @@ async function rejectsWith(promise: Promise<unknown>, code: string, includes: re
 /** Pulls events from a watch with a deadline, so a missing event fails instead of hanging. */
 function eventReader<T>(iterable: AsyncIterable<T>) {
   const iterator = iterable[Symbol.asyncIterator]();
-  return async (timeoutMs = 5000): Promise<T> => {
+  // Longer than the local store's 5 s resync, so a late event is not mistaken for none.
+  return async (timeoutMs = 8000): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no watch event within ${timeoutMs} ms`)), timeoutMs);
