@@ -1,3 +1,3 @@
 // activator: the data plane (host routing, hold at zero, proxy, per-app stats).
-// Not built yet: issue #4. README's status table says so.
-export {};
+export { Activator, type ActivatorOptions, type AppStats, type EndpointSource, type StatsSink } from './activator.js';
+export { activatorErrors } from './errors.js';

@@ -1,3 +1,3 @@
-// autoscaler: Knative's KPA rules as a pure decider, the scaling loop, policy simulation.
-// Not built yet: issue #5. README's status table says so.
-export {};
+// autoscaler: Knative's KPA rules as a pure decider, the scaling loop, policy simulation
+// (issue #5). Until then, a scaler that only wakes apps.
+export { type Scalable, WakeOnlyScaler } from './wake-only-scaler.js';

@@ -3,6 +3,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Activator } from '../../activator/index.js';
+import { WakeOnlyScaler } from '../../autoscaler/index.js';
 import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -11,8 +13,8 @@ import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upReco
 /** What `up` runs, and what it cannot run yet; the banner and README say the same. */
 const components = [
   { name: 'store', state: 'running', note: 'local JSON files' },
-  { name: 'activator', state: 'not built yet', note: 'HTTP routing and wake-up' },
-  { name: 'autoscaler', state: 'not built yet', note: 'scale to zero and back' },
+  { name: 'activator', state: 'running', note: 'HTTP routing, hold at zero and wake-up' },
+  { name: 'autoscaler', state: 'wake only', note: 'wakes apps on the first request; scale to zero not built yet' },
   { name: 'gitd', state: 'not built yet', note: 'git push over SSH' },
   { name: 'runtime', state: 'running', note: 'replicas as local processes' },
 ] as const;
@@ -76,7 +78,7 @@ export const up: Command = {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
     const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running, 0 not built', labelNames: ['component'], registers: [registry] });
-    for (const c of components) info.set({ component: c.name }, c.state === 'running' ? 1 : 0);
+    for (const c of components) info.set({ component: c.name }, c.state === 'not built yet' ? 0 : 1);
     // Started in this order and stopped in reverse; a failure stops what already runs.
     const stops: (() => Promise<unknown>)[] = [() => rm(upRecordFile(settings.stateDir), { force: true })];
     const stopAll = async () => {
@@ -102,6 +104,19 @@ export const up: Command = {
       const runtime = new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
       stops.push(() => runtime.close());
       await runtime.start();
+      const activator = new Activator({
+        store,
+        endpoints: runtime,
+        stats: new WakeOnlyScaler(runtime, log),
+        log,
+        registry,
+        domain: settings.domain,
+        port: settings.httpPort,
+      });
+      stops.push(() => activator.close());
+      await activator.start().catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
+      });
     } catch (error) {
       await stopAll();
       throw error;
@@ -128,7 +143,7 @@ export const up: Command = {
         `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,
         '  components:',
         ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
-        'Not built yet means the remote and URLs above will work once that part lands; see README.md.',
+        'Not built yet: git push (gitd) and scale to zero; see README.md.',
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),

@@ -1,0 +1,385 @@
+// The activator over real sockets: a real server, real upstream HTTP servers, real clients.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { after, describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call, endpoint, type Harness, harness, replica } from './test-support.js';
+
+const open: Harness[] = [];
+const servers: { close: () => void; closeAllConnections: () => void }[] = [];
+after(async () => {
+  for (const h of open) await h.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+async function setup(apps: Record<string, Record<string, unknown>>): Promise<Harness> {
+  const h = await harness(apps);
+  open.push(h);
+  return h;
+}
+
+async function echoReplica(name: string) {
+  const r = await replica((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const delay = Number(url.searchParams.get('delay') ?? 0);
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'x-replica': name }).end(`${name} ${req.method} ${req.url} ${JSON.stringify(req.headers)}`), delay);
+  });
+  servers.push(r.server);
+  return r;
+}
+
+describe('activator routing', () => {
+  it('routes <app>.<domain> and spec.routes.hosts, forwards headers, strips hop-by-hop ones', async () => {
+    const h = await setup({ hello: { routes: { hosts: ['shop.example.com'] } } });
+    const r = await echoReplica('r1');
+    h.endpoints.set('hello', [endpoint('r1', r.address)]);
+    await sleep(20);
+    for (const host of ['hello.localhost', `hello.localhost:${h.port}`, 'shop.example.com']) {
+      const answer = await call(h.port, host, '/path?q=1', { headers: { 'x-forwarded-for': '10.9.8.7', 'proxy-authorization': 'secret', te: 'trailers' } });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers['x-replica'], 'r1');
+      assert.equal(answer.headers['keep-alive'], undefined, 'hop-by-hop response header stripped');
+      assert.equal(answer.headers['x-dormant-cold-start'], undefined, 'no wake-up, no cold-start header');
+      const [, method, path, json = '{}'] = /^r1 (\S+) (\S+) (.*)$/.exec(answer.body) ?? [];
+      assert.equal(method, 'GET');
+      assert.equal(path, '/path?q=1');
+      const seen = JSON.parse(json) as Record<string, string>;
+      assert.equal(seen.host, host);
+      assert.equal(seen['x-forwarded-for'], '10.9.8.7, 127.0.0.1');
+      assert.equal(seen['x-forwarded-proto'], 'http');
+      assert.equal(seen['x-forwarded-host'], host);
+      assert.equal(seen.forwarded, `for=127.0.0.1;host="${host}";proto=http`);
+      assert.equal(seen['proxy-authorization'], undefined);
+      assert.equal(seen.te, undefined);
+    }
+  });
+
+  it('an unknown host gets 404 naming the apps and how to deploy one', async () => {
+    const h = await setup({ alpha: {}, beta: {} });
+    const answer = await call(h.port, 'gamma.localhost');
+    assert.equal(answer.status, 404);
+    assert.equal(answer.headers['x-dormant-error'], 'ACTIVATOR_UNKNOWN_HOST');
+    assert.match(answer.body, /No app is served at gamma\.localhost\.\nApps: alpha\.localhost, beta\.localhost\.\nDeploy one with: dormant apps create NAME/);
+    assert.equal(h.sink.pokes.length, 0);
+  });
+
+  it('the root lists apps as HTML, or JSON when asked', async () => {
+    const h = await setup({ alpha: {} });
+    const html = await call(h.port, `localhost:${h.port}`);
+    assert.match(String(html.headers['content-type']), /text\/html/);
+    assert.match(html.body, new RegExp(`<a href="http://alpha\\.localhost:${h.port}/">alpha</a>`));
+    const json = await call(h.port, 'localhost', '/', { headers: { accept: 'application/json' } });
+    assert.deepEqual(JSON.parse(json.body), { apps: [{ name: 'alpha', url: `http://alpha.localhost:${h.port}/` }] });
+  });
+
+  it('follows the store: an app created later is routed without a restart', async () => {
+    const h = await setup({});
+    const r = await echoReplica('late');
+    h.endpoints.set('late', [endpoint('late-1', r.address)]);
+    assert.equal((await call(h.port, 'late.localhost')).status, 404);
+    await h.store.create({ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', metadata: { name: 'late' }, spec: {} });
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await call(h.port, 'late.localhost')).status;
+      if (status !== 200) await sleep(20);
+    }
+    assert.equal(status, 200);
+  });
+
+  it('an oversized header is refused with 431', async () => {
+    const h = await setup({ hello: {} });
+    const socket = connect(h.port, '127.0.0.1');
+    socket.write(`GET / HTTP/1.1\r\nhost: hello.localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    assert.match(chunk.toString(), /^HTTP\/1\.1 431 /);
+    socket.destroy();
+  });
+});
+
+describe('activator hold at zero', () => {
+  it('holds 1,000 concurrent requests while the app sleeps, pokes once, and answers all when a replica is ready', async (t: TestContext) => {
+    const h = await setup({ sleepy: {} });
+    const r = await echoReplica('woken');
+    const before = process.memoryUsage().rss;
+    const started = performance.now();
+    const answers = Promise.all(Array.from({ length: 1000 }, () => call(h.port, 'sleepy.localhost')));
+    for (let i = 0; i < 200 && (await heldNow(h)) < 1000; i++) await sleep(10);
+    assert.equal(await heldNow(h), 1000);
+    const during = process.memoryUsage().rss;
+    // Poked at the first request, then once a second while they wait: never once per request.
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(h.sink.pokes[0], 'sleepy');
+    assert.ok(h.sink.pokes.length <= Math.ceil(seconds) + 1, `${h.sink.pokes.length} pokes in ${seconds.toFixed(1)} s`);
+    assert.equal(h.sink.reports[0]?.[0]?.app, 'sleepy', 'the first request for a sleeping app is reported at once');
+    h.endpoints.set('sleepy', [endpoint('w1', r.address)]);
+    const results = await answers;
+    assert.equal(results.filter((a) => a.status === 200).length, 1000);
+    const cold = results.map((a) => Number(a.headers['x-dormant-cold-start']));
+    assert.ok(cold.every((ms) => Number.isFinite(ms) && ms >= 0), 'each answer says how long it waited');
+    t.diagnostic(`rss before ${(before / 2 ** 20).toFixed(0)} MiB, holding 1000: ${(during / 2 ** 20).toFixed(0)} MiB, after: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    const metrics = await h.registry.metrics();
+    assert.match(metrics, /dormant_activator_cold_start_seconds_count\{app="sleepy"\} 1000/);
+  });
+
+  it('re-pokes while requests wait, so a lost poke does not strand them', async () => {
+    const h = await setup({ deaf: { autoscale: { requestTimeout: '3s' } } });
+    const waiting = call(h.port, 'deaf.localhost');
+    await sleep(2300);
+    assert.ok(h.sink.pokes.length >= 2, `pokes: ${h.sink.pokes.length}`);
+    assert.equal((await waiting).status, 504);
+  });
+
+  it('a full queue answers 503 with Retry-After at once', async () => {
+    const h = await setup({ small: { autoscale: { queueDepth: 2 } } });
+    const held = [call(h.port, 'small.localhost'), call(h.port, 'small.localhost')];
+    for (let i = 0; i < 100 && (await heldNow(h)) < 2; i++) await sleep(5);
+    const rejected = await call(h.port, 'small.localhost');
+    assert.equal(rejected.status, 503);
+    assert.equal(rejected.headers['retry-after'], '1');
+    assert.match(rejected.body, /small is busy: 2 requests are already waiting for it/);
+    const r = await echoReplica('s');
+    h.endpoints.set('small', [endpoint('s1', r.address)]);
+    assert.deepEqual((await Promise.all(held)).map((a) => a.status), [200, 200]);
+  });
+
+  it('a request held past requestTimeout gets 504 naming the app', async () => {
+    const h = await setup({ slowpoke: { autoscale: { requestTimeout: '1s' } } });
+    const started = performance.now();
+    const answer = await call(h.port, 'slowpoke.localhost');
+    assert.equal(answer.status, 504);
+    assert.match(answer.body, /slowpoke did not become ready within 1 s, so this request was not sent to it/);
+    assert.ok(performance.now() - started >= 950);
+  });
+
+  it('a client that leaves while held makes no upstream request', async () => {
+    const h = await setup({ quitter: {} });
+    const abort = new AbortController();
+    const leaving = call(h.port, 'quitter.localhost', '/', { signal: abort.signal }).catch(() => 'aborted');
+    for (let i = 0; i < 100 && (await heldNow(h)) < 1; i++) await sleep(5);
+    abort.abort();
+    assert.equal(await leaving, 'aborted');
+    for (let i = 0; i < 100 && (await heldNow(h)) > 0; i++) await sleep(5);
+    const r = await echoReplica('q');
+    h.endpoints.set('quitter', [endpoint('q1', r.address)]);
+    await sleep(100);
+    assert.equal(r.requests(), 0);
+  });
+});
+
+/** Requests held across all apps, read from /metrics' source. */
+async function heldNow(h: Harness): Promise<number> {
+  const metric = await h.registry.getSingleMetric('dormant_activator_held_requests')?.get();
+  // The gauge updates on the 100 ms tick; queue sizes are what the tick saw.
+  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('activator balancing and replicas', () => {
+  it('containerConcurrency 1 sends one request at a time to each replica', async () => {
+    const h = await setup({ serial: { autoscale: { containerConcurrency: 1 } } });
+    let inFlight = 0;
+    let peak = 0;
+    const r = await replica((_req, res) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end('ok');
+      }, 30);
+    });
+    servers.push(r.server);
+    h.endpoints.set('serial', [endpoint('only', r.address)]);
+    await sleep(20);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => call(h.port, 'serial.localhost')));
+    assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
+    assert.equal(peak, 1);
+  });
+
+  it('spreads load over ready replicas and skips those not ready', async () => {
+    const h = await setup({ spread: {} });
+    const [a, b, c] = [await echoReplica('a'), await echoReplica('b'), await echoReplica('c')];
+    h.endpoints.set('spread', [endpoint('a', a.address), endpoint('b', b.address), endpoint('c', c.address, { ready: false })]);
+    await sleep(20);
+    await Promise.all(Array.from({ length: 60 }, () => call(h.port, 'spread.localhost', '/?delay=5')));
+    assert.ok(a.requests() > 10 && b.requests() > 10, `a ${a.requests()}, b ${b.requests()}`);
+    assert.equal(c.requests(), 0);
+  });
+
+  it('a replica that refuses connections is skipped: the request goes to another', async () => {
+    const h = await setup({ flaky: {} });
+    const good = await echoReplica('good');
+    const dead = await echoReplica('dead');
+    dead.server.close();
+    await once(dead.server, 'close');
+    h.endpoints.set('flaky', [endpoint('dead', dead.address), endpoint('good', good.address)]);
+    await sleep(20);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => call(h.port, 'flaky.localhost')));
+    assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
+    assert.ok(answers.every((a) => a.headers['x-replica'] === 'good'));
+  });
+
+  it('a refused connection with no other replica waits for one instead of failing', async () => {
+    const h = await setup({ phoenix: {} });
+    const dead = await echoReplica('dead');
+    dead.server.close();
+    await once(dead.server, 'close');
+    h.endpoints.set('phoenix', [endpoint('dead', dead.address)]);
+    await sleep(20);
+    const waiting = call(h.port, 'phoenix.localhost');
+    await sleep(100);
+    const fresh = await echoReplica('fresh');
+    h.endpoints.set('phoenix', [endpoint('fresh', fresh.address)]);
+    const answer = await waiting;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['x-replica'], 'fresh');
+  });
+
+  it('a draining replica finishes its requests, gets no new ones, and is reported drained', async () => {
+    const h = await setup({ drain: {} });
+    const [old, next] = [await echoReplica('old'), await echoReplica('new')];
+    h.endpoints.set('drain', [endpoint('old', old.address)]);
+    await sleep(20);
+    const slow = call(h.port, 'drain.localhost', '/?delay=300');
+    await sleep(50);
+    h.endpoints.set('drain', [endpoint('old', old.address, { ready: false, draining: true }), endpoint('new', next.address)]);
+    await sleep(20);
+    const fresh = await Promise.all(Array.from({ length: 5 }, () => call(h.port, 'drain.localhost')));
+    assert.ok(fresh.every((a) => a.headers['x-replica'] === 'new'));
+    assert.deepEqual(h.endpoints.drainedCalls, [], 'not drained while a request is in flight');
+    const answer = await slow;
+    assert.equal(answer.headers['x-replica'], 'old');
+    assert.equal(answer.status, 200);
+    assert.deepEqual(h.endpoints.drainedCalls, ['drain/old']);
+  });
+
+  it('an upstream that fails mid-response breaks the response, one that fails before gives 502', async () => {
+    const h = await setup({ broken: {} });
+    const r = await replica((req, res) => {
+      if (req.url === '/reset') req.socket.destroy();
+      else {
+        res.writeHead(200);
+        res.write('partial');
+        setTimeout(() => req.socket.destroy(), 20);
+      }
+    });
+    servers.push(r.server);
+    h.endpoints.set('broken', [endpoint('b', r.address)]);
+    await sleep(20);
+    const failed = await call(h.port, 'broken.localhost', '/reset', { method: 'POST', body: 'x' });
+    assert.equal(failed.status, 502);
+    assert.match(failed.body, /broken failed to answer/);
+    await assert.rejects(call(h.port, 'broken.localhost', '/midway'));
+  });
+});
+
+describe('activator streaming', () => {
+  it('passes a WebSocket upgrade through and echoes both ways', async () => {
+    const h = await setup({ ws: {} });
+    const r = await replica((_req, res) => res.end());
+    servers.push(r.server);
+    r.server.on('upgrade', (req, socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-seen-host: ${req.headers.host}\r\n\r\n`);
+      socket.on('data', (chunk: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
+    });
+    h.endpoints.set('ws', [endpoint('w', r.address)]);
+    await sleep(20);
+    const socket = connect(h.port, '127.0.0.1');
+    socket.write('GET /chat HTTP/1.1\r\nhost: ws.localhost\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    assert.match(head.toString(), /^HTTP\/1\.1 101 Switching Protocols/);
+    assert.match(head.toString(), /x-seen-host: ws\.localhost/);
+    socket.write('hello');
+    const [echo] = (await once(socket, 'data')) as [Buffer];
+    assert.equal(echo.toString(), 'echo:hello');
+    socket.destroy();
+  });
+
+  it("delivers a Server-Sent Events stream's first event before the response ends", async () => {
+    const h = await setup({ sse: {} });
+    const r = await replica((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      setTimeout(() => res.end('data: last\n\n'), 500);
+    });
+    servers.push(r.server);
+    h.endpoints.set('sse', [endpoint('e', r.address)]);
+    await sleep(20);
+    const started = performance.now();
+    const { firstAt, endAt, text } = await new Promise<{ firstAt: number; endAt: number; text: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: h.port, headers: { host: 'sse.localhost' } }, (res) => {
+        let firstAt = 0;
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          firstAt ||= performance.now() - started;
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ firstAt, endAt: performance.now() - started, text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(text, 'data: first\n\ndata: last\n\n');
+    assert.ok(firstAt < 300 && endAt >= 450, `first event at ${firstAt.toFixed(0)} ms, end at ${endAt.toFixed(0)} ms`);
+  });
+
+  it('streams a 100 MB upload and a 100 MB download with bounded memory', async (t: TestContext) => {
+    const h = await setup({ bulk: {} });
+    const size = 100 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const r = await replica((req, res) => {
+      if (req.method === 'POST') {
+        let received = 0;
+        req.on('data', (c: Buffer) => (received += c.length));
+        req.on('end', () => res.end(String(received)));
+        return;
+      }
+      res.writeHead(200, { 'content-length': String(size) });
+      const body = Readable.from(
+        (function* () {
+          for (let sent = 0; sent < size; sent += chunk.length) yield chunk;
+        })(),
+      );
+      body.pipe(res);
+    });
+    servers.push(r.server);
+    h.endpoints.set('bulk', [endpoint('b', r.address)]);
+    await sleep(20);
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const uploaded = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: h.port, method: 'POST', headers: { host: 'bulk.localhost', 'content-length': String(size) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      Readable.from(
+        (function* () {
+          for (let sent = 0; sent < size; sent += chunk.length) yield chunk;
+        })(),
+      ).pipe(req);
+    });
+    assert.equal(uploaded, String(size));
+    const downloaded = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: h.port, headers: { host: 'bulk.localhost' } }, (res) => {
+        let received = 0;
+        res.on('data', (c: Buffer) => (received += c.length));
+        res.on('end', () => resolve(received));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    clearInterval(sampler);
+    assert.equal(downloaded, size);
+    const growth = (peak - before) / 2 ** 20;
+    t.diagnostic(`rss grew by at most ${growth.toFixed(0)} MiB while 200 MB went through`);
+    assert.ok(growth < 80, `memory grew by ${growth.toFixed(0)} MiB: the body was buffered`);
+  });
+});

@@ -1,0 +1,353 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type App, type AutoscalePolicy, effectivePolicy, parseDuration } from '../crds/index.js';
+import type { Endpoint, ResourceStore } from '../runtime/index.js';
+import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
+import { activatorErrors } from './errors.js';
+import { appList } from './pages.js';
+import { type ProxyContext, ProxyRequest, upstreamHeaders } from './proxy-request.js';
+import { RouteTable } from './route-table.js';
+
+/** Where ready replicas come from: the runtime, as the activator needs it. */
+export interface EndpointSource {
+  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
+  drained(app: string, endpointId: string): void;
+}
+
+export interface AppStats {
+  readonly app: string;
+  /** Time-weighted requests in flight or held, over the window. */
+  readonly averageConcurrency: number;
+  readonly requests: number;
+  readonly windowMs: number;
+}
+
+/** Where load goes: the autoscaler, in-process locally and over HTTP in Kubernetes. */
+export interface StatsSink {
+  report(stats: readonly AppStats[]): void;
+  /** An app with no ready replica has a request waiting: wake it now. */
+  poke(app: string): void;
+}
+
+export interface ActivatorOptions {
+  readonly store: ResourceStore;
+  readonly endpoints: EndpointSource;
+  readonly stats: StatsSink;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly domain: string;
+  readonly port: number;
+  /** Listen address; loopback by default (`*.localhost` names resolve there). */
+  readonly host?: string;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+  readonly maxHeaderSize?: number;
+  readonly headersTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+}
+
+const tickMs = 100;
+const statsEveryTicks = 10;
+const repokeMs = 1000;
+
+function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
+  const ref = app.spec.autoscale.policyRef;
+  const { spec } = effectivePolicy(app, ref === undefined ? undefined : policies.get(ref));
+  return { containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
+}
+
+/**
+ * The data plane: routes by Host, balances over ready replicas, holds requests while an
+ * app wakes, and reports load. One per machine locally; a Deployment in Kubernetes.
+ */
+export class Activator {
+  readonly #options: ActivatorOptions;
+  readonly #clock: () => number;
+  readonly #random: () => number;
+  readonly #log: Logger;
+  readonly #routes: RouteTable;
+  readonly #apps = new Map<string, App>();
+  readonly #policies = new Map<string, AutoscalePolicy>();
+  readonly #traffic = new Map<string, AppTraffic>();
+  readonly #subscriptions = new Map<string, AbortController>();
+  readonly #stop = new AbortController();
+  /** Upgraded connections: the HTTP server no longer tracks them, so close() must. */
+  readonly #upgraded = new Set<Socket>();
+  readonly #metrics;
+  readonly #context: ProxyContext;
+  #server: Server | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  #ticks = 0;
+
+  constructor(options: ActivatorOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#random = options.random ?? Math.random;
+    this.#log = options.log.child({ component: 'activator' });
+    this.#routes = new RouteTable(options.domain);
+    const registers = options.registry ? [options.registry] : [];
+    this.#metrics = {
+      requests: new Counter({ name: 'dormant_activator_requests_total', help: 'Requests answered, by app and status', labelNames: ['app', 'code'], registers }),
+      held: new Gauge({ name: 'dormant_activator_held_requests', help: 'Requests waiting for a replica', labelNames: ['app'], registers }),
+      hold: new Histogram({
+        name: 'dormant_activator_cold_start_seconds',
+        help: 'How long requests waited for an app to wake from zero (the cold-start time)',
+        labelNames: ['app'],
+        buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers,
+      }),
+      upstream: new Histogram({
+        name: 'dormant_activator_request_seconds',
+        help: 'From arrival to the end of the response, by app',
+        labelNames: ['app'],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+        registers,
+      }),
+      rejected: new Counter({ name: 'dormant_activator_queue_rejections_total', help: 'Requests refused because the app queue was full', labelNames: ['app'], registers }),
+    };
+    this.#context = {
+      clock: this.#clock,
+      random: this.#random,
+      finished: (request, status) => this.#finished(request, status),
+      hold: (request) => this.#hold(request),
+    };
+  }
+
+  /** Starts following the store and listening; resolves with the port. */
+  async start(): Promise<number> {
+    await Promise.all([this.#follow('App'), this.#follow('AutoscalePolicy')]);
+    const server = createServer(
+      {
+        maxHeaderSize: this.#options.maxHeaderSize ?? 16 * 1024,
+        headersTimeout: this.#options.headersTimeoutMs ?? 30_000,
+        keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 5000,
+        // Bodies stream through unbuffered, and may be long: no whole-request deadline.
+        requestTimeout: 0,
+      },
+      (req, res) => this.#onRequest(req, res),
+    );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket as Socket, head));
+    server.on('clientError', (error, socket) => {
+      if (socket.writable) socket.end(`HTTP/1.1 ${(error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nconnection: close\r\n\r\n`);
+      else socket.destroy();
+    });
+    server.listen(this.#options.port, this.#options.host ?? '127.0.0.1');
+    await once(server, 'listening');
+    this.#server = server;
+    this.#ticker = setInterval(() => this.#tick(), tickMs);
+    this.#ticker.unref();
+    const { port } = server.address() as { port: number };
+    this.#log.info({ port, domain: this.#options.domain }, 'activator listening');
+    return port;
+  }
+
+  /** Applies the current objects of a kind now, then follows its watch (whose first events repeat them). */
+  async #follow(kind: 'App' | 'AutoscalePolicy'): Promise<void> {
+    const apply = (type: string, object: App | AutoscalePolicy) => {
+      if (object.kind === 'App') this.#applyApp(type, object);
+      else this.#applyPolicy(type, object);
+    };
+    const current: (App | AutoscalePolicy)[] = kind === 'App' ? await this.#options.store.list('App') : await this.#options.store.list('AutoscalePolicy');
+    for (const object of current) apply('ADDED', object);
+    void (async () => {
+      for await (const event of this.#options.store.watch(kind, { signal: this.#stop.signal })) apply(event.type, event.object);
+    })().catch((error: unknown) => this.#log.error({ err: error, kind }, 'store watch ended'));
+  }
+
+  #applyPolicy(type: string, policy: AutoscalePolicy): void {
+    if (type === 'DELETED') this.#policies.delete(policy.metadata.name);
+    else this.#policies.set(policy.metadata.name, policy);
+    for (const app of this.#apps.values()) if (app.spec.autoscale.policyRef === policy.metadata.name) this.#applyApp('MODIFIED', app);
+  }
+
+  #applyApp(type: string, app: App): void {
+    const name = app.metadata.name;
+    if (type === 'DELETED') {
+      this.#apps.delete(name);
+      this.#routes.remove(name);
+      this.#subscriptions.get(name)?.abort();
+      this.#subscriptions.delete(name);
+      const traffic = this.#traffic.get(name);
+      if (traffic) {
+        for (let waiter = traffic.queue.shift(); waiter; waiter = traffic.queue.shift()) waiter.expire(0);
+        void traffic.close();
+        this.#traffic.delete(name);
+      }
+      return;
+    }
+    this.#apps.set(name, app);
+    this.#routes.set(name, app.spec.routes.hosts);
+    const policy = trafficPolicy(app, this.#policies);
+    const existing = this.#traffic.get(name);
+    if (existing) {
+      existing.setPolicy(policy);
+      return;
+    }
+    const traffic = new AppTraffic(name, policy, this.#clock(), { drained: (a, id) => this.#options.endpoints.drained(a, id) });
+    this.#traffic.set(name, traffic);
+    const subscription = new AbortController();
+    this.#subscriptions.set(name, subscription);
+    void (async () => {
+      for await (const endpoints of this.#options.endpoints.endpoints(name, subscription.signal)) {
+        traffic.setEndpoints(endpoints, this.#clock());
+        traffic.dispatchQueue(this.#random, this.#clock());
+      }
+    })().catch((error: unknown) => this.#log.error({ err: error, app: name }, 'endpoint watch ended'));
+  }
+
+  // The request path, in order: Dormant's own page, routing, then a replica or the queue.
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const hostname = RouteTable.hostname(req.headers.host);
+    const app = this.#routes.resolve(hostname);
+    const traffic = app === undefined ? undefined : this.#traffic.get(app);
+    if (traffic === undefined) {
+      this.#notAnApp(req, res, hostname);
+      return;
+    }
+    const request = new ProxyRequest(req, res, traffic, this.#context);
+    const now = request.startedAtMs;
+    traffic.meter.started(now);
+    const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
+    if (upstream) request.start(upstream);
+    else if (!this.#hold(request)) request.rejectQueueFull();
+  }
+
+  /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. */
+  #hold(request: ProxyRequest | Waiter & { traffic: AppTraffic }): boolean {
+    const traffic = request.traffic;
+    const now = this.#clock();
+    if (request.enqueuedAtMs === 0) request.enqueuedAtMs = now;
+    request.waking = request.waking || traffic.readyCount === 0;
+    if (!traffic.queue.push(request)) {
+      this.#metrics.rejected.inc({ app: traffic.name });
+      return false;
+    }
+    if (traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
+    traffic.dispatchQueue(this.#random, now);
+    return true;
+  }
+
+  #poke(traffic: AppTraffic, now: number): void {
+    const first = traffic.lastPokeMs === Number.NEGATIVE_INFINITY || now - traffic.lastPokeMs > 2 * repokeMs;
+    traffic.lastPokeMs = now;
+    this.#options.stats.poke(traffic.name);
+    // The first request for a sleeping app is reported at once, not at the next tick.
+    if (first) this.#options.stats.report([{ app: traffic.name, ...traffic.meter.report(now) }]);
+  }
+
+  #finished(request: ProxyRequest, status: number): void {
+    const traffic = request.traffic;
+    const now = this.#clock();
+    traffic.meter.finished(now);
+    this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
+    this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
+    if (request.heldMs >= 0) this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
+    if (traffic.queue.active > 0) traffic.dispatchQueue(this.#random, now);
+  }
+
+  /** Expires held requests, re-pokes sleeping apps, and reports load every second. */
+  #tick(): void {
+    const now = this.#clock();
+    this.#ticks++;
+    const report = this.#ticks % statsEveryTicks === 0;
+    const stats: AppStats[] = [];
+    for (const traffic of this.#traffic.values()) {
+      traffic.expireQueue(now);
+      // A held request keeps the wake-up demand alive: the poke is repeated, never lost.
+      if (traffic.queue.active > 0 && traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
+      this.#metrics.held.set({ app: traffic.name }, traffic.queue.active);
+      if (report) stats.push({ app: traffic.name, ...traffic.meter.report(now) });
+    }
+    if (report && stats.length > 0) this.#options.stats.report(stats);
+  }
+
+  #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string): void {
+    const apps = this.#routes.apps();
+    if (this.#routes.isRoot(hostname) && (req.url === '/' || req.url === '')) {
+      const page = appList(apps, this.#routes.domain, this.#server?.address() as { port: number } | null, req.headers.accept ?? '');
+      res.writeHead(200, { 'content-type': page.contentType });
+      res.end(page.body);
+      return;
+    }
+    const error = activatorErrors.unknownHost({ host: hostname, apps, domain: this.#routes.domain });
+    res.writeHead(error.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'x-dormant-error': error.code });
+    res.end(error.message);
+  }
+
+  /** WebSocket and other upgrades: a byte tunnel to a replica, counted in flight while open. */
+  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.#upgraded.add(socket);
+    socket.once('close', () => this.#upgraded.delete(socket));
+    const app = this.#routes.resolve(RouteTable.hostname(req.headers.host));
+    const traffic = app === undefined ? undefined : this.#traffic.get(app);
+    if (!traffic) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    const tunnel: Waiter & { traffic: AppTraffic } = {
+      traffic,
+      cancelled: false,
+      enqueuedAtMs: 0,
+      waking: false,
+      start: (upstream: Upstream) => this.#tunnel(req, socket, head, traffic, upstream),
+      expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
+    };
+    socket.once('close', () => traffic.queue.cancel(tunnel));
+    traffic.meter.started(this.#clock());
+    socket.once('close', () => traffic.meter.finished(this.#clock()));
+    const upstream = traffic.acquire(this.#random, this.#clock());
+    if (upstream) tunnel.start(upstream);
+    else if (!this.#hold(tunnel)) socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
+  }
+
+  #tunnel(req: IncomingMessage, client: Socket, head: Buffer, traffic: AppTraffic, upstream: Upstream): void {
+    if (client.destroyed) {
+      traffic.release(upstream);
+      return;
+    }
+    const [host = '127.0.0.1', port = '80'] = upstream.address.split(':');
+    const server = connect({ host, port: Number(port) });
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      traffic.release(upstream);
+      client.destroy();
+      server.destroy();
+    };
+    server.once('connect', () => {
+      const headers = upstreamHeaders(req);
+      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      text += `connection: upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n\r\n`;
+      server.write(text);
+      if (head.length > 0) server.write(head);
+      server.pipe(client);
+      client.pipe(server);
+    });
+    server.once('error', () => {
+      if (!client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      release();
+    });
+    server.once('close', release);
+    client.once('close', release);
+    client.once('error', release);
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    clearInterval(this.#ticker);
+    for (const subscription of this.#subscriptions.values()) subscription.abort();
+    const server = this.#server;
+    for (const socket of this.#upgraded) socket.destroy();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await Promise.all([...this.#traffic.values()].map((t) => t.close()));
+  }
+}

@@ -1,0 +1,162 @@
+import { Pool } from 'undici';
+import type { Endpoint } from '../runtime/index.js';
+import { pickTwoChoices } from './balancer.js';
+import { ConcurrencyMeter } from './concurrency-meter.js';
+import { type Held, HoldQueue } from './hold-queue.js';
+
+/** One replica as the activator routes to it. */
+export class Upstream {
+  readonly id: string;
+  readonly address: string;
+  readonly pool: Pool;
+  inFlight = 0;
+  ready = false;
+  draining = false;
+  gone = false;
+  /** A connect to it failed: skip it until then (ms), or until the runtime says more. */
+  brokenUntilMs = 0;
+
+  constructor(endpoint: Endpoint, connections: number) {
+    this.id = endpoint.id;
+    this.address = endpoint.address;
+    this.pool = new Pool(`http://${endpoint.address}`, { connections, pipelining: 1, keepAliveTimeout: 30_000, connectTimeout: 2000 });
+  }
+}
+
+export interface TrafficPolicy {
+  readonly containerConcurrency: number;
+  readonly queueDepth: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** A request waiting in an app's queue. */
+export interface Waiter extends Held {
+  /** Held because the app had no ready replica (a wake-up), not for a full one. */
+  waking: boolean;
+  start(upstream: Upstream): void;
+  expire(waitedMs: number): void;
+}
+
+export interface AppTrafficHooks {
+  /** The runtime is told a draining replica has nothing in flight any more. */
+  readonly drained: (app: string, endpointId: string) => void;
+}
+
+/** Everything the activator keeps per app: its replicas, its queue, its load. */
+export class AppTraffic {
+  readonly name: string;
+  policy: TrafficPolicy;
+  readonly meter: ConcurrencyMeter;
+  queue: HoldQueue<Waiter>;
+  /** Replicas that take new requests: ready, not draining, not broken. */
+  routable: Upstream[] = [];
+  readonly #upstreams = new Map<string, Upstream>();
+  readonly #hooks: AppTrafficHooks;
+  /** Ready replicas the runtime reports, routable or not. */
+  readyCount = 0;
+  lastPokeMs = Number.NEGATIVE_INFINITY;
+
+  constructor(name: string, policy: TrafficPolicy, nowMs: number, hooks: AppTrafficHooks) {
+    this.name = name;
+    this.policy = policy;
+    this.meter = new ConcurrencyMeter(nowMs);
+    this.queue = new HoldQueue(policy.queueDepth);
+    this.#hooks = hooks;
+  }
+
+  setPolicy(policy: TrafficPolicy): void {
+    this.policy = policy;
+    if (policy.queueDepth !== this.queue.capacity) {
+      const resized = new HoldQueue<Waiter>(policy.queueDepth);
+      for (let w = this.queue.shift(); w; w = this.queue.shift()) if (!resized.push(w)) w.expire(0);
+      this.queue = resized;
+    }
+  }
+
+  /** A new snapshot of the app's endpoints from the runtime. */
+  setEndpoints(endpoints: readonly Endpoint[], nowMs: number): void {
+    const seen = new Set<string>();
+    let ready = 0;
+    for (const endpoint of endpoints) {
+      seen.add(endpoint.id);
+      let upstream = this.#upstreams.get(endpoint.id);
+      if (!upstream) {
+        upstream = new Upstream(endpoint, this.policy.containerConcurrency || 128);
+        this.#upstreams.set(endpoint.id, upstream);
+      }
+      upstream.ready = endpoint.ready;
+      if (endpoint.ready) ready++;
+      if (endpoint.draining && !upstream.draining) {
+        upstream.draining = true;
+        if (upstream.inFlight === 0) this.#hooks.drained(this.name, upstream.id);
+      }
+    }
+    for (const upstream of this.#upstreams.values()) {
+      if (seen.has(upstream.id)) continue;
+      upstream.gone = true;
+      this.#upstreams.delete(upstream.id);
+      if (upstream.inFlight === 0) void upstream.pool.close();
+    }
+    this.readyCount = ready;
+    this.#refreshRoutable(nowMs);
+  }
+
+  #refreshRoutable(nowMs: number): void {
+    this.routable = [...this.#upstreams.values()].filter((u) => u.ready && !u.draining && u.brokenUntilMs <= nowMs);
+  }
+
+  /** A replica with room for one more request, or undefined. */
+  acquire(random: () => number, nowMs: number, avoid?: Upstream): Upstream | undefined {
+    let candidates = this.routable;
+    if (avoid || candidates.some((u) => u.brokenUntilMs > nowMs)) {
+      this.#refreshRoutable(nowMs);
+      candidates = avoid ? this.routable.filter((u) => u !== avoid) : this.routable;
+    }
+    const index = pickTwoChoices(candidates, this.policy.containerConcurrency, random);
+    const upstream = index < 0 ? undefined : candidates[index];
+    if (upstream) upstream.inFlight++;
+    return upstream;
+  }
+
+  /** A request on upstream ended; returns whether queued requests may now proceed. */
+  release(upstream: Upstream): void {
+    upstream.inFlight--;
+    if (upstream.inFlight > 0) return;
+    if (upstream.gone) void upstream.pool.close();
+    else if (upstream.draining) this.#hooks.drained(this.name, upstream.id);
+  }
+
+  /** A connect to upstream failed: route around it for a second. */
+  markBroken(upstream: Upstream, nowMs: number): void {
+    upstream.brokenUntilMs = nowMs + 1000;
+    this.#refreshRoutable(nowMs);
+  }
+
+  /** Starts queued requests while a replica has room, oldest first. */
+  dispatchQueue(random: () => number, nowMs: number): void {
+    while (this.queue.active > 0) {
+      const upstream = this.acquire(random, nowMs);
+      if (!upstream) return;
+      const waiter = this.queue.shift();
+      if (!waiter) {
+        this.release(upstream);
+        return;
+      }
+      waiter.start(upstream);
+    }
+  }
+
+  /** Answers queued requests that waited longer than requestTimeout. */
+  expireQueue(nowMs: number): void {
+    for (let head = this.queue.peek(); head && nowMs - head.enqueuedAtMs >= this.policy.requestTimeoutMs; head = this.queue.peek()) {
+      this.queue.shift();
+      head.expire(nowMs - head.enqueuedAtMs);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#upstreams.values()].map((u) => u.pool.close()));
+    this.#upstreams.clear();
+    this.routable = [];
+  }
+}
