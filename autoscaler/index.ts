@@ -1,3 +1,3 @@
-// autoscaler: Knative's KPA rules as a pure decider, the scaling loop, policy simulation
-// (issue #5). Until then, a scaler that only wakes apps.
-export { type Scalable, WakeOnlyScaler } from './wake-only-scaler.js';
+// autoscaler: Knative's KPA rules as a pure decider and the loop that feeds it.
+export { type DeciderState, type Decision, decide, initialDeciderState, type Observation, type ScalingPolicy, scalingPolicy } from './decide.js';
+export { type LoadReport, ScalingLoop, type ScalingLoopOptions, type ScalingRuntime } from './scaling-loop.js';

@@ -95,7 +95,7 @@ describe('dormant (command dispatch)', () => {
   it('commands whose component is missing say so and exit 3', async () => {
     const result = await runCli(await tempStateDir(), ['policy', 'simulate', 'hello']);
     assert.equal(result.code, 3);
-    assert.match(result.stderr, /dormant policy simulate is not built yet: it needs the autoscaler/);
+    assert.match(result.stderr, /dormant policy simulate is not built yet: it needs the autoscaler's offline replay/);
   });
 
   it('--state-dir beats DORMANT_HOME', async () => {

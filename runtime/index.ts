@@ -1,7 +1,7 @@
 export { runtimeErrors, storeErrors } from './errors.js';
 export { writeFileAtomic } from './local-store/atomic-file.js';
 export { createExclusive } from './local-store/claim-file.js';
-export { isIdentityAlive, processIdentity } from './local-store/process-identity.js';
+export { isIdentityAlive, isRunning, processIdentity } from './local-store/process-identity.js';
 export { StateLock } from './local-store/state-lock.js';
 export { LocalStore, type LocalStoreOptions } from './local-store/local-store.js';
 export { LocalRuntime, type LocalRuntimeOptions } from './local-runtime/local-runtime.js';

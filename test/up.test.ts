@@ -8,15 +8,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isRunning } from '../runtime/index.js';
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = (pid: number): boolean => isRunning(pid);
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 const run = promisify(execFile);

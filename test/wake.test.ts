@@ -1,12 +1,12 @@
-// A request to a sleeping app, end to end on real parts: the activator holds it, the
-// wake-only scaler starts a replica through the local runtime, and the answer says how
-// long the wake-up took.
+// A request to a sleeping app, end to end on real parts: the activator holds it and pokes
+// the autoscaler, which starts a replica through the local runtime; the answer says how
+// long the wake-up took; silence brings the app back to zero after the grace period.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { Activator } from '../activator/index.js';
-import { WakeOnlyScaler } from '../autoscaler/index.js';
+import { ScalingLoop } from '../autoscaler/index.js';
 import { tempStateDir } from '../cli/test-support.js';
 import { LocalRuntime, LocalStore } from '../runtime/index.js';
 import { deployFixture } from '../runtime/local-runtime/test-fixtures/fixture-app.js';
@@ -30,14 +30,19 @@ it('the first request to an app at zero wakes it and is answered, with X-Dormant
   const store = await LocalStore.open({ stateDir });
   const runtime = new LocalRuntime({ stateDir, store, log, terminationGraceMs: 2000 });
   await runtime.start();
-  const activator = new Activator({ store, endpoints: runtime, stats: new WakeOnlyScaler(runtime, log), log, domain: 'localhost', port: 0 });
+  const autoscaler = new ScalingLoop({ store, runtime, log, tickMs: 200 });
+  const activator = new Activator({ store, endpoints: runtime, stats: autoscaler, log, domain: 'localhost', port: 0 });
   after(async () => {
     await activator.close();
+    autoscaler.close();
     await runtime.close();
     await store.close();
   });
   const { app, revision } = await deployFixture(store, { app: 'napper', revision: 'napper-00001', env: { VERSION: 'v1' } });
-  await runtime.rollout(app, revision);
+  // Short windows so that the scale to zero happens within the test: 6 s is the least stableWindow.
+  const tuned = await store.update({ ...app, spec: { ...app.spec, autoscale: { stableWindow: '6s', scaleToZeroGracePeriod: '6s' } } });
+  await runtime.rollout(tuned, revision);
+  await autoscaler.start();
   const port = await activator.start();
   assert.equal(runtime.describe('napper').replicas.length, 0, 'asleep before the request');
 
@@ -52,4 +57,26 @@ it('the first request to an app at zero wakes it and is answered, with X-Dormant
   const warm = await get(port, 'napper.localhost');
   assert.equal(warm.status, 200);
   assert.equal(warm.coldStart, undefined, 'a warm request carries no cold-start header');
+
+  // Silence: still up within the stable window, at zero after it (and the grace period).
+  const lastRequest = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.equal(runtime.describe('napper').desired, 1, `scaled down too early: ${autoscaler.describe('napper')?.reason}`);
+  while (runtime.describe('napper').desired !== 0 && performance.now() - lastRequest < 15_000) await new Promise((resolve) => setTimeout(resolve, 100));
+  const idleMs = performance.now() - lastRequest;
+  assert.equal(runtime.describe('napper').desired, 0, `never scaled to zero: ${autoscaler.describe('napper')?.reason}`);
+  assert.ok(idleMs >= 6000, `scaled to zero after ${idleMs.toFixed(0)} ms of silence`);
+  t.diagnostic(`scaled to zero after ${(idleMs / 1000).toFixed(1)} s of silence (stableWindow and grace 6 s)`);
+  // The reason reaches the App's status right after the scale is set.
+  let message = '';
+  for (let i = 0; i < 50 && !message.startsWith('0 replicas'); i++) {
+    message = (await store.get('App', 'napper')).status?.conditions?.find((c) => c.type === 'Autoscaled')?.message ?? '';
+    if (!message.startsWith('0 replicas')) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.match(message, /^0 replicas: idle [\d.]+ s: scale to zero$/);
+
+  // And the next request wakes it again within one poke.
+  const again = await get(port, 'napper.localhost');
+  assert.equal(again.status, 200);
+  assert.ok(again.coldStart !== undefined);
 });

@@ -17,5 +17,5 @@ export const policySimulate = notBuilt(
   'policy simulate',
   'dormant policy simulate APP [--metrics FILE]',
   'Replay load through a policy and show the replicas it would choose',
-  'the autoscaler',
+  "the autoscaler's offline replay (issue #5)",
 );

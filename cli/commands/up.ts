@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator } from '../../activator/index.js';
-import { WakeOnlyScaler } from '../../autoscaler/index.js';
+import { ScalingLoop } from '../../autoscaler/index.js';
 import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -14,7 +14,7 @@ import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upReco
 const components = [
   { name: 'store', state: 'running', note: 'local JSON files' },
   { name: 'activator', state: 'running', note: 'HTTP routing, hold at zero and wake-up' },
-  { name: 'autoscaler', state: 'wake only', note: 'wakes apps on the first request; scale to zero not built yet' },
+  { name: 'autoscaler', state: 'running', note: "Knative's KPA rules: wake on request, scale to zero when idle" },
   { name: 'gitd', state: 'not built yet', note: 'git push over SSH' },
   { name: 'runtime', state: 'running', note: 'replicas as local processes' },
 ] as const;
@@ -104,10 +104,13 @@ export const up: Command = {
       const runtime = new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
       stops.push(() => runtime.close());
       await runtime.start();
+      const autoscaler = new ScalingLoop({ store, runtime, log, registry });
+      stops.push(async () => autoscaler.close());
+      await autoscaler.start();
       const activator = new Activator({
         store,
         endpoints: runtime,
-        stats: new WakeOnlyScaler(runtime, log),
+        stats: autoscaler,
         log,
         registry,
         domain: settings.domain,
@@ -143,7 +146,7 @@ export const up: Command = {
         `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,
         '  components:',
         ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
-        'Not built yet: git push (gitd) and scale to zero; see README.md.',
+        'Not built yet: git push (gitd); see README.md.',
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import type { App } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { LocalStore } from '../local-store/local-store.js';
+import { isRunning } from '../local-store/process-identity.js';
 import type { Endpoint } from '../runtime.js';
 import { LocalRuntime } from './local-runtime.js';
 import { deployFixture } from './test-fixtures/fixture-app.js';
@@ -83,15 +84,7 @@ async function get(address: string, path = '/'): Promise<{ status: number; body:
   return { status: response.status, body: await response.text() };
 }
 
-const alive = (pid: number | undefined): boolean => {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = (pid: number | undefined): boolean => pid !== undefined && isRunning(pid);
 
 async function untilDead(pids: readonly (number | undefined)[], timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;

@@ -14,6 +14,24 @@ function startTime(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether pid is a live process. A zombie (killed, not yet reaped by its new parent, which
+ * may be slow when PID 1 is not an init) counts as dead, though kill(pid, 0) succeeds.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: the signal check is all there is
+  }
+}
+
 export function processIdentity(pid: number = process.pid): string {
   return `${pid} ${startTime(pid) ?? '?'}`;
 }
@@ -28,12 +46,7 @@ export function identityPid(identity: string): number | undefined {
 export function isIdentityAlive(identity: string): boolean {
   const [pidText, start] = identity.trim().split(' ');
   const pid = identityPid(pidText ?? '');
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (pid === undefined || !isRunning(pid)) return false;
   const now = startTime(pid);
   // Without /proc (or without a recorded start time) the pid is all we can go by.
   return start === undefined || start === '?' || now === undefined || now === start;

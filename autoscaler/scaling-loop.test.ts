@@ -1,0 +1,91 @@
+// The loop around the decider, on a real store, with a fake clock and a runtime stand-in
+// that records setScale (the local runtime's own behaviour is tested in runtime/ and test/).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { apiVersion } from '../crds/index.js';
+import { type Endpoint, LocalStore } from '../runtime/index.js';
+import { ScalingLoop, type ScalingRuntime } from './scaling-loop.js';
+
+class RecordingRuntime implements ScalingRuntime {
+  readonly calls: string[] = [];
+  ready = new Map<string, number>();
+  async setScale(app: string, replicas: number): Promise<void> {
+    this.calls.push(`${app}=${replicas}`);
+    this.ready.set(app, replicas);
+  }
+  async *endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
+    while (!signal?.aborted) {
+      const count = this.ready.get(app) ?? 0;
+      yield Array.from({ length: count }, (_, i) => ({ id: `${app}-${i}`, address: `127.0.0.1:${i}`, ready: true, draining: false }));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+const closers: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const close of closers) await close();
+});
+
+async function setup(apps: Record<string, Record<string, unknown>>, defaultPolicy?: Record<string, unknown>) {
+  const stateDir = await mkdtemp(join(tmpdir(), 'dormant-loop-'));
+  const store = await LocalStore.open({ stateDir });
+  if (defaultPolicy) await store.create({ apiVersion, kind: 'AutoscalePolicy', metadata: { name: 'default' }, spec: defaultPolicy });
+  for (const [name, spec] of Object.entries(apps)) await store.create({ apiVersion, kind: 'App', metadata: { name }, spec });
+  const runtime = new RecordingRuntime();
+  let now = 1_000_000;
+  const loop = new ScalingLoop({ store, runtime, log: pino({ level: 'silent' }), clock: () => now, tickMs: 3_600_000 });
+  await loop.start();
+  closers.push(async () => {
+    loop.close();
+    await store.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return { store, runtime, loop, advance: (ms: number) => (now += ms) };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe('ScalingLoop', () => {
+  it('a poke at zero scales up at once, without waiting for a tick', async () => {
+    const { runtime, loop } = await setup({ quick: {} });
+    loop.poke('quick');
+    await settle();
+    assert.deepEqual(runtime.calls, ['quick=1']);
+  });
+
+  it("the namespace's default policy applies to apps without one of their own", async () => {
+    const { runtime, loop } = await setup({ plain: {}, own: { autoscale: { activationScale: 3 } } }, { activationScale: 2 });
+    loop.poke('plain');
+    loop.poke('own');
+    await settle();
+    assert.deepEqual(runtime.calls.sort(), ['own=3', 'plain=2']);
+  });
+
+  it('load reported by two activators is summed and raises the scale', async () => {
+    const { runtime, loop, advance } = await setup({ busy: {} });
+    loop.poke('busy');
+    await settle();
+    for (let second = 0; second < 6; second++) {
+      advance(1000);
+      // Two activators, 150 concurrent each: 300 against 70 per replica.
+      loop.report([{ app: 'busy', averageConcurrency: 150, requests: 150, windowMs: 1000 }]);
+      loop.report([{ app: 'busy', averageConcurrency: 150, requests: 150, windowMs: 1000 }]);
+    }
+    await loop.tick();
+    assert.equal(runtime.calls.at(-1), 'busy=5', `${runtime.calls.join(', ')}; ${loop.describe('busy')?.reason}`);
+    assert.match(loop.describe('busy')?.reason ?? '', /^panic: 300 concurrent/);
+  });
+
+  it('records the reason in the App status', async () => {
+    const { store, loop } = await setup({ noted: {} });
+    loop.poke('noted');
+    await settle();
+    const condition = (await store.get('App', 'noted')).status?.conditions?.find((c) => c.type === 'Autoscaled');
+    assert.equal(condition?.message, '1 replica: wake from zero (request waiting) -> 1');
+  });
+});

@@ -1,0 +1,225 @@
+import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
+import { type App, type AutoscalePolicy, type Condition, defaultNamespace, effectivePolicy } from '../crds/index.js';
+import { isDormantError } from '../errors/index.js';
+import type { Endpoint, ResourceStore } from '../runtime/index.js';
+import { type DeciderState, decide, initialDeciderState, type Observation, scalingPolicy } from './decide.js';
+
+/** What the loop needs of the runtime. */
+export interface ScalingRuntime {
+  setScale(app: string, replicas: number): Promise<void>;
+  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
+}
+
+/** The activator's report, as this side reads it (the two folders share no code). */
+export interface LoadReport {
+  readonly app: string;
+  readonly averageConcurrency: number;
+  readonly requests: number;
+  readonly windowMs: number;
+}
+
+export interface ScalingLoopOptions {
+  readonly store: ResourceStore;
+  readonly runtime: ScalingRuntime;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly tickMs?: number;
+  /** Wall-clock ms; injected so tests and replays control time. */
+  readonly clock?: () => number;
+}
+
+interface AppScaling {
+  app: App;
+  state: DeciderState;
+  /** Per-second load, keyed by second, summed over activators. */
+  readonly seconds: Map<number, { concurrency: number; requests: number }>;
+  scale: number;
+  ready: number;
+  poked: boolean;
+  reason: string;
+  panicking: boolean;
+  readonly subscription: AbortController;
+  written: string;
+}
+
+/**
+ * Feeds the decider: collects the activators' load per second, decides every tick (and at
+ * once on a poke), sets the scale on the runtime, and records the reason in App status.
+ */
+export class ScalingLoop {
+  readonly #options: ScalingLoopOptions;
+  readonly #clock: () => number;
+  readonly #log: Logger;
+  readonly #apps = new Map<string, AppScaling>();
+  readonly #policies = new Map<string, AutoscalePolicy>();
+  readonly #stop = new AbortController();
+  readonly #desiredGauge: Gauge;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: ScalingLoopOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#log = options.log.child({ component: 'autoscaler' });
+    this.#desiredGauge = new Gauge({
+      name: 'dormant_autoscaler_desired_replicas',
+      help: 'Replicas the autoscaler asks for, by app',
+      labelNames: ['app'],
+      registers: options.registry ? [options.registry] : [],
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const policy of await this.#options.store.list('AutoscalePolicy')) this.#policies.set(policy.metadata.name, policy);
+    for (const app of await this.#options.store.list('App')) this.#track(app);
+    void this.#follow('App');
+    void this.#follow('AutoscalePolicy');
+    this.#timer = setInterval(() => void this.tick(), this.#options.tickMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  async #follow(kind: 'App' | 'AutoscalePolicy'): Promise<void> {
+    try {
+      for await (const event of this.#options.store.watch(kind, { signal: this.#stop.signal })) {
+        const object = event.object;
+        if (object.kind === 'AutoscalePolicy') {
+          if (event.type === 'DELETED') this.#policies.delete(object.metadata.name);
+          else this.#policies.set(object.metadata.name, object);
+        } else if (event.type === 'DELETED') {
+          this.#apps.get(object.metadata.name)?.subscription.abort();
+          this.#apps.delete(object.metadata.name);
+        } else {
+          this.#track(object);
+        }
+      }
+    } catch (error) {
+      this.#log.error({ err: error, kind }, 'store watch ended');
+    }
+  }
+
+  #track(app: App): void {
+    const existing = this.#apps.get(app.metadata.name);
+    if (existing) {
+      existing.app = app;
+      return;
+    }
+    const scaling: AppScaling = {
+      app,
+      state: initialDeciderState,
+      seconds: new Map(),
+      scale: 0,
+      ready: 0,
+      poked: false,
+      reason: '',
+      panicking: false,
+      subscription: new AbortController(),
+      written: '',
+    };
+    this.#apps.set(app.metadata.name, scaling);
+    void (async () => {
+      for await (const endpoints of this.#options.runtime.endpoints(app.metadata.name, scaling.subscription.signal)) {
+        scaling.ready = endpoints.filter((e) => e.ready && !e.draining).length;
+      }
+    })().catch(() => {});
+  }
+
+  /** The policy an app runs with: its overrides, its policyRef, the namespace's `default`, Knative's defaults. */
+  #policy(app: App) {
+    const ref = app.spec.autoscale.policyRef ?? 'default';
+    return scalingPolicy(effectivePolicy(app, this.#policies.get(ref)).spec);
+  }
+
+  // StatsSink, structurally.
+  report(stats: readonly LoadReport[]): void {
+    const second = Math.floor(this.#clock() / 1000);
+    for (const report of stats) {
+      const scaling = this.#apps.get(report.app);
+      if (!scaling) continue;
+      const bucket = scaling.seconds.get(second) ?? { concurrency: 0, requests: 0 };
+      // Several activators each report their share: the app's load is the sum.
+      bucket.concurrency += report.averageConcurrency;
+      bucket.requests += report.requests;
+      scaling.seconds.set(second, bucket);
+    }
+  }
+
+  poke(app: string): void {
+    const scaling = this.#apps.get(app);
+    if (!scaling) return;
+    scaling.poked = true;
+    // A wake-up does not wait for the next tick.
+    if (scaling.scale === 0) void this.#decide(scaling);
+  }
+
+  async tick(): Promise<void> {
+    await Promise.all([...this.#apps.values()].map((scaling) => this.#decide(scaling)));
+  }
+
+  async #decide(scaling: AppScaling): Promise<void> {
+    const now = this.#clock();
+    const policy = this.#policy(scaling.app);
+    const oldest = Math.floor((now - policy.stableWindowMs) / 1000);
+    const observations: Observation[] = [];
+    for (const [second, load] of scaling.seconds) {
+      if (second < oldest) scaling.seconds.delete(second);
+      else observations.push({ atMs: second * 1000, concurrency: load.concurrency, requests: load.requests });
+    }
+    observations.sort((a, b) => a.atMs - b.atMs);
+    const decision = decide({ policy, observations, state: scaling.state, readyReplicas: scaling.ready, currentScale: scaling.scale, poked: scaling.poked, nowMs: now });
+    scaling.poked = false;
+    scaling.state = decision.state;
+    scaling.reason = decision.reason;
+    scaling.panicking = decision.panicking;
+    if (decision.desiredScale !== scaling.scale) {
+      const from = scaling.scale;
+      scaling.scale = decision.desiredScale;
+      this.#log.info({ app: scaling.app.metadata.name, from, to: decision.desiredScale, reason: decision.reason }, 'scaling');
+      try {
+        await this.#options.runtime.setScale(scaling.app.metadata.name, decision.desiredScale);
+      } catch (error) {
+        // Nothing deployed yet, or the runtime is stopping: try again next tick.
+        scaling.scale = from;
+        this.#log.warn({ app: scaling.app.metadata.name, err: error }, 'cannot set scale');
+      }
+    }
+    this.#desiredGauge.set({ app: scaling.app.metadata.name }, scaling.scale);
+    await this.#writeStatus(scaling);
+  }
+
+  /** The decision's reason as the App's Autoscaled condition; retried on conflicts. */
+  async #writeStatus(scaling: AppScaling): Promise<void> {
+    const condition: Omit<Condition, 'lastTransitionTime'> = {
+      type: 'Autoscaled',
+      status: 'True',
+      reason: scaling.panicking ? 'Panic' : scaling.scale === 0 ? 'ScaledToZero' : 'Stable',
+      message: `${scaling.scale} replica${scaling.scale === 1 ? '' : 's'}: ${scaling.reason}`,
+    };
+    const key = JSON.stringify(condition);
+    if (key === scaling.written) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const app = await this.#options.store.find('App', scaling.app.metadata.name, scaling.app.metadata.namespace ?? defaultNamespace).catch(() => undefined);
+      if (!app) return;
+      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Autoscaled');
+      conditions.push({ ...condition, lastTransitionTime: new Date(this.#clock()).toISOString().replace(/\.\d+Z$/, 'Z') });
+      try {
+        await this.#options.store.updateStatus({ ...app, status: { ...app.status, conditions } });
+        scaling.written = key;
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT')) return;
+      }
+    }
+  }
+
+  /** What the loop decided last for an app (for tests and `dormant apps`). */
+  describe(app: string): { scale: number; reason: string; panicking: boolean } | undefined {
+    const scaling = this.#apps.get(app);
+    return scaling && { scale: scaling.scale, reason: scaling.reason, panicking: scaling.panicking };
+  }
+
+  close(): void {
+    this.#stop.abort();
+    clearInterval(this.#timer);
+    for (const scaling of this.#apps.values()) scaling.subscription.abort();
+  }
+}
