@@ -239,6 +239,44 @@ describe('activator balancing and replicas', () => {
     assert.equal(answer.headers['x-replica'], 'fresh');
   });
 
+  it('a reset of a reused connection on the only replica is retried at once, not held', async () => {
+    const h = await setup({ resetting: { autoscale: { requestTimeout: '5s' } } });
+    let served = 0;
+    const r = await replica((req, res) => {
+      served++;
+      if (served === 2) {
+        req.socket.destroy(); // the app drops a kept-alive connection as it is reused
+        return;
+      }
+      res.end('fine');
+    });
+    servers.push(r.server);
+    h.endpoints.set('resetting', [endpoint('only', r.address)]);
+    await sleep(20);
+    assert.equal((await call(h.port, 'resetting.localhost')).status, 200);
+    const started = performance.now();
+    const second = await call(h.port, 'resetting.localhost');
+    assert.equal(second.status, 200);
+    assert.ok(performance.now() - started < 1000, 'answered without waiting out a timeout');
+    assert.equal((await call(h.port, 'resetting.localhost')).status, 200, 'later requests are not stuck behind it');
+  });
+
+  it('Expect: 100-continue and 103 Early Hints pass through', async () => {
+    const h = await setup({ hints: {} });
+    const r = await replica((req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.end(`got ${body}`));
+    });
+    servers.push(r.server);
+    h.endpoints.set('hints', [endpoint('e', r.address)]);
+    await sleep(20);
+    const answer = await call(h.port, 'hints.localhost', '/', { method: 'POST', headers: { expect: '100-continue', 'content-length': '5' }, body: 'hello' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'got hello');
+  });
+
   it('a draining replica finishes its requests, gets no new ones, and is reported drained', async () => {
     const h = await setup({ drain: {} });
     const [old, next] = [await echoReplica('old'), await echoReplica('new')];
@@ -297,6 +335,10 @@ describe('activator streaming', () => {
     const [echo] = (await once(socket, 'data')) as [Buffer];
     assert.equal(echo.toString(), 'echo:hello');
     socket.destroy();
+    // A closed tunnel gives its place back: plain requests still go straight through.
+    await sleep(50);
+    const after = await call(h.port, 'ws.localhost');
+    assert.equal(after.status, 200);
   });
 
   it("delivers a Server-Sent Events stream's first event before the response ends", async () => {

@@ -176,6 +176,7 @@ export class Activator {
         for (let waiter = traffic.queue.shift(); waiter; waiter = traffic.queue.shift()) waiter.expire(0);
         void traffic.close();
         this.#traffic.delete(name);
+        this.#metrics.held.remove({ app: name });
       }
       return;
     }
@@ -185,6 +186,7 @@ export class Activator {
     const existing = this.#traffic.get(name);
     if (existing) {
       existing.setPolicy(policy);
+      existing.dispatchQueue(this.#random, this.#clock());
       return;
     }
     const traffic = new AppTraffic(name, policy, this.#clock(), { drained: (a, id) => this.#options.endpoints.drained(a, id) });
@@ -217,10 +219,11 @@ export class Activator {
   }
 
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. */
-  #hold(request: ProxyRequest | Waiter & { traffic: AppTraffic }): boolean {
+  #hold(request: ProxyRequest | (Waiter & { traffic: AppTraffic })): boolean {
     const traffic = request.traffic;
     const now = this.#clock();
-    if (request.enqueuedAtMs === 0) request.enqueuedAtMs = now;
+    // A retry keeps its place in time, so its hold timeout counts from the first wait.
+    if (request.enqueuedAtMs < 0) request.enqueuedAtMs = now;
     request.waking = request.waking || traffic.readyCount === 0;
     if (!traffic.queue.push(request)) {
       this.#metrics.rejected.inc({ app: traffic.name });
@@ -257,8 +260,12 @@ export class Activator {
     const stats: AppStats[] = [];
     for (const traffic of this.#traffic.values()) {
       traffic.expireQueue(now);
-      // A held request keeps the wake-up demand alive: the poke is repeated, never lost.
-      if (traffic.queue.active > 0 && traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
+      if (traffic.queue.active > 0) {
+        // A held request keeps the wake-up demand alive: the poke is repeated, never lost.
+        if (traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
+        // A replica routed around after a failed connect may be back.
+        else traffic.dispatchQueue(this.#random, now);
+      }
       this.#metrics.held.set({ app: traffic.name }, traffic.queue.active);
       if (report) stats.push({ app: traffic.name, ...traffic.meter.report(now) });
     }
@@ -291,7 +298,8 @@ export class Activator {
     const tunnel: Waiter & { traffic: AppTraffic } = {
       traffic,
       cancelled: false,
-      enqueuedAtMs: 0,
+      queued: false,
+      enqueuedAtMs: -1,
       waking: false,
       start: (upstream: Upstream) => this.#tunnel(req, socket, head, traffic, upstream),
       expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
@@ -333,8 +341,11 @@ export class Activator {
       if (!client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       release();
     });
+    // Either side closing (or half-closing) ends the tunnel: it must not hold a replica forever.
     server.once('close', release);
+    server.once('end', release);
     client.once('close', release);
+    client.once('end', release);
     client.once('error', release);
   }
 

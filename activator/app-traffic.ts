@@ -16,10 +16,11 @@ export class Upstream {
   /** A connect to it failed: skip it until then (ms), or until the runtime says more. */
   brokenUntilMs = 0;
 
-  constructor(endpoint: Endpoint, connections: number) {
+  constructor(endpoint: Endpoint) {
     this.id = endpoint.id;
     this.address = endpoint.address;
-    this.pool = new Pool(`http://${endpoint.address}`, { connections, pipelining: 1, keepAliveTimeout: 30_000, connectTimeout: 2000 });
+    // No connection cap here: containerConcurrency is enforced by acquire(), and can change.
+    this.pool = new Pool(`http://${endpoint.address}`, { connections: null, pipelining: 1, keepAliveTimeout: 30_000, connectTimeout: 2000 });
   }
 }
 
@@ -81,7 +82,7 @@ export class AppTraffic {
       seen.add(endpoint.id);
       let upstream = this.#upstreams.get(endpoint.id);
       if (!upstream) {
-        upstream = new Upstream(endpoint, this.policy.containerConcurrency || 128);
+        upstream = new Upstream(endpoint);
         this.#upstreams.set(endpoint.id, upstream);
       }
       upstream.ready = endpoint.ready;

@@ -6,6 +6,10 @@ import { activatorErrors } from './errors.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1). */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Node already answered the client's `Expect: 100-continue`; undici refuses to send it on. */
+const notForwarded = new Set(['expect']);
+/** Errors meaning the replica could not be reached at all: route around it for a while. */
+const unreachableCodes = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT']);
 const retriedCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTCONN']);
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const maxAttempts = 3;
@@ -30,7 +34,7 @@ export function upstreamHeaders(req: IncomingMessage): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
     const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || connectionListed.includes(lower)) continue;
+    if (hopByHop.has(lower) || notForwarded.has(lower) || connectionListed.includes(lower)) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : (raw[i + 1] ?? '');
       continue;
@@ -115,7 +119,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   heldMs = -1;
   // Waiter
   cancelled = false;
-  enqueuedAtMs = 0;
+  queued = false;
+  /** When first held; -1 while never held. */
+  enqueuedAtMs = -1;
   waking = false;
   #controller: Dispatcher.DispatchController | undefined = undefined;
   #body: LazyBody | undefined = undefined;
@@ -138,7 +144,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   readonly #onClientClose = () => {
     if (this.#done) return;
     if (this.upstream === undefined) {
-      // Still waiting: leave the queue; no upstream request is ever made.
+      // Still waiting (or between attempts): leave the queue; no upstream request is made.
       this.traffic.queue.cancel(this);
       this.#finish(499);
     } else {
@@ -152,7 +158,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       this.traffic.release(upstream);
       return;
     }
-    if (this.enqueuedAtMs > 0 && this.waking) this.heldMs = this.#context.clock() - this.enqueuedAtMs;
+    if (this.enqueuedAtMs >= 0 && this.waking) this.heldMs = this.#context.clock() - this.enqueuedAtMs;
     this.upstream = upstream;
     this.#attempts++;
     this.#body = this.#hasBody ? new LazyBody(this.req) : undefined;
@@ -172,6 +178,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (statusCode < 200) {
+      // Informational: pass Early Hints on; the final response follows.
+      if (statusCode === 103) this.res.writeEarlyHints(responseHeaders(headers, -1));
+      return;
+    }
     this.#responded = true;
     this.#status = statusCode;
     this.res.writeHead(statusCode, statusMessage ?? '', responseHeaders(headers, this.heldMs));
@@ -198,11 +209,14 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (!this.#responded && !this.res.destroyed && retriedCodes.has(code) && replayable && bodyUntouched && this.#attempts < maxAttempts) {
       // The replica went away between "ready" and our connect: try another, or wait again.
       const now = this.#context.clock();
-      this.traffic.markBroken(upstream, now);
+      // Unreachable: route around it. A reset of a reused keep-alive connection says
+      // nothing about the replica: try again at once, on it or another.
+      const unreachable = unreachableCodes.has(code);
+      if (unreachable) this.traffic.markBroken(upstream, now);
       this.traffic.release(upstream);
       this.upstream = undefined;
       this.#body?.destroy();
-      const other = this.traffic.acquire(this.#context.random, now, upstream);
+      const other = this.traffic.acquire(this.#context.random, now, unreachable ? upstream : undefined);
       if (other) this.start(other);
       else if (!this.#context.hold(this)) this.#fail(activatorErrors.upstreamFailed({ app: this.traffic.name, reason: `${code} from every replica` }), {});
       return;

@@ -37,7 +37,7 @@ describe('pickTwoChoices', () => {
 });
 
 describe('HoldQueue', () => {
-  const held = (): Held => ({ cancelled: false, enqueuedAtMs: 0 });
+  const held = (): Held => ({ cancelled: false, queued: false, enqueuedAtMs: 0 });
   it('is first in, first out, and refuses past its capacity', () => {
     const queue = new HoldQueue<Held>(2);
     const [a, b, c] = [held(), held(), held()];
@@ -49,6 +49,27 @@ describe('HoldQueue', () => {
     assert.equal(queue.shift(), b);
     assert.equal(queue.shift(), c);
     assert.equal(queue.shift(), undefined);
+  });
+
+  it('cancelling what is not queued (started, or never held) changes nothing', () => {
+    const queue = new HoldQueue<Held>(2);
+    const [a, b] = [held(), held()];
+    queue.cancel(a);
+    queue.push(b);
+    queue.shift();
+    queue.cancel(b);
+    assert.equal(queue.active, 0);
+    assert.ok(queue.push(a));
+    assert.equal(queue.active, 1);
+  });
+
+  it('a full ring with a cancelled entry behind the head makes room', () => {
+    const queue = new HoldQueue<Held>(3);
+    const [a, b, c, d] = [held(), held(), held(), held()];
+    for (const x of [a, b, c]) queue.push(x);
+    queue.cancel(b);
+    assert.ok(queue.push(d));
+    assert.deepEqual([queue.shift(), queue.shift(), queue.shift()], [a, c, d]);
   });
 
   it('skips a cancelled entry, and its slot is free again', () => {

@@ -377,6 +377,33 @@ describe('LocalRuntime with real processes', () => {
     assert.deepEqual(followed, ['SIGTERM: closing']);
   });
 
+  it('deleting the App stops its replicas and forgets its revision', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'doomed', revision: 'doomed-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision);
+    await runtime.setScale('doomed', 2);
+    await endpointsWhere(runtime, 'doomed', (e) => e.filter((x) => x.ready).length === 2);
+    const pids = runtime.describe('doomed').replicas.map((r) => r.pid);
+    await store.delete('App', 'doomed');
+    await untilDead(pids);
+    assert.equal(runtime.describe('doomed').revision, undefined);
+    await assert.rejects(runtime.setScale('doomed', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION'));
+  });
+
+  it('a rollout is not passed untested when the app is scaled to zero during it', async () => {
+    const { store, runtime } = await setup();
+    const v1 = await deployFixture(store, { app: 'proven', revision: 'proven-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(v1.app, v1.revision);
+    await runtime.setScale('proven', 1);
+    await endpointsWhere(runtime, 'proven', (e) => e.some((x) => x.ready));
+    const never = await deployFixture(store, { app: 'proven', revision: 'proven-00002', env: { VERSION: 'v2', BOOT_MS: '60000' }, startTimeout: '800ms' });
+    const rolling = runtime.rollout(never.app, never.revision);
+    await sleep(100);
+    await runtime.setScale('proven', 0);
+    await assert.rejects(rolling, /did not become ready within 800ms/);
+    assert.equal(runtime.describe('proven').revision, 'proven-00001');
+  });
+
   it('refuses what it cannot run, and changes nothing', async () => {
     const { store, runtime } = await setup();
     await assert.rejects(runtime.setScale('ghost', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION') && /git push to deploy it first/.test(e.message));

@@ -88,6 +88,7 @@ export class LocalRuntime implements Runtime {
   readonly #metrics;
   #sequence = 0;
   #closed = false;
+  readonly #stop = new AbortController();
 
   constructor(options: LocalRuntimeOptions) {
     this.#stateDir = options.stateDir;
@@ -130,6 +131,27 @@ export class LocalRuntime implements Runtime {
       state.revision = revision;
       this.#scheduleStatus(state);
     }
+    void this.#followDeletions();
+  }
+
+  /** Follows App deletions: a deleted app's replicas stop and its revision is forgotten. */
+  async #followDeletions(): Promise<void> {
+    try {
+      for await (const event of this.#store.watch('App', { signal: this.#stop.signal })) {
+        if (event.type !== 'DELETED') continue;
+        const state = this.#apps.get(event.object.metadata.name);
+        if (!state) continue;
+        this.#log.info({ app: state.name }, 'app deleted: stopping its replicas');
+        state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'the app was deleted', lastLines: [] }));
+        state.rollout = undefined;
+        state.desired = 0;
+        state.revision = undefined;
+        state.app = undefined;
+        this.#reconcile(state);
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'app watch ended');
+    }
   }
 
   #state(name: string): AppState {
@@ -166,7 +188,8 @@ export class LocalRuntime implements Runtime {
     this.#checkRevision(revision);
     const state = this.#state(app.metadata.name);
     state.app = app;
-    const previous = state.revision;
+    // If a rollout is still unproven, the revision to fall back to is the one before it.
+    const previous = state.rollout?.previous ?? state.revision;
     state.revision = revision;
     state.consecutiveFailures = 0;
     state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [] }));
@@ -248,10 +271,12 @@ export class LocalRuntime implements Runtime {
       const live = [...state.replicas.values()].filter((r) => r.phase !== 'draining');
       const readyNew = live.filter((r) => r.revision.metadata.name === rollout.revision && r.phase === 'ready').length;
       const oldLive = live.some((r) => r.revision.metadata.name !== rollout.revision);
-      if ((readyNew >= state.desired || state.desired === 0) && !oldLive) {
+      if (readyNew >= Math.max(state.desired, 1) && !oldLive) {
         state.rollout = undefined;
         this.#log.info({ app: state.name, revision: rollout.revision }, 'rollout complete');
         rollout.resolve();
+        // Scaled to zero while it ran: the proven replica may go now.
+        if (state.desired === 0) queueMicrotask(() => this.#reconcile(state));
       }
     }
     this.#scheduleStatus(state);
@@ -260,7 +285,9 @@ export class LocalRuntime implements Runtime {
   #reconcile(state: AppState): void {
     if (this.#closed) return;
     const plan = planReplicas({
-      desired: state.desired,
+      // A rollout in progress keeps one new replica even if the app is scaled to zero
+      // meanwhile, so that it is proven to start (or fails) instead of passing untested.
+      desired: state.rollout ? Math.max(state.desired, 1) : state.desired,
       revision: state.revision?.metadata.name,
       replicas: [...state.replicas.values()].map((r) => ({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, sequence: r.sequence })),
     });
@@ -378,6 +405,7 @@ export class LocalRuntime implements Runtime {
 
   #exited(state: AppState, replica: Replica, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
     if (replica.phase === 'draining' || this.#closed) {
+      replica.release?.();
       state.replicas.delete(replica.id);
       void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
       this.#changed(state);
@@ -482,6 +510,7 @@ export class LocalRuntime implements Runtime {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     const stopping: Promise<unknown>[] = [];
     for (const state of this.#apps.values()) {
       clearTimeout(state.statusTimer);

@@ -44,13 +44,25 @@ export class LogBook {
     let log = this.#apps.get(app);
     if (!log) {
       const path = logFile(this.#logsDir, app);
-      log = { recent: [], file: createWriteStream(path, { flags: 'a' }), bytes: 0 };
+      log = { recent: [], file: this.#open(path), bytes: 0 };
       const created = log;
       stat(path).then((s) => (created.bytes += s.size), () => {});
       this.#apps.set(app, log);
     }
     return log;
   }
+
+  /** A log file that cannot be written (folder gone, disk full) loses lines, not Dormant. */
+  #open(path: string): WriteStream {
+    const stream = createWriteStream(path, { flags: 'a' });
+    stream.on('error', () => {
+      this.writeErrors++;
+    });
+    return stream;
+  }
+
+  /** Write failures so far (the in-memory lines are kept regardless). */
+  writeErrors = 0;
 
   append(app: string, line: LogLine): void {
     const log = this.#appLog(app);
@@ -68,10 +80,11 @@ export class LogBook {
     try {
       renameSync(path, `${path}.1`);
     } catch {
+      log.bytes = 0; // try again after another maxFileBytes, not on every line
       return;
     }
     log.file.end();
-    log.file = createWriteStream(path, { flags: 'a' });
+    log.file = this.#open(path);
     log.bytes = 0;
   }
 

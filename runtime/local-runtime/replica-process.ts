@@ -148,18 +148,14 @@ export class ReplicaProcess {
 
   /** SIGTERM to the whole group, SIGKILL after graceMs; resolves when the leader has exited. */
   async stop(graceMs: number): Promise<ReplicaExit> {
-    if (this.#exit) {
-      this.#signalGroup('SIGKILL'); // reap anything the leader left behind
-      return this.#exit;
-    }
+    // Once the leader's exit is seen its pid may be reused: no more group signals.
+    if (this.#exit) return this.#exit;
     this.#signalGroup('SIGTERM');
     const cancel = new AbortController();
     const timer = sleep(graceMs, 'timeout' as const, { signal: cancel.signal }).catch(() => 'cancelled' as const);
     if ((await Promise.race([this.exited, timer])) === 'timeout') this.#signalGroup('SIGKILL');
     cancel.abort();
-    const exit = await this.exited;
-    this.#signalGroup('SIGKILL');
-    return exit;
+    return this.exited;
   }
 
   kill(): void {
