@@ -1,3 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { cliErrors } from './errors.js';
+
 /** What a command may touch of the outside world; tests pass their own. */
 export interface Io {
   readonly stdout: { write(text: string): unknown };
@@ -16,4 +20,12 @@ export async function readAll(stream: AsyncIterable<Buffer | string>): Promise<s
   let text = '';
   for await (const chunk of stream) text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
   return text;
+}
+
+/** The text of a file named on the command line, or of standard input for "-". */
+export async function readSource(io: Io, source: string): Promise<string> {
+  if (source === '-') return readAll(io.stdin);
+  return readFile(resolve(io.cwd, source), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw cliErrors.readInput({ source, reason: error.code === 'ENOENT' ? 'no such file' : error.message }, { cause: error });
+  });
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -7,7 +7,7 @@ import type { ObjectInput } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
-import { readAll } from '../io.js';
+import { readSource } from '../io.js';
 
 /** A file, or the .yaml, .yml and .json files of a folder (like kubectl apply -f DIR). */
 async function manifestFiles(path: string, source: string): Promise<string[]> {
@@ -32,12 +32,7 @@ export const apply: Command = {
     const objects: ObjectInput[] = [];
     for (const file of source === '-' ? ['-'] : await manifestFiles(resolve(io.cwd, source), source)) {
       const label = file === '-' ? 'standard input' : file;
-      const text =
-        file === '-'
-          ? await readAll(io.stdin)
-          : await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-              throw cliErrors.readInput({ source: file, reason: error.code === 'ENOENT' ? 'no such file' : error.message }, { cause: error });
-            });
+      const text = await readSource(io, file);
       for (const [index, document] of parseAllDocuments(text).entries()) {
         if (document.errors.length > 0) {
           throw cliErrors.badInput({ source: label, reason: `document ${index + 1} is not valid YAML: ${document.errors[0]?.message.split('\n')[0]}` });

@@ -1,9 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { AdminKeys } from '../../gitd/index.js';
 import type { Command } from '../command.js';
-import { cliErrors } from '../errors.js';
-import { readAll } from '../io.js';
+import { readSource } from '../io.js';
 import { formatTable, print } from '../output.js';
 
 export const keysAdd: Command = {
@@ -14,12 +11,7 @@ export const keysAdd: Command = {
   async run({ io, args, stateDir }) {
     const [source = '-'] = args;
     const label = source === '-' ? 'standard input' : source;
-    const text =
-      source === '-'
-        ? await readAll(io.stdin)
-        : await readFile(resolve(io.cwd, source), 'utf8').catch((error: NodeJS.ErrnoException) => {
-            throw cliErrors.readInput({ source, reason: error.code === 'ENOENT' ? 'no such file' : error.message }, { cause: error });
-          });
+    const text = await readSource(io, source);
     const added = await new AdminKeys(stateDir).add(text, label);
     for (const key of added) io.stdout.write(`added ${key.fingerprint} (${key.type}${key.comment ? `, ${key.comment}` : ''})\n`);
     return undefined;
