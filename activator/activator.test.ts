@@ -102,6 +102,27 @@ describe('activator routing', () => {
   });
 });
 
+describe('activator request traces', () => {
+  it('records arrival, duration and status of each request to a traced app, until stopped', async () => {
+    const h = await setup({ hello: {}, other: {} });
+    const r = await echoReplica('r1');
+    h.endpoints.set('hello', [endpoint('r1', r.address)]);
+    h.endpoints.set('other', [endpoint('r1', r.address)]);
+    await sleep(20);
+    const traced: [number, number, number][] = [];
+    const stop = h.activator.traceRequests('hello', (arrivedMs, durationMs, status) => traced.push([arrivedMs, durationMs, status]));
+    await call(h.port, 'hello.localhost', '/?delay=50');
+    await call(h.port, 'other.localhost', '/');
+    stop();
+    await call(h.port, 'hello.localhost', '/');
+    assert.equal(traced.length, 1, 'only the traced app, only while traced');
+    const [arrivedMs = -1, durationMs = -1, status] = traced[0] ?? [];
+    assert.ok(arrivedMs >= 0 && arrivedMs < 1000, `arrived ${arrivedMs} ms after tracing began`);
+    assert.ok(durationMs >= 45 && durationMs < 1000, `took ${durationMs} ms`);
+    assert.equal(status, 200);
+  });
+});
+
 describe('activator hold at zero', () => {
   it('holds 1,000 concurrent requests while the app sleeps, pokes once, and answers all when a replica is ready', async (t: TestContext) => {
     const h = await setup({ sleepy: {} });

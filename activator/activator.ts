@@ -50,6 +50,9 @@ export interface ActivatorOptions {
   readonly keepAliveTimeoutMs?: number;
 }
 
+/** Gets each finished request of a traced app: arrival (ms since tracing began), duration, status. */
+export type RequestRecorder = (arrivedMs: number, durationMs: number, status: number) => void;
+
 const tickMs = 100;
 const statsEveryTicks = 10;
 const repokeMs = 1000;
@@ -74,6 +77,7 @@ export class Activator {
   readonly #policies = new Map<string, AutoscalePolicy>();
   readonly #traffic = new Map<string, AppTraffic>();
   readonly #subscriptions = new Map<string, AbortController>();
+  readonly #tracers = new Map<string, Set<{ readonly sinceMs: number; readonly record: RequestRecorder }>>();
   readonly #stop = new AbortController();
   /** Upgraded connections: the HTTP server no longer tracks them, so close() must. */
   readonly #upgraded = new Set<Socket>();
@@ -249,7 +253,32 @@ export class Activator {
     this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
     this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
     if (request.heldMs >= 0) this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
+    if (this.#tracers.size > 0) this.#trace(traffic.name, request.startedAtMs, now, status);
     if (traffic.queue.active > 0) traffic.dispatchQueue(this.#random, now);
+  }
+
+  #trace(app: string, startedAtMs: number, now: number, status: number): void {
+    const tracers = this.#tracers.get(app);
+    if (!tracers) return;
+    for (const tracer of tracers) if (startedAtMs >= tracer.sinceMs) tracer.record(startedAtMs - tracer.sinceMs, now - startedAtMs, status);
+  }
+
+  /**
+   * Records every request to app that arrives from now on (`dormant trace`), until the
+   * returned function is called. Costs the request path one map lookup while any app is traced.
+   */
+  traceRequests(app: string, record: RequestRecorder): () => void {
+    const tracer = { sinceMs: this.#clock(), record };
+    let tracers = this.#tracers.get(app);
+    if (!tracers) {
+      tracers = new Set();
+      this.#tracers.set(app, tracers);
+    }
+    tracers.add(tracer);
+    return () => {
+      tracers.delete(tracer);
+      if (tracers.size === 0 && this.#tracers.get(app) === tracers) this.#tracers.delete(app);
+    };
   }
 
   /** Expires held requests, re-pokes sleeping apps, and reports load every second. */

@@ -103,7 +103,9 @@ export function decide(input: DecideInput): Decision {
   const unit = policy.metric === 'rps' ? 'requests/s' : 'concurrent';
   const perReplica = policy.target * policy.targetUtilization;
   const panicWindowMs = Math.max(1000, (policy.stableWindowMs * policy.panicWindowPercentage) / 100);
-  const observingSinceMs = state.observingSinceMs ?? observations[0]?.atMs ?? nowMs;
+  // An observation stands for the second that ends at its atMs.
+  const firstObservedMs = observations[0] === undefined ? nowMs : observations[0].atMs - 1000;
+  const observingSinceMs = state.observingSinceMs ?? firstObservedMs;
   const observedMs = nowMs - observingSinceMs;
 
   let lastRequestMs = state.lastRequestMs;

@@ -3,7 +3,7 @@ import type { ResourceStore } from '../runtime/index.js';
 import type { Io } from './io.js';
 import type { OutputFormat } from './output.js';
 
-export type Flags = Readonly<Record<string, string | boolean | undefined>>;
+export type Flags = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 export interface CommandContext {
   readonly io: Io;
@@ -34,4 +34,10 @@ export interface Command {
 export const flagString = (flags: Flags, name: string): string | undefined => {
   const value = flags[name];
   return typeof value === 'string' ? value : undefined;
+};
+
+/** A flag given several times (`--policy a --policy b`). */
+export const flagStrings = (flags: Flags, name: string): string[] => {
+  const value = flags[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 };

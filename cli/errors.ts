@@ -27,12 +27,12 @@ export const cliErrors = defineErrors({
     message: (o: { operation: string; path: string; reason: string }) =>
       `cannot ${o.operation} ${o.path}: ${o.reason}; check that the state folder (--state-dir or DORMANT_HOME) is a writable folder with free space`,
   },
-  notBuilt: {
-    code: 'CLI_NOT_BUILT',
-    httpStatus: 501,
-    exitCode: 3,
-    message: (o: { command: string; needs: string }) =>
-      `dormant ${o.command} is not built yet: it needs ${o.needs}, which does not exist in this version (see the status table in README.md)`,
+  notRunning: {
+    code: 'CLI_NOT_RUNNING',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { stateDir: string; purpose: string }) =>
+      `cannot ${o.purpose}: no dormant up is running on ${o.stateDir}; start it with dormant up (npm start) in another terminal, with the same --state-dir`,
   },
   alreadyRunning: {
     code: 'CLI_ALREADY_RUNNING',
@@ -73,6 +73,13 @@ export const cliErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; problems: readonly string[] }) =>
       `the policy of ${o.app} would be invalid, nothing was changed:\n${o.problems.map((p) => `  - ${p}`).join('\n')}`,
+  },
+  policyNotFound: {
+    code: 'CLI_POLICY_NOT_FOUND',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { given: string; guess: string | undefined }) =>
+      `no AutoscalePolicy or App is called "${o.given}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; --policy takes defaults, a policy or app name, a manifest file, or key=value,... (e.g. target=50,scaleToZeroGracePeriod=5m)`,
   },
   policyRefMissing: {
     code: 'CLI_POLICY_REF_MISSING',

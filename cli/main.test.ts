@@ -92,12 +92,6 @@ describe('dormant (command dispatch)', () => {
     assert.match(result.stderr, /error \[CLI_IO\]: cannot mkdir \/dev\/null\/objects: a part of the path is not a folder; check that the state folder/);
   });
 
-  it('commands whose component is missing say so and exit 3', async () => {
-    const result = await runCli(await tempStateDir(), ['policy', 'simulate', 'hello']);
-    assert.equal(result.code, 3);
-    assert.match(result.stderr, /dormant policy simulate is not built yet: it needs the autoscaler's offline replay/);
-  });
-
   it('--state-dir beats DORMANT_HOME', async () => {
     const home = await tempStateDir();
     const other = await tempStateDir();

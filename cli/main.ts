@@ -8,9 +8,10 @@ import { apply } from './commands/apply.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
 import { keysAdd, keysList, keysRemove } from './commands/keys.js';
 import { logs } from './commands/logs.js';
-import { policySimulate } from './commands/not-built.js';
 import { policyGet, policySet } from './commands/policy.js';
 import { revisionsList } from './commands/revisions.js';
+import { policySimulate } from './commands/simulate.js';
+import { trace } from './commands/trace.js';
 import { up } from './commands/up.js';
 import { cliErrors } from './errors.js';
 import type { Io } from './io.js';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   policyGet,
   policySet,
   policySimulate,
+  trace,
   keysAdd,
   keysList,
   keysRemove,
@@ -158,7 +160,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     } catch (error) {
       throw flagProblem(error as Error, command);
     }
-    const flags = parsed.values as Record<string, string | boolean | undefined>;
+    const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;
     if (flags.help === true) {
       io.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
       return 0;

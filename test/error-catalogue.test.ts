@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
 import '../activator/index.js';
+import '../autoscaler/index.js';
 import '../cli/index.js';
 import '../gitd/index.js';
 import '../runtime/index.js';

@@ -59,7 +59,7 @@ function parseAssignment(arg: string): { key: string; value: string | undefined 
   return { key: arg.slice(0, at), value: arg.slice(at + 1) };
 }
 
-function typedValue(key: string, text: string): unknown {
+export function typedValue(key: string, text: string): unknown {
   const schema = (AutoscalePolicySpecSchema.properties as Record<string, { type?: string }>)[key];
   if (schema?.type === 'integer' || schema?.type === 'number') {
     const n = Number(text);

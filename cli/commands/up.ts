@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator } from '../../activator/index.js';
-import { ScalingLoop } from '../../autoscaler/index.js';
+import { requestLogHeader, ScalingLoop } from '../../autoscaler/index.js';
 import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -19,9 +19,35 @@ const components = [
   { name: 'runtime', state: 'running', note: 'replicas as local processes' },
 ] as const;
 
-async function startMetricsServer(registry: Registry, port: number): Promise<Server> {
+/** `GET /trace/APP`: the app's requests as a CSV request log, streamed until the client leaves. */
+function serveTrace(activator: Activator | undefined, store: LocalStore, app: string, request: IncomingMessage, response: ServerResponse): void {
+  if (!activator) {
+    response.writeHead(503, { 'content-type': 'text/plain' }).end('the activator is not running yet\n');
+    return;
+  }
+  store.find('App', app).then(
+    (found) => {
+      if (!found) {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end(`no app named "${app}"; dormant apps lists them\n`);
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'text/csv', 'cache-control': 'no-store' });
+      response.write(`${requestLogHeader}\n`);
+      const stop = activator.traceRequests(app, (arrivedMs, durationMs, status) => {
+        response.write(`${(arrivedMs / 1000).toFixed(3)},${(durationMs / 1000).toFixed(3)},${status}\n`);
+      });
+      request.socket.once('close', stop);
+    },
+    (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+  );
+}
+
+async function startMetricsServer(registry: Registry, port: number, trace: (app: string, request: IncomingMessage, response: ServerResponse) => void): Promise<Server> {
   const server = createServer((request, response) => {
-    if (request.url === '/metrics') {
+    const traced = /^\/trace\/([^/?]+)$/.exec(request.url ?? '');
+    if (traced) {
+      trace(decodeURIComponent(traced[1] ?? ''), request, response);
+    } else if (request.url === '/metrics') {
       registry.metrics().then(
         (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (error: Error) => response.writeHead(500).end(error.message),
@@ -29,7 +55,7 @@ async function startMetricsServer(registry: Registry, port: number): Promise<Ser
     } else if (request.url === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /trace/APP\n');
     }
   });
   server.listen(port, '127.0.0.1');
@@ -86,11 +112,15 @@ export const up: Command = {
     };
     let store: LocalStore;
     let metrics: Server | undefined;
+    let activator: Activator | undefined;
     try {
       store = await LocalStore.open({ stateDir: settings.stateDir });
       const openStore = store;
       stops.push(() => openStore.close());
-      metrics = settings.metricsPort === 0 ? undefined : await startMetricsServer(registry, settings.metricsPort);
+      metrics =
+        settings.metricsPort === 0
+          ? undefined
+          : await startMetricsServer(registry, settings.metricsPort, (app, request, response) => serveTrace(activator, openStore, app, request, response));
       const server = metrics;
       if (server) {
         stops.push(
@@ -107,7 +137,7 @@ export const up: Command = {
       const autoscaler = new ScalingLoop({ store, runtime, log, registry });
       stops.push(async () => autoscaler.close());
       await autoscaler.start();
-      const activator = new Activator({
+      activator = new Activator({
         store,
         endpoints: runtime,
         stats: autoscaler,
@@ -116,8 +146,9 @@ export const up: Command = {
         domain: settings.domain,
         port: settings.httpPort,
       });
-      stops.push(() => activator.close());
-      await activator.start().catch((error: NodeJS.ErrnoException) => {
+      const started = activator;
+      stops.push(() => started.close());
+      await started.start().catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
       });
     } catch (error) {

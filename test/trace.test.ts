@@ -1,0 +1,95 @@
+// `dormant trace` against a real `dormant up`: the activator records an app's requests and
+// the CLI streams them as a request log that `dormant policy simulate` reads.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { tempStateDir } from '../cli/test-support.js';
+
+const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
+const run = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function get(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, headers: { host }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Resolves once text appears in what the stream printed. */
+function waitForText(stream: NodeJS.ReadableStream, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    stream.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) resolve();
+    });
+  });
+}
+
+it('records the requests of an app from the running dormant up, for policy simulate', async () => {
+  const stateDir = await tempStateDir();
+  const dormant = (...args: string[]) => run(process.execPath, [bin, ...args, '--state-dir', stateDir]);
+  await dormant('apps', 'create', 'hello');
+  // Nothing is deployed: held requests end with 504 after requestTimeout, which is enough to trace.
+  await dormant('policy', 'set', 'hello', 'requestTimeout=1s');
+
+  const notRunning = await dormant('trace', 'hello').catch((error: { code: number; stderr: string }) => error);
+  assert.equal((notRunning as { code: number }).code, 1);
+  assert.match((notRunning as { stderr: string }).stderr, /error \[CLI_NOT_RUNNING\]: cannot trace hello: no dormant up is running/);
+
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const up = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort)]);
+  after(async () => {
+    if (up.exitCode === null) {
+      up.kill('SIGTERM');
+      await once(up, 'exit');
+    }
+  });
+  await waitForText(up.stdout, 'Press Ctrl-C');
+
+  const tracer = spawn(process.execPath, [bin, 'trace', 'hello', '--for', '3s', '--state-dir', stateDir]);
+  let csv = '';
+  tracer.stdout.on('data', (chunk: Buffer) => (csv += chunk.toString()));
+  await waitForText(tracer.stderr, 'Recording requests to hello');
+  const statuses = await Promise.all([get(httpPort, 'hello.localhost'), get(httpPort, 'hello.localhost')]);
+  assert.deepEqual(statuses, [504, 504]);
+  const [code] = (await once(tracer, 'exit')) as [number];
+  assert.equal(code, 0);
+
+  const [header, ...rows] = csv.trim().split('\n');
+  assert.equal(header, 'seconds,duration_seconds,status');
+  assert.equal(rows.length, 2, csv);
+  for (const row of rows) {
+    const [arrived = -1, duration = -1, status] = row.split(',').map(Number);
+    assert.ok(arrived >= 0 && arrived < 3, `arrived ${arrived} s into the trace`);
+    assert.ok(duration >= 0.9 && duration < 2, `held ${duration} s (requestTimeout 1s)`);
+    assert.equal(status, 504);
+  }
+
+  await writeFile(join(stateDir, 'hello.csv'), csv);
+  const simulated = await dormant('policy', 'simulate', '--trace', join(stateDir, 'hello.csv'), '--chart', join(stateDir, 'hello.svg'));
+  assert.match(simulated.stdout, /requests \(2\)/);
+  assert.match(simulated.stdout, /^defaults\s+1\s+/m);
+});
