@@ -1,3 +1,5 @@
-// build: app detection, release folders for processes, OCI images for containers.
-// Not built yet: issues #6 and #8. README's status table says so.
-export {};
+// build: how a pushed tree becomes a release folder that replicas run (process apps).
+// OCI images for containers are issue #8.
+export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
+export { buildErrors } from './errors.js';
+export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateLock, writeFileAtomic } from '../runtime/index.js';
 import { gitdErrors } from './errors.js';
@@ -9,11 +9,13 @@ import { formatPublicKey, parsePublicKeyLine, type PublicKey } from './public-ke
  * <stateDir>/admin-keys in authorized_keys format, so people can read and audit it.
  */
 export class AdminKeys {
+  readonly #stateDir: string;
   readonly #file: string;
   /** add and remove read, change and write the file: one process at a time. */
   readonly #lock: StateLock;
 
   constructor(stateDir: string) {
+    this.#stateDir = stateDir;
     this.#file = join(stateDir, 'admin-keys');
     this.#lock = new StateLock(join(stateDir, 'admin-keys.lock'));
   }
@@ -46,6 +48,8 @@ export class AdminKeys {
       adding.push(parsed.key);
     });
     if (adding.length === 0) throw gitdErrors.keyNone({ source });
+    // Keys are often added before the first dormant up made the state folder.
+    await mkdir(this.#stateDir, { recursive: true });
     return this.#lock.withLock(async () => {
       const existing = await this.list();
       const seen = new Set(existing.map((k) => k.fingerprint));

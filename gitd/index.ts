@@ -1,4 +1,6 @@
-// gitd: git push over SSH. So far: the admin keys it will authenticate pushes with.
+// gitd: git push over SSH: the server, receive-pack, and the push pipeline it runs.
 export { AdminKeys } from './admin-keys.js';
 export { gitdErrors } from './errors.js';
+export { GitServer, type GitServerOptions } from './git-server.js';
 export { fingerprintOf, type PublicKey, parsePublicKeyLine } from './public-key.js';
+export { type Deployed, PushPipeline, type PushPipelineOptions, PushRejected } from './push-pipeline.js';

@@ -7,4 +7,4 @@ export { LocalStore, type LocalStoreOptions } from './local-store/local-store.js
 export { LocalRuntime, type LocalRuntimeOptions } from './local-runtime/local-runtime.js';
 export { readAppLogs } from './local-runtime/log-book.js';
 export type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from './resource-store.js';
-export type { Endpoint, LogLine, LogOptions, Runtime } from './runtime.js';
+export type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from './runtime.js';

@@ -18,6 +18,11 @@ export interface LogLine {
   readonly text: string;
 }
 
+export interface RolloutOptions {
+  /** At zero replicas, prove the revision starts (like Dokku's CHECKS), then return to zero. */
+  readonly verifyAtZero?: boolean;
+}
+
 export interface LogOptions {
   readonly follow?: boolean;
   /** Only lines at or after this time (ms since the epoch). */
@@ -30,8 +35,11 @@ export interface LogOptions {
  * Kubernetes (issue #10). Not implemented yet; this is the contract both will meet.
  */
 export interface Runtime {
-  /** New replicas become ready before old ones drain; at zero replicas it only records the revision. */
-  rollout(app: App, revision: Revision): Promise<void>;
+  /**
+   * New replicas become ready before old ones drain. At zero replicas it only records the
+   * revision, unless verifyAtZero: then one replica starts as a check and stops once ready.
+   */
+  rollout(app: App, revision: Revision, options?: RolloutOptions): Promise<void>;
   setScale(app: string, replicas: number): Promise<void>;
   /** The current endpoints at once, then again on every change. */
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;

@@ -60,7 +60,7 @@ it('records the requests of an app from the running dormant up, for policy simul
   assert.match((notRunning as { stderr: string }).stderr, /error \[CLI_NOT_RUNNING\]: cannot trace hello: no dormant up is running/);
 
   const [httpPort, metricsPort] = [await freePort(), await freePort()];
-  const up = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort)]);
+  const up = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--ssh-port', '0']);
   after(async () => {
     if (up.exitCode === null) {
       up.kill('SIGTERM');

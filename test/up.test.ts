@@ -56,16 +56,17 @@ describe('dormant up', () => {
     await run(process.execPath, [bin, 'apps', 'create', 'hello', '--state-dir', stateDir]);
     const metricsPort = await freePort();
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(metricsPort), '--http-port', String(httpPort)]);
+    const sshPort = await freePort();
+    const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(metricsPort), '--http-port', String(httpPort), '--ssh-port', String(sshPort)]);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
       const banner = await waitFor(child, 'Press Ctrl-C to stop.');
       assert.match(banner, /Dormant is up on the local runtime; state in .* \(1 app\)/);
-      assert.match(banner, /git remote add dormant ssh:\/\/git@localhost:2222\/<app> && git push dormant main/);
+      assert.match(banner, new RegExp(`git remote add dormant ssh://git@localhost:${sshPort}/<app> && git push dormant main`));
       assert.match(banner, new RegExp(`apps at: +http://<app>\\.localhost:${httpPort}`));
       assert.match(banner, /activator +running/);
-      assert.match(banner, /gitd +not built yet/);
+      assert.match(banner, /gitd +running/);
       const root = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { accept: 'application/json' } });
       assert.deepEqual(await root.json(), { apps: [{ name: 'hello', url: `http://hello.localhost:${httpPort}/` }] });
 
@@ -74,10 +75,10 @@ describe('dormant up', () => {
       const text = await metrics.text();
       assert.match(text, /^dormant_component_up\{component="store"\} 1$/m);
       assert.match(text, /^dormant_component_up\{component="activator"\} 1$/m);
-      assert.match(text, /^dormant_component_up\{component="gitd"\} 0$/m);
+      assert.match(text, /^dormant_component_up\{component="gitd"\} 1$/m);
       assert.match(text, /^dormant_process_cpu_user_seconds_total /m);
 
-      const second = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', '0', '--http-port', '0']).then(
+      const second = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']).then(
         () => assert.fail('a second dormant up on the same state folder must fail'),
         (error: { code: number; stderr: string }) => error,
       );
@@ -105,7 +106,7 @@ describe('dormant up', () => {
     await new Promise((resolve) => blocker.once('listening', resolve));
     const { port } = blocker.address() as { port: number };
     try {
-      const result = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(port), '--http-port', '0']).then(
+      const result = await run(process.execPath, [bin, 'up', '--state-dir', stateDir, '--metrics-port', String(port), '--http-port', '0', '--ssh-port', '0']).then(
         () => assert.fail('must fail'),
         (error: { code: number; stderr: string }) => error,
       );
@@ -121,7 +122,7 @@ describe('dormant up', () => {
     const stateDir = await tempDir();
     const child = spawn('npm', ['start', '--silent'], {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: { ...process.env, DORMANT_HOME: stateDir, DORMANT_METRICS_PORT: '0', DORMANT_HTTP_PORT: String(await freePort()) },
+      env: { ...process.env, DORMANT_HOME: stateDir, DORMANT_METRICS_PORT: '0', DORMANT_SSH_PORT: '0', DORMANT_HTTP_PORT: String(await freePort()) },
     });
     await waitFor(child, 'Press Ctrl-C to stop.', 60_000);
     const record = JSON.parse(await readFile(join(stateDir, 'up.json'), 'utf8')) as { pid: number };

@@ -5,17 +5,19 @@ import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator } from '../../activator/index.js';
 import { requestLogHeader, ScalingLoop } from '../../autoscaler/index.js';
+import { GitServer, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
-import type { Command } from '../command.js';
+import { type Command, type Flags, flagString } from '../command.js';
+import type { Io } from '../io.js';
 import { cliErrors } from '../errors.js';
 import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upRecordFile } from '../settings.js';
 
-/** What `up` runs, and what it cannot run yet; the banner and README say the same. */
+/** What `up` runs; the banner and README say the same. */
 const components = [
   { name: 'store', state: 'running', note: 'local JSON files' },
   { name: 'activator', state: 'running', note: 'HTTP routing, hold at zero and wake-up' },
   { name: 'autoscaler', state: 'running', note: "Knative's KPA rules: wake on request, scale to zero when idle" },
-  { name: 'gitd', state: 'not built yet', note: 'git push over SSH' },
+  { name: 'gitd', state: 'running', note: 'git push over SSH: build, roll out, answer with the URL' },
   { name: 'runtime', state: 'running', note: 'replicas as local processes' },
 ] as const;
 
@@ -83,9 +85,18 @@ async function claimUpRecord(stateDir: string): Promise<void> {
   throw cliErrors.alreadyRunning({ pid: 0, stateDir });
 }
 
+/** The largest pack a push may send: --max-pack-mb, DORMANT_MAX_PACK_MB, or 200. */
+function maxPackMb(flags: Flags, io: Io): number {
+  const text = flagString(flags, 'max-pack-mb') ?? io.env.DORMANT_MAX_PACK_MB;
+  if (text === undefined) return 200;
+  const mb = Number(text);
+  if (!Number.isFinite(mb) || mb <= 0) throw cliErrors.usage({ problem: `--max-pack-mb must be a positive number of MiB, got "${text}"`, usage: up.usage });
+  return mb;
+}
+
 export const up: Command = {
   name: 'up',
-  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090]',
+  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200]',
   summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -94,6 +105,7 @@ export const up: Command = {
     'http-port': { type: 'string' },
     'ssh-port': { type: 'string' },
     'metrics-port': { type: 'string' },
+    'max-pack-mb': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
@@ -103,8 +115,8 @@ export const up: Command = {
     const log = pino({ name: 'dormant', base: { component: 'up' } }, pino.destination({ fd: 2, sync: true }));
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
-    const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running, 0 not built', labelNames: ['component'], registers: [registry] });
-    for (const c of components) info.set({ component: c.name }, c.state === 'not built yet' ? 0 : 1);
+    const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running', labelNames: ['component'], registers: [registry] });
+    for (const c of components) info.set({ component: c.name }, 1);
     // Started in this order and stopped in reverse; a failure stops what already runs.
     const stops: (() => Promise<unknown>)[] = [() => rm(upRecordFile(settings.stateDir), { force: true })];
     const stopAll = async () => {
@@ -113,6 +125,7 @@ export const up: Command = {
     let store: LocalStore;
     let metrics: Server | undefined;
     let activator: Activator | undefined;
+    let sshPort = settings.sshPort;
     try {
       store = await LocalStore.open({ stateDir: settings.stateDir });
       const openStore = store;
@@ -146,6 +159,12 @@ export const up: Command = {
         domain: settings.domain,
         port: settings.httpPort,
       });
+      const pipeline = new PushPipeline({ store, runtime, stateDir: settings.stateDir, appUrl: (app) => appUrl(settings, app), log });
+      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackMb(flags, io) * 1024 * 1024 });
+      stops.push(() => gitd.close());
+      sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
+      });
       const started = activator;
       stops.push(() => started.close());
       await started.start().catch((error: NodeJS.ErrnoException) => {
@@ -163,7 +182,7 @@ export const up: Command = {
       startedAt: io.now().toISOString(),
       domain: settings.domain,
       httpPort: settings.httpPort,
-      sshPort: settings.sshPort,
+      sshPort,
       metricsPort,
     };
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
@@ -172,12 +191,11 @@ export const up: Command = {
     io.stdout.write(
       [
         `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
-        `  deploy:   git remote add dormant ${gitRemote(settings, '<app>')} && git push dormant main`,
+        `  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`,
         `  apps at:  ${appUrl(settings, '<app>')}`,
         `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,
         '  components:',
         ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
-        'Not built yet: git push (gitd); see README.md.',
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),

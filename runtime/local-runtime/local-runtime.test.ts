@@ -162,6 +162,20 @@ describe('LocalRuntime with real processes', () => {
     await appWhere(store, 'scaler', (a) => a.status?.readyReplicas === 0 && a.status.desiredReplicas === 0);
   });
 
+  it('verifyAtZero starts one replica of a new revision as a check, then returns to zero; a crashing one fails and the old one stays', async () => {
+    const { store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'checked', revision: 'checked-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision, { verifyAtZero: true });
+    assert.equal(runtime.describe('checked').revision, 'checked-00001');
+    await endpointsWhere(runtime, 'checked', (e) => e.length === 0);
+    assert.equal(runtime.describe('checked').desired, 0);
+
+    const broken = await deployFixture(store, { app: 'checked', revision: 'checked-00002', env: { VERSION: 'v2', CRASH: '1' } });
+    await assert.rejects(runtime.rollout(broken.app, broken.revision, { verifyAtZero: true }), (error) => isDormantError(error, 'RUNTIME_ROLLOUT_FAILED'));
+    assert.equal(runtime.describe('checked').revision, 'checked-00001', 'the previous revision stays');
+    await endpointsWhere(runtime, 'checked', (e) => e.length === 0);
+  });
+
   it('draining waits for the request in flight, then stops the replica', async () => {
     const { store, runtime } = await setup();
     const { app, revision } = await deployFixture(store, { app: 'drainer', revision: 'drainer-00001', env: { VERSION: 'v1' } });

@@ -8,7 +8,7 @@ import { type App, type Condition, defaultNamespace, parseDuration, type Revisio
 import { isDormantError } from '../../errors/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
-import type { Endpoint, LogLine, LogOptions, Runtime } from '../runtime.js';
+import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { LatestValue } from './latest-value.js';
 import { LogBook, readAppLogs } from './log-book.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
@@ -183,7 +183,7 @@ export class LocalRuntime implements Runtime {
     if (!releaseDir || !existsSync(releaseDir)) throw runtimeErrors.noRelease({ revision: revision.metadata.name, releaseDir });
   }
 
-  async rollout(app: App, revision: Revision): Promise<void> {
+  async rollout(app: App, revision: Revision, options: RolloutOptions = {}): Promise<void> {
     if (this.#closed) throw runtimeErrors.closed({ app: app.metadata.name });
     this.#checkRevision(revision);
     const state = this.#state(app.metadata.name);
@@ -194,7 +194,7 @@ export class LocalRuntime implements Runtime {
     state.consecutiveFailures = 0;
     state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [] }));
     state.rollout = undefined;
-    if (state.desired === 0) {
+    if (state.desired === 0 && !options.verifyAtZero) {
       this.#log.info({ app: state.name, revision: revision.metadata.name }, 'revision recorded; it starts on the next wake-up');
       this.#reconcile(state);
       return;

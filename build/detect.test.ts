@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { isDormantError } from '../errors/index.js';
+import { type BuildPlan, detectBuild, procfileWeb, shellStart } from './detect.js';
+
+const made: string[] = [];
+after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+async function tree(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dormant-detect-'));
+  made.push(dir);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return dir;
+}
+
+const pkg = (manifest: Record<string, unknown>) => JSON.stringify({ name: 'app', ...manifest });
+const options = { nodeVersion: 'v20.20.2', strategy: 'auto' } as const;
+
+interface Row {
+  readonly name: string;
+  readonly files: Record<string, string>;
+  readonly summary?: string;
+  readonly steps?: readonly string[];
+  readonly start?: readonly string[];
+  readonly error?: string;
+  readonly strategy?: 'auto' | 'dockerfile';
+}
+
+const rows: readonly Row[] = [
+  {
+    name: 'package.json with a lockfile: npm ci, then the build script; starts its start script',
+    files: { 'package.json': pkg({ dependencies: { a: '1' }, scripts: { build: 'tsc', start: 'node dist/main.js' } }), 'package-lock.json': '{}' },
+    summary: 'node 20, npm ci',
+    steps: ['npm ci', 'npm run build'],
+    start: ['/bin/sh', '-c', 'PATH="$PWD/node_modules/.bin:$PATH" exec node dist/main.js'],
+  },
+  {
+    name: 'package.json with dependencies and no lockfile: npm install',
+    files: { 'package.json': pkg({ dependencies: { a: '1' }, scripts: { start: 'node index.js' } }) },
+    summary: 'node 20, npm install',
+    steps: ['npm install'],
+  },
+  { name: 'package.json without dependencies: nothing to install', files: { 'package.json': pkg({ scripts: { start: 'node s.js' } }) }, summary: 'node 20, no dependencies', steps: [] },
+  {
+    name: 'no start script but a server.js: node server.js, as npm start does',
+    files: { 'package.json': pkg({}), 'server.js': '' },
+    start: ['/bin/sh', '-c', 'PATH="$PWD/node_modules/.bin:$PATH" exec node server.js'],
+  },
+  {
+    name: "a Procfile's web line wins over the start script",
+    files: { 'package.json': pkg({ scripts: { start: 'node a.js' } }), Procfile: 'worker: node w.js\nweb: node web.js\n' },
+    summary: 'node 20, no dependencies, Procfile',
+    start: ['/bin/sh', '-c', 'PATH="$PWD/node_modules/.bin:$PATH" exec node web.js'],
+  },
+  { name: 'a Procfile alone', files: { Procfile: 'web: ./run --port $PORT\n' }, summary: 'Procfile', steps: [] },
+  { name: 'index.html alone: a static site', files: { 'index.html': '<p>hi</p>' }, summary: 'static site', start: ['node', '.dormant-static-server.cjs'] },
+  { name: 'engines.node that this Node meets', files: { 'package.json': pkg({ engines: { node: '>=18' }, scripts: { start: 'node s.js' } }) }, summary: 'node 20, no dependencies' },
+  { name: 'engines.node this Node cannot meet', files: { 'package.json': pkg({ engines: { node: '^22' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "^22" in engines.node, but Node 20.20.2 is installed here' },
+  { name: 'engines.node that is not a range', files: { 'package.json': pkg({ engines: { node: 'latest please' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "latest please" in engines.node, but it is not a semver range' },
+  { name: 'a yarn lockfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'yarn.lock': '' }, error: 'BUILD_PACKAGE_MANAGER_NOT_BUILT: this app uses yarn' },
+  { name: 'package.json that is not JSON', files: { 'package.json': '{' }, error: 'BUILD_BAD_PACKAGE_JSON: package.json is not valid JSON' },
+  { name: 'package.json with no way to start', files: { 'package.json': pkg({}) }, error: 'BUILD_NO_START: nothing says how to start this app' },
+  { name: 'a Procfile without web', files: { Procfile: 'worker: x\n' }, error: 'BUILD_PROCFILE_NO_WEB: the Procfile has no web: line' },
+  { name: 'a Dockerfile alone', files: { Dockerfile: 'FROM node:20-slim\n' }, error: 'BUILD_CONTAINERS_NOT_BUILT: this repository builds with a Dockerfile' },
+  { name: 'strategy dockerfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }) }, strategy: 'dockerfile', error: 'BUILD_CONTAINERS_NOT_BUILT' },
+  { name: 'nothing known', files: { 'README.md': '# hi' }, error: 'BUILD_UNKNOWN_APP: Dormant cannot tell how to run this repository' },
+];
+
+describe('build detection', () => {
+  for (const row of rows) {
+    it(row.name, async () => {
+      const dir = await tree(row.files);
+      let plan: BuildPlan | undefined;
+      try {
+        plan = await detectBuild(dir, { ...options, strategy: row.strategy ?? 'auto' });
+      } catch (error) {
+        if (!isDormantError(error) || row.error === undefined) throw error;
+        assert.ok(`${error.code}: ${error.message}`.startsWith(row.error), `${error.code}: ${error.message}`);
+        return;
+      }
+      assert.equal(row.error, undefined, `expected ${row.error}, got a plan`);
+      if (row.summary !== undefined) assert.equal(plan.summary, row.summary);
+      if (row.steps !== undefined) assert.deepEqual(plan.steps.map((s) => s.name), row.steps);
+      if (row.start !== undefined) assert.deepEqual(plan.start, row.start);
+    });
+  }
+
+  it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));
+
+  it('reads the web line of a Procfile and runs a compound start line through the shell without exec', () => {
+    assert.equal(procfileWeb('# comment\nweb:   bundle exec puma  \n'), 'bundle exec puma');
+    assert.equal(procfileWeb('worker: x'), undefined);
+    assert.deepEqual(shellStart('npm run migrate && node s.js'), ['/bin/sh', '-c', 'export PATH="$PWD/node_modules/.bin:$PATH"; npm run migrate && node s.js']);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * How to build and start an app, decided from the files of its tree (Heroku's buildpack
+ * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import semver from 'semver';
+import { buildErrors } from './errors.js';
+
+export interface BuildStep {
+  /** What the pusher reads: "npm ci". */
+  readonly name: string;
+  readonly command: readonly string[];
+}
+
+export interface BuildPlan {
+  /** "node 20, npm ci", "Procfile", "static site". */
+  readonly summary: string;
+  readonly kind: 'node' | 'procfile' | 'static';
+  readonly steps: readonly BuildStep[];
+  /** How a replica starts, run in the release folder. */
+  readonly start: readonly string[];
+}
+
+export interface DetectOptions {
+  /** The Node version replicas and builds run with (process.version). */
+  readonly nodeVersion: string;
+  /** The strategy the App asks for. */
+  readonly strategy: 'auto' | 'dockerfile';
+}
+
+interface PackageJson {
+  readonly scripts?: Record<string, string>;
+  readonly dependencies?: Record<string, string>;
+  readonly devDependencies?: Record<string, string>;
+  readonly optionalDependencies?: Record<string, string>;
+  readonly engines?: { readonly node?: string };
+  readonly packageManager?: string;
+}
+
+/** The `web:` line of a Procfile, or undefined. */
+export function procfileWeb(text: string): string | undefined {
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^web\s*:\s*(.+)$/.exec(line.trim());
+    if (match?.[1]) return match[1].trim();
+  }
+  return undefined;
+}
+
+/** A start script run the way npm would (node_modules/.bin on PATH) without npm's own ~200 ms. */
+export function shellStart(script: string): readonly string[] {
+  const path = 'PATH="$PWD/node_modules/.bin:$PATH"';
+  // A plain command line is exec'd, so the replica is the app itself and gets signals directly.
+  const simple = /^[\w./@:=+,%-]+( [\w./@:=+,%-]+)*$/.test(script);
+  return ['/bin/sh', '-c', simple ? `${path} exec ${script}` : `export ${path}; ${script}`];
+}
+
+export async function detectBuild(sourceDir: string, options: DetectOptions): Promise<BuildPlan> {
+  const has = (name: string) => existsSync(join(sourceDir, name));
+  if (options.strategy === 'dockerfile' || (has('Dockerfile') && !has('package.json') && !has('Procfile') && !has('index.html'))) {
+    throw buildErrors.containersNotBuilt({});
+  }
+  const procfile = has('Procfile') ? procfileWeb(await readFile(join(sourceDir, 'Procfile'), 'utf8')) : undefined;
+  if (has('Procfile') && procfile === undefined) throw buildErrors.procfileNoWeb({});
+
+  if (has('package.json')) {
+    let manifest: PackageJson;
+    try {
+      manifest = JSON.parse(await readFile(join(sourceDir, 'package.json'), 'utf8')) as PackageJson;
+    } catch (error) {
+      throw buildErrors.badPackageJson({ reason: (error as Error).message });
+    }
+    const wanted = manifest.engines?.node;
+    const installed = options.nodeVersion.replace(/^v/, '');
+    if (wanted !== undefined) {
+      if (semver.validRange(wanted) === null) throw buildErrors.badEngines({ wanted, installed, reason: 'it is not a semver range' });
+      if (!semver.satisfies(installed, wanted)) throw buildErrors.badEngines({ wanted, installed, reason: `Node ${installed} is installed here` });
+    }
+    const major = installed.split('.')[0];
+    const steps: BuildStep[] = [];
+    let installer: string;
+    if (has('yarn.lock') || has('pnpm-lock.yaml')) {
+      throw buildErrors.packageManagerNotBuilt({ manager: has('yarn.lock') ? 'yarn' : 'pnpm' });
+    } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
+      installer = 'npm ci';
+      steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'] });
+    } else if (Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length === 0) {
+      // Nothing to install: npm would spend a third of a second saying so.
+      installer = 'no dependencies';
+    } else {
+      installer = 'npm install';
+      steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
+    }
+    if (manifest.scripts?.build) steps.push({ name: 'npm run build', command: ['npm', 'run', 'build'] });
+    const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
+    if (startScript === undefined) throw buildErrors.noStart({});
+    return {
+      summary: `node ${major}, ${installer}${procfile ? ', Procfile' : ''}`,
+      kind: 'node',
+      steps,
+      start: shellStart(startScript),
+    };
+  }
+  if (procfile !== undefined) return { summary: 'Procfile', kind: 'procfile', steps: [], start: shellStart(procfile) };
+  if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
+  throw buildErrors.nothingToBuild({});
+}
+
+/** Copied into a static site's release folder, so the release runs without Dormant's sources. */
+export const staticServerFile = '.dormant-static-server.cjs';

@@ -1,0 +1,41 @@
+// Serves a static site from the current folder on $PORT. Copied into each static release
+// by Dormant, so it needs nothing but Node. index.html answers for folders.
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = process.cwd();
+const types = {
+  '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm', '.woff2': 'font/woff2', '.webp': 'image/webp',
+};
+
+function send(res, status, text) {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+}
+
+http
+  .createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed');
+    let pathname;
+    try {
+      pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    } catch {
+      return send(res, 400, 'bad path');
+    }
+    let file = path.join(root, path.normalize(pathname));
+    if (!file.startsWith(root) || path.basename(file) === '.dormant-static-server.cjs' || file.includes(`${path.sep}.git`)) return send(res, 404, 'not found');
+    fs.stat(file, (error, info) => {
+      if (!error && info.isDirectory()) file = path.join(file, 'index.html');
+      fs.stat(file, (statError, stat) => {
+        if (statError || !stat.isFile()) return send(res, 404, 'not found');
+        res.writeHead(200, { 'content-type': types[path.extname(file).toLowerCase()] || 'application/octet-stream', 'content-length': stat.size });
+        if (req.method === 'HEAD') return res.end();
+        fs.createReadStream(file).pipe(res);
+      });
+    });
+  })
+  .listen(Number(process.env.PORT || 8080));

@@ -1,0 +1,45 @@
+/**
+ * What an SSH exec request asks of gitd, parsed from the command line git sends:
+ * `git-receive-pack '/hello.git'` (the path shell-quoted, with or without / and .git).
+ */
+import { apiVersion, formatProblem, validateAs } from '../crds/index.js';
+
+export type GitCommand =
+  | { readonly ok: true; readonly service: 'git-receive-pack'; readonly app: string }
+  | { readonly ok: false; readonly message: string };
+
+/** One shell word: '...' or "..." or bare. */
+function unquote(word: string): string | undefined {
+  const single = /^'([^']*)'$/.exec(word);
+  if (single) return single[1];
+  const double = /^"([^"\\$`]*)"$/.exec(word);
+  if (double) return double[1];
+  return /^[^\s'"\\$`;&|<>]+$/.test(word) ? word : undefined;
+}
+
+export function parseGitCommand(command: string): GitCommand {
+  const trimmed = command.trim();
+  const space = trimmed.indexOf(' ');
+  const program = space < 0 ? trimmed : trimmed.slice(0, space);
+  const argument = space < 0 ? '' : trimmed.slice(space + 1).trim();
+  if (program === 'git-upload-pack' || program === 'git-upload-archive') {
+    return { ok: false, message: `${program} (fetch and clone) is not supported yet: Dormant accepts pushes only (git push dormant main)` };
+  }
+  if (program !== 'git-receive-pack') {
+    return {
+      ok: false,
+      message: `Dormant does not run "${trimmed.slice(0, 80)}": it has no shell; it accepts git push only (git remote add dormant ssh://git@HOST:PORT/APP)`,
+    };
+  }
+  const path = unquote(argument);
+  if (path === undefined || path === '') return { ok: false, message: `git-receive-pack needs one repository path such as 'hello', got ${JSON.stringify(argument)}` };
+  const app = path.replace(/^\/+/, '').replace(/\.git$/, '').replace(/\/+$/, '');
+  const checked = validateAs('App', { apiVersion, kind: 'App', metadata: { name: app }, spec: {} });
+  if (!checked.ok) {
+    const problems = checked.problems.filter((p) => p.path.startsWith('metadata.name')).map(formatProblem);
+    if (problems.length > 0) {
+      return { ok: false, message: `"${app}" cannot be an app name: ${problems.join('; ')}. App names are lower-case letters, digits and '-', at most 40 characters, like hello or shop-api` };
+    }
+  }
+  return { ok: true, service: 'git-receive-pack', app };
+}

@@ -1,0 +1,248 @@
+/**
+ * gitd's SSH server: public keys only, one command (git-receive-pack), pushes to one app
+ * serialized, pushes to different apps in parallel.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import ssh2 from 'ssh2';
+import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
+import { isDormantError } from '../errors/index.js';
+import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
+import { AdminKeys } from './admin-keys.js';
+import { parseGitCommand } from './git-command.js';
+import { fingerprintOf, parsePublicKeyLine } from './public-key.js';
+import { type GitChannel, serveReceivePack } from './receive-pack.js';
+import { AppRepository } from './repository.js';
+import type { PushPipeline } from './push-pipeline.js';
+
+const { Server, utils } = ssh2;
+
+export interface GitServerOptions {
+  readonly stateDir: string;
+  readonly store: ResourceStore;
+  readonly pipeline: Pick<PushPipeline, 'deploy'>;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly port: number;
+  /** Listen address; loopback by default. */
+  readonly host?: string;
+  /** Default 200 MiB. */
+  readonly maxPackBytes?: number;
+  readonly keepaliveMs?: number;
+}
+
+/** Who a client authenticated as. */
+interface Pusher {
+  readonly fingerprint: string;
+  readonly admin: boolean;
+}
+
+/** The host key, made on first start and kept: clients pin it in known_hosts. */
+async function hostKey(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'ssh_host_ed25519_key');
+  if (existsSync(file)) return readFile(file, 'utf8');
+  const pair = utils.generateKeyPairSync('ed25519', { comment: 'dormant gitd host key' });
+  await writeFileAtomic(file, pair.private);
+  await chmod(file, 0o600);
+  await writeFileAtomic(`${file}.pub`, `${pair.public}\n`);
+  return pair.private;
+}
+
+export class GitServer {
+  readonly #options: GitServerOptions;
+  readonly #log: Logger;
+  readonly #adminKeys: AdminKeys;
+  /** The tail of each app's chain of pushes: one at a time per app. */
+  readonly #repoLocks = new Map<string, Promise<unknown>>();
+  readonly #pushes: Counter;
+  #server: InstanceType<typeof Server> | undefined;
+
+  constructor(options: GitServerOptions) {
+    this.#options = options;
+    this.#log = options.log.child({ component: 'gitd' });
+    this.#adminKeys = new AdminKeys(options.stateDir);
+    this.#pushes = new Counter({
+      name: 'dormant_gitd_pushes_total',
+      help: 'Pushes by app and result (ok, rejected, refused, error)',
+      labelNames: ['app', 'result'],
+      registers: options.registry ? [options.registry] : [],
+    });
+  }
+
+  /** Starts listening; resolves with the port. */
+  async start(): Promise<number> {
+    const reposDir = join(this.#options.stateDir, 'repos');
+    await mkdir(reposDir, { recursive: true });
+    const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
+      let pusher: Pusher | undefined;
+      client.on('authentication', (ctx) => {
+        if (ctx.method !== 'publickey') {
+          ctx.reject(['publickey']);
+          return;
+        }
+        const key = ctx.key;
+        const signature = ctx.signature;
+        const blob = ctx.blob;
+        const hashAlgo = ctx.hashAlgo;
+        this.#findKey(key.data).then(
+          (found) => {
+            if (!found) {
+              this.#log.info({ fingerprint: fingerprintOf(key.data), user: ctx.username }, 'ssh key refused: unknown');
+              ctx.reject(['publickey']);
+              return;
+            }
+            // The first round only asks whether the key would do; the second proves it.
+            if (signature && blob) {
+              const parsed = utils.parseKey(`${key.algo} ${key.data.toString('base64')}`);
+              if (parsed instanceof Error || parsed.verify(blob, signature, hashAlgo) !== true) {
+                ctx.reject(['publickey']);
+                return;
+              }
+              pusher = found;
+            }
+            ctx.accept();
+          },
+          () => ctx.reject(['publickey']),
+        );
+      });
+      client.on('ready', () => {
+        client.on('session', (acceptSession) => {
+          const session = acceptSession();
+          session.on('env', (accept) => accept?.());
+          session.on('pty', (accept) => accept?.());
+          session.on('shell', (accept) => {
+            const channel = accept();
+            channel.stderr.write('Hi! Dormant has no shell. Deploy with: git remote add dormant ssh://git@HOST:PORT/APP && git push dormant main\n');
+            channel.exit(1);
+            channel.end();
+          });
+          session.on('exec', (accept, _reject, info) => {
+            const channel = accept() as unknown as GitChannel & { exit(code: number): void };
+            const who = pusher;
+            this.#exec(channel, info.command, who, reposDir).then(
+              (code) => {
+                channel.exit(code);
+                channel.end();
+              },
+              (error: Error) => {
+                this.#log.error({ err: error, command: info.command }, 'push failed unexpectedly');
+                channel.stderr.write(`error: Dormant failed internally: ${error.message}\n`);
+                channel.exit(1);
+                channel.end();
+              },
+            );
+          });
+        });
+      });
+      // A client that goes away mid-push is not Dormant's error.
+      client.on('error', (error) => this.#log.debug({ err: error.message }, 'ssh client error'));
+    });
+    server.on('error', (error: Error) => this.#log.error({ err: error }, 'ssh server error'));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.port, this.#options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as { port: number }).port;
+  }
+
+  /** An admin key, or a key some App lists in spec.git.authorizedKeys. */
+  async #findKey(data: Buffer): Promise<Pusher | undefined> {
+    const fingerprint = fingerprintOf(data);
+    const admins = await this.#adminKeys.list();
+    if (admins.some((k) => k.fingerprint === fingerprint)) return { fingerprint, admin: true };
+    for (const app of await this.#options.store.list('App')) {
+      if (this.#appAllows(app, fingerprint)) return { fingerprint, admin: false };
+    }
+    return undefined;
+  }
+
+  #appAllows(app: App, fingerprint: string): boolean {
+    return app.spec.git.authorizedKeys.some((line) => {
+      const parsed = parsePublicKeyLine(line);
+      return parsed.ok && parsed.key.fingerprint === fingerprint;
+    });
+  }
+
+  async #exec(channel: GitChannel, command: string, pusher: Pusher | undefined, reposDir: string): Promise<number> {
+    const parsed = parseGitCommand(command);
+    if (!parsed.ok) {
+      channel.stderr.write(`error: ${parsed.message}\n`);
+      return 1;
+    }
+    if (!pusher) {
+      channel.stderr.write('error: not authenticated\n');
+      return 1;
+    }
+    const name = parsed.app;
+    const existing = await this.#options.store.find('App', name);
+    if (existing && !pusher.admin && !this.#appAllows(existing, pusher.fingerprint)) {
+      this.#pushes.inc({ app: name, result: 'refused' });
+      channel.stderr.write(`error: key ${pusher.fingerprint} may not push to ${name}: it is authorized for other apps only. An admin can add it to ${name}'s spec.git.authorizedKeys\n`);
+      return 1;
+    }
+    if (!existing && !pusher.admin) {
+      this.#pushes.inc({ app: name, result: 'refused' });
+      channel.stderr.write(`error: there is no app named ${name}, and only admin keys create apps by pushing (dormant keys add); check the remote's URL\n`);
+      return 1;
+    }
+    const repo = await AppRepository.open(reposDir, name);
+    const log = this.#log.child({ app: name });
+    const started = performance.now();
+    let outcome = 'ok';
+    const code = await serveReceivePack(channel, {
+      app: name,
+      repo,
+      log,
+      maxPackBytes: this.#options.maxPackBytes ?? 200 * 1024 * 1024,
+      ...(this.#options.keepaliveMs === undefined ? {} : { keepaliveMs: this.#options.keepaliveMs }),
+      withRepoLock: (work) => this.#withRepoLock(name, work),
+      resolveApp: async () => {
+        const found = await this.#options.store.find('App', name);
+        if (found) return found;
+        try {
+          return await this.#options.store.create({ apiVersion, kind: 'App', metadata: { name, namespace: defaultNamespace }, spec: {} });
+        } catch (error) {
+          if (isDormantError(error, 'STORE_ALREADY_EXISTS')) return this.#options.store.get('App', name);
+          throw error;
+        }
+      },
+      deploy: async (request) => {
+        try {
+          return await this.#options.pipeline.deploy({ ...request, repo });
+        } catch (error) {
+          outcome = 'rejected';
+          throw error;
+        }
+      },
+    });
+    if (code !== 0) outcome = 'error';
+    this.#pushes.inc({ app: name, result: outcome });
+    log.info({ fingerprint: pusher.fingerprint, code, outcome, ms: Math.round(performance.now() - started) }, 'push served');
+    return code;
+  }
+
+  async #withRepoLock<T>(app: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#repoLocks.get(app) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.catch(() => {});
+    this.#repoLocks.set(app, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#repoLocks.get(app) === tail) this.#repoLocks.delete(app);
+    }
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

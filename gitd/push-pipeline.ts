@@ -1,0 +1,208 @@
+/**
+ * What a push to the deploy branch does before its ref moves: check out, build, record a
+ * Revision, roll it out, run postDeploy hooks, and say where the app lives. Any failure
+ * throws PushRejected with the short reason git prints after "remote rejected"; the
+ * previous revision keeps serving.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { type BuildPlan, detectBuild, runBuild, runCommand } from '../build/index.js';
+import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
+import { isDormantError } from '../errors/index.js';
+import type { ResourceStore, Runtime } from '../runtime/index.js';
+import type { AppRepository } from './repository.js';
+
+export class PushRejected extends Error {}
+
+export interface PushPipelineOptions {
+  readonly store: ResourceStore;
+  readonly runtime: Pick<Runtime, 'rollout'>;
+  readonly stateDir: string;
+  readonly appUrl: (app: string) => string;
+  readonly log: Logger;
+  /** Wall clock for timestamps in Revision status. */
+  readonly now?: () => Date;
+  /** The environment builds and hooks run with (the registry, proxy and CA settings of this machine). */
+  readonly buildEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface DeployRequest {
+  readonly app: App;
+  readonly repo: AppRepository;
+  readonly commit: string;
+  readonly branch: string;
+  /** One line for the pusher (`remote:`), without newline. */
+  readonly progress: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface Deployed {
+  readonly revision: Revision;
+  readonly url: string;
+  /** Milliseconds per step, in order. */
+  readonly timings: readonly { readonly step: string; readonly ms: number }[];
+}
+
+const stepNames = ['checkout', 'build', 'deploy', 'postDeploy'] as const;
+type StepName = (typeof stepNames)[number];
+
+const indent = (line: string) => `       ${line}`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export class PushPipeline {
+  readonly #options: PushPipelineOptions;
+  readonly #now: () => Date;
+
+  constructor(options: PushPipelineOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async #nextRevisionName(app: string): Promise<string> {
+    const revisions = await this.#options.store.list('Revision', { labelSelector: { 'dormant.dev/app': app } });
+    let highest = 0;
+    for (const r of revisions) {
+      const number = Number(/-(\d+)$/.exec(r.metadata.name)?.[1] ?? 0);
+      if (number > highest) highest = number;
+    }
+    return `${app}-${String(highest + 1).padStart(5, '0')}`;
+  }
+
+  async deploy(request: DeployRequest): Promise<Deployed> {
+    const { app, commit, progress } = request;
+    const name = app.metadata.name;
+    const { store } = this.#options;
+    const began = performance.now();
+    const timings: { step: string; ms: number }[] = [];
+    const timestamp = () => this.#now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const revisionName = await this.#nextRevisionName(name);
+    const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
+
+    // Checkout and detection come before the Revision: its spec (the start command) depends on them.
+    let stepStart = performance.now();
+    const checkoutStarted = timestamp();
+    await rm(releaseDir, { recursive: true, force: true });
+    await mkdir(releaseDir, { recursive: true });
+    let plan: BuildPlan;
+    try {
+      await request.repo.exportTree(commit, releaseDir);
+      plan = await detectBuild(releaseDir, { nodeVersion: process.version, strategy: app.spec.build.strategy });
+    } catch (error) {
+      await rm(releaseDir, { recursive: true, force: true });
+      throw new PushRejected(isDormantError(error) ? error.message : `checkout failed: ${(error as Error).message}`);
+    }
+    timings.push({ step: 'checkout', ms: performance.now() - stepStart });
+    progress(`-----> Building ${name} (${plan.summary}) from ${request.branch} ${commit.slice(0, 7)}`);
+
+    const steps: PipelineStep[] = stepNames.map((step) => ({ name: step, state: 'pending' }));
+    steps[0] = { name: 'checkout', state: 'succeeded', startedAt: checkoutStarted, finishedAt: timestamp(), message: plan.summary };
+    let revision = await store.create({
+      apiVersion,
+      kind: 'Revision',
+      metadata: { name: revisionName, namespace: app.metadata.namespace ?? defaultNamespace, labels: { 'dormant.dev/app': name } },
+      spec: {
+        app: name,
+        commit,
+        branch: request.branch,
+        strategy: app.spec.build.strategy,
+        releaseDir,
+        run: { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
+      },
+      status: { phase: 'Building', steps },
+    });
+    await this.#setAppStatus(app, { latestRevision: revisionName });
+    const record = async (step: StepName, change: Partial<PipelineStep>, phase?: RevisionStatus['phase']) => {
+      const index = stepNames.indexOf(step);
+      const current = steps[index] ?? { name: step, state: 'pending' };
+      steps[index] = { ...current, ...change };
+      revision = await store.updateStatus({ ...revision, status: { ...(revision.status ?? { phase: 'Building', steps: [] }), steps: [...steps], ...(phase ? { phase } : {}) } });
+    };
+    const fail = async (step: StepName, message: string, reason: string): Promise<never> => {
+      await record(step, { state: 'failed', finishedAt: timestamp(), message }, 'Failed').catch(() => {});
+      throw new PushRejected(reason);
+    };
+
+    // Build.
+    stepStart = performance.now();
+    await record('build', { state: 'running', startedAt: timestamp() });
+    try {
+      await runBuild(plan, {
+        dir: releaseDir,
+        cacheDir: join(this.#options.stateDir, 'cache', 'npm'),
+        env: this.#options.buildEnv ?? process.env,
+        onLine: (line) => progress(indent(line)),
+        onStep: (step) => progress(`-----> ${step}`),
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+    } catch (error) {
+      const message = isDormantError(error) ? error.message : (error as Error).message;
+      progress(`-----> Build failed: ${message}`);
+      await fail('build', message, `build failed: ${message.replace(/; its output is above$/, '')}`);
+    }
+    await record('build', { state: 'succeeded', finishedAt: timestamp() }, 'Deploying');
+    timings.push({ step: 'build', ms: performance.now() - stepStart });
+
+    // Deploy: new replicas ready before old ones drain; at zero, one replica proves it starts.
+    stepStart = performance.now();
+    const previous = app.status?.readyRevision;
+    progress(`-----> Starting ${revisionName}`);
+    await record('deploy', { state: 'running', startedAt: timestamp() });
+    try {
+      await this.#options.runtime.rollout(app, revision, { verifyAtZero: true });
+    } catch (error) {
+      const message = isDormantError(error) ? error.message : (error as Error).message;
+      for (const line of message.split('\n')) progress(indent(line));
+      await fail('deploy', message, `deploy failed: ${message.split('\n')[0]}`);
+    }
+    await record('deploy', { state: 'succeeded', finishedAt: timestamp() });
+    timings.push({ step: 'deploy', ms: performance.now() - stepStart });
+
+    // postDeploy hooks, in the new release; a failure rolls back to the previous revision.
+    stepStart = performance.now();
+    if (app.spec.hooks.postDeploy.length === 0) {
+      await record('postDeploy', { state: 'skipped' });
+    } else {
+      await record('postDeploy', { state: 'running', startedAt: timestamp() });
+      for (const hook of app.spec.hooks.postDeploy) {
+        progress(`-----> Running postDeploy: ${hook}`);
+        const env = { ...(this.#options.buildEnv ?? process.env), ...app.spec.run.env };
+        const failure = await runCommand(['/bin/sh', '-c', hook], {
+          cwd: releaseDir,
+          env: { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${env.PATH ?? ''}` },
+          onLine: (line) => progress(indent(line)),
+        });
+        if (failure !== undefined) {
+          const back = previous ? await store.find('Revision', previous, app.metadata.namespace) : undefined;
+          if (back) {
+            progress(`-----> postDeploy failed: rolling back to ${previous}`);
+            await this.#options.runtime.rollout(app, back).catch((error: Error) => progress(indent(`rollback failed: ${error.message}`)));
+          }
+          await fail('postDeploy', `"${hook}" ${failure}`, `postDeploy hook failed: "${hook}" ${failure}`);
+        }
+      }
+      await record('postDeploy', { state: 'succeeded', finishedAt: timestamp() });
+    }
+    timings.push({ step: 'postDeploy', ms: performance.now() - stepStart });
+
+    const url = this.#options.appUrl(name);
+    await record('postDeploy', {}, 'Ready');
+    await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url });
+    const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
+    progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
+    return { revision, url, timings };
+  }
+
+  /** Merges fields into the App's status, retrying when another writer got there first. */
+  async #setAppStatus(app: App, fields: { readyRevision?: string; latestRevision?: string; url?: string }): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.#options.store.get('App', app.metadata.name, app.metadata.namespace);
+      try {
+        await this.#options.store.updateStatus({ ...current, status: { ...current.status, ...fields } });
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT')) throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// A real `dormant up` in its own process, and real git and OpenSSH clients pushing to it.
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runProgram(program: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Buffer | string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(program, args, { cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function sshKey(dir: string, name: string): Promise<string> {
+  const file = join(dir, name);
+  const result = await runProgram('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  if (result.code !== 0) throw new Error(`ssh-keygen failed: ${result.stderr}`);
+  return file;
+}
+
+export function sshCommand(key: string): string {
+  return `ssh -i ${key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
+}
+
+export interface DormantUp {
+  readonly stateDir: string;
+  readonly work: string;
+  readonly httpPort: number;
+  readonly sshPort: number;
+  readonly adminKey: string;
+  readonly remote: (app: string) => string;
+  readonly dormant: (...args: string[]) => Promise<RunResult>;
+  readonly get: (app: string, path?: string) => Promise<{ status: number; body: string }>;
+  readonly stop: () => Promise<void>;
+}
+
+/** Starts `dormant up` on free ports with one admin key. */
+export async function startDormant(extraArgs: readonly string[] = []): Promise<DormantUp> {
+  const work = await mkdtemp(join(tmpdir(), 'dormant-push-'));
+  const stateDir = join(work, 'state');
+  const adminKey = await sshKey(work, 'admin');
+  const dormant = (...args: string[]) => runProgram(process.execPath, [bin, ...args, '--state-dir', stateDir]);
+  const added = await dormant('keys', 'add', `${adminKey}.pub`);
+  if (added.code !== 0) throw new Error(`keys add failed: ${added.stderr}`);
+  const [httpPort, sshPort] = [await freePort(), await freePort()];
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
+    bin,
+    'up',
+    '--state-dir',
+    stateDir,
+    '--http-port',
+    String(httpPort),
+    '--ssh-port',
+    String(sshPort),
+    '--metrics-port',
+    '0',
+    ...extraArgs,
+  ]);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('Press Ctrl-C')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
+  });
+  return {
+    stateDir,
+    work,
+    httpPort,
+    sshPort,
+    adminKey,
+    remote: (app) => `ssh://git@127.0.0.1:${sshPort}/${app}`,
+    dormant,
+    get: (app, path = '/') =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: httpPort, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
+
+const gitEnv = {
+  GIT_AUTHOR_NAME: 'Dormant Test',
+  GIT_AUTHOR_EMAIL: 'test@dormant.invalid',
+  GIT_COMMITTER_NAME: 'Dormant Test',
+  GIT_COMMITTER_EMAIL: 'test@dormant.invalid',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+/** A working copy with git on the command line. */
+export class WorkingCopy {
+  readonly dir: string;
+  readonly #key: string;
+
+  private constructor(dir: string, key: string) {
+    this.dir = dir;
+    this.#key = key;
+  }
+
+  static async create(parent: string, name: string, key: string): Promise<WorkingCopy> {
+    const dir = join(parent, name);
+    await mkdir(dir, { recursive: true });
+    const copy = new WorkingCopy(dir, key);
+    await copy.git('init', '-q', '-b', 'main');
+    return copy;
+  }
+
+  withKey(key: string): WorkingCopy {
+    return new WorkingCopy(this.dir, key);
+  }
+
+  git(...args: string[]): Promise<RunResult> {
+    return runProgram('git', args, { cwd: this.dir, env: { ...process.env, ...gitEnv, HOME: this.dir, GIT_SSH_COMMAND: sshCommand(this.#key) } });
+  }
+
+  async write(files: Record<string, string>): Promise<void> {
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(dirname(join(this.dir, path)), { recursive: true });
+      await writeFile(join(this.dir, path), text);
+    }
+  }
+
+  async commit(files: Record<string, string>, message = 'change'): Promise<string> {
+    await this.write(files);
+    await this.git('add', '-A');
+    const committed = await this.git('commit', '-q', '-m', message);
+    if (committed.code !== 0) throw new Error(`git commit failed: ${committed.stderr}`);
+    return (await this.git('rev-parse', 'HEAD')).stdout.trim();
+  }
+
+  push(remote: string, ...args: string[]): Promise<RunResult> {
+    return this.git('push', '--progress', remote, ...(args.length > 0 ? args : ['main']));
+  }
+}
+
+/** A Node app without dependencies that answers with its version. */
+export const nodeApp = (version: string): Record<string, string> => ({
+  'package.json': JSON.stringify({ name: 'hello', version: '1.0.0', scripts: { start: 'node server.js' } }),
+  'server.js': `require('node:http').createServer((q, s) => s.end('${version}\\n')).listen(process.env.PORT);\n`,
+});

@@ -1,0 +1,302 @@
+// git push to a real `dormant up` with the real git and OpenSSH clients: deploys, updates,
+// rejections, access control, concurrency, big histories and garbage on the wire.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { type DormantUp, nodeApp, runProgram, sshCommand, sshKey, startDormant, WorkingCopy } from './git-support.js';
+
+let d: DormantUp;
+before(async () => {
+  d = await startDormant();
+});
+after(async () => {
+  await d?.stop();
+});
+
+/** The commit a branch of an app's repository on the server points to. */
+async function serverRef(app: string, branch = 'main'): Promise<string> {
+  const result = await runProgram('git', ['--git-dir', join(d.stateDir, 'repos', `${app}.git`), 'rev-parse', '--verify', '-q', `refs/heads/${branch}`]);
+  return result.stdout.trim();
+}
+
+/** Until the app answers with 200 (a wake-up from zero included). */
+async function answer(app: string): Promise<string> {
+  const response = await d.get(app);
+  assert.equal(response.status, 200, `${app} answered ${response.status}: ${response.body}`);
+  return response.body.trim();
+}
+
+/** [name, phase] of an app's revisions, newest first, as `dormant revisions` lists them. */
+async function revisionPhases(app: string): Promise<[string, string][]> {
+  const revisions = JSON.parse((await d.dormant('revisions', app, '-o', 'json')).stdout) as { metadata: { name: string }; status?: { phase: string } }[];
+  return revisions.map((r) => [r.metadata.name, r.status?.phase ?? 'none']);
+}
+
+describe('git push deploys', () => {
+  it('a first push of a Node app creates the app, deploys it and prints the URL; it answers there', async (t: TestContext) => {
+    const copy = await WorkingCopy.create(d.work, 'hello', d.adminKey);
+    await copy.commit(nodeApp('v1'), 'v1');
+    const started = performance.now();
+    const pushed = await copy.push(d.remote('hello'));
+    const pushMs = performance.now() - started;
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /remote: -----> Building hello \(node \d+, no dependencies\) from main [0-9a-f]{7}/);
+    assert.match(pushed.stderr, new RegExp(`remote: -----> Deployed hello-00001 to http://hello\\.localhost:${d.httpPort} \\(`));
+    assert.match(pushed.stderr, /\* \[new branch\] +main -> main/);
+    const served = performance.now();
+    assert.equal(await answer('hello'), 'v1');
+    const perStep = /Deployed hello-00001 to \S+ \(([^)]*)\)/.exec(pushed.stderr)?.[1];
+    t.diagnostic(`push to serving: git push ${pushMs.toFixed(0)} ms (${perStep}), then the first request from zero ${(performance.now() - served).toFixed(0)} ms`);
+    const apps = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string }[];
+    assert.ok(apps.some((a) => a.name === 'hello'));
+    assert.deepEqual(await revisionPhases('hello'), [['hello-00001', 'Ready']]);
+  });
+
+  it('a second push updates the app: only the new version answers after the push returns', async () => {
+    const first = await WorkingCopy.create(d.work, 'update', d.adminKey);
+    await first.commit(nodeApp('u1'), 'u1');
+    assert.equal((await first.push(d.remote('update'))).code, 0);
+    assert.equal(await answer('update'), 'u1');
+    await first.commit(nodeApp('u2'), 'u2');
+    const second = await first.push(d.remote('update'));
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /Deployed update-00002/);
+    for (let i = 0; i < 5; i++) assert.equal(await answer('update'), 'u2');
+  });
+
+  it('a push whose build fails is rejected with the step named; the old version keeps answering and the ref stays', async () => {
+    const copy = await WorkingCopy.create(d.work, 'breaks', d.adminKey);
+    await copy.commit(nodeApp('b1'), 'b1');
+    assert.equal((await copy.push(d.remote('breaks'))).code, 0);
+    const good = await serverRef('breaks');
+    await copy.commit(
+      { 'package.json': JSON.stringify({ name: 'breaks', scripts: { build: 'echo compiling the broken thing; exit 3', start: 'node server.js' } }) },
+      'broken build',
+    );
+    const pushed = await copy.push(d.remote('breaks'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /remote: +compiling the broken thing/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(build failed: npm run build exited 3\)/);
+    assert.equal(await serverRef('breaks'), good, 'the ref did not move');
+    assert.equal(await answer('breaks'), 'b1');
+    assert.deepEqual(await revisionPhases('breaks'), [
+      ['breaks-00002', 'Failed'],
+      ['breaks-00001', 'Ready'],
+    ]);
+  });
+
+  it('an app that crashes on start is rejected and the previous revision keeps serving', async () => {
+    const copy = await WorkingCopy.create(d.work, 'crashes', d.adminKey);
+    await copy.commit(nodeApp('c1'), 'c1');
+    assert.equal((await copy.push(d.remote('crashes'))).code, 0);
+    await copy.commit({ 'server.js': "console.error('missing DATABASE_URL'); process.exit(1);\n" }, 'crash');
+    const pushed = await copy.push(d.remote('crashes'));
+    assert.match(pushed.stderr, /remote: .*missing DATABASE_URL/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(deploy failed: /);
+    assert.equal(await answer('crashes'), 'c1');
+  });
+
+  it('a lockfile builds with npm ci and the build script; postDeploy hooks run with the app env, and a failing one rolls back', async () => {
+    const hookedApp = (hook: string) =>
+      `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: hooked}\nspec:\n  run: {env: {DATABASE_URL: 'postgres://db/hooked'}}\n  hooks: {postDeploy: [${JSON.stringify(hook)}]}\n`;
+    await writeFile(join(d.work, 'hooked.yaml'), hookedApp('echo migrating $DATABASE_URL'));
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'hooked.yaml'))).code, 0);
+    const copy = await WorkingCopy.create(d.work, 'hooked', d.adminKey);
+    const files = (version: string) => ({
+      'package.json': JSON.stringify({ name: 'hooked', version: '1.0.0', dependencies: { greet: 'file:./greet' }, scripts: { build: 'node build.js', start: 'node server.js' } }),
+      'greet/package.json': JSON.stringify({ name: 'greet', version: '1.0.0', main: 'index.js' }),
+      'greet/index.js': "module.exports = (who) => 'greetings from ' + who;\n",
+      'build.js': `require('node:fs').writeFileSync('built.txt', 'built ${version}');\n`,
+      'server.js': "const greet = require('greet'); const built = require('node:fs').readFileSync('built.txt', 'utf8');\nrequire('node:http').createServer((q, s) => s.end(greet('hooked') + ', ' + built + '\\n')).listen(process.env.PORT);\n",
+    });
+    await copy.write(files('p1'));
+    const locked = await runProgram('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], { cwd: copy.dir });
+    assert.equal(locked.code, 0, locked.stderr);
+    await copy.commit({}, 'p1');
+    const pushed = await copy.push(d.remote('hooked'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building hooked \(node \d+, npm ci\)/);
+    assert.match(pushed.stderr, /remote: -----> npm run build/);
+    assert.match(pushed.stderr, /remote: -----> Running postDeploy: echo migrating \$DATABASE_URL\s+remote: +migrating postgres:\/\/db\/hooked/);
+    assert.equal(await answer('hooked'), 'greetings from hooked, built p1');
+
+    await writeFile(join(d.work, 'hooked.yaml'), hookedApp('echo migration failed; exit 4'));
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'hooked.yaml'))).code, 0);
+    await copy.commit(files('p2'), 'p2');
+    const failed = await copy.push(d.remote('hooked'));
+    assert.match(failed.stderr, /remote: -----> postDeploy failed: rolling back to hooked-00001/);
+    assert.match(failed.stderr, /! \[remote rejected\] main -> main \(postDeploy hook failed: "echo migration failed; exit 4" exited 4\)/);
+    assert.equal(await answer('hooked'), 'greetings from hooked, built p1');
+  });
+
+  it('a static site and a Procfile app deploy', async () => {
+    const site = await WorkingCopy.create(d.work, 'site', d.adminKey);
+    await site.commit({ 'index.html': '<h1>static</h1>\n', 'css/site.css': 'h1{}\n' });
+    const pushedSite = await site.push(d.remote('site'));
+    assert.equal(pushedSite.code, 0, pushedSite.stderr);
+    assert.match(pushedSite.stderr, /Building site \(static site\)/);
+    assert.equal(await answer('site'), '<h1>static</h1>');
+    assert.equal((await d.get('site', '/css/site.css')).body, 'h1{}\n');
+    assert.equal((await d.get('site', '/missing')).status, 404);
+
+    const proc = await WorkingCopy.create(d.work, 'proc', d.adminKey);
+    await proc.commit({
+      Procfile: 'web: python3 -m http.server $PORT --bind 127.0.0.1\n',
+      'index.txt': 'served by python\n',
+    });
+    const pushedProc = await proc.push(d.remote('proc'));
+    assert.equal(pushedProc.code, 0, pushedProc.stderr);
+    assert.match(pushedProc.stderr, /Building proc \(Procfile\)/);
+    assert.equal((await d.get('proc', '/index.txt')).body, 'served by python\n');
+  });
+
+  it('a repository with about 50 MB of history pushes', async (t: TestContext) => {
+    const copy = await WorkingCopy.create(d.work, 'big', d.adminKey);
+    for (let i = 0; i < 5; i++) await copy.commit({ ...nodeApp('big'), [`assets/blob-${i}.bin`]: randomBytes(10 * 1024 * 1024).toString('base64').slice(0, 10 * 1024 * 1024) }, `blob ${i}`);
+    const started = performance.now();
+    const pushed = await copy.push(d.remote('big'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    t.diagnostic(`50 MB history: pushed and deployed in ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(await answer('big'), 'big');
+  });
+});
+
+describe('git push refuses', () => {
+  it('an unknown key: Permission denied (publickey), nothing created', async () => {
+    const stranger = await sshKey(d.work, 'stranger-key');
+    const copy = await WorkingCopy.create(d.work, 'stranger', stranger);
+    await copy.commit(nodeApp('s'));
+    const pushed = await copy.push(d.remote('stranger-app'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /Permission denied \(publickey\)/);
+    assert.equal((await d.dormant('apps', '-o', 'json')).stdout.includes('stranger-app'), false);
+  });
+
+  it("a per-app key pushes to its app only, and cannot create apps", async () => {
+    const appKey = await sshKey(d.work, 'team-key');
+    const publicKey = (await runProgram('cat', [`${appKey}.pub`])).stdout.trim();
+    await writeFile(
+      join(d.work, 'team.yaml'),
+      `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: team}\nspec:\n  git:\n    authorizedKeys: ["${publicKey}"]\n`,
+    );
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'team.yaml'))).code, 0);
+    const copy = await WorkingCopy.create(d.work, 'team', appKey);
+    await copy.commit(nodeApp('team'));
+    const own = await copy.push(d.remote('team'));
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(await answer('team'), 'team');
+
+    const hello = await serverRef('hello');
+    const other = await copy.push(d.remote('hello'));
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /error: key SHA256:\S+ may not push to hello: it is authorized for other apps only/);
+    assert.equal(await serverRef('hello'), hello);
+    const create = await copy.push(d.remote('brand-new'));
+    assert.match(create.stderr, /there is no app named brand-new, and only admin keys create apps by pushing/);
+  });
+
+  it('a non-fast-forward push to the deploy branch, and deleting it', async () => {
+    const copy = await WorkingCopy.create(d.work, 'history', d.adminKey);
+    await copy.commit(nodeApp('h1'), 'h1');
+    await copy.commit(nodeApp('h2'), 'h2');
+    assert.equal((await copy.push(d.remote('history'))).code, 0);
+    const before = await serverRef('history');
+    await copy.git('reset', '-q', '--hard', 'HEAD~1');
+    await copy.commit(nodeApp('h3'), 'rewritten');
+    const forced = await copy.push(d.remote('history'), '--force', 'main');
+    assert.match(forced.stderr, /! \[remote rejected\] main -> main \(non-fast-forward: pull and merge first, or set spec\.git\.allowForcePush/);
+    const deleted = await copy.push(d.remote('history'), ':main');
+    assert.match(deleted.stderr, /! \[remote rejected\] main \(deleting the deploy branch is not allowed/);
+    assert.equal(await serverRef('history'), before);
+    assert.equal(await answer('history'), 'h2');
+    // Other branches are stored, not deployed, and may be deleted.
+    const feature = await copy.push(d.remote('history'), 'main:feature');
+    assert.equal(feature.code, 0, feature.stderr);
+    assert.doesNotMatch(feature.stderr, /Deployed/);
+    assert.notEqual(await serverRef('history', 'feature'), '');
+    assert.equal((await copy.push(d.remote('history'), ':feature')).code, 0);
+    assert.equal(await serverRef('history', 'feature'), '');
+  });
+
+  it('two concurrent pushes to one app: one deploys, the other fails its compare-and-swap; both end consistent', async () => {
+    const base = await WorkingCopy.create(d.work, 'race-a', d.adminKey);
+    await base.commit(nodeApp('r0'), 'r0');
+    assert.equal((await base.push(d.remote('race'))).code, 0);
+    const other = await WorkingCopy.create(d.work, 'race-b', d.adminKey);
+    // The same history in a second copy, by a local fetch.
+    await other.git('fetch', '-q', base.dir, 'main');
+    await other.git('reset', '-q', '--hard', 'FETCH_HEAD');
+    const a = await base.commit(nodeApp('ra'), 'ra');
+    const b = await other.commit(nodeApp('rb'), 'rb');
+    const [pushedA, pushedB] = await Promise.all([base.push(d.remote('race')), other.push(d.remote('race'))]);
+    const winners = [pushedA, pushedB].filter((p) => p.code === 0);
+    assert.equal(winners.length, 1, `A: ${pushedA.stderr}\nB: ${pushedB.stderr}`);
+    const loser = pushedA.code === 0 ? pushedB : pushedA;
+    assert.match(loser.stderr, /stale info: the ref moved to [0-9a-f]{7} since you fetched/);
+    const winner = pushedA.code === 0 ? a : b;
+    assert.equal(await serverRef('race'), winner);
+    assert.equal(await answer('race'), pushedA.code === 0 ? 'ra' : 'rb');
+  });
+
+  it('a Dockerfile-only repository, with a message that container builds are not built yet', async () => {
+    const copy = await WorkingCopy.create(d.work, 'docker', d.adminKey);
+    await copy.commit({ Dockerfile: 'FROM node:20-slim\n' });
+    const pushed = await copy.push(d.remote('docker'));
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this repository builds with a Dockerfile, and container builds are not built yet/);
+    assert.equal(await serverRef('docker'), '');
+  });
+
+  it('a shell, another command, a fetch and a bad app name get a message and exit 1', async () => {
+    const ssh = (command: string) => runProgram('sh', ['-c', `${sshCommand(d.adminKey)} -p ${d.sshPort} git@127.0.0.1 ${command}`]);
+    const shell = await ssh('');
+    assert.equal(shell.code, 1);
+    assert.match(shell.stderr, /Dormant has no shell/);
+    const other = await ssh('ls');
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /Dormant does not run "ls"/);
+    const fetch = await ssh(`"git-upload-pack 'hello'"`);
+    assert.match(fetch.stderr, /git-upload-pack \(fetch and clone\) is not supported yet/);
+    const copy = await WorkingCopy.create(d.work, 'badname', d.adminKey);
+    await copy.commit(nodeApp('x'));
+    const bad = await copy.push(`ssh://git@127.0.0.1:${d.sshPort}/Bad_Name`);
+    assert.match(bad.stderr, /"Bad_Name" cannot be an app name: .*App names are lower-case letters, digits and '-'/);
+  });
+
+  it('garbage on the channel is refused and the repository is unchanged', async () => {
+    const hello = await serverRef('hello');
+    const receivePack = (input: Buffer | string) =>
+      runProgram('sh', ['-c', `${sshCommand(d.adminKey)} -p ${d.sshPort} git@127.0.0.1 "git-receive-pack 'hello'"`], { input });
+    const http = await receivePack('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(http.code, 128);
+    assert.match(http.stderr, /fatal: protocol error: expected a pkt-line length, got "GET "/);
+    const next = 'f'.repeat(40);
+    const command = `${hello} ${next} refs/heads/main\0report-status\n`;
+    const framed = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000`;
+    const badPack = await receivePack(Buffer.concat([Buffer.from(framed), Buffer.from('PACK\0\0\0\x02\0\0\0\x01'), randomBytes(200)]));
+    assert.match(badPack.stdout, /unpack the pack is damaged/);
+    assert.equal(await serverRef('hello'), hello);
+    const notPack = await receivePack(Buffer.concat([Buffer.from(framed), randomBytes(100)]));
+    assert.match(notPack.stdout, /unpack the data after the commands is not a git pack/);
+    assert.equal(await serverRef('hello'), hello);
+    assert.equal(await answer('hello'), 'v1');
+  });
+});
+
+describe('git push limits', () => {
+  it('a pack over the size limit is rejected with a message and leaves nothing', async () => {
+    const small = await startDormant(['--max-pack-mb', '1']);
+    try {
+      const copy = await WorkingCopy.create(small.work, 'large', small.adminKey);
+      await copy.commit({ ...nodeApp('l'), 'blob.bin': randomBytes(3 * 1024 * 1024).toString('base64') });
+      const pushed = await copy.push(small.remote('large'));
+      assert.notEqual(pushed.code, 0);
+      assert.match(pushed.stderr, /the pack is over the 1 MiB limit/);
+      const refs = await runProgram('git', ['--git-dir', join(small.stateDir, 'repos', 'large.git'), 'for-each-ref']);
+      assert.equal(refs.stdout, '');
+    } finally {
+      await small.stop();
+    }
+  });
+});
