@@ -12,6 +12,8 @@ export interface BuildStep {
   /** What the pusher reads: "npm ci". */
   readonly name: string;
   readonly command: readonly string[];
+  /** Runs yarn or pnpm through corepack (the one on PATH during the build). */
+  readonly corepack?: boolean;
 }
 
 export interface BuildPlan {
@@ -80,8 +82,17 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     const major = installed.split('.')[0];
     const steps: BuildStep[] = [];
     let installer: string;
-    if (has('yarn.lock') || has('pnpm-lock.yaml')) {
-      throw buildErrors.packageManagerNotBuilt({ manager: has('yarn.lock') ? 'yarn' : 'pnpm' });
+    let runner = 'npm';
+    if (has('pnpm-lock.yaml')) {
+      installer = 'pnpm install --frozen-lockfile';
+      runner = 'pnpm';
+      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], corepack: true });
+    } else if (has('yarn.lock')) {
+      // yarn 1 writes "# yarn lockfile v1"; yarn 2+ writes YAML with __metadata.
+      const berry = (await readFile(join(sourceDir, 'yarn.lock'), 'utf8')).includes('__metadata:');
+      installer = berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
+      runner = 'yarn';
+      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], corepack: true });
     } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
       installer = 'npm ci';
       steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'] });
@@ -92,7 +103,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       installer = 'npm install';
       steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
     }
-    if (manifest.scripts?.build) steps.push({ name: 'npm run build', command: ['npm', 'run', 'build'] });
+    if (manifest.scripts?.build) steps.push({ name: `${runner} run build`, command: [runner, 'run', 'build'], corepack: runner !== 'npm' });
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
     if (startScript === undefined) throw buildErrors.noStart({});
     return {

@@ -28,13 +28,6 @@ export const buildErrors = defineErrors({
     message: (o: { wanted: string; installed: string; reason: string }) =>
       `package.json asks for Node "${o.wanted}" in engines.node, but ${o.reason}; widen engines.node to include ${o.installed} (e.g. ">=20")`,
   },
-  packageManagerNotBuilt: {
-    code: 'BUILD_PACKAGE_MANAGER_NOT_BUILT',
-    httpStatus: 422,
-    exitCode: 1,
-    message: (o: { manager: string }) =>
-      `this app uses ${o.manager} (its lockfile is in the repository), and ${o.manager} builds are not built yet; commit a package-lock.json (npm install) instead`,
-  },
   noStart: {
     code: 'BUILD_NO_START',
     httpStatus: 422,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildPlan } from './detect.js';
@@ -11,7 +12,7 @@ export interface RunBuildOptions {
   readonly dir: string;
   /** Each line of the build's output, as it comes. */
   readonly onLine: (line: string) => void;
-  /** Shared between builds: npm's download cache. */
+  /** Shared between builds: npm's download cache, corepack and the package managers it fetches. */
   readonly cacheDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
@@ -60,13 +61,60 @@ export function runCommand(command: readonly string[], options: RunCommandOption
   });
 }
 
+/**
+ * Corepack from npm, pinned. Node 20's bundled corepack predates the registry's key
+ * rotation and fails every download; 0.34.7, the last whose engines list Node 20, reads
+ * signatures only from abbreviated metadata, which some registries and mirrors omit, so
+ * it fails too. 0.36.0 fetches the full metadata and verifies, and runs on Node 20 even
+ * though its engines field names only 22 and later.
+ */
+const corepackVersion = '0.36.0';
+
+/** Installs corepack into the build cache once; returns the folder with its yarn and pnpm shims. */
+async function ensureCorepack(options: RunBuildOptions): Promise<string> {
+  const prefix = join(options.cacheDir, `corepack-${corepackVersion}`);
+  const bin = join(prefix, 'node_modules', '.bin');
+  if (existsSync(join(bin, 'corepack'))) return bin;
+  options.onStep?.(`installing corepack ${corepackVersion} (once)`);
+  // Into a fresh folder, then renamed: two builds at once cannot see half an install.
+  const staging = await mkdtemp(join(options.cacheDir, 'corepack-install-'));
+  const failure = await runCommand(['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false'], {
+    cwd: options.cacheDir,
+    env: { ...options.env, npm_config_cache: join(options.cacheDir, 'npm') },
+    onLine: options.onLine,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (failure !== undefined) {
+    await rm(staging, { recursive: true, force: true });
+    throw buildErrors.stepFailed({ step: `npm install corepack@${corepackVersion}`, exit: failure });
+  }
+  await rename(staging, prefix).catch(async () => {
+    // Another build installed it first.
+    await rm(staging, { recursive: true, force: true });
+  });
+  return bin;
+}
+
 /** Runs the plan's steps in order in the release folder; throws BUILD_STEP_FAILED on the first failure. */
 export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
+  await mkdir(options.cacheDir, { recursive: true });
+  const corepackBin = plan.steps.some((step) => step.corepack) ? await ensureCorepack(options) : undefined;
+  const env: Record<string, string | undefined> = {
+    ...options.env,
+    npm_config_cache: join(options.cacheDir, 'npm'),
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+  };
+  if (corepackBin) {
+    env.PATH = `${corepackBin}:${options.env.PATH ?? ''}`;
+    env.COREPACK_HOME = join(options.cacheDir, 'corepack');
+    env.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
+  }
   for (const step of plan.steps) {
     options.onStep?.(step.name);
     const failure = await runCommand(step.command, {
       cwd: options.dir,
-      env: { ...options.env, npm_config_cache: options.cacheDir, npm_config_update_notifier: 'false', npm_config_fund: 'false' },
+      env,
       onLine: options.onLine,
       ...(options.signal ? { signal: options.signal } : {}),
     });

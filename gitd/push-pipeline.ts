@@ -129,7 +129,7 @@ export class PushPipeline {
     try {
       await runBuild(plan, {
         dir: releaseDir,
-        cacheDir: join(this.#options.stateDir, 'cache', 'npm'),
+        cacheDir: join(this.#options.stateDir, 'cache'),
         env: this.#options.buildEnv ?? process.env,
         onLine: (line) => progress(indent(line)),
         onStep: (step) => progress(`-----> ${step}`),

@@ -131,6 +131,46 @@ describe('git push deploys', () => {
     assert.equal(await answer('hooked'), 'greetings from hooked, built p1');
   });
 
+  it('a pnpm lockfile builds with pnpm through corepack (fetched and verified from the registry)', async () => {
+    const copy = await WorkingCopy.create(d.work, 'pnpm', d.adminKey);
+    await copy.commit({
+      'package.json': JSON.stringify({ name: 'pf', version: '1.0.0', packageManager: 'pnpm@9.15.9', dependencies: { greet: 'file:./greet' }, scripts: { start: 'node server.js' } }),
+      'greet/package.json': JSON.stringify({ name: 'greet', version: '1.0.0', main: 'index.js' }),
+      'greet/index.js': "module.exports = (who) => 'pnpm greets ' + who;\n",
+      'server.js': "require('node:http').createServer((q, s) => s.end(require('greet')('you') + '\\n')).listen(process.env.PORT);\n",
+      // As pnpm 9.15.9 wrote it for this package.json.
+      'pnpm-lock.yaml': [
+        "lockfileVersion: '9.0'",
+        '',
+        'settings:',
+        '  autoInstallPeers: true',
+        '  excludeLinksFromLockfile: false',
+        '',
+        'importers:',
+        '',
+        '  .:',
+        '    dependencies:',
+        '      greet:',
+        '        specifier: file:./greet',
+        '        version: file:greet',
+        '',
+        'packages:',
+        '',
+        '  greet@file:greet:',
+        '    resolution: {directory: greet, type: directory}',
+        '',
+        'snapshots:',
+        '',
+        '  greet@file:greet: {}',
+        '',
+      ].join('\n'),
+    });
+    const pushed = await copy.push(d.remote('pnpm'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building pnpm \(node \d+, pnpm install --frozen-lockfile\)/);
+    assert.equal(await answer('pnpm'), 'pnpm greets you');
+  });
+
   it('a static site and a Procfile app deploy', async () => {
     const site = await WorkingCopy.create(d.work, 'site', d.adminKey);
     await site.commit({ 'index.html': '<h1>static</h1>\n', 'css/site.css': 'h1{}\n' });
