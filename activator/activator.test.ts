@@ -156,6 +156,16 @@ describe('activator hold at zero', () => {
     assert.equal((await waiting).status, 504);
   });
 
+  it('an app with nothing deployed answers 503 at once, saying to git push, and is not woken', async () => {
+    const h = await setup({ empty: {} });
+    h.endpoints.undeployed.add('empty');
+    const answer = await call(h.port, 'empty.localhost');
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['x-dormant-error'], 'ACTIVATOR_NOT_DEPLOYED');
+    assert.match(answer.body, /^empty has nothing deployed yet. Deploy it with git push/);
+    assert.deepEqual(h.sink.pokes, []);
+  });
+
   it('a full queue answers 503 with Retry-After at once', async () => {
     const h = await setup({ small: { autoscale: { queueDepth: 2 } } });
     const held = [call(h.port, 'small.localhost'), call(h.port, 'small.localhost')];

@@ -16,6 +16,8 @@ import { RouteTable } from './route-table.js';
 export interface EndpointSource {
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
   drained(app: string, endpointId: string): void;
+  /** false when the app has no revision to start: a request then gets 503 at once. Absent: assume deployed. */
+  deployed?(app: string): boolean;
 }
 
 export interface AppStats {
@@ -50,7 +52,7 @@ export interface ActivatorOptions {
   readonly keepAliveTimeoutMs?: number;
 }
 
-/** Gets each finished request of a traced app: arrival (ms since tracing began), duration, status. */
+/** Gets each finished request of a traced app: arrival (ms since tracing began), duration without time held for a wake-up, status. */
 export type RequestRecorder = (arrivedMs: number, durationMs: number, status: number) => void;
 
 const tickMs = 100;
@@ -219,6 +221,7 @@ export class Activator {
     traffic.meter.started(now);
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
     if (upstream) request.start(upstream);
+    else if (traffic.readyCount === 0 && this.#options.endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
     else if (!this.#hold(request)) request.rejectQueueFull();
   }
 
@@ -253,14 +256,15 @@ export class Activator {
     this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
     this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
     if (request.heldMs >= 0) this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
-    if (this.#tracers.size > 0) this.#trace(traffic.name, request.startedAtMs, now, status);
+    // A trace replays load without the cold starts it met: the simulator adds its own.
+    if (this.#tracers.size > 0) this.#trace(traffic.name, request.startedAtMs, now - request.startedAtMs - Math.max(0, request.heldMs), status);
     if (traffic.queue.active > 0) traffic.dispatchQueue(this.#random, now);
   }
 
-  #trace(app: string, startedAtMs: number, now: number, status: number): void {
+  #trace(app: string, startedAtMs: number, durationMs: number, status: number): void {
     const tracers = this.#tracers.get(app);
     if (!tracers) return;
-    for (const tracer of tracers) if (startedAtMs >= tracer.sinceMs) tracer.record(startedAtMs - tracer.sinceMs, now - startedAtMs, status);
+    for (const tracer of tracers) if (startedAtMs >= tracer.sinceMs) tracer.record(startedAtMs - tracer.sinceMs, durationMs, status);
   }
 
   /**

@@ -27,6 +27,13 @@ export const activatorErrors = defineErrors({
         ? `${o.app} did not become ready within ${Math.round(o.waitedMs / 1000)} s, so this request was not sent to it. Check dormant logs ${o.app}; its owner can raise requestTimeout.\n`
         : `${o.app} had no free replica within ${Math.round(o.waitedMs / 1000)} s (all at their containerConcurrency limit). Retry shortly.\n`,
   },
+  notDeployed: {
+    code: 'ACTIVATOR_NOT_DEPLOYED',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { app: string }) =>
+      `${o.app} has nothing deployed yet. Deploy it with git push (dormant apps lists its git remote), then try again.\n`,
+  },
   upstreamFailed: {
     code: 'ACTIVATOR_UPSTREAM_FAILED',
     httpStatus: 502,

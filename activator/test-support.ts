@@ -15,6 +15,12 @@ export class ManualEndpoints implements EndpointSource {
   readonly #current = new Map<string, readonly Endpoint[]>();
   readonly #listeners = new Map<string, Set<(endpoints: readonly Endpoint[]) => void>>();
   readonly drainedCalls: string[] = [];
+  /** Apps the stand-in runtime has no revision for. */
+  readonly undeployed = new Set<string>();
+
+  deployed(app: string): boolean {
+    return !this.undeployed.has(app);
+  }
 
   set(app: string, endpoints: readonly Endpoint[]): void {
     this.#current.set(app, endpoints);

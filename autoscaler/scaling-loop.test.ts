@@ -85,7 +85,10 @@ describe('ScalingLoop', () => {
     const { store, loop } = await setup({ noted: {} });
     loop.poke('noted');
     await settle();
-    const condition = (await store.get('App', 'noted')).status?.conditions?.find((c) => c.type === 'Autoscaled');
+    const status = (await store.get('App', 'noted')).status;
+    const condition = status?.conditions?.find((c) => c.type === 'Autoscaled');
     assert.equal(condition?.message, '1 replica: wake from zero (request waiting) -> 1');
+    // The poke is a request: dormant apps shows when the last one came (the fake clock's time).
+    assert.equal(status?.lastRequestTime, new Date(1_000_000).toISOString().replace(/\.\d+Z$/, 'Z'));
   });
 });

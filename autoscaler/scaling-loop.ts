@@ -41,6 +41,8 @@ interface AppScaling {
   panicking: boolean;
   readonly subscription: AbortController;
   written: string;
+  /** The lastRequestTime last written to status, in ms. */
+  writtenLastRequestMs: number | undefined;
 }
 
 /**
@@ -114,6 +116,7 @@ export class ScalingLoop {
       panicking: false,
       subscription: new AbortController(),
       written: '',
+      writtenLastRequestMs: undefined,
     };
     this.#apps.set(app.metadata.name, scaling);
     void (async () => {
@@ -194,16 +197,21 @@ export class ScalingLoop {
       reason: scaling.panicking ? 'Panic' : scaling.scale === 0 ? 'ScaledToZero' : 'Stable',
       message: `${scaling.scale} replica${scaling.scale === 1 ? '' : 's'}: ${scaling.reason}`,
     };
+    // The last request time moves with every request: written when it moved 10 s or more.
+    const lastRequestMs = scaling.state.lastRequestMs;
+    const lastRequestMoved = lastRequestMs !== undefined && (scaling.writtenLastRequestMs === undefined || lastRequestMs - scaling.writtenLastRequestMs >= 10_000);
     const key = JSON.stringify(condition);
-    if (key === scaling.written) return;
+    if (key === scaling.written && !lastRequestMoved) return;
     for (let attempt = 0; attempt < 5; attempt++) {
       const app = await this.#options.store.find('App', scaling.app.metadata.name, scaling.app.metadata.namespace ?? defaultNamespace).catch(() => undefined);
       if (!app) return;
       const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Autoscaled');
       conditions.push({ ...condition, lastTransitionTime: new Date(this.#clock()).toISOString().replace(/\.\d+Z$/, 'Z') });
       try {
-        await this.#options.store.updateStatus({ ...app, status: { ...app.status, conditions } });
+        const lastRequestTime = lastRequestMs === undefined ? app.status?.lastRequestTime : new Date(lastRequestMs).toISOString().replace(/\.\d+Z$/, 'Z');
+        await this.#options.store.updateStatus({ ...app, status: { ...app.status, conditions, ...(lastRequestTime ? { lastRequestTime } : {}) } });
         scaling.written = key;
+        if (lastRequestMs !== undefined) scaling.writtenLastRequestMs = lastRequestMs;
         return;
       } catch (error) {
         if (!isDormantError(error, 'STORE_CONFLICT')) return;

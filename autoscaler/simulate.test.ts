@@ -37,6 +37,14 @@ describe('policy simulation', () => {
     assert.deepEqual(result.timeline.slice(0, 2).map((p) => p.ready), [1, 1]);
   });
 
+  it('decides on its own schedule when the tick is not a whole number of seconds', () => {
+    const oneBurst = parseTrace('0,1\n4,0\n11,0\n', 'one-burst.csv');
+    // Idle from 4 s (the last load report) for 6 s: the first decision at or after 10 s is at 10.5 s.
+    assert.equal(simulate(eager, oneBurst, { ...options, tickMs: 1500 }).replicaSeconds, 10.5);
+    assert.equal(simulate(eager, oneBurst, { ...options, tickMs: 2500 }).replicaSeconds, 10);
+    assert.equal(simulate(eager, oneBurst, options).replicaSeconds, 10);
+  });
+
   it('a longer grace period keeps the replica: one cold start, more replica-seconds', () => {
     const result = simulate(patient, twoBursts, options);
     assert.equal(result.coldStarts, 1);

@@ -125,20 +125,32 @@ export function simulate(policy: ScalingPolicy, trace: Trace, options: Simulatio
   };
 
   let arrival = 0;
+  let nextTickMs = options.tickMs;
   for (let s = 0; s <= load.durationS; s++) {
     const t = s * 1000;
     if (s > 0) observations.push({ atMs: t, concurrency: load.concurrency[s - 1] ?? 0, requests: load.requests[s - 1] ?? 0 });
-    if (s > 0 && t % options.tickMs === 0) runDecider(t, false);
-    if (s === load.durationS) break;
-    for (let at = load.arrivalsMs[arrival]; at !== undefined && at < t + 1000; at = load.arrivalsMs[++arrival]) {
-      if (replicas.length === 0) runDecider(at, true);
-      if (trace.kind === 'requests' && readyAt(at) === 0) {
-        const wait = (replicas[0] ?? at) - at;
+    const secondEndMs = s === load.durationS ? t + 1 : t + 1000;
+    // Ticks and arrivals of this second in time order; a tick goes first at the same ms.
+    for (;;) {
+      const at = load.arrivalsMs[arrival];
+      const arrivalMs = s === load.durationS || at === undefined || at >= secondEndMs ? Number.POSITIVE_INFINITY : at;
+      const tickMs = nextTickMs < secondEndMs ? nextTickMs : Number.POSITIVE_INFINITY;
+      if (tickMs === Number.POSITIVE_INFINITY && arrivalMs === Number.POSITIVE_INFINITY) break;
+      if (tickMs <= arrivalMs) {
+        runDecider(tickMs, false);
+        nextTickMs += options.tickMs;
+        continue;
+      }
+      arrival++;
+      if (replicas.length === 0) runDecider(arrivalMs, true);
+      if (trace.kind === 'requests' && readyAt(arrivalMs) === 0) {
+        const wait = (replicas[0] ?? arrivalMs) - arrivalMs;
         heldRequests++;
         heldMs += wait;
         longestHoldMs = Math.max(longestHoldMs, wait);
       }
     }
+    if (s === load.durationS) break;
     const concurrency = load.concurrency[s] ?? 0;
     if (trace.kind === 'load' && concurrency > 0 && readyAt(t) === 0) {
       const wait = Math.min(1000, Math.max(0, (replicas[0] ?? t + 1000) - t));

@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = process.cwd();
+const realRoot = fs.realpathSync(root);
 const types = {
   '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
@@ -27,14 +28,19 @@ http
       return send(res, 400, 'bad path');
     }
     let file = path.join(root, path.normalize(pathname));
-    if (!file.startsWith(root) || path.basename(file) === '.dormant-static-server.cjs' || file.includes(`${path.sep}.git`)) return send(res, 404, 'not found');
+    const segments = path.relative(root, file).split(path.sep);
+    if (!file.startsWith(root) || segments.includes('.git') || segments[0] === '.dormant-static-server.cjs') return send(res, 404, 'not found');
     fs.stat(file, (error, info) => {
       if (!error && info.isDirectory()) file = path.join(file, 'index.html');
-      fs.stat(file, (statError, stat) => {
-        if (statError || !stat.isFile()) return send(res, 404, 'not found');
-        res.writeHead(200, { 'content-type': types[path.extname(file).toLowerCase()] || 'application/octet-stream', 'content-length': stat.size });
-        if (req.method === 'HEAD') return res.end();
-        fs.createReadStream(file).pipe(res);
+      // Symlinks in the site may not lead out of it.
+      fs.realpath(file, (realError, real) => {
+        if (realError || !(real === realRoot || real.startsWith(realRoot + path.sep))) return send(res, 404, 'not found');
+        fs.stat(real, (statError, stat) => {
+          if (statError || !stat.isFile()) return send(res, 404, 'not found');
+          res.writeHead(200, { 'content-type': types[path.extname(file).toLowerCase()] || 'application/octet-stream', 'content-length': stat.size });
+          if (req.method === 'HEAD') return res.end();
+          fs.createReadStream(real).pipe(res);
+        });
       });
     });
   })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -152,7 +152,7 @@ describe('dormant apps', () => {
     await withStore(stateDir, async (store) => assert.equal((await store.get('App', 'svc')).metadata.uid, created.metadata.uid));
   });
 
-  it('delete removes the app and its revisions only', async () => {
+  it('delete removes the app, its revisions, repository and releases only', async () => {
     const stateDir = await tempStateDir();
     await runCli(stateDir, ['apps', 'create', 'doomed']);
     await runCli(stateDir, ['apps', 'create', 'kept']);
@@ -161,12 +161,18 @@ describe('dormant apps', () => {
       await store.create(revision('doomed', 2));
       await store.create(revision('kept', 1));
     });
+    for (const app of ['doomed', 'kept']) {
+      await mkdir(join(stateDir, 'repos', `${app}.git`), { recursive: true });
+      await mkdir(join(stateDir, 'releases', app, `${app}-00001`), { recursive: true });
+    }
     const result = await runCli(stateDir, ['apps', 'delete', 'doomed']);
-    assert.equal(result.stdout, 'app doomed deleted (2 revisions)\n');
+    assert.equal(result.stdout, 'app doomed deleted (2 revisions, its git repository and releases)\n');
     await withStore(stateDir, async (store) => {
       assert.deepEqual((await store.list('App')).map((a) => a.metadata.name), ['kept']);
       assert.deepEqual((await store.list('Revision')).map((r) => r.metadata.name), ['kept-00001']);
     });
+    assert.deepEqual(await readdir(join(stateDir, 'repos')), ['kept.git']);
+    assert.deepEqual(await readdir(join(stateDir, 'releases')), ['kept']);
   });
 
   it('delete of an unknown app fails and leaves the others', async () => {

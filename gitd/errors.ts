@@ -34,4 +34,101 @@ export const gitdErrors = defineErrors({
     message: (o: { fingerprint: string; known: readonly string[] }) =>
       `no admin key has fingerprint ${o.fingerprint}; ${o.known.length === 0 ? 'there are no admin keys' : `known: ${o.known.join(', ')}`}`,
   },
+  nonFastForward: {
+    code: 'GITD_NON_FAST_FORWARD',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { current: string }) =>
+      `non-fast-forward: the deploy branch is at ${o.current.slice(0, 7)}, which this push does not contain; push a commit that builds on it, or set spec.git.allowForcePush to deploy rewritten history`,
+  },
+  staleRef: {
+    code: 'GITD_STALE_REF',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { current: string }) =>
+      `stale info: another push moved this ref to ${o.current.slice(0, 7)} after yours started; get that commit from where you share code, build on it and push again`,
+  },
+  deleteDeployBranch: {
+    code: 'GITD_DELETE_DEPLOY_BRANCH',
+    httpStatus: 409,
+    exitCode: 1,
+    message: () => 'deleting the deploy branch is not allowed; dormant apps delete APP removes the whole app',
+  },
+  twoDeployBranches: {
+    code: 'GITD_TWO_DEPLOY_BRANCHES',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { other: string }) => `this push also moves ${o.other}, which deploys too; push one deploy branch at a time`,
+  },
+  badRefName: {
+    code: 'GITD_BAD_REF',
+    httpStatus: 400,
+    exitCode: 1,
+    message: () => 'funny refname: only refs/heads/... and refs/tags/... with names git accepts can be pushed here',
+  },
+  refConflict: {
+    code: 'GITD_REF_CONFLICT',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { other: string }) => `clashes with ${o.other} (a ref name cannot also be a folder of refs); delete ${o.other} first or choose another name`,
+  },
+  notACommit: {
+    code: 'GITD_NOT_A_COMMIT',
+    httpStatus: 400,
+    exitCode: 1,
+    message: () => 'a branch must point to a commit; push a commit (tags may point to annotated tags)',
+  },
+  packTooLarge: {
+    code: 'GITD_PACK_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { limitMb: number }) =>
+      `the pack is over the ${o.limitMb} MiB limit; push less history at once, or start dormant up with a larger --max-pack-mb`,
+  },
+  badPack: {
+    code: 'GITD_BAD_PACK',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { reason: string }) => `${o.reason}; nothing was stored. Push again with a current git client`,
+  },
+  protocol: {
+    code: 'GITD_PROTOCOL',
+    httpStatus: 400,
+    exitCode: 128,
+    message: (o: { reason: string }) => `protocol error: ${o.reason}; this is a git remote: use git push`,
+  },
+  accessDenied: {
+    code: 'GITD_ACCESS_DENIED',
+    httpStatus: 403,
+    exitCode: 1,
+    message: (o: { fingerprint: string; app: string }) =>
+      `key ${o.fingerprint} may not push to ${o.app}: it is authorized for other apps only. An admin can add it to ${o.app}'s spec.git.authorizedKeys`,
+  },
+  noSuchApp: {
+    code: 'GITD_NO_SUCH_APP',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { app: string }) =>
+      `there is no app named ${o.app}, and only admin keys create apps by pushing (dormant keys add); check the remote's URL`,
+  },
+  notSupported: {
+    code: 'GITD_NOT_SUPPORTED',
+    httpStatus: 501,
+    exitCode: 1,
+    message: (o: { program: string }) => `${o.program} (fetch and clone) is not supported yet: Dormant accepts pushes only (git push dormant main)`,
+  },
+  badCommand: {
+    code: 'GITD_BAD_COMMAND',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { command: string }) =>
+      `Dormant does not run "${o.command.slice(0, 80)}": it has no shell and accepts git push only (git remote add dormant ssh://git@HOST:PORT/APP); git-receive-pack needs one repository path such as 'hello'`,
+  },
+  badAppName: {
+    code: 'GITD_BAD_APP_NAME',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { app: string; problems: readonly string[] }) =>
+      `"${o.app}" cannot be an app name: ${o.problems.join('; ')}. App names are lower-case letters, digits and '-', at most 40 characters, like hello or shop-api`,
+  },
 });

@@ -3,10 +3,10 @@
  * `git-receive-pack '/hello.git'` (the path shell-quoted, with or without / and .git).
  */
 import { apiVersion, formatProblem, validateAs } from '../crds/index.js';
+import type { DormantError } from '../errors/index.js';
+import { gitdErrors } from './errors.js';
 
-export type GitCommand =
-  | { readonly ok: true; readonly service: 'git-receive-pack'; readonly app: string }
-  | { readonly ok: false; readonly message: string };
+export type GitCommand = { readonly ok: true; readonly service: 'git-receive-pack'; readonly app: string } | { readonly ok: false; readonly error: DormantError };
 
 /** One shell word: '...' or "..." or bare. */
 function unquote(word: string): string | undefined {
@@ -22,24 +22,14 @@ export function parseGitCommand(command: string): GitCommand {
   const space = trimmed.indexOf(' ');
   const program = space < 0 ? trimmed : trimmed.slice(0, space);
   const argument = space < 0 ? '' : trimmed.slice(space + 1).trim();
-  if (program === 'git-upload-pack' || program === 'git-upload-archive') {
-    return { ok: false, message: `${program} (fetch and clone) is not supported yet: Dormant accepts pushes only (git push dormant main)` };
-  }
-  if (program !== 'git-receive-pack') {
-    return {
-      ok: false,
-      message: `Dormant does not run "${trimmed.slice(0, 80)}": it has no shell; it accepts git push only (git remote add dormant ssh://git@HOST:PORT/APP)`,
-    };
-  }
-  const path = unquote(argument);
-  if (path === undefined || path === '') return { ok: false, message: `git-receive-pack needs one repository path such as 'hello', got ${JSON.stringify(argument)}` };
+  if (program === 'git-upload-pack' || program === 'git-upload-archive') return { ok: false, error: gitdErrors.notSupported({ program }) };
+  const path = program === 'git-receive-pack' ? unquote(argument) : undefined;
+  if (path === undefined || path === '') return { ok: false, error: gitdErrors.badCommand({ command: trimmed }) };
   const app = path.replace(/^\/+/, '').replace(/\.git$/, '').replace(/\/+$/, '');
   const checked = validateAs('App', { apiVersion, kind: 'App', metadata: { name: app }, spec: {} });
   if (!checked.ok) {
     const problems = checked.problems.filter((p) => p.path.startsWith('metadata.name')).map(formatProblem);
-    if (problems.length > 0) {
-      return { ok: false, message: `"${app}" cannot be an app name: ${problems.join('; ')}. App names are lower-case letters, digits and '-', at most 40 characters, like hello or shop-api` };
-    }
+    if (problems.length > 0) return { ok: false, error: gitdErrors.badAppName({ app, problems }) };
   }
   return { ok: true, service: 'git-receive-pack', app };
 }

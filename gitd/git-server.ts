@@ -3,7 +3,7 @@
  * serialized, pushes to different apps in parallel.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -12,6 +12,7 @@ import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
+import { gitdErrors } from './errors.js';
 import { parseGitCommand } from './git-command.js';
 import { fingerprintOf, parsePublicKeyLine } from './public-key.js';
 import { type GitChannel, serveReceivePack } from './receive-pack.js';
@@ -32,6 +33,8 @@ export interface GitServerOptions {
   /** Default 200 MiB. */
   readonly maxPackBytes?: number;
   readonly keepaliveMs?: number;
+  /** How long close() waits for pushes in flight; default 30 s. */
+  readonly closeGraceMs?: number;
 }
 
 /** Who a client authenticated as. */
@@ -58,6 +61,10 @@ export class GitServer {
   /** The tail of each app's chain of pushes: one at a time per app. */
   readonly #repoLocks = new Map<string, Promise<unknown>>();
   readonly #pushes: Counter;
+  /** Open SSH connections, ended on close so that dormant up can stop. */
+  readonly #clients = new Set<{ end(): unknown }>();
+  /** Pushes being served: close waits for them (up to closeGraceMs) before ending connections. */
+  readonly #inFlight = new Set<Promise<unknown>>();
   #server: InstanceType<typeof Server> | undefined;
 
   constructor(options: GitServerOptions) {
@@ -77,6 +84,8 @@ export class GitServer {
     const reposDir = join(this.#options.stateDir, 'repos');
     await mkdir(reposDir, { recursive: true });
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
+      this.#clients.add(client);
+      client.on('close', () => this.#clients.delete(client));
       let pusher: Pusher | undefined;
       client.on('authentication', (ctx) => {
         if (ctx.method !== 'publickey') {
@@ -122,7 +131,10 @@ export class GitServer {
           session.on('exec', (accept, _reject, info) => {
             const channel = accept() as unknown as GitChannel & { exit(code: number): void };
             const who = pusher;
-            this.#exec(channel, info.command, who, reposDir).then(
+            const serving = this.#exec(channel, info.command, who, reposDir);
+            this.#inFlight.add(serving);
+            void serving.finally(() => this.#inFlight.delete(serving)).catch(() => {});
+            serving.then(
               (code) => {
                 channel.exit(code);
                 channel.end();
@@ -173,7 +185,7 @@ export class GitServer {
   async #exec(channel: GitChannel, command: string, pusher: Pusher | undefined, reposDir: string): Promise<number> {
     const parsed = parseGitCommand(command);
     if (!parsed.ok) {
-      channel.stderr.write(`error: ${parsed.message}\n`);
+      channel.stderr.write(`error [${parsed.error.code}]: ${parsed.error.message}\n`);
       return 1;
     }
     if (!pusher) {
@@ -184,18 +196,21 @@ export class GitServer {
     const existing = await this.#options.store.find('App', name);
     if (existing && !pusher.admin && !this.#appAllows(existing, pusher.fingerprint)) {
       this.#pushes.inc({ app: name, result: 'refused' });
-      channel.stderr.write(`error: key ${pusher.fingerprint} may not push to ${name}: it is authorized for other apps only. An admin can add it to ${name}'s spec.git.authorizedKeys\n`);
+      const denied = gitdErrors.accessDenied({ fingerprint: pusher.fingerprint, app: name });
+      channel.stderr.write(`error [${denied.code}]: ${denied.message}\n`);
       return 1;
     }
     if (!existing && !pusher.admin) {
       this.#pushes.inc({ app: name, result: 'refused' });
-      channel.stderr.write(`error: there is no app named ${name}, and only admin keys create apps by pushing (dormant keys add); check the remote's URL\n`);
+      const missing = gitdErrors.noSuchApp({ app: name });
+      channel.stderr.write(`error [${missing.code}]: ${missing.message}\n`);
       return 1;
     }
     const repo = await AppRepository.open(reposDir, name);
     const log = this.#log.child({ app: name });
     const started = performance.now();
     let outcome = 'ok';
+    let createdHere = false;
     const code = await serveReceivePack(channel, {
       app: name,
       repo,
@@ -207,7 +222,9 @@ export class GitServer {
         const found = await this.#options.store.find('App', name);
         if (found) return found;
         try {
-          return await this.#options.store.create({ apiVersion, kind: 'App', metadata: { name, namespace: defaultNamespace }, spec: {} });
+          const created = await this.#options.store.create({ apiVersion, kind: 'App', metadata: { name, namespace: defaultNamespace }, spec: {} });
+          createdHere = true;
+          return created;
         } catch (error) {
           if (isDormantError(error, 'STORE_ALREADY_EXISTS')) return this.#options.store.get('App', name);
           throw error;
@@ -223,9 +240,22 @@ export class GitServer {
       },
     });
     if (code !== 0) outcome = 'error';
+    if (createdHere && outcome === 'rejected') {
+      // An app made by a push whose deploy failed is not left behind half-made.
+      await this.#forgetApp(name).catch((error: Error) => log.warn({ err: error }, 'cannot remove the app made by a failed push'));
+    }
     this.#pushes.inc({ app: name, result: outcome });
     log.info({ fingerprint: pusher.fingerprint, code, outcome, ms: Math.round(performance.now() - started) }, 'push served');
     return code;
+  }
+
+  async #forgetApp(name: string): Promise<void> {
+    const { store } = this.#options;
+    for (const revision of await store.list('Revision', { namespace: defaultNamespace, labelSelector: { 'dormant.dev/app': name } })) {
+      await store.delete('Revision', revision.metadata.name, revision.metadata.namespace);
+    }
+    await store.delete('App', name);
+    await rm(join(this.#options.stateDir, 'releases', name), { recursive: true, force: true });
   }
 
   async #withRepoLock<T>(app: string, work: () => Promise<T>): Promise<T> {
@@ -240,9 +270,21 @@ export class GitServer {
     }
   }
 
+  /** Stops accepting, lets pushes in flight finish (up to closeGraceMs), then ends every connection. */
   async close(): Promise<void> {
     const server = this.#server;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.#inFlight.size > 0) {
+      this.#log.info({ pushes: this.#inFlight.size }, 'waiting for pushes in flight');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.closeGraceMs ?? 30_000);
+      });
+      await Promise.race([Promise.allSettled([...this.#inFlight]), grace]);
+      clearTimeout(timer);
+    }
+    for (const client of this.#clients) client.end();
+    await closed;
   }
 }

@@ -4,3 +4,4 @@ export { gitdErrors } from './errors.js';
 export { GitServer, type GitServerOptions } from './git-server.js';
 export { fingerprintOf, type PublicKey, parsePublicKeyLine } from './public-key.js';
 export { type Deployed, PushPipeline, type PushPipelineOptions, PushRejected } from './push-pipeline.js';
+export { removeAppFiles } from './repository.js';

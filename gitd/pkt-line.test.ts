@@ -81,13 +81,13 @@ describe('git command over ssh', () => {
   it('refuses shells, other commands and fetches with a message', () => {
     const message = (command: string) => {
       const parsed = parseGitCommand(command);
-      return parsed.ok ? 'accepted' : parsed.message;
+      return parsed.ok ? 'accepted' : `${parsed.error.code}: ${parsed.error.message}`;
     };
-    assert.match(message('bash'), /has no shell; it accepts git push only/);
-    assert.match(message("git-upload-pack '/hello.git'"), /fetch and clone\) is not supported yet/);
-    assert.match(message("git-receive-pack 'Hello_World'"), /"Hello_World" cannot be an app name: .*lower-case letters/);
+    assert.match(message('bash'), /^GITD_BAD_COMMAND: Dormant does not run "bash": it has no shell and accepts git push only/);
+    assert.match(message("git-upload-pack '/hello.git'"), /^GITD_NOT_SUPPORTED: git-upload-pack \(fetch and clone\) is not supported yet/);
+    assert.match(message("git-receive-pack 'Hello_World'"), /^GITD_BAD_APP_NAME: "Hello_World" cannot be an app name: .*lower-case letters/);
     assert.match(message(`git-receive-pack '${'a'.repeat(41)}'`), /longer than the 40 allowed/);
-    assert.match(message('git-receive-pack'), /needs one repository path/);
-    assert.match(message("git-receive-pack 'a'; rm -rf /"), /needs one repository path/);
+    assert.match(message('git-receive-pack'), /^GITD_BAD_COMMAND: .*needs one repository path/);
+    assert.match(message("git-receive-pack 'a'; rm -rf /"), /^GITD_BAD_COMMAND: .*needs one repository path/);
   });
 });

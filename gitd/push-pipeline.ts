@@ -17,7 +17,7 @@ export class PushRejected extends Error {}
 
 export interface PushPipelineOptions {
   readonly store: ResourceStore;
-  readonly runtime: Pick<Runtime, 'rollout'>;
+  readonly runtime: Pick<Runtime, 'rollout' | 'retire'>;
   readonly stateDir: string;
   readonly appUrl: (app: string) => string;
   readonly log: Logger;
@@ -25,6 +25,10 @@ export interface PushPipelineOptions {
   readonly now?: () => Date;
   /** The environment builds and hooks run with (the registry, proxy and CA settings of this machine). */
   readonly buildEnv?: Readonly<Record<string, string | undefined>>;
+  /** Default 20 min for the whole build. */
+  readonly buildTimeoutMs?: number;
+  /** Default 10 min per postDeploy hook. */
+  readonly hookTimeoutMs?: number;
 }
 
 export interface DeployRequest {
@@ -49,6 +53,7 @@ type StepName = (typeof stepNames)[number];
 
 const indent = (line: string) => `       ${line}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
 
 export class PushPipeline {
   readonly #options: PushPipelineOptions;
@@ -126,6 +131,8 @@ export class PushPipeline {
     // Build.
     stepStart = performance.now();
     await record('build', { state: 'running', startedAt: timestamp() });
+    const buildTimeoutMs = this.#options.buildTimeoutMs ?? 20 * 60_000;
+    const buildDeadline = AbortSignal.timeout(buildTimeoutMs);
     try {
       await runBuild(plan, {
         dir: releaseDir,
@@ -133,11 +140,13 @@ export class PushPipeline {
         env: this.#options.buildEnv ?? process.env,
         onLine: (line) => progress(indent(line)),
         onStep: (step) => progress(`-----> ${step}`),
-        ...(request.signal ? { signal: request.signal } : {}),
+        signal: request.signal ? AbortSignal.any([request.signal, buildDeadline]) : buildDeadline,
       });
     } catch (error) {
-      const message = isDormantError(error) ? error.message : (error as Error).message;
+      let message = isDormantError(error) ? error.message : (error as Error).message;
+      if (buildDeadline.aborted) message = `the build took longer than ${minutes(buildTimeoutMs)} and was stopped`;
       progress(`-----> Build failed: ${message}`);
+      await rm(releaseDir, { recursive: true, force: true });
       await fail('build', message, `build failed: ${message.replace(/; its output is above$/, '')}`);
     }
     await record('build', { state: 'succeeded', finishedAt: timestamp() }, 'Deploying');
@@ -153,6 +162,7 @@ export class PushPipeline {
     } catch (error) {
       const message = isDormantError(error) ? error.message : (error as Error).message;
       for (const line of message.split('\n')) progress(indent(line));
+      await rm(releaseDir, { recursive: true, force: true });
       await fail('deploy', message, `deploy failed: ${message.split('\n')[0]}`);
     }
     await record('deploy', { state: 'succeeded', finishedAt: timestamp() });
@@ -167,16 +177,24 @@ export class PushPipeline {
       for (const hook of app.spec.hooks.postDeploy) {
         progress(`-----> Running postDeploy: ${hook}`);
         const env = { ...(this.#options.buildEnv ?? process.env), ...app.spec.run.env };
-        const failure = await runCommand(['/bin/sh', '-c', hook], {
+        const hookTimeoutMs = this.#options.hookTimeoutMs ?? 10 * 60_000;
+        const hookDeadline = AbortSignal.timeout(hookTimeoutMs);
+        let failure = await runCommand(['/bin/sh', '-c', hook], {
           cwd: releaseDir,
           env: { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${env.PATH ?? ''}` },
           onLine: (line) => progress(indent(line)),
+          signal: hookDeadline,
         });
+        if (failure !== undefined && hookDeadline.aborted) failure = `took longer than ${minutes(hookTimeoutMs)} and was stopped`;
         if (failure !== undefined) {
           const back = previous ? await store.find('Revision', previous, app.metadata.namespace) : undefined;
           if (back) {
             progress(`-----> postDeploy failed: rolling back to ${previous}`);
             await this.#options.runtime.rollout(app, back).catch((error: Error) => progress(indent(`rollback failed: ${error.message}`)));
+          } else {
+            // A first deploy has nothing to go back to: nothing serves until a push succeeds.
+            progress('-----> postDeploy failed: stopping the new revision (there is no earlier one)');
+            await this.#options.runtime.retire(name);
           }
           await fail('postDeploy', `"${hook}" ${failure}`, `postDeploy hook failed: "${hook}" ${failure}`);
         }

@@ -20,6 +20,7 @@ import {
   writeReportStatus,
   zeroOid,
 } from './pkt-line.js';
+import { gitdErrors } from './errors.js';
 import { type Deployed, PushRejected } from './push-pipeline.js';
 import { type AdmittedPack, type AppRepository, isValidRefName, PackRejected } from './repository.js';
 
@@ -86,29 +87,25 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     }
   } catch (error) {
     if (!(error instanceof PktLineError)) throw error;
-    channel.stderr.write(`fatal: protocol error: ${error.message}; this is a git remote, use git push\n`);
-    log.warn({ app: options.app, err: error.message }, 'push rejected: not the git protocol');
-    return 128;
+    return protocolError(channel, options, error);
   }
   if (section.lines.length === 0) return 0;
   let request: ReturnType<typeof parseUpdateRequest>;
   try {
     request = parseUpdateRequest(section.lines);
   } catch (error) {
-    channel.stderr.write(`fatal: protocol error: ${(error as Error).message}\n`);
-    return 128;
+    if (!(error instanceof PktLineError)) throw error;
+    return protocolError(channel, options, error);
   }
   const useSideBand = request.capabilities.has('side-band-64k');
-  const quiet = request.capabilities.has('quiet');
+  // `quiet` (sent whenever the pusher's stderr is not a terminal) asks for no pack progress;
+  // gitd has none, and the build and deploy output is what the push is for, so it always goes.
   const progress = (line: string) => {
-    if (quiet) return;
     if (useSideBand) channel.write(sideBand(2, `${line}\n`));
     else channel.stderr.write(`${line}\n`);
   };
-  const fatal = (message: string) => {
-    if (useSideBand) channel.write(sideBand(3, `${message}\n`));
-    else channel.stderr.write(`${message}\n`);
-  };
+  // Errors go on the progress band too: band 3 would make git stop before it reads the report.
+  const fatal = (message: string) => progress(`error: ${message}`);
   const report = (unpackError: string | undefined, results: readonly RefResult[]) => {
     if (!request.capabilities.has('report-status')) return;
     const status = writeReportStatus(unpackError, results);
@@ -133,9 +130,9 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     await finished(file);
     if (overLimit) {
       await rm(packFile, { force: true });
-      const limit = `the pack is over the ${Math.round(options.maxPackBytes / 1024 / 1024)} MiB limit`;
-      fatal(`error: ${limit}; push less history at once or ask the operator to raise the limit (--max-pack-mb)`);
-      report(limit, request.updates.map((u) => ({ ref: u.ref, error: 'pack too large' })));
+      const tooLarge = gitdErrors.packTooLarge({ limitMb: Math.round(options.maxPackBytes / 1024 / 1024) });
+      fatal(tooLarge.message);
+      report(`pack over ${Math.round(options.maxPackBytes / 1024 / 1024)} MiB`, request.updates.map((u) => ({ ref: u.ref, error: 'pack too large' })));
       return 1;
     }
   }
@@ -148,13 +145,19 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
         admitted = await repo.admitPack(packFile, request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid));
       } catch (error) {
         if (!(error instanceof PackRejected)) throw error;
-        fatal(`error: ${error.message}`);
+        fatal(gitdErrors.badPack({ reason: error.message }).message);
         report(error.message.slice(0, 200), request.updates.map((u) => ({ ref: u.ref, error: 'unpacker error' })));
         log.warn({ app: options.app, err: error.message }, 'push rejected: bad pack');
         return 1;
       }
     }
-    const results = await applyUpdates(request.updates, request.capabilities.has('atomic'), options, progress, useSideBand ? channel : undefined);
+    const results = await applyUpdates({
+      updates: request.updates,
+      atomic: request.capabilities.has('atomic'),
+      receive: options,
+      progress,
+      keepaliveChannel: useSideBand ? channel : undefined,
+    });
     // A pack whose every update failed leaves nothing behind.
     if (admitted && results.every((r) => r.error !== undefined)) await admitted.remove();
     report(undefined, results);
@@ -162,13 +165,30 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
   });
 }
 
-async function applyUpdates(
-  updates: readonly RefUpdate[],
-  atomic: boolean,
-  options: ReceivePackOptions,
-  progress: (line: string) => void,
-  keepaliveChannel: Duplex | undefined,
-): Promise<RefResult[]> {
+function protocolError(channel: GitChannel, options: ReceivePackOptions, error: Error): number {
+  const failure = gitdErrors.protocol({ reason: error.message });
+  channel.stderr.write(`fatal [${failure.code}]: ${failure.message}\n`);
+  options.log.warn({ app: options.app, err: error.message }, 'push rejected: not the git protocol');
+  return failure.exitCode;
+}
+
+/** A ref that cannot coexist with ref: one of its folders is a ref, or it is a folder of refs. */
+function refClash(ref: string, others: Iterable<string>): string | undefined {
+  for (const other of others) {
+    if (other !== ref && (other.startsWith(`${ref}/`) || ref.startsWith(`${other}/`))) return other;
+  }
+  return undefined;
+}
+
+interface ApplyUpdatesInput {
+  readonly updates: readonly RefUpdate[];
+  readonly atomic: boolean;
+  readonly receive: ReceivePackOptions;
+  readonly progress: (line: string) => void;
+  readonly keepaliveChannel: Duplex | undefined;
+}
+
+async function applyUpdates({ updates, atomic, receive: options, progress, keepaliveChannel }: ApplyUpdatesInput): Promise<RefResult[]> {
   const { repo } = options;
   const errors = new Map<string, string>();
   let app: App | undefined;
@@ -179,20 +199,35 @@ async function applyUpdates(
     progress(`-----> ${message}`);
     return updates.map((u) => ({ ref: u.ref, error: message.split('\n')[0] ?? message }));
   }
+  // The refs as they will be if this push succeeds, for name clashes.
+  const existing = new Set((await repo.refs()).map((r) => r.name));
+  const after = new Set(existing);
+  for (const u of updates) {
+    if (u.newOid === zeroOid) after.delete(u.ref);
+    else after.add(u.ref);
+  }
+  let deployRef: string | undefined;
   for (const update of updates) {
     const current = (await repo.resolve(update.ref)) ?? zeroOid;
-    if (!isValidRefName(update.ref)) errors.set(update.ref, 'funny refname: only refs/heads/... and refs/tags/... are accepted');
-    else if (current !== update.oldOid) errors.set(update.ref, `stale info: the ref moved to ${current.slice(0, 7)} since you fetched; pull and push again`);
-    else if (update.newOid === zeroOid && isDeployRef(app, update.ref)) errors.set(update.ref, 'deleting the deploy branch is not allowed (dormant apps delete removes the app)');
-    else if (update.newOid !== zeroOid && !(await repo.isCommit(update.newOid))) errors.set(update.ref, 'only commits can be pushed to a branch or tag here');
-    else if (
-      isDeployRef(app, update.ref) &&
-      update.oldOid !== zeroOid &&
-      !app.spec.git.allowForcePush &&
-      !(await repo.isAncestor(update.oldOid, update.newOid))
-    ) {
-      errors.set(update.ref, 'non-fast-forward: pull and merge first, or set spec.git.allowForcePush to deploy rewritten history');
-    }
+    const deploys = isDeployRef(app, update.ref) && update.newOid !== zeroOid;
+    const clash = update.newOid === zeroOid ? undefined : refClash(update.ref, after);
+    const refusal = !isValidRefName(update.ref)
+      ? gitdErrors.badRefName({})
+      : current !== update.oldOid
+        ? gitdErrors.staleRef({ current })
+        : clash
+          ? gitdErrors.refConflict({ other: clash })
+          : update.newOid === zeroOid && isDeployRef(app, update.ref)
+            ? gitdErrors.deleteDeployBranch({})
+            : deploys && deployRef !== undefined
+              ? gitdErrors.twoDeployBranches({ other: deployRef })
+              : update.ref.startsWith('refs/heads/') && update.newOid !== zeroOid && !(await repo.isCommit(update.newOid))
+                ? gitdErrors.notACommit({})
+                : deploys && update.oldOid !== zeroOid && !app.spec.git.allowForcePush && !(await repo.isAncestor(update.oldOid, update.newOid))
+                  ? gitdErrors.nonFastForward({ current })
+                  : undefined;
+    if (refusal) errors.set(update.ref, refusal.message);
+    else if (deploys) deployRef = update.ref;
   }
   const atomicFailure = () => {
     if (!atomic || errors.size === 0) return;
@@ -217,8 +252,20 @@ async function applyUpdates(
   }
 
   for (const update of updates) {
+    if (!errors.has(update.ref) && update.newOid !== zeroOid && update.ref.startsWith('refs/heads/') && !isDeployRef(app, update.ref)) {
+      progress(`-----> ${update.ref.slice('refs/heads/'.length)} stored, not deployed: only ${app.spec.git.branch} deploys`);
+    }
+  }
+  // Deletions first, so that "a/b" can go and "a" come in one push.
+  const ordered = [...updates].sort((a, b) => Number(b.newOid === zeroOid) - Number(a.newOid === zeroOid));
+  for (const update of ordered) {
     if (errors.has(update.ref)) continue;
-    await repo.setRef(update.ref, update.newOid === zeroOid ? undefined : update.newOid);
+    try {
+      await repo.setRef(update.ref, update.newOid === zeroOid ? undefined : update.newOid);
+    } catch (error) {
+      options.log.error({ app: options.app, ref: update.ref, err: error }, 'ref update failed');
+      errors.set(update.ref, `failed to update ref: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
   }
   return updates.map((u) => ({ ref: u.ref, error: errors.get(u.ref) }));
 }

@@ -4,9 +4,9 @@
  * and a ref only ever points to a commit whose whole history and trees are present.
  */
 import * as fs from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import git from 'isomorphic-git';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import git, { type CommitObject, type TagObject, type TreeObject } from 'isomorphic-git';
 import { writeFileAtomic } from '../runtime/index.js';
 import type { AdvertisedRef } from './pkt-line.js';
 
@@ -22,6 +22,22 @@ export class PackRejected extends Error {}
 export function isValidRefName(ref: string): boolean {
   if (!/^refs\/(heads|tags)\/[^\s~^:?*[\\]+$/.test(ref) || [...ref].some((c) => c < ' ' || c === '\x7f')) return false;
   return !ref.includes('..') && !ref.includes('//') && !ref.includes('@{') && !ref.endsWith('/') && !ref.endsWith('.') && !ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'));
+}
+
+/** Why git would refuse to check out a tree entry of this name, or undefined. */
+function entryNameProblem(name: string, siblings: ReadonlySet<string>): string | undefined {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.toLowerCase() === '.git') {
+    return `holds an entry named ${JSON.stringify(name)}, which git itself refuses to check out`;
+  }
+  // Two entries of one name (a symlink "a" and a folder "a") would write through the symlink.
+  if (siblings.has(name)) return `holds two entries named ${JSON.stringify(name)}`;
+  return undefined;
+}
+
+/** Removes an app's repository and release folders (when the app is deleted). */
+export async function removeAppFiles(stateDir: string, app: string): Promise<void> {
+  await rm(join(stateDir, 'repos', `${app}.git`), { recursive: true, force: true });
+  await rm(join(stateDir, 'releases', app), { recursive: true, force: true });
 }
 
 export class AppRepository {
@@ -77,20 +93,27 @@ export class AppRepository {
   }
 
   /**
-   * Indexes a received pack in quarantine, moves it into the repository and checks that
-   * every tip is connected (its commits, trees and blobs all present). A pack that fails
-   * any check is removed again and PackRejected says why.
+   * Indexes a received pack in quarantine, moves it into the repository and checks it:
+   * every object it holds must have what it names (a commit its tree and parents, a tree
+   * its entries, a tag its object) in the pack or already here, and every tip must exist.
+   * Since every admitted pack passed this check, whatever is here is complete, and a ref
+   * can only point to a complete commit. A pack that fails is removed and PackRejected
+   * says why.
    */
   async admitPack(packFile: string, tips: readonly string[]): Promise<AdmittedPack | undefined> {
     const size = (await stat(packFile)).size;
-    if (size === 0) {
+    const discard = async () => {
       await rm(packFile, { force: true });
-      await this.#checkConnected(tips, new Set());
+      await rm(packFile.replace(/\.pack$/, '.idx'), { force: true });
+    };
+    if (size === 0) {
+      await discard();
+      await this.#checkTips(tips, new Set());
       return undefined;
     }
     const header = Buffer.alloc(12);
-    const handle = await open(packFile, 'r');
     const trailer = Buffer.alloc(20);
+    const handle = await open(packFile, 'r');
     try {
       await handle.read(header, 0, 12, 0);
       if (size >= 32) await handle.read(trailer, 0, 20, size - 20);
@@ -98,20 +121,27 @@ export class AppRepository {
       await handle.close();
     }
     if (header.toString('latin1', 0, 4) !== 'PACK' || size < 32) {
-      await rm(packFile, { force: true });
+      await discard();
       throw new PackRejected('the data after the commands is not a git pack');
     }
     let oids: string[];
     try {
-      ({ oids } = await git.indexPack({ fs, dir: dirname(packFile), gitdir: this.gitdir, filepath: packFile.slice(dirname(packFile).length + 1) }));
+      ({ oids } = await git.indexPack({ fs, dir: dirname(packFile), gitdir: this.gitdir, filepath: basename(packFile) }));
     } catch (error) {
-      await rm(packFile, { force: true });
-      await rm(packFile.replace(/\.pack$/, '.idx'), { force: true });
-      throw new PackRejected(`the pack is damaged: ${(error as Error).message}`);
+      await discard();
+      const code = (error as { code?: string }).code;
+      throw new PackRejected(`the pack is damaged or cut short${code ? ` (${code})` : ''}`);
     }
     const name = `pack-${trailer.toString('hex')}`;
     const packPath = join(this.gitdir, 'objects', 'pack', `${name}.pack`);
     const indexPath = join(this.gitdir, 'objects', 'pack', `${name}.idx`);
+    if (fs.existsSync(indexPath)) {
+      // The same pack was admitted before (a push sent again): it was checked then, and
+      // this push must not own it, or a failure here would delete what another ref needs.
+      await discard();
+      await this.#checkTips(tips, new Set());
+      return undefined;
+    }
     // The index last: a reader finds a pack only through its index.
     await rename(packFile, packPath);
     await rename(packFile.replace(/\.pack$/, '.idx'), indexPath);
@@ -123,7 +153,9 @@ export class AppRepository {
       },
     };
     try {
-      await this.#checkConnected(tips, new Set(oids));
+      const inPack = new Set(oids);
+      await this.#checkClosed(oids, inPack);
+      await this.#checkTips(tips, inPack);
     } catch (error) {
       await admitted.remove();
       throw error;
@@ -131,32 +163,49 @@ export class AppRepository {
     return admitted;
   }
 
-  /** Walks from the tips through what the pack brought; what it did not bring must already be here. */
-  async #checkConnected(tips: readonly string[], inPack: ReadonlySet<string>): Promise<void> {
+  #exists(oid: string, inPack: ReadonlySet<string>, known: Set<string>, cache: object): Promise<boolean> {
+    if (inPack.has(oid) || known.has(oid)) return Promise.resolve(true);
+    return git.readObject({ fs, gitdir: this.gitdir, oid, format: 'deflated', cache }).then(
+      () => {
+        known.add(oid);
+        return true;
+      },
+      () => false,
+    );
+  }
+
+  async #checkTips(tips: readonly string[], inPack: ReadonlySet<string>): Promise<void> {
+    const known = new Set<string>();
+    for (const tip of tips) {
+      if (!(await this.#exists(tip, inPack, known, {}))) throw new PackRejected(`${tip} is not in the pack nor in the repository: the pack is incomplete`);
+    }
+  }
+
+  /** Every object of the pack names only objects that exist, and trees hold only names git can check out. */
+  async #checkClosed(oids: readonly string[], inPack: ReadonlySet<string>): Promise<void> {
     const cache = {};
-    const seen = new Set<string>();
-    const stack: { oid: string; type: string }[] = tips.map((oid) => ({ oid, type: 'commit' }));
-    for (let item = stack.pop(); item; item = stack.pop()) {
-      if (seen.has(item.oid)) continue;
-      seen.add(item.oid);
-      if (!inPack.has(item.oid)) {
-        // Already in the repository: complete, since refs only ever point to complete commits.
-        try {
-          await git.readObject({ fs, gitdir: this.gitdir, oid: item.oid, format: 'deflated', cache });
-        } catch {
-          throw new PackRejected(`${item.type} ${item.oid} is missing: the pack is incomplete (a shallow or thin push?)`);
-        }
-        continue;
+    const known = new Set<string>();
+    const need = async (oid: string, what: string, from: string) => {
+      if (!(await this.#exists(oid, inPack, known, cache))) {
+        throw new PackRejected(`${what} ${oid} named by ${from} is missing: the pack is incomplete (a shallow or thin push?)`);
       }
-      if (item.type === 'commit') {
-        const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: item.oid, cache }).catch(() => {
-          throw new PackRejected(`${item?.oid} is not a commit`);
-        });
-        stack.push({ oid: commit.tree, type: 'tree' });
-        for (const parent of commit.parent) stack.push({ oid: parent, type: 'commit' });
-      } else if (item.type === 'tree') {
-        const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: item.oid, cache });
-        for (const entry of tree) if (entry.mode !== '160000') stack.push({ oid: entry.oid, type: entry.type });
+    };
+    for (const oid of oids) {
+      const { type, object } = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache });
+      if (type === 'commit') {
+        const commit = object as CommitObject;
+        await need(commit.tree, 'tree', `commit ${oid}`);
+        for (const parent of commit.parent) await need(parent, 'commit', `commit ${oid}`);
+      } else if (type === 'tree') {
+        const names = new Set<string>();
+        for (const entry of object as TreeObject) {
+          const problem = entryNameProblem(entry.path, names);
+          if (problem) throw new PackRejected(`tree ${oid} ${problem}`);
+          names.add(entry.path);
+          if (entry.mode !== '160000') await need(entry.oid, entry.type, `tree ${oid}`);
+        }
+      } else if (type === 'tag') {
+        await need((object as TagObject).object, 'object', `tag ${oid}`);
       }
     }
   }
@@ -180,9 +229,16 @@ export class AppRepository {
     const file = join(this.gitdir, ref);
     if (oid === undefined) {
       await rm(file, { force: true });
+      // Folders emptied by the deletion go too, so that a ref of that name can come later.
+      const top = join(this.gitdir, 'refs');
+      for (let dir = dirname(file); dir.startsWith(`${top}/`) && dir !== join(top, 'heads') && dir !== join(top, 'tags'); dir = dirname(dir)) {
+        if (!(await rmdir(dir).then(() => true, () => false))) break;
+      }
       return;
     }
     await mkdir(dirname(file), { recursive: true });
+    // An empty folder left where this ref goes (refs/heads/a after refs/heads/a/b was deleted).
+    await rmdir(file).catch(() => {});
     await writeFileAtomic(file, `${oid}\n`);
   }
 
@@ -194,10 +250,12 @@ export class AppRepository {
     const writeTree = async (treeOid: string, into: string): Promise<void> => {
       await mkdir(into, { recursive: true });
       const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: treeOid, cache });
+      const names = new Set<string>();
       for (const entry of tree) {
-        if (entry.path === '.' || entry.path === '..' || entry.path.includes('/') || entry.path.toLowerCase() === '.git') {
-          throw new PackRejected(`the tree holds an entry named ${JSON.stringify(entry.path)}, which git itself refuses to check out`);
-        }
+        // Checked when the pack was admitted; checked again because a path outside the release is at stake.
+        const problem = entryNameProblem(entry.path, names);
+        if (problem) throw new PackRejected(`tree ${treeOid} ${problem}`);
+        names.add(entry.path);
         const target = join(into, entry.path);
         if (entry.type === 'tree') await writeTree(entry.oid, target);
         else if (entry.mode === '120000') {

@@ -88,8 +88,8 @@ export const runtimeErrors = defineErrors({
     code: 'RUNTIME_ROLLOUT_FAILED',
     httpStatus: 500,
     exitCode: 1,
-    message: (o: { app: string; revision: string; reason: string; lastLines: readonly string[] }) =>
-      `revision ${o.revision} of ${o.app} did not start: ${o.reason}; the previous revision keeps serving. Last log lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+    message: (o: { app: string; revision: string; reason: string; lastLines: readonly string[]; previous: string | undefined }) =>
+      `revision ${o.revision} of ${o.app} did not start: ${o.reason}; ${o.previous ? `the previous revision ${o.previous} keeps serving` : 'no earlier revision serves the app'}. Last log lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
   },
   closed: {
     code: 'RUNTIME_CLOSED',

@@ -41,6 +41,8 @@ export interface Runtime {
    */
   rollout(app: App, revision: Revision, options?: RolloutOptions): Promise<void>;
   setScale(app: string, replicas: number): Promise<void>;
+  /** Stops every replica and forgets the revision (a first deploy that failed after its rollout). */
+  retire(app: string): Promise<void>;
   /** The current endpoints at once, then again on every change. */
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
   drained(app: string, endpointId: string): void;

@@ -170,7 +170,8 @@ export class WorkingCopy {
   }
 
   push(remote: string, ...args: string[]): Promise<RunResult> {
-    return this.git('push', '--progress', remote, ...(args.length > 0 ? args : ['main']));
+    // No --progress: git then sends `quiet`, as in CI, and the build output must still show.
+    return this.git('push', remote, ...(args.length > 0 ? args : ['main']));
   }
 }
 

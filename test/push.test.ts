@@ -64,6 +64,15 @@ describe('git push deploys', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /Deployed update-00002/);
     for (let i = 0; i < 5; i++) assert.equal(await answer('update'), 'u2');
+
+    // A deleted app's name takes a new, unrelated history.
+    assert.match((await d.dormant('apps', 'delete', 'update')).stdout, /app update deleted \(2 revisions, its git repository and releases\)/);
+    const fresh = await WorkingCopy.create(d.work, 'update-again', d.adminKey);
+    await fresh.commit(nodeApp('again'), 'unrelated');
+    const again = await fresh.push(d.remote('update'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /Deployed update-00001/);
+    assert.equal(await answer('update'), 'again');
   });
 
   it('a push whose build fails is rejected with the step named; the old version keeps answering and the ref stays', async () => {
@@ -129,6 +138,22 @@ describe('git push deploys', () => {
     assert.match(failed.stderr, /remote: -----> postDeploy failed: rolling back to hooked-00001/);
     assert.match(failed.stderr, /! \[remote rejected\] main -> main \(postDeploy hook failed: "echo migration failed; exit 4" exited 4\)/);
     assert.equal(await answer('hooked'), 'greetings from hooked, built p1');
+  });
+
+  it('a first deploy whose postDeploy hook fails is rejected and stopped: nothing serves it', async () => {
+    await writeFile(
+      join(d.work, 'first.yaml'),
+      'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: first}\nspec:\n  hooks: {postDeploy: ["exit 7"]}\n',
+    );
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'first.yaml'))).code, 0);
+    const copy = await WorkingCopy.create(d.work, 'first', d.adminKey);
+    await copy.commit(nodeApp('f1'));
+    const pushed = await copy.push(d.remote('first'));
+    assert.match(pushed.stderr, /stopping the new revision \(there is no earlier one\)/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(postDeploy hook failed: "exit 7" exited 7\)/);
+    const response = await d.get('first');
+    assert.equal(response.status, 503, 'nothing serves the app');
+    assert.match(response.body, /first has nothing deployed yet. Deploy it with git push/);
   });
 
   it('a pnpm lockfile builds with pnpm through corepack (fetched and verified from the registry)', async () => {
@@ -231,7 +256,7 @@ describe('git push refuses', () => {
     const hello = await serverRef('hello');
     const other = await copy.push(d.remote('hello'));
     assert.notEqual(other.code, 0);
-    assert.match(other.stderr, /error: key SHA256:\S+ may not push to hello: it is authorized for other apps only/);
+    assert.match(other.stderr, /error \[GITD_ACCESS_DENIED\]: key SHA256:\S+ may not push to hello: it is authorized for other apps only/);
     assert.equal(await serverRef('hello'), hello);
     const create = await copy.push(d.remote('brand-new'));
     assert.match(create.stderr, /there is no app named brand-new, and only admin keys create apps by pushing/);
@@ -246,7 +271,7 @@ describe('git push refuses', () => {
     await copy.git('reset', '-q', '--hard', 'HEAD~1');
     await copy.commit(nodeApp('h3'), 'rewritten');
     const forced = await copy.push(d.remote('history'), '--force', 'main');
-    assert.match(forced.stderr, /! \[remote rejected\] main -> main \(non-fast-forward: pull and merge first, or set spec\.git\.allowForcePush/);
+    assert.match(forced.stderr, /! \[remote rejected\] main -> main \(non-fast-forward: the deploy branch is at [0-9a-f]{7}, which this push does not contain; .*spec\.git\.allowForcePush/);
     const deleted = await copy.push(d.remote('history'), ':main');
     assert.match(deleted.stderr, /! \[remote rejected\] main \(deleting the deploy branch is not allowed/);
     assert.equal(await serverRef('history'), before);
@@ -255,9 +280,68 @@ describe('git push refuses', () => {
     const feature = await copy.push(d.remote('history'), 'main:feature');
     assert.equal(feature.code, 0, feature.stderr);
     assert.doesNotMatch(feature.stderr, /Deployed/);
+    assert.match(feature.stderr, /remote: -----> feature stored, not deployed: only main deploys/);
     assert.notEqual(await serverRef('history', 'feature'), '');
     assert.equal((await copy.push(d.remote('history'), ':feature')).code, 0);
     assert.equal(await serverRef('history', 'feature'), '');
+  });
+
+  it('ref names that clash with existing ones are refused; deleting one makes room in the same push', async () => {
+    const copy = await WorkingCopy.create(d.work, 'refs', d.adminKey);
+    await copy.commit(nodeApp('refs'));
+    assert.equal((await copy.push(d.remote('refs'), 'main', 'main:topic/one')).code, 0);
+    const clash = await copy.push(d.remote('refs'), 'main:topic');
+    assert.match(clash.stderr, /! \[remote rejected\] main -> topic \(clashes with refs\/heads\/topic\/one/);
+    const swap = await copy.push(d.remote('refs'), ':topic/one', 'main:topic');
+    assert.equal(swap.code, 0, swap.stderr);
+    assert.equal(await serverRef('refs', 'topic'), await serverRef('refs'));
+  });
+
+  it('pushing main and master at once deploys one and refuses the other', async () => {
+    const copy = await WorkingCopy.create(d.work, 'both', d.adminKey);
+    await copy.commit(nodeApp('both'));
+    const pushed = await copy.push(d.remote('both'), 'main', 'main:master');
+    assert.match(pushed.stderr, /Deployed both-00001/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> master \(this push also moves refs\/heads\/main, which deploys too; push one deploy branch at a time\)/);
+    assert.equal(await serverRef('both', 'master'), '');
+  });
+
+  it('the same pack sent again by a push that then fails does not take objects from the one that succeeded', async () => {
+    await writeFile(
+      join(d.work, 'slow.yaml'),
+      'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: slow}\nspec:\n  hooks: {postDeploy: ["sleep 1"]}\n',
+    );
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'slow.yaml'))).code, 0);
+    const copy = await WorkingCopy.create(d.work, 'slow', d.adminKey);
+    await copy.commit(nodeApp('s1'));
+    // Both advertise the empty repository and send the same pack; the second waits for the first, then fails.
+    const [first, second] = await Promise.all([copy.push(d.remote('slow')), copy.push(d.remote('slow'))]);
+    assert.deepEqual([first.code, second.code].sort(), [0, 1], `${first.stderr}\n${second.stderr}`);
+    const fsck = await runProgram('git', ['--git-dir', join(d.stateDir, 'repos', 'slow.git'), 'fsck', '--no-dangling']);
+    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+    await copy.commit(nodeApp('s2'));
+    assert.equal((await copy.push(d.remote('slow'))).code, 0);
+    assert.equal(await answer('slow'), 's2');
+  });
+
+  it('a tree with two entries of one name (a symlink and a folder) is refused before anything is written', async () => {
+    const copy = await WorkingCopy.create(d.work, 'evil', d.adminKey);
+    await copy.commit(nodeApp('evil'));
+    const git = (args: string[], input?: string) => runProgram('git', args, { cwd: copy.dir, ...(input === undefined ? {} : { input }) });
+    const blob = (await git(['hash-object', '-w', '--stdin'], 'x\n')).stdout.trim();
+    const link = (await git(['hash-object', '-w', '--stdin'], join(d.work, 'escape'))).stdout.trim();
+    const inner = (await git(['mktree'], `100644 blob ${blob}\tx\n`)).stdout.trim();
+    // mktree refuses duplicates, so the tree is written by hand: "a" as a symlink, then "a" as a folder.
+    const entry = (mode: string, name: string, oid: string) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]);
+    const treeFile = join(d.work, 'evil-tree');
+    await writeFile(treeFile, Buffer.concat([entry('120000', 'a', link), entry('40000', 'a', inner)]));
+    const tree = (await git(['hash-object', '-w', '-t', 'tree', '--literally', treeFile])).stdout.trim();
+    const commit = (await runProgram('git', ['commit-tree', tree, '-p', 'HEAD', '-m', 'evil'], { cwd: copy.dir, env: { ...process.env, GIT_AUTHOR_NAME: 'e', GIT_AUTHOR_EMAIL: 'e@x', GIT_COMMITTER_NAME: 'e', GIT_COMMITTER_EMAIL: 'e@x' } })).stdout.trim();
+    const pushed = await copy.push(d.remote('evil'), `${commit}:refs/heads/main`);
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /holds two entries named "a"/);
+    assert.equal((await runProgram('ls', [join(d.work, 'escape')])).code, 2, 'nothing was written outside the release');
+    assert.equal(await serverRef('evil'), '');
   });
 
   it('two concurrent pushes to one app: one deploys, the other fails its compare-and-swap; both end consistent', async () => {
@@ -274,7 +358,7 @@ describe('git push refuses', () => {
     const winners = [pushedA, pushedB].filter((p) => p.code === 0);
     assert.equal(winners.length, 1, `A: ${pushedA.stderr}\nB: ${pushedB.stderr}`);
     const loser = pushedA.code === 0 ? pushedB : pushedA;
-    assert.match(loser.stderr, /stale info: the ref moved to [0-9a-f]{7} since you fetched/);
+    assert.match(loser.stderr, /stale info: another push moved this ref to [0-9a-f]{7} after yours started/);
     const winner = pushedA.code === 0 ? a : b;
     assert.equal(await serverRef('race'), winner);
     assert.equal(await answer('race'), pushedA.code === 0 ? 'ra' : 'rb');
@@ -286,6 +370,8 @@ describe('git push refuses', () => {
     const pushed = await copy.push(d.remote('docker'));
     assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this repository builds with a Dockerfile, and container builds are not built yet/);
     assert.equal(await serverRef('docker'), '');
+    const apps = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string }[];
+    assert.ok(!apps.some((a) => a.name === 'docker'), 'an app made by a failed first push is not left behind');
   });
 
   it('a shell, another command, a fetch and a bad app name get a message and exit 1', async () => {
@@ -295,9 +381,9 @@ describe('git push refuses', () => {
     assert.match(shell.stderr, /Dormant has no shell/);
     const other = await ssh('ls');
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /Dormant does not run "ls"/);
+    assert.match(other.stderr, /error \[GITD_BAD_COMMAND\]: Dormant does not run "ls"/);
     const fetch = await ssh(`"git-upload-pack 'hello'"`);
-    assert.match(fetch.stderr, /git-upload-pack \(fetch and clone\) is not supported yet/);
+    assert.match(fetch.stderr, /error \[GITD_NOT_SUPPORTED\]: git-upload-pack \(fetch and clone\) is not supported yet/);
     const copy = await WorkingCopy.create(d.work, 'badname', d.adminKey);
     await copy.commit(nodeApp('x'));
     const bad = await copy.push(`ssh://git@127.0.0.1:${d.sshPort}/Bad_Name`);
@@ -310,7 +396,7 @@ describe('git push refuses', () => {
       runProgram('sh', ['-c', `${sshCommand(d.adminKey)} -p ${d.sshPort} git@127.0.0.1 "git-receive-pack 'hello'"`], { input });
     const http = await receivePack('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(http.code, 128);
-    assert.match(http.stderr, /fatal: protocol error: expected a pkt-line length, got "GET "/);
+    assert.match(http.stderr, /fatal \[GITD_PROTOCOL\]: protocol error: expected a pkt-line length, got "GET "/);
     const next = 'f'.repeat(40);
     const command = `${hello} ${next} refs/heads/main\0report-status\n`;
     const framed = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000`;

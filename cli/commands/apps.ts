@@ -1,4 +1,5 @@
 import { type App, apiVersion } from '../../crds/index.js';
+import { removeAppFiles } from '../../gitd/index.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { formatAge, formatTable, print } from '../output.js';
@@ -73,9 +74,9 @@ export const appsCreate: Command = {
 export const appsDelete: Command = {
   name: 'apps delete',
   usage: 'dormant apps delete NAME',
-  summary: 'Delete an app and its revisions',
+  summary: 'Delete an app, its revisions, its git repository and its releases',
   args: 1,
-  async run({ io, args, store }) {
+  async run({ io, args, store, stateDir }) {
     const [name = ''] = args;
     const resources = await store();
     // Fails with STORE_NOT_FOUND before anything is removed.
@@ -83,7 +84,9 @@ export const appsDelete: Command = {
     const revisions = await resources.list('Revision', { namespace: 'default', labelSelector: { 'dormant.dev/app': name } });
     for (const revision of revisions) await resources.delete('Revision', revision.metadata.name, revision.metadata.namespace);
     await resources.delete('App', name);
-    io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'})\n`);
+    // Its git repository and releases go too, so that the name can be pushed to afresh.
+    await removeAppFiles(stateDir, name);
+    io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'}, its git repository and releases)\n`);
     return undefined;
   },
 };

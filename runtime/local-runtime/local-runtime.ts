@@ -142,12 +142,8 @@ export class LocalRuntime implements Runtime {
         const state = this.#apps.get(event.object.metadata.name);
         if (!state) continue;
         this.#log.info({ app: state.name }, 'app deleted: stopping its replicas');
-        state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'the app was deleted', lastLines: [] }));
-        state.rollout = undefined;
-        state.desired = 0;
-        state.revision = undefined;
+        this.#forget(state, 'the app was deleted');
         state.app = undefined;
-        this.#reconcile(state);
       }
     } catch (error) {
       this.#log.error({ err: error }, 'app watch ended');
@@ -192,7 +188,7 @@ export class LocalRuntime implements Runtime {
     const previous = state.rollout?.previous ?? state.revision;
     state.revision = revision;
     state.consecutiveFailures = 0;
-    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [] }));
+    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined }));
     state.rollout = undefined;
     if (state.desired === 0 && !options.verifyAtZero) {
       this.#log.info({ app: state.name, revision: revision.metadata.name }, 'revision recorded; it starts on the next wake-up');
@@ -205,6 +201,22 @@ export class LocalRuntime implements Runtime {
     this.#log.info({ app: state.name, revision: revision.metadata.name, replicas: state.desired }, 'rolling out');
     this.#reconcile(state);
     await done;
+  }
+
+  /** Stops the app's replicas and forgets its revision: nothing serves it until the next rollout. */
+  async retire(app: string): Promise<void> {
+    const state = this.#apps.get(app);
+    if (!state) return;
+    this.#log.info({ app }, 'retiring: no revision serves the app');
+    this.#forget(state, 'the app was retired');
+  }
+
+  #forget(state: AppState, reason: string): void {
+    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason, lastLines: [], previous: undefined }));
+    state.rollout = undefined;
+    state.desired = 0;
+    state.revision = undefined;
+    this.#reconcile(state);
   }
 
   async setScale(app: string, replicas: number): Promise<void> {
@@ -230,6 +242,11 @@ export class LocalRuntime implements Runtime {
       channel.end();
     }
     return channel;
+  }
+
+  /** Whether the app has a revision to start (the activator answers at once when not). */
+  deployed(app: string): boolean {
+    return this.#apps.get(app)?.revision !== undefined;
   }
 
   drained(app: string, endpointId: string): void {
@@ -378,7 +395,10 @@ export class LocalRuntime implements Runtime {
       state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
       this.#reconcile(state);
     } else if (readiness === 'timeout' && replica.phase === 'starting') {
-      const reason = `replica ${id} did not become ready within ${revision.spec.run.startTimeout}`;
+      const path = state.app?.spec.run.readinessPath;
+      const reason = path
+        ? `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: ${path} on its port ${replica.port} never answered below 500`
+        : `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: nothing listened on its port ${replica.port}; the app must listen on the port in $PORT`;
       this.#log.warn({ app: state.name, replica: id }, reason);
       this.#fail(state, replica, 'StartTimeout', reason);
       child.kill();
@@ -386,7 +406,7 @@ export class LocalRuntime implements Runtime {
   }
 
   /** A replica of the current revision failed: report it, and fail a rollout it was part of. */
-  #fail(state: AppState, replica: Replica, reason: string, text: string): void {
+  #fail(state: AppState, replica: Replica, reason: string, text: string, rolloutText = text): void {
     const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === replica.id).map((l) => l.text);
     state.condition = {
       type: 'Ready',
@@ -398,7 +418,7 @@ export class LocalRuntime implements Runtime {
     if (rollout && rollout.revision === replica.revision.metadata.name) {
       state.rollout = undefined;
       state.revision = rollout.previous;
-      rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: text, lastLines }));
+      rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: rolloutText, lastLines, previous: rollout.previous?.metadata.name }));
       this.#log.warn({ app: state.name, revision: rollout.revision }, 'rollout failed; the previous revision stays');
     }
   }
@@ -419,7 +439,7 @@ export class LocalRuntime implements Runtime {
     this.#metrics.restarts.inc({ app: state.name });
     const wasTimeout = state.condition?.reason === 'StartTimeout' && replica.readyAtMs === undefined && exit.signal === 'SIGKILL';
     if (!wasTimeout) {
-      this.#fail(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`);
+      this.#fail(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`, `replica ${replica.id} ${how}`);
     }
     this.#log.warn({ app: state.name, replica: replica.id, code: exit.code, signal: exit.signal, restartInMs: delayMs }, 'replica exited');
     replica.process = undefined;
