@@ -356,6 +356,23 @@ describe('dormant keys', () => {
 });
 
 describe('dormant apply', () => {
+  it('merges like kubectl apply: settings made with policy set survive, fields dropped from the file go', async () => {
+    const stateDir = await tempStateDir();
+    const file = join(stateDir, 'app.yaml');
+    const manifest = (env: string) => `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: merged}\nspec:\n  run: {env: {${env}}}\n`;
+    await writeFile(file, manifest('A: "1", B: "2"'));
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged created\n');
+    assert.equal((await runCli(stateDir, ['policy', 'set', 'merged', 'target=50'])).code, 0);
+    await writeFile(file, manifest('A: "1"'));
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged configured\n');
+    await withStore(stateDir, async (store) => {
+      const app = await store.get('App', 'merged');
+      assert.equal(app.spec.autoscale.target, 50, 'set by policy set, not in the file: kept');
+      assert.deepEqual(app.spec.run.env, { A: '1' }, 'applied before and dropped from the file: removed');
+    });
+    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged unchanged\n');
+  });
+
   it('creates, leaves unchanged, and configures objects from YAML documents', async () => {
     const stateDir = await tempStateDir();
     const file = join(stateDir, 'objects.yaml');

@@ -8,6 +8,7 @@ import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { readSource } from '../io.js';
+import { applyMergePatch, mergePatch } from '../merge-patch.js';
 
 /** A file, or the .yaml, .yml and .json files of a folder (like kubectl apply -f DIR). */
 async function manifestFiles(path: string, source: string): Promise<string[]> {
@@ -18,6 +19,18 @@ async function manifestFiles(path: string, source: string): Promise<string[]> {
   const files = (await readdir(path)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort();
   if (files.length === 0) throw cliErrors.readInput({ source, reason: 'the folder has no .yaml, .yml or .json file' });
   return files.map((name) => join(path, name));
+}
+
+/** The spec as last applied, kept on the object as kubectl keeps its last-applied-configuration. */
+const lastAppliedAnnotation = `${group}/last-applied`;
+
+function parseLastApplied(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return {};
+  }
 }
 
 export const apply: Command = {
@@ -48,18 +61,24 @@ export const apply: Command = {
       const name = object?.metadata?.name;
       const existing = isKindName(kind) && typeof name === 'string' ? await resources.find(kind, name, object.metadata.namespace) : undefined;
       const label = isKindName(kind) ? `${kinds[kind].singular}.${group}/${name}` : String(name);
+      const applied = object.spec ?? {};
+      const annotations = { ...object.metadata?.annotations, [lastAppliedAnnotation]: JSON.stringify(applied) };
       if (!existing) {
-        await resources.create(object);
+        await resources.create({ ...object, metadata: { ...object.metadata, annotations } });
         io.stdout.write(`${label} created\n`);
         continue;
       }
-      const admitted = validateAs(existing.kind, object);
+      // Like kubectl apply: what this file no longer sets goes; what others set stays.
+      const lastApplied = parseLastApplied(existing.metadata.annotations?.[lastAppliedAnnotation]);
+      const spec = applyMergePatch(existing.spec, mergePatch(lastApplied, applied));
+      const merged = { ...object, spec, metadata: { ...object.metadata, annotations, resourceVersion: existing.metadata.resourceVersion ?? '' } } as ObjectInput;
+      const admitted = validateAs(existing.kind, merged);
       const same = (key: 'labels' | 'annotations' | 'ownerReferences') => isDeepStrictEqual(admitted.ok ? admitted.object.metadata[key] : undefined, existing.metadata[key]);
       if (admitted.ok && isDeepStrictEqual(admitted.object.spec, existing.spec) && same('labels') && same('annotations') && same('ownerReferences')) {
         io.stdout.write(`${label} unchanged\n`);
         continue;
       }
-      await resources.update({ ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata.resourceVersion ?? '' } });
+      await resources.update(merged);
       io.stdout.write(`${label} configured\n`);
     }
     return undefined;
