@@ -45,6 +45,7 @@ export function renderChart(panels: readonly ChartPanel[], subtitle: string): st
   const height = panels.length * panelHeight + 30;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>dormant policy simulate: ${escapeXml(subtitle)}</title>`,
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="${margin.left}" y="20" font-size="14" font-weight="bold">dormant policy simulate: ${escapeXml(subtitle)}</text>`,
   ];

@@ -4,7 +4,10 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { apiVersion } from '../crds/index.js';
+import { Readable } from 'node:stream';
+import { type App, apiVersion } from '../crds/index.js';
+import { apply } from './commands/apply.js';
+import { policySet } from './commands/policy.js';
 import { LocalStore } from '../runtime/index.js';
 import { commands } from './index.js';
 import { runCli, tempStateDir } from './test-support.js';
@@ -214,6 +217,50 @@ describe('dormant revisions', () => {
 });
 
 describe('dormant policy', () => {
+  it('set and apply go through when the App status changes between their read and their write (retried on conflict)', async () => {
+    const stateDir = await tempStateDir();
+    await runCli(stateDir, ['apps', 'create', 'busy']);
+    const store = await LocalStore.open({ stateDir });
+    // A real second write, as the runtime and the autoscaler make all the time, lands between
+    // the command's read and its update, twice per command.
+    let interfered = 0;
+    const racing = new Proxy(store, {
+      get(target, property) {
+        if (property === 'update') {
+          return async (object: App) => {
+            if (interfered++ % 3 < 2) {
+              const current = await target.get('App', object.metadata.name);
+              await target.updateStatus({ ...current, status: { ...current.status, readyReplicas: interfered } });
+            }
+            return target.update(object);
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    let stdout = '';
+    const context = (command: string[], stdin = '') => ({
+      io: { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, stdin: Readable.from([stdin]), env: {}, cwd: stateDir, now: () => new Date(), stop: AbortSignal.abort() },
+      args: command,
+      flags: {},
+      output: 'table' as const,
+      stateDir,
+      store: async () => racing,
+    });
+    try {
+      await policySet.run(context(['busy', 'target=42']));
+      await apply.run({ ...context([], 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: busy}\nspec: {run: {env: {A: "1"}}}\n'), flags: { filename: '-' } });
+      assert.equal(interfered, 6, 'each command met two conflicts and then went through');
+      const app = await store.get('App', 'busy');
+      assert.equal(app.spec.autoscale.target, 42);
+      assert.deepEqual(app.spec.run.env, { A: '1' });
+      assert.match(stdout, /app\.dormant\.dev\/busy configured/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("get shows Knative's defaults and where each value comes from", async () => {
     const stateDir = await tempStateDir();
     await runCli(stateDir, ['apps', 'create', 'api']);

@@ -49,6 +49,10 @@ export function sshCommand(key: string): string {
 }
 
 export interface DormantUp {
+  /** The `dormant up` process. */
+  readonly pid: number;
+  /** 0 when metrics are off. */
+  readonly metricsPort: number;
   readonly stateDir: string;
   readonly work: string;
   readonly httpPort: number;
@@ -60,15 +64,15 @@ export interface DormantUp {
   readonly stop: () => Promise<void>;
 }
 
-/** Starts `dormant up` on free ports with one admin key. */
-export async function startDormant(extraArgs: readonly string[] = []): Promise<DormantUp> {
+/** Starts `dormant up` on free ports with one admin key; metrics off unless asked for. */
+export async function startDormant(extraArgs: readonly string[] = [], options: { metrics?: boolean } = {}): Promise<DormantUp> {
   const work = await mkdtemp(join(tmpdir(), 'dormant-push-'));
   const stateDir = join(work, 'state');
   const adminKey = await sshKey(work, 'admin');
   const dormant = (...args: string[]) => runProgram(process.execPath, [bin, ...args, '--state-dir', stateDir]);
   const added = await dormant('keys', 'add', `${adminKey}.pub`);
   if (added.code !== 0) throw new Error(`keys add failed: ${added.stderr}`);
-  const [httpPort, sshPort] = [await freePort(), await freePort()];
+  const [httpPort, sshPort, metricsPort] = [await freePort(), await freePort(), options.metrics ? await freePort() : 0];
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
     bin,
     'up',
@@ -79,7 +83,7 @@ export async function startDormant(extraArgs: readonly string[] = []): Promise<D
     '--ssh-port',
     String(sshPort),
     '--metrics-port',
-    '0',
+    String(metricsPort),
     ...extraArgs,
   ]);
   let stdout = '';
@@ -93,6 +97,8 @@ export async function startDormant(extraArgs: readonly string[] = []): Promise<D
     child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
   });
   return {
+    pid: child.pid ?? 0,
+    metricsPort,
     stateDir,
     work,
     httpPort,

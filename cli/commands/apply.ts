@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { group, isKindName, kinds, validateAs } from '../../crds/index.js';
-import type { ObjectInput } from '../../runtime/index.js';
+import { isDormantError } from '../../errors/index.js';
+import type { ObjectInput, ResourceStore } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -33,6 +34,29 @@ function parseLastApplied(text: string | undefined): unknown {
   }
 }
 
+/** Creates or three-way-merges one object; returns what happened ("app.dormant.dev/x created"). */
+async function applyOne(resources: ResourceStore, object: ObjectInput): Promise<string> {
+  const kind: unknown = object?.kind;
+  const name = object?.metadata?.name;
+  const existing = isKindName(kind) && typeof name === 'string' ? await resources.find(kind, name, object.metadata.namespace) : undefined;
+  const label = isKindName(kind) ? `${kinds[kind].singular}.${group}/${name}` : String(name);
+  const applied = object.spec ?? {};
+  const annotations = { ...object.metadata?.annotations, [lastAppliedAnnotation]: JSON.stringify(applied) };
+  if (!existing) {
+    await resources.create({ ...object, metadata: { ...object.metadata, annotations } });
+    return `${label} created`;
+  }
+  // Like kubectl apply: what this file no longer sets goes; what others set stays.
+  const lastApplied = parseLastApplied(existing.metadata.annotations?.[lastAppliedAnnotation]);
+  const spec = applyMergePatch(existing.spec, mergePatch(lastApplied, applied));
+  const merged = { ...object, spec, metadata: { ...object.metadata, annotations, resourceVersion: existing.metadata.resourceVersion ?? '' } } as ObjectInput;
+  const admitted = validateAs(existing.kind, merged);
+  const same = (key: 'labels' | 'annotations' | 'ownerReferences') => isDeepStrictEqual(admitted.ok ? admitted.object.metadata[key] : undefined, existing.metadata[key]);
+  if (admitted.ok && isDeepStrictEqual(admitted.object.spec, existing.spec) && same('labels') && same('annotations') && same('ownerReferences')) return `${label} unchanged`;
+  await resources.update(merged);
+  return `${label} configured`;
+}
+
 export const apply: Command = {
   name: 'apply',
   usage: 'dormant apply -f FILE|FOLDER|-   (YAML or JSON; several documents separated by ---)',
@@ -57,29 +81,15 @@ export const apply: Command = {
     const resources = await store();
     // Every object is checked by the store; a failure stops before the later documents.
     for (const object of objects) {
-      const kind: unknown = object?.kind;
-      const name = object?.metadata?.name;
-      const existing = isKindName(kind) && typeof name === 'string' ? await resources.find(kind, name, object.metadata.namespace) : undefined;
-      const label = isKindName(kind) ? `${kinds[kind].singular}.${group}/${name}` : String(name);
-      const applied = object.spec ?? {};
-      const annotations = { ...object.metadata?.annotations, [lastAppliedAnnotation]: JSON.stringify(applied) };
-      if (!existing) {
-        await resources.create({ ...object, metadata: { ...object.metadata, annotations } });
-        io.stdout.write(`${label} created\n`);
-        continue;
+      // A status write between our read and our update is a conflict: read again and merge again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          io.stdout.write(`${await applyOne(resources, object)}\n`);
+          break;
+        } catch (error) {
+          if (!isDormantError(error, 'STORE_CONFLICT') || attempt >= 5) throw error;
+        }
       }
-      // Like kubectl apply: what this file no longer sets goes; what others set stays.
-      const lastApplied = parseLastApplied(existing.metadata.annotations?.[lastAppliedAnnotation]);
-      const spec = applyMergePatch(existing.spec, mergePatch(lastApplied, applied));
-      const merged = { ...object, spec, metadata: { ...object.metadata, annotations, resourceVersion: existing.metadata.resourceVersion ?? '' } } as ObjectInput;
-      const admitted = validateAs(existing.kind, merged);
-      const same = (key: 'labels' | 'annotations' | 'ownerReferences') => isDeepStrictEqual(admitted.ok ? admitted.object.metadata[key] : undefined, existing.metadata[key]);
-      if (admitted.ok && isDeepStrictEqual(admitted.object.spec, existing.spec) && same('labels') && same('annotations') && same('ownerReferences')) {
-        io.stdout.write(`${label} unchanged\n`);
-        continue;
-      }
-      await resources.update(merged);
-      io.stdout.write(`${label} configured\n`);
     }
     return undefined;
   },

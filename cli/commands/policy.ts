@@ -9,6 +9,7 @@ import {
   policyFieldNames,
   validateAs,
 } from '../../crds/index.js';
+import { isDormantError } from '../../errors/index.js';
 import type { ResourceStore } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -77,32 +78,41 @@ export const policySet: Command = {
   async run({ io, args, output, store }) {
     const [name = '', ...assignments] = args;
     const resources = await store();
-    const app = await resources.get('App', name);
-    const autoscale: Record<string, unknown> = { ...app.spec.autoscale };
-    for (const assignment of assignments) {
-      const { key, value } = parseAssignment(assignment);
-      if (!(settable as readonly string[]).includes(key)) {
-        throw cliErrors.policyUnknownKey({ key, guess: closest(key, settable), known: settable });
+    const edits = assignments.map(parseAssignment);
+    for (const { key } of edits) {
+      if (!(settable as readonly string[]).includes(key)) throw cliErrors.policyUnknownKey({ key, guess: closest(key, settable), known: settable });
+    }
+    // The edits are re-applied to a fresh read when the App changed meanwhile (its status is
+    // written by the runtime and the autoscaler all the time), like kubectl's retry on conflict.
+    for (let attempt = 1; ; attempt++) {
+      const app = await resources.get('App', name);
+      const autoscale: Record<string, unknown> = { ...app.spec.autoscale };
+      for (const { key, value } of edits) {
+        if (value === undefined) delete autoscale[key];
+        else autoscale[key] = typedValue(key, value);
       }
-      if (value === undefined) delete autoscale[key];
-      else autoscale[key] = typedValue(key, value);
+      const candidate = validateAs('App', { ...app, spec: { ...app.spec, autoscale } });
+      if (!candidate.ok) throw cliErrors.policyInvalid({ app: name, problems: candidate.problems.map(formatProblem) });
+      const referenced = await referencedPolicy(resources, candidate.object);
+      if (candidate.object.spec.autoscale.policyRef !== undefined && !referenced) {
+        throw cliErrors.policyRefMissing({ policy: candidate.object.spec.autoscale.policyRef });
+      }
+      const effective = effectivePolicy(candidate.object, referenced);
+      if (effective.problems.length > 0) {
+        throw cliErrors.policyInvalid({
+          app: name,
+          problems: effective.problems.map((p) => `${formatProblem({ ...p, path: p.path.replace(/^spec\./, '') })} (in the merged policy: defaults, policy, app)`),
+        });
+      }
+      let updated: App;
+      try {
+        updated = await resources.update(candidate.object);
+      } catch (error) {
+        if (isDormantError(error, 'STORE_CONFLICT') && attempt < 5) continue;
+        throw error;
+      }
+      printPolicy(io, output, updated, effective);
+      return undefined;
     }
-    const candidate = validateAs('App', { ...app, spec: { ...app.spec, autoscale } });
-    if (!candidate.ok) throw cliErrors.policyInvalid({ app: name, problems: candidate.problems.map(formatProblem) });
-    const referenced = await referencedPolicy(resources, candidate.object);
-    if (candidate.object.spec.autoscale.policyRef !== undefined && !referenced) {
-      throw cliErrors.policyRefMissing({ policy: candidate.object.spec.autoscale.policyRef });
-    }
-    const effective = effectivePolicy(candidate.object, referenced);
-    if (effective.problems.length > 0) {
-      throw cliErrors.policyInvalid({
-        app: name,
-        problems: effective.problems.map((p) => `${formatProblem({ ...p, path: p.path.replace(/^spec\./, '') })} (in the merged policy: defaults, policy, app)`),
-      });
-    }
-    // The resourceVersion read above makes a concurrent change fail instead of being lost.
-    const updated = await resources.update(candidate.object);
-    printPolicy(io, output, updated, effective);
-    return undefined;
   },
 };
