@@ -30,7 +30,7 @@ describe('benchmark parsers', () => {
   it('takes nearest-rank percentiles and counts non-2xx/3xx answers and transport errors as failed', () => {
     assert.equal(percentile([5, 1, 4, 2, 3], 50), 3);
     assert.equal(percentile([5, 1, 4, 2, 3], 99), 5);
-    const hit = (code: number, error = '') => ({ atMs: 0, latencyMs: code / 100, code, error, body: 'b' });
+    const hit = (code: number, error = '') => ({ atMs: 0, latencyMs: code / 100, code, error, body: 'b', coldStartMs: undefined });
     const summary = summarize([hit(200), hit(302), hit(503), hit(0, 'connection refused')]);
     assert.equal(summary.requests, 4);
     assert.equal(summary.failed, 2);

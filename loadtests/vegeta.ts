@@ -26,6 +26,8 @@ export interface Hit {
   readonly code: number;
   readonly error: string;
   readonly body: string;
+  /** X-Dormant-Cold-Start: how long the activator held it for a wake-up. */
+  readonly coldStartMs: number | undefined;
 }
 
 export async function attack(vegeta: string, options: AttackOptions): Promise<Hit[]> {
@@ -38,13 +40,15 @@ export async function attack(vegeta: string, options: AttackOptions): Promise<Hi
   const hits: Hit[] = [];
   for await (const line of createInterface({ input: encoder.stdout })) {
     if (line === '') continue;
-    const raw = JSON.parse(line) as { timestamp: string; latency: number; code: number; error: string; body: string | null };
+    const raw = JSON.parse(line) as { timestamp: string; latency: number; code: number; error: string; body: string | null; headers: Record<string, string[]> | null };
+    const coldStart = raw.headers?.['X-Dormant-Cold-Start']?.[0];
     hits.push({
       atMs: Date.parse(raw.timestamp),
       latencyMs: raw.latency / 1e6,
       code: raw.code,
       error: raw.error,
       body: raw.body ? Buffer.from(raw.body, 'base64').toString('utf8') : '',
+      coldStartMs: coldStart === undefined ? undefined : Number(coldStart),
     });
   }
   await Promise.all([attacker.exitCode === null ? once(attacker, 'exit') : undefined, encoder.exitCode === null ? once(encoder, 'exit') : undefined]);

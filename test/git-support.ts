@@ -62,6 +62,8 @@ export interface DormantUp {
   readonly dormant: (...args: string[]) => Promise<RunResult>;
   readonly get: (app: string, path?: string) => Promise<{ status: number; body: string }>;
   readonly stop: () => Promise<void>;
+  /** What dormant up logged so far (JSON lines). */
+  readonly logs: () => string;
 }
 
 /** Starts `dormant up` on free ports with one admin key; metrics off unless asked for. */
@@ -116,6 +118,7 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
         req.on('error', reject);
         req.end();
       }),
+    logs: () => stderr,
     stop: async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
