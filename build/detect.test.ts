@@ -74,8 +74,9 @@ const rows: readonly Row[] = [
   { name: 'package.json that is not JSON', files: { 'package.json': '{' }, error: 'BUILD_BAD_PACKAGE_JSON: package.json is not valid JSON' },
   { name: 'package.json with no way to start', files: { 'package.json': pkg({}) }, error: 'BUILD_NO_START: nothing says how to start this app' },
   { name: 'a Procfile without web', files: { Procfile: 'worker: x\n' }, error: 'BUILD_PROCFILE_NO_WEB: the Procfile has no web: line' },
-  { name: 'a Dockerfile alone', files: { Dockerfile: 'FROM node:20-slim\n' }, error: 'BUILD_CONTAINERS_NOT_BUILT: this repository builds with a Dockerfile' },
-  { name: 'strategy dockerfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }) }, strategy: 'dockerfile', error: 'BUILD_CONTAINERS_NOT_BUILT' },
+  { name: 'a Dockerfile: podman builds it, even beside a package.json', files: { Dockerfile: 'FROM node:20-slim AS build\nFROM build\n', 'package.json': pkg({}) }, summary: 'Dockerfile, FROM node:20-slim', start: [] },
+  { name: 'strategy dockerfile without a Dockerfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }) }, strategy: 'dockerfile', error: 'BUILD_NO_DOCKERFILE: spec.build.strategy is dockerfile, but the repository has no Dockerfile' },
+  { name: 'FROM an Alpine image, with the slim tag suggested', files: { Dockerfile: 'FROM --platform=linux/amd64 node:20-alpine3.19\n' }, error: 'BUILD_ALPINE: FROM node:20-alpine3.19: Alpine images cannot be made here (no Alpine mirror is reachable, and the bases are made from Debian\'s packages); use node:20-slim instead' },
   { name: 'nothing known', files: { 'README.md': '# hi' }, error: 'BUILD_UNKNOWN_APP: Dormant cannot tell how to run this repository' },
 ];
 

@@ -19,17 +19,22 @@ export interface BuildStep {
 export interface BuildPlan {
   /** "node 20, npm ci", "Procfile", "static site". */
   readonly summary: string;
-  readonly kind: 'node' | 'procfile' | 'static';
+  readonly kind: 'node' | 'procfile' | 'static' | 'dockerfile';
   readonly steps: readonly BuildStep[];
-  /** How a replica starts, run in the release folder. */
+  /** How a replica starts, run in the release folder (empty for images: their CMD starts them). */
   readonly start: readonly string[];
+  /** For a Dockerfile build: what podman builds. */
+  readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
 }
 
 export interface DetectOptions {
   /** The Node version replicas and builds run with (process.version). */
   readonly nodeVersion: string;
-  /** The strategy the App asks for. */
+  /** The App's spec.build. */
   readonly strategy: 'auto' | 'dockerfile';
+  readonly context?: string;
+  readonly dockerfile?: string;
+  readonly args?: Readonly<Record<string, string>>;
 }
 
 interface PackageJson {
@@ -60,8 +65,19 @@ export function shellStart(script: string): readonly string[] {
 
 export async function detectBuild(sourceDir: string, options: DetectOptions): Promise<BuildPlan> {
   const has = (name: string) => existsSync(join(sourceDir, name));
-  if (options.strategy === 'dockerfile' || (has('Dockerfile') && !has('package.json') && !has('Procfile') && !has('index.html'))) {
-    throw buildErrors.containersNotBuilt({});
+  const dockerfile = join(options.context ?? '.', options.dockerfile ?? 'Dockerfile');
+  if (options.strategy === 'dockerfile' || has(dockerfile)) {
+    if (!has(dockerfile)) throw buildErrors.noDockerfile({ path: dockerfile });
+    const from = fromImages(await readFile(join(sourceDir, dockerfile), 'utf8'));
+    const alpine = from.find((image) => /alpine/i.test(image));
+    if (alpine) throw buildErrors.alpine({ image: alpine, suggestion: alpine.replace(/-?alpine[\d.]*/i, '-slim').replace(/:-slim$/, ':slim') });
+    return {
+      summary: `Dockerfile, FROM ${from.join(', ') || '?'}`,
+      kind: 'dockerfile',
+      steps: [{ name: 'podman build', command: [] }],
+      start: [],
+      dockerfile: { file: dockerfile, context: options.context ?? '.', args: options.args ?? {} },
+    };
   }
   const procfile = has('Procfile') ? procfileWeb(await readFile(join(sourceDir, 'Procfile'), 'utf8')) : undefined;
   if (has('Procfile') && procfile === undefined) throw buildErrors.procfileNoWeb({});
@@ -116,6 +132,19 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (procfile !== undefined) return { summary: 'Procfile', kind: 'procfile', steps: [], start: shellStart(procfile) };
   if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
   throw buildErrors.nothingToBuild({});
+}
+
+/** The images a Dockerfile builds FROM (not earlier stages named with AS). */
+export function fromImages(text: string): string[] {
+  const stages = new Set<string>();
+  const images: string[] = [];
+  for (const line of text.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {
+    const match = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (!match?.[1]) continue;
+    if (!stages.has(match[1].toLowerCase()) && match[1] !== 'scratch') images.push(match[1]);
+    if (match[2]) stages.add(match[2].toLowerCase());
+  }
+  return images;
 }
 
 /** Copied into a static site's release folder, so the release runs without Dormant's sources. */

@@ -2,12 +2,37 @@ import { defineErrors } from '../errors/index.js';
 
 /** Why a pushed tree cannot be built; the message reaches the pusher as `remote:` lines. */
 export const buildErrors = defineErrors({
-  containersNotBuilt: {
-    code: 'BUILD_CONTAINERS_NOT_BUILT',
+  noDockerfile: {
+    code: 'BUILD_NO_DOCKERFILE',
     httpStatus: 422,
     exitCode: 1,
-    message: () =>
-      'this repository builds with a Dockerfile, and container builds are not built yet (issue #8). Push a Node app (package.json), a Procfile app or a static site (index.html) for now',
+    message: (o: { path: string }) => `spec.build.strategy is dockerfile, but the repository has no ${o.path}; add it, or set spec.build.dockerfile and spec.build.context`,
+  },
+  alpine: {
+    code: 'BUILD_ALPINE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { image: string; suggestion: string }) =>
+      `FROM ${o.image}: Alpine images cannot be made here (no Alpine mirror is reachable, and the bases are made from Debian's packages); use ${o.suggestion} instead`,
+  },
+  noPodman: {
+    code: 'BUILD_NO_PODMAN',
+    httpStatus: 422,
+    exitCode: 1,
+    message: () => 'this app builds with a Dockerfile, and podman is not installed here; install it with hack/containers.sh (apt-get install podman runc), then push again',
+  },
+  baseImageMissing: {
+    code: 'BUILD_BASE_IMAGE_MISSING',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { image: string }) =>
+      `the base image ${o.image} is not on this machine and cannot be pulled (no registry is reachable); make the bases with hack/base-images.sh (debian:bookworm[-slim], node:20[-slim]), then push again`,
+  },
+  podmanBuildFailed: {
+    code: 'BUILD_DOCKERFILE_FAILED',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { step: string; exit: string }) => `podman build ${o.exit}${o.step ? ` at STEP "${o.step}"` : ''}; its output is above`,
   },
   procfileNoWeb: {
     code: 'BUILD_PROCFILE_NO_WEB',

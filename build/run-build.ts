@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildPlan } from './detect.js';
@@ -18,6 +19,8 @@ export interface RunBuildOptions {
   readonly signal?: AbortSignal;
   /** Called when a step begins. */
   readonly onStep?: (name: string) => void;
+  /** The tag a Dockerfile build gets (localhost/dormant/APP:REVISION). */
+  readonly imageTag?: string;
 }
 
 const staticServerSource = fileURLToPath(new URL('./static-server.cjs', import.meta.url));
@@ -95,8 +98,42 @@ async function ensureCorepack(options: RunBuildOptions): Promise<string> {
   return bin;
 }
 
+/** podman build of the plan's Dockerfile, its output streamed; podman's layer cache makes repeated builds quick. */
+async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
+  const spec = plan.dockerfile;
+  if (!spec || !options.imageTag) throw new Error('a Dockerfile build needs the Dockerfile and an image tag');
+  if (!existsSync('/usr/bin/podman') && !existsSync('/usr/local/bin/podman')) throw buildErrors.noPodman({});
+  options.onStep?.(`podman build -t ${options.imageTag}`);
+  let step = '';
+  let missingImage = '';
+  const failure = await runCommand(
+    ['podman', 'build', '--layers', '-t', options.imageTag, '-f', join(options.dir, spec.file), ...Object.entries(spec.args).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), join(options.dir, spec.context)],
+    {
+      cwd: options.dir,
+      env: podmanEnv(options.env),
+      onLine: (line) => {
+        const at = /^STEP \d+\/\d+: (.*)$/.exec(line);
+        if (at?.[1]) step = at[1];
+        const pull = /initializing source docker:\/\/([^:]+:[^\s:]+)|Trying to pull (\S+)\.\.\./.exec(line);
+        if (pull) missingImage = (pull[1] ?? pull[2] ?? '').replace(/^docker\.io\/library\//, '');
+        options.onLine(line);
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+  );
+  if (failure === undefined) return;
+  if (missingImage && step.startsWith('FROM')) throw buildErrors.baseImageMissing({ image: missingImage });
+  throw buildErrors.podmanBuildFailed({ step, exit: failure });
+}
+
+/** podman's environment for builds: Dormant's containers.conf (hack/containers.sh). */
+function podmanEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  return { ...env, CONTAINERS_CONF: env.CONTAINERS_CONF ?? join(env.DORMANT_CACHE ?? join(homedir(), '.cache', 'dormant'), 'containers.conf') };
+}
+
 /** Runs the plan's steps in order in the release folder; throws BUILD_STEP_FAILED on the first failure. */
 export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
+  if (plan.kind === 'dockerfile') return buildImage(plan, options);
   await mkdir(options.cacheDir, { recursive: true });
   const corepackBin = plan.steps.some((step) => step.corepack) ? await ensureCorepack(options) : undefined;
   const env: Record<string, string | undefined> = {

@@ -83,6 +83,7 @@ export class PushPipeline {
     const timestamp = () => this.#now().toISOString().replace(/\.\d+Z$/, 'Z');
     const revisionName = await this.#nextRevisionName(name);
     const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
+    const imageTag = `localhost/dormant/${name}:${revisionName}`;
 
     // Checkout and detection come before the Revision: its spec (the start command) depends on them.
     let stepStart = performance.now();
@@ -92,7 +93,13 @@ export class PushPipeline {
     let plan: BuildPlan;
     try {
       await request.repo.exportTree(commit, releaseDir);
-      plan = await detectBuild(releaseDir, { nodeVersion: process.version, strategy: app.spec.build.strategy });
+      plan = await detectBuild(releaseDir, {
+        nodeVersion: process.version,
+        strategy: app.spec.build.strategy,
+        context: app.spec.build.context,
+        dockerfile: app.spec.build.dockerfile,
+        args: app.spec.build.args,
+      });
     } catch (error) {
       await rm(releaseDir, { recursive: true, force: true });
       throw new PushRejected(isDormantError(error) ? error.message : `checkout failed: ${(error as Error).message}`);
@@ -110,9 +117,10 @@ export class PushPipeline {
         app: name,
         commit,
         branch: request.branch,
-        strategy: app.spec.build.strategy,
+        strategy: plan.kind === 'dockerfile' ? 'dockerfile' : app.spec.build.strategy,
         releaseDir,
-        run: { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
+        ...(plan.kind === 'dockerfile' ? { image: imageTag } : {}),
+        run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
       },
       status: { phase: 'Building', steps },
     });
@@ -140,6 +148,7 @@ export class PushPipeline {
         env: this.#options.buildEnv ?? process.env,
         onLine: (line) => progress(indent(line)),
         onStep: (step) => progress(`-----> ${step}`),
+        imageTag,
         signal: request.signal ? AbortSignal.any([request.signal, buildDeadline]) : buildDeadline,
       });
     } catch (error) {

@@ -120,7 +120,7 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
       }),
     logs: () => stderr,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await once(child, 'exit');
       }

@@ -364,16 +364,6 @@ describe('git push refuses', () => {
     assert.equal(await answer('race'), pushedA.code === 0 ? 'ra' : 'rb');
   });
 
-  it('a Dockerfile-only repository, with a message that container builds are not built yet', async () => {
-    const copy = await WorkingCopy.create(d.work, 'docker', d.adminKey);
-    await copy.commit({ Dockerfile: 'FROM node:20-slim\n' });
-    const pushed = await copy.push(d.remote('docker'));
-    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this repository builds with a Dockerfile, and container builds are not built yet/);
-    assert.equal(await serverRef('docker'), '');
-    const apps = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string }[];
-    assert.ok(!apps.some((a) => a.name === 'docker'), 'an app made by a failed first push is not left behind');
-  });
-
   it('a shell, another command, a fetch and a bad app name get a message and exit 1', async () => {
     const ssh = (command: string) => runProgram('sh', ['-c', `${sshCommand(d.adminKey)} -p ${d.sshPort} git@127.0.0.1 ${command}`]);
     const shell = await ssh('');

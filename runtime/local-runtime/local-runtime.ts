@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { runtimeErrors } from '../errors.js';
+import { containerCommand, podmanEnv, reapContainers } from './containers.js';
 import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { LatestValue } from './latest-value.js';
@@ -122,6 +123,8 @@ export class LocalRuntime implements Runtime {
     await this.#logs.open();
     const reaped = await reapOrphans(this.#supervisor);
     if (reaped.length > 0) this.#log.warn({ pids: reaped }, 'killed replicas left behind by an earlier run');
+    const containers = await reapContainers(this.#supervisor);
+    if (containers.length > 0) this.#log.warn({ containers }, 'removed containers left behind by an earlier run');
     await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
     for (const app of await this.#store.list('App')) {
       const revisionName = app.status?.readyRevision;
@@ -172,6 +175,7 @@ export class LocalRuntime implements Runtime {
   }
 
   #checkRevision(revision: Revision): void {
+    if (revision.spec.image) return;
     if (!revision.spec.run.command || revision.spec.run.command.length === 0) {
       throw runtimeErrors.noCommand({ revision: revision.metadata.name });
     }
@@ -369,13 +373,26 @@ export class LocalRuntime implements Runtime {
       this.#changed(state);
       return;
     }
-    const command = revision.spec.run.command ?? [];
+    const image = revision.spec.image;
+    const env = this.#env(state, revision, id, home, replica.port);
+    const command = image
+      ? containerCommand({
+          name: id,
+          image,
+          supervisor: this.#supervisor,
+          app: state.name,
+          hostPort: replica.port,
+          containerPort: revision.spec.run.port ?? 8080,
+          env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
+        })
+      : (revision.spec.run.command ?? []);
     replica.startedAtMs = performance.now();
     const child = new ReplicaProcess({
       id,
-      cwd: revision.spec.releaseDir ?? home,
+      cwd: image ? home : (revision.spec.releaseDir ?? home),
       command,
-      env: this.#env(state, revision, id, home, replica.port),
+      env: image ? { ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
+      ...(image ? { container: id } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
       onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),

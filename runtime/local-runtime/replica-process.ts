@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { removeContainer } from './containers.js';
 import { probeDelayMs } from './timing.js';
 
 export interface ReplicaLaunch {
@@ -14,6 +15,8 @@ export interface ReplicaLaunch {
   readonly port: number;
   readonly readinessPath: string | undefined;
   readonly onLine: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** A container replica's name: killed, its podman client leaves the container behind. */
+  readonly container?: string;
 }
 
 export interface ReplicaExit {
@@ -65,12 +68,14 @@ export class ReplicaProcess {
   readonly id: string;
   readonly port: number;
   readonly #child: ChildProcess;
+  readonly #container: string | undefined;
   readonly exited: Promise<ReplicaExit>;
   #exit: ReplicaExit | undefined;
 
   constructor(launch: ReplicaLaunch) {
     this.id = launch.id;
     this.port = launch.port;
+    this.#container = launch.container;
     const [program, ...args] = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...launch.command] : launch.command;
     // detached: its own process group, so stopping it reaches whatever it forked.
     this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -153,12 +158,13 @@ export class ReplicaProcess {
     this.#signalGroup('SIGTERM');
     const cancel = new AbortController();
     const timer = sleep(graceMs, 'timeout' as const, { signal: cancel.signal }).catch(() => 'cancelled' as const);
-    if ((await Promise.race([this.exited, timer])) === 'timeout') this.#signalGroup('SIGKILL');
+    if ((await Promise.race([this.exited, timer])) === 'timeout') this.kill();
     cancel.abort();
     return this.exited;
   }
 
   kill(): void {
     this.#signalGroup('SIGKILL');
+    if (this.#container) void removeContainer(this.#container);
   }
 }

@@ -1,0 +1,93 @@
+// Dockerfile apps pushed with real git, built by real podman on the bootstrapped bases
+// (hack/base-images.sh), run as container replicas by the local runtime.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { type DormantUp, startDormant, WorkingCopy } from './git-support.js';
+
+const run = promisify(execFile);
+const podmanEnv = { ...process.env, CONTAINERS_CONF: join(homedir(), '.cache', 'dormant', 'containers.conf') };
+const containersOf = async (app: string) =>
+  (await run('podman', ['ps', '-a', '--filter', `label=dev.dormant.app=${app}`, '--format', '{{.Names}}'], { env: podmanEnv })).stdout.split('\n').filter(Boolean);
+
+const dockerApp = (version: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY server.js ./\nCMD ["node", "server.js"]\n',
+  'server.js': `require('node:http').createServer((q, s) => s.end('container ${version}\\n')).listen(process.env.PORT);\n`,
+  ...extra,
+});
+
+let d: DormantUp;
+before(async () => {
+  d = await startDormant();
+});
+after(async () => {
+  await d?.stop();
+});
+
+describe('Dockerfile apps as containers', () => {
+  it('a Node app with a Dockerfile builds on the bootstrapped node:20-slim, serves, scales to zero and wakes', async (t: TestContext) => {
+    const copy = await WorkingCopy.create(d.work, 'box', d.adminKey);
+    await copy.commit(dockerApp('v1'));
+    const pushed = await copy.push(d.remote('box'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building box \(Dockerfile, FROM node:20-slim\)/);
+    assert.match(pushed.stderr, /remote: +STEP 1\/4: FROM node:20-slim/);
+    assert.match(pushed.stderr, /Successfully tagged localhost\/dormant\/box:box-00001/);
+    const started = performance.now();
+    const first = await d.get('box');
+    assert.equal(first.status, 200, first.body);
+    assert.equal(first.body, 'container v1\n');
+    t.diagnostic(`first request to the container app from zero: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal((await containersOf('box')).length, 1, 'one container replica');
+
+    assert.equal((await d.dormant('policy', 'set', 'box', 'stableWindow=6s', 'scaleToZeroGracePeriod=0s')).code, 0);
+    const deadline = performance.now() + 30_000;
+    while ((await containersOf('box')).length > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(await containersOf('box'), [], 'scaled to zero: no container left');
+    assert.equal((await d.get('box')).body, 'container v1\n', 'woken again');
+  });
+
+  it('a broken Dockerfile is rejected with its step named, and the old version keeps serving', async () => {
+    const copy = await WorkingCopy.create(d.work, 'fragile', d.adminKey);
+    await copy.commit(dockerApp('f1'));
+    assert.equal((await copy.push(d.remote('fragile'))).code, 0);
+    await copy.commit({ Dockerfile: 'FROM node:20-slim\nRUN echo about to fail && exit 5\n' });
+    const broken = await copy.push(d.remote('fragile'));
+    assert.match(broken.stderr, /remote: +about to fail/);
+    assert.match(broken.stderr, /! \[remote rejected\] main -> main \(build failed: podman build exited 5 at STEP "RUN echo about to fail && exit 5"/);
+    assert.equal((await d.get('fragile')).body, 'container f1\n');
+
+    await copy.commit({ Dockerfile: 'FROM node:20-alpine\n' });
+    const alpine = await copy.push(d.remote('fragile'));
+    assert.match(alpine.stderr, /FROM node:20-alpine: Alpine images cannot be made here .* use node:20-slim instead/);
+    await copy.commit({ Dockerfile: 'FROM nowhere.invalid/base:1\n' });
+    const missing = await copy.push(d.remote('fragile'));
+    assert.match(missing.stderr, /the base image nowhere\.invalid\/base:1 is not on this machine and cannot be pulled .* hack\/base-images\.sh/);
+    assert.equal((await d.get('fragile')).body, 'container f1\n');
+  });
+
+  it('containers left by a SIGKILLed dormant up are removed by the next start', async () => {
+    const own = await startDormant();
+    try {
+      const copy = await WorkingCopy.create(own.work, 'orphan', own.adminKey);
+      await copy.commit(dockerApp('o1'));
+      assert.equal((await copy.push(own.remote('orphan'))).code, 0);
+      assert.equal((await own.get('orphan')).status, 200);
+      assert.equal((await containersOf('orphan')).length, 1);
+      process.kill(own.pid, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await containersOf('orphan')).length, 1, 'podman keeps the container when its client dies');
+      const again = await startDormant(['--state-dir', own.stateDir]);
+      try {
+        assert.deepEqual(await containersOf('orphan'), [], 'reaped on start');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+});
