@@ -113,10 +113,10 @@ describe('dormant apps', () => {
     assert.match(created.stdout, /git remote add dormant ssh:\/\/git@localhost:2222\/hello && git push dormant main/);
     assert.match(created.stdout, /url: +http:\/\/hello\.localhost:8080/);
     const table = (await runCli(stateDir, ['apps'])).stdout.split('\n');
-    assert.match(table[0] ?? '', /^NAME +URL +REVISION +READY\/DESIRED +LAST REQUEST$/);
-    assert.match(table[1] ?? '', /^hello +http:\/\/hello\.localhost:8080 +<none> +0\/0 +never$/);
+    assert.match(table[0] ?? '', /^NAME +URL +REVISION +RUNS AS +READY\/DESIRED +LAST REQUEST$/);
+    assert.match(table[1] ?? '', /^hello +http:\/\/hello\.localhost:8080 +<none> +- +0\/0 +never$/);
     const json = JSON.parse((await runCli(stateDir, ['apps', '--output', 'json'])).stdout);
-    assert.deepEqual(json, [{ name: 'hello', url: 'http://hello.localhost:8080', revision: null, desiredReplicas: 0, readyReplicas: 0, lastRequestTime: null }]);
+    assert.deepEqual(json, [{ name: 'hello', url: 'http://hello.localhost:8080', revision: null, runsAs: null, image: null, desiredReplicas: 0, readyReplicas: 0, lastRequestTime: null }]);
     assert.deepEqual(parse((await runCli(stateDir, ['apps', '-o', 'yaml'])).stdout), json);
   });
 
@@ -128,7 +128,7 @@ describe('dormant apps', () => {
       await store.updateStatus({ ...app, status: { readyRevision: 'busy-00003', desiredReplicas: 2, readyReplicas: 1, lastRequestTime: '2026-01-01T00:00:00Z' } });
     });
     const { stdout } = await runCli(stateDir, ['apps'], { now: new Date('2026-01-01T00:05:00Z') });
-    assert.match(stdout, /busy +http:\/\/busy\.localhost:8080 +busy-00003 +1\/2 +5m ago/);
+    assert.match(stdout, /busy +http:\/\/busy\.localhost:8080 +busy-00003 +- +1\/2 +5m ago/);
   });
 
   it('uses the domain and port a running dormant up would serve', async () => {

@@ -154,11 +154,11 @@ export class BenchEnvironment {
     return this.metric('dormant_replicas', { app: benchApp, phase: 'ready' });
   }
 
-  /** Until the bench app has no replica at all. */
-  async untilAtZero(timeoutMs = 120_000): Promise<void> {
+  /** Until the app (the bench app by default) has no replica at all. */
+  async untilAtZero(app = benchApp, timeoutMs = 120_000): Promise<void> {
     const started = performance.now();
-    while ((await this.metric('dormant_replicas', { app: benchApp })) > 0) {
-      if (performance.now() - started > timeoutMs) throw new Error(`the bench app did not scale to zero within ${timeoutMs / 1000} s`);
+    while ((await this.metric('dormant_replicas', { app })) > 0) {
+      if (performance.now() - started > timeoutMs) throw new Error(`${app} did not scale to zero within ${timeoutMs / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }

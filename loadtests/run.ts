@@ -10,6 +10,7 @@ import { formatTable } from './report.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
 import { burst } from './scenarios/burst.js';
 import { cold } from './scenarios/cold.js';
+import { containerCold } from './scenarios/container-cold.js';
 import { deploy } from './scenarios/deploy.js';
 import { push } from './scenarios/push.js';
 import { step } from './scenarios/step.js';
@@ -17,14 +18,14 @@ import { trickle } from './scenarios/trickle.js';
 import { warm } from './scenarios/warm.js';
 import { BenchSetupError, ensureTools } from './tools.js';
 
-const scenarios: readonly Scenario[] = [push, warm, cold, burst, step, deploy, trickle];
+const scenarios: readonly Scenario[] = [push, warm, cold, containerCold, burst, step, deploy, trickle];
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
 function usage(): string {
   return [
     'usage: npm run bench [-- SCENARIO...] [-- --smoke]',
     '',
-    ...scenarios.map((s) => `  ${s.name.padEnd(8)} ${s.summary}`),
+    ...scenarios.map((s) => `  ${s.name.padEnd(15)} ${s.summary}`),
     '',
     '--smoke runs each briefly (a check that the scenarios work, not a measurement).',
   ].join('\n');

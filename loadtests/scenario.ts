@@ -30,7 +30,7 @@ export interface ScenarioResult {
 }
 
 export interface Scenario {
-  readonly name: 'warm' | 'cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
+  readonly name: 'warm' | 'cold' | 'container_cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
   readonly summary: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }

@@ -42,6 +42,8 @@ describe('Dockerfile apps as containers', () => {
     assert.equal(first.body, 'container v1\n');
     t.diagnostic(`first request to the container app from zero: ${(performance.now() - started).toFixed(0)} ms`);
     assert.equal((await containersOf('box')).length, 1, 'one container replica');
+    const listed = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string; runsAs: string; image: string }[];
+    assert.deepEqual(listed.filter((a) => a.name === 'box').map((a) => [a.runsAs, a.image]), [['containers', 'localhost/dormant/box:box-00001']]);
 
     assert.equal((await d.dormant('policy', 'set', 'box', 'stableWindow=6s', 'scaleToZeroGracePeriod=0s')).code, 0);
     const deadline = performance.now() + 30_000;

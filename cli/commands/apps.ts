@@ -11,29 +11,39 @@ export const appsList: Command = {
   name: 'apps',
   aliases: ['apps list'],
   usage: 'dormant apps [--output json|yaml]',
-  summary: 'List apps: URL, revision, replicas, last request',
+  summary: 'List apps: URL, revision, processes or containers, replicas, last request',
   args: 0,
   async run({ io, flags, output, store }) {
     const settings = await currentSettings(flags, io);
-    const apps = await (await store()).list('App');
-    const rows = apps.map((app) => ({
-      name: app.metadata.name,
-      url: app.status?.url ?? appUrl(settings, app.metadata.name),
-      revision: app.status?.readyRevision ?? null,
-      desiredReplicas: app.status?.desiredReplicas ?? 0,
-      readyReplicas: readyReplicas(app),
-      lastRequestTime: app.status?.lastRequestTime ?? null,
-    }));
+    const resources = await store();
+    const apps = await resources.list('App');
+    const rows = await Promise.all(
+      apps.map(async (app) => {
+        const serving = app.status?.readyRevision;
+        const revision = serving === undefined ? undefined : await resources.find('Revision', serving, app.metadata.namespace);
+        return {
+          name: app.metadata.name,
+          url: app.status?.url ?? appUrl(settings, app.metadata.name),
+          revision: serving ?? null,
+          runsAs: revision === undefined ? null : revision.spec.image ? 'containers' : 'processes',
+          image: revision?.spec.image ?? null,
+          desiredReplicas: app.status?.desiredReplicas ?? 0,
+          readyReplicas: readyReplicas(app),
+          lastRequestTime: app.status?.lastRequestTime ?? null,
+        };
+      }),
+    );
     const now = io.now();
     print(io, output, rows, () =>
       rows.length === 0
         ? 'No apps yet. Create one with `dormant apps create NAME`.\n'
         : formatTable(
-            ['NAME', 'URL', 'REVISION', 'READY/DESIRED', 'LAST REQUEST'],
+            ['NAME', 'URL', 'REVISION', 'RUNS AS', 'READY/DESIRED', 'LAST REQUEST'],
             rows.map((r) => [
               r.name,
               r.url,
               r.revision ?? '<none>',
+              r.runsAs === 'containers' ? `containers (${r.image})` : (r.runsAs ?? '-'),
               `${r.readyReplicas}/${r.desiredReplicas}`,
               r.lastRequestTime ? `${formatAge(r.lastRequestTime, now)} ago` : 'never',
             ]),

@@ -26,13 +26,22 @@ export interface ContainerReplica {
   readonly supervisor: string;
   readonly app: string;
   readonly hostPort: number;
-  readonly containerPort: number;
+  /** The port the app listens on regardless of $PORT (spec.run.port); undefined: it honours $PORT. */
+  readonly fixedPort: number | undefined;
   readonly env: Readonly<Record<string, string>>;
 }
 
-/** The command that runs one container replica in the foreground. */
+/**
+ * The command that runs one container replica in the foreground. An app that honours $PORT
+ * shares the host's network, as process replicas do, and listens on its loopback port:
+ * that skips the network namespace and port forwarding, about 65 ms of every wake-up
+ * (measured: first answer 165 ms after podman run, against 230 ms with -p). An app with a
+ * fixed port (spec.run.port) gets its own network and that port published on loopback.
+ */
 export function containerCommand(replica: ContainerReplica): string[] {
-  const env = Object.entries({ ...replica.env, PORT: String(replica.containerPort) }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  const port = replica.fixedPort ?? replica.hostPort;
+  const env = Object.entries({ ...replica.env, PORT: String(port) }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  const network = replica.fixedPort === undefined ? ['--network', 'host'] : ['-p', `127.0.0.1:${replica.hostPort}:${replica.fixedPort}`];
   return [
     'podman',
     'run',
@@ -44,8 +53,7 @@ export function containerCommand(replica: ContainerReplica): string[] {
     `${supervisorLabel}=${replica.supervisor}`,
     '--label',
     `dev.dormant.app=${replica.app}`,
-    '-p',
-    `127.0.0.1:${replica.hostPort}:${replica.containerPort}`,
+    ...network,
     ...env,
     replica.image,
   ];

@@ -382,7 +382,7 @@ export class LocalRuntime implements Runtime {
           supervisor: this.#supervisor,
           app: state.name,
           hostPort: replica.port,
-          containerPort: revision.spec.run.port ?? 8080,
+          fixedPort: revision.spec.run.port,
           env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
         })
       : (revision.spec.run.command ?? []);
