@@ -71,4 +71,22 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { step: string; exit: string }) => `${o.step} ${o.exit}; its output is above`,
   },
+  registryUnreachable: {
+    code: 'BUILD_REGISTRY_UNREACHABLE',
+    httpStatus: 502,
+    exitCode: 1,
+    message: (o: { registry: string; reason: string }) => `the registry ${o.registry} cannot be reached (${o.reason}); start it (hack/registry.sh) or check the configured address`,
+  },
+  registryRefused: {
+    code: 'BUILD_REGISTRY_REFUSED',
+    httpStatus: 502,
+    exitCode: 1,
+    message: (o: { registry: string; what: string; status: number; body: string }) => `the registry ${o.registry} refused ${o.what} (HTTP ${o.status}: ${o.body})`,
+  },
+  registryMissingBase: {
+    code: 'BUILD_REGISTRY_MISSING_BASE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { registry: string; image: string }) => `the base image ${o.image} is not in the registry ${o.registry}; push the bases there first (hack/registry.sh does)`,
+  },
 });

@@ -4,9 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { type DormantUp, freePort, startDormant, WorkingCopy } from '../test/git-support.js';
+import { type DormantUp, freePort, startDormant, WorkingCopy, waitForPort } from '../test/git-support.js';
+
+export { waitForPort };
 
 /** The app under test: answers with its version after ?sleep= ms. */
 export const benchAppFiles = (version: string): Record<string, string> => ({
@@ -23,23 +24,6 @@ export const benchAppFiles = (version: string): Record<string, string> => ({
 });
 
 export const benchApp = 'bench';
-
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<number> {
-  const started = performance.now();
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

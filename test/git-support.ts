@@ -3,7 +3,7 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,24 @@ export function runProgram(program: string, args: readonly string[], options: { 
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
+}
+
+/** Until something accepts connections on 127.0.0.1:port; resolves with the ms it took. */
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 export function freePort(): Promise<number> {

@@ -1,0 +1,164 @@
+/**
+ * Images without a daemon, as ko and jib make them: the release folder becomes one layer on
+ * top of a base image that is already in the registry; the config and manifest are written
+ * here and everything goes over the distribution API. No Docker socket, no privileged
+ * builder, so the same code can run in a pod. The result is referenced by digest.
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { create as createTar } from 'tar';
+import { buildErrors } from './errors.js';
+
+const manifestTypes = {
+  docker: 'application/vnd.docker.distribution.manifest.v2+json',
+  oci: 'application/vnd.oci.image.manifest.v1+json',
+} as const;
+const layerTypes = { docker: 'application/vnd.docker.image.rootfs.diff.tar.gzip', oci: 'application/vnd.oci.image.layer.v1.tar+gzip' } as const;
+
+interface Descriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+}
+
+interface Manifest {
+  readonly schemaVersion: 2;
+  readonly mediaType?: string;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+}
+
+interface ImageConfig {
+  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[] | null; WorkingDir?: string; Labels?: Record<string, string>; ExposedPorts?: Record<string, object> };
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history?: { created?: string; created_by?: string; empty_layer?: boolean }[];
+  [key: string]: unknown;
+}
+
+const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+/** A client of one registry over the distribution API (plain HTTP: a loopback registry). */
+export class RegistryClient {
+  readonly host: string;
+
+  constructor(host: string) {
+    this.host = host;
+  }
+
+  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await fetch(`http://${this.host}/v2/${path}`, init);
+    } catch (error) {
+      throw buildErrors.registryUnreachable({ registry: this.host, reason: (error as Error).message }, { cause: error });
+    }
+  }
+
+  async #ok(response: Response, what: string): Promise<Response> {
+    if (response.ok) return response;
+    throw buildErrors.registryRefused({ registry: this.host, what, status: response.status, body: (await response.text()).slice(0, 300) });
+  }
+
+  async manifest(repository: string, reference: string): Promise<{ manifest: Manifest; mediaType: string; digest: string }> {
+    const response = await this.#fetch(`${repository}/manifests/${reference}`, { headers: { accept: `${manifestTypes.docker}, ${manifestTypes.oci}` } });
+    if (response.status === 404) throw buildErrors.registryMissingBase({ registry: this.host, image: `${repository}:${reference}` });
+    const body = Buffer.from(await (await this.#ok(response, `the manifest of ${repository}:${reference}`)).arrayBuffer());
+    const manifest = JSON.parse(body.toString('utf8')) as Manifest;
+    return { manifest, mediaType: response.headers.get('content-type') ?? manifest.mediaType ?? manifestTypes.docker, digest: response.headers.get('docker-content-digest') ?? sha256(body) };
+  }
+
+  async blob(repository: string, digest: string): Promise<Buffer> {
+    return Buffer.from(await (await this.#ok(await this.#fetch(`${repository}/blobs/${digest}`), `blob ${digest}`)).arrayBuffer());
+  }
+
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    return (await this.#fetch(`${repository}/blobs/${digest}`, { method: 'HEAD' })).ok;
+  }
+
+  /** Makes a blob of another repository of this registry available in repository, without copying it through here. */
+  async mountBlob(repository: string, digest: string, from: string): Promise<void> {
+    if (await this.hasBlob(repository, digest)) return;
+    const response = await this.#fetch(`${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, { method: 'POST' });
+    if (response.status === 201) return;
+    // The registry started an upload instead: send the bytes.
+    await this.uploadBlob(repository, await this.blob(from, digest), digest);
+  }
+
+  /** A monolithic upload: POST for a location, then PUT the bytes with their digest. */
+  async uploadBlob(repository: string, data: Buffer, digest = sha256(data)): Promise<Descriptor> {
+    if (!(await this.hasBlob(repository, digest))) {
+      const started = await this.#ok(await this.#fetch(`${repository}/blobs/uploads/`, { method: 'POST' }), `an upload to ${repository}`);
+      const location = started.headers.get('location') ?? '';
+      const url = new URL(location, `http://${this.host}`);
+      url.searchParams.set('digest', digest);
+      const put = await fetch(url, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+      await this.#ok(put, `blob ${digest}`);
+    }
+    return { mediaType: 'application/octet-stream', digest, size: data.length };
+  }
+
+  /** Puts a manifest under a tag; returns its digest. */
+  async putManifest(repository: string, tag: string, manifest: Manifest, mediaType: string): Promise<string> {
+    const body = Buffer.from(JSON.stringify(manifest));
+    const response = await this.#ok(
+      await this.#fetch(`${repository}/manifests/${tag}`, { method: 'PUT', body, headers: { 'content-type': mediaType } }),
+      `the manifest of ${repository}:${tag}`,
+    );
+    return response.headers.get('docker-content-digest') ?? sha256(body);
+  }
+}
+
+/** The folder as a gzipped tar under /app: owned by root, modes kept, times fixed so that equal folders give equal layers. */
+export async function folderLayer(dir: string, into = 'app'): Promise<{ gzipped: Buffer; diffId: string }> {
+  const chunks: Buffer[] = [];
+  const stream = createTar({ cwd: dir, gzip: { level: 6 }, portable: true, prefix: into, mtime: new Date(0), noDirRecurse: false }, ['.']);
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  const gzipped = Buffer.concat(chunks);
+  return { gzipped, diffId: sha256(gunzipSync(gzipped)) };
+}
+
+export interface LayeredImage {
+  /** host/repository@sha256:... */
+  readonly reference: string;
+  readonly digest: string;
+}
+
+export interface LayerImageOptions {
+  readonly registry: RegistryClient;
+  /** Base in that registry: "library/node" and "20-slim". */
+  readonly base: { readonly repository: string; readonly tag: string };
+  readonly repository: string;
+  readonly tag: string;
+  readonly layerDir: string;
+  readonly command: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly now: Date;
+}
+
+/** Base + one layer (the release folder at /app) + a config that runs command there. */
+export async function layerImage(options: LayerImageOptions): Promise<LayeredImage> {
+  const { registry, base } = options;
+  const baseImage = await registry.manifest(base.repository, base.tag);
+  const family = baseImage.mediaType.includes('oci') ? 'oci' : 'docker';
+  const config = JSON.parse((await registry.blob(base.repository, baseImage.manifest.config.digest)).toString('utf8')) as ImageConfig;
+  for (const layer of baseImage.manifest.layers) await registry.mountBlob(options.repository, layer.digest, base.repository);
+
+  const layer = await folderLayer(options.layerDir);
+  const uploaded = await registry.uploadBlob(options.repository, layer.gzipped);
+  const env = [...(config.config?.Env ?? []).filter((e) => !Object.hasOwn(options.env ?? {}, e.split('=')[0] ?? '')), ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)];
+  const newConfig: ImageConfig = {
+    ...config,
+    created: options.now.toISOString(),
+    config: { ...config.config, Env: env, Cmd: [...options.command], Entrypoint: null, WorkingDir: '/app' },
+    rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
+    history: [...(config.history ?? []), { created: options.now.toISOString(), created_by: 'dormant: release folder at /app' }],
+  };
+  const configBlob = await registry.uploadBlob(options.repository, Buffer.from(JSON.stringify(newConfig)));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: manifestTypes[family],
+    config: { mediaType: family === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json', digest: configBlob.digest, size: configBlob.size },
+    layers: [...baseImage.manifest.layers, { mediaType: layerTypes[family], digest: uploaded.digest, size: uploaded.size }],
+  };
+  const digest = await registry.putManifest(options.repository, options.tag, manifest, manifestTypes[family]);
+  return { reference: `${registry.host}/${options.repository}@${digest}`, digest };
+}

@@ -1,0 +1,107 @@
+// The daemonless image writer against a real registry (Debian's docker-registry on
+// loopback), with the result pulled back and run by real podman.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { buildErrors, layerImage, RegistryClient } from '../build/index.js';
+import { isDormantError } from '../errors/index.js';
+import { freePort, waitForPort } from './git-support.js';
+
+const run = promisify(execFile);
+const podmanEnv = { ...process.env, CONTAINERS_CONF: join(homedir(), '.cache', 'dormant', 'containers.conf') };
+const podman = (...args: string[]) => run('podman', args, { env: podmanEnv, maxBuffer: 16 * 1024 * 1024 });
+
+let work: string;
+let registryProcess: ChildProcess;
+let registry: string;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'dormant-oci-'));
+  const port = await freePort();
+  registry = `127.0.0.1:${port}`;
+  await writeFile(
+    join(work, 'registry.yml'),
+    `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${registry}\n`,
+  );
+  registryProcess = spawn('docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
+  await waitForPort(port);
+  // The base the writer layers onto: the bootstrapped node:20-slim, pushed to this registry.
+  await podman('push', '--tls-verify=false', 'docker.io/library/node:20-slim', `${registry}/library/node:20-slim`);
+});
+
+after(async () => {
+  if (registryProcess && registryProcess.exitCode === null) {
+    registryProcess.kill();
+    await once(registryProcess, 'exit');
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+it('layers a release folder onto node:20-slim, pushes it by digest, and podman pulls and runs it', async (t: TestContext) => {
+  const release = join(work, 'release');
+  await mkdir(release, { recursive: true });
+  await writeFile(join(release, 'server.js'), "require('node:http').createServer((q, s) => s.end('layered by dormant\\n')).listen(process.env.PORT);\n");
+  const started = performance.now();
+  const image = await layerImage({
+    registry: new RegistryClient(registry),
+    base: { repository: 'library/node', tag: '20-slim' },
+    repository: 'dormant/layered',
+    tag: 'layered-00001',
+    layerDir: release,
+    command: ['node', 'server.js'],
+    env: { GREETING: 'hi' },
+    now: new Date('2026-01-01T00:00:00Z'),
+  });
+  t.diagnostic(`image written and pushed in ${(performance.now() - started).toFixed(0)} ms: ${image.reference}`);
+  assert.match(image.reference, new RegExp(`^${registry}/dormant/layered@sha256:[0-9a-f]{64}$`));
+
+  // The same folder gives the same image: the layer's times and owners are fixed.
+  const again = await layerImage({
+    registry: new RegistryClient(registry),
+    base: { repository: 'library/node', tag: '20-slim' },
+    repository: 'dormant/layered',
+    tag: 'layered-00001',
+    layerDir: release,
+    command: ['node', 'server.js'],
+    env: { GREETING: 'hi' },
+    now: new Date('2026-01-01T00:00:00Z'),
+  });
+  assert.equal(again.digest, image.digest);
+
+  await podman('pull', '--tls-verify=false', image.reference);
+  const port = await freePort();
+  const name = `dormant-oci-test-${port}`;
+  await podman('run', '-d', '--rm', '--init', '--name', name, '--network', 'host', '-e', `PORT=${port}`, image.reference);
+  try {
+    await waitForPort(port, 20_000);
+    const answer = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(await answer.text(), 'layered by dormant\n');
+    const env = (await podman('exec', name, 'printenv', 'GREETING')).stdout.trim();
+    assert.equal(env, 'hi');
+  } finally {
+    await podman('rm', '-f', '-t', '0', name).catch(() => undefined);
+    await podman('rmi', '-f', image.reference).catch(() => undefined);
+  }
+});
+
+it('a base missing from the registry, and an unreachable registry, say what to do', async () => {
+  const missing = await layerImage({
+    registry: new RegistryClient(registry),
+    base: { repository: 'library/nothing', tag: '1' },
+    repository: 'dormant/x',
+    tag: 'x',
+    layerDir: work,
+    command: ['true'],
+    now: new Date(),
+  }).catch((error: unknown) => error);
+  assert.ok(isDormantError(missing, 'BUILD_REGISTRY_MISSING_BASE'), String(missing));
+  assert.match((missing as Error).message, /the base image library\/nothing:1 is not in the registry 127\.0\.0\.1:\d+; push the bases there first/);
+  const closedPort = await freePort();
+  const unreachable = await new RegistryClient(`127.0.0.1:${closedPort}`).manifest('library/node', '20-slim').catch((error: unknown) => error);
+  assert.ok(isDormantError(unreachable, buildErrors.registryUnreachable({ registry: '', reason: '' }).code), String(unreachable));
+});
