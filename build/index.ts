@@ -3,4 +3,4 @@
 export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
-export { folderLayer, type LayeredImage, type LayerImageOptions, layerImage, RegistryClient } from './oci-image.js';
+export { ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';

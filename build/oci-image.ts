@@ -5,9 +5,11 @@
  * builder, so the same code can run in a pod. The result is referenced by digest.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
 import { buildErrors } from './errors.js';
+import { podmanEnv, runCommand } from './run-build.js';
 
 const manifestTypes = {
   docker: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -161,4 +163,39 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
   };
   const digest = await registry.putManifest(options.repository, options.tag, manifest, manifestTypes[family]);
   return { reference: `${registry.host}/${options.repository}@${digest}`, digest };
+}
+
+/** Pushes a local podman image to the registry when the registry lacks it (the bootstrapped bases, once). */
+export async function ensureInRegistry(options: {
+  readonly registry: RegistryClient;
+  readonly localImage: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly onLine: (line: string) => void;
+}): Promise<void> {
+  const present = await options.registry.manifest(options.repository, options.tag).then(
+    () => true,
+    (error: unknown) => {
+      if ((error as { code?: string }).code === 'BUILD_REGISTRY_MISSING_BASE') return false;
+      throw error;
+    },
+  );
+  if (present) return;
+  const target = `${options.registry.host}/${options.repository}:${options.tag}`;
+  options.onLine(`pushing ${options.localImage} to ${target} (once)`);
+  const failure = await runCommand(['podman', 'push', '--tls-verify=false', options.localImage, target], { cwd: '/', env: podmanEnv(process.env), onLine: options.onLine });
+  if (failure !== undefined) throw buildErrors.registryRefused({ registry: options.registry.host, what: `podman push of ${options.localImage}`, status: 0, body: failure });
+}
+
+/** Pushes an image podman built (a Dockerfile app) to the registry; returns it by digest. */
+export async function pushBuiltImage(options: { readonly registry: RegistryClient; readonly localImage: string; readonly repository: string; readonly tag: string; readonly digestFile: string; readonly onLine: (line: string) => void }): Promise<LayeredImage> {
+  const target = `${options.registry.host}/${options.repository}:${options.tag}`;
+  const failure = await runCommand(['podman', 'push', '--tls-verify=false', '--digestfile', options.digestFile, options.localImage, target], {
+    cwd: '/',
+    env: podmanEnv(process.env),
+    onLine: options.onLine,
+  });
+  if (failure !== undefined) throw buildErrors.registryRefused({ registry: options.registry.host, what: `podman push of ${options.localImage}`, status: 0, body: failure });
+  const digest = (await readFile(options.digestFile, 'utf8')).trim();
+  return { reference: `${options.registry.host}/${options.repository}@${digest}`, digest };
 }

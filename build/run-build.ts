@@ -127,7 +127,7 @@ async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<vo
 }
 
 /** podman's environment for builds: Dormant's containers.conf (hack/containers.sh). */
-function podmanEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+export function podmanEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
   return { ...env, CONTAINERS_CONF: env.CONTAINERS_CONF ?? join(env.DORMANT_CACHE ?? join(homedir(), '.cache', 'dormant'), 'containers.conf') };
 }
 

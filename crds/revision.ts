@@ -38,6 +38,9 @@ export const RevisionStatusSchema = Type.Object(
     phase: stringEnum(revisionPhases),
     steps: Type.Array(PipelineStepSchema, { default: [], maxItems: 64 }),
     message: Type.Optional(Type.String()),
+    image: Type.Optional(
+      Type.String({ description: 'The OCI image made of this revision for clusters, by digest (registry/repository@sha256:...), when a registry is configured.' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -47,7 +47,12 @@ interface Pusher {
 async function hostKey(stateDir: string): Promise<string> {
   const file = join(stateDir, 'ssh_host_ed25519_key');
   if (existsSync(file)) return readFile(file, 'utf8');
-  const pair = utils.generateKeyPairSync('ed25519', { comment: 'dormant gitd host key' });
+  // ssh2 makes a key it cannot read back about once in 300 (seen: "Malformed OpenSSH
+  // private key"): keep the first one that parses.
+  let pair = utils.generateKeyPairSync('ed25519', { comment: 'dormant gitd host key' });
+  for (let attempt = 0; attempt < 20 && utils.parseKey(pair.private) instanceof Error; attempt++) {
+    pair = utils.generateKeyPairSync('ed25519', { comment: 'dormant gitd host key' });
+  }
   await writeFileAtomic(file, pair.private);
   await chmod(file, 0o600);
   await writeFileAtomic(`${file}.pub`, `${pair.public}\n`);

@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type BuildPlan, detectBuild, runBuild, runCommand } from '../build/index.js';
+import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand } from '../build/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import type { ResourceStore, Runtime } from '../runtime/index.js';
@@ -29,6 +29,8 @@ export interface PushPipelineOptions {
   readonly buildTimeoutMs?: number;
   /** Default 10 min per postDeploy hook. */
   readonly hookTimeoutMs?: number;
+  /** A registry (host:port) to push each revision's image to, for clusters; none: no image step. */
+  readonly registry?: string;
 }
 
 export interface DeployRequest {
@@ -48,7 +50,7 @@ export interface Deployed {
   readonly timings: readonly { readonly step: string; readonly ms: number }[];
 }
 
-const stepNames = ['checkout', 'build', 'deploy', 'postDeploy'] as const;
+const stepNames = ['checkout', 'build', 'image', 'deploy', 'postDeploy'] as const;
 type StepName = (typeof stepNames)[number];
 
 const indent = (line: string) => `       ${line}`;
@@ -161,6 +163,26 @@ export class PushPipeline {
     await record('build', { state: 'succeeded', finishedAt: timestamp() }, 'Deploying');
     timings.push({ step: 'build', ms: performance.now() - stepStart });
 
+    // Image: each revision also becomes an OCI image in the registry, by digest, for clusters.
+    stepStart = performance.now();
+    if (this.#options.registry === undefined) {
+      await record('image', { state: 'skipped', message: 'no registry configured (dormant up --registry)' });
+    } else {
+      await record('image', { state: 'running', startedAt: timestamp() });
+      try {
+        const image = await this.#pushImage(plan, { name, revisionName, releaseDir, imageTag, registry: this.#options.registry, progress });
+        progress(`-----> Image ${image}`);
+        await record('image', { state: 'succeeded', finishedAt: timestamp(), message: image });
+        revision = await store.updateStatus({ ...revision, status: { ...(revision.status ?? { phase: 'Building', steps: [] }), image } });
+      } catch (error) {
+        const message = isDormantError(error) ? error.message : (error as Error).message;
+        progress(`-----> Image failed: ${message}`);
+        await rm(releaseDir, { recursive: true, force: true });
+        await fail('image', message, `image failed: ${message}`);
+      }
+      timings.push({ step: 'image', ms: performance.now() - stepStart });
+    }
+
     // Deploy: new replicas ready before old ones drain; at zero, one replica proves it starts.
     stepStart = performance.now();
     const previous = app.status?.readyRevision;
@@ -218,6 +240,30 @@ export class PushPipeline {
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
     progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
     return { revision, url, timings };
+  }
+
+  /** The revision as an image in the registry: podman's build pushed, or the release folder layered onto node:20-slim. */
+  async #pushImage(
+    plan: BuildPlan,
+    at: { name: string; revisionName: string; releaseDir: string; imageTag: string; registry: string; progress: (line: string) => void },
+  ): Promise<string> {
+    const registry = new RegistryClient(at.registry);
+    const onLine = (line: string) => at.progress(indent(line));
+    if (plan.kind === 'dockerfile') {
+      const pushed = await pushBuiltImage({ registry, localImage: at.imageTag, repository: `dormant/${at.name}`, tag: at.revisionName, digestFile: join(at.releaseDir, '..', `${at.revisionName}.digest`), onLine });
+      return pushed.reference;
+    }
+    await ensureInRegistry({ registry, localImage: 'docker.io/library/node:20-slim', repository: 'library/node', tag: '20-slim', onLine });
+    const layered = await layerImage({
+      registry,
+      base: { repository: 'library/node', tag: '20-slim' },
+      repository: `dormant/${at.name}`,
+      tag: at.revisionName,
+      layerDir: at.releaseDir,
+      command: plan.start,
+      now: this.#now(),
+    });
+    return layered.reference;
   }
 
   /** Merges fields into the App's status, retrying when another writer got there first. */

@@ -10,7 +10,7 @@ import { after, before, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { buildErrors, layerImage, RegistryClient } from '../build/index.js';
 import { isDormantError } from '../errors/index.js';
-import { freePort, waitForPort } from './git-support.js';
+import { freePort, nodeApp, startDormant, WorkingCopy, waitForPort } from './git-support.js';
 
 const run = promisify(execFile);
 const podmanEnv = { ...process.env, CONTAINERS_CONF: join(homedir(), '.cache', 'dormant', 'containers.conf') };
@@ -104,4 +104,43 @@ it('a base missing from the registry, and an unreachable registry, say what to d
   const closedPort = await freePort();
   const unreachable = await new RegistryClient(`127.0.0.1:${closedPort}`).manifest('library/node', '20-slim').catch((error: unknown) => error);
   assert.ok(isDormantError(unreachable, buildErrors.registryUnreachable({ registry: '', reason: '' }).code), String(unreachable));
+});
+
+it('git push with dormant up --registry: the revision also becomes an image in the registry, which podman pulls and runs', async (t: TestContext) => {
+  const d = await startDormant(['--registry', registry]);
+  try {
+    const copy = await WorkingCopy.create(d.work, 'auto', d.adminKey);
+    await copy.commit(nodeApp('auto v1'));
+    const started = performance.now();
+    const pushed = await copy.push(d.remote('auto'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const reference = new RegExp(`remote: -----> Image (${registry.replace(/\./g, '\\.')}/dormant/auto@sha256:[0-9a-f]{64})`).exec(pushed.stderr)?.[1];
+    assert.ok(reference, pushed.stderr);
+    t.diagnostic(`push with the image step: ${(performance.now() - started).toFixed(0)} ms (${/Deployed [^(]+\(([^)]*)\)/.exec(pushed.stderr)?.[1]})`);
+    const revisions = JSON.parse((await d.dormant('revisions', 'auto', '-o', 'json')).stdout) as { status?: { image?: string } }[];
+    assert.equal(revisions[0]?.status?.image, reference);
+    assert.equal((await d.get('auto')).body, 'auto v1\n', 'the app itself still runs as a process here');
+
+    await podman('pull', '--tls-verify=false', reference);
+    const port = await freePort();
+    const name = `dormant-auto-test-${port}`;
+    await podman('run', '-d', '--rm', '--init', '--name', name, '--network', 'host', '-e', `PORT=${port}`, reference);
+    try {
+      await waitForPort(port, 20_000);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'auto v1\n');
+    } finally {
+      await podman('rm', '-f', '-t', '0', name).catch(() => undefined);
+      await podman('rmi', '-f', reference).catch(() => undefined);
+    }
+
+    // A Dockerfile app: podman's image is pushed as built, and referenced by digest too.
+    const boxed = await WorkingCopy.create(d.work, 'boxed', d.adminKey);
+    await boxed.commit({ Dockerfile: 'FROM node:20-slim\nCMD ["node", "-e", "require(\'node:http\').createServer((q, s) => s.end(\'boxed\\\\n\')).listen(process.env.PORT)"]\n' });
+    const boxedPush = await boxed.push(d.remote('boxed'));
+    assert.equal(boxedPush.code, 0, boxedPush.stderr);
+    assert.match(boxedPush.stderr, new RegExp(`remote: -----> Image ${registry.replace(/\./g, '\\.')}/dormant/boxed@sha256:[0-9a-f]{64}`));
+    assert.equal((await d.get('boxed')).body, 'boxed\n');
+  } finally {
+    await d.stop();
+  }
 });

@@ -96,7 +96,7 @@ function maxPackMb(flags: Flags, io: Io): number {
 
 export const up: Command = {
   name: 'up',
-  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200]',
+  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000]',
   summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -106,6 +106,7 @@ export const up: Command = {
     'ssh-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'max-pack-mb': { type: 'string' },
+    registry: { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
@@ -159,7 +160,15 @@ export const up: Command = {
         domain: settings.domain,
         port: settings.httpPort,
       });
-      const pipeline = new PushPipeline({ store, runtime, stateDir: settings.stateDir, appUrl: (app) => appUrl(settings, app), log });
+      const imageRegistry = flagString(flags, 'registry') ?? io.env.DORMANT_REGISTRY;
+      const pipeline = new PushPipeline({
+        store,
+        runtime,
+        stateDir: settings.stateDir,
+        appUrl: (app) => appUrl(settings, app),
+        log,
+        ...(imageRegistry ? { registry: imageRegistry } : {}),
+      });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackMb(flags, io) * 1024 * 1024 });
       stops.push(() => gitd.close());
       sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
