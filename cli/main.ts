@@ -6,6 +6,7 @@ import { LocalStore, type ResourceStore } from '../runtime/index.js';
 import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
+import { gc, images } from './commands/images.js';
 import { keysAdd, keysList, keysRemove } from './commands/keys.js';
 import { logs } from './commands/logs.js';
 import { policyGet, policySet } from './commands/policy.js';
@@ -29,6 +30,8 @@ export const commands: readonly Command[] = [
   policySet,
   policySimulate,
   trace,
+  images,
+  gc,
   keysAdd,
   keysList,
   keysRemove,

@@ -27,10 +27,11 @@ mmdebstrap --variant=minbase --include=ca-certificates,libstdc++6 \
   --customize-hook='chroot "$1" update-ca-certificates' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
   bookworm "$work/rootfs.tar" http://deb.debian.org/debian >&2
-for name in debian:bookworm-slim debian:bookworm debian:12 debian:12-slim; do
-  podman import --change 'CMD ["bash"]' --change "LABEL dev.dormant.bootstrap=$stamp" \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    "$work/rootfs.tar" "docker.io/library/$name" >/dev/null
+podman import --change 'CMD ["bash"]' --change "LABEL dev.dormant.bootstrap=$stamp" \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  "$work/rootfs.tar" docker.io/library/debian:bookworm-slim >/dev/null
+for name in debian:bookworm debian:12 debian:12-slim; do
+  podman tag docker.io/library/debian:bookworm-slim "docker.io/library/$name"
 done
 
 echo "base-images: node:20 on it, from this machine's Node $(node --version)" >&2

@@ -50,6 +50,20 @@ describe('Dockerfile apps as containers', () => {
     while ((await containersOf('box')).length > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(await containersOf('box'), [], 'scaled to zero: no container left');
     assert.equal((await d.get('box')).body, 'container v1\n', 'woken again');
+
+    // The images: the bases and the app's, then gc keeps the serving revision and the newest N.
+    await copy.commit(dockerApp('v2'));
+    assert.equal((await copy.push(d.remote('box'))).code, 0);
+    const imageList = JSON.parse((await d.dormant('images', '-o', 'json')).stdout) as { kind: string; name: string; revision?: string }[];
+    assert.ok(imageList.some((i) => i.kind === 'base' && i.name === 'node:20-slim'), 'the bootstrapped base is listed');
+    assert.deepEqual(imageList.filter((i) => i.name.startsWith('localhost/dormant/box:')).map((i) => i.revision).sort(), ['box-00001', 'box-00002']);
+    assert.match((await d.dormant('gc', '--keep', '0')).stderr, /--keep must be a whole number of at least 1, got "0"/);
+    const collected = await d.dormant('gc', '--keep', '1');
+    assert.match(collected.stdout, /removed localhost\/dormant\/box:box-00001/);
+    assert.doesNotMatch(collected.stdout, /box-00002/);
+    const after = JSON.parse((await d.dormant('images', '-o', 'json')).stdout) as { name: string }[];
+    assert.deepEqual(after.filter((i) => i.name.startsWith('localhost/dormant/box:')).map((i) => i.name), ['localhost/dormant/box:box-00002']);
+    assert.equal((await d.get('box')).body, 'container v2\n');
   });
 
   it('a broken Dockerfile is rejected with its step named, and the old version keeps serving', async () => {

@@ -1,0 +1,54 @@
+// The images on this machine that Dormant made: the bootstrapped bases and the apps'
+// Dockerfile builds (localhost/dormant/APP:REVISION), read from podman.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { buildErrors } from './errors.js';
+import { podmanEnv } from './run-build.js';
+
+const run = promisify(execFile);
+
+export interface LocalImage {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: 'base' | 'app';
+  readonly app: string | undefined;
+  readonly revision: string | undefined;
+  readonly sizeBytes: number;
+  readonly createdAt: string;
+}
+
+const hasPodman = () => existsSync('/usr/bin/podman') || existsSync('/usr/local/bin/podman');
+
+export async function listLocalImages(): Promise<LocalImage[]> {
+  if (!hasPodman()) throw buildErrors.noPodman({});
+  const { stdout } = await run('podman', ['images', '--format', 'json'], { env: podmanEnv(process.env), maxBuffer: 16 * 1024 * 1024 });
+  const raw = JSON.parse(stdout || '[]') as { Id: string; Names?: string[] | null; Size: number; CreatedAt: string; Labels?: Record<string, string> | null }[];
+  const images: LocalImage[] = [];
+  // podman lists an image once per name, each row with every name: take each image once.
+  const seen = new Set<string>();
+  for (const image of raw) {
+    if (seen.has(image.Id)) continue;
+    seen.add(image.Id);
+    for (const name of image.Names ?? []) {
+      const app = /^localhost\/dormant\/([^:]+):(.+)$/.exec(name);
+      const base = name.startsWith('docker.io/library/') && image.Labels?.['dev.dormant.bootstrap'] !== undefined;
+      if (!app && !base) continue;
+      images.push({
+        id: image.Id.slice(0, 12),
+        name: app ? name : name.replace(/^docker\.io\/library\//, ''),
+        kind: app ? 'app' : 'base',
+        app: app?.[1],
+        revision: app?.[2],
+        sizeBytes: image.Size,
+        createdAt: image.CreatedAt,
+      });
+    }
+  }
+  return images.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+}
+
+/** Removes one name of an image (the image goes with its last name). */
+export async function removeLocalImage(name: string): Promise<void> {
+  await run('podman', ['rmi', name], { env: podmanEnv(process.env) });
+}
