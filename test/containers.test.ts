@@ -2,6 +2,7 @@
 // (hack/base-images.sh), run as container replicas by the local runtime.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -102,6 +103,44 @@ describe('Dockerfile apps as containers', () => {
       } finally {
         await again.stop();
       }
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('Dockerfile apps that go wrong', () => {
+  it('a Dockerfile that does not parse, a build over its timeout, an app that exits at once and one that ignores $PORT: each rejected, the old version serving', async () => {
+    const own = await startDormant(['--build-timeout', '3s']);
+    try {
+      const copy = await WorkingCopy.create(own.work, 'wrong', own.adminKey);
+      await copy.commit(dockerApp('w1'));
+      assert.equal((await copy.push(own.remote('wrong'))).code, 0);
+      const serving = async () => assert.equal((await own.get('wrong')).body, 'container w1\n');
+
+      await copy.commit({ Dockerfile: 'FROMM node:20-slim\n' });
+      const unparsable = await copy.push(own.remote('wrong'));
+      assert.match(unparsable.stderr, /remote: +Error: no FROM statement found/);
+      assert.match(unparsable.stderr, /! \[remote rejected\] main -> main \(build failed: podman build exited \d+/);
+      await serving();
+
+      await copy.commit({ Dockerfile: 'FROM node:20-slim\nRUN sleep 30\n' });
+      const slow = await copy.push(own.remote('wrong'));
+      assert.match(slow.stderr, /! \[remote rejected\] main -> main \(build failed: the build took longer than 3\.0 s and was stopped\)/);
+      await serving();
+
+      await copy.commit({ Dockerfile: 'FROM node:20-slim\nCMD ["sh", "-c", "echo missing DATABASE_URL >&2; exit 3"]\n' });
+      const exits = await copy.push(own.remote('wrong'));
+      assert.match(exits.stderr, /remote: +missing DATABASE_URL/);
+      assert.match(exits.stderr, /! \[remote rejected\] main -> main \(deploy failed: revision wrong-\d+ of wrong did not start: replica wrong-\d+-\w+ exited with code 3/);
+      await serving();
+
+      await writeFile(join(own.work, 'wrong.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: wrong}\nspec: {run: {startTimeout: 3s}}\n');
+      assert.equal((await own.dormant('apply', '-f', join(own.work, 'wrong.yaml'))).code, 0);
+      await copy.commit({ Dockerfile: 'FROM node:20-slim\nCMD ["node", "-e", "require(\'node:http\').createServer((q, s) => s.end()).listen(3999)"]\n' });
+      const fixedPort = await copy.push(own.remote('wrong'));
+      assert.match(fixedPort.stderr, /nothing listened on its port \d+; the app must listen on the port in \$PORT/);
+      await serving();
     } finally {
       await own.stop();
     }

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator } from '../../activator/index.js';
+import { parseDuration } from '../../crds/index.js';
 import { requestLogHeader, ScalingLoop } from '../../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
@@ -94,9 +95,18 @@ function maxPackMb(flags: Flags, io: Io): number {
   return mb;
 }
 
+/** --build-timeout or DORMANT_BUILD_TIMEOUT, a duration; 20 minutes by default. */
+function buildTimeoutMs(flags: Flags, io: Io): number {
+  const text = flagString(flags, 'build-timeout') ?? io.env.DORMANT_BUILD_TIMEOUT;
+  if (text === undefined) return 20 * 60_000;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw cliErrors.usage({ problem: `--build-timeout must be a duration such as 20m, got "${text}"`, usage: up.usage });
+  return ms;
+}
+
 export const up: Command = {
   name: 'up',
-  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000]',
+  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
   summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -107,6 +117,7 @@ export const up: Command = {
     'metrics-port': { type: 'string' },
     'max-pack-mb': { type: 'string' },
     registry: { type: 'string' },
+    'build-timeout': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
@@ -168,6 +179,7 @@ export const up: Command = {
         appUrl: (app) => appUrl(settings, app),
         log,
         ...(imageRegistry ? { registry: imageRegistry } : {}),
+        buildTimeoutMs: buildTimeoutMs(flags, io),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackMb(flags, io) * 1024 * 1024 });
       stops.push(() => gitd.close());
