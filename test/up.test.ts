@@ -9,22 +9,13 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isRunning } from '../runtime/index.js';
+import { freePort } from './git-support.js';
 
 const alive = (pid: number): boolean => isRunning(pid);
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 const run = promisify(execFile);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Resolves with everything printed so far once `text` appears on stdout. */
 function waitFor(child: ChildProcessWithoutNullStreams, text: string, timeoutMs = 20_000): Promise<string> {

@@ -25,6 +25,21 @@ export function firstByte(port: number, host: string, path = '/'): Promise<{ ms:
   });
 }
 
+/** The app's own boot, runs times: `node server.js` by hand until its port accepts a connection. */
+export async function bootsByHand(dir: string, runs: number): Promise<number[]> {
+  const boots: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort();
+    const started = performance.now();
+    const app = spawn(process.execPath, ['server.js'], { cwd: dir, env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore' });
+    await waitForPort(port);
+    boots.push(performance.now() - started);
+    app.kill();
+    await once(app, 'exit');
+  }
+  return boots;
+}
+
 export const cold: Scenario = {
   name: 'cold',
   summary: 'N requests to the app at zero: time to first byte, against the app booting by hand',
@@ -46,17 +61,7 @@ export const cold: Scenario = {
     } finally {
       await env.policy('stableWindow-', 'scaleToZeroGracePeriod-');
     }
-    // The app's own boot: the same command by hand, until its port accepts a connection.
-    const boots: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const port = await freePort();
-      const started = performance.now();
-      const app = spawn(process.execPath, ['server.js'], { cwd: env.copy.dir, env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore' });
-      await waitForPort(port);
-      boots.push(performance.now() - started);
-      app.kill();
-      await once(app, 'exit');
-    }
+    const boots = await bootsByHand(env.copy.dir, runs);
     const figures = {
       runs,
       p50_ms: round(percentile(firstBytes, 50)),

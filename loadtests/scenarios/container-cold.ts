@@ -1,12 +1,10 @@
 // Container cold start: the first request to a Dockerfile app at zero (a podman container
 // replica), against the same app booting as a process by hand.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { freePort, WorkingCopy } from '../../test/git-support.js';
-import { benchAppFiles, waitForPort } from '../bench-env.js';
+import { WorkingCopy } from '../../test/git-support.js';
+import { benchAppFiles } from '../bench-env.js';
 import { round, type Scenario } from '../scenario.js';
 import { percentile } from '../vegeta.js';
-import { firstByte } from './cold.js';
+import { bootsByHand, firstByte } from './cold.js';
 
 const app = 'benchbox';
 
@@ -33,16 +31,7 @@ export const containerCold: Scenario = {
       firstBytes.push(answer.ms);
       log(`container_cold: run ${i + 1}/${runs}: first byte after ${answer.ms.toFixed(1)} ms`);
     }
-    const boots: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const port = await freePort();
-      const started = performance.now();
-      const child = spawn(process.execPath, ['server.js'], { cwd: copy.dir, env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore' });
-      await waitForPort(port);
-      boots.push(performance.now() - started);
-      child.kill();
-      await once(child, 'exit');
-    }
+    const boots = await bootsByHand(copy.dir, runs);
     const figures = {
       runs,
       p50_ms: round(percentile(firstBytes, 50)),
