@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
-import { type BuildPlan, detectBuild, procfileWeb, shellStart } from './detect.js';
+import { type BuildPlan, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
 
 const made: string[] = [];
 after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -100,6 +100,14 @@ describe('build detection', () => {
   }
 
   it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));
+
+  it('suggests a Debian-based tag for an Alpine one, changing only the tag', () => {
+    assert.equal(slimInstead('node:20-alpine3.19'), 'node:20-slim');
+    assert.equal(slimInstead('node:alpine'), 'node:bookworm-slim');
+    assert.equal(slimInstead('alpine:3.19'), 'debian:bookworm-slim');
+    assert.equal(slimInstead('alpine'), 'debian:bookworm-slim');
+    assert.equal(slimInstead('127.0.0.1:5000/myorg/alpine-node:20-alpine'), '127.0.0.1:5000/myorg/alpine-node:20-slim');
+  });
 
   it('reads the web line of a Procfile and runs a compound start line through the shell without exec', () => {
     assert.equal(procfileWeb('# comment\nweb:   bundle exec puma  \n'), 'bundle exec puma');

@@ -70,7 +70,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     if (!has(dockerfile)) throw buildErrors.noDockerfile({ path: dockerfile });
     const from = fromImages(await readFile(join(sourceDir, dockerfile), 'utf8'));
     const alpine = from.find((image) => /alpine/i.test(image));
-    if (alpine) throw buildErrors.alpine({ image: alpine, suggestion: alpine.replace(/-?alpine[\d.]*/i, '-slim').replace(/:-slim$/, ':slim') });
+    if (alpine) throw buildErrors.alpine({ image: alpine, suggestion: slimInstead(alpine) });
     return {
       summary: `Dockerfile, FROM ${from.join(', ') || '?'}`,
       kind: 'dockerfile',
@@ -132,6 +132,16 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (procfile !== undefined) return { summary: 'Procfile', kind: 'procfile', steps: [], start: shellStart(procfile) };
   if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
   throw buildErrors.nothingToBuild({});
+}
+
+/** The Debian-based tag to use instead of an Alpine one: node:20-alpine3.19 -> node:20-slim, alpine:3.19 -> debian:bookworm-slim. */
+export function slimInstead(image: string): string {
+  const at = image.lastIndexOf(':');
+  const name = at > image.lastIndexOf('/') ? image.slice(0, at) : image;
+  const tag = at > image.lastIndexOf('/') ? image.slice(at + 1) : '';
+  if (/(^|\/)alpine$/.test(name)) return 'debian:bookworm-slim';
+  const slimTag = tag.replace(/-?alpine[\d.]*$/i, '').replace(/^$/, 'bookworm');
+  return `${name}:${slimTag}-slim`.replace(/-slim-slim$/, '-slim');
 }
 
 /** The images a Dockerfile builds FROM (not earlier stages named with AS). */

@@ -5,7 +5,7 @@
  * builder, so the same code can run in a pod. The result is referenced by digest.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
 import { buildErrors } from './errors.js';
@@ -47,9 +47,9 @@ export class RegistryClient {
     this.host = host;
   }
 
-  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  async #fetch(path: string | URL, init: RequestInit = {}): Promise<Response> {
     try {
-      return await fetch(`http://${this.host}/v2/${path}`, init);
+      return await fetch(typeof path === 'string' ? `http://${this.host}/v2/${path}` : path, init);
     } catch (error) {
       throw buildErrors.registryUnreachable({ registry: this.host, reason: (error as Error).message }, { cause: error });
     }
@@ -65,6 +65,9 @@ export class RegistryClient {
     if (response.status === 404) throw buildErrors.registryMissingBase({ registry: this.host, image: `${repository}:${reference}` });
     const body = Buffer.from(await (await this.#ok(response, `the manifest of ${repository}:${reference}`)).arrayBuffer());
     const manifest = JSON.parse(body.toString('utf8')) as Manifest;
+    if (manifest.config === undefined) {
+      throw buildErrors.registryRefused({ registry: this.host, what: `${repository}:${reference} as a single-platform image`, status: response.status, body: 'it is a multi-platform index; push a linux/amd64 image under that tag' });
+    }
     return { manifest, mediaType: response.headers.get('content-type') ?? manifest.mediaType ?? manifestTypes.docker, digest: response.headers.get('docker-content-digest') ?? sha256(body) };
   }
 
@@ -81,7 +84,10 @@ export class RegistryClient {
     if (await this.hasBlob(repository, digest)) return;
     const response = await this.#fetch(`${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, { method: 'POST' });
     if (response.status === 201) return;
-    // The registry started an upload instead: send the bytes.
+    await this.#ok(response, `mounting ${digest} from ${from}`);
+    // 202: the registry started an upload instead of mounting. Cancel it, and send the bytes.
+    const location = response.headers.get('location');
+    if (location) await this.#fetch(new URL(location, `http://${this.host}`), { method: 'DELETE' }).catch(() => undefined);
     await this.uploadBlob(repository, await this.blob(from, digest), digest);
   }
 
@@ -89,10 +95,11 @@ export class RegistryClient {
   async uploadBlob(repository: string, data: Buffer, digest = sha256(data)): Promise<Descriptor> {
     if (!(await this.hasBlob(repository, digest))) {
       const started = await this.#ok(await this.#fetch(`${repository}/blobs/uploads/`, { method: 'POST' }), `an upload to ${repository}`);
-      const location = started.headers.get('location') ?? '';
+      const location = started.headers.get('location');
+      if (!location) throw buildErrors.registryRefused({ registry: this.host, what: `an upload to ${repository}`, status: started.status, body: 'no Location header in its answer' });
       const url = new URL(location, `http://${this.host}`);
       url.searchParams.set('digest', digest);
-      const put = await fetch(url, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+      const put = await this.#fetch(url, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
       await this.#ok(put, `blob ${digest}`);
     }
     return { mediaType: 'application/octet-stream', digest, size: data.length };
@@ -197,5 +204,6 @@ export async function pushBuiltImage(options: { readonly registry: RegistryClien
   });
   if (failure !== undefined) throw buildErrors.registryRefused({ registry: options.registry.host, what: `podman push of ${options.localImage}`, status: 0, body: failure });
   const digest = (await readFile(options.digestFile, 'utf8')).trim();
+  await rm(options.digestFile, { force: true });
   return { reference: `${options.registry.host}/${options.repository}@${digest}`, digest };
 }

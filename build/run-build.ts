@@ -45,20 +45,29 @@ export function runCommand(command: readonly string[], options: RunCommandOption
         // Already gone.
       }
     };
-    options.signal?.addEventListener('abort', abort, { once: true });
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split(/\r?\n|\r/);
-      pending = lines.pop() ?? '';
-      for (const line of lines) options.onLine(line);
+    if (options.signal?.aborted) abort();
+    else options.signal?.addEventListener('abort', abort, { once: true });
+    // One buffer per stream, so that a partial line of one is not joined to the other.
+    const lineReader = () => {
+      const reader = {
+        pending: '',
+        onData(chunk: Buffer) {
+          reader.pending += chunk.toString('utf8');
+          const lines = reader.pending.split(/\r?\n|\r/);
+          reader.pending = lines.pop() ?? '';
+          for (const line of lines) options.onLine(line);
+        },
+      };
+      return reader;
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    const out = lineReader();
+    const err = lineReader();
+    child.stdout.on('data', out.onData);
+    child.stderr.on('data', err.onData);
     child.on('error', (error) => resolve(`could not start (${error.message})`));
     child.on('close', (code, signal) => {
       options.signal?.removeEventListener('abort', abort);
-      if (pending !== '') options.onLine(pending);
+      for (const reader of [out, err]) if (reader.pending !== '') options.onLine(reader.pending);
       resolve(code === 0 ? undefined : signal ? `was killed by ${signal}` : `exited ${code}`);
     });
   });
@@ -114,7 +123,7 @@ async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<vo
       onLine: (line) => {
         const at = /^STEP \d+\/\d+: (.*)$/.exec(line);
         if (at?.[1]) step = at[1];
-        const pull = /initializing source docker:\/\/([^:]+:[^\s:]+)|Trying to pull (\S+)\.\.\./.exec(line);
+        const pull = /initializing source docker:\/\/(\S+?): |Trying to pull (\S+)\.\.\./.exec(line);
         if (pull) missingImage = (pull[1] ?? pull[2] ?? '').replace(/^docker\.io\/library\//, '');
         options.onLine(line);
       },
@@ -148,6 +157,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     env.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
   }
   for (const step of plan.steps) {
+    options.signal?.throwIfAborted();
     options.onStep?.(step.name);
     const failure = await runCommand(step.command, {
       cwd: options.dir,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -93,6 +94,16 @@ describe('dormant (command dispatch)', () => {
     const result = await runCli(await tempStateDir(), ['apps'], { env: { DORMANT_HOME: '/dev/null' } });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /error \[CLI_IO\]: cannot mkdir \/dev\/null\/objects: a part of the path is not a folder; check that the state folder/);
+  });
+
+  it('up checks --registry and --build-timeout before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    const registry = await runCli(stateDir, ['up', '--registry', 'http://127.0.0.1:5000', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+    assert.equal(registry.code, 2);
+    assert.match(registry.stderr, /error \[CLI_USAGE\]: --registry takes host\[:port\] without a scheme, such as 127\.0\.0\.1:5000, got "http:\/\/127\.0\.0\.1:5000"/);
+    const timeout = await runCli(stateDir, ['up', '--build-timeout', '30d', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+    assert.match(timeout.stderr, /--build-timeout must be a duration from 1s to 24d such as 20m, got "30d"/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
   });
 
   it('--state-dir beats DORMANT_HOME', async () => {

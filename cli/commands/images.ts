@@ -51,11 +51,16 @@ export const gc: Command = {
     }
     let freedBytes = 0;
     const removed: string[] = [];
+    const skipped: string[] = [];
     for (const image of (await listLocalImages().catch(() => [])).filter((i) => i.kind === 'app')) {
       if (image.revision && kept.has(image.revision)) continue;
-      await removeLocalImage(image.name);
-      freedBytes += image.sizeBytes;
-      removed.push(image.name);
+      try {
+        await removeLocalImage(image.name);
+        freedBytes += image.sizeBytes;
+        removed.push(image.name);
+      } catch {
+        skipped.push(`skipped ${image.name}: podman could not remove it (a container still uses it?); stop that container and run dormant gc again`);
+      }
     }
     for (const [app, revisions] of byApp) {
       for (const revision of revisions) {
@@ -68,6 +73,7 @@ export const gc: Command = {
         ? `nothing to remove: every app image belongs to a kept revision (the serving one and the newest ${keep})\n`
         : `${removed.map((name) => `removed ${name}`).join('\n')}\n${removed.length} image${removed.length === 1 ? '' : 's'} removed (up to ${megabytes(freedBytes)}, less what they share with kept images)\n`,
     );
+    for (const line of skipped) io.stderr.write(`${line}\n`);
     return undefined;
   },
 };

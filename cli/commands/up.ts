@@ -100,8 +100,19 @@ function buildTimeoutMs(flags: Flags, io: Io): number {
   const text = flagString(flags, 'build-timeout') ?? io.env.DORMANT_BUILD_TIMEOUT;
   if (text === undefined) return 20 * 60_000;
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw cliErrors.usage({ problem: `--build-timeout must be a duration such as 20m, got "${text}"`, usage: up.usage });
+  // Node's timers hold at most 2^31-1 ms (24.8 days); beyond, they fire at once.
+  if (ms === undefined || ms <= 0 || ms > 2_147_483_647) throw cliErrors.usage({ problem: `--build-timeout must be a duration from 1s to 24d such as 20m, got "${text}"`, usage: up.usage });
   return ms;
+}
+
+/** --registry or DORMANT_REGISTRY: host[:port] of a registry spoken to over plain HTTP. */
+function registryAddress(flags: Flags, io: Io): string | undefined {
+  const text = flagString(flags, 'registry') ?? io.env.DORMANT_REGISTRY;
+  if (text === undefined || text === '') return undefined;
+  if (!/^[a-z0-9.-]+(:\d{1,5})?$/i.test(text)) {
+    throw cliErrors.usage({ problem: `--registry takes host[:port] without a scheme, such as 127.0.0.1:5000, got "${text}"`, usage: up.usage });
+  }
+  return text;
 }
 
 export const up: Command = {
@@ -121,6 +132,10 @@ export const up: Command = {
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
+    // Every flag is checked before anything starts.
+    const buildTimeout = buildTimeoutMs(flags, io);
+    const imageRegistry = registryAddress(flags, io);
+    const maxPackBytes = maxPackMb(flags, io) * 1024 * 1024;
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
 
@@ -171,7 +186,6 @@ export const up: Command = {
         domain: settings.domain,
         port: settings.httpPort,
       });
-      const imageRegistry = flagString(flags, 'registry') ?? io.env.DORMANT_REGISTRY;
       const pipeline = new PushPipeline({
         store,
         runtime,
@@ -179,9 +193,9 @@ export const up: Command = {
         appUrl: (app) => appUrl(settings, app),
         log,
         ...(imageRegistry ? { registry: imageRegistry } : {}),
-        buildTimeoutMs: buildTimeoutMs(flags, io),
+        buildTimeoutMs: buildTimeout,
       });
-      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackMb(flags, io) * 1024 * 1024 });
+      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
       stops.push(() => gitd.close());
       sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;

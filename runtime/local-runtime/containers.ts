@@ -39,8 +39,9 @@ export interface ContainerReplica {
  * fixed port (spec.run.port) gets its own network and that port published on loopback.
  */
 export function containerCommand(replica: ContainerReplica): string[] {
-  const port = replica.fixedPort ?? replica.hostPort;
-  const env = Object.entries({ ...replica.env, PORT: String(port) }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  // Names only: the values come from podman's own environment (containerEnv), so that no
+  // secret shows in the process list.
+  const env = Object.keys(containerEnv(replica)).flatMap((key) => ['-e', key]);
   const network = replica.fixedPort === undefined ? ['--network', 'host'] : ['-p', `127.0.0.1:${replica.hostPort}:${replica.fixedPort}`];
   return [
     'podman',
@@ -57,6 +58,11 @@ export function containerCommand(replica: ContainerReplica): string[] {
     ...env,
     replica.image,
   ];
+}
+
+/** The variables the container gets, as podman's environment passes them on. */
+export function containerEnv(replica: ContainerReplica): Record<string, string> {
+  return { ...replica.env, PORT: String(replica.fixedPort ?? replica.hostPort) };
 }
 
 /** Removes a container at once (after its client was killed, the container would stay). */

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { runtimeErrors } from '../errors.js';
-import { containerCommand, podmanEnv, reapContainers } from './containers.js';
+import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
 import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { LatestValue } from './latest-value.js';
@@ -375,8 +375,8 @@ export class LocalRuntime implements Runtime {
     }
     const image = revision.spec.image;
     const env = this.#env(state, revision, id, home, replica.port);
-    const command = image
-      ? containerCommand({
+    const container = image
+      ? {
           name: id,
           image,
           supervisor: this.#supervisor,
@@ -384,15 +384,16 @@ export class LocalRuntime implements Runtime {
           hostPort: replica.port,
           fixedPort: revision.spec.run.port,
           env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
-        })
-      : (revision.spec.run.command ?? []);
+        }
+      : undefined;
+    const command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
     replica.startedAtMs = performance.now();
     const child = new ReplicaProcess({
       id,
       cwd: image ? home : (revision.spec.releaseDir ?? home),
       command,
-      env: image ? { ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
-      ...(image ? { container: id } : {}),
+      env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
+      ...(container ? { container: id } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
       onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
