@@ -133,8 +133,8 @@ export interface LayeredImage {
 
 export interface LayerImageOptions {
   readonly registry: RegistryClient;
-  /** Base in that registry: "library/node" and "20-slim". */
-  readonly base: { readonly repository: string; readonly tag: string };
+  /** Base in that registry: "library/node" and "20-slim"; absent for an image from scratch (one static binary, like the test cluster's pause image). */
+  readonly base?: { readonly repository: string; readonly tag: string };
   readonly repository: string;
   readonly tag: string;
   readonly layerDir: string;
@@ -146,10 +146,11 @@ export interface LayerImageOptions {
 /** Base + one layer (the release folder at /app) + a config that runs command there. */
 export async function layerImage(options: LayerImageOptions): Promise<LayeredImage> {
   const { registry, base } = options;
-  const baseImage = await registry.manifest(base.repository, base.tag);
+  const baseImage = base === undefined ? scratch : await registry.manifest(base.repository, base.tag);
   const family = baseImage.mediaType.includes('oci') ? 'oci' : 'docker';
-  const config = JSON.parse((await registry.blob(base.repository, baseImage.manifest.config.digest)).toString('utf8')) as ImageConfig;
-  for (const layer of baseImage.manifest.layers) await registry.mountBlob(options.repository, layer.digest, base.repository);
+  const config: ImageConfig =
+    base === undefined ? { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } } : JSON.parse((await registry.blob(base.repository, baseImage.manifest.config.digest)).toString('utf8'));
+  if (base !== undefined) for (const layer of baseImage.manifest.layers) await registry.mountBlob(options.repository, layer.digest, base.repository);
 
   const layer = await folderLayer(options.layerDir);
   const uploaded = await registry.uploadBlob(options.repository, layer.gzipped);
@@ -171,6 +172,12 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
   const digest = await registry.putManifest(options.repository, options.tag, manifest, manifestTypes[family]);
   return { reference: `${registry.host}/${options.repository}@${digest}`, digest };
 }
+
+/** The empty base: no layers, an OCI manifest. */
+const scratch = {
+  mediaType: manifestTypes.oci,
+  manifest: { schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: '', size: 0 }, layers: [] } satisfies Manifest,
+} as const;
 
 /** Pushes a local podman image to the registry when the registry lacks it (the bootstrapped bases, once). */
 export async function ensureInRegistry(options: {

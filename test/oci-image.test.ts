@@ -81,6 +81,22 @@ it('layers a release folder onto node:20-slim, pushes it by digest, and podman p
   }
 });
 
+it('an image from scratch holds only the folder: one layer, an OCI manifest, a linux/amd64 config', async () => {
+  const folder = join(work, 'scratch');
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, 'static-binary'), 'not really a binary\n');
+  const client = new RegistryClient(registry);
+  const image = await layerImage({ registry: client, repository: 'dormant/scratch', tag: '1', layerDir: folder, command: ['/app/static-binary'], now: new Date(0) });
+  const { manifest, mediaType } = await client.manifest('dormant/scratch', '1');
+  assert.equal(mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(manifest.layers.length, 1);
+  const config = JSON.parse((await client.blob('dormant/scratch', manifest.config.digest)).toString('utf8')) as { os: string; architecture: string; config: { Cmd: string[] }; rootfs: { diff_ids: string[] } };
+  assert.deepEqual([config.os, config.architecture, config.config.Cmd, config.rootfs.diff_ids.length], ['linux', 'amd64', ['/app/static-binary'], 1]);
+  // podman accepts it as an image.
+  await podman('pull', '--tls-verify=false', image.reference);
+  await podman('rmi', '-f', image.reference);
+});
+
 it('a base missing from the registry, and an unreachable registry, say what to do', async () => {
   const missing = await layerImage({
     registry: new RegistryClient(registry),
