@@ -61,6 +61,27 @@ export const storeErrors = defineErrors({
     message: (o: { file: string; reason: string }) =>
       `state file ${o.file} cannot be read (${o.reason}); restore it from a backup or delete it`,
   },
+  crdsMissing: {
+    code: 'STORE_CRDS_MISSING',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { server: string }) =>
+      `the cluster at ${o.server} does not know Dormant's resources; install them with kubectl apply -k manifests/crds (or kubectl apply -k manifests/ for all of Dormant)`,
+  },
+  apiUnreachable: {
+    code: 'STORE_API_UNREACHABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { server: string; reason: string }) =>
+      `the Kubernetes apiserver at ${o.server} did not answer (${o.reason}); check the kubeconfig (--kubeconfig or $KUBECONFIG) and that the cluster is up`,
+  },
+  apiRefused: {
+    code: 'STORE_API_REFUSED',
+    httpStatus: 502,
+    exitCode: 1,
+    message: (o: ObjectRef & { status: number; reason: string }) =>
+      `the apiserver refused the request for ${ref(o)} with status ${o.status}: ${o.reason}; if it is a permission, grant the verb to Dormant's service account (manifests/)`,
+  },
 });
 
 export const runtimeErrors = defineErrors({

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run test:cluster [-- FILTER...]: runs test/cluster/*.cluster.ts against the test
+# npm run test:cluster [-- FILTER...]: runs every *.cluster.ts (test/cluster/, runtime/...) against the test
 # cluster. Brings the cluster up first when it is not, and takes it down afterwards in that
 # case only (a cluster that was already up is left as it was).
 set -euo pipefail
@@ -10,7 +10,7 @@ fi
 kubeconfig="$(bash "$cluster_here/up")"
 cd "$repo"
 files=()
-for f in test/cluster/*.cluster.ts; do
+for f in $(find . -name "*.cluster.ts" -not -path "./node_modules/*" -not -path "./dist/*" | sed "s|^\./||" | sort); do
   if [ "$#" -eq 0 ]; then files+=("$f"); else for x in "$@"; do [[ "$f" == *"$x"* ]] && files+=("$f") && break; done; fi
 done
 [ "${#files[@]}" -gt 0 ] || { echo "no cluster test matches $*" >&2; exit 1; }

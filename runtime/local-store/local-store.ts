@@ -8,7 +8,6 @@ import {
   type DormantObject,
   formatProblem,
   hasImmutableSpec,
-  isKindName,
   type KindName,
   kindNames,
   kinds,
@@ -17,6 +16,7 @@ import {
 } from '../../crds/index.js';
 import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
+import { admit, checkKey, deepFreeze, matches, namePattern } from '../store-checks.js';
 import { tempMarker, writeFileAtomic } from './atomic-file.js';
 import { EventChannel } from './event-channel.js';
 import { isIdentityAlive } from './process-identity.js';
@@ -40,26 +40,11 @@ interface Watcher {
 /** Last state seen per watched kind, keyed by namespace/name: what watch events diff against. */
 type Known = Map<string, DormantObject>;
 
-const namePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const rvNumber = (o: DormantObject | undefined): number => Number(o?.metadata.resourceVersion ?? 0);
 
-function matches(object: DormantObject, options: ListOptions): boolean {
-  if (options.namespace !== undefined && object.metadata.namespace !== options.namespace) return false;
-  const selector = options.labelSelector;
-  if (selector) {
-    const labels = object.metadata.labels ?? {};
-    for (const [key, value] of Object.entries(selector)) if (labels[key] !== value) return false;
-  }
-  return true;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
+/** What a watch is told when an object stops matching its selector. */
+const leftSelector = (previous: DormantObject, current: DormantObject): DormantObject =>
+  deepFreeze({ ...previous, metadata: { ...previous.metadata, resourceVersion: current.metadata.resourceVersion } } as DormantObject);
 
 /**
  * ResourceStore over JSON files: the embedded default, no daemon, shared by every local
@@ -109,12 +94,8 @@ export class LocalStore implements ResourceStore {
     return join(this.#objectsDir, kinds[kind].plural);
   }
 
-  /** Names reach file paths: anything but a DNS-1123 label is refused before it does. */
   #checkKey(kind: string, name: string, namespace: string): void {
-    const problems: string[] = [];
-    if (!namePattern.test(name) || name.length > 253) problems.push(`metadata.name: ${JSON.stringify(name)} is not a valid name; use lower-case letters, digits and '-'`);
-    if (!namePattern.test(namespace) || namespace.length > 63) problems.push(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace; use lower-case letters, digits and '-'`);
-    if (problems.length > 0) throw storeErrors.invalid({ kind, namespace: namePattern.test(namespace) ? namespace : defaultNamespace, name: String(name), problems });
+    checkKey(kind, name, namespace);
   }
 
   #file(kind: KindName, namespace: string, name: string): string {
@@ -170,16 +151,7 @@ export class LocalStore implements ResourceStore {
 
   /** Validates and defaults the caller's object (metadata the store owns is set later). */
   #admit<K extends KindName>(input: ObjectInput<K>, namespace: string): ObjectOfKind[K] {
-    const kind: unknown = input.kind;
-    if (!isKindName(kind)) {
-      throw this.#invalid(String(kind), namespace, String(input.metadata?.name), [
-        `kind: ${JSON.stringify(kind)} is not a Dormant kind; use one of ${kindNames.join(', ')}`,
-      ]);
-    }
-    const { status: _status, ...rest } = input;
-    const result = validateAs(kind, { ...rest, metadata: { ...input.metadata, namespace } });
-    if (!result.ok) throw this.#invalid(kind, namespace, String(input.metadata?.name), result.problems.map(formatProblem));
-    return result.object as ObjectOfKind[K];
+    return admit(input, namespace);
   }
 
   async get<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
@@ -420,7 +392,9 @@ export class LocalStore implements ResourceStore {
   /**
    * Records the state of one object (undefined: gone) and tells each watcher what changed
    * for it, as Kubernetes does: an object that starts or stops matching a watch's selector
-   * is ADDED to or DELETED from that watch. Call with the lock held.
+   * is ADDED to or DELETED from that watch; the DELETED event of one that left carries its
+   * last state that matched, at the version of the change, as the apiserver's does. Call
+   * with the lock held.
    */
   #observe(kind: KindName, key: string, object: DormantObject | undefined, deleted?: DormantObject, counterNow?: number): void {
     const known = this.#known.get(kind);
@@ -444,7 +418,7 @@ export class LocalStore implements ResourceStore {
       const wasIn = previous !== undefined && matches(previous, watcher.options);
       const isIn = current !== undefined && matches(current, watcher.options);
       if (isIn) watcher.channel.push({ type: wasIn ? 'MODIFIED' : 'ADDED', object: current as DormantObject });
-      else if (wasIn) watcher.channel.push({ type: 'DELETED', object: current ?? (deleted as DormantObject) });
+      else if (wasIn) watcher.channel.push({ type: 'DELETED', object: current === undefined ? (deleted as DormantObject) : leftSelector(previous, current) });
     }
   }
 

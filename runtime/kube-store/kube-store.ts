@@ -1,0 +1,367 @@
+/**
+ * ResourceStore over the Kubernetes apiserver: App, Revision and AutoscalePolicy are the
+ * CRDs in manifests/crds. The same checks as the local store run before a request is sent
+ * (store-checks.ts), so a bad object gets the same message from both; what only the
+ * apiserver knows (conflicts, immutability, its own CEL rules) is mapped to the same error
+ * codes. Watches list, then watch from the list's resourceVersion, and list again when the
+ * apiserver says that version is gone (410) or the connection drops, reporting the
+ * difference, as an informer does.
+ */
+import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
+import { storeErrors } from '../errors.js';
+import { EventChannel } from '../local-store/event-channel.js';
+import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
+import { admit, checkKey, deepFreeze } from '../store-checks.js';
+
+export interface KubeStoreOptions {
+  /** A kubeconfig file; omitted: $KUBECONFIG, ~/.kube/config, or the pod's service account. */
+  readonly kubeconfig?: string;
+  /** Waits between attempts to re-establish a watch. */
+  readonly rewatchDelayMs?: number;
+}
+
+interface ApiStatus {
+  readonly kind?: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly code?: number;
+  readonly details?: { readonly causes?: readonly { readonly field?: string; readonly message?: string }[] };
+}
+
+interface ListResponse {
+  readonly metadata: { readonly resourceVersion?: string };
+  readonly items: DormantObject[];
+}
+
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  if (file !== undefined) config.loadFromFile(file);
+  else config.loadFromDefault();
+  return config;
+}
+
+/** The apiserver's answer, whatever form client-node hands it over in. */
+function apiStatus(error: unknown): ApiStatus | undefined {
+  if (!(error instanceof ApiException)) return undefined;
+  const body: unknown = error.body;
+  if (typeof body === 'string') {
+    try {
+      return { code: error.code, ...(JSON.parse(body) as ApiStatus) };
+    } catch {
+      return { code: error.code, message: body };
+    }
+  }
+  return { code: error.code, ...((body ?? {}) as ApiStatus) };
+}
+
+const selectorText = (options: ListOptions) =>
+  options.labelSelector === undefined ? undefined : Object.entries(options.labelSelector).map(([key, value]) => `${key}=${value}`).join(',') || undefined;
+
+/** Fields the apiserver adds that Dormant neither reads nor writes back. */
+function fromApi<T>(object: T): T {
+  const metadata = (object as { metadata?: { managedFields?: unknown } }).metadata;
+  if (metadata?.managedFields !== undefined) delete metadata.managedFields;
+  return object;
+}
+
+export class KubeStore implements ResourceStore {
+  readonly #api: CustomObjectsApi;
+  readonly #watcher: Watch;
+  readonly #rewatchDelayMs: number;
+  readonly #channels = new Set<EventChannel<WatchEvent<DormantObject>>>();
+  #closed = false;
+
+  private constructor(config: KubeConfig, options: KubeStoreOptions) {
+    this.#api = config.makeApiClient(CustomObjectsApi);
+    this.#watcher = new Watch(config);
+    this.#rewatchDelayMs = options.rewatchDelayMs ?? 1000;
+  }
+
+  static async open(options: KubeStoreOptions = {}): Promise<KubeStore> {
+    const config = loadKubeConfig(options.kubeconfig);
+    const store = new KubeStore(config, options);
+    await store.#checkInstalled(config);
+    return store;
+  }
+
+  /** The CRDs must be installed; say how when they are not. */
+  async #checkInstalled(config: KubeConfig): Promise<void> {
+    const server = config.getCurrentCluster()?.server ?? 'the cluster';
+    try {
+      await this.#api.listClusterCustomObject({ group, version, plural: kinds.App.plural, limit: 1 });
+    } catch (error) {
+      const status = apiStatus(error);
+      if (status?.code === 404) throw storeErrors.crdsMissing({ server });
+      throw storeErrors.apiUnreachable({ server, reason: status?.message ?? (error as Error).message }, { cause: error });
+    }
+  }
+
+  #translate(error: unknown, kind: string, namespace: string, name: string): unknown {
+    const status = apiStatus(error);
+    if (status === undefined) return error;
+    if (status.code === 404) return storeErrors.notFound({ kind, namespace, name });
+    if (status.code === 409 && status.reason === 'AlreadyExists') return storeErrors.alreadyExists({ kind, namespace, name });
+    if (status.code === 422 || status.code === 400) {
+      const causes = status.details?.causes ?? [];
+      if (causes.some((c) => c.message?.includes('is immutable'))) return storeErrors.immutable({ kind, namespace, name });
+      const problems = causes.length > 0 ? causes.map((c) => `${c.field ?? 'object'}: ${c.message ?? 'is invalid'}`) : [status.message ?? 'refused by the apiserver'];
+      return storeErrors.invalid({ kind, namespace, name, problems });
+    }
+    return storeErrors.apiRefused({ kind, namespace, name, status: status.code ?? 0, reason: status.message ?? String(error) }, { cause: error });
+  }
+
+  async get<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
+    checkKey(kind, name, namespace);
+    try {
+      return fromApi((await this.#api.getNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, name })) as ObjectOfKind[K]);
+    } catch (error) {
+      throw this.#translate(error, kind, namespace, name);
+    }
+  }
+
+  async find<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K] | undefined> {
+    try {
+      return await this.get(kind, name, namespace);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'STORE_NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  async #list(kind: KindName, options: ListOptions): Promise<ListResponse> {
+    const plural = kinds[kind].plural;
+    const labelSelector = selectorText(options);
+    const request = labelSelector === undefined ? {} : { labelSelector };
+    try {
+      const answer =
+        options.namespace === undefined
+          ? await this.#api.listClusterCustomObject({ group, version, plural, ...request })
+          : await this.#api.listNamespacedCustomObject({ group, version, plural, namespace: options.namespace, ...request });
+      const list = answer as ListResponse;
+      for (const item of list.items) fromApi(item);
+      return list;
+    } catch (error) {
+      throw this.#translate(error, kind, options.namespace ?? defaultNamespace, 'list');
+    }
+  }
+
+  async list<K extends KindName>(kind: K, options: ListOptions = {}): Promise<ObjectOfKind[K][]> {
+    if (options.namespace !== undefined) checkKey(kind, 'list', options.namespace);
+    const { items } = await this.#list(kind, options);
+    const key = (o: DormantObject) => `${o.metadata.namespace ?? ''}\u0000${o.metadata.name}`;
+    return (items as ObjectOfKind[K][]).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+
+  async create<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
+    const namespace = input.metadata.namespace ?? defaultNamespace;
+    const admitted = admit(input, namespace);
+    checkKey(input.kind, admitted.metadata.name, namespace);
+    const { kind } = input;
+    const name = admitted.metadata.name;
+    try {
+      const body = { ...admitted, apiVersion: `${group}/${version}`, kind, metadata: { ...admitted.metadata, namespace } };
+      return fromApi((await this.#api.createNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, body })) as ObjectOfKind[K]);
+    } catch (error) {
+      throw this.#translate(error, kind, namespace, name);
+    }
+  }
+
+  update<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
+    return this.#replace(input, 'spec');
+  }
+
+  updateStatus<K extends KindName>(input: ObjectInput<K>): Promise<ObjectOfKind[K]> {
+    return this.#replace(input, 'status');
+  }
+
+  async #replace<K extends KindName>(input: ObjectInput<K>, part: 'spec' | 'status'): Promise<ObjectOfKind[K]> {
+    const namespace = input.metadata.namespace ?? defaultNamespace;
+    const { kind } = input;
+    const { name, resourceVersion: given } = input.metadata;
+    checkKey(kind, name, namespace);
+    if (given === undefined || given === '') {
+      throw storeErrors.invalid({
+        kind,
+        namespace,
+        name,
+        problems: ['metadata.resourceVersion: is required for an update; read the object first and send it back with its resourceVersion'],
+      });
+    }
+    let body: DormantObject;
+    if (part === 'spec') {
+      body = admit(input, namespace);
+    } else {
+      // Only the status is the caller's to change here; check it, not the spec it came with.
+      const result = validateAs(kind, { ...input, metadata: { ...input.metadata, namespace } });
+      const statusProblems = result.ok ? [] : result.problems.filter((p) => p.path === 'status' || p.path.startsWith('status.'));
+      if (statusProblems.length > 0) throw storeErrors.invalid({ kind, namespace, name, problems: statusProblems.map(formatProblem) });
+      body = { ...(input as unknown as DormantObject), metadata: { ...input.metadata, namespace } } as DormantObject;
+    }
+    body = { ...body, apiVersion: `${group}/${version}`, kind, metadata: { ...body.metadata, resourceVersion: given } } as DormantObject;
+    const request = { group, version, namespace, plural: kinds[kind].plural, name, body };
+    try {
+      const answer = part === 'spec' ? await this.#api.replaceNamespacedCustomObject(request) : await this.#api.replaceNamespacedCustomObjectStatus(request);
+      return fromApi(answer as ObjectOfKind[K]);
+    } catch (error) {
+      const status = apiStatus(error);
+      if (status?.code === 409) {
+        const current = await this.find(kind, name, namespace);
+        if (current === undefined) throw storeErrors.notFound({ kind, namespace, name });
+        throw storeErrors.conflict({ kind, namespace, name, given, current: current.metadata.resourceVersion ?? '' });
+      }
+      if (part === 'spec' && hasImmutableSpec(kind) && status?.code === 422 && (status.message ?? '').includes('immutable')) {
+        throw storeErrors.immutable({ kind, namespace, name });
+      }
+      throw this.#translate(error, kind, namespace, name);
+    }
+  }
+
+  /**
+   * The apiserver answers a delete of a custom resource with a Status, not the object, so
+   * the object is read first and the deletion's own resourceVersion is taken from a watch
+   * opened before the delete: the DELETED event a watcher sees carries the same version.
+   */
+  async delete<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
+    checkKey(kind, name, namespace);
+    const plural = kinds[kind].plural;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(kind, name, namespace);
+      const { uid, resourceVersion } = current.metadata;
+      let stop: AbortController | undefined;
+      let deletedEvent: (object: ObjectOfKind[K]) => void = () => {};
+      const seen = new Promise<ObjectOfKind[K]>((resolve) => {
+        deletedEvent = resolve;
+      });
+      try {
+        stop = await this.#watcher.watch(
+          `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+          { fieldSelector: `metadata.name=${name}`, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+          (type: string, object: ObjectOfKind[K]) => {
+            if (type === 'DELETED' && object.metadata?.uid === uid) deletedEvent(fromApi(object));
+          },
+          () => {},
+        );
+      } catch {
+        stop = undefined;
+      }
+      try {
+        await this.#api.deleteNamespacedCustomObject({ group, version, namespace, plural, name, body: { preconditions: { ...(uid === undefined ? {} : { uid }), ...(resourceVersion === undefined ? {} : { resourceVersion }) } } });
+      } catch (error) {
+        stop?.abort();
+        // Changed between the read and the delete: read again.
+        if (apiStatus(error)?.code === 409 && attempt < 5) continue;
+        throw this.#translate(error, kind, namespace, name);
+      }
+      try {
+        if (stop === undefined) return current;
+        const timeout = new Promise<ObjectOfKind[K]>((resolve) => setTimeout(() => resolve(current), 10_000).unref());
+        return await Promise.race([seen, timeout]);
+      } finally {
+        stop?.abort();
+      }
+    }
+  }
+
+  watch<K extends KindName>(kind: K, options: WatchOptions = {}): AsyncIterable<WatchEvent<ObjectOfKind[K]>> {
+    const store = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (options.namespace !== undefined) checkKey(kind, 'watch', options.namespace);
+        if (options.signal?.aborted || store.#closed) return;
+        let stopWatch: AbortController | undefined;
+        let ended = false;
+        const channel = new EventChannel<WatchEvent<DormantObject>>(() => {
+          ended = true;
+          stopWatch?.abort();
+          store.#channels.delete(channel);
+        }, options.signal);
+        store.#channels.add(channel);
+        /** Last version seen of each object in the watch, keyed namespace/name: what a re-list diffs against. */
+        const known = new Map<string, DormantObject>();
+        const keyOf = (o: DormantObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+        const emit = (type: WatchEvent<DormantObject>['type'], object: DormantObject) => channel.push({ type, object: deepFreeze(object) });
+        const path = `/apis/${group}/${version}${options.namespace === undefined ? '' : `/namespaces/${options.namespace}`}/${kinds[kind].plural}`;
+        const labelSelector = selectorText(options);
+
+        const follow = async () => {
+          let resourceVersion: string | undefined;
+          let relist = true;
+          while (!ended) {
+            if (relist) {
+              try {
+                const list = await store.#list(kind, options);
+                resourceVersion = list.metadata.resourceVersion;
+                const present = new Set<string>();
+                for (const object of list.items) {
+                  const key = keyOf(object);
+                  present.add(key);
+                  const previous = known.get(key);
+                  known.set(key, object);
+                  if (previous === undefined) emit('ADDED', object);
+                  else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) emit('MODIFIED', object);
+                }
+                for (const [key, previous] of known) {
+                  if (!present.has(key)) {
+                    known.delete(key);
+                    emit('DELETED', previous);
+                  }
+                }
+                relist = false;
+              } catch {
+                await new Promise((resolve) => setTimeout(resolve, store.#rewatchDelayMs));
+                continue;
+              }
+            }
+            // Watch from the last version seen; returns when the stream ends for any reason.
+            const failed = await new Promise<boolean>((resolve) => {
+              const query: Record<string, string | boolean> = { allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) };
+              if (labelSelector !== undefined) query.labelSelector = labelSelector;
+              store.#watcher
+                .watch(
+                  path,
+                  query,
+                  (type: string, object: DormantObject & ApiStatus) => {
+                    if (type === 'ERROR') {
+                      // 410 Gone: the version is too old to resume from; list again.
+                      relist = true;
+                      stopWatch?.abort();
+                      resolve(false);
+                      return;
+                    }
+                    resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+                    if (type === 'BOOKMARK') return;
+                    fromApi(object);
+                    const key = keyOf(object);
+                    if (type === 'DELETED') {
+                      if (known.delete(key)) emit('DELETED', object);
+                    } else if (type === 'ADDED' || type === 'MODIFIED') {
+                      const previous = known.get(key);
+                      known.set(key, object);
+                      emit(previous === undefined ? 'ADDED' : 'MODIFIED', object);
+                    }
+                  },
+                  (error: unknown) => resolve(error !== null && error !== undefined),
+                )
+                .then(
+                  (controller) => {
+                    stopWatch = controller;
+                    if (ended) controller.abort();
+                  },
+                  () => resolve(true),
+                );
+            });
+            if (failed && !ended) await new Promise((resolve) => setTimeout(resolve, store.#rewatchDelayMs));
+          }
+        };
+        void follow();
+        yield* channel as AsyncIterable<WatchEvent<ObjectOfKind[K]>>;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const channel of [...this.#channels]) channel.end();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What every ResourceStore checks the same way, so the local files and the apiserver give
+ * the same answers: names before they reach a path or a URL, the caller's object against
+ * the schema (with defaults), label selectors, and frozen events.
+ */
+import { defaultNamespace, type DormantObject, formatProblem, isKindName, type KindName, kindNames, type ObjectOfKind, validateAs } from '../crds/index.js';
+import { storeErrors } from './errors.js';
+import type { ListOptions, ObjectInput } from './resource-store.js';
+
+export const namePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Anything but a DNS-1123 label is refused before it reaches a path or a URL. */
+export function checkKey(kind: string, name: string, namespace: string): void {
+  const problems: string[] = [];
+  if (!namePattern.test(name) || name.length > 253) problems.push(`metadata.name: ${JSON.stringify(name)} is not a valid name; use lower-case letters, digits and '-'`);
+  if (!namePattern.test(namespace) || namespace.length > 63) problems.push(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace; use lower-case letters, digits and '-'`);
+  if (problems.length > 0) throw storeErrors.invalid({ kind, namespace: namePattern.test(namespace) ? namespace : defaultNamespace, name: String(name), problems });
+}
+
+/** Validates and defaults the caller's object; status is dropped (it belongs to updateStatus). */
+export function admit<K extends KindName>(input: ObjectInput<K>, namespace: string): ObjectOfKind[K] {
+  const kind: unknown = input.kind;
+  if (!isKindName(kind)) {
+    throw storeErrors.invalid({ kind: String(kind), namespace, name: String(input.metadata?.name), problems: [`kind: ${JSON.stringify(kind)} is not a Dormant kind; use one of ${kindNames.join(', ')}`] });
+  }
+  const { status: _status, ...rest } = input;
+  const result = validateAs(kind, { ...rest, metadata: { ...input.metadata, namespace } });
+  if (!result.ok) throw storeErrors.invalid({ kind, namespace, name: String(input.metadata?.name), problems: result.problems.map(formatProblem) });
+  return result.object as ObjectOfKind[K];
+}
+
+export function matches(object: DormantObject, options: ListOptions): boolean {
+  if (options.namespace !== undefined && object.metadata.namespace !== options.namespace) return false;
+  const selector = options.labelSelector;
+  if (selector) {
+    const labels = object.metadata.labels ?? {};
+    for (const [key, value] of Object.entries(selector)) if (labels[key] !== value) return false;
+  }
+  return true;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
