@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
-import { LocalStore, type ResourceStore } from '../runtime/index.js';
+import { LocalStore, loadKubernetesBackend, type ResourceStore } from '../runtime/index.js';
 import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
@@ -17,7 +17,7 @@ import { up } from './commands/up.js';
 import { cliErrors } from './errors.js';
 import type { Io } from './io.js';
 import { parseOutputFormat } from './output.js';
-import { resolveStateDir } from './settings.js';
+import { readUpRecord, resolveStateDir } from './settings.js';
 
 export const commands: readonly Command[] = [
   up,
@@ -179,7 +179,14 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       output,
       stateDir,
       store: async () => {
-        store ??= await LocalStore.open({ stateDir });
+        if (store === undefined) {
+          // The store the running (or last) dormant up of this state folder uses: its cluster, or the local files.
+          const running = await readUpRecord(stateDir);
+          store =
+            running?.runtime === 'kubernetes'
+              ? await (await loadKubernetesBackend()).KubeStore.open({ ...(running.kubeconfig === undefined ? {} : { kubeconfig: running.kubeconfig }) })
+              : await LocalStore.open({ stateDir });
+        }
         return store;
       },
     });

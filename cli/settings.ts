@@ -31,6 +31,10 @@ export interface UpRecord {
   readonly httpPort: number;
   readonly sshPort: number;
   readonly metricsPort: number;
+  /** Absent in records of older versions: local. */
+  readonly runtime?: 'local' | 'kubernetes';
+  /** The kubeconfig a Kubernetes dormant up uses, so other commands reach the same cluster. */
+  readonly kubeconfig?: string;
 }
 
 export const upRecordFile = (stateDir: string) => join(stateDir, 'up.json');

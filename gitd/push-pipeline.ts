@@ -114,7 +114,13 @@ export class PushPipeline {
     let revision = await store.create({
       apiVersion,
       kind: 'Revision',
-      metadata: { name: revisionName, namespace: app.metadata.namespace ?? defaultNamespace, labels: { 'dormant.dev/app': name } },
+      metadata: {
+        name: revisionName,
+        namespace: app.metadata.namespace ?? defaultNamespace,
+        labels: { 'dormant.dev/app': name },
+        // On Kubernetes, deleting the App deletes its Revisions (the garbage collector follows this).
+        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
+      },
       spec: {
         app: name,
         commit,

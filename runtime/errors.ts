@@ -91,6 +91,13 @@ export const runtimeErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string }) => `app ${o.app} has no deployed revision to run; git push to deploy it first`,
   },
+  noImage: {
+    code: 'RUNTIME_NO_IMAGE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { revision: string }) =>
+      `revision ${o.revision} has no image, and the Kubernetes runtime runs images only; start dormant up with --registry (such as 127.0.0.1:5000) and push again`,
+  },
   noCommand: {
     code: 'RUNTIME_NO_COMMAND',
     httpStatus: 422,

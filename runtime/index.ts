@@ -8,3 +8,6 @@ export { LocalRuntime, type LocalRuntimeOptions } from './local-runtime/local-ru
 export { readAppLogs } from './local-runtime/log-book.js';
 export type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from './resource-store.js';
 export type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from './runtime.js';
+export type { KubeRuntime, KubeRuntimeOptions, KubeStore, KubeStoreOptions } from './kube/index.js';
+/** The Kubernetes store and runtime, loaded when first needed (the client takes half a second to load). */
+export const loadKubernetesBackend = () => import('./kube/index.js');

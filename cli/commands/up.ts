@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -7,23 +8,27 @@ import { Activator } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
 import { requestLogHeader, ScalingLoop } from '../../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../../gitd/index.js';
-import { createExclusive, LocalRuntime, LocalStore, processIdentity, writeFileAtomic } from '../../runtime/index.js';
+import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
 import { cliErrors } from '../errors.js';
 import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upRecordFile } from '../settings.js';
 
 /** What `up` runs; the banner and README say the same. */
-const components = [
-  { name: 'store', state: 'running', note: 'local JSON files' },
-  { name: 'activator', state: 'running', note: 'HTTP routing, hold at zero and wake-up' },
-  { name: 'autoscaler', state: 'running', note: "Knative's KPA rules: wake on request, scale to zero when idle" },
-  { name: 'gitd', state: 'running', note: 'git push over SSH: build, roll out, answer with the URL' },
-  { name: 'runtime', state: 'running', note: 'replicas as local processes' },
-] as const;
+const componentsOf = (runtime: RuntimeName) =>
+  [
+    { name: 'store', state: 'running', note: runtime === 'kubernetes' ? 'the cluster apiserver (App, Revision, AutoscalePolicy CRDs)' : 'local JSON files' },
+    { name: 'activator', state: 'running', note: 'HTTP routing, hold at zero and wake-up' },
+    { name: 'autoscaler', state: 'running', note: "Knative's KPA rules: wake on request, scale to zero when idle" },
+    { name: 'gitd', state: 'running', note: 'git push over SSH: build, roll out, answer with the URL' },
+    { name: 'runtime', state: 'running', note: runtime === 'kubernetes' ? 'one Deployment per revision, pods reached by IP' : 'replicas as local processes' },
+  ] as const;
+
+const runtimeNames = ['local', 'kubernetes'] as const;
+type RuntimeName = (typeof runtimeNames)[number];
 
 /** `GET /trace/APP`: the app's requests as a CSV request log, streamed until the client leaves. */
-function serveTrace(activator: Activator | undefined, store: LocalStore, app: string, request: IncomingMessage, response: ServerResponse): void {
+function serveTrace(activator: Activator | undefined, store: ResourceStore, app: string, request: IncomingMessage, response: ServerResponse): void {
   if (!activator) {
     response.writeHead(503, { 'content-type': 'text/plain' }).end('the activator is not running yet\n');
     return;
@@ -105,6 +110,13 @@ function buildTimeoutMs(flags: Flags, io: Io): number {
   return ms;
 }
 
+/** --runtime or DORMANT_RUNTIME: local (default) or kubernetes. */
+function runtimeChoice(flags: Flags, io: Io): RuntimeName {
+  const text = flagString(flags, 'runtime') ?? io.env.DORMANT_RUNTIME ?? 'local';
+  if ((runtimeNames as readonly string[]).includes(text)) return text as RuntimeName;
+  throw cliErrors.usage({ problem: `--runtime takes local or kubernetes, got "${text}"`, usage: up.usage });
+}
+
 /** --registry or DORMANT_REGISTRY: host[:port] of a registry spoken to over plain HTTP. */
 function registryAddress(flags: Flags, io: Io): string | undefined {
   const text = flagString(flags, 'registry') ?? io.env.DORMANT_REGISTRY;
@@ -117,8 +129,9 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 
 export const up: Command = {
   name: 'up',
-  usage: 'dormant up [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
-  summary: 'Start Dormant on this machine (local runtime) until Ctrl-C',
+  usage:
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
+  summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
   options: {
@@ -129,12 +142,21 @@ export const up: Command = {
     'max-pack-mb': { type: 'string' },
     registry: { type: 'string' },
     'build-timeout': { type: 'string' },
+    runtime: { type: 'string' },
+    kubeconfig: { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
     // Every flag is checked before anything starts.
     const buildTimeout = buildTimeoutMs(flags, io);
     const imageRegistry = registryAddress(flags, io);
+    const runtimeName = runtimeChoice(flags, io);
+    const kubeconfig = flagString(flags, 'kubeconfig') ?? io.env.KUBECONFIG;
+    if (runtimeName === 'kubernetes' && imageRegistry === undefined) {
+      throw cliErrors.usage({ problem: 'the Kubernetes runtime runs images: give it a registry the cluster pulls from, such as --registry 127.0.0.1:5000', usage: up.usage });
+    }
+    const components = componentsOf(runtimeName);
+    const kubernetes = runtimeName === 'kubernetes' ? await loadKubernetesBackend() : undefined;
     const maxPackBytes = maxPackMb(flags, io) * 1024 * 1024;
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
@@ -149,12 +171,12 @@ export const up: Command = {
     const stopAll = async () => {
       for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
     };
-    let store: LocalStore;
+    let store: ResourceStore;
     let metrics: Server | undefined;
     let activator: Activator | undefined;
     let sshPort = settings.sshPort;
     try {
-      store = await LocalStore.open({ stateDir: settings.stateDir });
+      store = kubernetes ? await kubernetes.KubeStore.open(kubeconfig === undefined ? {} : { kubeconfig }) : await LocalStore.open({ stateDir: settings.stateDir });
       const openStore = store;
       stops.push(() => openStore.close());
       metrics =
@@ -171,7 +193,10 @@ export const up: Command = {
             }),
         );
       }
-      const runtime = new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
+      const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
+        kubernetes
+          ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log, registry })
+          : new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
       stops.push(() => runtime.close());
       await runtime.start();
       const autoscaler = new ScalingLoop({ store, runtime, log, registry });
@@ -219,13 +244,17 @@ export const up: Command = {
       httpPort: settings.httpPort,
       sshPort,
       metricsPort,
+      runtime: runtimeName,
+      ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, kubeconfig) } : {}),
     };
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 
     const apps = await store.list('App');
     io.stdout.write(
       [
-        `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
+        kubernetes
+          ? `Dormant is up on Kubernetes (${kubernetes.loadKubeConfig(kubeconfig).getCurrentCluster()?.server ?? 'the cluster'}); repositories in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`
+          : `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
         `  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`,
         `  apps at:  ${appUrl(settings, '<app>')}`,
         `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,

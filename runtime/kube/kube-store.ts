@@ -3,9 +3,7 @@
  * CRDs in manifests/crds. The same checks as the local store run before a request is sent
  * (store-checks.ts), so a bad object gets the same message from both; what only the
  * apiserver knows (conflicts, immutability, its own CEL rules) is mapped to the same error
- * codes. Watches list, then watch from the list's resourceVersion, and list again when the
- * apiserver says that version is gone (410) or the connection drops, reporting the
- * difference, as an informer does.
+ * codes. Watches run list-watch.ts's reflector loop.
  */
 import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
@@ -13,6 +11,7 @@ import { storeErrors } from '../errors.js';
 import { EventChannel } from '../local-store/event-channel.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { admit, checkKey, deepFreeze } from '../store-checks.js';
+import { listWatch } from './list-watch.js';
 
 export interface KubeStoreOptions {
   /** A kubeconfig file; omitted: $KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -269,92 +268,24 @@ export class KubeStore implements ResourceStore {
       async *[Symbol.asyncIterator]() {
         if (options.namespace !== undefined) checkKey(kind, 'watch', options.namespace);
         if (options.signal?.aborted || store.#closed) return;
-        let stopWatch: AbortController | undefined;
-        let ended = false;
+        const stop = new AbortController();
         const channel = new EventChannel<WatchEvent<DormantObject>>(() => {
-          ended = true;
-          stopWatch?.abort();
+          stop.abort();
           store.#channels.delete(channel);
         }, options.signal);
         store.#channels.add(channel);
-        /** Last version seen of each object in the watch, keyed namespace/name: what a re-list diffs against. */
-        const known = new Map<string, DormantObject>();
-        const keyOf = (o: DormantObject) => `${o.metadata.namespace}/${o.metadata.name}`;
-        const emit = (type: WatchEvent<DormantObject>['type'], object: DormantObject) => channel.push({ type, object: deepFreeze(object) });
-        const path = `/apis/${group}/${version}${options.namespace === undefined ? '' : `/namespaces/${options.namespace}`}/${kinds[kind].plural}`;
-        const labelSelector = selectorText(options);
-
-        const follow = async () => {
-          let resourceVersion: string | undefined;
-          let relist = true;
-          while (!ended) {
-            if (relist) {
-              try {
-                const list = await store.#list(kind, options);
-                resourceVersion = list.metadata.resourceVersion;
-                const present = new Set<string>();
-                for (const object of list.items) {
-                  const key = keyOf(object);
-                  present.add(key);
-                  const previous = known.get(key);
-                  known.set(key, object);
-                  if (previous === undefined) emit('ADDED', object);
-                  else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) emit('MODIFIED', object);
-                }
-                for (const [key, previous] of known) {
-                  if (!present.has(key)) {
-                    known.delete(key);
-                    emit('DELETED', previous);
-                  }
-                }
-                relist = false;
-              } catch {
-                await new Promise((resolve) => setTimeout(resolve, store.#rewatchDelayMs));
-                continue;
-              }
-            }
-            // Watch from the last version seen; returns when the stream ends for any reason.
-            const failed = await new Promise<boolean>((resolve) => {
-              const query: Record<string, string | boolean> = { allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) };
-              if (labelSelector !== undefined) query.labelSelector = labelSelector;
-              store.#watcher
-                .watch(
-                  path,
-                  query,
-                  (type: string, object: DormantObject & ApiStatus) => {
-                    if (type === 'ERROR') {
-                      // 410 Gone: the version is too old to resume from; list again.
-                      relist = true;
-                      stopWatch?.abort();
-                      resolve(false);
-                      return;
-                    }
-                    resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-                    if (type === 'BOOKMARK') return;
-                    fromApi(object);
-                    const key = keyOf(object);
-                    if (type === 'DELETED') {
-                      if (known.delete(key)) emit('DELETED', object);
-                    } else if (type === 'ADDED' || type === 'MODIFIED') {
-                      const previous = known.get(key);
-                      known.set(key, object);
-                      emit(previous === undefined ? 'ADDED' : 'MODIFIED', object);
-                    }
-                  },
-                  (error: unknown) => resolve(error !== null && error !== undefined),
-                )
-                .then(
-                  (controller) => {
-                    stopWatch = controller;
-                    if (ended) controller.abort();
-                  },
-                  () => resolve(true),
-                );
-            });
-            if (failed && !ended) await new Promise((resolve) => setTimeout(resolve, store.#rewatchDelayMs));
-          }
-        };
-        void follow();
+        void listWatch<DormantObject>({
+          watcher: store.#watcher,
+          path: `/apis/${group}/${version}${options.namespace === undefined ? '' : `/namespaces/${options.namespace}`}/${kinds[kind].plural}`,
+          labelSelector: selectorText(options),
+          list: async () => {
+            const list = await store.#list(kind, options);
+            return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+          },
+          onEvent: ({ type, object }) => channel.push({ type, object: deepFreeze(fromApi(object)) }),
+          retryDelayMs: store.#rewatchDelayMs,
+          signal: stop.signal,
+        });
         yield* channel as AsyncIterable<WatchEvent<ObjectOfKind[K]>>;
       },
     };

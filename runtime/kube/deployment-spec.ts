@@ -1,0 +1,132 @@
+/**
+ * One Deployment per Revision (Knative's model): a rollout is a new Deployment scaling up
+ * while the old one drains, and a rollback is an old one scaling up again. Pure: from the
+ * App and the Revision to the object sent to the apiserver.
+ */
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { type App, apiVersion, parseDuration, type Revision } from '../../crds/index.js';
+
+export const appLabel = 'dormant.dev/app';
+export const revisionLabel = 'dormant.dev/revision';
+/** The port a container listens on when spec.run.port is not set; it also gets it in $PORT. */
+export const defaultContainerPort = 8080;
+/**
+ * How long a pod keeps serving after it is told to stop, before SIGTERM: the activator sees
+ * the pod's deletion on its watch within milliseconds and routes nothing new to it, and
+ * what is in flight finishes meanwhile.
+ */
+export const preStopSeconds = 2;
+
+export function containerPort(revision: Revision): number {
+  return revision.spec.run.port ?? defaultContainerPort;
+}
+
+export function deploymentFor(app: App, revision: Revision, replicas: number): V1Deployment {
+  const image = revision.status?.image;
+  if (image === undefined) throw new Error(`revision ${revision.metadata.name} has no image`);
+  const port = containerPort(revision);
+  const labels = { [appLabel]: app.metadata.name, [revisionLabel]: revision.metadata.name };
+  const run = revision.spec.run;
+  const drainSeconds = Math.ceil((parseDuration(run.drainTimeout) ?? 30_000) / 1000);
+  const env = [{ name: 'PORT', value: String(port) }, ...Object.entries(run.env ?? {}).filter(([name]) => name !== 'PORT').map(([name, value]) => ({ name, value }))];
+  const resources = run.resources ?? {};
+  const requests = { ...(resources.cpu === undefined ? {} : { cpu: resources.cpu }), ...(resources.memory === undefined ? {} : { memory: resources.memory }) };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: revision.metadata.name,
+      namespace: app.metadata.namespace ?? 'default',
+      labels,
+      // Deleting the App deletes its Deployments (the garbage collector follows this).
+      ownerReferences: [{ apiVersion, kind: 'App', name: app.metadata.name, uid: app.metadata.uid ?? '', controller: true }],
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      // Pods of one revision are all alike; a new revision is a new Deployment, never a rolling update.
+      strategy: { type: 'Recreate' },
+      revisionHistoryLimit: 1,
+      progressDeadlineSeconds: Math.max(60, Math.ceil((parseDuration(run.startTimeout) ?? 60_000) / 1000)),
+      template: {
+        metadata: { labels },
+        spec: {
+          // Service links add a variable per Service to every pod and slow each start; Dormant's apps do not use them.
+          enableServiceLinks: false,
+          // Nor do they call the apiserver: no token volume to mount.
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: preStopSeconds + drainSeconds,
+          // The pause process becomes PID 1 and the app an ordinary process, which SIGTERM
+          // stops by default: as PID 1, a Node app that sets no handler ignores SIGTERM and
+          // holds every scale-down for the whole grace period (podman's --init, for pods).
+          shareProcessNamespace: true,
+          containers: [
+            {
+              name: 'app',
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              env,
+              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+              // The kubelet's view, for kubectl and Services; the runtime probes new pods itself and routes sooner.
+              readinessProbe: {
+                ...(run.readinessPath === undefined ? { tcpSocket: { port } } : { httpGet: { path: run.readinessPath, port } }),
+                periodSeconds: 1,
+                failureThreshold: 3,
+                successThreshold: 1,
+                timeoutSeconds: 1,
+              },
+              lifecycle: { preStop: { sleep: { seconds: preStopSeconds } } },
+              ...(Object.keys(requests).length > 0 ? { resources: { requests, limits: resources.memory === undefined ? {} : { memory: resources.memory } } } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface PodView {
+  readonly name: string;
+  readonly revision: string;
+  readonly ip: string | undefined;
+  /** The kubelet reports the pod Ready. */
+  readonly ready: boolean;
+  readonly terminating: boolean;
+  /** Why the container is not running, when the kubelet says (CrashLoopBackOff, ErrImagePull...). */
+  readonly waitingReason: string | undefined;
+  readonly waitingMessage: string | undefined;
+  readonly restarts: number;
+  readonly lastExitCode: number | undefined;
+}
+
+export function viewOfPod(pod: V1Pod): PodView {
+  const container = pod.status?.containerStatuses?.[0];
+  const waiting = container?.state?.waiting;
+  return {
+    name: pod.metadata?.name ?? '',
+    revision: pod.metadata?.labels?.[revisionLabel] ?? '',
+    ip: pod.status?.podIP || undefined,
+    ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    terminating: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
+    waitingReason: waiting?.reason,
+    waitingMessage: waiting?.message,
+    restarts: container?.restartCount ?? 0,
+    lastExitCode: container?.lastState?.terminated?.exitCode ?? container?.state?.terminated?.exitCode,
+  };
+}
+
+/** Reasons a pod will not become ready without a new revision: the rollout fails at once. */
+const hopeless = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);
+
+/** Why a rollout of this revision cannot succeed, judging by its pods; undefined while there is hope. */
+export function rolloutFailure(pods: readonly PodView[]): string | undefined {
+  for (const pod of pods) {
+    if (pod.waitingReason !== undefined && hopeless.has(pod.waitingReason)) {
+      const detail = pod.waitingMessage ? `: ${pod.waitingMessage}` : '';
+      const exit = pod.lastExitCode === undefined ? '' : ` (last exit code ${pod.lastExitCode})`;
+      return `pod ${pod.name} is ${pod.waitingReason}${exit}${detail}`;
+    }
+    if (pod.restarts > 0 && pod.lastExitCode !== undefined) return `pod ${pod.name} exited with code ${pod.lastExitCode} and was restarted`;
+  }
+  return undefined;
+}

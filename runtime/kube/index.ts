@@ -1,0 +1,4 @@
+// The Kubernetes backend: loaded on demand (runtime/index.ts's loadKubernetesBackend), so
+// commands that do not talk to a cluster do not pay for loading the Kubernetes client.
+export { KubeRuntime, type KubeRuntimeOptions } from './kube-runtime.js';
+export { KubeStore, type KubeStoreOptions, loadKubeConfig } from './kube-store.js';

@@ -1,0 +1,537 @@
+/**
+ * The Kubernetes runtime: each Revision is a Deployment (deployment-spec.ts), scaling is a
+ * write to its scale subresource, and endpoints come from a watch of the app's pods
+ * (address = pod IP and port). Kubernetes schedules, starts, restarts and garbage-collects;
+ * Dormant adds only what Kubernetes does not do: a new pod is probed from here every few
+ * milliseconds from the moment it has an address, so the activator routes to it when the
+ * app first answers rather than at the kubelet's next readiness report.
+ */
+import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { AppsV1Api, CoreV1Api, type KubeConfig, Log, type V1Pod, Watch } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
+import { isDormantError } from '../../errors/index.js';
+import { runtimeErrors } from '../errors.js';
+import { LatestValue } from '../local-runtime/latest-value.js';
+import type { ResourceStore } from '../resource-store.js';
+import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
+import { appLabel, containerPort, defaultContainerPort, deploymentFor, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
+import { listWatch } from './list-watch.js';
+
+export interface KubeRuntimeOptions {
+  readonly config: KubeConfig;
+  readonly store: ResourceStore;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** Where Apps and their Deployments live. */
+  readonly namespace?: string;
+  /** Debounce of App status writes. */
+  readonly statusDelayMs?: number;
+}
+
+interface PodState {
+  view: PodView;
+  /** Answered the runtime's own probe. */
+  probed: boolean;
+  probing: boolean;
+  readonly seenAtMs: number;
+}
+
+interface AppState {
+  readonly name: string;
+  app: App | undefined;
+  /** The revision that serves; undefined before the first rollout. */
+  revision: Revision | undefined;
+  desired: number;
+  /** Revisions whose pods may take requests: the serving one, and during a rollout the new one. */
+  serving: Set<string>;
+  readonly pods: Map<string, PodState>;
+  readonly subscribers: Set<LatestValue<readonly Endpoint[]>>;
+  /** Woken on every change of the app's pods, by rollouts waiting for readiness. */
+  readonly waiters: Set<() => void>;
+  rolloutGeneration: number;
+  condition: Omit<Condition, 'lastTransitionTime'> | undefined;
+  statusTimer: NodeJS.Timeout | undefined;
+  written: string;
+}
+
+const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
+const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
+
+export class KubeRuntime implements Runtime {
+  readonly #apps: AppsV1Api;
+  readonly #core: CoreV1Api;
+  readonly #config: KubeConfig;
+  readonly #store: ResourceStore;
+  readonly #log: Logger;
+  readonly #namespace: string;
+  readonly #statusDelayMs: number;
+  readonly #state = new Map<string, AppState>();
+  readonly #ports = new Map<string, number>();
+  readonly #stop = new AbortController();
+  readonly #metrics;
+  #closed = false;
+
+  constructor(options: KubeRuntimeOptions) {
+    this.#config = options.config;
+    this.#apps = options.config.makeApiClient(AppsV1Api);
+    this.#core = options.config.makeApiClient(CoreV1Api);
+    this.#store = options.store;
+    this.#log = options.log.child({ component: 'runtime' });
+    this.#namespace = options.namespace ?? defaultNamespace;
+    this.#statusDelayMs = options.statusDelayMs ?? 25;
+    const registers = options.registry ? [options.registry] : [];
+    this.#metrics = {
+      pods: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
+      routable: new Histogram({
+        name: 'dormant_pod_routable_seconds',
+        help: 'From the first sight of a pod to the first answer of its app to the runtime probe',
+        labelNames: ['app'],
+        buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+        registers,
+      }),
+    };
+  }
+
+  /** Picks up apps already deployed (their serving revision and scale), then follows their pods and deletions. */
+  async start(): Promise<void> {
+    for (const app of await this.#store.list('App', { namespace: this.#namespace })) {
+      const revisionName = app.status?.readyRevision;
+      const revision = revisionName ? await this.#store.find('Revision', revisionName, this.#namespace) : undefined;
+      const state = this.#stateOf(app.metadata.name);
+      state.app = app;
+      if (revision?.status?.image === undefined) continue;
+      state.revision = revision;
+      state.serving = new Set([revision.metadata.name]);
+      this.#ports.set(revision.metadata.name, containerPort(revision));
+      const deployment = await this.#apps.readNamespacedDeployment({ name: revision.metadata.name, namespace: this.#namespace }).catch(() => undefined);
+      state.desired = deployment?.spec?.replicas ?? 0;
+    }
+    await new Promise<void>((resolve) => {
+      void listWatch<V1Pod & { metadata: { name: string } }>({
+        watcher: new Watch(this.#config),
+        path: `/api/v1/namespaces/${this.#namespace}/pods`,
+        labelSelector: appLabel,
+        list: async () => {
+          const list = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: appLabel });
+          return { items: list.items as (V1Pod & { metadata: { name: string } })[], resourceVersion: list.metadata?.resourceVersion };
+        },
+        onEvent: ({ type, object }) => this.#podEvent(type, object),
+        onSynced: resolve,
+        signal: this.#stop.signal,
+      });
+    });
+    void this.#followDeletions();
+  }
+
+  async #followDeletions(): Promise<void> {
+    try {
+      for await (const event of this.#store.watch('App', { namespace: this.#namespace, signal: this.#stop.signal })) {
+        const state = this.#state.get(event.object.metadata.name);
+        if (!state) continue;
+        if (event.type === 'DELETED') {
+          // The garbage collector removes the Deployments the App owns.
+          this.#log.info({ app: state.name }, 'app deleted: Kubernetes removes its Deployments');
+          state.revision = undefined;
+          state.app = undefined;
+          state.desired = 0;
+          state.serving = new Set();
+          this.#changed(state);
+        } else {
+          state.app = event.object;
+        }
+      }
+    } catch (error) {
+      if (!this.#closed) this.#log.error({ err: error }, 'app watch ended');
+    }
+  }
+
+  #stateOf(name: string): AppState {
+    let state = this.#state.get(name);
+    if (!state) {
+      state = {
+        name,
+        app: undefined,
+        revision: undefined,
+        desired: 0,
+        serving: new Set(),
+        pods: new Map(),
+        subscribers: new Set(),
+        waiters: new Set(),
+        rolloutGeneration: 0,
+        condition: undefined,
+        statusTimer: undefined,
+        written: '',
+      };
+      this.#state.set(name, state);
+    }
+    return state;
+  }
+
+  #podEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: V1Pod): void {
+    const app = pod.metadata?.labels?.[appLabel];
+    const name = pod.metadata?.name;
+    if (app === undefined || name === undefined) return;
+    const state = this.#stateOf(app);
+    if (type === 'DELETED') {
+      state.pods.delete(name);
+    } else {
+      const view = viewOfPod(pod);
+      const known = state.pods.get(name);
+      if (known) known.view = view;
+      else state.pods.set(name, { view, probed: false, probing: false, seenAtMs: performance.now() });
+      this.#probe(state, name);
+    }
+    this.#changed(state);
+  }
+
+  /** Connects to a new pod's port (or GETs its readinessPath) every few ms until its app answers. */
+  #probe(state: AppState, podName: string): void {
+    const pod = state.pods.get(podName);
+    if (!pod || pod.probed || pod.probing || pod.view.ip === undefined || pod.view.terminating || pod.view.ready) return;
+    pod.probing = true;
+    const address = pod.view.ip;
+    const path = state.app?.spec.run.readinessPath;
+    void (async () => {
+      const port = await this.#portOf(pod.view.revision);
+      const deadline = performance.now() + 120_000;
+      while (!this.#closed && state.pods.get(podName) === pod && !pod.view.terminating && !pod.view.ready && performance.now() < deadline) {
+        if (await answers(address, port, path)) {
+          pod.probed = true;
+          this.#metrics.routable.observe({ app: state.name }, (performance.now() - pod.seenAtMs) / 1000);
+          this.#changed(state);
+          break;
+        }
+        // Every 5 ms while a start is likely under way, then calmer.
+        await new Promise((resolve) => setTimeout(resolve, performance.now() - pod.seenAtMs < 5000 ? 5 : 100));
+      }
+      pod.probing = false;
+    })();
+  }
+
+  /** The container port of a revision's pods (known from rollouts; read once otherwise). */
+  async #portOf(revision: string): Promise<number> {
+    const known = this.#ports.get(revision);
+    if (known !== undefined) return known;
+    const found = await this.#store.find('Revision', revision, this.#namespace).catch(() => undefined);
+    const port = found ? containerPort(found) : defaultContainerPort;
+    this.#ports.set(revision, port);
+    return port;
+  }
+
+  #routable(state: AppState, pod: PodState): boolean {
+    return !pod.view.terminating && pod.view.ip !== undefined && (pod.view.ready || pod.probed) && state.serving.has(pod.view.revision);
+  }
+
+  #snapshot(state: AppState): readonly Endpoint[] {
+    const endpoints: Endpoint[] = [];
+    for (const [name, pod] of state.pods) {
+      if (pod.view.ip === undefined) continue;
+      const draining = pod.view.terminating || !state.serving.has(pod.view.revision);
+      const port = this.#ports.get(pod.view.revision) ?? defaultContainerPort;
+      endpoints.push({ id: name, address: `${pod.view.ip}:${port}`, ready: this.#routable(state, pod), draining });
+    }
+    return endpoints;
+  }
+
+  #changed(state: AppState): void {
+    const snapshot = this.#snapshot(state);
+    for (const subscriber of state.subscribers) subscriber.set(snapshot);
+    for (const wake of [...state.waiters]) wake();
+    const ready = snapshot.filter((e) => e.ready).length;
+    this.#metrics.pods.set({ app: state.name, phase: 'ready' }, ready);
+    this.#metrics.pods.set({ app: state.name, phase: 'starting' }, snapshot.filter((e) => !e.ready && !e.draining).length);
+    this.#metrics.pods.set({ app: state.name, phase: 'draining' }, snapshot.filter((e) => e.draining).length);
+    this.#scheduleStatus(state);
+  }
+
+  #checkImage(revision: Revision): void {
+    if (revision.status?.image === undefined) throw runtimeErrors.noImage({ revision: revision.metadata.name });
+  }
+
+  async #ensureDeployment(app: App, revision: Revision, replicas: number): Promise<void> {
+    const body = deploymentFor(app, revision, replicas);
+    try {
+      await this.#apps.createNamespacedDeployment({ namespace: this.#namespace, body });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      await this.#scaleDeployment(revision.metadata.name, replicas);
+    }
+  }
+
+  async #scaleDeployment(name: string, replicas: number): Promise<void> {
+    await this.#apps.replaceNamespacedDeploymentScale({
+      name,
+      namespace: this.#namespace,
+      body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace: this.#namespace }, spec: { replicas } },
+    });
+  }
+
+  /** Scales every Deployment of the app except keep to zero; they stay for a rollback. */
+  async #scaleDownOthers(app: string, keep: string | undefined): Promise<void> {
+    const list = await this.#apps.listNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` });
+    for (const deployment of list.items) {
+      const name = deployment.metadata?.name;
+      if (name === undefined || name === keep || (deployment.spec?.replicas ?? 0) === 0) continue;
+      await this.#scaleDeployment(name, 0).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+    }
+  }
+
+  async rollout(app: App, revision: Revision, options: RolloutOptions = {}): Promise<void> {
+    if (this.#closed) throw runtimeErrors.closed({ app: app.metadata.name });
+    this.#checkImage(revision);
+    const state = this.#stateOf(app.metadata.name);
+    state.app = app;
+    const generation = ++state.rolloutGeneration;
+    const previous = state.revision;
+    const name = revision.metadata.name;
+    const target = state.desired > 0 ? state.desired : options.verifyAtZero ? 1 : 0;
+    this.#ports.set(name, containerPort(revision));
+    await this.#ensureDeployment(app, revision, target);
+    if (target === 0) {
+      state.revision = revision;
+      state.serving = new Set([name]);
+      this.#changed(state);
+      await this.#scaleDownOthers(state.name, name);
+      this.#log.info({ app: state.name, revision: name }, 'revision recorded; it starts on the next wake-up');
+      return;
+    }
+    state.serving = new Set([...(previous ? [previous.metadata.name] : []), name]);
+    this.#log.info({ app: state.name, revision: name, replicas: target }, 'rolling out');
+    const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
+    try {
+      await this.#waitReady(state, name, target, startTimeoutMs, generation);
+    } catch (error) {
+      if (state.rolloutGeneration === generation) {
+        state.serving = new Set(previous ? [previous.metadata.name] : []);
+        this.#changed(state);
+      }
+      const failing = [...state.pods.values()].find((p) => p.view.revision === name);
+      const lastLines = failing ? await this.#tail(failing.view.name, 10) : [];
+      await this.#scaleDeployment(name, 0).catch(() => undefined);
+      const reason = isDormantError(error) ? error.message : (error as Error).message;
+      throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: previous?.metadata.name });
+    }
+    state.revision = revision;
+    state.serving = new Set([name]);
+    this.#changed(state);
+    await this.#scaleDownOthers(state.name, name);
+    if (options.verifyAtZero && state.desired === 0) await this.#scaleDeployment(name, 0);
+    this.#log.info({ app: state.name, revision: name }, 'rollout complete');
+  }
+
+  /** Until target pods of the revision answer, one fails for good, time runs out, or a newer rollout starts. */
+  async #waitReady(state: AppState, revision: string, target: number, timeoutMs: number, generation: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (state.rolloutGeneration !== generation) throw new Error('a newer rollout replaced it');
+      const pods = [...state.pods.values()].filter((p) => p.view.revision === revision && !p.view.terminating);
+      if (pods.filter((p) => p.view.ready || p.probed).length >= target) return;
+      const failure = rolloutFailure(pods.map((p) => p.view));
+      if (failure !== undefined) throw new Error(failure);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`no pod of ${revision} answered on its port within ${Math.round(timeoutMs / 1000)}s; the app must listen on the port in $PORT`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          state.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 1000));
+        state.waiters.add(wake);
+      });
+    }
+  }
+
+  async #tail(pod: string, lines: number): Promise<string[]> {
+    try {
+      const text = await this.#core.readNamespacedPodLog({ name: pod, namespace: this.#namespace, tailLines: lines });
+      return String(text).split('\n').filter((l) => l.length > 0);
+    } catch {
+      return [];
+    }
+  }
+
+  async setScale(app: string, replicas: number): Promise<void> {
+    if (this.#closed) throw runtimeErrors.closed({ app });
+    const state = this.#stateOf(app);
+    const wanted = Math.max(0, Math.floor(replicas));
+    if (wanted > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
+    if (state.desired === wanted) return;
+    this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
+    state.desired = wanted;
+    this.#scheduleStatus(state);
+    if (state.revision) await this.#scaleDeployment(state.revision.metadata.name, wanted);
+  }
+
+  async retire(app: string): Promise<void> {
+    const state = this.#state.get(app);
+    if (!state) return;
+    this.#log.info({ app }, 'retiring: no revision serves the app');
+    state.rolloutGeneration++;
+    state.revision = undefined;
+    state.desired = 0;
+    state.serving = new Set();
+    this.#changed(state);
+    await this.#apps.deleteCollectionNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` }).catch((error: unknown) => {
+      this.#log.warn({ app, err: error }, 'could not delete the Deployments of a retired app');
+    });
+  }
+
+  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
+    const state = this.#stateOf(app);
+    const channel = new LatestValue<readonly Endpoint[]>(() => state.subscribers.delete(channel), signal);
+    if (!channel.ended && !this.#closed) {
+      state.subscribers.add(channel);
+      channel.set(this.#snapshot(state));
+    } else {
+      channel.end();
+    }
+    return channel;
+  }
+
+  deployed(app: string): boolean {
+    return this.#state.get(app)?.revision !== undefined;
+  }
+
+  /** Nothing to release: a stopping pod keeps serving through its preStop pause, then gets SIGTERM. */
+  drained(_app: string, _endpointId: string): void {}
+
+  /** The app's pod logs through the apiserver, oldest first; with follow, new lines as they come. */
+  async *logs(app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
+    const pods = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` });
+    const sinceSeconds = options.sinceMs === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - options.sinceMs) / 1000));
+    const lines: LogLine[] = [];
+    for (const pod of pods.items) {
+      const name = pod.metadata?.name ?? '';
+      const text = await this.#core
+        .readNamespacedPodLog({ name, namespace: this.#namespace, timestamps: true, ...(sinceSeconds === undefined ? {} : { sinceSeconds }) })
+        .catch(() => '');
+      for (const line of String(text).split('\n')) {
+        const parsed = parseLogLine(name, line);
+        if (parsed) lines.push(parsed);
+      }
+    }
+    lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    yield* lines;
+    if (!options.follow) return;
+    const stream = new PassThrough();
+    const controllers: AbortController[] = [];
+    const stop = () => {
+      for (const c of controllers) c.abort();
+      stream.end();
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    const follower = new Log(this.#config);
+    for (const pod of pods.items) {
+      const name = pod.metadata?.name ?? '';
+      const out = new PassThrough();
+      out.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) stream.write(`${name} ${line}\n`);
+      });
+      controllers.push(await follower.log(this.#namespace, name, 'app', out, { follow: true, timestamps: true, sinceSeconds: 1 }));
+    }
+    let buffered = '';
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      buffered += chunk.toString('utf8');
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const part of parts) {
+        const space = part.indexOf(' ');
+        const parsed = parseLogLine(part.slice(0, space), part.slice(space + 1));
+        if (parsed) yield parsed;
+      }
+    }
+  }
+
+  #scheduleStatus(state: AppState): void {
+    if (state.statusTimer || this.#closed) return;
+    state.statusTimer = setTimeout(() => {
+      state.statusTimer = undefined;
+      void this.#writeStatus(state);
+    }, this.#statusDelayMs);
+  }
+
+  /** Replica counts and the Ready condition into App.status, retrying on conflicts. */
+  async #writeStatus(state: AppState): Promise<void> {
+    const serving = state.revision?.metadata.name;
+    const ready = [...state.pods.values()].filter((p) => p.view.revision === serving && this.#routable(state, p)).length;
+    state.condition =
+      state.revision === undefined
+        ? { type: 'Ready', status: 'False', reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
+        : ready > 0
+          ? { type: 'Ready', status: 'True', reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
+          : state.desired === 0
+            ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
+            : { type: 'Ready', status: 'Unknown', reason: 'Starting', message: `waiting for pods of ${serving}` };
+    const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
+    const key = JSON.stringify(wanted);
+    if (key === state.written) return;
+    for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
+      const app = await this.#store.find('App', state.name, this.#namespace).catch(() => undefined);
+      if (!app) return;
+      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+      const previous = app.status?.conditions?.find((c) => c.type === 'Ready');
+      const transitioned = previous?.status !== wanted.condition.status;
+      conditions.push({ ...wanted.condition, lastTransitionTime: (transitioned ? undefined : previous?.lastTransitionTime) ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      try {
+        await this.#store.updateStatus({ ...app, status: { ...app.status, desiredReplicas: wanted.desiredReplicas, readyReplicas: wanted.readyReplicas, conditions } });
+        state.written = key;
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT')) {
+          this.#log.error({ app: state.name, err: error }, 'cannot write app status');
+          return;
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stop.abort();
+    for (const state of this.#state.values()) {
+      clearTimeout(state.statusTimer);
+      for (const subscriber of [...state.subscribers]) subscriber.end();
+      for (const wake of [...state.waiters]) wake();
+    }
+  }
+}
+
+function parseLogLine(replica: string, line: string): LogLine | undefined {
+  if (line.length === 0) return undefined;
+  const space = line.indexOf(' ');
+  const time = space > 0 ? line.slice(0, space) : '';
+  if (!/^\d{4}-\d\d-\d\dT/.test(time)) return { time: new Date().toISOString(), replica, stream: 'stdout', text: line };
+  return { time, replica, stream: 'stdout', text: line.slice(space + 1) };
+}
+
+/** One readiness check of a pod: a TCP connect, or an HTTP GET of path answered below 500. */
+function answers(ip: string, port: number, path: string | undefined): Promise<boolean> {
+  if (path !== undefined) {
+    return fetch(`http://${ip}:${port}${path}`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => {
+        void response.body?.cancel();
+        return response.status < 500;
+      },
+      () => false,
+    );
+  }
+  return new Promise((resolve) => {
+    const socket = connect({ host: ip, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * List, then watch from the list's resourceVersion; resume from the last version seen when
+ * the stream ends, and list again (reporting the difference) when the apiserver says that
+ * version is gone. What client-go's reflector does, as a loop that reports ADDED, MODIFIED
+ * and DELETED against the objects it has seen, so a consumer never misses a change or sees
+ * one twice across reconnects. Used by the Kubernetes store (watches) and runtime (pods).
+ */
+import type { Watch } from '@kubernetes/client-node';
+
+export interface WatchedObject {
+  readonly metadata: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string; readonly uid?: string };
+}
+
+export type ListWatchEvent<T> = { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'; readonly object: T };
+
+export interface ListWatchOptions<T extends WatchedObject> {
+  readonly watcher: Watch;
+  /** Collection path, such as /api/v1/namespaces/default/pods. */
+  readonly path: string;
+  readonly labelSelector?: string | undefined;
+  readonly list: () => Promise<{ readonly items: readonly T[]; readonly resourceVersion: string | undefined }>;
+  readonly onEvent: (event: ListWatchEvent<T>) => void;
+  /** After the first list has been reported. */
+  readonly onSynced?: () => void;
+  /** Between attempts after a failure (apiserver away). */
+  readonly retryDelayMs?: number;
+  readonly signal: AbortSignal;
+}
+
+const keyOf = (o: WatchedObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+
+/** Runs until the signal aborts. */
+export async function listWatch<T extends WatchedObject>(options: ListWatchOptions<T>): Promise<void> {
+  const { signal } = options;
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const known = new Map<string, T>();
+  let resourceVersion: string | undefined;
+  let relist = true;
+  let synced = false;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+
+  while (!signal.aborted) {
+    if (relist) {
+      try {
+        const list = await options.list();
+        if (signal.aborted) return;
+        resourceVersion = list.resourceVersion;
+        const present = new Set<string>();
+        for (const object of list.items) {
+          const key = keyOf(object);
+          present.add(key);
+          const previous = known.get(key);
+          known.set(key, object);
+          if (previous === undefined) options.onEvent({ type: 'ADDED', object });
+          else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) options.onEvent({ type: 'MODIFIED', object });
+        }
+        for (const [key, previous] of known) {
+          if (present.has(key)) continue;
+          known.delete(key);
+          options.onEvent({ type: 'DELETED', object: previous });
+        }
+        relist = false;
+        if (!synced) {
+          synced = true;
+          options.onSynced?.();
+        }
+      } catch {
+        await pause(retryDelayMs);
+        continue;
+      }
+    }
+    const failed = await new Promise<boolean>((resolve) => {
+      let controller: AbortController | undefined;
+      const stop = () => controller?.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      const finish = (failure: boolean) => {
+        signal.removeEventListener('abort', stop);
+        resolve(failure);
+      };
+      const query: Record<string, string | boolean> = { allowWatchBookmarks: true };
+      if (resourceVersion !== undefined) query.resourceVersion = resourceVersion;
+      if (options.labelSelector !== undefined) query.labelSelector = options.labelSelector;
+      options.watcher
+        .watch(
+          options.path,
+          query,
+          (type: string, object: T & { code?: number }) => {
+            if (type === 'ERROR') {
+              // 410 Gone: the version is too old to resume from; list again.
+              relist = true;
+              controller?.abort();
+              return;
+            }
+            resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+            if (type === 'BOOKMARK') return;
+            const key = keyOf(object);
+            if (type === 'DELETED') {
+              if (known.delete(key)) options.onEvent({ type: 'DELETED', object });
+            } else if (type === 'ADDED' || type === 'MODIFIED') {
+              const previous = known.get(key);
+              known.set(key, object);
+              options.onEvent({ type: previous === undefined ? 'ADDED' : 'MODIFIED', object });
+            }
+          },
+          (error: unknown) => finish(error !== null && error !== undefined && !relist),
+        )
+        .then(
+          (started) => {
+            controller = started;
+            if (signal.aborted) started.abort();
+          },
+          () => finish(true),
+        );
+    });
+    if (failed && !signal.aborted) await pause(retryDelayMs);
+  }
+}

@@ -1,0 +1,151 @@
+// Dormant on the test cluster (npm run test:k8s): `dormant up --runtime kubernetes` on the
+// host against the real apiserver, kubelet and containerd. A real git push over SSH builds
+// an image into the cluster's registry; the revision becomes a Deployment at zero pods; a
+// request wakes it; it returns to zero; a second push under a trickle of requests fails
+// none; kubectl shows the App; deleting the App lets Kubernetes collect the rest.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type DormantUp, nodeApp, startDormant, WorkingCopy } from '../git-support.js';
+import { eventually, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
+
+const crds = join(fileURLToPath(new URL('../..', import.meta.url)), 'manifests', 'crds');
+const registry = '127.0.0.1:5000';
+const app = 'khello';
+let dormant: DormantUp;
+let copy: WorkingCopy;
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly coldStart: string | undefined;
+}
+
+function get(path = '/'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: dormant.httpPort, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, coldStart: res.headers['x-dormant-cold-start'] as string | undefined }));
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error('no answer within 60 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function deploymentReplicas(): Promise<Record<string, number>> {
+  const list = JSON.parse(await kubectlOk(['get', 'deployments', '-l', `dormant.dev/app=${app}`, '-o', 'json'])) as { items: { metadata: { name: string }; spec: { replicas: number } }[] };
+  return Object.fromEntries(list.items.map((d) => [d.metadata.name, d.spec.replicas]));
+}
+
+const podCount = async () => (await kubectlOk(['get', 'pods', '-l', `dormant.dev/app=${app}`, '-o', 'name'])).split('\n').filter((l) => l.length > 0).length;
+
+before(async () => {
+  await kubectlOk(['apply', '-k', crds]);
+  await kubectlOk(['wait', '--for', 'condition=Established', 'crd/apps.dormant.dev', 'crd/revisions.dormant.dev', 'crd/autoscalepolicies.dormant.dev', '--timeout', '60s']);
+  await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=true']);
+  await kubectl(['delete', 'deployments,revisions.dormant.dev', '-l', `dormant.dev/app=${app}`, '--wait=true']);
+  dormant = await startDormant(['--runtime', 'kubernetes', '--kubeconfig', kubeconfig, '--registry', registry]);
+});
+
+after(async () => {
+  await dormant?.stop();
+  await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=false']);
+});
+
+it('a git push builds an image, records a Deployment at zero pods, and a request wakes it with X-Dormant-Cold-Start', async (t: TestContext) => {
+  // A short grace period, so the return to zero is seen within the test.
+  await kubectlOk(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', metadata: { name: app, namespace: 'default' }, spec: { autoscale: { stableWindow: '6s', scaleToZeroGracePeriod: '2s' } } }),
+  );
+  copy = await WorkingCopy.create(dormant.work, app, dormant.adminKey);
+  await copy.commit(nodeApp('k8s v1'));
+  const started = performance.now();
+  const pushed = await copy.push(dormant.remote(app));
+  assert.equal(pushed.code, 0, pushed.stderr + dormant.logs());
+  t.diagnostic(`push to deployed on Kubernetes: ${(performance.now() - started).toFixed(0)} ms (${/Deployed [^(]+\(([^)]*)\)/.exec(pushed.stderr)?.[1]})`);
+  assert.match(pushed.stderr, new RegExp(`Image ${registry.replace(/\./g, '\\.')}/dormant/${app}@sha256:[0-9a-f]{64}`));
+
+  // The rollout proved the revision starts, then went back to zero.
+  assert.deepEqual(await deploymentReplicas(), { [`${app}-00001`]: 0 });
+  const deployment = JSON.parse(await kubectlOk(['get', 'deployment', `${app}-00001`, '-o', 'json'])) as {
+    metadata: { ownerReferences: { kind: string; name: string }[] };
+    spec: { template: { spec: { enableServiceLinks: boolean; containers: { image: string }[] } } };
+  };
+  assert.deepEqual(deployment.metadata.ownerReferences.map((o) => `${o.kind}/${o.name}`), [`App/${app}`]);
+  assert.equal(deployment.spec.template.spec.enableServiceLinks, false);
+  assert.match(deployment.spec.template.spec.containers[0]?.image ?? '', /@sha256:[0-9a-f]{64}$/, 'by digest, never by tag');
+  await eventually('no pods at zero', async () => ((await podCount()) === 0 ? true : undefined), 60_000);
+
+  const woken = performance.now();
+  const answer = await get();
+  t.diagnostic(`first request from zero on Kubernetes: ${(performance.now() - woken).toFixed(0)} ms (X-Dormant-Cold-Start: ${answer.coldStart})`);
+  assert.equal(answer.status, 200, answer.body);
+  assert.equal(answer.body, 'k8s v1\n');
+  assert.ok(answer.coldStart, 'the answer says it waited for a cold start');
+  assert.equal((await get()).coldStart, undefined, 'a second request finds the pod warm');
+});
+
+it('scales back to zero pods after the grace period', async () => {
+  await eventually('the Deployment at zero', async () => ((await deploymentReplicas())[`${app}-00001`] === 0 ? true : undefined), 90_000, 500);
+  await eventually('no pods left', async () => ((await podCount()) === 0 ? true : undefined), 60_000, 500);
+});
+
+it('kubectl get apps shows URL, READY, REPLICAS, REVISION and AGE', async () => {
+  const table = await kubectlOk(['get', 'apps.dormant.dev', app]);
+  const [header = '', row = ''] = table.trim().split('\n');
+  assert.deepEqual(header.split(/\s+/), ['NAME', 'URL', 'READY', 'REPLICAS', 'REVISION', 'AGE']);
+  const cells = row.split(/\s+/);
+  assert.equal(cells[0], app);
+  assert.equal(cells[1], `http://${app}.localhost:${dormant.httpPort}`);
+  assert.equal(cells[2], 'True');
+  assert.equal(cells[3], '0');
+  assert.equal(cells[4], `${app}-00001`);
+});
+
+it('a push under a trickle of requests fails none, and then only the new version answers', async (t: TestContext) => {
+  await copy.commit(nodeApp('k8s v2'));
+  const answers: Answer[] = [];
+  const failures: string[] = [];
+  let trickling = true;
+  const trickle = (async () => {
+    while (trickling) {
+      await get().then(
+        (a) => {
+          answers.push(a);
+          if (a.status !== 200) failures.push(`${a.status} ${a.body}`);
+        },
+        (error: Error) => failures.push(error.message),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  // The trickle wakes the app and keeps it warm: the push replaces pods that are serving.
+  await eventually('the app warm under the trickle', async () => (answers.filter((a) => a.body === 'k8s v1\n').length >= 10 ? true : undefined), 60_000, 50);
+  const before = answers.length;
+  const pushed = await copy.push(dormant.remote(app));
+  const during = answers.length - before;
+  // A little longer: requests already sent to the old pods when it returned must end well too.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  trickling = false;
+  await trickle;
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.deepEqual(failures, [], `${failures.length} of ${answers.length} requests failed during the push`);
+  t.diagnostic(`${during} requests during the push and ${answers.length} in all, none failed`);
+  for (let i = 0; i < 20; i++) assert.equal((await get()).body, 'k8s v2\n', `request ${i} after the push returned`);
+  const replicas = await deploymentReplicas();
+  assert.equal(replicas[`${app}-00001`], 0, 'the old revision is scaled to zero, kept for a rollback');
+  assert.ok((replicas[`${app}-00002`] ?? 0) >= 1);
+});
+
+it('deleting the App with kubectl lets Kubernetes delete its Deployments and pods', async () => {
+  await kubectlOk(['delete', 'apps.dormant.dev', app]);
+  await eventually('Deployments collected', async () => (Object.keys(await deploymentReplicas()).length === 0 ? true : undefined), 60_000, 500);
+  await eventually('Revisions collected', async () => ((await kubectlOk(['get', 'revisions.dormant.dev', '-l', `dormant.dev/app=${app}`, '-o', 'name'])).trim() === '' ? true : undefined), 60_000, 500);
+  await eventually('pods gone', async () => ((await podCount()) === 0 ? true : undefined), 60_000, 500);
+  assert.equal((await get()).status, 404);
+});
