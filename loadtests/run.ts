@@ -12,13 +12,14 @@ import { burst } from './scenarios/burst.js';
 import { cold } from './scenarios/cold.js';
 import { containerCold } from './scenarios/container-cold.js';
 import { deploy } from './scenarios/deploy.js';
+import { k8sCold } from './scenarios/k8s-cold.js';
 import { push } from './scenarios/push.js';
 import { step } from './scenarios/step.js';
 import { trickle } from './scenarios/trickle.js';
 import { warm } from './scenarios/warm.js';
 import { BenchSetupError, ensureTools } from './tools.js';
 
-const scenarios: readonly Scenario[] = [push, warm, cold, containerCold, burst, step, deploy, trickle];
+const scenarios: readonly Scenario[] = [push, warm, cold, containerCold, burst, step, deploy, trickle, k8sCold];
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
 function usage(): string {

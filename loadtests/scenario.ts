@@ -23,14 +23,14 @@ export interface TableRow {
 
 export interface ScenarioResult {
   /** The results.json fields of this scenario (snake_case, numbers only). */
-  readonly figures: Record<string, number>;
+  readonly figures: Record<string, number | Record<string, number>>;
   readonly rows: readonly TableRow[];
   /** Reliability thresholds that failed, each naming its figure. */
   readonly breaches: readonly string[];
 }
 
 export interface Scenario {
-  readonly name: 'warm' | 'cold' | 'container_cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
+  readonly name: 'warm' | 'cold' | 'container_cold' | 'k8s_cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
   readonly summary: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }
