@@ -308,7 +308,7 @@ describe('dormant policy', () => {
       name: 'maxScale 0 below minScale 2',
       args: ['minScale=2', 'maxScale=0'],
       code: 1,
-      stderr: /nothing was changed:\n {2}- spec\.autoscale\.maxScale: 0 is below the minimum 1[^\n]*\n {2}- spec\.autoscale\.maxScale: 0 is less than minScale 2; raise maxScale or lower minScale/,
+      stderr: /nothing was changed:\n {2}- spec\.autoscale\.maxScale: 0 is below the minimum 1[^\n]*\n {2}- spec\.autoscale\.maxScale: minScale must not exceed maxScale \(0 is less than minScale 2\); raise maxScale or lower minScale/,
     },
     { name: 'a number that is not one', args: ['target=lots'], code: 1, stderr: /spec\.autoscale\.target: expected a number of at least 0\.01, got "lots"/ },
     { name: 'a duration in words', args: ['stableWindow=a minute'], code: 1, stderr: /spec\.autoscale\.stableWindow: "a minute" is not valid; use a duration such as 500ms/ },
@@ -342,7 +342,7 @@ describe('dormant policy', () => {
     assert.match(set.stdout, /^targetUtilization +0\.5 +app$/m);
     const conflict = await runCli(stateDir, ['policy', 'set', 'api', 'minScale=5']);
     assert.equal(conflict.code, 1);
-    assert.match(conflict.stderr, /maxScale: 3 is less than minScale 5; raise maxScale or lower minScale \(in the merged policy/);
+    assert.match(conflict.stderr, /maxScale: minScale must not exceed maxScale \(3 is less than minScale 5\); raise maxScale or lower minScale \(in the merged policy/);
   });
 
   it('get warns when the referenced policy is gone and shows the rest', async () => {
@@ -469,7 +469,7 @@ describe('dormant apply', () => {
     });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /AutoscalePolicy "wrong" is invalid:\n {2}- spec\.tagret: is not a known field; did you mean target\?/);
-    assert.match(result.stderr, /spec\.maxScale: 2 is less than minScale 4/);
+    assert.match(result.stderr, /spec\.maxScale: minScale must not exceed maxScale \(2 is less than minScale 4\)/);
     const broken = await runCli(stateDir, ['apply', '-f', '-'], { stdin: 'kind: [unclosed\n' });
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /error \[CLI_BAD_INPUT\]: standard input document 1 is not valid YAML: .*; fix the file/);

@@ -53,7 +53,13 @@ function toOpenApi(node: Json): Json {
   }
   if (node.items) out.items = toOpenApi(node.items as Json);
   const rules = node['x-dormant-rules'] as readonly CrossFieldRule[] | undefined;
-  const validations = (rules ?? []).map((r) => ({ rule: r.cel, message: r.celMessage }));
+  // fieldPath puts the apiserver's error on the same field the local validator names
+  // (not for metadata, which a CRD's schema does not describe).
+  const validations: { rule: string; message: string; fieldPath?: string }[] = (rules ?? []).map((r) => ({
+    rule: r.cel,
+    message: r.celMessage,
+    ...(r.field && !r.field.startsWith('metadata.') ? { fieldPath: `.${r.field}` } : {}),
+  }));
   if (node['x-dormant-immutable'] === true) {
     validations.push({ rule: 'self == oldSelf', message: 'is immutable; create a new object instead' });
   }

@@ -164,7 +164,10 @@ function walk(node: SchemaNode, value: unknown, path: string, problems: Problem[
       }
       for (const rule of node['x-dormant-rules'] ?? []) {
         const broken = rule.check(value);
-        if (broken) problems.push({ path: rule.field.split('.').filter(Boolean).reduce(join, path), ...broken });
+        // The CEL message leads, so dormant and the apiserver give the same reason for the same
+        // path; names are the exception, as the apiserver checks them on its own terms.
+        const message = broken && !rule.field.startsWith('metadata.') ? `${rule.celMessage} (${broken.message})` : broken?.message;
+        if (broken && message !== undefined) problems.push({ path: rule.field.split('.').filter(Boolean).reduce(join, path), message, fix: broken.fix });
       }
       return value;
     }

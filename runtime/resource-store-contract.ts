@@ -139,7 +139,7 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
     it('update of an invalid spec fails and keeps the stored object', async () => {
       const created = await store.create(appInput('stays-valid'));
       await rejectsWith(store.update({ ...created, spec: { autoscale: { minScale: 3, maxScale: 2 } } }), 'STORE_INVALID', [
-        'spec.autoscale.maxScale: 2 is less than minScale 3; raise maxScale or lower minScale',
+        'spec.autoscale.maxScale: minScale must not exceed maxScale (2 is less than minScale 3); raise maxScale or lower minScale',
       ]);
       assert.deepEqual(await store.get('App', 'stays-valid'), created);
     });

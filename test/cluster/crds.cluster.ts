@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventually, kubectl, kubectlOk } from './cluster-support.js';
+import { isDormantError } from '../../errors/index.js';
+import { KubeStore } from '../../runtime/kube/index.js';
+import { eventually, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const crds = join(fileURLToPath(new URL('../..', import.meta.url)), 'manifests', 'crds');
 const namespace = `crds-${process.pid}`;
@@ -45,4 +47,37 @@ it("a Revision's spec cannot change", async () => {
   assert.notEqual(changed.code, 0);
   assert.match(changed.stderr, /is immutable/);
   assert.equal(await kubectlOk(['get', 'revision', 'hello-00001', '-n', namespace, '-o', 'jsonpath={.spec.commit}']), '0123456789012345678901234567890123456789');
+});
+
+it('a bad object gets the same path and reason from dormant as from the apiserver, for an App and an AutoscalePolicy', async () => {
+  const store = await KubeStore.open({ kubeconfig });
+  try {
+    const cases = [
+      {
+        kind: 'App' as const,
+        yaml: app('limits', '{autoscale: {minScale: 3, maxScale: 2}}'),
+        input: { apiVersion: 'dormant.dev/v1alpha1', kind: 'App' as const, metadata: { name: 'limits', namespace }, spec: { autoscale: { minScale: 3, maxScale: 2 } } },
+        path: 'spec.autoscale.maxScale',
+        reason: 'minScale must not exceed maxScale',
+      },
+      {
+        kind: 'AutoscalePolicy' as const,
+        yaml: `apiVersion: dormant.dev/v1alpha1\nkind: AutoscalePolicy\nmetadata: {name: hasty, namespace: ${namespace}}\nspec: {stableWindow: 2s}\n`,
+        input: { apiVersion: 'dormant.dev/v1alpha1', kind: 'AutoscalePolicy' as const, metadata: { name: 'hasty', namespace }, spec: { stableWindow: '2s' } },
+        path: 'spec.stableWindow',
+        reason: 'stableWindow must be between 6s and 1h',
+      },
+    ];
+    for (const c of cases) {
+      const byKubectl = await kubectl(['apply', '-f', '-'], c.yaml);
+      assert.notEqual(byKubectl.code, 0);
+      assert.match(byKubectl.stderr, new RegExp(`${c.path.replace(/\./g, '\\.')}: Invalid value: [^\n]*${c.reason}`), byKubectl.stderr);
+      const byDormant = await store.create(c.input).catch((error: unknown) => error);
+      assert.ok(isDormantError(byDormant, 'STORE_INVALID'), String(byDormant));
+      assert.ok((byDormant as Error).message.includes(`${c.path}: ${c.reason}`), (byDormant as Error).message);
+      assert.equal(await store.find(c.kind, c.input.metadata.name, namespace), undefined, 'nothing stored');
+    }
+  } finally {
+    await store.close();
+  }
 });

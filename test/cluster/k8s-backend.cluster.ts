@@ -54,6 +54,7 @@ before(async () => {
 after(async () => {
   await dormant?.stop();
   await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=false']);
+  await kubectl(['delete', 'autoscalepolicies.dormant.dev', 'keep-one', '--ignore-not-found']);
 });
 
 it('a git push builds an image, records a Deployment at zero pods, and a request wakes it with X-Dormant-Cold-Start', async (t: TestContext) => {
@@ -105,6 +106,20 @@ it('kubectl get apps shows URL, READY, REPLICAS, REVISION and AGE', async () => 
   assert.equal(cells[2], 'True');
   assert.equal(cells[3], '0');
   assert.equal(cells[4], `${app}-00001`);
+});
+
+it('an AutoscalePolicy applied with kubectl takes effect at the next tick; an invalid one is refused with the CEL message', async () => {
+  const policy = (minScale: number, stableWindow = '6s') =>
+    JSON.stringify({ apiVersion: 'dormant.dev/v1alpha1', kind: 'AutoscalePolicy', metadata: { name: 'keep-one', namespace: 'default' }, spec: { minScale, stableWindow } });
+  const refused = await kubectl(['apply', '-f', '-'], policy(1, '1s'));
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /spec\.stableWindow: Invalid value: .*stableWindow must be between 6s and 1h/);
+  await kubectlOk(['apply', '-f', '-'], policy(1));
+  await kubectlOk(['patch', 'apps.dormant.dev', app, '--type', 'merge', '-p', JSON.stringify({ spec: { autoscale: { policyRef: 'keep-one' } } })]);
+  const applied = performance.now();
+  await eventually('minScale 1 from the policy: one pod with no traffic', async () => ((await deploymentReplicas())[`${app}-00001`] === 1 ? true : undefined), 30_000, 200);
+  assert.ok(performance.now() - applied < 30_000);
+  await eventually('the pod answering', async () => ((await get()).body === 'k8s v1\n' ? true : undefined), 30_000, 200);
 });
 
 it('a push under a trickle of requests fails none, and then only the new version answers', async (t: TestContext) => {
