@@ -120,6 +120,7 @@ export class KubeRuntime implements Runtime {
         },
         onEvent: ({ type, object }) => this.#podEvent(type, object),
         onSynced: resolve,
+        onFailure: (what, error) => this.#log.warn({ err: error }, `pod ${what} failed; retrying`),
         signal: this.#stop.signal,
       });
     });

@@ -64,6 +64,24 @@ function fromApi<T>(object: T): T {
   return object;
 }
 
+/**
+ * Runs a request again while the apiserver says it is not ready for it (429, 503: storage
+ * initialising after a CRD is installed, or overload), at most about 10 s; then its answer
+ * stands.
+ */
+async function whenReady<T>(request: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      const code = error instanceof ApiException ? error.code : 0;
+      if ((code !== 429 && code !== 503) || attempt >= 20) throw error;
+      const retryAfter = Number((error as ApiException<unknown>).headers?.['retry-after']);
+      await new Promise((resolve) => setTimeout(resolve, Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 2000) : 500));
+    }
+  }
+}
+
 export class KubeStore implements ResourceStore {
   readonly #api: CustomObjectsApi;
   readonly #watcher: Watch;
@@ -88,7 +106,7 @@ export class KubeStore implements ResourceStore {
   async #checkInstalled(config: KubeConfig): Promise<void> {
     const server = config.getCurrentCluster()?.server ?? 'the cluster';
     try {
-      await this.#api.listClusterCustomObject({ group, version, plural: kinds.App.plural, limit: 1 });
+      await whenReady(() => this.#api.listClusterCustomObject({ group, version, plural: kinds.App.plural, limit: 1 }));
     } catch (error) {
       const status = apiStatus(error);
       if (status?.code === 404) throw storeErrors.crdsMissing({ server });
@@ -113,7 +131,7 @@ export class KubeStore implements ResourceStore {
   async get<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
     checkKey(kind, name, namespace);
     try {
-      return fromApi((await this.#api.getNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, name })) as ObjectOfKind[K]);
+      return fromApi((await whenReady(() => this.#api.getNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, name }))) as ObjectOfKind[K]);
     } catch (error) {
       throw this.#translate(error, kind, namespace, name);
     }
@@ -132,11 +150,12 @@ export class KubeStore implements ResourceStore {
     const plural = kinds[kind].plural;
     const labelSelector = selectorText(options);
     const request = labelSelector === undefined ? {} : { labelSelector };
+    const namespace = options.namespace;
     try {
       const answer =
-        options.namespace === undefined
-          ? await this.#api.listClusterCustomObject({ group, version, plural, ...request })
-          : await this.#api.listNamespacedCustomObject({ group, version, plural, namespace: options.namespace, ...request });
+        namespace === undefined
+          ? await whenReady(() => this.#api.listClusterCustomObject({ group, version, plural, ...request }))
+          : await whenReady(() => this.#api.listNamespacedCustomObject({ group, version, plural, namespace, ...request }));
       const list = answer as ListResponse;
       for (const item of list.items) fromApi(item);
       return list;
@@ -160,7 +179,7 @@ export class KubeStore implements ResourceStore {
     const name = admitted.metadata.name;
     try {
       const body = { ...admitted, apiVersion: `${group}/${version}`, kind, metadata: { ...admitted.metadata, namespace } };
-      return fromApi((await this.#api.createNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, body })) as ObjectOfKind[K]);
+      return fromApi((await whenReady(() => this.#api.createNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, body }))) as ObjectOfKind[K]);
     } catch (error) {
       throw this.#translate(error, kind, namespace, name);
     }
@@ -200,7 +219,7 @@ export class KubeStore implements ResourceStore {
     body = { ...body, apiVersion: `${group}/${version}`, kind, metadata: { ...body.metadata, resourceVersion: given } } as DormantObject;
     const request = { group, version, namespace, plural: kinds[kind].plural, name, body };
     try {
-      const answer = part === 'spec' ? await this.#api.replaceNamespacedCustomObject(request) : await this.#api.replaceNamespacedCustomObjectStatus(request);
+      const answer = part === 'spec' ? await whenReady(() => this.#api.replaceNamespacedCustomObject(request)) : await whenReady(() => this.#api.replaceNamespacedCustomObjectStatus(request));
       return fromApi(answer as ObjectOfKind[K]);
     } catch (error) {
       const status = apiStatus(error);
@@ -245,7 +264,7 @@ export class KubeStore implements ResourceStore {
         stop = undefined;
       }
       try {
-        await this.#api.deleteNamespacedCustomObject({ group, version, namespace, plural, name, body: { preconditions: { ...(uid === undefined ? {} : { uid }), ...(resourceVersion === undefined ? {} : { resourceVersion }) } } });
+        await whenReady(() => this.#api.deleteNamespacedCustomObject({ group, version, namespace, plural, name, body: { preconditions: { ...(uid === undefined ? {} : { uid }), ...(resourceVersion === undefined ? {} : { resourceVersion }) } } }));
       } catch (error) {
         stop?.abort();
         // Changed between the read and the delete: read again.

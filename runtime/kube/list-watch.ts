@@ -24,6 +24,8 @@ export interface ListWatchOptions<T extends WatchedObject> {
   readonly onSynced?: () => void;
   /** Between attempts after a failure (apiserver away). */
   readonly retryDelayMs?: number;
+  /** Told of each failed list or watch (apiserver away, refused), before the retry. */
+  readonly onFailure?: (what: 'list' | 'watch', error: unknown) => void;
   readonly signal: AbortSignal;
 }
 
@@ -39,11 +41,13 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
   let synced = false;
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
     });
 
   while (!signal.aborted) {
@@ -71,16 +75,17 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
           synced = true;
           options.onSynced?.();
         }
-      } catch {
+      } catch (error) {
+        options.onFailure?.('list', error);
         await pause(retryDelayMs);
         continue;
       }
     }
-    const failed = await new Promise<boolean>((resolve) => {
+    const failed = await new Promise<unknown>((resolve) => {
       let controller: AbortController | undefined;
       const stop = () => controller?.abort();
       signal.addEventListener('abort', stop, { once: true });
-      const finish = (failure: boolean) => {
+      const finish = (failure: unknown) => {
         signal.removeEventListener('abort', stop);
         resolve(failure);
       };
@@ -109,16 +114,19 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
               options.onEvent({ type: previous === undefined ? 'ADDED' : 'MODIFIED', object });
             }
           },
-          (error: unknown) => finish(error !== null && error !== undefined && !relist),
+          (error: unknown) => finish(error !== null && error !== undefined && !relist ? error : undefined),
         )
         .then(
           (started) => {
             controller = started;
             if (signal.aborted) started.abort();
           },
-          () => finish(true),
+          (error: unknown) => finish(error ?? new Error('the watch did not start')),
         );
     });
-    if (failed && !signal.aborted) await pause(retryDelayMs);
+    if (failed !== undefined && !signal.aborted) {
+      options.onFailure?.('watch', failed);
+      await pause(retryDelayMs);
+    }
   }
 }
