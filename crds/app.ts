@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AutoscaleOverridesFields, policyRules } from './autoscale-policy.js';
 import { apiVersion, ConditionSchema, nameRule, ObjectMetaSchema, timestamp } from './meta.js';
+import { PipelineStepSchema } from './pipeline-step.js';
 import { type CrossFieldRule, dnsSubdomainPattern, duration, objectName, stringEnum, stringMap } from './schema-kit.js';
 
 const envNamePattern = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -123,6 +124,7 @@ export const AppStatusSchema = Type.Object(
     readyReplicas: Type.Optional(Type.Integer({ minimum: 0 })),
     lastRequestTime: Type.Optional(timestamp()),
     conditions: Type.Optional(Type.Array(ConditionSchema, { maxItems: 16 })),
+    latestRevisionSteps: Type.Optional(Type.Array(PipelineStepSchema, { maxItems: 64, description: 'The steps of the latest push, as on its Revision.' })),
   },
   { additionalProperties: false },
 );

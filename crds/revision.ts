@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { buildStrategies, RunSpecSchema } from './app.js';
-import { apiVersion, nameRule, ObjectMetaSchema, timestamp } from './meta.js';
+import { apiVersion, nameRule, ObjectMetaSchema } from './meta.js';
+import { PipelineStepSchema } from './pipeline-step.js';
 import { objectName, stringEnum } from './schema-kit.js';
 
 export const revisionPhases = ['Pending', 'Building', 'Deploying', 'Ready', 'Failed'] as const;
-export const stepStates = ['pending', 'running', 'succeeded', 'failed', 'skipped'] as const;
 
 export const RevisionSpecSchema = Type.Object(
   {
@@ -21,17 +21,7 @@ export const RevisionSpecSchema = Type.Object(
 );
 export type RevisionSpec = Static<typeof RevisionSpecSchema>;
 
-export const PipelineStepSchema = Type.Object(
-  {
-    name: Type.String({ minLength: 1 }),
-    state: stringEnum(stepStates),
-    startedAt: Type.Optional(timestamp()),
-    finishedAt: Type.Optional(timestamp()),
-    message: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-export type PipelineStep = Static<typeof PipelineStepSchema>;
+export { type PipelineStep, PipelineStepSchema, stepStates } from './pipeline-step.js';
 
 export const RevisionStatusSchema = Type.Object(
   {

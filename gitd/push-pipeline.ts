@@ -141,6 +141,7 @@ export class PushPipeline {
     };
     const fail = async (step: StepName, message: string, reason: string): Promise<never> => {
       await record(step, { state: 'failed', finishedAt: timestamp(), message }, 'Failed').catch(() => {});
+      await this.#setAppStatus(app, { latestRevisionSteps: [...steps] }).catch(() => {});
       throw new PushRejected(reason);
     };
 
@@ -242,7 +243,7 @@ export class PushPipeline {
 
     const url = this.#options.appUrl(name);
     await record('postDeploy', {}, 'Ready');
-    await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url });
+    await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: [...steps] });
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
     progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
     return { revision, url, timings };
@@ -273,7 +274,7 @@ export class PushPipeline {
   }
 
   /** Merges fields into the App's status, retrying when another writer got there first. */
-  async #setAppStatus(app: App, fields: { readyRevision?: string; latestRevision?: string; url?: string }): Promise<void> {
+  async #setAppStatus(app: App, fields: { readyRevision?: string; latestRevision?: string; url?: string; latestRevisionSteps?: PipelineStep[] }): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.#options.store.get('App', app.metadata.name, app.metadata.namespace);
       try {

@@ -106,6 +106,10 @@ it('kubectl get apps shows URL, READY, REPLICAS, REVISION and AGE', async () => 
   assert.equal(cells[2], 'True');
   assert.equal(cells[3], '0');
   assert.equal(cells[4], `${app}-00001`);
+  // describe: the conditions, and the steps of the latest push.
+  const described = await kubectlOk(['describe', 'apps.dormant.dev', app]);
+  assert.match(described, /Conditions:[\s\S]*Reason:\s+ScaledToZero[\s\S]*Type:\s+Ready/);
+  assert.match(described, /Latest Revision Steps:[\s\S]*Name:\s+checkout[\s\S]*Name:\s+deploy\s+Started At:[^\n]*\s+State:\s+succeeded/);
 });
 
 it('an AutoscalePolicy applied with kubectl takes effect at the next tick; an invalid one is refused with the CEL message', async () => {
