@@ -1,5 +1,6 @@
 import { parseDuration } from '../../crds/index.js';
-import { readAppLogs } from '../../runtime/index.js';
+import { loadKubernetesBackend, readAppLogs } from '../../runtime/index.js';
+import { readUpRecord } from '../settings.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -19,11 +20,11 @@ export const logs: Command = {
     if (since !== undefined && sinceMs === undefined) {
       throw cliErrors.usage({ problem: `--since ${since} is not a duration; use one such as 30s, 5m or 2h`, usage: logs.usage });
     }
-    const lines = readAppLogs(stateDir, name, {
-      follow: flags.follow === true,
-      signal: io.stop,
-      ...(sinceMs === undefined ? {} : { sinceMs: io.now().getTime() - sinceMs }),
-    });
+    const options = { follow: flags.follow === true, signal: io.stop, ...(sinceMs === undefined ? {} : { sinceMs: io.now().getTime() - sinceMs }) };
+    // On Kubernetes the lines are the app's pod logs, read through the apiserver.
+    const running = await readUpRecord(stateDir);
+    const kubernetes = running?.runtime === 'kubernetes' ? await loadKubernetesBackend() : undefined;
+    const lines = kubernetes ? kubernetes.readPodLogs(kubernetes.loadKubeConfig(running?.kubeconfig), 'default', name, options) : readAppLogs(stateDir, name, options);
     for await (const line of lines) {
       io.stdout.write(output === 'table' ? `${line.time} [${line.replica}] ${line.text}\n` : `${JSON.stringify(line)}\n`);
     }

@@ -2,3 +2,4 @@
 // commands that do not talk to a cluster do not pay for loading the Kubernetes client.
 export { KubeRuntime, type KubeRuntimeOptions } from './kube-runtime.js';
 export { KubeStore, type KubeStoreOptions, loadKubeConfig } from './kube-store.js';
+export { readPodLogs } from './pod-logs.js';

@@ -7,8 +7,7 @@
  * app first answers rather than at the kubelet's next readiness report.
  */
 import { connect } from 'node:net';
-import { PassThrough } from 'node:stream';
-import { AppsV1Api, CoreV1Api, type KubeConfig, Log, type V1Pod, Watch } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
@@ -19,6 +18,7 @@ import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { appLabel, containerPort, defaultContainerPort, deploymentFor, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { listWatch } from './list-watch.js';
+import { readPodLogs } from './pod-logs.js';
 
 export interface KubeRuntimeOptions {
   readonly config: KubeConfig;
@@ -402,51 +402,8 @@ export class KubeRuntime implements Runtime {
   /** Nothing to release: a stopping pod keeps serving through its preStop pause, then gets SIGTERM. */
   drained(_app: string, _endpointId: string): void {}
 
-  /** The app's pod logs through the apiserver, oldest first; with follow, new lines as they come. */
-  async *logs(app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
-    const pods = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` });
-    const sinceSeconds = options.sinceMs === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - options.sinceMs) / 1000));
-    const lines: LogLine[] = [];
-    for (const pod of pods.items) {
-      const name = pod.metadata?.name ?? '';
-      const text = await this.#core
-        .readNamespacedPodLog({ name, namespace: this.#namespace, timestamps: true, ...(sinceSeconds === undefined ? {} : { sinceSeconds }) })
-        .catch(() => '');
-      for (const line of String(text).split('\n')) {
-        const parsed = parseLogLine(name, line);
-        if (parsed) lines.push(parsed);
-      }
-    }
-    lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    yield* lines;
-    if (!options.follow) return;
-    const stream = new PassThrough();
-    const controllers: AbortController[] = [];
-    const stop = () => {
-      for (const c of controllers) c.abort();
-      stream.end();
-    };
-    options.signal?.addEventListener('abort', stop, { once: true });
-    const follower = new Log(this.#config);
-    for (const pod of pods.items) {
-      const name = pod.metadata?.name ?? '';
-      const out = new PassThrough();
-      out.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) stream.write(`${name} ${line}\n`);
-      });
-      controllers.push(await follower.log(this.#namespace, name, 'app', out, { follow: true, timestamps: true, sinceSeconds: 1 }));
-    }
-    let buffered = '';
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      buffered += chunk.toString('utf8');
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const part of parts) {
-        const space = part.indexOf(' ');
-        const parsed = parseLogLine(part.slice(0, space), part.slice(space + 1));
-        if (parsed) yield parsed;
-      }
-    }
+  logs(app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
+    return readPodLogs(this.#config, this.#namespace, app, options);
   }
 
   #scheduleStatus(state: AppState): void {
@@ -501,14 +458,6 @@ export class KubeRuntime implements Runtime {
       for (const wake of [...state.waiters]) wake();
     }
   }
-}
-
-function parseLogLine(replica: string, line: string): LogLine | undefined {
-  if (line.length === 0) return undefined;
-  const space = line.indexOf(' ');
-  const time = space > 0 ? line.slice(0, space) : '';
-  if (!/^\d{4}-\d\d-\d\dT/.test(time)) return { time: new Date().toISOString(), replica, stream: 'stdout', text: line };
-  return { time, replica, stream: 'stdout', text: line.slice(space + 1) };
 }
 
 /** One readiness check of a pod: a TCP connect, or an HTTP GET of path answered below 500. */

@@ -127,7 +127,11 @@ it('an AutoscalePolicy applied with kubectl takes effect at the next tick; an in
 });
 
 it('a push under a trickle of requests fails none, and then only the new version answers', async (t: TestContext) => {
-  await copy.commit(nodeApp('k8s v2'));
+  // v2 also says when it listens, for dormant logs to show.
+  await copy.commit({
+    ...nodeApp('k8s v2'),
+    'server.js': "require('node:http').createServer((q, s) => s.end('k8s v2\\n')).listen(process.env.PORT, () => console.log('k8s v2 listening on ' + process.env.PORT));\n",
+  });
   const answers: Answer[] = [];
   const failures: string[] = [];
   let trickling = true;
@@ -158,6 +162,10 @@ it('a push under a trickle of requests fails none, and then only the new version
   for (let i = 0; i < 20; i++) assert.equal((await get()).body, 'k8s v2\n', `request ${i} after the push returned`);
   const replicas = await deploymentReplicas();
   assert.equal(replicas[`${app}-00001`], 0, 'the old revision is scaled to zero, kept for a rollback');
+  // dormant logs reads the pods' logs through the apiserver.
+  const logs = await dormant.dormant('logs', app);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[^ ]+ \\[${app}-00002-[a-z0-9]+-[a-z0-9]+\\] k8s v2 listening on 8080$`, 'm'));
   assert.ok((replicas[`${app}-00002`] ?? 0) >= 1);
 });
 
