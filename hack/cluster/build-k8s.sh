@@ -9,7 +9,7 @@ set -euo pipefail
 version="${K8S_VERSION:-v1.34.4}"
 cache="${DORMANT_CACHE:-$HOME/.cache/dormant}/k8s-$version"
 bin="$cache/bin"
-components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy)
 mkdir -p "$bin" "$cache/src"
 missing=()
 for c in "${components[@]}"; do [ -x "$bin/$c" ] || missing+=("$c"); done
@@ -39,20 +39,11 @@ if [ ! -f go.mod ]; then
     grep -E '^[[:space:]]*k8s.io/[a-z0-9-]+ v0\.0\.0[[:space:]]*$' "$mod" | awk '{print $1}' | sort -u | while read -r module; do echo "	$module => $module $staging_version"; done
     echo ")"
   } > go.mod
-  cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "go.etcd.io/etcd/server/v3"
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
+fi
+# The packages built, as imports, so go mod tidy keeps what they need; rewritten when the list grows.
+tools="$(printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "go.etcd.io/etcd/server/v3"\n'; for c in "${components[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done; printf ')\n')"
+if [ "$(cat tools.go 2>/dev/null)" != "$tools" ]; then
+  echo "$tools" > tools.go
   go mod tidy >&2
 fi
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"

@@ -21,11 +21,13 @@ kubelet_port=10250
 kubelet_healthz_port=10248
 controller_manager_port=10257
 scheduler_port=10259
+kube_proxy_healthz_port=10256
+kube_proxy_metrics_port=10249
 containerd_socket="$state/containerd/containerd.sock"
 export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 
 # Components in start order; down stops them in reverse.
-components=(etcd kube-apiserver registry containerd kubelet kube-controller-manager kube-scheduler)
+components=(etcd kube-apiserver apiserver-forward registry containerd kubelet kube-proxy kube-controller-manager kube-scheduler)
 
 pid_of() { cat "$state/pids/$1" 2>/dev/null || true; }
 # A process that exited but is not yet reaped counts as gone: this VM's PID 1 reaps

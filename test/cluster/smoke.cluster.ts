@@ -115,3 +115,35 @@ it('an image that is not in the registry fails its own pod with the reason, and 
   assert.equal(await answer(steady.ip ?? ''), `hello from ${steady.name}\n`);
   await kubectlOk(['delete', '-n', namespace, 'deployment/ghost', 'deployment/steady']);
 });
+
+it("Services work (kube-proxy): a cluster IP and a NodePort on 127.0.0.1 reach the pods, and a pod reaches the apiserver through the kubernetes Service", async () => {
+  await kubectlOk(['apply', '-f', '-'], deployment('served', images.hello, 1));
+  const pod = await readyPod('served');
+  await kubectlOk(['expose', '-n', namespace, 'deployment/served', '--port', '80', '--target-port', '8080', '--type', 'NodePort']);
+  const clusterIp = await kubectlOk(['get', 'service', 'served', '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}']);
+  const nodePort = await kubectlOk(['get', 'service', 'served', '-n', namespace, '-o', 'jsonpath={.spec.ports[0].nodePort}']);
+  const viaService = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).text();
+  assert.equal(await eventually('the cluster IP answering', () => viaService(`http://${clusterIp}/`), 30_000, 200), `hello from ${pod.name}\n`);
+  assert.equal(await eventually('the NodePort answering', () => viaService(`http://127.0.0.1:${nodePort}/`), 30_000, 200), `hello from ${pod.name}\n`);
+
+  // The apiserver listens on loopback; pods reach it at the kubernetes Service, with its certificate checked.
+  const script =
+    "fetch('https://' + process.env.KUBERNETES_SERVICE_HOST + ':' + process.env.KUBERNETES_SERVICE_PORT + '/version').then((r) => r.json()).then((v) => console.log('apiserver ' + v.gitVersion), (e) => { console.log('failed ' + (e.cause?.message ?? e.message)); process.exit(1); })";
+  await kubectlOk([
+    'run', 'apicheck', '-n', namespace, `--image=${images.hello}`, '--image-pull-policy=IfNotPresent', '--restart=Never',
+    '--env=NODE_EXTRA_CA_CERTS=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', '--command', '--', 'node', '-e', script,
+  ]);
+  const phase = await eventually(
+    'the apiserver check finished',
+    async () => {
+      const value = await kubectlOk(['get', 'pod', 'apicheck', '-n', namespace, '-o', 'jsonpath={.status.phase}']);
+      return value === 'Succeeded' || value === 'Failed' ? value : undefined;
+    },
+    60_000,
+    200,
+  );
+  const logs = await kubectlOk(['logs', 'apicheck', '-n', namespace]);
+  assert.equal(phase, 'Succeeded', logs);
+  assert.match(logs, /^apiserver v1\.34\.\d+$/m);
+  await kubectlOk(['delete', '-n', namespace, 'deployment/served', 'service/served', 'pod/apicheck']);
+});
