@@ -17,7 +17,7 @@ import { up } from './commands/up.js';
 import { cliErrors } from './errors.js';
 import type { Io } from './io.js';
 import { parseOutputFormat } from './output.js';
-import { readUpRecord, resolveStateDir } from './settings.js';
+import { readRuntimeRecord, resolveStateDir } from './settings.js';
 
 export const commands: readonly Command[] = [
   up,
@@ -180,11 +180,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       stateDir,
       store: async () => {
         if (store === undefined) {
-          // The store the running (or last) dormant up of this state folder uses: its cluster, or the local files.
-          const running = await readUpRecord(stateDir);
+          // The store this state folder's dormant up uses (running or not): its cluster, or the local files.
+          const record = await readRuntimeRecord(stateDir);
           store =
-            running?.runtime === 'kubernetes'
-              ? await (await loadKubernetesBackend()).KubeStore.open({ ...(running.kubeconfig === undefined ? {} : { kubeconfig: running.kubeconfig }) })
+            record.runtime === 'kubernetes'
+              ? await (await loadKubernetesBackend()).KubeStore.open(record.kubeconfig === undefined ? {} : { kubeconfig: record.kubeconfig })
               : await LocalStore.open({ stateDir });
         }
         return store;

@@ -31,10 +31,27 @@ export interface UpRecord {
   readonly httpPort: number;
   readonly sshPort: number;
   readonly metricsPort: number;
-  /** Absent in records of older versions: local. */
-  readonly runtime?: 'local' | 'kubernetes';
-  /** The kubeconfig a Kubernetes dormant up uses, so other commands reach the same cluster. */
+}
+
+/**
+ * Which runtime this state folder's `dormant up` uses, kept after it stops, so commands
+ * such as `dormant apps` read the same store whether or not it runs.
+ */
+export interface RuntimeRecord {
+  readonly runtime: 'local' | 'kubernetes';
+  /** Given with --kubeconfig; absent: the default ($KUBECONFIG, ~/.kube/config). */
   readonly kubeconfig?: string;
+}
+
+export const runtimeRecordFile = (stateDir: string) => join(stateDir, 'runtime.json');
+
+export async function readRuntimeRecord(stateDir: string): Promise<RuntimeRecord> {
+  try {
+    const record = JSON.parse(await readFile(runtimeRecordFile(stateDir), 'utf8')) as RuntimeRecord;
+    return record.runtime === 'kubernetes' ? record : { runtime: 'local' };
+  } catch {
+    return { runtime: 'local' };
+  }
 }
 
 export const upRecordFile = (stateDir: string) => join(stateDir, 'up.json');

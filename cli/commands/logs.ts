@@ -1,6 +1,6 @@
 import { parseDuration } from '../../crds/index.js';
 import { loadKubernetesBackend, readAppLogs } from '../../runtime/index.js';
-import { readUpRecord } from '../settings.js';
+import { readRuntimeRecord } from '../settings.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -22,9 +22,9 @@ export const logs: Command = {
     }
     const options = { follow: flags.follow === true, signal: io.stop, ...(sinceMs === undefined ? {} : { sinceMs: io.now().getTime() - sinceMs }) };
     // On Kubernetes the lines are the app's pod logs, read through the apiserver.
-    const running = await readUpRecord(stateDir);
-    const kubernetes = running?.runtime === 'kubernetes' ? await loadKubernetesBackend() : undefined;
-    const lines = kubernetes ? kubernetes.readPodLogs(kubernetes.loadKubeConfig(running?.kubeconfig), 'default', name, options) : readAppLogs(stateDir, name, options);
+    const record = await readRuntimeRecord(stateDir);
+    const kubernetes = record.runtime === 'kubernetes' ? await loadKubernetesBackend() : undefined;
+    const lines = kubernetes ? kubernetes.readPodLogs(kubernetes.loadKubeConfig(record.kubeconfig), 'default', name, options) : readAppLogs(stateDir, name, options);
     for await (const line of lines) {
       io.stdout.write(output === 'table' ? `${line.time} [${line.replica}] ${line.text}\n` : `${JSON.stringify(line)}\n`);
     }

@@ -12,7 +12,7 @@ import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, proce
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
 import { cliErrors } from '../errors.js';
-import { appUrl, gitRemote, readUpRecord, resolveSettings, type UpRecord, upRecordFile } from '../settings.js';
+import { appUrl, gitRemote, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
 
 /** What `up` runs; the banner and README say the same. */
 const componentsOf = (runtime: RuntimeName) =>
@@ -151,7 +151,9 @@ export const up: Command = {
     const buildTimeout = buildTimeoutMs(flags, io);
     const imageRegistry = registryAddress(flags, io);
     const runtimeName = runtimeChoice(flags, io);
-    const kubeconfig = flagString(flags, 'kubeconfig') ?? io.env.KUBECONFIG;
+    // A file given with --kubeconfig; otherwise client-node's default ($KUBECONFIG, which may list several files, or ~/.kube/config).
+    const kubeconfigFlag = flagString(flags, 'kubeconfig');
+    const kubeconfig = kubeconfigFlag === undefined ? undefined : resolve(io.cwd, kubeconfigFlag);
     if (runtimeName === 'kubernetes' && imageRegistry === undefined) {
       throw cliErrors.usage({ problem: 'the Kubernetes runtime runs images: give it a registry the cluster pulls from, such as --registry 127.0.0.1:5000', usage: up.usage });
     }
@@ -244,9 +246,9 @@ export const up: Command = {
       httpPort: settings.httpPort,
       sshPort,
       metricsPort,
-      runtime: runtimeName,
-      ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, kubeconfig) } : {}),
     };
+    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
+    await writeFileAtomic(runtimeRecordFile(settings.stateDir), `${JSON.stringify(runtimeRecord, null, 2)}\n`);
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 
     const apps = await store.list('App');

@@ -29,7 +29,17 @@ export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 # Components in start order; down stops them in reverse.
 components=(etcd kube-apiserver apiserver-forward registry containerd kubelet kube-proxy kube-controller-manager kube-scheduler)
 
-pid_of() { cat "$state/pids/$1" 2>/dev/null || true; }
+# A pid file holds "PID START": START is the process's start time (field 22 of
+# /proc/PID/stat), so a pid the kernel has since given to another process is never taken
+# for the component (and never signalled).
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+record_pid() { echo "$2 $(start_time "$2")" >"$state/pids/$1"; }
+pid_of() {
+  local pid start
+  read -r pid start <"$state/pids/$1" 2>/dev/null || return 0
+  [ -n "$pid" ] && [ "$(start_time "$pid")" = "$start" ] && echo "$pid"
+  return 0
+}
 # A process that exited but is not yet reaped counts as gone: this VM's PID 1 reaps
 # orphans only every few seconds.
 running() { local stat; stat="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" && [ "${stat%% *}" != Z ]; }

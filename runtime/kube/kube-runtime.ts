@@ -33,10 +33,20 @@ export interface KubeRuntimeOptions {
 
 interface PodState {
   view: PodView;
-  /** Answered the runtime's own probe. */
+  /** Answered the runtime's own probe since it last changed (address, restarts); bridges the time until the kubelet's first Ready. */
   probed: boolean;
   probing: boolean;
+  /** The kubelet has reported it Ready at least once: from then on its word decides. */
+  everReady: boolean;
   readonly seenAtMs: number;
+}
+
+/** A rollout in progress: its Deployment gets the scale while it runs. */
+interface Rolling {
+  readonly revision: Revision;
+  readonly generation: number;
+  /** At zero: one pod proves the revision starts, then it returns to zero. */
+  readonly verifying: boolean;
 }
 
 interface AppState {
@@ -52,8 +62,17 @@ interface AppState {
   /** Woken on every change of the app's pods, by rollouts waiting for readiness. */
   readonly waiters: Set<() => void>;
   rolloutGeneration: number;
+  rolling: Rolling | undefined;
+  /** Scale last acknowledged by the apiserver, per Deployment. */
+  readonly applied: Map<string, number>;
+  /** One scale write at a time per app; a change meanwhile sets dirty and is sent after it. */
+  scaleWriting: Promise<void> | undefined;
+  scaleDirty: boolean;
+  scaleRetry: NodeJS.Timeout | undefined;
   condition: Omit<Condition, 'lastTransitionTime'> | undefined;
   statusTimer: NodeJS.Timeout | undefined;
+  statusWriting: boolean;
+  statusDirty: boolean;
   written: string;
 }
 
@@ -135,6 +154,9 @@ export class KubeRuntime implements Runtime {
         if (event.type === 'DELETED') {
           // The garbage collector removes the Deployments the App owns.
           this.#log.info({ app: state.name }, 'app deleted: Kubernetes removes its Deployments');
+          state.rolloutGeneration++;
+          state.rolling = undefined;
+          state.applied.clear();
           state.revision = undefined;
           state.app = undefined;
           state.desired = 0;
@@ -162,8 +184,15 @@ export class KubeRuntime implements Runtime {
         subscribers: new Set(),
         waiters: new Set(),
         rolloutGeneration: 0,
+        rolling: undefined,
+        applied: new Map(),
+        scaleWriting: undefined,
+        scaleDirty: false,
+        scaleRetry: undefined,
         condition: undefined,
         statusTimer: undefined,
+        statusWriting: false,
+        statusDirty: false,
         written: '',
       };
       this.#state.set(name, state);
@@ -176,13 +205,20 @@ export class KubeRuntime implements Runtime {
     const name = pod.metadata?.name;
     if (app === undefined || name === undefined) return;
     const state = this.#stateOf(app);
-    if (type === 'DELETED') {
+    // A pod that has finished (Failed, Succeeded: evicted, or its app exited for good) is gone, whatever address it still shows.
+    if (type === 'DELETED' || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
       state.pods.delete(name);
     } else {
       const view = viewOfPod(pod);
       const known = state.pods.get(name);
-      if (known) known.view = view;
-      else state.pods.set(name, { view, probed: false, probing: false, seenAtMs: performance.now() });
+      if (known) {
+        // A restart or a new address voids what the runtime's probe saw; the kubelet's Ready, once seen, decides from then on.
+        if (view.ip !== known.view.ip || view.restarts !== known.view.restarts || (known.view.ready && !view.ready)) known.probed = false;
+        known.everReady ||= view.ready;
+        known.view = view;
+      } else {
+        state.pods.set(name, { view, probed: false, probing: false, everReady: view.ready, seenAtMs: performance.now() });
+      }
       this.#probe(state, name);
     }
     this.#changed(state);
@@ -191,15 +227,17 @@ export class KubeRuntime implements Runtime {
   /** Connects to a new pod's port (or GETs its readinessPath) every few ms until its app answers. */
   #probe(state: AppState, podName: string): void {
     const pod = state.pods.get(podName);
-    if (!pod || pod.probed || pod.probing || pod.view.ip === undefined || pod.view.terminating || pod.view.ready) return;
+    if (!pod || pod.probed || pod.probing || pod.everReady || pod.view.ip === undefined || pod.view.terminating || pod.view.ready) return;
     pod.probing = true;
     const address = pod.view.ip;
+    const restarts = pod.view.restarts;
     const path = state.app?.spec.run.readinessPath;
     void (async () => {
       const port = await this.#portOf(pod.view.revision);
       const deadline = performance.now() + 120_000;
-      while (!this.#closed && state.pods.get(podName) === pod && !pod.view.terminating && !pod.view.ready && performance.now() < deadline) {
-        if (await answers(address, port, path)) {
+      const unchanged = () => state.pods.get(podName) === pod && pod.view.ip === address && pod.view.restarts === restarts && !pod.view.terminating && !pod.view.ready;
+      while (!this.#closed && unchanged() && performance.now() < deadline) {
+        if ((await answers(address, port, path)) && unchanged()) {
           pod.probed = true;
           this.#metrics.routable.observe({ app: state.name }, (performance.now() - pod.seenAtMs) / 1000);
           this.#changed(state);
@@ -209,6 +247,8 @@ export class KubeRuntime implements Runtime {
         await new Promise((resolve) => setTimeout(resolve, performance.now() - pod.seenAtMs < 5000 ? 5 : 100));
       }
       pod.probing = false;
+      // Its address or restarts changed while probing: probe the pod as it is now.
+      if (!pod.probed && state.pods.get(podName) === pod) this.#probe(state, podName);
     })();
   }
 
@@ -217,13 +257,19 @@ export class KubeRuntime implements Runtime {
     const known = this.#ports.get(revision);
     if (known !== undefined) return known;
     const found = await this.#store.find('Revision', revision, this.#namespace).catch(() => undefined);
-    const port = found ? containerPort(found) : defaultContainerPort;
+    if (!found) return defaultContainerPort; // not remembered: read again next time
+    const port = containerPort(found);
     this.#ports.set(revision, port);
     return port;
   }
 
+  /** The app in the pod answers: the kubelet says Ready, or, before the kubelet's first Ready, the runtime's own probe got an answer. */
+  #answering(pod: PodState): boolean {
+    return !pod.view.terminating && pod.view.ip !== undefined && (pod.view.ready || (pod.probed && !pod.everReady));
+  }
+
   #routable(state: AppState, pod: PodState): boolean {
-    return !pod.view.terminating && pod.view.ip !== undefined && (pod.view.ready || pod.probed) && state.serving.has(pod.view.revision);
+    return this.#answering(pod) && state.serving.has(pod.view.revision);
   }
 
   #snapshot(state: AppState): readonly Endpoint[] {
@@ -252,13 +298,38 @@ export class KubeRuntime implements Runtime {
     if (revision.status?.image === undefined) throw runtimeErrors.noImage({ revision: revision.metadata.name });
   }
 
+  /**
+   * Creates the revision's Deployment, or takes over the one that exists when it is this
+   * App's and runs this image. One left by an earlier App of the same name (revision names
+   * start again at 00001 once an App's Revisions are gone) is replaced, not reused.
+   */
   async #ensureDeployment(app: App, revision: Revision, replicas: number): Promise<void> {
     const body = deploymentFor(app, revision, replicas);
-    try {
-      await this.#apps.createNamespacedDeployment({ namespace: this.#namespace, body });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      await this.#scaleDeployment(revision.metadata.name, replicas);
+    const name = revision.metadata.name;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#apps.createNamespacedDeployment({ namespace: this.#namespace, body });
+        return;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= 1) throw error;
+      }
+      const existing = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace });
+      const ours = existing.metadata?.ownerReferences?.some((o) => o.kind === 'App' && o.uid === app.metadata.uid) ?? false;
+      const sameImage = existing.spec?.template.spec?.containers[0]?.image === revision.status?.image;
+      if (ours && sameImage) {
+        await this.#scaleDeployment(name, replicas);
+        return;
+      }
+      this.#log.warn({ app: app.metadata.name, deployment: name }, 'replacing a Deployment of the same name left by an earlier app');
+      await this.#apps.deleteNamespacedDeployment({ name, namespace: this.#namespace, body: { propagationPolicy: 'Background', preconditions: { uid: existing.metadata?.uid ?? '' } } }).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+      const gone = performance.now() + 30_000;
+      while (performance.now() < gone) {
+        const still = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace }).catch(() => undefined);
+        if (!still) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   }
 
@@ -270,16 +341,61 @@ export class KubeRuntime implements Runtime {
     });
   }
 
-  /** Scales every Deployment of the app except keep to zero; they stay for a rollback. */
-  async #scaleDownOthers(app: string, keep: string | undefined): Promise<void> {
-    const list = await this.#apps.listNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` });
+  /** Scales every Deployment of the app except keep to zero (they stay for a rollback), unless a newer rollout has begun. */
+  async #scaleDownOthers(state: AppState, keep: string, generation: number): Promise<void> {
+    const list = await this.#apps.listNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${state.name}` });
     for (const deployment of list.items) {
       const name = deployment.metadata?.name;
-      if (name === undefined || name === keep || (deployment.spec?.replicas ?? 0) === 0) continue;
-      await this.#scaleDeployment(name, 0).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
+      if (state.rolloutGeneration !== generation) return;
+      if (name === undefined || name === keep || name === state.rolling?.revision.metadata.name || (deployment.spec?.replicas ?? 0) === 0) continue;
+      await this.#scaleDeployment(name, 0).then(
+        () => state.applied.set(name, 0),
+        (error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        },
+      );
     }
+  }
+
+  /** The Deployment that takes the app's scale now, and the scale it should have. */
+  #scaleTarget(state: AppState): { deployment: string; replicas: number } | undefined {
+    if (state.rolling) return { deployment: state.rolling.revision.metadata.name, replicas: Math.max(state.desired, state.rolling.verifying ? 1 : 0) };
+    if (state.revision) return { deployment: state.revision.metadata.name, replicas: state.desired };
+    return undefined;
+  }
+
+  /**
+   * Brings the app's Deployment to the scale it should have, one write at a time per app;
+   * what is wanted is read when the write is sent, so a change made meanwhile is never lost,
+   * and a failed write is tried again (the apiserver may be away) until it lands.
+   */
+  #applyScale(state: AppState): Promise<void> {
+    state.scaleDirty = true;
+    if (state.scaleWriting) return state.scaleWriting;
+    const run = async () => {
+      // Yield first: the finally below must run after state.scaleWriting is set, not before.
+      await null;
+      try {
+        while (state.scaleDirty && !this.#closed) {
+          state.scaleDirty = false;
+          const target = this.#scaleTarget(state);
+          if (!target || state.applied.get(target.deployment) === target.replicas) continue;
+          await this.#scaleDeployment(target.deployment, target.replicas);
+          state.applied.set(target.deployment, target.replicas);
+        }
+      } catch (error) {
+        if (!isNotFound(error) && !this.#closed) {
+          this.#log.warn({ app: state.name, err: error }, 'scaling failed; trying again in 1 s');
+          clearTimeout(state.scaleRetry);
+          state.scaleRetry = setTimeout(() => void this.#applyScale(state).catch(() => undefined), 1000);
+        }
+        throw error;
+      } finally {
+        state.scaleWriting = undefined;
+      }
+    };
+    state.scaleWriting = run();
+    return state.scaleWriting;
   }
 
   async rollout(app: App, revision: Revision, options: RolloutOptions = {}): Promise<void> {
@@ -288,50 +404,66 @@ export class KubeRuntime implements Runtime {
     const state = this.#stateOf(app.metadata.name);
     state.app = app;
     const generation = ++state.rolloutGeneration;
+    const current = () => state.rolloutGeneration === generation;
     const previous = state.revision;
     const name = revision.metadata.name;
-    const target = state.desired > 0 ? state.desired : options.verifyAtZero ? 1 : 0;
     this.#ports.set(name, containerPort(revision));
-    await this.#ensureDeployment(app, revision, target);
-    if (target === 0) {
+    const atZero = state.desired === 0 && !options.verifyAtZero;
+    state.rolling = { revision, generation, verifying: options.verifyAtZero === true };
+    const created = this.#scaleTarget(state)?.replicas ?? 0;
+    await this.#ensureDeployment(app, revision, atZero ? 0 : created);
+    state.applied.set(name, atZero ? 0 : created);
+    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    if (atZero) {
+      state.rolling = undefined;
       state.revision = revision;
       state.serving = new Set([name]);
       this.#changed(state);
-      await this.#scaleDownOthers(state.name, name);
+      await this.#applyScale(state);
+      await this.#scaleDownOthers(state, name, generation);
       this.#log.info({ app: state.name, revision: name }, 'revision recorded; it starts on the next wake-up');
       return;
     }
+    await this.#applyScale(state);
     state.serving = new Set([...(previous ? [previous.metadata.name] : []), name]);
-    this.#log.info({ app: state.name, revision: name, replicas: target }, 'rolling out');
+    this.#log.info({ app: state.name, revision: name, replicas: created }, 'rolling out');
     const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
     try {
-      await this.#waitReady(state, name, target, startTimeoutMs, generation);
+      await this.#waitReady(state, name, startTimeoutMs, generation);
     } catch (error) {
-      if (state.rolloutGeneration === generation) {
-        state.serving = new Set(previous ? [previous.metadata.name] : []);
-        this.#changed(state);
-      }
       const failing = [...state.pods.values()].find((p) => p.view.revision === name);
       const lastLines = failing ? await this.#tail(failing.view.name, 10) : [];
-      await this.#scaleDeployment(name, 0).catch(() => undefined);
+      if (current()) {
+        state.rolling = undefined;
+        state.serving = new Set(previous ? [previous.metadata.name] : []);
+        this.#changed(state);
+        await this.#scaleDeployment(name, 0).then(
+          () => state.applied.set(name, 0),
+          () => undefined,
+        );
+      }
       const reason = isDormantError(error) ? error.message : (error as Error).message;
       throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: previous?.metadata.name });
     }
+    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    state.rolling = undefined;
     state.revision = revision;
     state.serving = new Set([name]);
     this.#changed(state);
-    await this.#scaleDownOthers(state.name, name);
-    if (options.verifyAtZero && state.desired === 0) await this.#scaleDeployment(name, 0);
+    // At zero after a check, this returns the new Deployment to zero; otherwise it keeps the scale.
+    await this.#applyScale(state);
+    await this.#scaleDownOthers(state, name, generation);
     this.#log.info({ app: state.name, revision: name }, 'rollout complete');
   }
 
   /** Until target pods of the revision answer, one fails for good, time runs out, or a newer rollout starts. */
-  async #waitReady(state: AppState, revision: string, target: number, timeoutMs: number, generation: number): Promise<void> {
+  async #waitReady(state: AppState, revision: string, timeoutMs: number, generation: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (state.rolloutGeneration !== generation) throw new Error('a newer rollout replaced it');
       const pods = [...state.pods.values()].filter((p) => p.view.revision === revision && !p.view.terminating);
-      if (pods.filter((p) => p.view.ready || p.probed).length >= target) return;
+      const target = Math.max(1, this.#scaleTarget(state)?.replicas ?? 1);
+      if (pods.filter((p) => this.#answering(p)).length >= target) return;
       const failure = rolloutFailure(pods.map((p) => p.view));
       if (failure !== undefined) throw new Error(failure);
       const left = deadline - performance.now();
@@ -361,12 +493,11 @@ export class KubeRuntime implements Runtime {
     if (this.#closed) throw runtimeErrors.closed({ app });
     const state = this.#stateOf(app);
     const wanted = Math.max(0, Math.floor(replicas));
-    if (wanted > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
-    if (state.desired === wanted) return;
-    this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
+    if (wanted > 0 && !state.revision && !state.rolling) throw runtimeErrors.noRevision({ app });
+    if (state.desired !== wanted) this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
     state.desired = wanted;
     this.#scheduleStatus(state);
-    if (state.revision) await this.#scaleDeployment(state.revision.metadata.name, wanted);
+    await this.#applyScale(state);
   }
 
   async retire(app: string): Promise<void> {
@@ -374,6 +505,8 @@ export class KubeRuntime implements Runtime {
     if (!state) return;
     this.#log.info({ app }, 'retiring: no revision serves the app');
     state.rolloutGeneration++;
+    state.rolling = undefined;
+    state.applied.clear();
     state.revision = undefined;
     state.desired = 0;
     state.serving = new Set();
@@ -407,31 +540,53 @@ export class KubeRuntime implements Runtime {
   }
 
   #scheduleStatus(state: AppState): void {
-    if (state.statusTimer || this.#closed) return;
+    state.statusDirty = true;
+    if (state.statusTimer || state.statusWriting || this.#closed) return;
     state.statusTimer = setTimeout(() => {
       state.statusTimer = undefined;
-      void this.#writeStatus(state);
+      void this.#writeStatuses(state);
     }, this.#statusDelayMs);
   }
 
-  /** Replica counts and the Ready condition into App.status, retrying on conflicts. */
-  async #writeStatus(state: AppState): Promise<void> {
-    const serving = state.revision?.metadata.name;
-    const ready = [...state.pods.values()].filter((p) => p.view.revision === serving && this.#routable(state, p)).length;
-    state.condition =
-      state.revision === undefined
-        ? { type: 'Ready', status: 'False', reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
-        : ready > 0
-          ? { type: 'Ready', status: 'True', reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
-          : state.desired === 0
-            ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
-            : { type: 'Ready', status: 'Unknown', reason: 'Starting', message: `waiting for pods of ${serving}` };
-    const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
-    const key = JSON.stringify(wanted);
-    if (key === state.written) return;
+  /** One status writer per app: changes made while it writes are written after; a failed write is tried again. */
+  async #writeStatuses(state: AppState): Promise<void> {
+    state.statusWriting = true;
+    try {
+      while (state.statusDirty && !this.#closed) {
+        state.statusDirty = false;
+        if (!(await this.#writeStatus(state))) {
+          state.statusDirty = true;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    } finally {
+      state.statusWriting = false;
+    }
+  }
+
+  /** Replica counts and the Ready condition into App.status, as they are at each attempt; false when it could not be written. */
+  async #writeStatus(state: AppState): Promise<boolean> {
     for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
-      const app = await this.#store.find('App', state.name, this.#namespace).catch(() => undefined);
-      if (!app) return;
+      const serving = state.revision?.metadata.name;
+      const ready = [...state.pods.values()].filter((p) => p.view.revision === serving && this.#routable(state, p)).length;
+      state.condition =
+        state.revision === undefined
+          ? { type: 'Ready', status: 'False', reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
+          : ready > 0
+            ? { type: 'Ready', status: 'True', reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
+            : state.desired === 0
+              ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
+              : { type: 'Ready', status: 'Unknown', reason: 'Starting', message: `waiting for pods of ${serving}` };
+      const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
+      const key = JSON.stringify(wanted);
+      if (key === state.written) return true;
+      let app: App | undefined;
+      try {
+        app = await this.#store.find('App', state.name, this.#namespace);
+      } catch {
+        return false;
+      }
+      if (!app) return true;
       const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
       const previous = app.status?.conditions?.find((c) => c.type === 'Ready');
       const transitioned = previous?.status !== wanted.condition.status;
@@ -439,14 +594,15 @@ export class KubeRuntime implements Runtime {
       try {
         await this.#store.updateStatus({ ...app, status: { ...app.status, desiredReplicas: wanted.desiredReplicas, readyReplicas: wanted.readyReplicas, conditions } });
         state.written = key;
-        return;
+        return true;
       } catch (error) {
         if (!isDormantError(error, 'STORE_CONFLICT')) {
-          this.#log.error({ app: state.name, err: error }, 'cannot write app status');
-          return;
+          this.#log.warn({ app: state.name, err: error }, 'cannot write app status; trying again');
+          return false;
         }
       }
     }
+    return false;
   }
 
   async close(): Promise<void> {
@@ -454,6 +610,7 @@ export class KubeRuntime implements Runtime {
     this.#stop.abort();
     for (const state of this.#state.values()) {
       clearTimeout(state.statusTimer);
+      clearTimeout(state.scaleRetry);
       for (const subscriber of [...state.subscribers]) subscriber.end();
       for (const wake of [...state.waiters]) wake();
     }

@@ -7,6 +7,7 @@
  */
 import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
+import { isDormantError } from '../../errors/index.js';
 import { storeErrors } from '../errors.js';
 import { EventChannel } from '../local-store/event-channel.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
@@ -66,8 +67,8 @@ function fromApi<T>(object: T): T {
 
 /**
  * Runs a request again while the apiserver says it is not ready for it (429, 503: storage
- * initialising after a CRD is installed, or overload), at most about 10 s; then its answer
- * stands.
+ * initialising after a CRD is installed, or overload) or refuses connections (restarting),
+ * at most about 10 s; then its answer stands.
  */
 async function whenReady<T>(request: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -75,7 +76,9 @@ async function whenReady<T>(request: () => Promise<T>): Promise<T> {
       return await request();
     } catch (error) {
       const code = error instanceof ApiException ? error.code : 0;
-      if ((code !== 429 && code !== 503) || attempt >= 20) throw error;
+      // Refused: the request was never received, so sending it again is safe (an apiserver restarting).
+      const refused = (error as { code?: unknown }).code === 'ECONNREFUSED';
+      if ((code !== 429 && code !== 503 && !refused) || attempt >= 20) throw error;
       const retryAfter = Number((error as ApiException<unknown>).headers?.['retry-after']);
       await new Promise((resolve) => setTimeout(resolve, Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 2000) : 500));
     }
@@ -86,6 +89,7 @@ export class KubeStore implements ResourceStore {
   readonly #api: CustomObjectsApi;
   readonly #watcher: Watch;
   readonly #rewatchDelayMs: number;
+  readonly #server: string;
   readonly #channels = new Set<EventChannel<WatchEvent<DormantObject>>>();
   #closed = false;
 
@@ -93,6 +97,7 @@ export class KubeStore implements ResourceStore {
     this.#api = config.makeApiClient(CustomObjectsApi);
     this.#watcher = new Watch(config);
     this.#rewatchDelayMs = options.rewatchDelayMs ?? 1000;
+    this.#server = config.getCurrentCluster()?.server ?? 'the cluster';
   }
 
   static async open(options: KubeStoreOptions = {}): Promise<KubeStore> {
@@ -116,7 +121,11 @@ export class KubeStore implements ResourceStore {
 
   #translate(error: unknown, kind: string, namespace: string, name: string): unknown {
     const status = apiStatus(error);
-    if (status === undefined) return error;
+    if (status === undefined) {
+      if (isDormantError(error)) return error;
+      // No answer at all: connection refused or reset, DNS, TLS.
+      return storeErrors.apiUnreachable({ server: this.#server, reason: (error as Error).message ?? String(error) }, { cause: error });
+    }
     if (status.code === 404) return storeErrors.notFound({ kind, namespace, name });
     if (status.code === 409 && status.reason === 'AlreadyExists') return storeErrors.alreadyExists({ kind, namespace, name });
     if (status.code === 422 || status.code === 400) {
@@ -239,45 +248,49 @@ export class KubeStore implements ResourceStore {
    * The apiserver answers a delete of a custom resource with a Status, not the object, so
    * the object is read first and the deletion's own resourceVersion is taken from a watch
    * opened before the delete: the DELETED event a watcher sees carries the same version.
+   * With finalizers the object stays, marked for deletion, and that is what is returned.
    */
   async delete<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
     checkKey(kind, name, namespace);
     const plural = kinds[kind].plural;
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.get(kind, name, namespace);
-      const { uid, resourceVersion } = current.metadata;
-      let stop: AbortController | undefined;
-      let deletedEvent: (object: ObjectOfKind[K]) => void = () => {};
-      const seen = new Promise<ObjectOfKind[K]>((resolve) => {
-        deletedEvent = resolve;
-      });
+    const current = await this.get(kind, name, namespace);
+    const { uid, resourceVersion } = current.metadata;
+    let deletedEvent: (object: ObjectOfKind[K]) => void = () => {};
+    const seen = new Promise<ObjectOfKind[K]>((resolve) => {
+      deletedEvent = resolve;
+    });
+    let watching: AbortController | undefined;
+    try {
+      watching = await this.#watcher.watch(
+        `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+        { fieldSelector: `metadata.name=${name}`, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+        (type: string, object: ObjectOfKind[K]) => {
+          if (type === 'DELETED' && object.metadata?.uid === uid) deletedEvent(fromApi(object));
+        },
+        () => {},
+      );
+    } catch {
+      watching = undefined;
+    }
+    // client-node reports a watch that could not start through done() and an aborted controller.
+    if (watching?.signal.aborted) watching = undefined;
+    try {
+      let answer: unknown;
       try {
-        stop = await this.#watcher.watch(
-          `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-          { fieldSelector: `metadata.name=${name}`, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
-          (type: string, object: ObjectOfKind[K]) => {
-            if (type === 'DELETED' && object.metadata?.uid === uid) deletedEvent(fromApi(object));
-          },
-          () => {},
+        // Only the uid as a precondition: status writes by the runtime and autoscaler must not make deleting an App fail.
+        answer = await whenReady(() =>
+          this.#api.deleteNamespacedCustomObject({ group, version, namespace, plural, name, body: { preconditions: uid === undefined ? {} : { uid } } }),
         );
-      } catch {
-        stop = undefined;
-      }
-      try {
-        await whenReady(() => this.#api.deleteNamespacedCustomObject({ group, version, namespace, plural, name, body: { preconditions: { ...(uid === undefined ? {} : { uid }), ...(resourceVersion === undefined ? {} : { resourceVersion }) } } }));
       } catch (error) {
-        stop?.abort();
-        // Changed between the read and the delete: read again.
-        if (apiStatus(error)?.code === 409 && attempt < 5) continue;
         throw this.#translate(error, kind, namespace, name);
       }
-      try {
-        if (stop === undefined) return current;
-        const timeout = new Promise<ObjectOfKind[K]>((resolve) => setTimeout(() => resolve(current), 10_000).unref());
-        return await Promise.race([seen, timeout]);
-      } finally {
-        stop?.abort();
-      }
+      const marked = answer as { kind?: string; metadata?: { deletionTimestamp?: string } } | undefined;
+      if (marked?.kind === kind && marked.metadata?.deletionTimestamp !== undefined) return fromApi(marked as unknown as ObjectOfKind[K]);
+      if (watching === undefined) return current;
+      const timeout = new Promise<ObjectOfKind[K]>((resolve) => setTimeout(() => resolve(current), 10_000).unref());
+      return await Promise.race([seen, timeout]);
+    } finally {
+      watching?.abort();
     }
   }
 

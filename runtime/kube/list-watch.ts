@@ -24,6 +24,8 @@ export interface ListWatchOptions<T extends WatchedObject> {
   readonly onSynced?: () => void;
   /** Between attempts after a failure (apiserver away). */
   readonly retryDelayMs?: number;
+  /** A watch silent this long (no event, no bookmark) is taken for a dead connection. */
+  readonly idleMs?: number;
   /** Told of each failed list or watch (apiserver away, refused), before the retry. */
   readonly onFailure?: (what: 'list' | 'watch', error: unknown) => void;
   readonly signal: AbortSignal;
@@ -35,6 +37,7 @@ const keyOf = (o: WatchedObject) => `${o.metadata.namespace ?? ''}/${o.metadata.
 export async function listWatch<T extends WatchedObject>(options: ListWatchOptions<T>): Promise<void> {
   const { signal } = options;
   const retryDelayMs = options.retryDelayMs ?? 1000;
+  const idleMs = options.idleMs ?? 180_000;
   const known = new Map<string, T>();
   let resourceVersion: string | undefined;
   let relist = true;
@@ -62,7 +65,11 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
           present.add(key);
           const previous = known.get(key);
           known.set(key, object);
-          if (previous === undefined) options.onEvent({ type: 'ADDED', object });
+          if (previous !== undefined && previous.metadata.uid !== object.metadata.uid) {
+            // Deleted and created again while the watch was away: say both.
+            options.onEvent({ type: 'DELETED', object: previous });
+            options.onEvent({ type: 'ADDED', object });
+          } else if (previous === undefined) options.onEvent({ type: 'ADDED', object });
           else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) options.onEvent({ type: 'MODIFIED', object });
         }
         for (const [key, previous] of known) {
@@ -86,10 +93,21 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
       const stop = () => controller?.abort();
       signal.addEventListener('abort', stop, { once: true });
       const finish = (failure: unknown) => {
+        clearTimeout(idle);
         signal.removeEventListener('abort', stop);
         resolve(failure);
       };
-      const query: Record<string, string | boolean> = { allowWatchBookmarks: true };
+      // The server ends each watch after 5 to 10 minutes (as client-go asks), and a watch that
+      // has said nothing, not even a bookmark (about one a minute), for 3 minutes is taken
+      // for a dead connection and resumed.
+      const query: Record<string, string | number | boolean> = { allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) };
+      let idle: NodeJS.Timeout | undefined;
+      const quiet = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => controller?.abort(), idleMs);
+        idle.unref();
+      };
+      quiet();
       if (resourceVersion !== undefined) query.resourceVersion = resourceVersion;
       if (options.labelSelector !== undefined) query.labelSelector = options.labelSelector;
       options.watcher
@@ -97,6 +115,7 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
           options.path,
           query,
           (type: string, object: T & { code?: number }) => {
+            quiet();
             if (type === 'ERROR') {
               // 410 Gone: the version is too old to resume from; list again.
               relist = true;

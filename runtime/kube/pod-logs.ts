@@ -1,7 +1,8 @@
 /**
  * An app's logs on Kubernetes: its pods' logs through the apiserver (which asks each
  * kubelet), with the kubelet's timestamps, merged oldest first; with follow, new lines of
- * every pod as they come. What `dormant logs` and KubeRuntime.logs read.
+ * the pods that exist when it starts (pods started later, by a wake-up, are not followed
+ * yet). What `dormant logs` and KubeRuntime.logs read.
  */
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, type KubeConfig, Log } from '@kubernetes/client-node';
@@ -34,34 +35,38 @@ export async function* readPodLogs(config: KubeConfig, namespace: string, app: s
   if (!options.follow || options.signal?.aborted) return;
   const merged = new PassThrough();
   const controllers: AbortController[] = [];
-  options.signal?.addEventListener(
-    'abort',
-    () => {
-      for (const c of controllers) c.abort();
-      merged.end();
-    },
-    { once: true },
-  );
+  const stop = () => {
+    for (const c of controllers) c.abort();
+    merged.end();
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
   const follower = new Log(config);
-  for (const pod of pods.items) {
-    const name = pod.metadata?.name ?? '';
-    const out = new PassThrough();
-    let partial = '';
-    out.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString('utf8')).split('\n');
-      partial = parts.pop() ?? '';
-      for (const part of parts) if (part.length > 0) merged.write(`${name} ${part}\n`);
-    });
-    controllers.push(await follower.log(namespace, name, 'app', out, { follow: true, timestamps: true, sinceSeconds: 1 }));
-  }
-  let buffered = '';
-  for await (const chunk of merged as AsyncIterable<Buffer>) {
-    const parts = (buffered + chunk.toString('utf8')).split('\n');
-    buffered = parts.pop() ?? '';
-    for (const part of parts) {
-      const space = part.indexOf(' ');
-      const parsed = parseLogLine(part.slice(0, space), part.slice(space + 1));
-      if (parsed) yield parsed;
+  try {
+    for (const pod of pods.items) {
+      const name = pod.metadata?.name ?? '';
+      const out = new PassThrough();
+      let partial = '';
+      out.on('data', (chunk: Buffer) => {
+        const parts = (partial + chunk.toString('utf8')).split('\n');
+        partial = parts.pop() ?? '';
+        for (const part of parts) if (part.length > 0) merged.write(`${name} ${part}\n`);
+      });
+      // A pod whose container has not started cannot be followed yet; the others still are.
+      const controller = await follower.log(namespace, name, 'app', out, { follow: true, timestamps: true, sinceSeconds: 1 }).catch(() => undefined);
+      if (controller) controllers.push(controller);
     }
+    let buffered = '';
+    for await (const chunk of merged as AsyncIterable<Buffer>) {
+      const parts = (buffered + chunk.toString('utf8')).split('\n');
+      buffered = parts.pop() ?? '';
+      for (const part of parts) {
+        const space = part.indexOf(' ');
+        const parsed = parseLogLine(part.slice(0, space), part.slice(space + 1));
+        if (parsed) yield parsed;
+      }
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    for (const c of controllers) c.abort();
   }
 }

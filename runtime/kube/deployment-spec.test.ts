@@ -1,0 +1,65 @@
+// The Deployment a Revision becomes, and the verdicts on its pods, without a cluster.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { type App, apiVersion, type Revision, validateAs } from '../../crds/index.js';
+import { deploymentFor, rolloutFailure, viewOfPod } from './deployment-spec.js';
+
+const app = validateAs('App', { apiVersion, kind: 'App', metadata: { name: 'hello', namespace: 'default', uid: '1b2c' }, spec: { run: { env: { GREETING: 'hi', PORT: '1' } } } });
+const revision = (run: Record<string, unknown>, image: string | null = '127.0.0.1:5000/dormant/hello@sha256:abc') =>
+  validateAs('Revision', {
+    apiVersion,
+    kind: 'Revision',
+    metadata: { name: 'hello-00002', namespace: 'default' },
+    spec: { app: 'hello', commit: 'a'.repeat(40), run },
+    ...(image === null ? {} : { status: { phase: 'Deploying', steps: [], image } }),
+  });
+const ok = <T>(result: { ok: boolean; object?: T }) => {
+  assert.ok(result.ok);
+  return result.object as T;
+};
+
+it('a revision becomes a Deployment of its image by digest, owned by the App, with what makes pods start fast and stop cleanly', () => {
+  const deployment = deploymentFor(ok<App>(app), ok<Revision>(revision({ env: { GREETING: 'hi', PORT: '1' }, drainTimeout: '10s' })), 0);
+  assert.equal(deployment.metadata?.name, 'hello-00002');
+  assert.deepEqual(deployment.metadata?.ownerReferences, [{ apiVersion, kind: 'App', name: 'hello', uid: '1b2c', controller: true }]);
+  assert.equal(deployment.spec?.replicas, 0);
+  const pod = deployment.spec?.template.spec;
+  assert.equal(pod?.enableServiceLinks, false);
+  assert.equal(pod?.automountServiceAccountToken, false);
+  assert.equal(pod?.shareProcessNamespace, true);
+  assert.equal(pod?.terminationGracePeriodSeconds, 12, 'preStop pause plus the drain timeout');
+  const container = pod?.containers[0];
+  assert.equal(container?.image, '127.0.0.1:5000/dormant/hello@sha256:abc');
+  assert.deepEqual(container?.env, [
+    { name: 'PORT', value: '8080' },
+    { name: 'GREETING', value: 'hi' },
+  ], 'PORT is the container port, whatever spec.run.env says');
+  assert.deepEqual(container?.readinessProbe?.tcpSocket, { port: 8080 });
+  assert.deepEqual(container?.lifecycle?.preStop?.sleep, { seconds: 2 });
+  assert.deepEqual(deployment.spec?.selector.matchLabels, { 'dormant.dev/app': 'hello', 'dormant.dev/revision': 'hello-00002' });
+});
+
+it('spec.run.port and readinessPath shape the port and the probe; a revision without an image is refused', () => {
+  const deployment = deploymentFor(ok<App>(app), ok<Revision>(revision({ port: 3000, readinessPath: '/healthz' })), 2);
+  const container = deployment.spec?.template.spec?.containers[0];
+  assert.equal(container?.ports?.[0]?.containerPort, 3000);
+  assert.deepEqual(container?.readinessProbe?.httpGet, { path: '/healthz', port: 3000 });
+  assert.throws(() => deploymentFor(ok<App>(app), ok<Revision>(revision({}, null)), 1), /has no image/);
+});
+
+const pod = (containerStatus: Record<string, unknown>, extra: Record<string, unknown> = {}): V1Pod =>
+  ({ metadata: { name: 'hello-00002-x', labels: { 'dormant.dev/revision': 'hello-00002' }, ...extra }, status: { podIP: '10.244.0.9', containerStatuses: [containerStatus] } }) as unknown as V1Pod;
+
+it('a rollout fails at once on a pod that cannot start, and waits on one that is starting', () => {
+  assert.equal(rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 }))]), undefined);
+  assert.match(rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'ErrImagePull', message: 'not found' } }, restartCount: 0 }))]) ?? '', /ErrImagePull: not found/);
+  assert.match(
+    rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 3 } }, restartCount: 2 }))]) ?? '',
+    /CrashLoopBackOff \(last exit code 3\)/,
+  );
+  assert.match(rolloutFailure([viewOfPod(pod({ state: { running: {} }, lastState: { terminated: { exitCode: 1 } }, restartCount: 1 }))]) ?? '', /exited with code 1 and was restarted/);
+  const terminating = viewOfPod(pod({ state: { running: {} }, restartCount: 0 }, { deletionTimestamp: new Date() }));
+  assert.equal(terminating.terminating, true);
+  assert.equal(terminating.ip, '10.244.0.9');
+});
