@@ -9,6 +9,8 @@ import { type DeciderState, decide, initialDeciderState, type Observation, scali
 export interface ScalingRuntime {
   setScale(app: string, replicas: number): Promise<void>;
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
+  /** The scale the app has now, for an autoscaler that takes over from another. */
+  currentScale?(app: string): Promise<number>;
 }
 
 /** The activator's report, as this side reads it (the two folders share no code). */
@@ -27,6 +29,12 @@ export interface ScalingLoopOptions {
   readonly tickMs?: number;
   /** Wall-clock ms; injected so tests and replays control time. */
   readonly clock?: () => number;
+  /**
+   * Whether this loop acts (decides and scales) now; absent: always. A standby (another
+   * autoscaler holds the Lease) keeps collecting load, so it has the history the moment it
+   * takes over and no app scales down for want of it.
+   */
+  readonly acting?: () => boolean;
 }
 
 interface AppScaling {
@@ -148,7 +156,7 @@ export class ScalingLoop {
 
   poke(app: string): void {
     const scaling = this.#apps.get(app);
-    if (!scaling) return;
+    if (!scaling || !this.#acting()) return;
     scaling.poked = true;
     // A wake-up does not wait for the next tick.
     if (scaling.scale === 0) void this.#decide(scaling);
@@ -156,6 +164,22 @@ export class ScalingLoop {
 
   async tick(): Promise<void> {
     await Promise.all([...this.#apps.values()].map((scaling) => this.#decide(scaling)));
+  }
+
+  #acting(): boolean {
+    return this.#options.acting?.() ?? true;
+  }
+
+  /**
+   * Taking over from another autoscaler: each app's scale is read from the runtime, so the
+   * first decision starts from what runs, with the load history this loop kept meanwhile.
+   */
+  async adopt(): Promise<void> {
+    for (const [name, scaling] of this.#apps) {
+      const current = await this.#options.runtime.currentScale?.(name).catch(() => undefined);
+      if (current !== undefined) scaling.scale = current;
+    }
+    this.#log.info({ apps: this.#apps.size }, 'acting: took over scaling');
   }
 
   async #decide(scaling: AppScaling): Promise<void> {
@@ -167,6 +191,8 @@ export class ScalingLoop {
       if (second < oldest) scaling.seconds.delete(second);
       else observations.push({ atMs: second * 1000, concurrency: load.concurrency, requests: load.requests });
     }
+    // A standby only keeps the history.
+    if (!this.#acting()) return;
     observations.sort((a, b) => a.atMs - b.atMs);
     const decision = decide({ policy, observations, state: scaling.state, readyReplicas: scaling.ready, currentScale: scaling.scale, poked: scaling.poked, nowMs: now });
     scaling.poked = false;

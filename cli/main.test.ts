@@ -96,13 +96,21 @@ describe('dormant (command dispatch)', () => {
     assert.match(result.stderr, /error \[CLI_IO\]: cannot mkdir \/dev\/null\/objects: a part of the path is not a folder; check that the state folder/);
   });
 
-  it('up checks --registry and --build-timeout before anything starts', async () => {
+  it('up checks --registry, --build-timeout, --runtime and --component before anything starts', async () => {
     const stateDir = await tempStateDir();
     const registry = await runCli(stateDir, ['up', '--registry', 'http://127.0.0.1:5000', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
     assert.equal(registry.code, 2);
     assert.match(registry.stderr, /error \[CLI_USAGE\]: --registry takes host\[:port\] without a scheme, such as 127\.0\.0\.1:5000, got "http:\/\/127\.0\.0\.1:5000"/);
     const timeout = await runCli(stateDir, ['up', '--build-timeout', '30d', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
     assert.match(timeout.stderr, /--build-timeout must be a duration from 1s to 24d such as 20m, got "30d"/);
+    const runtime = await runCli(stateDir, ['up', '--runtime', 'kubrenetes', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+    assert.match(runtime.stderr, /--runtime takes local or kubernetes, got "kubrenetes"/);
+    const noRegistry = await runCli(stateDir, ['up', '--runtime', 'kubernetes', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+    assert.match(noRegistry.stderr, /the Kubernetes runtime runs images: give it a registry the cluster pulls from, such as --registry 127\.0\.0\.1:5000/);
+    const split = await runCli(stateDir, ['up', '--component', 'activator', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+    assert.match(split.stderr, /components run apart only on Kubernetes/);
+    const unknown = await runCli(stateDir, ['up', '--runtime', 'kubernetes', '--registry', '127.0.0.1:5000', '--component', 'activator,scaler', '--metrics-port', '0']);
+    assert.match(unknown.stderr, /--component takes activator, autoscaler, gitd \(comma-separated\) or all, not scaler/);
     assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
   });
 

@@ -1,18 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { Activator } from '../../activator/index.js';
+import { Activator, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
-import { requestLogHeader, ScalingLoop } from '../../autoscaler/index.js';
+import { requestLogHeader, ScalingLoop, serveStats } from '../../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
 import { cliErrors } from '../errors.js';
-import { appUrl, gitRemote, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
+import { appUrl, gitRemote, port, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
 
 /** What `up` runs; the banner and README say the same. */
 const componentsOf = (runtime: RuntimeName) =>
@@ -110,6 +111,20 @@ function buildTimeoutMs(flags: Flags, io: Io): number {
   return ms;
 }
 
+const splittable = ['activator', 'autoscaler', 'gitd'] as const;
+type Splittable = (typeof splittable)[number];
+
+/** --component or DORMANT_COMPONENTS: which of activator, autoscaler, gitd this process runs (all by default; split only on Kubernetes). */
+function componentChoice(flags: Flags, io: Io, runtime: RuntimeName): ReadonlySet<Splittable> {
+  const text = flagString(flags, 'component') ?? io.env.DORMANT_COMPONENTS;
+  if (text === undefined || text === '' || text === 'all') return new Set(splittable);
+  const names = text.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !(splittable as readonly string[]).includes(n));
+  if (unknown.length > 0) throw cliErrors.usage({ problem: `--component takes ${splittable.join(', ')} (comma-separated) or all, not ${unknown.join(', ')}`, usage: up.usage });
+  if (runtime !== 'kubernetes') throw cliErrors.usage({ problem: 'components run apart only on Kubernetes (--runtime kubernetes); the local runtime runs them all in one process', usage: up.usage });
+  return new Set(names as Splittable[]);
+}
+
 /** --runtime or DORMANT_RUNTIME: local (default) or kubernetes. */
 function runtimeChoice(flags: Flags, io: Io): RuntimeName {
   const text = flagString(flags, 'runtime') ?? io.env.DORMANT_RUNTIME ?? 'local';
@@ -130,7 +145,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -144,6 +159,11 @@ export const up: Command = {
     'build-timeout': { type: 'string' },
     runtime: { type: 'string' },
     kubeconfig: { type: 'string' },
+    component: { type: 'string' },
+    'listen-host': { type: 'string' },
+    'autoscaler-port': { type: 'string' },
+    'advertise-host': { type: 'string' },
+    'lease-namespace': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
@@ -157,7 +177,15 @@ export const up: Command = {
     if (runtimeName === 'kubernetes' && imageRegistry === undefined) {
       throw cliErrors.usage({ problem: 'the Kubernetes runtime runs images: give it a registry the cluster pulls from, such as --registry 127.0.0.1:5000', usage: up.usage });
     }
-    const components = componentsOf(runtimeName);
+    const selected = componentChoice(flags, io, runtimeName);
+    const split = selected.size < splittable.length;
+    const wants = (component: Splittable) => selected.has(component);
+    const listenHost = flagString(flags, 'listen-host') ?? io.env.DORMANT_LISTEN_HOST ?? '127.0.0.1';
+    const autoscalerPort = port(flagString(flags, 'autoscaler-port') ?? io.env.DORMANT_AUTOSCALER_PORT, 9091, '--autoscaler-port');
+    const advertiseHost = flagString(flags, 'advertise-host') ?? io.env.POD_IP ?? (listenHost === '0.0.0.0' ? hostname() : listenHost);
+    const leaseNamespace = flagString(flags, 'lease-namespace') ?? io.env.DORMANT_LEASE_NAMESPACE ?? io.env.POD_NAMESPACE ?? 'default';
+    const identity = io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+    const components = componentsOf(runtimeName).filter((c) => !(splittable as readonly string[]).includes(c.name) || selected.has(c.name as Splittable));
     const kubernetes = runtimeName === 'kubernetes' ? await loadKubernetesBackend() : undefined;
     const maxPackBytes = maxPackMb(flags, io) * 1024 * 1024;
     await mkdir(settings.stateDir, { recursive: true });
@@ -201,37 +229,80 @@ export const up: Command = {
           : new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
       stops.push(() => runtime.close());
       await runtime.start();
-      const autoscaler = new ScalingLoop({ store, runtime, log, registry });
-      stops.push(async () => autoscaler.close());
-      await autoscaler.start();
-      activator = new Activator({
-        store,
-        endpoints: runtime,
-        stats: autoscaler,
-        log,
-        registry,
-        domain: settings.domain,
-        port: settings.httpPort,
-      });
-      const pipeline = new PushPipeline({
-        store,
-        runtime,
-        stateDir: settings.stateDir,
-        appUrl: (app) => appUrl(settings, app),
-        log,
-        ...(imageRegistry ? { registry: imageRegistry } : {}),
-        buildTimeoutMs: buildTimeout,
-      });
-      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
-      stops.push(() => gitd.close());
-      sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
-        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
-      });
+      let autoscaler: ScalingLoop | undefined;
+      if (wants('autoscaler')) {
+        // Split across processes (Kubernetes): one autoscaler acts, holding a Lease; the others stand by with the same history.
+        const elector =
+          kubernetes && split
+            ? new kubernetes.LeaseElector({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, name: 'dormant-autoscaler', identity, log, onChange: (leading) => leading && void loop.adopt() })
+            : undefined;
+        const loop = new ScalingLoop({ store, runtime, log, registry, ...(elector ? { acting: () => elector.leading } : {}) });
+        autoscaler = loop;
+        stops.push(async () => loop.close());
+        await loop.start();
+        if (kubernetes && elector) {
+          const statsServer = await serveStats(loop, listenHost, autoscalerPort).catch((error: NodeJS.ErrnoException) => {
+            throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: autoscalerPort, flag: '--autoscaler-port', purpose: "the activators' load reports" }, { cause: error }) : error;
+          });
+          stops.push(() => new Promise<void>((resolve) => statsServer.close(() => resolve())));
+          const actualPort = (statsServer.address() as { port: number }).port;
+          const member = new kubernetes.LeaseElector({
+            config: kubernetes.loadKubeConfig(kubeconfig),
+            namespace: leaseNamespace,
+            name: kubernetes.memberLeaseName(identity),
+            identity,
+            log,
+            labels: { [kubernetes.memberLabel]: 'true' },
+            annotations: { [kubernetes.addressAnnotation]: `${advertiseHost}:${actualPort}` },
+          });
+          stops.push(() => member.stop());
+          await member.start();
+          stops.push(() => elector.stop());
+          await elector.start();
+        }
+      }
+      let stats: StatsSink | undefined = autoscaler;
+      if (wants('activator') && stats === undefined && kubernetes) {
+        const directory = new kubernetes.MemberDirectory({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, log });
+        stops.push(async () => directory.stop());
+        await directory.start();
+        stats = new RemoteStatsSink({ targets: () => directory.addresses(), log });
+      }
+      if (wants('activator') && stats !== undefined) {
+        activator = new Activator({
+          store,
+          endpoints: runtime,
+          stats,
+          log,
+          registry,
+          domain: settings.domain,
+          port: settings.httpPort,
+          host: listenHost,
+        });
+      }
+      if (wants('gitd')) {
+        const pipeline = new PushPipeline({
+          store,
+          runtime,
+          stateDir: settings.stateDir,
+          appUrl: (app) => appUrl(settings, app),
+          log,
+          ...(imageRegistry ? { registry: imageRegistry } : {}),
+          buildTimeoutMs: buildTimeout,
+        });
+        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
+        stops.push(() => gitd.close());
+        sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
+        });
+      }
       const started = activator;
-      stops.push(() => started.close());
-      await started.start().catch((error: NodeJS.ErrnoException) => {
-        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
-      });
+      if (started) {
+        stops.push(() => started.close());
+        await started.start().catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
+        });
+      }
     } catch (error) {
       await stopAll();
       throw error;

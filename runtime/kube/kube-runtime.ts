@@ -164,11 +164,31 @@ export class KubeRuntime implements Runtime {
           this.#changed(state);
         } else {
           state.app = event.object;
+          // Another process (gitd, when the components run apart) rolled out a revision: serve it here too.
+          const ready = event.object.status?.readyRevision;
+          if (ready !== undefined && ready !== state.revision?.metadata.name && state.rolling === undefined) void this.#adoptRevision(state, ready);
         }
       }
     } catch (error) {
       if (!this.#closed) this.#log.error({ err: error }, 'app watch ended');
     }
+  }
+
+  /** Takes up a revision that became ready elsewhere: its pods are the ones to route to, and its Deployment the one to scale. */
+  async #adoptRevision(state: AppState, name: string): Promise<void> {
+    const generation = state.rolloutGeneration;
+    const revision = await this.#store.find('Revision', name, this.#namespace).catch(() => undefined);
+    if (revision?.status?.image === undefined || state.rolloutGeneration !== generation || state.rolling !== undefined) return;
+    state.revision = revision;
+    state.serving = new Set([name]);
+    this.#ports.set(name, containerPort(revision));
+    const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace }).catch(() => undefined);
+    if (deployment?.spec?.replicas !== undefined) {
+      state.desired = deployment.spec.replicas;
+      state.applied.set(name, deployment.spec.replicas);
+    }
+    this.#log.info({ app: state.name, revision: name }, 'serving a revision rolled out by another process');
+    this.#changed(state);
   }
 
   #stateOf(name: string): AppState {
@@ -498,6 +518,18 @@ export class KubeRuntime implements Runtime {
     state.desired = wanted;
     this.#scheduleStatus(state);
     await this.#applyScale(state);
+  }
+
+  /** The serving Deployment's scale as the apiserver has it (an autoscaler taking over reads it). */
+  async currentScale(app: string): Promise<number> {
+    const state = this.#stateOf(app);
+    const name = state.revision?.metadata.name;
+    if (name === undefined) return 0;
+    const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace });
+    const replicas = deployment.spec?.replicas ?? 0;
+    state.desired = replicas;
+    state.applied.set(name, replicas);
+    return replicas;
   }
 
   async retire(app: string): Promise<void> {
