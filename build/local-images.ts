@@ -22,7 +22,17 @@ const hasPodman = () => existsSync('/usr/bin/podman') || existsSync('/usr/local/
 
 export async function listLocalImages(): Promise<LocalImage[]> {
   if (!hasPodman()) throw buildErrors.noPodman({});
-  const { stdout } = await run('podman', ['images', '--format', 'json'], { env: podmanEnv(process.env), maxBuffer: 16 * 1024 * 1024 });
+  // podman fails a listing now and then when another podman removes an image meanwhile: ask again.
+  let stdout = '';
+  for (let attempt = 0; ; attempt++) {
+    try {
+      stdout = (await run('podman', ['images', '--format', 'json'], { env: podmanEnv(process.env), maxBuffer: 16 * 1024 * 1024 })).stdout;
+      break;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
   const raw = JSON.parse(stdout || '[]') as { Id: string; Names?: string[] | null; Size: number; CreatedAt: string; Labels?: Record<string, string> | null }[];
   const images: LocalImage[] = [];
   // podman lists an image once per name, each row with every name: take each image once.

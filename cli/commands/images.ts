@@ -52,7 +52,12 @@ export const gc: Command = {
     let freedBytes = 0;
     const removed: string[] = [];
     const skipped: string[] = [];
-    for (const image of (await listLocalImages().catch(() => [])).filter((i) => i.kind === 'app')) {
+    // No podman: no images to collect. Any other failure is reported, not taken for "nothing to remove".
+    const local = await listLocalImages().catch((error: unknown) => {
+      if ((error as { code?: string }).code === 'BUILD_NO_PODMAN') return [];
+      throw error;
+    });
+    for (const image of local.filter((i) => i.kind === 'app')) {
       if (image.revision && kept.has(image.revision)) continue;
       try {
         await removeLocalImage(image.name);

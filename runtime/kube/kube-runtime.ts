@@ -63,6 +63,8 @@ interface AppState {
   readonly waiters: Set<() => void>;
   rolloutGeneration: number;
   rolling: Rolling | undefined;
+  /** This process rolls the app out (gitd runs here): its own view of the serving revision leads. */
+  rollsOutHere: boolean;
   /** Scale last acknowledged by the apiserver, per Deployment. */
   readonly applied: Map<string, number>;
   /** One scale write at a time per app; a change meanwhile sets dirty and is sent after it. */
@@ -166,7 +168,8 @@ export class KubeRuntime implements Runtime {
           state.app = event.object;
           // Another process (gitd, when the components run apart) rolled out a revision: serve it here too.
           const ready = event.object.status?.readyRevision;
-          if (ready !== undefined && ready !== state.revision?.metadata.name && state.rolling === undefined) void this.#adoptRevision(state, ready);
+          // Not in the process that rolls out: it is ahead of the App's status (written after its rollouts), and adopting that would step back.
+          if (ready !== undefined && ready !== state.revision?.metadata.name && !state.rollsOutHere) void this.#adoptRevision(state, ready);
         }
       }
     } catch (error) {
@@ -178,7 +181,7 @@ export class KubeRuntime implements Runtime {
   async #adoptRevision(state: AppState, name: string): Promise<void> {
     const generation = state.rolloutGeneration;
     const revision = await this.#store.find('Revision', name, this.#namespace).catch(() => undefined);
-    if (revision?.status?.image === undefined || state.rolloutGeneration !== generation || state.rolling !== undefined) return;
+    if (revision?.status?.image === undefined || state.rolloutGeneration !== generation || state.rollsOutHere) return;
     state.revision = revision;
     state.serving = new Set([name]);
     this.#ports.set(name, containerPort(revision));
@@ -205,6 +208,7 @@ export class KubeRuntime implements Runtime {
         waiters: new Set(),
         rolloutGeneration: 0,
         rolling: undefined,
+        rollsOutHere: false,
         applied: new Map(),
         scaleWriting: undefined,
         scaleDirty: false,
@@ -424,6 +428,7 @@ export class KubeRuntime implements Runtime {
     const state = this.#stateOf(app.metadata.name);
     state.app = app;
     const generation = ++state.rolloutGeneration;
+    state.rollsOutHere = true;
     const current = () => state.rolloutGeneration === generation;
     const previous = state.revision;
     const name = revision.metadata.name;

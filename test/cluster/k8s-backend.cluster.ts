@@ -142,7 +142,7 @@ it('a push under a trickle of requests fails none, and then only the new version
           answers.push(a);
           if (a.status !== 200) failures.push(`${a.status} ${a.body}`);
         },
-        (error: Error) => failures.push(error.message),
+        (error: Error) => failures.push(`${new Date().toISOString()} ${error.message}`),
       );
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -157,7 +157,7 @@ it('a push under a trickle of requests fails none, and then only the new version
   trickling = false;
   await trickle;
   assert.equal(pushed.code, 0, pushed.stderr);
-  assert.deepEqual(failures, [], `${failures.length} of ${answers.length} requests failed during the push`);
+  assert.deepEqual(failures, [], `${failures.length} of ${answers.length} requests failed during the push; dormant up's log:\n${dormant.logs().split('\n').slice(-25).join('\n')}`);
   t.diagnostic(`${during} requests during the push and ${answers.length} in all, none failed`);
   for (let i = 0; i < 20; i++) assert.equal((await get()).body, 'k8s v2\n', `request ${i} after the push returned`);
   const replicas = await deploymentReplicas();
