@@ -89,6 +89,8 @@ export class LocalRuntime implements Runtime {
   readonly #metrics;
   #sequence = 0;
   #closed = false;
+  /** A container replica was started in this run: on close, any container podman left (one stopped mid-start) is removed. */
+  #ranContainers = false;
   readonly #stop = new AbortController();
 
   constructor(options: LocalRuntimeOptions) {
@@ -386,6 +388,7 @@ export class LocalRuntime implements Runtime {
           env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
         }
       : undefined;
+    if (container) this.#ranContainers = true;
     const command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
     replica.startedAtMs = performance.now();
     const child = new ReplicaProcess({
@@ -561,6 +564,8 @@ export class LocalRuntime implements Runtime {
       for (const subscriber of state.subscribers) subscriber.end();
     }
     await Promise.all(stopping);
+    // SIGTERM to a `podman run` still creating its container leaves it behind (--rm never applies): remove what is left.
+    if (this.#ranContainers) await reapContainers(this.#supervisor);
     await this.#logs.close();
     await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
   }
