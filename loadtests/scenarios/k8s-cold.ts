@@ -8,6 +8,7 @@
 //   ready_ms      the kubelet reports it Ready (its probe; Dormant routes on its own probe sooner)
 // and p50/p90 are the first byte of the answer through the activator.
 import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { startDormant, WorkingCopy } from '../../test/git-support.js';
@@ -38,7 +39,13 @@ function clusterKubeconfig(log: (line: string) => void): string {
   log('k8s_cold: hack/cluster/up (about 10 s when built; the first time it builds Kubernetes)');
   const up = spawnSync('bash', [fileURLToPath(new URL('../../hack/cluster/up', import.meta.url))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (up.status !== 0) throw new Error('hack/cluster/up failed; its output is above');
-  return up.stdout.trim();
+  const kubeconfig = up.stdout.trim();
+  // Dormant's resources, as a user installs them.
+  const kubectl = (...args: string[]) => spawnSync(join(dirname(kubeconfig), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
+  const applied = kubectl('apply', '-k', fileURLToPath(new URL('../../manifests/crds', import.meta.url)));
+  if (applied.status !== 0) throw new Error(`kubectl apply -k manifests/crds failed: ${applied.stderr}`);
+  kubectl('wait', '--for', 'condition=Established', 'crd/apps.dormant.dev', 'crd/revisions.dormant.dev', 'crd/autoscalepolicies.dormant.dev', '--timeout', '60s');
+  return kubeconfig;
 }
 
 export const k8sCold: Scenario = {
