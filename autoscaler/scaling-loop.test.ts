@@ -84,8 +84,12 @@ describe('ScalingLoop', () => {
   it('records the reason in the App status', async () => {
     const { store, loop } = await setup({ noted: {} });
     loop.poke('noted');
-    await settle();
-    const status = (await store.get('App', 'noted')).status;
+    // The status write goes through the store's lock and fsync: wait for it rather than for a fixed time.
+    let status = (await store.get('App', 'noted')).status;
+    for (let waited = 0; !status?.conditions?.some((c) => c.type === 'Autoscaled') && waited < 5000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      status = (await store.get('App', 'noted')).status;
+    }
     const condition = status?.conditions?.find((c) => c.type === 'Autoscaled');
     assert.equal(condition?.message, '1 replica: wake from zero (request waiting) -> 1');
     // The poke is a request: dormant apps shows when the last one came (the fake clock's time).

@@ -17,6 +17,18 @@ export function checkKey(kind: string, name: string, namespace: string): void {
   if (problems.length > 0) throw storeErrors.invalid({ kind, namespace: namePattern.test(namespace) ? namespace : defaultNamespace, name: String(name), problems });
 }
 
+/** As the apiserver does for custom resources: no blind overwrites, an update names the version it read. */
+export function requireResourceVersion(kind: string, namespace: string, name: string, given: string | undefined): asserts given is string {
+  if (given === undefined || given === '') {
+    throw storeErrors.invalid({
+      kind,
+      namespace,
+      name,
+      problems: ['metadata.resourceVersion: is required for an update; read the object first and send it back with its resourceVersion'],
+    });
+  }
+}
+
 /** Validates and defaults the caller's object; status is dropped (it belongs to updateStatus). */
 export function admit<K extends KindName>(input: ObjectInput<K>, namespace: string): ObjectOfKind[K] {
   const kind: unknown = input.kind;

@@ -438,14 +438,10 @@ export class KubeRuntime implements Runtime {
     const created = this.#scaleTarget(state)?.replicas ?? 0;
     await this.#ensureDeployment(app, revision, atZero ? 0 : created);
     state.applied.set(name, atZero ? 0 : created);
-    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    const replaced = () => runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    if (!current()) throw replaced();
     if (atZero) {
-      state.rolling = undefined;
-      state.revision = revision;
-      state.serving = new Set([name]);
-      this.#changed(state);
-      await this.#applyScale(state);
-      await this.#scaleDownOthers(state, name, generation);
+      await this.#serve(state, revision, generation);
       this.#log.info({ app: state.name, revision: name }, 'revision recorded; it starts on the next wake-up');
       return;
     }
@@ -470,15 +466,22 @@ export class KubeRuntime implements Runtime {
       const reason = isDormantError(error) ? error.message : (error as Error).message;
       throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: previous?.metadata.name });
     }
-    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    if (!current()) throw replaced();
+    await this.#serve(state, revision, generation);
+    this.#log.info({ app: state.name, revision: name }, 'rollout complete');
+  }
+
+  /**
+   * The revision serves from now on: its pods take requests, its Deployment the app's scale
+   * (at zero after a check, that returns it to zero), and the others go to zero.
+   */
+  async #serve(state: AppState, revision: Revision, generation: number): Promise<void> {
     state.rolling = undefined;
     state.revision = revision;
-    state.serving = new Set([name]);
+    state.serving = new Set([revision.metadata.name]);
     this.#changed(state);
-    // At zero after a check, this returns the new Deployment to zero; otherwise it keeps the scale.
     await this.#applyScale(state);
-    await this.#scaleDownOthers(state, name, generation);
-    this.#log.info({ app: state.name, revision: name }, 'rollout complete');
+    await this.#scaleDownOthers(state, revision.metadata.name, generation);
   }
 
   /** Until target pods of the revision answer, one fails for good, time runs out, or a newer rollout starts. */

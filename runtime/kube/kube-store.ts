@@ -11,7 +11,7 @@ import { isDormantError } from '../../errors/index.js';
 import { storeErrors } from '../errors.js';
 import { EventChannel } from '../local-store/event-channel.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
-import { admit, checkKey, deepFreeze } from '../store-checks.js';
+import { admit, checkKey, deepFreeze, requireResourceVersion } from '../store-checks.js';
 import { listWatch } from './list-watch.js';
 
 export interface KubeStoreOptions {
@@ -207,14 +207,7 @@ export class KubeStore implements ResourceStore {
     const { kind } = input;
     const { name, resourceVersion: given } = input.metadata;
     checkKey(kind, name, namespace);
-    if (given === undefined || given === '') {
-      throw storeErrors.invalid({
-        kind,
-        namespace,
-        name,
-        problems: ['metadata.resourceVersion: is required for an update; read the object first and send it back with its resourceVersion'],
-      });
-    }
+    requireResourceVersion(kind, namespace, name, given);
     let body: DormantObject;
     if (part === 'spec') {
       body = admit(input, namespace);

@@ -16,7 +16,7 @@ import {
 } from '../../crds/index.js';
 import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
-import { admit, checkKey, deepFreeze, matches, namePattern } from '../store-checks.js';
+import { admit, checkKey, deepFreeze, matches, namePattern, requireResourceVersion } from '../store-checks.js';
 import { tempMarker, writeFileAtomic } from './atomic-file.js';
 import { EventChannel } from './event-channel.js';
 import { isIdentityAlive } from './process-identity.js';
@@ -225,12 +225,7 @@ export class LocalStore implements ResourceStore {
     const namespace = input.metadata.namespace ?? defaultNamespace;
     const { kind } = input;
     const { name, resourceVersion: given } = input.metadata;
-    // As the apiserver does for custom resources: no blind overwrites.
-    if (given === undefined || given === '') {
-      throw this.#invalid(kind, namespace, name, [
-        'metadata.resourceVersion: is required for an update; read the object first and send it back with its resourceVersion',
-      ]);
-    }
+    requireResourceVersion(kind, namespace, name, given);
     const admitted = part === 'spec' ? this.#admit(input, namespace) : undefined;
     return this.#lock.withLock(async () => {
       const current = await this.#read(kind, namespace, name);

@@ -1,6 +1,7 @@
 // The cluster hack/cluster/up started, as the cluster tests see it: its kubectl and
 // kubeconfig, the images it pushed, and polling with a deadline.
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { type RunResult, runProgram } from '../git-support.js';
 
@@ -78,4 +79,25 @@ export async function pods(namespace: string, selector: string): Promise<PodSumm
     waitingReason: pod.status?.containerStatuses?.[0]?.state?.waiting?.reason,
     waitingMessage: pod.status?.containerStatuses?.[0]?.state?.waiting?.message,
   }));
+}
+
+export interface AppAnswer {
+  readonly status: number;
+  readonly body: string;
+  /** X-Dormant-Cold-Start: ms the request waited for a wake-up. */
+  readonly coldStart: string | undefined;
+}
+
+/** GET / of an app through the activator on 127.0.0.1:port, on a fresh connection. */
+export function getApp(port: number, app: string, timeoutMs = 60_000): Promise<AppAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, coldStart: res.headers['x-dormant-cold-start'] as string | undefined }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -4,12 +4,11 @@
 // request wakes it; it returns to zero; a second push under a trickle of requests fails
 // none; kubectl shows the App; deleting the App lets Kubernetes collect the rest.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DormantUp, nodeApp, startDormant, WorkingCopy } from '../git-support.js';
-import { eventually, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
+import { type AppAnswer, eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const crds = join(fileURLToPath(new URL('../..', import.meta.url)), 'manifests', 'crds');
 const registry = '127.0.0.1:5000';
@@ -17,24 +16,7 @@ const app = 'khello';
 let dormant: DormantUp;
 let copy: WorkingCopy;
 
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-  readonly coldStart: string | undefined;
-}
-
-function get(path = '/'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: dormant.httpPort, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, coldStart: res.headers['x-dormant-cold-start'] as string | undefined }));
-    });
-    req.setTimeout(60_000, () => req.destroy(new Error('no answer within 60 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = () => getApp(dormant.httpPort, app);
 
 async function deploymentReplicas(): Promise<Record<string, number>> {
   const list = JSON.parse(await kubectlOk(['get', 'deployments', '-l', `dormant.dev/app=${app}`, '-o', 'json'])) as { items: { metadata: { name: string }; spec: { replicas: number } }[] };
@@ -132,7 +114,7 @@ it('a push under a trickle of requests fails none, and then only the new version
     ...nodeApp('k8s v2'),
     'server.js': "require('node:http').createServer((q, s) => s.end('k8s v2\\n')).listen(process.env.PORT, () => console.log('k8s v2 listening on ' + process.env.PORT));\n",
   });
-  const answers: Answer[] = [];
+  const answers: AppAnswer[] = [];
   const failures: string[] = [];
   let trickling = true;
   const trickle = (async () => {

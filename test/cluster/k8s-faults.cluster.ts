@@ -4,29 +4,17 @@
 // watches resume and a change made then (a second pod) reaches the activator.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DormantUp, nodeApp, startDormant, WorkingCopy } from '../git-support.js';
-import { eventually, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
+import { eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const app = 'kfault';
 let dormant: DormantUp;
 
-function get(): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: dormant.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = () => getApp(dormant.httpPort, app, 10_000);
 
 function component(action: 'stop' | 'start', name: string): void {
   const result = spawnSync('bash', [join(repo, 'hack', 'cluster', 'component'), action, name], { encoding: 'utf8' });

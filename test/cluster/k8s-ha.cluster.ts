@@ -4,12 +4,11 @@
 // no goodbye) lets the other take the Lease, and the app under steady traffic does not
 // scale down for want of history; once traffic stops, the new leader scales it to zero.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DormantUp, freePort, nodeApp, startDormant, WorkingCopy } from '../git-support.js';
-import { eventually, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
+import { eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const app = 'kha';
@@ -17,18 +16,7 @@ const base = ['--runtime', 'kubernetes', '--kubeconfig', kubeconfig, '--registry
 let front: DormantUp;
 const autoscalers: DormantUp[] = [];
 
-function get(): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: front.httpPort, path: '/', headers: { host: `${app}.localhost` }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = () => getApp(front.httpPort, app, 30_000);
 
 const leaseHolder = async () => (await kubectl(['get', 'lease', 'dormant-autoscaler', '-n', 'default', '-o', 'jsonpath={.spec.holderIdentity}'])).stdout.trim();
 const replicas = async () => Number((await kubectl(['get', 'deployment', `${app}-00001`, '-o', 'jsonpath={.spec.replicas}'])).stdout || 'NaN');
