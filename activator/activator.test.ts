@@ -1,7 +1,7 @@
 // The activator over real sockets: a real server, real upstream HTTP servers, real clients.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, describe, it, type TestContext } from 'node:test';
@@ -18,8 +18,8 @@ after(async () => {
   }
 });
 
-async function setup(apps: Record<string, Record<string, unknown>>): Promise<Harness> {
-  const h = await harness(apps);
+async function setup(apps: Record<string, Record<string, unknown>>, options: { keepAliveTimeoutMs?: number } = {}): Promise<Harness> {
+  const h = await harness(apps, options);
   open.push(h);
   return h;
 }
@@ -324,6 +324,51 @@ describe('activator balancing and replicas', () => {
     assert.equal(answer.headers['x-replica'], 'old');
     assert.equal(answer.status, 200);
     assert.deepEqual(h.endpoints.drainedCalls, ['drain/old']);
+  });
+
+  it('drain: answers what still arrives with Connection: close, finishes requests in flight, then stops listening', async () => {
+    const h = await setup({ leaving: {} }, { keepAliveTimeoutMs: 300 });
+    const r = await echoReplica('r');
+    h.endpoints.set('leaving', [endpoint('r', r.address)]);
+    await sleep(20);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const viaAgent = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: h.port, path: '/', headers: { host: 'leaving.localhost' }, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      assert.deepEqual(await viaAgent(), { status: 200, connection: 'keep-alive' });
+      const slow = call(h.port, 'leaving.localhost', '/?delay=500');
+      await sleep(20);
+      const started = performance.now();
+      const drained = h.activator.drain(5000);
+      await sleep(20);
+      assert.deepEqual(await viaAgent(), { status: 200, connection: 'close' }, 'the kept-alive connection is answered and told to close');
+      assert.equal((await slow).status, 200, 'the request in flight is answered');
+      await drained;
+      const tookMs = performance.now() - started;
+      assert.ok(tookMs >= 300 && tookMs < 2000, `waited out the keep-alive timeout, not the deadline (${tookMs.toFixed(0)} ms)`);
+      await assert.rejects(call(h.port, 'leaving.localhost'), /ECONNREFUSED/, 'no longer listening');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('a replica that stops draining takes requests again (the pod of a new revision, seen before that revision serves)', async () => {
+    const h = await setup({ switching: {} });
+    const [old, next] = [await echoReplica('old'), await echoReplica('new')];
+    h.endpoints.set('switching', [endpoint('old', old.address), endpoint('new', next.address, { draining: true })]);
+    await sleep(20);
+    assert.equal((await call(h.port, 'switching.localhost')).headers['x-replica'], 'old');
+    h.endpoints.set('switching', [endpoint('old', old.address, { draining: true }), endpoint('new', next.address)]);
+    await sleep(20);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => call(h.port, 'switching.localhost', '/', { signal: AbortSignal.timeout(2000) })));
+    assert.deepEqual(answers.map((a) => a.headers['x-replica']), ['new', 'new', 'new', 'new', 'new']);
   });
 
   it('an upstream that fails mid-response breaks the response, one that fails before gives 502', async () => {

@@ -88,6 +88,7 @@ export class Activator {
   readonly #metrics;
   readonly #context: ProxyContext;
   #server: Server | undefined;
+  #draining = false;
   #ticker: NodeJS.Timeout | undefined;
   #ticks = 0;
 
@@ -214,6 +215,8 @@ export class Activator {
 
   // The request path, in order: Dormant's own page, routing, then a replica or the queue.
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Draining: the answer says Connection: close, so the client's next request opens a connection to another activator.
+    if (this.#draining) res.shouldKeepAlive = false;
     const hostname = RouteTable.hostname(req.headers.host);
     const app = this.#routes.resolve(hostname);
     const traffic = app === undefined ? undefined : this.#traffic.get(app);
@@ -385,6 +388,30 @@ export class Activator {
     client.once('close', release);
     client.once('end', release);
     client.once('error', release);
+  }
+
+  /**
+   * Stops without dropping a request, for an activator behind a load balancer that is
+   * taking it out (a deleted pod). It keeps answering whatever still arrives, each answer
+   * with Connection: close. Idle keep-alive connections are not cut (a client may be
+   * sending on one at that moment): they expire on the keep-alive timeout the clients were
+   * told, which well-behaved clients stop reusing just before. Then the listener closes
+   * once the last request is answered; at deadlineMs whatever is left is cut.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    const server = this.#server;
+    if (!server || this.#draining) return;
+    this.#draining = true;
+    const started = performance.now();
+    const keepAliveMs = this.#options.keepAliveTimeoutMs ?? 5000;
+    this.#log.info({ keepAliveMs, deadlineMs }, 'draining: answering with Connection: close until idle connections expire');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(deadlineMs, keepAliveMs + 500)));
+    const left = Math.max(0, deadlineMs - (performance.now() - started));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
+    this.#log.info({ drainedMs: Math.round(performance.now() - started) }, 'drained');
   }
 
   async close(): Promise<void> {

@@ -95,9 +95,10 @@ export class AppTraffic {
       }
       upstream.ready = endpoint.ready;
       if (endpoint.ready) ready++;
-      if (endpoint.draining && !upstream.draining) {
-        upstream.draining = true;
-        if (upstream.inFlight === 0) this.#hooks.drained(this.name, upstream.id);
+      // The runtime's word, both ways: a pod of a revision that is about to serve shows as draining (not serving) until its revision is the serving one.
+      if (endpoint.draining !== upstream.draining) {
+        upstream.draining = endpoint.draining;
+        if (endpoint.draining && upstream.inFlight === 0) this.#hooks.drained(this.name, upstream.id);
       }
     }
     for (const upstream of this.#upstreams.values()) {

@@ -99,14 +99,14 @@ export interface Harness {
 }
 
 /** A store with the given apps (name -> spec) and an activator over it. */
-export async function harness(apps: Record<string, Record<string, unknown>>): Promise<Harness> {
+export async function harness(apps: Record<string, Record<string, unknown>>, options: { keepAliveTimeoutMs?: number } = {}): Promise<Harness> {
   const stateDir = await mkdtemp(join(tmpdir(), 'dormant-activator-'));
   const store = await LocalStore.open({ stateDir });
   for (const [name, spec] of Object.entries(apps)) await store.create({ apiVersion, kind: 'App', metadata: { name }, spec });
   const endpoints = new ManualEndpoints();
   const sink = new RecordingSink();
   const registry = new Registry();
-  const activator = new Activator({ store, endpoints, stats: sink, log: pino({ level: 'silent' }), registry, domain: 'localhost', port: 0 });
+  const activator = new Activator({ store, endpoints, stats: sink, log: pino({ level: 'silent' }), registry, domain: 'localhost', port: 0, ...options });
   const port = await activator.start();
   return {
     port,

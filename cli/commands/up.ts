@@ -51,7 +51,7 @@ function serveTrace(activator: Activator | undefined, store: ResourceStore, app:
   );
 }
 
-async function startMetricsServer(registry: Registry, port: number, trace: (app: string, request: IncomingMessage, response: ServerResponse) => void): Promise<Server> {
+async function startMetricsServer(registry: Registry, host: string, port: number, trace: (app: string, request: IncomingMessage, response: ServerResponse) => void): Promise<Server> {
   const server = createServer((request, response) => {
     const traced = /^\/trace\/([^/?]+)$/.exec(request.url ?? '');
     if (traced) {
@@ -67,7 +67,7 @@ async function startMetricsServer(registry: Registry, port: number, trace: (app:
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /trace/APP\n');
     }
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(port, host);
   try {
     await once(server, 'listening');
   } catch (error) {
@@ -111,6 +111,15 @@ function buildTimeoutMs(flags: Flags, io: Io): number {
   return ms;
 }
 
+/** --drain or DORMANT_DRAIN: how long a stopping activator keeps answering (a duration; 0 by default: stop at once). */
+function drainMs(flags: Flags, io: Io): number {
+  const text = flagString(flags, 'drain') ?? io.env.DORMANT_DRAIN;
+  if (text === undefined || text === '' || text === '0') return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 0 || ms > 10 * 60_000) throw cliErrors.usage({ problem: `--drain must be a duration up to 10m such as 10s, got "${text}"`, usage: up.usage });
+  return ms;
+}
+
 const splittable = ['activator', 'autoscaler', 'gitd'] as const;
 type Splittable = (typeof splittable)[number];
 
@@ -145,7 +154,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -164,11 +173,14 @@ export const up: Command = {
     'autoscaler-port': { type: 'string' },
     'advertise-host': { type: 'string' },
     'lease-namespace': { type: 'string' },
+    drain: { type: 'string' },
+    'public-port': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
     // Every flag is checked before anything starts.
     const buildTimeout = buildTimeoutMs(flags, io);
+    const drainDeadline = drainMs(flags, io);
     const imageRegistry = registryAddress(flags, io);
     const runtimeName = runtimeChoice(flags, io);
     // A file given with --kubeconfig; otherwise client-node's default ($KUBECONFIG, which may list several files, or ~/.kube/config).
@@ -184,6 +196,8 @@ export const up: Command = {
     const autoscalerPort = port(flagString(flags, 'autoscaler-port') ?? io.env.DORMANT_AUTOSCALER_PORT, 9091, '--autoscaler-port');
     const advertiseHost = flagString(flags, 'advertise-host') ?? io.env.POD_IP ?? (listenHost === '0.0.0.0' ? hostname() : listenHost);
     const leaseNamespace = flagString(flags, 'lease-namespace') ?? io.env.DORMANT_LEASE_NAMESPACE ?? io.env.POD_NAMESPACE ?? 'default';
+    // Where users reach the activator, for the URLs Dormant prints and records: a NodePort or load balancer in front of it may differ from --http-port.
+    const publicAddress = { domain: settings.domain, httpPort: port(flagString(flags, 'public-port') ?? io.env.DORMANT_PUBLIC_PORT, settings.httpPort, '--public-port') };
     const identity = io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
     const components = componentsOf(runtimeName).filter((c) => !(splittable as readonly string[]).includes(c.name) || selected.has(c.name as Splittable));
     const kubernetes = runtimeName === 'kubernetes' ? await loadKubernetesBackend() : undefined;
@@ -212,7 +226,7 @@ export const up: Command = {
       metrics =
         settings.metricsPort === 0
           ? undefined
-          : await startMetricsServer(registry, settings.metricsPort, (app, request, response) => serveTrace(activator, openStore, app, request, response));
+          : await startMetricsServer(registry, listenHost, settings.metricsPort, (app, request, response) => serveTrace(activator, openStore, app, request, response));
       const server = metrics;
       if (server) {
         stops.push(
@@ -223,10 +237,11 @@ export const up: Command = {
             }),
         );
       }
+      // Apart, only the acting autoscaler writes App status; together, this one process does.
+      let writesStatus = () => !split;
+      const kubeRuntime = kubernetes ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log, registry, writesStatus: () => writesStatus() }) : undefined;
       const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-        kubernetes
-          ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log, registry })
-          : new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
+        kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
       stops.push(() => runtime.close());
       await runtime.start();
       let autoscaler: ScalingLoop | undefined;
@@ -234,8 +249,20 @@ export const up: Command = {
         // Split across processes (Kubernetes): one autoscaler acts, holding a Lease; the others stand by with the same history.
         const elector =
           kubernetes && split
-            ? new kubernetes.LeaseElector({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, name: 'dormant-autoscaler', identity, log, onChange: (leading) => leading && void loop.adopt() })
+            ? new kubernetes.LeaseElector({
+                config: kubernetes.loadKubeConfig(kubeconfig),
+                namespace: leaseNamespace,
+                name: 'dormant-autoscaler',
+                identity,
+                log,
+                onChange: (leading) => {
+                  if (!leading) return;
+                  void loop.adopt();
+                  kubeRuntime?.rewriteStatuses();
+                },
+              })
             : undefined;
+        if (elector) writesStatus = () => elector.leading;
         const loop = new ScalingLoop({ store, runtime, log, registry, ...(elector ? { acting: () => elector.leading } : {}) });
         autoscaler = loop;
         stops.push(async () => loop.close());
@@ -285,7 +312,7 @@ export const up: Command = {
           store,
           runtime,
           stateDir: settings.stateDir,
-          appUrl: (app) => appUrl(settings, app),
+          appUrl: (app) => appUrl(publicAddress, app),
           log,
           ...(imageRegistry ? { registry: imageRegistry } : {}),
           buildTimeoutMs: buildTimeout,
@@ -328,9 +355,9 @@ export const up: Command = {
         kubernetes
           ? `Dormant is up on Kubernetes (${kubernetes.loadKubeConfig(kubeconfig).getCurrentCluster()?.server ?? 'the cluster'}); repositories in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`
           : `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
-        `  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`,
-        `  apps at:  ${appUrl(settings, '<app>')}`,
-        `  metrics:  ${metrics ? `http://127.0.0.1:${metricsPort}/metrics` : 'off'}`,
+        ...(wants('gitd') ? [`  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`] : []),
+        `  apps at:  ${appUrl(publicAddress, '<app>')}`,
+        `  metrics:  ${metrics ? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${metricsPort}/metrics` : 'off'}`,
         '  components:',
         ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
         'Press Ctrl-C to stop.',
@@ -341,6 +368,7 @@ export const up: Command = {
 
     if (!io.stop.aborted) await once(io.stop, 'abort');
     log.info('stopping');
+    if (activator && drainDeadline > 0) await activator.drain(drainDeadline);
     await stopAll();
     log.info('dormant up stopped; state kept');
     io.stdout.write('Stopped. State is kept; dormant up resumes it.\n');

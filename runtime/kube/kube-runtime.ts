@@ -29,6 +29,12 @@ export interface KubeRuntimeOptions {
   readonly namespace?: string;
   /** Debounce of App status writes. */
   readonly statusDelayMs?: number;
+  /**
+   * Whether this process writes App replica status now. Components apart run a runtime each;
+   * one of them (the acting autoscaler) writes, so the others need no write access to Apps.
+   * Always, by default.
+   */
+  readonly writesStatus?: () => boolean;
 }
 
 interface PodState {
@@ -89,6 +95,7 @@ export class KubeRuntime implements Runtime {
   readonly #log: Logger;
   readonly #namespace: string;
   readonly #statusDelayMs: number;
+  readonly #writesStatus: () => boolean;
   readonly #state = new Map<string, AppState>();
   readonly #ports = new Map<string, number>();
   readonly #stop = new AbortController();
@@ -103,6 +110,7 @@ export class KubeRuntime implements Runtime {
     this.#log = options.log.child({ component: 'runtime' });
     this.#namespace = options.namespace ?? defaultNamespace;
     this.#statusDelayMs = options.statusDelayMs ?? 25;
+    this.#writesStatus = options.writesStatus ?? (() => true);
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
       pods: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
@@ -579,7 +587,13 @@ export class KubeRuntime implements Runtime {
     return readPodLogs(this.#config, this.#namespace, app, options);
   }
 
+  /** Writes every app's status again: this process has just become its writer. */
+  rewriteStatuses(): void {
+    for (const state of this.#state.values()) this.#scheduleStatus(state);
+  }
+
   #scheduleStatus(state: AppState): void {
+    if (!this.#writesStatus()) return;
     state.statusDirty = true;
     if (state.statusTimer || state.statusWriting || this.#closed) return;
     state.statusTimer = setTimeout(() => {

@@ -1,0 +1,239 @@
+// Dormant installed in the test cluster (npm run test:k8s): its image built by
+// hack/image/build.ts, `kubectl apply -k` of manifests/ (through an overlay that pins that
+// image by digest and keeps gitd's volume inside the cluster's state folder). Then a real
+// git push over SSH to the gitd pod, a request through the activators' NodePort on
+// 127.0.0.1, an activator pod and the autoscaler leader deleted under load without a failed
+// request, and a gitd pod deleted without losing its repositories, host key or admin keys.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { nodeApp, runProgram, sshKey, WorkingCopy } from '../git-support.js';
+import { clusterDir, eventually, kubectl, kubectlOk, pods } from './cluster-support.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const app = 'kinst';
+const system = ['-n', 'dormant-system'];
+const nodePort = 30080;
+const sshPort = 30022;
+const gitdVolume = join(clusterDir, 'volumes', 'gitd');
+const remote = `ssh://git@127.0.0.1:${sshPort}/${app}`;
+let work: string;
+let key: string;
+let copy: WorkingCopy;
+let image: string;
+
+/** One request through the NodePort, on a keep-alive agent (or a new connection). */
+async function get(agent: Agent): Promise<{ status: number; body: string; coldStart: string | undefined }> {
+  const response = await request(`http://127.0.0.1:${nodePort}/`, { dispatcher: agent, headers: { host: `${app}.localhost` }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const body = await response.body.text();
+  return { status: response.statusCode, body, coldStart: response.headers['x-dormant-cold-start'] as string | undefined };
+}
+
+const componentPods = (component: string) => pods('dormant-system', `app.kubernetes.io/component=${component}`);
+const leaseHolder = async () => (await kubectl(['get', 'lease', 'dormant-autoscaler', ...system, '-o', 'jsonpath={.spec.holderIdentity}'])).stdout.trim();
+const replicas = async () => Number((await kubectl(['get', 'deployment', `${app}-00001`, '-o', 'jsonpath={.spec.replicas}'])).stdout || 'NaN');
+const hostKey = async () => (await runProgram('ssh-keyscan', ['-p', String(sshPort), '-t', 'ed25519', '127.0.0.1'])).stdout.trim();
+
+async function uninstall(): Promise<void> {
+  await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+  await kubectl(['delete', 'namespace', 'dormant-system', '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await kubectl(['delete', 'clusterrole,clusterrolebinding,persistentvolume', '-l', 'app.kubernetes.io/name=dormant', '--ignore-not-found', '--wait=true']);
+  await kubectl(['delete', 'role,rolebinding', '-n', 'default', '-l', 'app.kubernetes.io/name=dormant', '--ignore-not-found']);
+}
+
+/** Waits until every component's Deployment has all its replicas ready and up to date. */
+async function rolledOut(): Promise<void> {
+  for (const component of ['activator', 'autoscaler', 'gitd']) {
+    await kubectlOk(['rollout', 'status', `deployment/dormant-${component}`, ...system, '--timeout=180s']);
+  }
+}
+
+before(async () => {
+  await uninstall();
+  await rm(gitdVolume, { recursive: true, force: true });
+  work = await mkdtemp(join(tmpdir(), 'dormant-install-'));
+  const built = await runProgram(process.execPath, ['--import', 'tsx', join(repo, 'hack', 'image', 'build.ts'), '127.0.0.1:5000'], { cwd: repo });
+  assert.equal(built.code, 0, built.stderr);
+  image = built.stdout.trim();
+  assert.match(image, /^127\.0\.0\.1:5000\/dormant\/dormant@sha256:[0-9a-f]{64}$/);
+  // The overlay a user would write: the image by digest, and here the volume in the cluster's folder.
+  const overlay = join(work, 'overlay');
+  await mkdir(overlay);
+  await writeFile(
+    join(overlay, 'kustomization.yaml'),
+    JSON.stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [relative(overlay, join(repo, 'manifests'))],
+      images: [{ name: '127.0.0.1:5000/dormant/dormant', digest: image.split('@')[1] }],
+      patches: [{ target: { kind: 'PersistentVolume', name: 'dormant-gitd-repos' }, patch: JSON.stringify([{ op: 'replace', path: '/spec/hostPath/path', value: gitdVolume }]) }],
+    }),
+  );
+  await kubectlOk(['apply', '-k', overlay]);
+  await rolledOut();
+  // The admin key goes in as a user would add it: kubectl exec into gitd.
+  key = await sshKey(work, 'admin');
+  await kubectlOk(['exec', ...system, '-i', 'deployment/dormant-gitd', '-c', 'gitd', '--', 'dormant', 'keys', 'add', '-'], await readFile(`${key}.pub`, 'utf8'));
+});
+
+after(async () => {
+  if (process.env.DORMANT_KEEP_INSTALL === undefined) await uninstall();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+it('installs each component with its own ServiceAccount and only the verbs it uses', async () => {
+  const deployments = JSON.parse(await kubectlOk(['get', 'deployments', ...system, '-o', 'json'])) as {
+    items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { serviceAccountName: string; volumes?: { hostPath?: { path: string } }[]; containers: { image: string }[] } } } }[];
+  };
+  const byName = Object.fromEntries(deployments.items.map((d) => [d.metadata.name, d.spec]));
+  assert.deepEqual(Object.keys(byName).sort(), ['dormant-activator', 'dormant-autoscaler', 'dormant-gitd']);
+  assert.equal(byName['dormant-activator']?.replicas, 2);
+  assert.equal(byName['dormant-autoscaler']?.replicas, 2);
+  for (const [name, spec] of Object.entries(byName)) {
+    assert.equal(spec.template.spec.serviceAccountName, name, `${name} runs as its own ServiceAccount`);
+    assert.equal(spec.template.spec.containers[0]?.image, image, `${name} runs the image by digest`);
+    assert.deepEqual(spec.template.spec.volumes?.filter((v) => v.hostPath !== undefined) ?? [], [], `${name} mounts nothing of the host (no Docker socket)`);
+  }
+  const bindings = JSON.parse(await kubectlOk(['get', 'clusterrolebindings', '-o', 'json'])) as { items: { roleRef: { name: string }; subjects?: { namespace?: string; name: string }[] }[] };
+  const ours = bindings.items.filter((b) => (b.subjects ?? []).some((s) => s.namespace === 'dormant-system'));
+  assert.deepEqual(ours.map((b) => b.roleRef.name).sort(), ['dormant-activator', 'dormant-autoscaler', 'dormant-gitd'], 'no cluster-admin');
+  const can = async (account: string, verb: string, target: string, namespace = 'default') => {
+    const [resource = '', subresource] = target.split('/');
+    const args = ['auth', 'can-i', verb, resource, ...(subresource ? ['--subresource', subresource] : []), '-n', namespace, '--as', `system:serviceaccount:dormant-system:dormant-${account}`];
+    return (await kubectl(args)).stdout.trim();
+  };
+  assert.equal(await can('activator', 'watch', 'pods'), 'yes');
+  assert.equal(await can('activator', 'update', 'deployments.apps/scale'), 'no', 'the activator asks the autoscaler; it scales nothing');
+  assert.equal(await can('activator', 'update', 'apps.dormant.dev/status'), 'no');
+  assert.equal(await can('autoscaler', 'update', 'deployments.apps/scale'), 'yes');
+  assert.equal(await can('autoscaler', 'create', 'deployments'), 'no');
+  assert.equal(await can('gitd', 'create', 'deployments'), 'yes');
+  assert.equal(await can('gitd', 'create', 'pods'), 'no');
+  assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
+  assert.equal(await can('gitd', 'create', 'deployments', 'kube-system'), 'no');
+});
+
+it('a git push to the gitd pod deploys at zero; a request through the NodePort wakes it with X-Dormant-Cold-Start', async (t: TestContext) => {
+  await kubectlOk(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', metadata: { name: app, namespace: 'default' }, spec: { autoscale: { stableWindow: '6s', scaleToZeroGracePeriod: '2s' } } }),
+  );
+  copy = await WorkingCopy.create(work, app, key);
+  await copy.commit(nodeApp('installed v1'));
+  const started = performance.now();
+  const pushed = await copy.push(remote);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  t.diagnostic(`push to deployed through the gitd pod: ${(performance.now() - started).toFixed(0)} ms`);
+  assert.match(pushed.stderr, new RegExp(`http://${app}\\.localhost:${nodePort}`), 'the URL names the NodePort');
+  await eventually('the Deployment at zero, no pods', async () => ((await replicas()) === 0 && (await pods('default', `dormant.dev/app=${app}`)).length === 0 ? true : undefined), 90_000, 250);
+
+  const agent = new Agent();
+  try {
+    const woken = performance.now();
+    const answer = await get(agent);
+    t.diagnostic(`first request from zero through the in-cluster activator: ${(performance.now() - woken).toFixed(0)} ms`);
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.body, 'installed v1\n');
+    assert.ok(answer.coldStart, 'the answer says it waited for a cold start');
+  } finally {
+    await agent.close();
+  }
+  // The acting autoscaler (not the activators, not gitd) writes the App's status.
+  await eventually('the App status written', async () => {
+    const url = (await kubectl(['get', 'apps.dormant.dev', app, '-o', 'jsonpath={.status.url} {.status.conditions[?(@.type=="Ready")].reason}'])).stdout.trim();
+    return /^http:\/\/kinst\.localhost:30080 (Serving|ScaledToZero)$/.test(url) ? url : undefined;
+  }, 30_000, 250);
+});
+
+it('an activator pod and then the autoscaler leader deleted under load: no request fails, nothing scales down', async (t: TestContext) => {
+  // Keep the app warm through it: load from four keep-alive clients and one that opens a new connection each time.
+  const failures: string[] = [];
+  let answered = 0;
+  let running = true;
+  let lowest = Number.POSITIVE_INFINITY;
+  const keepAlive = new Agent({ connections: 4 });
+  const fresh = new Agent({ pipelining: 0 });
+  const worker = async (agent: Agent, pauseMs: number) => {
+    while (running) {
+      await get(agent).then(
+        (a) => (a.status === 200 && a.body === 'installed v1\n' ? answered++ : failures.push(`${a.status} ${a.body.trim()}`)),
+        (error: Error) => failures.push(`${error.name}: ${error.message}`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  };
+  const workers = [worker(keepAlive, 20), worker(keepAlive, 20), worker(keepAlive, 20), worker(keepAlive, 20), worker(fresh, 50)];
+  const watchScale = (async () => {
+    while (running) {
+      const now = await replicas();
+      if (Number.isFinite(now)) lowest = Math.min(lowest, now);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  try {
+    await eventually('one pod serving under load', async () => ((await replicas()) >= 1 && answered > 50 ? true : undefined), 60_000, 200);
+    lowest = Number.POSITIVE_INFINITY;
+
+    const [victim] = await componentPods('activator');
+    assert.ok(victim);
+    const before = answered;
+    await kubectlOk(['delete', 'pod', victim.name, ...system, '--wait=false']);
+    await eventually('two activators Ready again, the deleted one gone', async () => {
+      const now = await componentPods('activator');
+      return now.length === 2 && now.every((p) => p.ready && p.name !== victim.name) ? true : undefined;
+    }, 90_000, 250);
+    t.diagnostic(`activator ${victim.name} deleted: ${answered - before} requests answered while it drained and was replaced, ${failures.length} failed`);
+    assert.deepEqual(failures, []);
+
+    const holder = await eventually('an autoscaler leader', async () => (await leaseHolder()) || undefined, 30_000, 200);
+    const deletedAt = performance.now();
+    await kubectlOk(['delete', 'pod', holder, ...system, '--wait=false']);
+    const next = await eventually('the other autoscaler holds the Lease', async () => {
+      const now = await leaseHolder();
+      return now !== '' && now !== holder ? now : undefined;
+    }, 60_000, 100);
+    t.diagnostic(`autoscaler leader ${holder} deleted; ${next} took the Lease ${((performance.now() - deletedAt) / 1000).toFixed(1)} s later`);
+    // Beyond the stable window (6 s) under the new leader: still no scale-down, still nothing failed.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+  } finally {
+    running = false;
+    await Promise.all([...workers, watchScale]);
+    await keepAlive.close();
+    await fresh.close();
+  }
+  t.diagnostic(`${answered} requests answered in all, ${failures.length} failed; lowest scale ${lowest}`);
+  assert.deepEqual(failures, []);
+  assert.ok(lowest >= 1, `the app never went below one pod under load (lowest ${lowest})`);
+});
+
+it('the gitd pod deleted: its repositories, host key and admin keys survive on the volume; the next push builds on the last', async (t: TestContext) => {
+  const keyBefore = await hostKey();
+  assert.match(keyBefore, /ssh-ed25519 /);
+  const [old] = await componentPods('gitd');
+  assert.ok(old);
+  await kubectlOk(['delete', 'pod', old.name, ...system, '--wait=true']);
+  await kubectlOk(['rollout', 'status', 'deployment/dormant-gitd', ...system, '--timeout=120s']);
+  assert.equal(await hostKey(), keyBefore, 'the same host key: clients that pinned it still connect');
+
+  await copy.commit(nodeApp('installed v2'));
+  const pushed = await copy.push(remote);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  // A fast-forward (old..new), not a new branch: the repository was still there.
+  assert.match(pushed.stderr, /[0-9a-f]{7,}\.\.[0-9a-f]{7,}\s+main -> main/);
+  assert.match(pushed.stderr, new RegExp(`${app}-00002`));
+  const agent = new Agent();
+  try {
+    const answer = await eventually('v2 answering', async () => {
+      const a = await get(agent);
+      return a.body === 'installed v2\n' ? a : undefined;
+    }, 60_000, 250);
+    assert.equal(answer.status, 200);
+  } finally {
+    await agent.close();
+  }
+  t.diagnostic(`gitd ${old.name} replaced; push of v2 after it: ok`);
+});
