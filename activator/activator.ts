@@ -43,6 +43,8 @@ export interface ActivatorOptions {
   readonly registry?: Registry;
   readonly domain: string;
   readonly port: number;
+  /** The port users reach this activator at, for the links of the root page (a NodePort in front of it); the listening port by default. */
+  readonly publicPort?: number;
   /** Listen address; loopback by default (`*.localhost` names resolve there). */
   readonly host?: string;
   readonly clock?: () => number;
@@ -123,6 +125,7 @@ export class Activator {
       random: this.#random,
       finished: (request, status) => this.#finished(request, status),
       hold: (request) => this.#hold(request),
+      draining: () => this.#draining,
     };
   }
 
@@ -316,7 +319,8 @@ export class Activator {
   #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string): void {
     const apps = this.#routes.apps();
     if (this.#routes.isRoot(hostname) && (req.url === '/' || req.url === '')) {
-      const page = appList(apps, this.#routes.domain, this.#server?.address() as { port: number } | null, req.headers.accept ?? '');
+      const listening = this.#server?.address() as { port: number } | null;
+      const page = appList(apps, this.#routes.domain, this.#options.publicPort === undefined ? listening : { port: this.#options.publicPort }, req.headers.accept ?? '');
       res.writeHead(200, { 'content-type': page.contentType });
       res.end(page.body);
       return;

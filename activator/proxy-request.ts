@@ -22,6 +22,8 @@ export interface ProxyContext {
   readonly finished: (request: ProxyRequest, status: number) => void;
   /** No replica could take it: queue it (returns false when the queue is full). */
   readonly hold: (request: ProxyRequest) => boolean;
+  /** The activator is draining: answers close their connection (decided when the answer starts, so requests in flight when the drain began are told too). */
+  readonly draining: () => boolean;
 }
 
 /** Headers for the replica: the client's, minus hop-by-hop ones, plus X-Forwarded-* and Forwarded. */
@@ -185,6 +187,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     }
     this.#responded = true;
     this.#status = statusCode;
+    if (this.#context.draining()) this.res.shouldKeepAlive = false;
     this.res.writeHead(statusCode, statusMessage ?? '', responseHeaders(headers, this.heldMs));
   }
 
@@ -236,6 +239,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** Answers with an activator error instead of the app's response. */
   #fail(error: { httpStatus: number; message: string; code: string }, extra: Record<string, string>): void {
     if (!this.res.headersSent && !this.res.destroyed) {
+      if (this.#context.draining()) this.res.shouldKeepAlive = false;
       this.res.writeHead(error.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'x-dormant-error': error.code, ...extra });
       this.res.end(error.message);
     }

@@ -98,6 +98,13 @@ export const runtimeErrors = defineErrors({
     message: (o: { revision: string }) =>
       `revision ${o.revision} has no image, and the Kubernetes runtime runs images only; start dormant up with --registry (such as 127.0.0.1:5000) and push again`,
   },
+  podsForbidden: {
+    code: 'RUNTIME_PODS_UNREADABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { namespace: string; reason: string }) =>
+      `cannot list the apps' pods in namespace ${o.namespace}: ${o.reason}; grant this identity get, list and watch on pods there (manifests/base has the Roles), or check the kubeconfig`,
+  },
   noCommand: {
     code: 'RUNTIME_NO_COMMAND',
     httpStatus: 422,

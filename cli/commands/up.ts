@@ -51,7 +51,13 @@ function serveTrace(activator: Activator | undefined, store: ResourceStore, app:
   );
 }
 
-async function startMetricsServer(registry: Registry, host: string, port: number, trace: (app: string, request: IncomingMessage, response: ServerResponse) => void): Promise<Server> {
+async function startMetricsServer(
+  registry: Registry,
+  host: string,
+  port: number,
+  ready: () => boolean,
+  trace: (app: string, request: IncomingMessage, response: ServerResponse) => void,
+): Promise<Server> {
   const server = createServer((request, response) => {
     const traced = /^\/trace\/([^/?]+)$/.exec(request.url ?? '');
     if (traced) {
@@ -63,8 +69,12 @@ async function startMetricsServer(registry: Registry, host: string, port: number
       );
     } else if (request.url === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (request.url === '/readyz') {
+      // Ready once every component of this process listens, and no longer while it stops (a readiness probe's answer).
+      if (ready()) response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+      else response.writeHead(503, { 'content-type': 'text/plain' }).end('starting or stopping\n');
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /trace/APP\n');
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz or /trace/APP\n');
     }
   });
   server.listen(port, host);
@@ -216,6 +226,7 @@ export const up: Command = {
       for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
     };
     let store: ResourceStore;
+    let ready = false;
     let metrics: Server | undefined;
     let activator: Activator | undefined;
     let sshPort = settings.sshPort;
@@ -226,7 +237,7 @@ export const up: Command = {
       metrics =
         settings.metricsPort === 0
           ? undefined
-          : await startMetricsServer(registry, listenHost, settings.metricsPort, (app, request, response) => serveTrace(activator, openStore, app, request, response));
+          : await startMetricsServer(registry, listenHost, settings.metricsPort, () => ready, (app, request, response) => serveTrace(activator, openStore, app, request, response));
       const server = metrics;
       if (server) {
         stops.push(
@@ -257,8 +268,8 @@ export const up: Command = {
                 log,
                 onChange: (leading) => {
                   if (!leading) return;
-                  void loop.adopt();
-                  kubeRuntime?.rewriteStatuses();
+                  // The scale read first, so the status written names it.
+                  void loop.adopt().then(() => kubeRuntime?.rewriteStatuses());
                 },
               })
             : undefined;
@@ -280,6 +291,7 @@ export const up: Command = {
             identity,
             log,
             labels: { [kubernetes.memberLabel]: 'true' },
+            deleteOnStop: true,
             annotations: { [kubernetes.addressAnnotation]: `${advertiseHost}:${actualPort}` },
           });
           stops.push(() => member.stop());
@@ -304,6 +316,7 @@ export const up: Command = {
           registry,
           domain: settings.domain,
           port: settings.httpPort,
+          ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
           host: listenHost,
         });
       }
@@ -335,6 +348,7 @@ export const up: Command = {
       throw error;
     }
     const metricsPort = (metrics?.address() as { port: number } | null)?.port ?? 0;
+    ready = true;
 
     const record: UpRecord = {
       pid: process.pid,
@@ -368,6 +382,7 @@ export const up: Command = {
 
     if (!io.stop.aborted) await once(io.stop, 'abort');
     log.info('stopping');
+    ready = false;
     if (activator && drainDeadline > 0) await activator.drain(drainDeadline);
     await stopAll();
     log.info('dormant up stopped; state kept');

@@ -37,9 +37,11 @@ try {
     });
   }
   // The production dependencies, as npm resolved them for this checkout (no network needed).
-  const { stdout: parseable } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: repo, maxBuffer: 64 << 20 }).catch(
-    (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }), // npm ls exits 1 on extraneous packages; its list is still right
-  );
+  const { stdout: parseable } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: repo, maxBuffer: 64 << 20 }).catch((error: { stdout?: string; stderr?: string }) => {
+    // npm ls exits 1 on extraneous packages too, whose list is still right; a missing or invalid one would leave the image without it.
+    if (/\b(missing|invalid)\b/.test(error.stderr ?? '')) throw new Error(`npm ls: the production dependencies are not installed as package-lock.json says; run npm ci first\n${error.stderr}`);
+    return { stdout: error.stdout ?? '' };
+  });
   const packages = parseable
     .split('\n')
     .map((line) => relative(repo, line.trim()))

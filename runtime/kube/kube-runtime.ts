@@ -35,6 +35,8 @@ export interface KubeRuntimeOptions {
    * Always, by default.
    */
   readonly writesStatus?: () => boolean;
+  /** How long start() tries to list the pods before it fails (60 s). */
+  readonly firstListTimeoutMs?: number;
 }
 
 interface PodState {
@@ -96,6 +98,7 @@ export class KubeRuntime implements Runtime {
   readonly #namespace: string;
   readonly #statusDelayMs: number;
   readonly #writesStatus: () => boolean;
+  readonly #firstListTimeoutMs: number;
   readonly #state = new Map<string, AppState>();
   readonly #ports = new Map<string, number>();
   readonly #stop = new AbortController();
@@ -111,6 +114,7 @@ export class KubeRuntime implements Runtime {
     this.#namespace = options.namespace ?? defaultNamespace;
     this.#statusDelayMs = options.statusDelayMs ?? 25;
     this.#writesStatus = options.writesStatus ?? (() => true);
+    this.#firstListTimeoutMs = options.firstListTimeoutMs ?? 60_000;
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
       pods: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
@@ -138,7 +142,15 @@ export class KubeRuntime implements Runtime {
       const deployment = await this.#apps.readNamespacedDeployment({ name: revision.metadata.name, namespace: this.#namespace }).catch(() => undefined);
       state.desired = deployment?.spec?.replicas ?? 0;
     }
-    await new Promise<void>((resolve) => {
+    // Until the first list: refused for good (401, 403) or failing for a minute, start fails with the reason instead of waiting on.
+    const firstListDeadline = performance.now() + this.#firstListTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const refuse = (error: unknown) => {
+        const status = (error as { code?: unknown }).code;
+        const reason = status === 401 || status === 403 ? `the apiserver answered ${status}` : `no answer for ${this.#firstListTimeoutMs / 1000} s (${(error as Error).message})`;
+        reject(runtimeErrors.podsForbidden({ namespace: this.#namespace, reason }, { cause: error }));
+      };
+      let synced = false;
       void listWatch<V1Pod & { metadata: { name: string } }>({
         watcher: new Watch(this.#config),
         path: `/api/v1/namespaces/${this.#namespace}/pods`,
@@ -148,8 +160,15 @@ export class KubeRuntime implements Runtime {
           return { items: list.items as (V1Pod & { metadata: { name: string } })[], resourceVersion: list.metadata?.resourceVersion };
         },
         onEvent: ({ type, object }) => this.#podEvent(type, object),
-        onSynced: resolve,
-        onFailure: (what, error) => this.#log.warn({ err: error }, `pod ${what} failed; retrying`),
+        onSynced: () => {
+          synced = true;
+          resolve();
+        },
+        onFailure: (what, error) => {
+          const status = (error as { code?: unknown }).code;
+          if (!synced && (status === 401 || status === 403 || performance.now() > firstListDeadline)) refuse(error);
+          else this.#log.warn({ err: error }, `pod ${what} failed; retrying`);
+        },
         signal: this.#stop.signal,
       });
     });
@@ -200,6 +219,9 @@ export class KubeRuntime implements Runtime {
     }
     this.#log.info({ app: state.name, revision: name }, 'serving a revision rolled out by another process');
     this.#changed(state);
+    this.#scheduleStatus(state);
+    // The writer (the acting autoscaler) also stops what a wake-up may have started on the old revision during the rollout.
+    if (this.#writesStatus()) await this.#scaleDownOthers(state, name, generation).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot scale down the earlier revisions'));
   }
 
   #stateOf(name: string): AppState {
@@ -489,7 +511,27 @@ export class KubeRuntime implements Runtime {
     state.serving = new Set([revision.metadata.name]);
     this.#changed(state);
     await this.#applyScale(state);
+    // Once its Deployment has its scale (what a process that adopts it reads), and before the old pods stop: activators in other processes route by the App's readyRevision.
+    await this.#publishServing(state, revision.metadata.name);
     await this.#scaleDownOthers(state, revision.metadata.name, generation);
+  }
+
+  /** status.readyRevision names what this process now serves, so that the other processes (components apart) follow at once. */
+  async #publishServing(state: AppState, revision: string): Promise<void> {
+    for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
+      try {
+        const app = await this.#store.find('App', state.name, this.#namespace);
+        if (!app || app.status?.readyRevision === revision) return;
+        await this.#store.updateStatus({ ...app, status: { ...app.status, readyRevision: revision } });
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT')) {
+          // The push's own status write after the rollout names it too; others follow then.
+          this.#log.warn({ app: state.name, revision, err: error }, 'cannot record the serving revision yet');
+          return;
+        }
+      }
+    }
   }
 
   /** Until target pods of the revision answer, one fails for good, time runs out, or a newer rollout starts. */
@@ -543,7 +585,10 @@ export class KubeRuntime implements Runtime {
     if (name === undefined) return 0;
     const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace });
     const replicas = deployment.spec?.replicas ?? 0;
-    state.desired = replicas;
+    if (state.desired !== replicas) {
+      state.desired = replicas;
+      this.#scheduleStatus(state);
+    }
     state.applied.set(name, replicas);
     return replicas;
   }
@@ -587,9 +632,12 @@ export class KubeRuntime implements Runtime {
     return readPodLogs(this.#config, this.#namespace, app, options);
   }
 
-  /** Writes every app's status again: this process has just become its writer. */
+  /** Writes every app's status again: this process has just become its writer, and another may have written since it last did. */
   rewriteStatuses(): void {
-    for (const state of this.#state.values()) this.#scheduleStatus(state);
+    for (const state of this.#state.values()) {
+      state.written = '';
+      this.#scheduleStatus(state);
+    }
   }
 
   #scheduleStatus(state: AppState): void {
@@ -606,7 +654,8 @@ export class KubeRuntime implements Runtime {
   async #writeStatuses(state: AppState): Promise<void> {
     state.statusWriting = true;
     try {
-      while (state.statusDirty && !this.#closed) {
+      // Checked again at each write: this process may have stopped being the writer meanwhile.
+      while (state.statusDirty && !this.#closed && this.#writesStatus()) {
         state.statusDirty = false;
         if (!(await this.#writeStatus(state))) {
           state.statusDirty = true;

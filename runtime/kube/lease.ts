@@ -45,6 +45,8 @@ export interface LeaseElectorOptions {
   readonly annotations?: Readonly<Record<string, string>>;
   /** Called when this candidate starts or stops holding the Lease. */
   readonly onChange?: (leading: boolean) => void;
+  /** On stop, delete the Lease instead of releasing it (a Lease of one's own, such as a member's: it would pile up otherwise). */
+  readonly deleteOnStop?: boolean;
   readonly clock?: () => number;
 }
 
@@ -149,7 +151,9 @@ export class LeaseElector {
     const { namespace, name } = this.#options;
     try {
       const current = await this.#api.readNamespacedLease({ name, namespace });
-      if (current.spec?.holderIdentity === this.#options.identity) {
+      if (current.spec?.holderIdentity === this.#options.identity && this.#options.deleteOnStop) {
+        await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' } } });
+      } else if (current.spec?.holderIdentity === this.#options.identity) {
         await this.#api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: { ...current.spec, holderIdentity: '' } } });
       }
     } catch {

@@ -4,13 +4,16 @@
 // request wakes it; it returns to zero; a second push under a trickle of requests fails
 // none; kubectl shows the App; deleting the App lets Kubernetes collect the rest.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DormantUp, nodeApp, startDormant, WorkingCopy } from '../git-support.js';
 import { type AppAnswer, eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
-const crds = join(fileURLToPath(new URL('../..', import.meta.url)), 'manifests', 'crds');
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const crds = join(repo, 'manifests', 'crds');
 const registry = '127.0.0.1:5000';
 const app = 'khello';
 let dormant: DormantUp;
@@ -149,6 +152,28 @@ it('a push under a trickle of requests fails none, and then only the new version
   assert.equal(logs.code, 0, logs.stderr);
   assert.match(logs.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[^ ]+ \\[${app}-00002-[a-z0-9]+-[a-z0-9]+\\] k8s v2 listening on 8080$`, 'm'));
   assert.ok((replicas[`${app}-00002`] ?? 0) >= 1);
+});
+
+it('dormant logs -f follows pods started after it began, from their first line', async () => {
+  const follower = spawn(process.execPath, [join(repo, 'bin', 'dormant.js'), 'logs', '-f', app, '--state-dir', dormant.stateDir]);
+  let out = '';
+  follower.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  follower.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  try {
+    const [old] = (await kubectlOk(['get', 'pods', '-l', `dormant.dev/revision=${app}-00002`, '-o', 'name'])).trim().split('\n');
+    assert.ok(old, 'a v2 pod runs');
+    await eventually('the running pod printed', async () => (out.includes(old.replace('pod/', '')) ? true : undefined), 30_000, 100);
+    // The Deployment replaces the deleted pod: a pod dormant logs -f did not know when it started.
+    await kubectlOk(['delete', old, '--wait=false']);
+    const fresh = await eventually('a replacement pod', async () => {
+      const names = (await kubectlOk(['get', 'pods', '-l', `dormant.dev/revision=${app}-00002`, '-o', 'name'])).trim().split('\n').filter((n) => n !== '' && n !== old);
+      return names[0]?.replace('pod/', '');
+    }, 60_000, 200);
+    await eventually(`the line of ${fresh}`, async () => (new RegExp(`\\[${fresh}\\] k8s v2 listening on 8080`).test(out) ? true : undefined), 60_000, 200);
+  } finally {
+    follower.kill('SIGTERM');
+    await once(follower, 'exit');
+  }
 });
 
 it('deleting the App with kubectl lets Kubernetes delete its Deployments and pods', async () => {

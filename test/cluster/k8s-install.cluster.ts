@@ -18,7 +18,7 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const app = 'kinst';
 const system = ['-n', 'dormant-system'];
 const nodePort = 30080;
-const sshPort = 30022;
+const sshPort = 2022;
 const gitdVolume = join(clusterDir, 'volumes', 'gitd');
 const remote = `ssh://git@127.0.0.1:${sshPort}/${app}`;
 let work: string;
@@ -111,10 +111,42 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('activator', 'update', 'apps.dormant.dev/status'), 'no');
   assert.equal(await can('autoscaler', 'update', 'deployments.apps/scale'), 'yes');
   assert.equal(await can('autoscaler', 'create', 'deployments'), 'no');
+  assert.equal(await can('activator', 'get', 'secrets'), 'no');
+  assert.equal(await can('autoscaler', 'update', 'apps.dormant.dev/status'), 'yes');
+  assert.equal(await can('autoscaler', 'delete', 'leases', 'dormant-system'), 'yes', 'its member Lease goes when it stops');
+  assert.equal(await can('autoscaler', 'update', 'apps.dormant.dev'), 'no', 'status only');
   assert.equal(await can('gitd', 'create', 'deployments'), 'yes');
+  assert.equal(await can('gitd', 'deletecollection', 'deployments'), 'yes', 'a failed first deploy is retired');
+  assert.equal(await can('gitd', 'delete', 'apps.dormant.dev'), 'yes', 'a failed first push removes the App it made');
+  assert.equal(await can('gitd', 'delete', 'revisions.dormant.dev'), 'yes');
+  assert.equal(await can('gitd', 'get', 'pods/log'), 'yes', "a failed start's last lines go into the push's answer");
+  assert.equal(await can('gitd', 'update', 'deployments'), 'no');
   assert.equal(await can('gitd', 'create', 'pods'), 'no');
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
   assert.equal(await can('gitd', 'create', 'deployments', 'kube-system'), 'no');
+});
+
+it('an identity that may not read pods: dormant up stops with a message that says which grant is missing, and changes nothing', async () => {
+  // A ServiceAccount with the activator's read access to the resources, but no Role on pods.
+  await kubectlOk(['create', 'serviceaccount', 'dormant-test-nopods', ...system]);
+  await kubectlOk(['create', 'clusterrolebinding', 'dormant-test-nopods', '--clusterrole', 'dormant-activator', '--serviceaccount', 'dormant-system:dormant-test-nopods']);
+  await kubectlOk(['label', 'clusterrolebinding', 'dormant-test-nopods', 'app.kubernetes.io/name=dormant']);
+  const token = (await kubectlOk(['create', 'token', 'dormant-test-nopods', ...system, '--duration', '10m'])).trim();
+  const admin = JSON.parse(await kubectlOk(['config', 'view', '--raw', '--minify', '-o', 'json'])) as { clusters: { name: string; cluster: Record<string, string> }[] };
+  const cluster = admin.clusters[0];
+  assert.ok(cluster);
+  const config = join(work, 'nopods.kubeconfig');
+  await writeFile(
+    config,
+    JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [cluster], users: [{ name: 'nopods', user: { token } }], contexts: [{ name: 'nopods', context: { cluster: cluster.name, user: 'nopods' } }], 'current-context': 'nopods' }),
+  );
+  const before = await kubectlOk(['get', 'deployments,apps.dormant.dev', '-A', '-o', 'name']);
+  const started = performance.now();
+  const up = await runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'up', '--runtime', 'kubernetes', '--kubeconfig', config, '--registry', '127.0.0.1:5000', '--component', 'activator', '--http-port', '0', '--metrics-port', '0', '--state-dir', join(work, 'nopods-state')], { cwd: work });
+  assert.equal(up.code, 1, up.stdout + up.stderr);
+  assert.match(up.stderr, /cannot list the apps' pods in namespace default: the apiserver answered 403; grant this identity get, list and watch on pods there/);
+  assert.ok(performance.now() - started < 30_000, 'refused at once, not after the minute allowed for an apiserver that does not answer');
+  assert.equal(await kubectlOk(['get', 'deployments,apps.dormant.dev', '-A', '-o', 'name']), before, 'nothing changed');
 });
 
 it('a git push to the gitd pod deploys at zero; a request through the NodePort wakes it with X-Dormant-Cold-Start', async (t: TestContext) => {
@@ -199,6 +231,14 @@ it('an activator pod and then the autoscaler leader deleted under load: no reque
     t.diagnostic(`autoscaler leader ${holder} deleted; ${next} took the Lease ${((performance.now() - deletedAt) / 1000).toFixed(1)} s later`);
     // Beyond the stable window (6 s) under the new leader: still no scale-down, still nothing failed.
     await new Promise((resolve) => setTimeout(resolve, 8_000));
+    // The new leader writes the App's status, and what it writes is what runs.
+    const status = await eventually('the App status from the new leader', async () => {
+      const found = JSON.parse(await kubectlOk(['get', 'apps.dormant.dev', app, '-o', 'json'])) as { status?: { desiredReplicas?: number; readyReplicas?: number; conditions?: { type: string; reason: string }[] } };
+      const s = found.status;
+      const serving = s?.conditions?.find((c) => c.type === 'Ready')?.reason === 'Serving';
+      return serving && (s?.desiredReplicas ?? 0) >= 1 && s?.desiredReplicas === (await replicas()) && (s?.readyReplicas ?? 0) >= 1 ? s : undefined;
+    }, 15_000, 250);
+    t.diagnostic(`App status under the new leader: desired ${status.desiredReplicas}, ready ${status.readyReplicas}`);
   } finally {
     running = false;
     await Promise.all([...workers, watchScale]);
@@ -216,7 +256,8 @@ it('the gitd pod deleted: its repositories, host key and admin keys survive on t
   const [old] = await componentPods('gitd');
   assert.ok(old);
   await kubectlOk(['delete', 'pod', old.name, ...system, '--wait=true']);
-  await kubectlOk(['rollout', 'status', 'deployment/dormant-gitd', ...system, '--timeout=120s']);
+  await eventually('a new gitd pod Ready', async () => ((await componentPods('gitd')).some((p) => p.ready && p.name !== old.name) ? true : undefined), 120_000, 250);
+  // Ready means it listens (its /readyz answers once SSH does).
   assert.equal(await hostKey(), keyBefore, 'the same host key: clients that pinned it still connect');
 
   await copy.commit(nodeApp('installed v2'));
