@@ -16,7 +16,7 @@ const maxConnectionsPerReplica = 256;
 export class Upstream {
   readonly id: string;
   readonly address: string;
-  readonly pool: Pool;
+  #pool: Pool | undefined;
   inFlight = 0;
   ready = false;
   draining = false;
@@ -27,8 +27,24 @@ export class Upstream {
   constructor(endpoint: Endpoint) {
     this.id = endpoint.id;
     this.address = endpoint.address;
+  }
+
+  /** Its connections, opened on first use (again after letGo, should it serve again). */
+  get pool(): Pool {
     // containerConcurrency is enforced by acquire(), and can change; the pool only caps connections.
-    this.pool = new Pool(`http://${endpoint.address}`, { connections: maxConnectionsPerReplica, pipelining: 1, keepAliveTimeout: 30_000, connectTimeout: 2000 });
+    this.#pool ??= new Pool(`http://${this.address}`, { connections: maxConnectionsPerReplica, pipelining: 1, keepAliveTimeout: 30_000, connectTimeout: 2000 });
+    return this.#pool;
+  }
+
+  /**
+   * Nothing in flight and no more to come: its kept-alive connections are closed, so a
+   * replica that waits for its last connection to go before it stops (a pod's preStop on
+   * Kubernetes) stops now rather than when they time out.
+   */
+  async letGo(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
   }
 }
 
@@ -98,14 +114,14 @@ export class AppTraffic {
       // The runtime's word, both ways: a pod of a revision that is about to serve shows as draining (not serving) until its revision is the serving one.
       if (endpoint.draining !== upstream.draining) {
         upstream.draining = endpoint.draining;
-        if (endpoint.draining && upstream.inFlight === 0) this.#hooks.drained(this.name, upstream.id);
+        if (endpoint.draining && upstream.inFlight === 0) this.#drained(upstream);
       }
     }
     for (const upstream of this.#upstreams.values()) {
       if (seen.has(upstream.id)) continue;
       upstream.gone = true;
       this.#upstreams.delete(upstream.id);
-      if (upstream.inFlight === 0) void upstream.pool.close();
+      if (upstream.inFlight === 0) void upstream.letGo();
     }
     this.readyCount = ready;
     this.#refreshRoutable(nowMs);
@@ -132,8 +148,13 @@ export class AppTraffic {
   release(upstream: Upstream): void {
     upstream.inFlight--;
     if (upstream.inFlight > 0) return;
-    if (upstream.gone) void upstream.pool.close();
-    else if (upstream.draining) this.#hooks.drained(this.name, upstream.id);
+    if (upstream.gone) void upstream.letGo();
+    else if (upstream.draining) this.#drained(upstream);
+  }
+
+  #drained(upstream: Upstream): void {
+    void upstream.letGo();
+    this.#hooks.drained(this.name, upstream.id);
   }
 
   /** A connect to upstream failed: route around it for a second. */
@@ -165,7 +186,7 @@ export class AppTraffic {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#upstreams.values()].map((u) => u.pool.close()));
+    await Promise.all([...this.#upstreams.values()].map((u) => u.letGo()));
     this.#upstreams.clear();
     this.routable = [];
   }

@@ -1,17 +1,20 @@
 // The Deployment a Revision becomes, and the verdicts on its pods, without a cluster.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type App, apiVersion, type Revision, validateAs } from '../../crds/index.js';
-import { deploymentFor, rolloutFailure, viewOfPod } from './deployment-spec.js';
+import { deploymentFor, drainScript, rolloutFailure, viewOfPod } from './deployment-spec.js';
 
 const app = validateAs('App', { apiVersion, kind: 'App', metadata: { name: 'hello', namespace: 'default', uid: '1b2c' }, spec: { run: { env: { GREETING: 'hi', PORT: '1' } } } });
-const revision = (run: Record<string, unknown>, image: string | null = '127.0.0.1:5000/dormant/hello@sha256:abc') =>
+const revision = (run: Record<string, unknown>, image: string | null = '127.0.0.1:5000/dormant/hello@sha256:abc', strategy = 'auto') =>
   validateAs('Revision', {
     apiVersion,
     kind: 'Revision',
     metadata: { name: 'hello-00002', namespace: 'default' },
-    spec: { app: 'hello', commit: 'a'.repeat(40), run },
+    spec: { app: 'hello', commit: 'a'.repeat(40), strategy, run },
     ...(image === null ? {} : { status: { phase: 'Deploying', steps: [], image } }),
   });
 const ok = <T>(result: { ok: boolean; object?: T }) => {
@@ -36,7 +39,9 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
     { name: 'GREETING', value: 'hi' },
   ], 'PORT is the container port, whatever spec.run.env says');
   assert.deepEqual(container?.readinessProbe?.tcpSocket, { port: 8080 });
-  assert.deepEqual(container?.lifecycle?.preStop?.sleep, { seconds: 2 });
+  assert.deepEqual(container?.lifecycle?.preStop?.exec?.command, ['/bin/sh', '-c', drainScript(8080, 10)], 'an auto-detected app (node:20-slim, a shell) waits for its connections to go');
+  const fromDockerfile = deploymentFor(ok<App>(app), ok<Revision>(revision({}, '127.0.0.1:5000/dormant/hello@sha256:abc', 'dockerfile')), 0);
+  assert.deepEqual(fromDockerfile.spec?.template.spec?.containers[0]?.lifecycle?.preStop, { sleep: { seconds: 2 } }, 'a Dockerfile image may have no shell: the plain pause');
   assert.deepEqual(deployment.spec?.selector.matchLabels, { 'dormant.dev/app': 'hello', 'dormant.dev/revision': 'hello-00002' });
 });
 
@@ -62,4 +67,23 @@ it('a rollout fails at once on a pod that cannot start, and waits on one that is
   const terminating = viewOfPod(pod({ state: { running: {} }, restartCount: 0 }, { deletionTimestamp: new Date() }));
   assert.equal(terminating.terminating, true);
   assert.equal(terminating.ip, '10.244.0.9');
+});
+
+it('the drain script (run by /bin/sh here, on the /proc of this host) waits out the pause, then until the last connection to the port closes', async () => {
+  const server = createServer((socket) => socket.on('end', () => socket.end()));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const started = performance.now();
+  const script = spawn('/bin/sh', ['-c', drainScript(port, 20)], { stdio: 'ignore' });
+  const exited = once(script, 'exit').then(() => performance.now() - started);
+  // Still open after the pause: the script keeps waiting.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.equal(script.exitCode, null, 'still waiting while a connection is open');
+  client.end();
+  const tookMs = await exited;
+  server.close();
+  assert.ok(tookMs >= 3000 && tookMs < 4500, `returned soon after the connection closed (${tookMs.toFixed(0)} ms)`);
 });

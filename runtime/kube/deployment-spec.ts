@@ -17,6 +17,23 @@ export const defaultContainerPort = 8080;
  */
 export const preStopSeconds = 2;
 
+/**
+ * The preStop of a pod whose image has a shell (auto-detected apps run on node:20-slim):
+ * the pause above, then until no connection to the app's port is left open (the
+ * activators close theirs to a stopping pod once its last request is answered), for at
+ * most drainSeconds; only then SIGTERM. Requests longer than the pause finish. A
+ * Dockerfile image may have no shell, so it gets the plain pause.
+ */
+export function drainScript(port: number, drainSeconds: number): string {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return [
+    `sleep ${preStopSeconds}`,
+    `end=$(( $(date +%s) + ${drainSeconds} ))`,
+    // /proc/net/tcp: local address:port, remote address:port, state (01: established).
+    `while grep -qs ":${hexPort} [0-9A-F]*:[0-9A-F]* 01 " /proc/net/tcp /proc/net/tcp6 && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done`,
+  ].join('\n');
+}
+
 export function containerPort(revision: Revision): number {
   return revision.spec.run.port ?? defaultContainerPort;
 }
@@ -75,7 +92,9 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
                 successThreshold: 1,
                 timeoutSeconds: 1,
               },
-              lifecycle: { preStop: { sleep: { seconds: preStopSeconds } } },
+              lifecycle: {
+                preStop: revision.spec.strategy === 'auto' ? { exec: { command: ['/bin/sh', '-c', drainScript(port, drainSeconds)] } } : { sleep: { seconds: preStopSeconds } },
+              },
               ...(Object.keys(requests).length > 0 ? { resources: { requests, limits: resources.memory === undefined ? {} : { memory: resources.memory } } } : {}),
             },
           ],

@@ -89,9 +89,9 @@ export interface AppAnswer {
 }
 
 /** GET / of an app through the activator on 127.0.0.1:port, on a fresh connection. */
-export function getApp(port: number, app: string, timeoutMs = 60_000): Promise<AppAnswer> {
+export function getApp(port: number, app: string, timeoutMs = 60_000, path = '/'): Promise<AppAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host: `${app}.localhost` }, agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, coldStart: res.headers['x-dormant-cold-start'] as string | undefined }));

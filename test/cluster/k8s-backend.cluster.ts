@@ -115,7 +115,9 @@ it('a push under a trickle of requests fails none, and then only the new version
   // v2 also says when it listens, for dormant logs to show.
   await copy.commit({
     ...nodeApp('k8s v2'),
-    'server.js': "require('node:http').createServer((q, s) => s.end('k8s v2\\n')).listen(process.env.PORT, () => console.log('k8s v2 listening on ' + process.env.PORT));\n",
+    // /slow answers after 8 s: the next test's request in flight while v2's pods stop.
+    'server.js':
+      "require('node:http').createServer((q, s) => (q.url === '/slow' ? setTimeout(() => s.end('k8s v2 slow\\n'), 8000) : s.end('k8s v2\\n'))).listen(process.env.PORT, () => console.log('k8s v2 listening on ' + process.env.PORT));\n",
   });
   const answers: AppAnswer[] = [];
   const failures: string[] = [];
@@ -174,6 +176,23 @@ it('dormant logs -f follows pods started after it began, from their first line',
     follower.kill('SIGTERM');
     await once(follower, 'exit');
   }
+});
+
+it("a request in flight when its pod is stopped (a push replaces it) finishes on that pod: the pod waits for the activator's connections to close", async (t: TestContext) => {
+  const started = performance.now();
+  const slow = getApp(dormant.httpPort, app, 60_000, '/slow');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await copy.commit(nodeApp('k8s v3'));
+  const pushed = await copy.push(dormant.remote(app));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const v2Pods = async () => (await kubectlOk(['get', 'pods', '-l', `dormant.dev/revision=${app}-00002`, '-o', 'jsonpath={.items[*].metadata.deletionTimestamp}'])).trim();
+  await eventually('the v2 pod stopping', async () => ((await v2Pods()) !== '' ? true : undefined), 30_000, 100);
+  const answer = await slow;
+  t.diagnostic(`the 8 s request answered after ${((performance.now() - started) / 1000).toFixed(1)} s: ${answer.status} ${answer.body.trim()}`);
+  assert.equal(answer.status, 200, answer.body);
+  assert.equal(answer.body, 'k8s v2 slow\n', 'answered by the pod it started on, not cut and replayed on v3');
+  assert.equal((await get()).body, 'k8s v3\n');
+  await eventually('the v2 pod gone once its last connection closed', async () => ((await kubectlOk(['get', 'pods', '-l', `dormant.dev/revision=${app}-00002`, '-o', 'name'])).trim() === '' ? true : undefined), 30_000, 200);
 });
 
 it('deleting the App with kubectl lets Kubernetes delete its Deployments and pods', async () => {
