@@ -19,6 +19,7 @@ import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../
 import { appLabel, containerPort, defaultContainerPort, deploymentFor, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { listWatch } from './list-watch.js';
 import { readPodLogs } from './pod-logs.js';
+import { apiClient } from './api-client.js';
 
 export interface KubeRuntimeOptions {
   readonly config: KubeConfig;
@@ -107,8 +108,8 @@ export class KubeRuntime implements Runtime {
 
   constructor(options: KubeRuntimeOptions) {
     this.#config = options.config;
-    this.#apps = options.config.makeApiClient(AppsV1Api);
-    this.#core = options.config.makeApiClient(CoreV1Api);
+    this.#apps = apiClient(options.config, AppsV1Api);
+    this.#core = apiClient(options.config, CoreV1Api);
     this.#store = options.store;
     this.#log = options.log.child({ component: 'runtime' });
     this.#namespace = options.namespace ?? defaultNamespace;

@@ -1,8 +1,11 @@
 // The ResourceStore contract against the test cluster's real kube-apiserver (npm run
 // test:cluster): the same suite the local store passes.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { kubeconfig, kubectl, kubectlOk } from '../../test/cluster/cluster-support.js';
+import { clusterDir, kubeconfig, kubectl, kubectlOk } from '../../test/cluster/cluster-support.js';
 import { resourceStoreContract } from '../resource-store-contract.js';
 import { KubeStore } from './kube-store.js';
 
@@ -24,4 +27,26 @@ resourceStoreContract('KubeStore', async () => {
     openPeer: () => KubeStore.open({ kubeconfig }),
     cleanup: clearNamespaces,
   };
+});
+
+it('an apiserver that takes the request and never answers (SIGSTOP, for real): the call fails at its deadline, saying so, and the next one after it resumes works', async () => {
+  const store = await KubeStore.open({ kubeconfig, requestTimeoutMs: 1500 });
+  const pid = Number((await readFile(join(clusterDir, 'pids', 'kube-apiserver'), 'utf8')).split(' ')[0]);
+  assert.ok(pid > 1);
+  try {
+    // Only a few seconds: the cluster's own components renew their leases every 10 s or so.
+    process.kill(pid, 'SIGSTOP');
+    const started = performance.now();
+    await assert.rejects(store.get('App', 'no-such-app'), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'STORE_API_UNREACHABLE');
+      assert.match(error.message, /did not answer \(no answer within 1\.5 s\)/);
+      return true;
+    });
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs >= 1400 && tookMs < 4000, `failed at the deadline (${tookMs.toFixed(0)} ms)`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await assert.rejects(store.get('App', 'no-such-app'), (error: Error & { code?: string }) => error.code === 'STORE_NOT_FOUND');
+  await store.close();
 });

@@ -13,12 +13,15 @@ import { EventChannel } from '../local-store/event-channel.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { admit, checkKey, deepFreeze, requireResourceVersion } from '../store-checks.js';
 import { listWatch } from './list-watch.js';
+import { apiClient, defaultRequestTimeoutMs } from './api-client.js';
 
 export interface KubeStoreOptions {
   /** A kubeconfig file; omitted: $KUBECONFIG, ~/.kube/config, or the pod's service account. */
   readonly kubeconfig?: string;
   /** Waits between attempts to re-establish a watch. */
   readonly rewatchDelayMs?: number;
+  /** The deadline of one request (not of a watch): 15 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 interface ApiStatus {
@@ -89,14 +92,16 @@ export class KubeStore implements ResourceStore {
   readonly #api: CustomObjectsApi;
   readonly #watcher: Watch;
   readonly #rewatchDelayMs: number;
+  readonly #requestTimeoutMs: number;
   readonly #server: string;
   readonly #channels = new Set<EventChannel<WatchEvent<DormantObject>>>();
   #closed = false;
 
   private constructor(config: KubeConfig, options: KubeStoreOptions) {
-    this.#api = config.makeApiClient(CustomObjectsApi);
+    this.#api = apiClient(config, CustomObjectsApi, options.requestTimeoutMs ?? defaultRequestTimeoutMs);
     this.#watcher = new Watch(config);
     this.#rewatchDelayMs = options.rewatchDelayMs ?? 1000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
     this.#server = config.getCurrentCluster()?.server ?? 'the cluster';
   }
 
@@ -123,8 +128,10 @@ export class KubeStore implements ResourceStore {
     const status = apiStatus(error);
     if (status === undefined) {
       if (isDormantError(error)) return error;
-      // No answer at all: connection refused or reset, DNS, TLS.
-      return storeErrors.apiUnreachable({ server: this.#server, reason: (error as Error).message ?? String(error) }, { cause: error });
+      // No answer at all: connection refused or reset, DNS, TLS, or none within the deadline.
+      const timedOut = (error as Error).name === 'AbortError' || (error as { type?: string }).type === 'aborted';
+      const reason = timedOut ? `no answer within ${this.#requestTimeoutMs / 1000} s` : ((error as Error).message ?? String(error));
+      return storeErrors.apiUnreachable({ server: this.#server, reason }, { cause: error });
     }
     if (status.code === 404) return storeErrors.notFound({ kind, namespace, name });
     if (status.code === 409 && status.reason === 'AlreadyExists') return storeErrors.alreadyExists({ kind, namespace, name });

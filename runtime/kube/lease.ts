@@ -7,6 +7,7 @@
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiClient } from './api-client.js';
 
 export interface LeaseView {
   readonly holder: string | undefined;
@@ -65,7 +66,7 @@ export class LeaseElector {
 
   constructor(options: LeaseElectorOptions) {
     this.#options = options;
-    this.#api = options.config.makeApiClient(CoordinationV1Api);
+    this.#api = apiClient(options.config, CoordinationV1Api);
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -185,7 +186,7 @@ export class MemberDirectory {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: { config: KubeConfig; namespace: string; log: Logger; clock?: () => number }) {
-    this.#api = options.config.makeApiClient(CoordinationV1Api);
+    this.#api = apiClient(options.config, CoordinationV1Api);
     this.#namespace = options.namespace;
     this.#log = options.log;
     this.#clock = options.clock ?? Date.now;

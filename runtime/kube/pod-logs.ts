@@ -9,6 +9,7 @@ import { CoreV1Api, type KubeConfig, Log, type V1Pod, Watch } from '@kubernetes/
 import type { LogLine, LogOptions } from '../runtime.js';
 import { appLabel } from './deployment-spec.js';
 import { listWatch } from './list-watch.js';
+import { apiClient } from './api-client.js';
 
 function parseLogLine(replica: string, line: string): LogLine | undefined {
   if (line.length === 0) return undefined;
@@ -25,7 +26,7 @@ function runningInstance(pod: V1Pod): string | undefined {
 }
 
 export async function* readPodLogs(config: KubeConfig, namespace: string, app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
-  const core = config.makeApiClient(CoreV1Api);
+  const core = apiClient(config, CoreV1Api);
   const labelSelector = `${appLabel}=${app}`;
   const pods = await core.listNamespacedPod({ namespace, labelSelector });
   const sinceSeconds = options.sinceMs === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - options.sinceMs) / 1000));
