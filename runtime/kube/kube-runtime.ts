@@ -215,10 +215,12 @@ export class KubeRuntime implements Runtime {
     this.#ports.set(name, containerPort(revision));
     const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace }).catch(() => undefined);
     if (deployment?.spec?.replicas !== undefined) {
-      state.desired = deployment.spec.replicas;
       state.applied.set(name, deployment.spec.replicas);
+      // The process that scales (the acting autoscaler) keeps the scale it decided and gives it to the new revision; the others take the Deployment's word.
+      if (!this.#writesStatus()) state.desired = deployment.spec.replicas;
     }
     this.#log.info({ app: state.name, revision: name }, 'serving a revision rolled out by another process');
+    if (this.#writesStatus()) void this.#applyScale(state);
     this.#changed(state);
     this.#scheduleStatus(state);
     // The writer (the acting autoscaler) also stops what a wake-up may have started on the old revision during the rollout.
@@ -464,6 +466,9 @@ export class KubeRuntime implements Runtime {
     const previous = state.revision;
     const name = revision.metadata.name;
     this.#ports.set(name, containerPort(revision));
+    // Another process scales the app (components apart: the acting autoscaler): start from the scale it set, not from what this one last saw.
+    if (!this.#writesStatus() && previous !== undefined) await this.currentScale(state.name).catch(() => undefined);
+    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
     const atZero = state.desired === 0 && !options.verifyAtZero;
     state.rolling = { revision, generation, verifying: options.verifyAtZero === true };
     const created = this.#scaleTarget(state)?.replicas ?? 0;

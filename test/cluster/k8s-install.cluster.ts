@@ -239,6 +239,12 @@ it('an activator pod and then the autoscaler leader deleted under load: no reque
       return serving && (s?.desiredReplicas ?? 0) >= 1 && s?.desiredReplicas === (await replicas()) && (s?.readyReplicas ?? 0) >= 1 ? s : undefined;
     }, 15_000, 250);
     t.diagnostic(`App status under the new leader: desired ${status.desiredReplicas}, ready ${status.readyReplicas}`);
+    // The deleted autoscaler took its member Lease with it: the activators post to the live ones only.
+    await eventually('one member Lease per live autoscaler', async () => {
+      const members = (await kubectlOk(['get', 'leases', ...system, '-l', 'dormant.dev/autoscaler-member=true', '-o', 'jsonpath={.items[*].spec.holderIdentity}'])).trim().split(/\s+/).sort();
+      const live = (await componentPods('autoscaler')).map((p) => p.name).sort();
+      return members.length === 2 && !members.includes(holder) && members.every((m) => live.includes(m)) ? true : undefined;
+    }, 30_000, 250);
   } finally {
     running = false;
     await Promise.all([...workers, watchScale]);
@@ -248,6 +254,39 @@ it('an activator pod and then the autoscaler leader deleted under load: no reque
   t.diagnostic(`${answered} requests answered in all, ${failures.length} failed; lowest scale ${lowest}`);
   assert.deepEqual(failures, []);
   assert.ok(lowest >= 1, `the app never went below one pod under load (lowest ${lowest})`);
+});
+
+it('a push while the app serves (woken by the autoscaler after gitd last deployed) fails no request, and the new version keeps its pod', async (t: TestContext) => {
+  const agent = new Agent({ connections: 2 });
+  const failures: string[] = [];
+  const bodies: string[] = [];
+  let running = true;
+  const trickle = (async () => {
+    while (running) {
+      await get(agent).then(
+        (a) => (a.status === 200 ? bodies.push(a.body) : failures.push(`${a.status} ${a.body.trim()}`)),
+        (error: Error) => failures.push(`${error.name}: ${error.message}`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  try {
+    await eventually('the app warm', async () => (bodies.length >= 20 ? true : undefined), 60_000, 100);
+    await copy.commit(nodeApp('installed v2'));
+    const pushed = await copy.push(remote);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    await eventually('v2 answering', async () => (bodies.at(-1) === 'installed v2\n' ? true : undefined), 30_000, 100);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  } finally {
+    running = false;
+    await trickle;
+    await agent.close();
+  }
+  t.diagnostic(`${bodies.length} requests through the push, ${failures.length} failed`);
+  assert.deepEqual(failures, []);
+  assert.equal(bodies.at(-1), 'installed v2\n');
+  const v2 = Number((await kubectl(['get', 'deployment', `${app}-00002`, '-o', 'jsonpath={.spec.replicas}'])).stdout || 'NaN');
+  assert.ok(v2 >= 1, `the new revision serving under the trickle has a pod (replicas ${v2})`);
 });
 
 it('the gitd pod deleted: its repositories, host key and admin keys survive on the volume; the next push builds on the last', async (t: TestContext) => {
@@ -260,21 +299,21 @@ it('the gitd pod deleted: its repositories, host key and admin keys survive on t
   // Ready means it listens (its /readyz answers once SSH does).
   assert.equal(await hostKey(), keyBefore, 'the same host key: clients that pinned it still connect');
 
-  await copy.commit(nodeApp('installed v2'));
+  await copy.commit(nodeApp('installed v3'));
   const pushed = await copy.push(remote);
   assert.equal(pushed.code, 0, pushed.stderr);
   // A fast-forward (old..new), not a new branch: the repository was still there.
   assert.match(pushed.stderr, /[0-9a-f]{7,}\.\.[0-9a-f]{7,}\s+main -> main/);
-  assert.match(pushed.stderr, new RegExp(`${app}-00002`));
+  assert.match(pushed.stderr, new RegExp(`${app}-00003`));
   const agent = new Agent();
   try {
-    const answer = await eventually('v2 answering', async () => {
+    const answer = await eventually('v3 answering', async () => {
       const a = await get(agent);
-      return a.body === 'installed v2\n' ? a : undefined;
+      return a.body === 'installed v3\n' ? a : undefined;
     }, 60_000, 250);
     assert.equal(answer.status, 200);
   } finally {
     await agent.close();
   }
-  t.diagnostic(`gitd ${old.name} replaced; push of v2 after it: ok`);
+  t.diagnostic(`gitd ${old.name} replaced; push of v3 after it: ok`);
 });
