@@ -129,6 +129,6 @@ export const gitdErrors = defineErrors({
     httpStatus: 400,
     exitCode: 1,
     message: (o: { app: string; problems: readonly string[] }) =>
-      `"${o.app}" cannot be an app name: ${o.problems.join('; ')}. App names are lower-case letters, digits and '-', at most 40 characters, like hello or shop-api`,
+      `"${o.app}" cannot be an app name: ${o.problems.join('; ')}; push to a remote such as ssh://git@HOST:PORT/hello instead`,
   },
 });

@@ -377,7 +377,7 @@ describe('git push refuses', () => {
     const copy = await WorkingCopy.create(d.work, 'badname', d.adminKey);
     await copy.commit(nodeApp('x'));
     const bad = await copy.push(`ssh://git@127.0.0.1:${d.sshPort}/Bad_Name`);
-    assert.match(bad.stderr, /"Bad_Name" cannot be an app name: .*App names are lower-case letters, digits and '-'/);
+    assert.match(bad.stderr, /"Bad_Name" cannot be an app name: .*use lower-case letters, digits and '-'.*; push to a remote such as ssh:\/\/git@HOST:PORT\/hello instead/);
   });
 
   it('garbage on the channel is refused and the repository is unchanged', async () => {

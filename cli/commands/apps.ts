@@ -3,7 +3,7 @@ import { removeAppFiles } from '../../gitd/index.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { formatAge, formatTable, print } from '../output.js';
-import { appUrl, currentSettings, gitRemote } from '../settings.js';
+import { appUrl, currentSettings, gitRemote, readRuntimeRecord } from '../settings.js';
 
 const readyReplicas = (app: App) => app.status?.readyReplicas ?? 0;
 
@@ -11,10 +11,11 @@ export const appsList: Command = {
   name: 'apps',
   aliases: ['apps list'],
   usage: 'dormant apps [--output json|yaml]',
-  summary: 'List apps: URL, revision, processes or containers, replicas, last request',
+  summary: 'List apps: URL, revision, processes, containers or pods, replicas, last request',
   args: 0,
   async run({ io, flags, output, store }) {
     const settings = await currentSettings(flags, io);
+    const onKubernetes = (await readRuntimeRecord(settings.stateDir)).runtime === 'kubernetes';
     const resources = await store();
     const apps = await resources.list('App');
     const rows = await Promise.all(
@@ -25,7 +26,7 @@ export const appsList: Command = {
           name: app.metadata.name,
           url: app.status?.url ?? appUrl(settings, app.metadata.name),
           revision: serving ?? null,
-          runsAs: revision === undefined ? null : revision.spec.image ? 'containers' : 'processes',
+          runsAs: revision === undefined ? null : onKubernetes ? 'pods' : revision.spec.image ? 'containers' : 'processes',
           image: revision?.spec.image ?? null,
           desiredReplicas: app.status?.desiredReplicas ?? 0,
           readyReplicas: readyReplicas(app),

@@ -215,7 +215,9 @@ export const up: Command = {
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
 
-    const log = pino({ name: 'dormant', base: { component: 'up' } }, pino.destination({ fd: 2, sync: true }));
+    // Each component binds its own name (component: activator, runtime...); up's own lines say up.
+    const root = pino({ name: 'dormant' }, pino.destination({ fd: 2, sync: true }));
+    const log = root.child({ component: 'up' });
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
     const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running', labelNames: ['component'], registers: [registry] });
@@ -250,9 +252,9 @@ export const up: Command = {
       }
       // Apart, only the acting autoscaler writes App status; together, this one process does.
       let writesStatus = () => !split;
-      const kubeRuntime = kubernetes ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log, registry, writesStatus: () => writesStatus() }) : undefined;
+      const kubeRuntime = kubernetes ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log: root, registry, writesStatus: () => writesStatus() }) : undefined;
       const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-        kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log, registry });
+        kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry });
       stops.push(() => runtime.close());
       await runtime.start();
       let autoscaler: ScalingLoop | undefined;
@@ -265,7 +267,7 @@ export const up: Command = {
                 namespace: leaseNamespace,
                 name: 'dormant-autoscaler',
                 identity,
-                log,
+                log: root.child({ component: 'autoscaler' }),
                 onChange: (leading) => {
                   if (!leading) return;
                   // The scale read first, so the status written names it.
@@ -274,7 +276,7 @@ export const up: Command = {
               })
             : undefined;
         if (elector) writesStatus = () => elector.leading;
-        const loop = new ScalingLoop({ store, runtime, log, registry, ...(elector ? { acting: () => elector.leading } : {}) });
+        const loop = new ScalingLoop({ store, runtime, log: root, registry, ...(elector ? { acting: () => elector.leading } : {}) });
         autoscaler = loop;
         stops.push(async () => loop.close());
         await loop.start();
@@ -289,7 +291,7 @@ export const up: Command = {
             namespace: leaseNamespace,
             name: kubernetes.memberLeaseName(identity),
             identity,
-            log,
+            log: root.child({ component: 'autoscaler' }),
             labels: { [kubernetes.memberLabel]: 'true' },
             deleteOnStop: true,
             annotations: { [kubernetes.addressAnnotation]: `${advertiseHost}:${actualPort}` },
@@ -302,17 +304,17 @@ export const up: Command = {
       }
       let stats: StatsSink | undefined = autoscaler;
       if (wants('activator') && stats === undefined && kubernetes) {
-        const directory = new kubernetes.MemberDirectory({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, log });
+        const directory = new kubernetes.MemberDirectory({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, log: root.child({ component: 'activator' }) });
         stops.push(async () => directory.stop());
         await directory.start();
-        stats = new RemoteStatsSink({ targets: () => directory.addresses(), log });
+        stats = new RemoteStatsSink({ targets: () => directory.addresses(), log: root.child({ component: 'activator' }) });
       }
       if (wants('activator') && stats !== undefined) {
         activator = new Activator({
           store,
           endpoints: runtime,
           stats,
-          log,
+          log: root,
           registry,
           domain: settings.domain,
           port: settings.httpPort,
@@ -326,11 +328,11 @@ export const up: Command = {
           runtime,
           stateDir: settings.stateDir,
           appUrl: (app) => appUrl(publicAddress, app),
-          log,
+          log: root.child({ component: 'gitd' }),
           ...(imageRegistry ? { registry: imageRegistry } : {}),
           buildTimeoutMs: buildTimeout,
         });
-        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
+        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
         stops.push(() => gitd.close());
         sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
           throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
