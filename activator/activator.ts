@@ -218,8 +218,6 @@ export class Activator {
 
   // The request path, in order: Dormant's own page, routing, then a replica or the queue.
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // Draining: the answer says Connection: close, so the client's next request opens a connection to another activator.
-    if (this.#draining) res.shouldKeepAlive = false;
     const hostname = RouteTable.hostname(req.headers.host);
     const app = this.#routes.resolve(hostname);
     const traffic = app === undefined ? undefined : this.#traffic.get(app);
@@ -317,6 +315,8 @@ export class Activator {
   }
 
   #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string): void {
+    // Draining: the answer says Connection: close, so the client's next request opens a connection to another activator (proxied answers decide it as they start).
+    if (this.#draining) res.shouldKeepAlive = false;
     const apps = this.#routes.apps();
     if (this.#routes.isRoot(hostname) && (req.url === '/' || req.url === '')) {
       const listening = this.#server?.address() as { port: number } | null;
