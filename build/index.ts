@@ -4,4 +4,4 @@ export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfi
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
 export { ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
-export { type LocalImage, listLocalImages, removeLocalImage } from './local-images.js';
+export { type LocalImage, listLocalImages, removeLocalImage, stateLabel, stateLabelValue } from './local-images.js';

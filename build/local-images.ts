@@ -1,12 +1,20 @@
 // The images on this machine that Dormant made: the bootstrapped bases and the apps'
 // Dockerfile builds (localhost/dormant/APP:REVISION), read from podman.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { buildErrors } from './errors.js';
 import { podmanEnv } from './run-build.js';
 
 const run = promisify(execFile);
+
+/** The label a Dockerfile build carries: which state folder (which Dormant) made it, so one Dormant's gc leaves another's images alone. */
+export const stateLabel = 'dev.dormant.state';
+
+/** The value of stateLabel for a state folder. */
+export const stateLabelValue = (stateDir: string) => createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 16);
 
 export interface LocalImage {
   readonly id: string;
@@ -14,6 +22,8 @@ export interface LocalImage {
   readonly kind: 'base' | 'app';
   readonly app: string | undefined;
   readonly revision: string | undefined;
+  /** stateLabel's value; absent on images built before it was set. */
+  readonly state: string | undefined;
   readonly sizeBytes: number;
   readonly createdAt: string;
 }
@@ -50,6 +60,7 @@ export async function listLocalImages(): Promise<LocalImage[]> {
         kind: app ? 'app' : 'base',
         app: app?.[1],
         revision: app?.[2],
+        state: image.Labels?.[stateLabel],
         sizeBytes: image.Size,
         createdAt: image.CreatedAt,
       });

@@ -21,6 +21,8 @@ export interface RunBuildOptions {
   readonly onStep?: (name: string) => void;
   /** The tag a Dockerfile build gets (localhost/dormant/APP:REVISION). */
   readonly imageTag?: string;
+  /** Labels a Dockerfile build's image gets (the state folder that made it). */
+  readonly imageLabels?: Readonly<Record<string, string>>;
 }
 
 const staticServerSource = fileURLToPath(new URL('./static-server.cjs', import.meta.url));
@@ -116,7 +118,18 @@ async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<vo
   let step = '';
   let missingImage = '';
   const failure = await runCommand(
-    ['podman', 'build', '--layers', '-t', options.imageTag, '-f', join(options.dir, spec.file), ...Object.entries(spec.args).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), join(options.dir, spec.context)],
+    [
+      'podman',
+      'build',
+      '--layers',
+      '-t',
+      options.imageTag,
+      ...Object.entries(options.imageLabels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      '-f',
+      join(options.dir, spec.file),
+      ...Object.entries(spec.args).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+      join(options.dir, spec.context),
+    ],
     {
       cwd: options.dir,
       env: podmanEnv(options.env),

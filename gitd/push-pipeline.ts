@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand } from '../build/index.js';
+import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../build/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import type { ResourceStore, Runtime } from '../runtime/index.js';
@@ -158,6 +158,7 @@ export class PushPipeline {
         onLine: (line) => progress(indent(line)),
         onStep: (step) => progress(`-----> ${step}`),
         imageTag,
+        imageLabels: { [stateLabel]: stateLabelValue(this.#options.stateDir) },
         signal: request.signal ? AbortSignal.any([request.signal, buildDeadline]) : buildDeadline,
       });
     } catch (error) {

@@ -35,7 +35,8 @@ describe('Dockerfile apps as containers', () => {
     const pushed = await copy.push(d.remote('box'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /Building box \(Dockerfile, FROM node:20-slim\)/);
-    assert.match(pushed.stderr, /remote: +STEP 1\/4: FROM node:20-slim/);
+    assert.match(pushed.stderr, /remote: +STEP 1\/5: FROM node:20-slim/);
+    assert.match(pushed.stderr, /remote: +STEP 5\/5: LABEL "dev.dormant.state"="[0-9a-f]{16}"/, "the image says which state folder made it (what gc goes by)");
     assert.match(pushed.stderr, /Successfully tagged localhost\/dormant\/box:box-00001/);
     const started = performance.now();
     const first = await d.get('box');
@@ -59,11 +60,21 @@ describe('Dockerfile apps as containers', () => {
     assert.ok(imageList.some((i) => i.kind === 'base' && i.name === 'node:20-slim'), 'the bootstrapped base is listed');
     assert.deepEqual(imageList.filter((i) => i.name.startsWith('localhost/dormant/box:')).map((i) => i.revision).sort(), ['box-00001', 'box-00002']);
     assert.match((await d.dormant('gc', '--keep', '0')).stderr, /--keep must be a whole number of at least 1, got "0"/);
-    const collected = await d.dormant('gc', '--keep', '1');
-    assert.match(collected.stdout, /removed localhost\/dormant\/box:box-00001/);
-    assert.doesNotMatch(collected.stdout, /box-00002/);
-    const after = JSON.parse((await d.dormant('images', '-o', 'json')).stdout) as { name: string }[];
-    assert.deepEqual(after.filter((i) => i.name.startsWith('localhost/dormant/box:')).map((i) => i.name), ['localhost/dormant/box:box-00002']);
+    // Another Dormant on this machine (another state folder) built an app of the same name: not ours to collect.
+    const foreign = 'localhost/dormant/box:box-00077';
+    const foreignDir = join(d.work, 'foreign-build');
+    await run('mkdir', ['-p', foreignDir]);
+    await writeFile(join(foreignDir, 'Containerfile'), 'FROM docker.io/library/node:20-slim\n');
+    await run('podman', ['build', '-q', '-t', foreign, '--label', 'dev.dormant.state=0123456789abcdef', foreignDir], { env: podmanEnv });
+    try {
+      const collected = await d.dormant('gc', '--keep', '1');
+      assert.match(collected.stdout, /removed localhost\/dormant\/box:box-00001/);
+      assert.doesNotMatch(collected.stdout, /box-00002|box-00077/);
+      const after = JSON.parse((await d.dormant('images', '-o', 'json')).stdout) as { name: string }[];
+      assert.deepEqual(after.filter((i) => i.name.startsWith('localhost/dormant/box:')).map((i) => i.name), ['localhost/dormant/box:box-00002', foreign], "another state folder's image survives");
+    } finally {
+      await run('podman', ['rmi', foreign], { env: podmanEnv }).catch(() => undefined);
+    }
     assert.equal((await d.get('box')).body, 'container v2\n');
   });
 

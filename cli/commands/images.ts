@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listLocalImages, removeLocalImage } from '../../build/index.js';
+import { listLocalImages, removeLocalImage, stateLabelValue } from '../../build/index.js';
 import type { Revision } from '../../crds/index.js';
 import { type Command, flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -57,7 +57,9 @@ export const gc: Command = {
       if ((error as { code?: string }).code === 'BUILD_NO_PODMAN') return [];
       throw error;
     });
-    for (const image of local.filter((i) => i.kind === 'app')) {
+    // Only this Dormant's images: another state folder on this machine (another Dormant, a test) has its own. Unlabelled ones (older builds) count as ours when their app is.
+    const ours = stateLabelValue(stateDir);
+    for (const image of local.filter((i) => i.kind === 'app' && (i.state === undefined ? i.app !== undefined && byApp.has(i.app) : i.state === ours))) {
       if (image.revision && kept.has(image.revision)) continue;
       try {
         await removeLocalImage(image.name);

@@ -61,6 +61,8 @@ export class LeaseElector {
   #leading = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The attempt under way, which stop() lets finish before it releases or deletes the Lease. */
+  #attempting: Promise<void> | undefined;
   /** When this candidate last renewed successfully: it stops leading before the Lease could expire for others. */
   #renewedAtMs = 0;
 
@@ -83,7 +85,10 @@ export class LeaseElector {
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      void this.#attempt().finally(() => this.#schedule());
+      this.#attempting = this.#attempt().finally(() => {
+        this.#attempting = undefined;
+        this.#schedule();
+      });
     }, this.#options.renewEveryMs ?? 2000);
     this.#timer.unref();
   }
@@ -147,13 +152,16 @@ export class LeaseElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // A renewal still under way would otherwise land after the release, or re-create a deleted Lease.
+    await this.#attempting;
     if (!this.#leading) return;
     this.#set(false);
     const { namespace, name } = this.#options;
     try {
       const current = await this.#api.readNamespacedLease({ name, namespace });
       if (current.spec?.holderIdentity === this.#options.identity && this.#options.deleteOnStop) {
-        await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: current.metadata?.resourceVersion ?? '' } } });
+        // By uid: the Lease this candidate holds, whatever its resourceVersion now.
+        await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { uid: current.metadata?.uid ?? '' } } });
       } else if (current.spec?.holderIdentity === this.#options.identity) {
         await this.#api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: { ...current.spec, holderIdentity: '' } } });
       }
