@@ -24,7 +24,7 @@ const { Server, utils } = ssh2;
 export interface GitServerOptions {
   readonly stateDir: string;
   readonly store: ResourceStore;
-  readonly pipeline: Pick<PushPipeline, 'deploy'>;
+  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted'>;
   readonly log: Logger;
   readonly registry?: Registry;
   readonly port: number;
@@ -88,6 +88,8 @@ export class GitServer {
   async start(): Promise<number> {
     const reposDir = join(this.#options.stateDir, 'repos');
     await mkdir(reposDir, { recursive: true });
+    // Before any push: what a killed Dormant left building or deploying is marked failed.
+    await this.#options.pipeline.recoverInterrupted();
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));
