@@ -10,6 +10,7 @@ import { Counter, type Registry } from 'prom-client';
 import ssh2 from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
+import { treeBindingProblem } from '../lifetime/index.js';
 import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
@@ -90,6 +91,8 @@ export class GitServer {
     await mkdir(reposDir, { recursive: true });
     // Before any push: what a killed Dormant left building or deploying is marked failed.
     await this.#options.pipeline.recoverInterrupted();
+    const unbound = treeBindingProblem();
+    if (unbound) this.#log.warn({ reason: unbound }, 'build steps and hooks die with Dormant, but what they start may not');
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));

@@ -66,6 +66,12 @@ describe('bindToDormant', () => {
     assert.deepEqual((await runBound(['true'])).code, 0);
   });
 
+  it("the command's own pid names it in /proc (the namespace's /proc)", async () => {
+    // Libraries read /proc/<process.pid>/stat for their own usage; the machine's /proc would show another process there.
+    const check = "const own = require('node:fs').readFileSync('/proc/' + process.pid + '/stat', 'utf8'); process.exit(own.startsWith(process.pid + ' (node) ') ? 0 : 1)";
+    assert.equal((await runBound([process.execPath, '-e', check])).code, 0);
+  });
+
   it('a SIGTERM for the process group reaches a command that has no handler for it', async () => {
     // As the first process of its namespace, the app would ignore it and wait for the SIGKILL.
     const exit = await runBound([process.execPath, '-e', 'setInterval(() => {}, 1000)'], 300);

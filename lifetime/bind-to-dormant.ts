@@ -28,12 +28,14 @@ const init = '"$@" & wait $!';
  * the child forks, so for a tree the child is unshare, which runs the command in a PID
  * namespace of its own and kills the namespace's first process when it dies; and when that
  * process dies the kernel kills every process in the namespace. Not as root, the namespace
- * is owned by a user namespace that maps the user to itself.
+ * is owned by a user namespace that maps the user to itself. A mount namespace carries the
+ * namespace's own /proc.
  */
 function treePrefix(): string[] | undefined {
   if (!setpriv || !unshare) return undefined;
   const user = process.geteuid?.() === 0 ? [] : ['--user', '--map-current-user'];
-  return [setpriv, '--pdeathsig', 'KILL', '--', unshare, ...user, '--pid', '--fork', '--kill-child', '--', '/bin/sh', '-c', init, 'dormant-init'];
+  // --mount-proc: /proc shows the namespace, so that /proc/PID of the pids the app knows is theirs.
+  return [setpriv, '--pdeathsig', 'KILL', '--', unshare, ...user, '--pid', '--mount-proc', '--fork', '--kill-child', '--', '/bin/sh', '-c', init, 'dormant-init'];
 }
 
 let tree: { prefix: string[] | undefined; problem: string | undefined } | undefined;
