@@ -90,7 +90,7 @@ export class GitServer {
     const reposDir = join(this.#options.stateDir, 'repos');
     await mkdir(reposDir, { recursive: true });
     // Before any push: what a killed Dormant left building or deploying is marked failed.
-    await this.#options.pipeline.recoverInterrupted();
+    await this.#options.pipeline.recoverInterrupted().catch((error: Error) => this.#log.error({ err: error }, 'cannot mark the pushes an earlier run left under way as interrupted'));
     const unbound = treeBindingProblem();
     if (unbound) this.#log.warn({ reason: unbound }, 'build steps and hooks die with Dormant, but what they start may not');
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
