@@ -1,12 +1,13 @@
 /**
- * What binding a child to Dormant (lifetime/) adds to starting it: spawn to exit of a
- * trivial command, bare, with setpriv's parent-death signal only (the replicas' wrapper
- * before), and as a bound tree (PID namespace; as non-root, in a user namespace too).
- * Wall time: interleaved runs, medians (noisy on a loaded machine); CPU time of the
- * children (user + system, /proc/self/stat, 10 ms ticks), per start, over blocks of runs.
- * Not part of npm test.
+ * What binding a child to Dormant (lifetime/) adds to starting it: spawn to the command's
+ * first output (what a cold start waits for) and to its exit, bare, with setpriv's
+ * parent-death signal only (the replicas' wrapper before), and as a bound tree (PID and
+ * mount namespaces; as non-root, in a user namespace too). Wall times: interleaved runs,
+ * medians (noisy on a loaded machine). CPU: user + system time of the children per start
+ * (/proc/self/stat, 10 ms ticks) over blocks of runs. Not part of npm test.
  *
- * Usage: node --import tsx loadtests/child-lifetime.ts [RUNS] [-- COMMAND...]   (20, node -e 0)
+ * Usage: node --import tsx loadtests/child-lifetime.ts [RUNS] [-- COMMAND...]
+ * (20 runs of `node -e "console.log(1)"` by default; the command must print something)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { bindToDormant } from '../lifetime/index.js';
 
 const separator = process.argv.indexOf('--');
 const runs = Number(process.argv[2] && process.argv[2] !== '--' ? process.argv[2] : 20);
-const command = separator >= 0 ? process.argv.slice(separator + 1) : [process.execPath, '-e', '0'];
+const command = separator >= 0 ? process.argv.slice(separator + 1) : [process.execPath, '-e', 'console.log(1)'];
 
 const variants: Record<string, string[]> = {
   bare: command,
@@ -22,13 +23,19 @@ const variants: Record<string, string[]> = {
   'tree (now)': bindToDormant(command, 'tree'),
 };
 
-function once(argv: readonly string[]): Promise<number> {
+/** Milliseconds from spawn to the first output and to the exit. */
+function once(argv: readonly string[]): Promise<{ outputMs: number; exitMs: number }> {
   const [program = '', ...args] = argv;
   const started = performance.now();
+  let outputMs = Number.NaN;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { detached: true, stdio: 'ignore' });
+    const child = spawn(program, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.once('data', () => {
+      outputMs = performance.now() - started;
+    });
+    child.stdout.resume();
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${argv.join(' ')} exited ${code}`))));
+    child.once('close', (code) => (code === 0 ? resolve({ outputMs, exitMs: performance.now() - started }) : reject(new Error(`${argv.join(' ')} exited ${code}`))));
   });
 }
 
@@ -40,10 +47,15 @@ function childrenCpuMs(): number {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+const output: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+const exit: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
 for (const argv of Object.values(variants)) await once(argv); // warm the page cache
 for (let i = 0; i < runs; i++) {
-  for (const [name, argv] of Object.entries(variants)) times[name]?.push(await once(argv));
+  for (const [name, argv] of Object.entries(variants)) {
+    const run = await once(argv);
+    output[name]?.push(run.outputMs);
+    exit[name]?.push(run.exitMs);
+  }
 }
 const cpu: Record<string, number> = {};
 for (const [name, argv] of Object.entries(variants)) {
@@ -51,9 +63,10 @@ for (const [name, argv] of Object.entries(variants)) {
   for (let i = 0; i < runs * 5; i++) await once(argv);
   cpu[name] = (childrenCpuMs() - before) / (runs * 5);
 }
-const bare = median(times.bare ?? []);
-console.log(`${runs} runs of ${command.join(' ')} (uid ${process.geteuid?.()}): wall time spawn to exit (median), CPU per start (${runs * 5} runs):`);
-for (const [name, values] of Object.entries(times)) {
-  const m = median(values);
-  console.log(`  ${name.padEnd(18)} ${m.toFixed(2)} ms wall (+${(m - bare).toFixed(2)} over bare)   ${(cpu[name] ?? 0).toFixed(2)} ms CPU (+${((cpu[name] ?? 0) - (cpu.bare ?? 0)).toFixed(2)})`);
+const base = { output: median(output.bare ?? []), exit: median(exit.bare ?? []), cpu: cpu.bare ?? 0 };
+const plus = (value: number, over: number) => `${value.toFixed(2)} (+${(value - over).toFixed(2)})`;
+console.log(`${command.join(' ')} as uid ${process.geteuid?.()}: medians of ${runs} runs, CPU over ${runs * 5}; ms (+ over bare)`);
+for (const name of Object.keys(variants)) {
+  const line = [`to output ${plus(median(output[name] ?? []), base.output)}`, `to exit ${plus(median(exit[name] ?? []), base.exit)}`, `CPU ${plus(cpu[name] ?? 0, base.cpu)}`];
+  console.log(`  ${name.padEnd(17)} ${line.join('   ')}`);
 }
