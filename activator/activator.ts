@@ -160,6 +160,8 @@ export class Activator {
     // The parser keeps one line more than the limit, so that a request over it is seen (and refused), not cut short.
     server.maxHeadersCount = this.#maxHeaderCount + 1;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket as Socket, head));
+    // CONNECT (a forward proxy's tunnel) is not served: say so, where Node would drop the connection without a word.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => socket.end(rawAnswer(activatorErrors.badTarget({ method: 'CONNECT', target: req.url ?? '' }))));
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       // Node's own handler reads the response in progress on the socket from this field too (lib/_http_server.js, socketOnError); there is no public accessor.
       const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;

@@ -142,6 +142,15 @@ describe('activator request targets (RFC 9112 3.2)', () => {
     assert.equal(echo.seen[0]?.url, '*');
   });
 
+  it('CONNECT gets 400 ACTIVATOR_BAD_TARGET, not a silently closed connection', async () => {
+    const { h, echo } = await setup();
+    const answer = await exchange(h.port, 'CONNECT echo.localhost:80 HTTP/1.1\r\nhost: echo.localhost:80\r\n\r\n');
+    assert.equal(statusOf(answer.text), 400, answer.text);
+    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_TARGET');
+    assert.equal(echo.seen.length, 0);
+    await stillServing(h);
+  });
+
   it('an asterisk target on another method gets 400', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'GET * HTTP/1.1\r\nhost: echo.localhost\r\nconnection: close\r\n\r\n');

@@ -16,7 +16,16 @@ export function hostLines(rawHeaders: readonly string[]): number {
   let count = 0;
   for (let i = 0, length = rawHeaders.length; i < length; i += 2) {
     const name = rawHeaders[i] ?? '';
-    if (name.length === 4 && (name === 'host' || name === 'Host' || name.toLowerCase() === 'host')) count++;
+    // Case-insensitive "host" without lower-casing (no string made per header).
+    if (
+      name.length === 4 &&
+      (name.charCodeAt(0) | 32) === 104 &&
+      (name.charCodeAt(1) | 32) === 111 &&
+      (name.charCodeAt(2) | 32) === 115 &&
+      (name.charCodeAt(3) | 32) === 116
+    ) {
+      count++;
+    }
   }
   return count;
 }
