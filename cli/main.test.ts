@@ -114,6 +114,18 @@ describe('dormant (command dispatch)', () => {
     assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
   });
 
+  it('up checks --max-header-count (and DORMANT_MAX_HEADER_COUNT) before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    for (const value of ['0', '1001', '2.5', 'many']) {
+      const result = await runCli(stateDir, ['up', '--max-header-count', value, '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, new RegExp(`error \\[CLI_USAGE\\]: --max-header-count must be a whole number from 1 to 1000, got "${value}"`));
+    }
+    const fromEnv = await runCli(stateDir, ['up', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0'], { env: { DORMANT_MAX_HEADER_COUNT: '0' } });
+    assert.match(fromEnv.stderr, /--max-header-count must be a whole number from 1 to 1000, got "0"/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
+  });
+
   it('--state-dir beats DORMANT_HOME', async () => {
     const home = await tempStateDir();
     const other = await tempStateDir();

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { Activator, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
+import { Activator, defaultMaxHeaderCount, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
 import { requestLogHeader, ScalingLoop, serveStats } from '../../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../../gitd/index.js';
@@ -111,6 +111,16 @@ function maxPackMb(flags: Flags, io: Io): number {
   return mb;
 }
 
+/** --max-header-count or DORMANT_MAX_HEADER_COUNT: header lines a request may have at the activator (more get 431); 100 by default. */
+function maxHeaderCount(flags: Flags, io: Io): number {
+  const text = flagString(flags, 'max-header-count') ?? io.env.DORMANT_MAX_HEADER_COUNT;
+  if (text === undefined) return defaultMaxHeaderCount;
+  const count = Number(text);
+  // An app keeps only its first headers (a Node app 1,000): more would be dropped there without a word.
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw cliErrors.usage({ problem: `--max-header-count must be a whole number from 1 to 1000, got "${text}"`, usage: up.usage });
+  return count;
+}
+
 /** --build-timeout or DORMANT_BUILD_TIMEOUT, a duration; 20 minutes by default. */
 function buildTimeoutMs(flags: Flags, io: Io): number {
   const text = flagString(flags, 'build-timeout') ?? io.env.DORMANT_BUILD_TIMEOUT;
@@ -164,7 +174,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -174,6 +184,7 @@ export const up: Command = {
     'ssh-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'max-pack-mb': { type: 'string' },
+    'max-header-count': { type: 'string' },
     registry: { type: 'string' },
     'build-timeout': { type: 'string' },
     runtime: { type: 'string' },
@@ -190,6 +201,7 @@ export const up: Command = {
     const settings = resolveSettings(flags, io);
     // Every flag is checked before anything starts.
     const buildTimeout = buildTimeoutMs(flags, io);
+    const headerCount = maxHeaderCount(flags, io);
     const drainDeadline = drainMs(flags, io);
     const imageRegistry = registryAddress(flags, io);
     const runtimeName = runtimeChoice(flags, io);
@@ -320,6 +332,7 @@ export const up: Command = {
           port: settings.httpPort,
           ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
           host: listenHost,
+          maxHeaderCount: headerCount,
         });
       }
       if (wants('gitd')) {
