@@ -85,6 +85,34 @@ export const gitdErrors = defineErrors({
     message: (o: { limitMb: number }) =>
       `the pack is over the ${o.limitMb} MiB limit; push less history at once, or start dormant up with a larger --max-pack-mb`,
   },
+  objectTooLarge: {
+    code: 'GITD_OBJECT_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; type: string; offset: number; size: string; limitMb: number }) =>
+      `object ${o.index} of ${o.count} in the pack (a ${o.type} at byte ${o.offset}) inflates to ${o.size}, over the ${o.limitMb} MiB limit for one object; nothing was stored. Keep large files out of git (fetch them at build time), or start dormant up with a larger --max-object-mb`,
+  },
+  pushTooLarge: {
+    code: 'GITD_PUSH_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; limitMb: number }) =>
+      `the objects of this push inflate to over ${o.limitMb} MiB (passed at object ${o.index} of ${o.count}); nothing was stored. Push less history at once, or start dormant up with a larger --max-push-mb`,
+  },
+  tooManyRefs: {
+    code: 'GITD_TOO_MANY_REFS',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { refs: number; limit: number }) =>
+      `this push updates ${o.refs} refs, over the limit of ${o.limit}; nothing was stored. Push them in groups (git push dormant 'refs/tags/v1.*'), or start dormant up with a larger --max-refs-per-push`,
+  },
+  refNameTooLong: {
+    code: 'GITD_REF_NAME_TOO_LONG',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { ref: string; bytes: number; what: string }) =>
+      `the ref ${o.ref} is too long: ${o.what}; nothing was stored. Choose a shorter branch or tag name`,
+  },
   badPack: {
     code: 'GITD_BAD_PACK',
     httpStatus: 400,

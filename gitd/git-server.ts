@@ -32,6 +32,12 @@ export interface GitServerOptions {
   readonly host?: string;
   /** Default 200 MiB. */
   readonly maxPackBytes?: number;
+  /** What one object of a pack may inflate to; default 100 MiB. */
+  readonly maxObjectBytes?: number;
+  /** What all objects of one push may inflate to; default 2 GiB. */
+  readonly maxPushBytes?: number;
+  /** Refs one push may update; default 1,000. */
+  readonly maxRefsPerPush?: number;
   readonly keepaliveMs?: number;
   /** How long close() waits for pushes in flight; default 30 s. */
   readonly closeGraceMs?: number;
@@ -211,18 +217,32 @@ export class GitServer {
       channel.stderr.write(`error [${missing.code}]: ${missing.message}\n`);
       return 1;
     }
-    const repo = await AppRepository.open(reposDir, name);
+    const repo = AppRepository.open(reposDir, name, join(this.#options.stateDir, 'incoming'));
     const log = this.#log.child({ app: name });
     const started = performance.now();
     let outcome = 'ok';
     let createdHere = false;
-    const code = await serveReceivePack(channel, {
+    let emptied = false;
+    const serving = serveReceivePack(channel, {
       app: name,
       repo,
       log,
       maxPackBytes: this.#options.maxPackBytes ?? 200 * 1024 * 1024,
+      packLimits: { maxObjectBytes: this.#options.maxObjectBytes ?? 100 * 1024 * 1024, maxPushBytes: this.#options.maxPushBytes ?? 2048 * 1024 * 1024 },
+      maxRefsPerPush: this.#options.maxRefsPerPush ?? 1000,
       ...(this.#options.keepaliveMs === undefined ? {} : { keepaliveMs: this.#options.keepaliveMs }),
-      withRepoLock: (work) => this.#withRepoLock(name, work),
+      // A repository left with no ref (a first push that failed) goes, in the same hold of the lock: no other push is using it.
+      withRepoLock: (work) =>
+        this.#withRepoLock(name, async () => {
+          try {
+            return await work();
+          } finally {
+            emptied = await repo.removeIfEmpty().catch((error: Error) => {
+              log.warn({ err: error }, 'cannot remove an empty repository');
+              return false;
+            });
+          }
+        }),
       resolveApp: async () => {
         const found = await this.#options.store.find('App', name);
         if (found) return found;
@@ -244,11 +264,19 @@ export class GitServer {
         }
       },
     });
+    const cleanUp = async () => {
+      if (createdHere && (outcome !== 'ok' || emptied)) {
+        // An app made by a push that failed is not left behind half-made.
+        await this.#forgetApp(name).catch((error: Error) => log.warn({ err: error }, 'cannot remove the app made by a failed push'));
+      }
+    };
+    const code = await serving.catch(async (error: unknown) => {
+      outcome = 'error';
+      await cleanUp();
+      throw error;
+    });
     if (code !== 0) outcome = 'error';
-    if (createdHere && outcome === 'rejected') {
-      // An app made by a push whose deploy failed is not left behind half-made.
-      await this.#forgetApp(name).catch((error: Error) => log.warn({ err: error }, 'cannot remove the app made by a failed push'));
-    }
+    await cleanUp();
     this.#pushes.inc({ app: name, result: outcome });
     log.info({ fingerprint: pusher.fingerprint, code, outcome, ms: Math.round(performance.now() - started) }, 'push served');
     return code;

@@ -22,6 +22,9 @@ import {
 } from './pkt-line.js';
 import { gitdErrors } from './errors.js';
 import { type Deployed, PushRejected } from './push-pipeline.js';
+import { type DormantError, isDormantError } from '../errors/index.js';
+import type { PackLimits } from './pack-scan.js';
+import { refLimitError } from './push-limits.js';
 import { type AdmittedPack, type AppRepository, isValidRefName, PackRejected } from './repository.js';
 
 export const capabilities = ['report-status', 'side-band-64k', 'ofs-delta', 'atomic', 'quiet', 'delete-refs', 'no-thin', 'agent=dormant/0.1'];
@@ -40,6 +43,9 @@ export interface ReceivePackOptions {
   /** Serializes everything that reads and moves this app's refs. */
   readonly withRepoLock: <T>(work: () => Promise<T>) => Promise<T>;
   readonly maxPackBytes: number;
+  /** What the pack's objects may inflate to: one object, and all of them. */
+  readonly packLimits: PackLimits;
+  readonly maxRefsPerPush: number;
   readonly log: Logger;
   readonly keepaliveMs?: number;
 }
@@ -105,36 +111,50 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     else channel.stderr.write(`${line}\n`);
   };
   // Errors go on the progress band too: band 3 would make git stop before it reads the report.
-  const fatal = (message: string) => progress(`error: ${message}`);
+  const fatal = (error: DormantError) => progress(`error [${error.code}]: ${error.message}`);
   const report = (unpackError: string | undefined, results: readonly RefResult[]) => {
     if (!request.capabilities.has('report-status')) return;
     const status = writeReportStatus(unpackError, results);
     channel.write(useSideBand ? Buffer.concat([sideBand(1, status), Buffer.from('0000')]) : status);
   };
 
+  // Too many refs, or a name too long: the whole push is refused; its pack is read and dropped so that git hears why.
+  const refused = refLimitError(
+    request.updates.map((u) => u.ref),
+    options.maxRefsPerPush,
+  );
+
   // The pack, into quarantine, bounded.
   const needsPack = request.updates.some((u) => u.newOid !== zeroOid);
   let packFile: string | undefined;
   if (needsPack) {
-    packFile = await repo.quarantineFile();
-    const file = createWriteStream(packFile);
+    packFile = refused ? undefined : await repo.quarantineFile();
+    const file = packFile === undefined ? undefined : createWriteStream(packFile);
     let received = section.rest.length;
     let overLimit = received > options.maxPackBytes;
-    if (!overLimit && section.rest.length > 0) file.write(section.rest);
+    if (!overLimit && section.rest.length > 0) file?.write(section.rest);
     for (let chunk = await reader.next(); chunk && !overLimit; chunk = await reader.next()) {
       received += chunk.length;
       if (received > options.maxPackBytes) overLimit = true;
-      else if (!file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+      else if (file && !file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
     }
-    file.end();
-    await finished(file);
-    if (overLimit) {
-      await rm(packFile, { force: true });
+    if (file) {
+      file.end();
+      await finished(file);
+    }
+    if (overLimit && !refused) {
+      if (packFile) await rm(packFile, { force: true });
       const tooLarge = gitdErrors.packTooLarge({ limitMb: Math.round(options.maxPackBytes / 1024 / 1024) });
-      fatal(tooLarge.message);
+      fatal(tooLarge);
       report(`pack over ${Math.round(options.maxPackBytes / 1024 / 1024)} MiB`, request.updates.map((u) => ({ ref: u.ref, error: 'pack too large' })));
       return 1;
     }
+  }
+  if (refused) {
+    fatal(refused);
+    report(refused.code, request.updates.map((u) => ({ ref: u.ref, error: refused.code })));
+    log.warn({ app: options.app, err: refused.message }, 'push refused: refs over the limits');
+    return 1;
   }
   // A delete-only push carries no pack, and the client waits for the report without closing its side.
 
@@ -142,12 +162,17 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     let admitted: AdmittedPack | undefined;
     if (packFile) {
       try {
-        admitted = await repo.admitPack(packFile, request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid));
+        admitted = await repo.admitPack(
+          packFile,
+          request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid),
+          options.packLimits,
+        );
       } catch (error) {
         if (!(error instanceof PackRejected)) throw error;
-        fatal(gitdErrors.badPack({ reason: error.message }).message);
+        const failure = isDormantError(error.cause) ? error.cause : gitdErrors.badPack({ reason: error.message });
+        fatal(failure);
         report(error.message.slice(0, 200), request.updates.map((u) => ({ ref: u.ref, error: 'unpacker error' })));
-        log.warn({ app: options.app, err: error.message }, 'push rejected: bad pack');
+        log.warn({ app: options.app, code: failure.code, err: error.message }, 'push rejected: pack refused');
         return 1;
       }
     }

@@ -390,8 +390,10 @@ describe('git push refuses', () => {
     const next = 'f'.repeat(40);
     const command = `${hello} ${next} refs/heads/main\0report-status\n`;
     const framed = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000`;
-    const badPack = await receivePack(Buffer.concat([Buffer.from(framed), Buffer.from('PACK\0\0\0\x02\0\0\0\x01'), randomBytes(200)]));
-    assert.match(badPack.stdout, /unpack the pack is damaged/);
+    const badPack = await receivePack(Buffer.concat([Buffer.from(framed), Buffer.from('PACK\0\0\0\x02\0\0\0\x01'), Buffer.from([0x35]), randomBytes(200)]));
+    // A 5-byte blob's header, then random bytes where its zlib stream should be.
+    assert.match(badPack.stdout, /unpack (object 1 of 1 \(a blob at byte 12\) (is not valid zlib data|inflates to)|the pack ends after 0 of 1 objects)/);
+    assert.match(badPack.stderr, /error \[GITD_BAD_PACK\]: object 1 of 1/);
     assert.equal(await serverRef('hello'), hello);
     const notPack = await receivePack(Buffer.concat([Buffer.from(framed), randomBytes(100)]));
     assert.match(notPack.stdout, /unpack the data after the commands is not a git pack/);

@@ -121,6 +121,17 @@ function maxHeaderCount(flags: Flags, io: Io): number {
   return count;
 }
 
+/** A push limit: the flag, its environment variable, or the default; a positive number (a whole one when `whole`). */
+function pushLimit(flags: Flags, io: Io, limit: { flag: string; env: string; fallback: number; unit: string; whole?: boolean }): number {
+  const text = flagString(flags, limit.flag) ?? io.env[limit.env];
+  if (text === undefined) return limit.fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (limit.whole === true && !Number.isInteger(value))) {
+    throw cliErrors.usage({ problem: `--${limit.flag} must be a positive ${limit.unit}, got "${text}"`, usage: up.usage });
+  }
+  return value;
+}
+
 /** --build-timeout or DORMANT_BUILD_TIMEOUT, a duration; 20 minutes by default. */
 function buildTimeoutMs(flags: Flags, io: Io): number {
   const text = flagString(flags, 'build-timeout') ?? io.env.DORMANT_BUILD_TIMEOUT;
@@ -174,7 +185,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -185,6 +196,9 @@ export const up: Command = {
     'metrics-port': { type: 'string' },
     'max-pack-mb': { type: 'string' },
     'max-header-count': { type: 'string' },
+    'max-object-mb': { type: 'string' },
+    'max-push-mb': { type: 'string' },
+    'max-refs-per-push': { type: 'string' },
     registry: { type: 'string' },
     'build-timeout': { type: 'string' },
     runtime: { type: 'string' },
@@ -224,6 +238,11 @@ export const up: Command = {
     const components = componentsOf(runtimeName).filter((c) => !(splittable as readonly string[]).includes(c.name) || selected.has(c.name as Splittable));
     const kubernetes = runtimeName === 'kubernetes' ? await loadKubernetesBackend() : undefined;
     const maxPackBytes = maxPackMb(flags, io) * 1024 * 1024;
+    const pushLimits = {
+      maxObjectBytes: pushLimit(flags, io, { flag: 'max-object-mb', env: 'DORMANT_MAX_OBJECT_MB', fallback: 100, unit: 'number of MiB' }) * 1024 * 1024,
+      maxPushBytes: pushLimit(flags, io, { flag: 'max-push-mb', env: 'DORMANT_MAX_PUSH_MB', fallback: 2048, unit: 'number of MiB' }) * 1024 * 1024,
+      maxRefsPerPush: pushLimit(flags, io, { flag: 'max-refs-per-push', env: 'DORMANT_MAX_REFS_PER_PUSH', fallback: 1000, unit: 'whole number', whole: true }),
+    };
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
 
@@ -345,7 +364,7 @@ export const up: Command = {
           ...(imageRegistry ? { registry: imageRegistry } : {}),
           buildTimeoutMs: buildTimeout,
         });
-        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
+        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes, ...pushLimits });
         stops.push(() => gitd.close());
         sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
           throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
