@@ -235,6 +235,8 @@ export class GitServer {
           throw error;
         }
       },
+      deployedCommit: (app) => this.#deployedCommit(app),
+      adoptDeployBranch: (app, branch) => this.#adoptDeployBranch(app, branch),
       deploy: async (request) => {
         try {
           return await this.#options.pipeline.deploy({ ...request, repo });
@@ -252,6 +254,27 @@ export class GitServer {
     this.#pushes.inc({ app: name, result: outcome });
     log.info({ fingerprint: pusher.fingerprint, code, outcome, ms: Math.round(performance.now() - started) }, 'push served');
     return code;
+  }
+
+  /** The commit of the Revision the App serves; undefined before its first deploy. */
+  async #deployedCommit(app: App): Promise<string | undefined> {
+    const ready = app.status?.readyRevision;
+    if (ready === undefined) return undefined;
+    return (await this.#options.store.find('Revision', ready, app.metadata.namespace))?.spec.commit;
+  }
+
+  /** Sets spec.git.branch, retrying when another writer changed the App in between. */
+  async #adoptDeployBranch(app: App, branch: string): Promise<void> {
+    const { store } = this.#options;
+    for (let attempt = 0; ; attempt++) {
+      const current = await store.get('App', app.metadata.name, app.metadata.namespace);
+      try {
+        await store.update({ ...current, spec: { ...current.spec, git: { ...current.spec.git, branch } } });
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT') || attempt >= 9) throw error;
+      }
+    }
   }
 
   async #forgetApp(name: string): Promise<void> {
