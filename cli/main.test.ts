@@ -90,6 +90,19 @@ describe('dormant (command dispatch)', () => {
     assert.match(result.stderr, /error \[CLI_BAD_PORT\]: DORMANT_METRICS_PORT must be a port number from 0 to 65535, got "ninety"/);
   });
 
+  it('up checks the SSH login limits before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    const ports = ['--metrics-port', '0', '--http-port', '0', '--ssh-port', '0'];
+    const startups = await runCli(stateDir, ['up', '--ssh-max-startups', '10:30', ...ports]);
+    assert.equal(startups.code, 2);
+    assert.match(startups.stderr, /error \[CLI_USAGE\]: --ssh-max-startups takes start:rate:full \(such as 10:30:100\) or one number, got "10:30"/);
+    const tries = await runCli(stateDir, ['up', ...ports], { env: { DORMANT_SSH_MAX_AUTH_TRIES: '0' } });
+    assert.match(tries.stderr, /--ssh-max-auth-tries must be a whole number from 1 to 100, got "0"/);
+    const grace = await runCli(stateDir, ['up', '--ssh-login-grace', 'soon', ...ports]);
+    assert.match(grace.stderr, /--ssh-login-grace must be a duration up to 1h such as 30s, got "soon"/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
+  });
+
   it('a state folder that cannot be one is a plain error, not a crash', async () => {
     const result = await runCli(await tempStateDir(), ['apps'], { env: { DORMANT_HOME: '/dev/null' } });
     assert.equal(result.code, 1);

@@ -38,8 +38,8 @@ export const gitdErrors = defineErrors({
     code: 'GITD_NON_FAST_FORWARD',
     httpStatus: 409,
     exitCode: 1,
-    message: (o: { current: string }) =>
-      `non-fast-forward: the deploy branch is at ${o.current.slice(0, 7)}, which this push does not contain; push a commit that builds on it, or set spec.git.allowForcePush to deploy rewritten history`,
+    message: (o: { what: string; current: string }) =>
+      `non-fast-forward: ${o.what} is at ${o.current.slice(0, 7)}, which this push does not contain; push a commit that builds on it, or set spec.git.allowForcePush to allow rewriting history`,
   },
   staleRef: {
     code: 'GITD_STALE_REF',
@@ -53,12 +53,6 @@ export const gitdErrors = defineErrors({
     httpStatus: 409,
     exitCode: 1,
     message: () => 'deleting the deploy branch is not allowed; dormant apps delete APP removes the whole app',
-  },
-  twoDeployBranches: {
-    code: 'GITD_TWO_DEPLOY_BRANCHES',
-    httpStatus: 409,
-    exitCode: 1,
-    message: (o: { other: string }) => `this push also moves ${o.other}, which deploys too; push one deploy branch at a time`,
   },
   badRefName: {
     code: 'GITD_BAD_REF',
@@ -158,5 +152,12 @@ export const gitdErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; problems: readonly string[] }) =>
       `"${o.app}" cannot be an app name: ${o.problems.join('; ')}; push to a remote such as ssh://git@HOST:PORT/hello instead`,
+  },
+  tagMoved: {
+    code: 'GITD_TAG_MOVED',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { tag: string; current: string }) =>
+      `tag ${o.tag} already exists at ${o.current.slice(0, 7)} and tags do not move; push a new tag, or set spec.git.allowForcePush to allow moving tags`,
   },
 });

@@ -26,6 +26,7 @@ import { type DormantError, isDormantError } from '../errors/index.js';
 import type { PackLimits } from './pack-scan.js';
 import { refLimitError } from './push-limits.js';
 import { type AdmittedPack, type AppRepository, isValidRefName, PackRejected } from './repository.js';
+import { deployBranchOf, type ForcedKind, forcedLine, judgeRefUpdate, questionsFor } from './ref-rules.js';
 
 export const capabilities = ['report-status', 'side-band-64k', 'ofs-delta', 'atomic', 'quiet', 'delete-refs', 'no-thin', 'agent=dormant/0.1'];
 
@@ -40,6 +41,10 @@ export interface ReceivePackOptions {
   /** The App, created if this push may create it; undefined: pushes to it are refused. */
   readonly resolveApp: () => Promise<App>;
   readonly deploy: (request: { app: App; commit: string; branch: string; progress: (line: string) => void }) => Promise<Deployed>;
+  /** The commit the App serves (its ready Revision's); undefined before its first deploy. */
+  readonly deployedCommit: (app: App) => Promise<string | undefined>;
+  /** Makes branch the App's spec.git.branch (after a first deploy of master). */
+  readonly adoptDeployBranch: (app: App, branch: string) => Promise<void>;
   /** Serializes everything that reads and moves this app's refs. */
   readonly withRepoLock: <T>(work: () => Promise<T>) => Promise<T>;
   readonly maxPackBytes: number;
@@ -48,12 +53,6 @@ export interface ReceivePackOptions {
   readonly maxRefsPerPush: number;
   readonly log: Logger;
   readonly keepaliveMs?: number;
-}
-
-/** The deploy branches of an app: spec.git.branch, and master too when that is main. */
-export function isDeployRef(app: App, ref: string): boolean {
-  const branch = app.spec.git.branch;
-  return ref === `refs/heads/${branch}` || (branch === 'main' && ref === 'refs/heads/master');
 }
 
 class ChannelReader {
@@ -216,7 +215,7 @@ interface ApplyUpdatesInput {
 async function applyUpdates({ updates, atomic, receive: options, progress, keepaliveChannel }: ApplyUpdatesInput): Promise<RefResult[]> {
   const { repo } = options;
   const errors = new Map<string, string>();
-  let app: App | undefined;
+  let app: App;
   try {
     app = await options.resolveApp();
   } catch (error) {
@@ -231,28 +230,32 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     if (u.newOid === zeroOid) after.delete(u.ref);
     else after.add(u.ref);
   }
-  let deployRef: string | undefined;
+  const deployedCommit = await options.deployedCommit(app);
+  const deployBranch = deployBranchOf({ configured: app.spec.git.branch, deployed: deployedCommit !== undefined, existing, updates });
+  const allowForcePush = app.spec.git.allowForcePush;
+  const forced = new Map<string, ForcedKind>();
+  let deployUpdate: RefUpdate | undefined;
   for (const update of updates) {
     const current = (await repo.resolve(update.ref)) ?? zeroOid;
-    const deploys = isDeployRef(app, update.ref) && update.newOid !== zeroOid;
-    const clash = update.newOid === zeroOid ? undefined : refClash(update.ref, after);
-    const refusal = !isValidRefName(update.ref)
-      ? gitdErrors.badRefName({})
-      : current !== update.oldOid
-        ? gitdErrors.staleRef({ current })
-        : clash
-          ? gitdErrors.refConflict({ other: clash })
-          : update.newOid === zeroOid && isDeployRef(app, update.ref)
-            ? gitdErrors.deleteDeployBranch({})
-            : deploys && deployRef !== undefined
-              ? gitdErrors.twoDeployBranches({ other: deployRef })
-              : update.ref.startsWith('refs/heads/') && update.newOid !== zeroOid && !(await repo.isCommit(update.newOid))
-                ? gitdErrors.notACommit({})
-                : deploys && update.oldOid !== zeroOid && !app.spec.git.allowForcePush && !(await repo.isAncestor(update.oldOid, update.newOid))
-                  ? gitdErrors.nonFastForward({ current })
-                  : undefined;
-    if (refusal) errors.set(update.ref, refusal.message);
-    else if (deploys) deployRef = update.ref;
+    const ask = questionsFor(update, current, deployBranch.ref, deployedCommit);
+    const isCommit = ask.isCommit ? await repo.isCommit(update.newOid) : undefined;
+    const verdict = judgeRefUpdate({
+      update,
+      current,
+      validName: isValidRefName(update.ref),
+      clash: update.newOid === zeroOid ? undefined : refClash(update.ref, after),
+      deployRef: deployBranch.ref,
+      allowForcePush,
+      deployedCommit,
+      isCommit,
+      containsCurrent: ask.containsCurrent && isCommit ? await repo.isAncestor(current, update.newOid) : undefined,
+      containsDeployed: ask.containsDeployed && isCommit && deployedCommit !== undefined ? await repo.isAncestor(deployedCommit, update.newOid) : undefined,
+    });
+    if (!verdict.accepted) errors.set(update.ref, verdict.error.message);
+    else {
+      if (verdict.deploys) deployUpdate = update;
+      if (verdict.forced) forced.set(update.ref, verdict.forced);
+    }
   }
   const atomicFailure = () => {
     if (!atomic || errors.size === 0) return;
@@ -260,13 +263,20 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
   };
   atomicFailure();
 
-  const deployUpdate = updates.find((u) => !errors.has(u.ref) && u.newOid !== zeroOid && app && isDeployRef(app, u.ref));
-  if (deployUpdate && app) {
+  if (deployUpdate && errors.has(deployUpdate.ref)) deployUpdate = undefined;
+  if (deployUpdate) {
     // Long builds: an empty band-1 packet now and then keeps proxies and the client waiting.
     const keepalive = keepaliveChannel ? setInterval(() => keepaliveChannel.write(Buffer.from('0005\x01')), options.keepaliveMs ?? 5000) : undefined;
     try {
       const branch = deployUpdate.ref.slice('refs/heads/'.length);
+      if (deployBranch.adopted) progress(`-----> ${branch} becomes the deploy branch of ${options.app} (spec.git.branch: ${branch}): the app had no deploy yet and this push moves ${branch} alone`);
       await options.deploy({ app, commit: deployUpdate.newOid, branch, progress });
+      if (deployBranch.adopted) {
+        await options.adoptDeployBranch(app, branch).catch((error: unknown) => {
+          options.log.error({ app: options.app, branch, err: error }, 'cannot record the deploy branch in the App');
+          progress(`-----> could not record spec.git.branch: ${branch} (${(error as Error).message}); set it with dormant apply`);
+        });
+      }
     } catch (error) {
       if (!(error instanceof PushRejected)) options.log.error({ app: options.app, err: error }, 'push pipeline failed unexpectedly');
       errors.set(deployUpdate.ref, error instanceof PushRejected ? error.message : `internal error: ${(error as Error).message}`);
@@ -276,9 +286,10 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     }
   }
 
+  const deployName = deployBranch.ref.slice('refs/heads/'.length);
   for (const update of updates) {
-    if (!errors.has(update.ref) && update.newOid !== zeroOid && update.ref.startsWith('refs/heads/') && !isDeployRef(app, update.ref)) {
-      progress(`-----> ${update.ref.slice('refs/heads/'.length)} stored, not deployed: only ${app.spec.git.branch} deploys`);
+    if (!errors.has(update.ref) && update.newOid !== zeroOid && update.ref.startsWith('refs/heads/') && update.ref !== deployBranch.ref) {
+      progress(`-----> ${update.ref.slice('refs/heads/'.length)} stored, not deployed: only ${deployName} deploys`);
     }
   }
   // Deletions first, so that "a/b" can go and "a" come in one push.
@@ -287,6 +298,12 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     if (errors.has(update.ref)) continue;
     try {
       await repo.setRef(update.ref, update.newOid === zeroOid ? undefined : update.newOid);
+      const kind = forced.get(update.ref);
+      if (kind) {
+        // Allowed by spec.git.allowForcePush, and said so: to the pusher and in the log.
+        progress(forcedLine(update, kind, deployedCommit));
+        options.log.warn({ app: options.app, ref: update.ref, old: update.oldOid, new: update.newOid, deployed: deployedCommit, forced: kind }, 'forced push accepted (spec.git.allowForcePush)');
+      }
     } catch (error) {
       options.log.error({ app: options.app, ref: update.ref, err: error }, 'ref update failed');
       errors.set(update.ref, `failed to update ref: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);

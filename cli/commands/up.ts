@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator, defaultMaxHeaderCount, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
 import { requestLogHeader, ScalingLoop, serveStats } from '../../autoscaler/index.js';
-import { GitServer, PushPipeline } from '../../gitd/index.js';
+import { defaultLoginLimits, GitServer, type MaxStartups, parseMaxStartups, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
@@ -151,6 +151,24 @@ function drainMs(flags: Flags, io: Io): number {
   return ms;
 }
 
+/** SSH login limits: --ssh-login-grace, --ssh-max-startups, --ssh-max-auth-tries (or their DORMANT_SSH_* variables); sshd's defaults. */
+function sshLoginLimits(flags: Flags, io: Io): { loginGraceMs: number; maxStartups: MaxStartups; maxAuthTries: number } {
+  const graceText = flagString(flags, 'ssh-login-grace') ?? io.env.DORMANT_SSH_LOGIN_GRACE;
+  const loginGraceMs = graceText === undefined ? defaultLoginLimits.graceMs : parseDuration(graceText);
+  if (loginGraceMs === undefined || loginGraceMs <= 0 || loginGraceMs > 3_600_000) {
+    throw cliErrors.usage({ problem: `--ssh-login-grace must be a duration up to 1h such as 30s, got "${graceText}"`, usage: up.usage });
+  }
+  const startupsText = flagString(flags, 'ssh-max-startups') ?? io.env.DORMANT_SSH_MAX_STARTUPS;
+  const maxStartups = startupsText === undefined ? defaultLoginLimits.maxStartups : parseMaxStartups(startupsText);
+  if (typeof maxStartups === 'string') throw cliErrors.usage({ problem: `--ssh-max-startups ${maxStartups}`, usage: up.usage });
+  const triesText = flagString(flags, 'ssh-max-auth-tries') ?? io.env.DORMANT_SSH_MAX_AUTH_TRIES;
+  const maxAuthTries = triesText === undefined ? defaultLoginLimits.maxAuthTries : Number(triesText);
+  if (!Number.isInteger(maxAuthTries) || maxAuthTries < 1 || maxAuthTries > 100) {
+    throw cliErrors.usage({ problem: `--ssh-max-auth-tries must be a whole number from 1 to 100, got "${triesText}"`, usage: up.usage });
+  }
+  return { loginGraceMs, maxStartups, maxAuthTries };
+}
+
 const splittable = ['activator', 'autoscaler', 'gitd'] as const;
 type Splittable = (typeof splittable)[number];
 
@@ -185,7 +203,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -210,6 +228,9 @@ export const up: Command = {
     'lease-namespace': { type: 'string' },
     drain: { type: 'string' },
     'public-port': { type: 'string' },
+    'ssh-login-grace': { type: 'string' },
+    'ssh-max-startups': { type: 'string' },
+    'ssh-max-auth-tries': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
@@ -217,6 +238,7 @@ export const up: Command = {
     const buildTimeout = buildTimeoutMs(flags, io);
     const headerCount = maxHeaderCount(flags, io);
     const drainDeadline = drainMs(flags, io);
+    const sshLimits = sshLoginLimits(flags, io);
     const imageRegistry = registryAddress(flags, io);
     const runtimeName = runtimeChoice(flags, io);
     // A file given with --kubeconfig; otherwise client-node's default ($KUBECONFIG, which may list several files, or ~/.kube/config).
@@ -364,7 +386,7 @@ export const up: Command = {
           ...(imageRegistry ? { registry: imageRegistry } : {}),
           buildTimeoutMs: buildTimeout,
         });
-        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes, ...pushLimits });
+        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes, ...pushLimits, ...sshLimits });
         stops.push(() => gitd.close());
         sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
           throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
