@@ -147,6 +147,9 @@ export class GitServer {
   async start(): Promise<number> {
     const reposDir = join(this.#options.stateDir, 'repos');
     await mkdir(reposDir, { recursive: true });
+    // Packs an earlier process was receiving when it died: no push owns them now (the state
+    // folder has one `dormant up`, and gitd runs once per cluster).
+    await rm(join(this.#options.stateDir, 'incoming'), { recursive: true, force: true });
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client, info) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));
