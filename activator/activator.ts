@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, effectivePolicy, parseDuration } from '../crds/index.js';
+import { type App, type AutoscalePolicy, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
@@ -64,8 +64,7 @@ const statsEveryTicks = 10;
 const repokeMs = 1000;
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
-  const ref = app.spec.autoscale.policyRef;
-  const { spec } = effectivePolicy(app, ref === undefined ? undefined : policies.get(ref));
+  const { spec } = resolvePolicy(app, policies);
   return { containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
@@ -176,7 +175,7 @@ export class Activator {
   #applyPolicy(type: string, policy: AutoscalePolicy): void {
     if (type === 'DELETED') this.#policies.delete(policy.metadata.name);
     else this.#policies.set(policy.metadata.name, policy);
-    for (const app of this.#apps.values()) if (app.spec.autoscale.policyRef === policy.metadata.name) this.#applyApp('MODIFIED', app);
+    for (const app of this.#apps.values()) if ((app.spec.autoscale.policyRef ?? namespaceDefaultPolicy) === policy.metadata.name) this.#applyApp('MODIFIED', app);
   }
 
   #applyApp(type: string, app: App): void {
