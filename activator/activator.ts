@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
+import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
@@ -194,8 +194,13 @@ export class Activator {
       }
       return;
     }
+    const previousHosts = this.#apps.get(name)?.spec.routes.hosts;
     this.#apps.set(name, app);
-    this.#routes.set(name, app.spec.routes.hosts);
+    const shadowed = this.#routes.set(name, app.spec.routes.hosts, claimOrder(app));
+    // Said when the app's hosts are new or changed, not on each status write.
+    if (previousHosts?.join() !== app.spec.routes.hosts.join()) {
+      for (const { host, owner } of shadowed) this.#log.warn({ app: name, host, owner }, 'host is claimed by an older app, which keeps it');
+    }
     const policy = trafficPolicy(app, this.#policies);
     const existing = this.#traffic.get(name);
     if (existing) {
