@@ -76,13 +76,27 @@ describe('activator and the namespace default policy', () => {
     for (const name of ['serial', 'parallel']) {
       const seen = { inFlight: 0, peak: 0 };
       peaks.set(name, seen);
+      const waiting: (() => void)[] = [];
       const r = await replica((_req, res) => {
         seen.inFlight++;
         seen.peak = Math.max(seen.peak, seen.inFlight);
-        setTimeout(() => {
+        const answer = () => {
           seen.inFlight--;
           res.end('ok');
-        }, 50);
+        };
+        // Each answer waits until a second request is in flight (then both go), or a while
+        // (short where one at a time is expected): parallel requests show without depending on timing.
+        const timer = setTimeout(() => {
+          const at = waiting.indexOf(release);
+          if (at >= 0) waiting.splice(at, 1);
+          answer();
+        }, name === 'serial' ? 100 : 5000);
+        const release = () => {
+          clearTimeout(timer);
+          answer();
+        };
+        waiting.push(release);
+        if (seen.inFlight >= 2) for (let next = waiting.shift(); next; next = waiting.shift()) next();
       });
       cleanups.push(async () => {
         r.server.closeAllConnections();
@@ -92,7 +106,7 @@ describe('activator and the namespace default policy', () => {
     }
     await sleep(20);
     for (const name of ['serial', 'parallel']) {
-      const answers = await Promise.all(Array.from({ length: 6 }, () => call(h.port, `${name}.localhost`)));
+      const answers = await Promise.all(Array.from({ length: 4 }, () => call(h.port, `${name}.localhost`)));
       assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
     }
     assert.equal(peaks.get('serial')?.peak, 1, 'the default policy limits the app without a policyRef to one request at a time');
