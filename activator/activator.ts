@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, effectivePolicy, parseDuration } from '../crds/index.js';
+import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
@@ -72,8 +72,7 @@ export const defaultMaxHeaderCount = 100;
 const connectionHeaders = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
-  const ref = app.spec.autoscale.policyRef;
-  const { spec } = effectivePolicy(app, ref === undefined ? undefined : policies.get(ref));
+  const { spec } = resolvePolicy(app, policies);
   return { containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
@@ -199,7 +198,7 @@ export class Activator {
   #applyPolicy(type: string, policy: AutoscalePolicy): void {
     if (type === 'DELETED') this.#policies.delete(policy.metadata.name);
     else this.#policies.set(policy.metadata.name, policy);
-    for (const app of this.#apps.values()) if (app.spec.autoscale.policyRef === policy.metadata.name) this.#applyApp('MODIFIED', app);
+    for (const app of this.#apps.values()) if ((app.spec.autoscale.policyRef ?? namespaceDefaultPolicy) === policy.metadata.name) this.#applyApp('MODIFIED', app);
   }
 
   #applyApp(type: string, app: App): void {
@@ -218,8 +217,13 @@ export class Activator {
       }
       return;
     }
+    const previousHosts = this.#apps.get(name)?.spec.routes.hosts;
     this.#apps.set(name, app);
-    this.#routes.set(name, app.spec.routes.hosts);
+    const shadowed = this.#routes.set(name, app.spec.routes.hosts, claimOrder(app));
+    // Said when the app's hosts are new or changed, not on each status write.
+    if (previousHosts?.join() !== app.spec.routes.hosts.join()) {
+      for (const { host, owner } of shadowed) this.#log.warn({ app: name, host, owner }, 'host is claimed by an older app, which keeps it');
+    }
     const policy = trafficPolicy(app, this.#policies);
     const existing = this.#traffic.get(name);
     if (existing) {

@@ -182,10 +182,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         if (store === undefined) {
           // The store this state folder's dormant up uses (running or not): its cluster, or the local files.
           const record = await readRuntimeRecord(stateDir);
+          // The domain of this state folder's dormant up, which the store checks hosts against.
+          const domain = record.domain ?? io.env.DORMANT_DOMAIN ?? 'localhost';
           store =
             record.runtime === 'kubernetes'
-              ? await (await loadKubernetesBackend()).KubeStore.open(record.kubeconfig === undefined ? {} : { kubeconfig: record.kubeconfig })
-              : await LocalStore.open({ stateDir });
+              ? await (await loadKubernetesBackend()).KubeStore.open({ domain, ...(record.kubeconfig === undefined ? {} : { kubeconfig: record.kubeconfig }) })
+              : await LocalStore.open({ stateDir, domain });
         }
         return store;
       },

@@ -13,4 +13,5 @@ export { type DormantObject, hasImmutableSpec, isKindName, type KindName, kindNa
 export { apiVersion, type Condition, defaultNamespace, group, type ObjectMeta, version } from './meta.js';
 export { type PipelineStep, type Revision, type RevisionSpec, type RevisionStatus, revisionPhases } from './revision.js';
 export { closest, formatProblem, type Problem, type ValidationResult, validate, validateAs } from './validate.js';
-export { type EffectivePolicy, effectivePolicy, type PolicyFieldName } from './effective-policy.js';
+export { type EffectivePolicy, namespaceDefaultPolicy, namespaceDefaultSource, type PolicyFieldName, resolvePolicy } from './effective-policy.js';
+export { appClaims, appHost, claimOrder, type HostHolder, type HostRefusal, normalizeHost, refusedHost, reservedHost } from './app-hosts.js';

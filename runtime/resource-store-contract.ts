@@ -255,6 +255,21 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       await rejectsWith(store.get('App', 'fine', '..'), 'STORE_INVALID', ['is not a valid namespace']);
     });
 
+    it('an App may not claim a host another App has, nor one Dormant keeps; the owner keeps its host (store opened for domain localhost)', async () => {
+      const owner = await store.create(appInput('hosts-owner', { routes: { hosts: ['shop.example.com'] } }));
+      await rejectsWith(store.create(appInput('hosts-thief', { routes: { hosts: ['shop.example.com'] } })), 'STORE_HOST_TAKEN', [
+        'App "hosts-thief" cannot claim host shop.example.com: app hosts-owner already serves it',
+      ]);
+      assert.equal(await store.find('App', 'hosts-thief'), undefined);
+      const other = await store.create(appInput('hosts-other'));
+      await rejectsWith(store.update({ ...other, spec: { ...other.spec, routes: { hosts: ['fine.example.com', 'hosts-owner.localhost'] } } }), 'STORE_HOST_TAKEN', [
+        'host hosts-owner.localhost: it is the address of app hosts-owner',
+      ]);
+      await rejectsWith(store.create(appInput('hosts-root', { routes: { hosts: ['localhost'] } })), 'STORE_HOST_RESERVED', ['cannot claim host localhost']);
+      assert.deepEqual(await store.get('App', 'hosts-other'), other);
+      assert.deepEqual(await store.get('App', 'hosts-owner'), owner);
+    });
+
     it("a peer's writes reach this client's watch and reads", async () => {
       const peer = await subject.openPeer();
       try {

@@ -7,11 +7,11 @@ import {
   type App,
   type AutoscalePolicySpec,
   closest,
-  effectivePolicy,
   formatProblem,
   parseDuration,
   policyDefaults,
   policyFieldNames,
+  resolvePolicy as resolveAppPolicy,
   validateAs,
 } from '../../crds/index.js';
 import type { ResourceStore } from '../../runtime/index.js';
@@ -19,7 +19,7 @@ import { type Command, type CommandContext, flagString, flagStrings } from '../c
 import { cliErrors } from '../errors.js';
 import { readSource } from '../io.js';
 import { formatTable, print } from '../output.js';
-import { typedValue } from './policy.js';
+import { namespacePolicies, typedValue } from './policy.js';
 
 interface NamedPolicy {
   readonly label: string;
@@ -47,8 +47,7 @@ function inlinePolicy(text: string): NamedPolicy {
 }
 
 async function appPolicy(store: ResourceStore, app: App, label: string): Promise<NamedPolicy> {
-  const ref = app.spec.autoscale.policyRef ?? 'default';
-  const effective = effectivePolicy(app, await store.find('AutoscalePolicy', ref, app.metadata.namespace));
+  const effective = resolveAppPolicy(app, await namespacePolicies(store, app));
   if (effective.problems.length > 0) throw cliErrors.policyInvalid({ app: label, problems: effective.problems.map(formatProblem) });
   return { label, policy: scalingPolicy(effective.spec) };
 }

@@ -286,7 +286,10 @@ export const up: Command = {
     let activator: Activator | undefined;
     let sshPort = settings.sshPort;
     try {
-      store = kubernetes ? await kubernetes.KubeStore.open(kubeconfig === undefined ? {} : { kubeconfig }) : await LocalStore.open({ stateDir: settings.stateDir });
+      // The store knows the domain: it refuses a host another app has as <name>.<domain>.
+      store = kubernetes
+        ? await kubernetes.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
+        : await LocalStore.open({ stateDir: settings.stateDir, domain: settings.domain });
       const openStore = store;
       stops.push(() => openStore.close());
       metrics =
@@ -415,7 +418,7 @@ export const up: Command = {
       sshPort,
       metricsPort,
     };
-    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
+    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, domain: settings.domain, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
     await writeFileAtomic(runtimeRecordFile(settings.stateDir), `${JSON.stringify(runtimeRecord, null, 2)}\n`);
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 
