@@ -466,6 +466,25 @@ describe('LocalRuntime runs only what git push made', () => {
   });
 });
 
+describe('LocalRuntime runs only what git push made, after a restart too', () => {
+  it('a serving revision whose release folder became a symbolic link out is not brought back on start', async () => {
+    const { stateDir, store } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'swapped', revision: 'swapped-00001', env: { VERSION: 'v1' } });
+    await store.updateStatus({ ...app, status: { readyRevision: revision.metadata.name } });
+    const outside = await mkdtemp(join(tmpdir(), 'dormant-outside-'));
+    cleanups.push(() => rm(outside, { recursive: true, force: true }));
+    await copyFile(join(revision.spec.releaseDir ?? '', 'server.js'), join(outside, 'server.js'));
+    await rm(revision.spec.releaseDir ?? '', { recursive: true });
+    await symlink(outside, revision.spec.releaseDir ?? '');
+    const restarted = new LocalRuntime({ stateDir, store, log: silent, terminationGraceMs: 2000, statusDelayMs: 5 });
+    cleanups.push(() => restarted.close());
+    await restarted.start();
+    assert.equal(restarted.describe('swapped').revision, undefined, 'nothing to run');
+    await assert.rejects(restarted.setScale('swapped', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION'));
+    assert.deepEqual(restarted.describe('swapped').replicas, []);
+  });
+});
+
 describe('LocalRuntime and the life of Dormant', () => {
   const host = fileURLToPath(new URL('./test-fixtures/runtime-host.ts', import.meta.url));
 
