@@ -69,7 +69,7 @@ export function planApply(object: ObjectInput, existing: DormantObject | undefin
   const lastApplied = parseLastApplied(existing.metadata.annotations?.[lastAppliedAnnotation]);
   const spec = applyMergePatch(existing.spec, mergePatch(lastApplied, applied));
   const specSchema = (kinds[existing.kind].schema as { properties: { spec: FieldSchema } }).properties.spec;
-  const candidates = removedFields(existing.spec, lastApplied, applied, 'spec', specSchema);
+  const candidates = removedFields({ current: existing.spec, lastApplied, desired: applied, path: 'spec', schema: specSchema });
   const merged = { ...object, spec, metadata: { ...object.metadata, annotations, resourceVersion: existing.metadata.resourceVersion ?? '' } } as ObjectInput;
   const admitted = validateAs(existing.kind, { ...merged, metadata: { ...merged.metadata, namespace: existing.metadata.namespace ?? defaultNamespace } });
   const predicted = admitted.ok ? admitted.object : undefined;

@@ -51,7 +51,7 @@ const removalRows: readonly RemovalRow[] = [
 describe('the fields apply removes', () => {
   for (const row of removalRows) {
     it(row.name, () => {
-      const removed = removedFields(row.current, row.lastApplied, row.desired, 'spec', schema);
+      const removed = removedFields({ current: row.current, lastApplied: row.lastApplied, desired: row.desired, path: 'spec', schema });
       assert.deepEqual(
         removed.map((f) => `${f.reason} ${f.path}${f.parent ? ` (with ${f.parent})` : ''}`),
         row.removed,

@@ -67,8 +67,15 @@ function gone(current: unknown, last: unknown, at: At, schema: FieldSchema | und
  * The fields of current that applyMergePatch(current, mergePatch(lastApplied, desired)) removes,
  * named down to the fields of structs (a map such as env is one field). Pure.
  */
-export function removedFields(current: unknown, lastApplied: unknown, desired: unknown, path: string, schema?: FieldSchema): RemovedField[] {
-  return removedAt(current, lastApplied, desired, { path, keys: [] }, schema);
+export function removedFields(merge: {
+  readonly current: unknown;
+  readonly lastApplied: unknown;
+  readonly desired: unknown;
+  /** The path current sits at, e.g. spec. */
+  readonly path: string;
+  readonly schema?: FieldSchema;
+}): RemovedField[] {
+  return removedAt(merge.current, merge.lastApplied, merge.desired, { path: merge.path, keys: [] }, merge.schema);
 }
 
 function removedAt(current: unknown, lastApplied: unknown, desired: unknown, at: At, schema: FieldSchema | undefined): RemovedField[] {

@@ -80,7 +80,8 @@ function diffOps(a: readonly string[], b: readonly string[]): Op[] {
 const range = (start: number, count: number): string => (count === 1 ? `${start}` : `${count === 0 ? start - 1 : start},${count}`);
 
 /** The hunks of `diff -u` between two texts, with headers; "" when they are the same. */
-export function unifiedDiff(before: string, after: string, labels: { readonly before: string; readonly after: string }, context = 3): string {
+export function unifiedDiff(before: string, after: string, labels: { readonly before: string; readonly after: string; readonly context?: number }): string {
+  const context = labels.context ?? 3;
   const ops = diffOps(lines(before), lines(after));
   if (ops.every((op) => op.kind === ' ')) return '';
   const out = [`--- ${labels.before}`, `+++ ${labels.after}`];
