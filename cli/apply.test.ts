@@ -116,6 +116,21 @@ describe('dormant apply refuses what it must not read whole', () => {
   });
 });
 
+describe('dormant policy simulate --policy FILE reads manifests as apply does', () => {
+  it('an alias bomb given as a policy file is refused with CLI_YAML_ALIASES, not a crash; a plain one still works', async () => {
+    const dir = await tempStateDir();
+    await writeFile(join(dir, 'trace.csv'), 'seconds,concurrency\n0,1\n1,2\n2,0\n');
+    await writeFile(join(dir, 'bomb.yaml'), aliasBomb.replace('kind: App', 'kind: AutoscalePolicy'));
+    const bomb = await runCli(dir, ['policy', 'simulate', '--trace', 'trace.csv', '--policy', 'bomb.yaml']);
+    assert.equal(bomb.code, 1);
+    assert.match(bomb.stderr, /^error \[CLI_YAML_ALIASES\]: .*bomb\.yaml document 1 expands its YAML aliases/);
+    await writeFile(join(dir, 'calm.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: AutoscalePolicy\nmetadata: {name: calm}\nspec: {target: 10}\n');
+    const calm = await runCli(dir, ['policy', 'simulate', '--trace', 'trace.csv', '--policy', 'calm.yaml']);
+    assert.equal(calm.code, 0, calm.stderr);
+    assert.match(calm.stdout, /calm/);
+  });
+});
+
 describe('dormant apply names what the three-way merge removes', () => {
   it('a second file that sets only the hosts: apply says env goes, and it goes (kubectl semantics kept)', async () => {
     const stateDir = await tempStateDir();
