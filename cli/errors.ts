@@ -88,4 +88,25 @@ export const cliErrors = defineErrors({
     message: (o: { policy: string }) =>
       `AutoscalePolicy "${o.policy}" does not exist; create it with dormant apply -f FILE, or choose an existing one`,
   },
+  inputTooLarge: {
+    code: 'CLI_INPUT_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { source: string; limit: string }) =>
+      `${o.source} is over the ${o.limit} limit of one manifest file, nothing was applied; split it into several files, or raise the limit with --max-file-mb (or DORMANT_MAX_FILE_MB)`,
+  },
+  yamlAliases: {
+    code: 'CLI_YAML_ALIASES',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { source: string; document: number; limit: number }) =>
+      `${o.source} document ${o.document} expands its YAML aliases (*name) more than ${o.limit} times, which is how an alias bomb eats memory, nothing was applied; write the values out, or raise the limit with --max-yaml-aliases (or DORMANT_MAX_YAML_ALIASES)`,
+  },
+  applyRevision: {
+    code: 'CLI_APPLY_REVISION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { source: string; document: number; name: string }) =>
+      `${o.source} document ${o.document} is a Revision (${o.name}): Revisions are made by git push, never applied, nothing was applied; push the commit to deploy it, and apply only App and AutoscalePolicy objects`,
+  },
 });

@@ -455,7 +455,10 @@ describe('dormant apply', () => {
     assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged created\n');
     assert.equal((await runCli(stateDir, ['policy', 'set', 'merged', 'target=50'])).code, 0);
     await writeFile(file, manifest('A: "1"'));
-    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged configured\n');
+    assert.equal(
+      (await runCli(stateDir, ['apply', '-f', file])).stdout,
+      'app.dormant.dev/merged: removing spec.run.env.B: set by the last apply, absent from this file\napp.dormant.dev/merged configured\n',
+    );
     await withStore(stateDir, async (store) => {
       const app = await store.get('App', 'merged');
       assert.equal(app.spec.autoscale.target, 50, 'set by policy set, not in the file: kept');

@@ -11,7 +11,7 @@ export { renderCrds } from './crd.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { type DormantObject, hasImmutableSpec, isKindName, type KindName, kindNames, kinds, type ObjectOfKind } from './kinds.js';
 export { apiVersion, type Condition, defaultNamespace, group, type ObjectMeta, version } from './meta.js';
-export { type PipelineStep, type Revision, type RevisionSpec, type RevisionStatus, revisionPhases } from './revision.js';
+export { localImageOf, type PipelineStep, type Revision, type RevisionSpec, type RevisionStatus, revisionPhases } from './revision.js';
 export { closest, formatProblem, type Problem, type ValidationResult, validate, validateAs } from './validate.js';
 export { type EffectivePolicy, namespaceDefaultPolicy, namespaceDefaultSource, type PolicyFieldName, resolvePolicy } from './effective-policy.js';
 export { appClaims, appHost, claimOrder, type HostHolder, type HostRefusal, normalizeHost, refusedHost, reservedHost } from './app-hosts.js';

@@ -137,6 +137,13 @@ export const runtimeErrors = defineErrors({
     message: (o: { revision: string; releaseDir: string }) =>
       `revision ${o.revision} has no release folder (${o.releaseDir || 'none recorded'}); push again to rebuild it`,
   },
+  foreignRevision: {
+    code: 'RUNTIME_FOREIGN_REVISION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { revision: string; app: string; reason: string }) =>
+      `revision ${o.revision} of ${o.app} is not run: ${o.reason}; Revisions are made by git push, which puts each release under the state folder's releases/${o.app}/: push the commit to deploy it`,
+  },
   rolloutFailed: {
     code: 'RUNTIME_ROLLOUT_FAILED',
     httpStatus: 500,

@@ -98,6 +98,17 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       assert.equal(await store.find('App', 'invalid-one'), undefined);
     });
 
+    it('a Revision whose releaseDir or image points outside its own release is refused and nothing is stored', async () => {
+      const outside = (spec: Record<string, string>): ObjectInput<'Revision'> => ({ ...revisionInput('outside-00001', 'outside'), spec: { app: 'outside', commit: 'a'.repeat(40), run: {}, ...spec } });
+      await rejectsWith(store.create(outside({ releaseDir: '/etc' })), 'STORE_INVALID', ['spec.releaseDir: "/etc" is not valid']);
+      await rejectsWith(store.create(outside({ releaseDir: '/srv/state/releases/outside/../../../../etc/releases/outside/outside-00001' })), 'STORE_INVALID', ['spec.releaseDir']);
+      await rejectsWith(store.create(outside({ releaseDir: '/srv/state/releases/victim/victim-00001' })), 'STORE_INVALID', ['spec.releaseDir must be the folder releases/<spec.app>/<metadata.name>']);
+      await rejectsWith(store.create(outside({ image: 'docker.io/library/alpine' })), 'STORE_INVALID', ['spec.image must be localhost/dormant/<spec.app>:<metadata.name>']);
+      assert.equal(await store.find('Revision', 'outside-00001'), undefined);
+      const own = await store.create(outside({ releaseDir: '/srv/state/releases/outside/outside-00001', image: 'localhost/dormant/outside:outside-00001' }));
+      assert.equal(own.spec.releaseDir, '/srv/state/releases/outside/outside-00001');
+    });
+
     it('create of a bad name says what names are allowed', async () => {
       await rejectsWith(store.create(appInput('Bad_Name')), 'STORE_INVALID', ['metadata.name: "Bad_Name" is not a valid App name', 'lower-case letters']);
     });

@@ -1,6 +1,5 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { parseTrace, renderChart, type ScalingPolicy, scalingPolicy, type SimulationResult, simulate } from '../../autoscaler/index.js';
 import {
   apiVersion,
@@ -18,6 +17,7 @@ import type { ResourceStore } from '../../runtime/index.js';
 import { type Command, type CommandContext, flagString, flagStrings } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { readSource } from '../io.js';
+import { manifestLimits, readManifests } from '../manifest-input.js';
 import { formatTable, print } from '../output.js';
 import { namespacePolicies, typedValue } from './policy.js';
 
@@ -55,13 +55,10 @@ async function appPolicy(store: ResourceStore, app: App, label: string): Promise
 /** An AutoscalePolicy or App manifest (YAML or JSON). */
 async function filePolicy(context: CommandContext, path: string): Promise<NamedPolicy> {
   const label = basename(path).replace(/\.(ya?ml|json)$/, '');
-  let manifest: unknown;
-  try {
-    manifest = parse(await readSource(context.io, path));
-  } catch (error) {
-    if ((error as Error).name !== 'YAMLParseError') throw error;
-    throw cliErrors.badInput({ source: path, reason: `not valid YAML: ${(error as Error).message.split('\n')[0]}` });
-  }
+  // Read as apply reads manifests: bounded in size and in YAML alias expansion.
+  const manifests = await readManifests(context.io, path, manifestLimits({}, context.io.env, policySimulate.usage));
+  if (manifests.length !== 1) throw cliErrors.badInput({ source: path, reason: `holds ${manifests.length} documents; give one AutoscalePolicy or App` });
+  const manifest: unknown = manifests[0]?.object;
   const kind = (manifest as { kind?: unknown } | null)?.kind;
   if (kind === 'App') {
     const app = validateAs('App', manifest);

@@ -77,7 +77,11 @@ export class LocalStore implements ResourceStore {
   #hostIndex: { version: number; readonly holders: Map<string, HostHolder> } | undefined;
   #closed = false;
 
+  /** The state folder this store keeps its objects in. */
+  readonly stateDir: string;
+
   private constructor(options: LocalStoreOptions) {
+    this.stateDir = options.stateDir;
     this.#objectsDir = join(options.stateDir, 'objects');
     this.#now = options.now ?? (() => new Date());
     this.#lock = new StateLock(join(this.#objectsDir, '.lock'), options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs });
