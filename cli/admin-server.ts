@@ -48,7 +48,9 @@ export async function serveTrace(activator: Activator | undefined, store: Resour
   const stop = activator.traceRequests(app, (arrivedMs, durationMs, status) => {
     response.write(`${(arrivedMs / 1000).toFixed(3)},${(durationMs / 1000).toFixed(3)},${status}\n`);
   });
-  request.socket.once('close', stop);
+  // The client may have left while the store answered.
+  if (request.socket.destroyed) stop();
+  else request.socket.once('close', stop);
 }
 
 async function handle(options: AdminServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -84,6 +84,13 @@ describe('the admin endpoints need the admin token', () => {
     assert.match(token, /^[A-Za-z0-9_-]{43}$/);
   });
 
+  it('a second dormant up on the same state folder, refused, leaves the running one\'s token as it is', async () => {
+    const second = await d.dormant('up', '--http-port', '0', '--ssh-port', '0', '--metrics-port', '0');
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /CLI_ALREADY_RUNNING/);
+    assert.equal((await readFile(join(d.stateDir, 'admin-token'), 'utf8')).trim(), token);
+  });
+
   const refused = [
     { name: 'no Authorization header', headers: {} },
     { name: 'an empty Bearer', headers: { authorization: 'Bearer ' } },
