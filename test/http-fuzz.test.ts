@@ -19,7 +19,7 @@ import { type DormantUp, nodeApp, startDormant, WorkingCopy } from './git-suppor
 
 /** Bounded so that the test stays well within a minute on a loaded machine. */
 const numRuns = 2000;
-const timeLimitMs = 15_000;
+const timeLimitMs = 12_000;
 /** How long one fuzz request may stay unanswered before the test hangs up (a body the server still waits for). */
 const answerWaitMs = 1000;
 
@@ -217,6 +217,8 @@ it('random methods, targets, percent-escapes, header sets and bodies on every HT
   const statuses = new Map<string, number>();
   const failures: string[] = [];
   const recent: string[] = [];
+  /** The first request that got each status from each server, shown for the 5xx and unanswered ones. */
+  const examples = new Map<string, string>();
   let sent = 0;
   const started = performance.now();
   await fc.assert(
@@ -224,7 +226,9 @@ it('random methods, targets, percent-escapes, header sets and bodies on every HT
       const answer = await sendRaw(portOf(r.target), rawRequest(r), !r.closeAfterAnswer);
       sent++;
       const status = /^HTTP\/1\.[01] (\d{3}) /.exec(answer)?.[1] ?? (answer === '' ? 'none' : 'unparsed');
-      statuses.set(`${r.target} ${status}`, (statuses.get(`${r.target} ${status}`) ?? 0) + 1);
+      const key = `${r.target} ${status}`;
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
+      if (!examples.has(key)) examples.set(key, JSON.stringify(rawRequest(r).toString('latin1').slice(0, 200)));
       // A failure inside a handler is answered now, but is still a defect the fuzzer found: named in the output.
       if (/x-dormant-error: HTTP_HANDLER_FAILED/i.test(answer)) failures.push(`${r.target}: ${JSON.stringify(rawRequest(r).toString('latin1').slice(0, 300))}`);
       // The process may exit a moment after the answer that killed it: the last few requests are named.
@@ -236,6 +240,7 @@ it('random methods, targets, percent-escapes, header sets and bodies on every HT
     { numRuns, interruptAfterTimeLimit: timeLimitMs, endOnFailure: true, seed: Number(process.env.DORMANT_FUZZ_SEED ?? Date.now() % 2 ** 31) },
   );
   t.diagnostic(`${sent} fuzz requests in ${((performance.now() - started) / 1000).toFixed(1)} s; answers: ${[...statuses].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  for (const [key, example] of examples) if (/ (5\d\d|none)$/.test(key)) t.diagnostic(`${key}, e.g. ${example}`);
   for (const failure of failures) t.diagnostic(`handler failed (answered 500, logged): ${failure}`);
   assert.ok(sent >= 50, `only ${sent} requests were sent`);
 
