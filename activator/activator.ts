@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
+import { answerThrown, guardErrors } from '../errors/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
@@ -97,6 +98,7 @@ export class Activator {
   readonly #metrics;
   readonly #context: ProxyContext;
   readonly #maxHeaderCount: number;
+  readonly #guard: { readonly server: string; readonly log: Logger };
   #server: Server | undefined;
   #draining = false;
   #ticker: NodeJS.Timeout | undefined;
@@ -107,6 +109,7 @@ export class Activator {
     this.#clock = options.clock ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#log = options.log.child({ component: 'activator' });
+    this.#guard = { server: 'activator', log: this.#log };
     this.#routes = new RouteTable(options.domain);
     this.#maxHeaderCount = options.maxHeaderCount ?? defaultMaxHeaderCount;
     const registers = options.registry ? [options.registry] : [];
@@ -154,13 +157,32 @@ export class Activator {
         // Bodies stream through unbuffered, and may be long: no whole-request deadline.
         requestTimeout: 0,
       },
-      (req, res) => this.#onRequest(req, res),
+      (req, res) => {
+        // A handler that throws answers this request with an error and a log line; it never ends Dormant.
+        try {
+          this.#onRequest(req, res);
+        } catch (error) {
+          answerThrown(error, req, res, this.#guard);
+        }
+      },
     );
     // The parser keeps one line more than the limit, so that a request over it is seen (and refused), not cut short.
     server.maxHeadersCount = this.#maxHeaderCount + 1;
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket as Socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.#onUpgrade(req, socket as Socket, head);
+      } catch (error) {
+        this.#socketFailed(error, req, socket);
+      }
+    });
     // CONNECT (a forward proxy's tunnel) is not served: say so, where Node would drop the connection without a word.
-    server.on('connect', (req: IncomingMessage, socket: Duplex) => socket.end(rawAnswer(activatorErrors.badTarget({ method: 'CONNECT', target: req.url ?? '' }))));
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      try {
+        socket.end(rawAnswer(activatorErrors.badTarget({ method: 'CONNECT', target: req.url ?? '' })));
+      } catch (error) {
+        this.#socketFailed(error, req, socket);
+      }
+    });
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       // Node's own handler reads the response in progress on the socket from this field too (lib/_http_server.js, socketOnError); there is no public accessor.
       const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
@@ -280,6 +302,14 @@ export class Activator {
     if (upstream) request.start(upstream);
     else if (traffic.readyCount === 0 && this.#options.endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
     else if (!this.#hold(request)) request.rejectQueueFull();
+  }
+
+  /** An upgrade or CONNECT whose handling threw: a log line and a 500 on the raw socket, as answerThrown does for a request. */
+  #socketFailed(error: unknown, req: IncomingMessage, socket: Duplex): void {
+    const target = req.url ?? '';
+    this.#log.error({ err: error, server: 'activator', method: req.method, url: target.length > 512 ? `${target.slice(0, 512)}...` : target }, 'request handler failed');
+    if (socket.writable) socket.end(rawAnswer(guardErrors.handlerFailed({ server: 'activator' })));
+    else socket.destroy();
   }
 
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. */

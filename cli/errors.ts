@@ -81,6 +81,19 @@ export const cliErrors = defineErrors({
     message: (o: { given: string; guess: string | undefined }) =>
       `no AutoscalePolicy or App is called "${o.given}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; --policy takes defaults, a policy or app name, a manifest file, or key=value,... (e.g. target=50,scaleToZeroGracePeriod=5m)`,
   },
+  adminUnauthorized: {
+    code: 'CLI_ADMIN_UNAUTHORIZED',
+    httpStatus: 401,
+    exitCode: 1,
+    message: (o: { tokenFile: string }) =>
+      `the admin endpoints of dormant up's metrics port (all but /metrics, /healthz and /readyz) need its admin token: send "Authorization: Bearer TOKEN" with the token in ${o.tokenFile}, which each start of dormant up writes anew, readable by its user only (dormant trace sends it; refused, it is from another start or state folder)`,
+  },
+  adminBadPath: {
+    code: 'CLI_ADMIN_BAD_PATH',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { path: string }) => `the path ${o.path} is not valid percent-encoding; encode the app name with encodeURIComponent, as in /trace/APP`,
+  },
   policyRefMissing: {
     code: 'CLI_POLICY_REF_MISSING',
     httpStatus: 404,

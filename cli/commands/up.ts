@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -7,11 +7,13 @@ import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { Activator, defaultMaxHeaderCount, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
-import { requestLogHeader, ScalingLoop, serveStats } from '../../autoscaler/index.js';
+import { ScalingLoop, serveStats } from '../../autoscaler/index.js';
 import { defaultLoginLimits, GitServer, type MaxStartups, parseMaxStartups, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
+import { serveTrace, startAdminServer } from '../admin-server.js';
+import { adminTokenFile, writeAdminToken } from '../admin-token.js';
 import { cliErrors } from '../errors.js';
 import { appUrl, gitRemote, port, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
 
@@ -27,65 +29,6 @@ const componentsOf = (runtime: RuntimeName) =>
 
 const runtimeNames = ['local', 'kubernetes'] as const;
 type RuntimeName = (typeof runtimeNames)[number];
-
-/** `GET /trace/APP`: the app's requests as a CSV request log, streamed until the client leaves. */
-function serveTrace(activator: Activator | undefined, store: ResourceStore, app: string, request: IncomingMessage, response: ServerResponse): void {
-  if (!activator) {
-    response.writeHead(503, { 'content-type': 'text/plain' }).end('the activator is not running yet\n');
-    return;
-  }
-  store.find('App', app).then(
-    (found) => {
-      if (!found) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end(`no app named "${app}"; dormant apps lists them\n`);
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'text/csv', 'cache-control': 'no-store' });
-      response.write(`${requestLogHeader}\n`);
-      const stop = activator.traceRequests(app, (arrivedMs, durationMs, status) => {
-        response.write(`${(arrivedMs / 1000).toFixed(3)},${(durationMs / 1000).toFixed(3)},${status}\n`);
-      });
-      request.socket.once('close', stop);
-    },
-    (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
-  );
-}
-
-async function startMetricsServer(
-  registry: Registry,
-  host: string,
-  port: number,
-  ready: () => boolean,
-  trace: (app: string, request: IncomingMessage, response: ServerResponse) => void,
-): Promise<Server> {
-  const server = createServer((request, response) => {
-    const traced = /^\/trace\/([^/?]+)$/.exec(request.url ?? '');
-    if (traced) {
-      trace(decodeURIComponent(traced[1] ?? ''), request, response);
-    } else if (request.url === '/metrics') {
-      registry.metrics().then(
-        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (error: Error) => response.writeHead(500).end(error.message),
-      );
-    } else if (request.url === '/healthz') {
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (request.url === '/readyz') {
-      // Ready once every component of this process listens, and no longer while it stops (a readiness probe's answer).
-      if (ready()) response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-      else response.writeHead(503, { 'content-type': 'text/plain' }).end('starting or stopping\n');
-    } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz or /trace/APP\n');
-    }
-  });
-  server.listen(port, host);
-  try {
-    await once(server, 'listening');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw cliErrors.portInUse({ port, flag: '--metrics-port', purpose: 'metrics' }, { cause: error });
-    throw error;
-  }
-  return server;
-}
 
 /**
  * Makes this process the one `dormant up` of the state folder: up.json is created only if
@@ -267,6 +210,8 @@ export const up: Command = {
     };
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
+    // A new admin token on each start: one read by anyone earlier is worth nothing now.
+    const adminToken = await writeAdminToken(settings.stateDir);
 
     // Each component binds its own name (component: activator, runtime...); up's own lines say up.
     const root = pino({ name: 'dormant' }, pino.destination({ fd: 2, sync: true }));
@@ -295,7 +240,16 @@ export const up: Command = {
       metrics =
         settings.metricsPort === 0
           ? undefined
-          : await startMetricsServer(registry, listenHost, settings.metricsPort, () => ready, (app, request, response) => serveTrace(activator, openStore, app, request, response));
+          : await startAdminServer({
+              registry,
+              host: listenHost,
+              port: settings.metricsPort,
+              ready: () => ready,
+              token: adminToken,
+              tokenFile: adminTokenFile(settings.stateDir),
+              trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
+              log,
+            });
       const server = metrics;
       if (server) {
         stops.push(
@@ -337,7 +291,7 @@ export const up: Command = {
         stops.push(async () => loop.close());
         await loop.start();
         if (kubernetes && elector) {
-          const statsServer = await serveStats(loop, listenHost, autoscalerPort).catch((error: NodeJS.ErrnoException) => {
+          const statsServer = await serveStats({ receiver: loop, host: listenHost, port: autoscalerPort, log: root.child({ component: 'autoscaler' }) }).catch((error: NodeJS.ErrnoException) => {
             throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: autoscalerPort, flag: '--autoscaler-port', purpose: "the activators' load reports" }, { cause: error }) : error;
           });
           stops.push(() => new Promise<void>((resolve) => statsServer.close(() => resolve())));
