@@ -1,16 +1,19 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, effectivePolicy, parseDuration } from '../crds/index.js';
+import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
+import { answerThrown, guardErrors } from '../errors/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
 import { appList } from './pages.js';
 import { type ProxyContext, ProxyRequest, upstreamHeaders } from './proxy-request.js';
+import { type HeadProblem, headProblem, originForm } from './request-head.js';
 import { RouteTable } from './route-table.js';
+import { clientErrorAnswer, rawAnswer } from './socket-answers.js';
 
 /** Where ready replicas come from: the runtime, as the activator needs it. */
 export interface EndpointSource {
@@ -50,6 +53,8 @@ export interface ActivatorOptions {
   readonly clock?: () => number;
   readonly random?: () => number;
   readonly maxHeaderSize?: number;
+  /** Header lines a request may have (Host included); more get 431. Default 100, as Apache's LimitRequestFields. */
+  readonly maxHeaderCount?: number;
   readonly headersTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
   /** Pending connections the listening socket queues; default 8192 (capped by net.core.somaxconn). */
@@ -62,10 +67,13 @@ export type RequestRecorder = (arrivedMs: number, durationMs: number, status: nu
 const tickMs = 100;
 const statsEveryTicks = 10;
 const repokeMs = 1000;
+/** Header lines a request may have by default (Apache's LimitRequestFields): well under an app's own cap (Node keeps 1,000). */
+export const defaultMaxHeaderCount = 100;
+/** Response headers that describe the connection to the app, not the answer: not relayed to an upgrade's client. */
+const connectionHeaders = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
-  const ref = app.spec.autoscale.policyRef;
-  const { spec } = effectivePolicy(app, ref === undefined ? undefined : policies.get(ref));
+  const { spec } = resolvePolicy(app, policies);
   return { containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
@@ -89,6 +97,8 @@ export class Activator {
   readonly #upgraded = new Set<Socket>();
   readonly #metrics;
   readonly #context: ProxyContext;
+  readonly #maxHeaderCount: number;
+  readonly #guard: { readonly server: string; readonly log: Logger };
   #server: Server | undefined;
   #draining = false;
   #ticker: NodeJS.Timeout | undefined;
@@ -99,7 +109,9 @@ export class Activator {
     this.#clock = options.clock ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#log = options.log.child({ component: 'activator' });
+    this.#guard = { server: 'activator', log: this.#log };
     this.#routes = new RouteTable(options.domain);
+    this.#maxHeaderCount = options.maxHeaderCount ?? defaultMaxHeaderCount;
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
       requests: new Counter({ name: 'dormant_activator_requests_total', help: 'Requests answered, by app and status', labelNames: ['app', 'code'], registers }),
@@ -126,26 +138,58 @@ export class Activator {
       finished: (request, status) => this.#finished(request, status),
       hold: (request) => this.#hold(request),
       draining: () => this.#draining,
+      refused: (request, error) => this.#log.error({ err: error, app: request.traffic.name, method: request.req.method, target: request.path }, 'the upstream client refused a request the activator let through'),
     };
   }
 
   /** Starts following the store and listening; resolves with the port. */
   async start(): Promise<number> {
     await Promise.all([this.#follow('App'), this.#follow('AutoscalePolicy')]);
+    const maxHeaderBytes = this.#options.maxHeaderSize ?? 16 * 1024;
+    const headersTimeoutMs = this.#options.headersTimeoutMs ?? 30_000;
     const server = createServer(
       {
-        maxHeaderSize: this.#options.maxHeaderSize ?? 16 * 1024,
-        headersTimeout: this.#options.headersTimeoutMs ?? 30_000,
+        maxHeaderSize: maxHeaderBytes,
+        headersTimeout: headersTimeoutMs,
+        // Node checks the headers timeout on this interval (30 s by default, so a 30 s timeout fired after 30 to 60 s).
+        connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
         keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 5000,
         // Bodies stream through unbuffered, and may be long: no whole-request deadline.
         requestTimeout: 0,
       },
-      (req, res) => this.#onRequest(req, res),
+      (req, res) => {
+        // A handler that throws answers this request with an error and a log line; it never ends Dormant.
+        try {
+          this.#onRequest(req, res);
+        } catch (error) {
+          answerThrown(error, req, res, this.#guard);
+        }
+      },
     );
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket as Socket, head));
-    server.on('clientError', (error, socket) => {
-      if (socket.writable) socket.end(`HTTP/1.1 ${(error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nconnection: close\r\n\r\n`);
-      else socket.destroy();
+    // The parser keeps one line more than the limit, so that a request over it is seen (and refused), not cut short.
+    server.maxHeadersCount = this.#maxHeaderCount + 1;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.#onUpgrade(req, socket as Socket, head);
+      } catch (error) {
+        this.#socketFailed(error, req, socket);
+      }
+    });
+    // CONNECT (a forward proxy's tunnel) is not served: say so, where Node would drop the connection without a word.
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      try {
+        socket.end(rawAnswer(activatorErrors.badTarget({ method: 'CONNECT', target: req.url ?? '' })));
+      } catch (error) {
+        this.#socketFailed(error, req, socket);
+      }
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // Node's own handler reads the response in progress on the socket from this field too (lib/_http_server.js, socketOnError); there is no public accessor.
+      const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+      const answer = socket.writable ? clientErrorAnswer(error.code, current?.headersSent === true, { maxHeaderBytes, headersTimeoutMs }) : undefined;
+      this.#log.debug({ err: error, answered: answer !== undefined }, 'client error');
+      if (answer === undefined) socket.destroy();
+      else socket.end(answer);
     });
     // A burst of new connections must not overflow the accept queue: Node's default of 511
     // drops the rest of the SYNs, which clients retry after 1 s and 3 s (measured: 800 of
@@ -176,7 +220,7 @@ export class Activator {
   #applyPolicy(type: string, policy: AutoscalePolicy): void {
     if (type === 'DELETED') this.#policies.delete(policy.metadata.name);
     else this.#policies.set(policy.metadata.name, policy);
-    for (const app of this.#apps.values()) if (app.spec.autoscale.policyRef === policy.metadata.name) this.#applyApp('MODIFIED', app);
+    for (const app of this.#apps.values()) if ((app.spec.autoscale.policyRef ?? namespaceDefaultPolicy) === policy.metadata.name) this.#applyApp('MODIFIED', app);
   }
 
   #applyApp(type: string, app: App): void {
@@ -195,8 +239,13 @@ export class Activator {
       }
       return;
     }
+    const previousHosts = this.#apps.get(name)?.spec.routes.hosts;
     this.#apps.set(name, app);
-    this.#routes.set(name, app.spec.routes.hosts);
+    const shadowed = this.#routes.set(name, app.spec.routes.hosts, claimOrder(app));
+    // Said when the app's hosts are new or changed, not on each status write.
+    if (previousHosts?.join() !== app.spec.routes.hosts.join()) {
+      for (const { host, owner } of shadowed) this.#log.warn({ app: name, host, owner }, 'host is claimed by an older app, which keeps it');
+    }
     const policy = trafficPolicy(app, this.#policies);
     const existing = this.#traffic.get(name);
     if (existing) {
@@ -218,20 +267,49 @@ export class Activator {
 
   // The request path, in order: Dormant's own page, routing, then a replica or the queue.
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const hostname = RouteTable.hostname(req.headers.host);
+    let host = req.headers.host;
+    const url = req.url ?? '/';
+    let path = url;
+    if (url.charCodeAt(0) !== 47 /* not "/...": absolute-form, asterisk-form or refused */) {
+      const target = originForm(req.method ?? '', url);
+      if (target === undefined) {
+        this.#refuse(res, activatorErrors.badTarget({ method: req.method ?? '', target: url }));
+        return;
+      }
+      path = target.path;
+      if (target.authority !== '') host = target.authority;
+    }
+    const problem = headProblem(req.rawHeaders, host, this.#maxHeaderCount);
+    if (problem !== undefined) {
+      this.#refuse(res, this.#headError(problem, host ?? ''));
+      return;
+    }
+    const hostname = RouteTable.hostname(host);
     const app = this.#routes.resolve(hostname);
     const traffic = app === undefined ? undefined : this.#traffic.get(app);
     if (traffic === undefined) {
-      this.#notAnApp(req, res, hostname);
+      this.#notAnApp(req, res, hostname, path);
       return;
     }
     const request = new ProxyRequest(req, res, traffic, this.#context);
+    if (path !== url) {
+      request.path = path;
+      request.host = host ?? '';
+    }
     const now = request.startedAtMs;
     traffic.meter.started(now);
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
     if (upstream) request.start(upstream);
     else if (traffic.readyCount === 0 && this.#options.endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
     else if (!this.#hold(request)) request.rejectQueueFull();
+  }
+
+  /** An upgrade or CONNECT whose handling threw: a log line and a 500 on the raw socket, as answerThrown does for a request. */
+  #socketFailed(error: unknown, req: IncomingMessage, socket: Duplex): void {
+    const target = req.url ?? '';
+    this.#log.error({ err: error, server: 'activator', method: req.method, url: target.length > 512 ? `${target.slice(0, 512)}...` : target }, 'request handler failed');
+    if (socket.writable) socket.end(rawAnswer(guardErrors.handlerFailed({ server: 'activator' })));
+    else socket.destroy();
   }
 
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. */
@@ -314,39 +392,77 @@ export class Activator {
     if (report && stats.length > 0) this.#options.stats.report(stats);
   }
 
-  #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string): void {
+  #headError(problem: HeadProblem, host: string) {
+    if (problem === 'tooManyHeaders') return activatorErrors.tooManyHeaders({ maxHeaderCount: this.#maxHeaderCount });
+    return activatorErrors.badHost({ host, duplicate: problem === 'duplicateHost' });
+  }
+
+  /** Answers a request that is not routed at all (a bad target or head) with its error. */
+  #refuse(res: ServerResponse, error: { httpStatus: number; code: string; message: string }): void {
+    if (this.#draining) res.shouldKeepAlive = false;
+    res.writeHead(error.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'x-dormant-error': error.code });
+    res.end(error.message);
+  }
+
+  #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string, path: string): void {
     // Draining: the answer says Connection: close, so the client's next request opens a connection to another activator (proxied answers decide it as they start).
     if (this.#draining) res.shouldKeepAlive = false;
     const apps = this.#routes.apps();
-    if (this.#routes.isRoot(hostname) && (req.url === '/' || req.url === '')) {
+    if (this.#routes.isRoot(hostname) && path === '/') {
       const listening = this.#server?.address() as { port: number } | null;
       const page = appList(apps, this.#routes.domain, this.#options.publicPort === undefined ? listening : { port: this.#options.publicPort }, req.headers.accept ?? '');
       res.writeHead(200, { 'content-type': page.contentType });
       res.end(page.body);
       return;
     }
-    const error = activatorErrors.unknownHost({ host: hostname, apps, domain: this.#routes.domain });
-    res.writeHead(error.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'x-dormant-error': error.code });
-    res.end(error.message);
+    this.#refuse(res, activatorErrors.unknownHost({ host: hostname, apps, domain: this.#routes.domain }));
   }
 
-  /** WebSocket and other upgrades: a byte tunnel to a replica, counted in flight while open. */
+  /**
+   * WebSocket and other upgrades: the handshake goes to a replica, and only its 101 turns the
+   * connection into a byte tunnel, counted in flight while open. Any other answer is relayed
+   * and the connection closed, so nothing the client sent after its request reaches the app
+   * unless the app switched protocols.
+   */
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.#upgraded.add(socket);
     socket.once('close', () => this.#upgraded.delete(socket));
-    const app = this.#routes.resolve(RouteTable.hostname(req.headers.host));
+    let host = req.headers.host;
+    let path = req.url ?? '/';
+    if (path.charCodeAt(0) !== 47) {
+      const target = originForm(req.method ?? '', path);
+      if (target === undefined) {
+        socket.end(rawAnswer(activatorErrors.badTarget({ method: req.method ?? '', target: path })));
+        return;
+      }
+      path = target.path;
+      if (target.authority !== '') host = target.authority;
+    }
+    const problem = headProblem(req.rawHeaders, host, this.#maxHeaderCount);
+    if (problem !== undefined) {
+      socket.end(rawAnswer(this.#headError(problem, host ?? '')));
+      return;
+    }
+    // Node hands over the socket right after the head: a body would be read as the new protocol's bytes.
+    const length = req.headers['content-length'];
+    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
+      socket.end(rawAnswer(activatorErrors.badUpgrade({})));
+      return;
+    }
+    const app = this.#routes.resolve(RouteTable.hostname(host));
     const traffic = app === undefined ? undefined : this.#traffic.get(app);
     if (!traffic) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    const routedHost = host ?? '';
     const tunnel: Waiter & { traffic: AppTraffic } = {
       traffic,
       cancelled: false,
       queued: false,
       enqueuedAtMs: -1,
       waking: false,
-      start: (upstream: Upstream) => this.#tunnel(req, socket, head, traffic, upstream),
+      start: (upstream: Upstream) => this.#tunnel({ req, client: socket, head, traffic, upstream, host: routedHost, path }),
       expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
     };
     socket.once('close', () => traffic.queue.cancel(tunnel));
@@ -357,41 +473,80 @@ export class Activator {
     else if (!this.#hold(tunnel)) socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
   }
 
-  #tunnel(req: IncomingMessage, client: Socket, head: Buffer, traffic: AppTraffic, upstream: Upstream): void {
+  #tunnel(o: { req: IncomingMessage; client: Socket; head: Buffer; traffic: AppTraffic; upstream: Upstream; host: string; path: string }): void {
+    const { req, client, traffic, upstream } = o;
     if (client.destroyed) {
       traffic.release(upstream);
       return;
     }
-    const [host = '127.0.0.1', port = '80'] = upstream.address.split(':');
-    const server = connect({ host, port: Number(port) });
+    const headers = upstreamHeaders(req, o.host);
+    headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
+    const colon = upstream.address.lastIndexOf(':');
+    const outgoing = httpRequest({
+      host: upstream.address.slice(0, colon),
+      port: Number(upstream.address.slice(colon + 1)),
+      method: req.method ?? 'GET',
+      path: o.path,
+      headers,
+      setHost: false,
+      agent: false,
+    });
+    let server: Duplex | undefined;
+    let answered = false;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       traffic.release(upstream);
+      outgoing.destroy();
+      server?.destroy();
       client.destroy();
-      server.destroy();
     };
-    server.once('connect', () => {
-      const headers = upstreamHeaders(req);
-      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-      text += `connection: upgrade\r\nupgrade: ${req.headers.upgrade ?? 'websocket'}\r\n\r\n`;
-      server.write(text);
-      if (head.length > 0) server.write(head);
-      server.pipe(client);
-      client.pipe(server);
+    outgoing.once('upgrade', (res: IncomingMessage, upgraded: Duplex, upstreamHead: Buffer) => {
+      // 101: the app switched protocols; from here on the connection is a byte tunnel.
+      answered = true;
+      server = upgraded;
+      let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+      const raw = res.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+      client.write(`${text}\r\n`);
+      if (upstreamHead.length > 0) client.write(upstreamHead);
+      if (o.head.length > 0) upgraded.write(o.head);
+      upgraded.pipe(client);
+      client.pipe(upgraded);
+      // Either side closing (or half-closing) ends the tunnel: it must not hold a replica forever.
+      upgraded.once('close', release);
+      upgraded.once('end', release);
+      upgraded.once('error', release);
+      client.once('end', release);
     });
-    server.once('error', () => {
-      if (!client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      release();
+    outgoing.once('response', (res: IncomingMessage) => {
+      // Not upgraded: relay this one answer and close. What the client sent after its request
+      // is read and dropped, never sent on: it skipped the activator's checks.
+      answered = true;
+      const connectionListed = typeof res.headers.connection === 'string' ? res.headers.connection.toLowerCase().split(',').map((t) => t.trim()) : [];
+      let text = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
+      const raw = res.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        const lower = (raw[i] ?? '').toLowerCase();
+        if (!connectionHeaders.has(lower) && !connectionListed.includes(lower)) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+      }
+      client.write(`${text}connection: close\r\n\r\n`);
+      res.pipe(client);
+      res.once('error', release);
+      // A client that never closes its side is cut after the keep-alive timeout it would have had.
+      res.once('end', () => client.setTimeout(this.#options.keepAliveTimeoutMs ?? 5000, release));
+      client.resume();
+      client.once('end', () => (client.writableFinished ? release() : client.once('finish', release)));
     });
-    // Either side closing (or half-closing) ends the tunnel: it must not hold a replica forever.
-    server.once('close', release);
-    server.once('end', release);
+    outgoing.once('error', () => {
+      if (!answered && !client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      if (answered) release();
+      else client.once('finish', release);
+    });
     client.once('close', release);
-    client.once('end', release);
     client.once('error', release);
+    outgoing.end();
   }
 
   /**

@@ -40,4 +40,51 @@ export const activatorErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; reason: string }) => `${o.app} failed to answer: ${o.reason}. Check dormant logs ${o.app}.\n`,
   },
+  badTarget: {
+    code: 'ACTIVATOR_BAD_TARGET',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { method: string; target: string }) =>
+      `${o.method} ${JSON.stringify(o.target)} is not a request target Dormant answers: send a path (GET /page), an http:// URL, or OPTIONS *.\n`,
+  },
+  badHost: {
+    code: 'ACTIVATOR_BAD_HOST',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { host: string; duplicate: boolean }) =>
+      o.duplicate
+        ? 'This request has more than one Host header: send exactly one, naming the app (APP.DOMAIN[:PORT]).\n'
+        : `The Host ${JSON.stringify(o.host)} is not a host name with an optional port (name[:port]): send the app's host, such as APP.DOMAIN[:PORT].\n`,
+  },
+  tooManyHeaders: {
+    code: 'ACTIVATOR_TOO_MANY_HEADERS',
+    httpStatus: 431,
+    exitCode: 1,
+    message: (o: { maxHeaderCount: number }) =>
+      `This request has more than ${o.maxHeaderCount} header lines, the most the activator forwards (dormant up --max-header-count). Send fewer headers.\n`,
+  },
+  badUpgrade: {
+    code: 'ACTIVATOR_BAD_UPGRADE',
+    httpStatus: 400,
+    exitCode: 1,
+    message: () => 'An Upgrade request with a body is not forwarded: send the handshake without a body (a WebSocket handshake is a GET without one).\n',
+  },
+  badRequest: {
+    code: 'ACTIVATOR_BAD_REQUEST',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { reason: string }) => `This is not a well-formed HTTP/1.1 request (${o.reason}); the connection is closed.\n`,
+  },
+  headersTooLarge: {
+    code: 'ACTIVATOR_HEADERS_TOO_LARGE',
+    httpStatus: 431,
+    exitCode: 1,
+    message: (o: { maxHeaderBytes: number }) => `This request's headers are larger than ${o.maxHeaderBytes} bytes, the activator's limit. Send smaller headers (fewer or shorter cookies).\n`,
+  },
+  headersTimeout: {
+    code: 'ACTIVATOR_HEADERS_TIMEOUT',
+    httpStatus: 408,
+    exitCode: 1,
+    message: (o: { timeoutMs: number }) => `This request's headers did not arrive within ${Math.round(o.timeoutMs / 1000)} s; the connection is closed. Send the whole head at once.\n`,
+  },
 });

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AppTraffic, Upstream, Waiter } from './app-traffic.js';
+import { dispatchAsterisk } from './asterisk-request.js';
 import { activatorErrors } from './errors.js';
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1). */
@@ -24,16 +25,26 @@ export interface ProxyContext {
   readonly hold: (request: ProxyRequest) => boolean;
   /** The activator is draining: answers close their connection (decided when the answer starts, so requests in flight when the drain began are told too). */
   readonly draining: () => boolean;
+  /** The upstream client refused the request as built: a gap in the activator's own checks, to be logged. */
+  readonly refused: (request: ProxyRequest, error: Error) => void;
 }
 
-/** Headers for the replica: the client's, minus hop-by-hop ones, plus X-Forwarded-* and Forwarded. */
-export function upstreamHeaders(req: IncomingMessage): string[] {
+/**
+ * Headers for the replica: X-Forwarded-* and Forwarded first, then the client's minus
+ * hop-by-hop ones and its Host lines. Ours come first so that an app keeping only its first
+ * N headers (Node keeps 1,000) still gets them. `host` is the host the request was routed
+ * by (the Host header, or the authority of an absolute-form target), already checked to be
+ * `name[:port]`, so it cannot break out of the quoted Forwarded value.
+ */
+export function upstreamHeaders(req: IncomingMessage, host: string): string[] {
   const raw = req.rawHeaders;
   const connectionListed = req.headers.connection?.toLowerCase().split(',').map((s) => s.trim()) ?? [];
-  const out: string[] = [];
+  const client = req.socket.remoteAddress ?? '';
+  // Slots 3 and 9 are filled once the client's own X-Forwarded-For and Forwarded are read.
+  const out: string[] = ['host', host, 'x-forwarded-for', '', 'x-forwarded-proto', 'http', 'x-forwarded-host', host, 'forwarded', ''];
   let forwardedFor = '';
   let forwarded = '';
-  for (let i = 0; i < raw.length; i += 2) {
+  for (let i = 0, length = raw.length; i < length; i += 2) {
     const name = raw[i] ?? '';
     const lower = name.toLowerCase();
     if (hopByHop.has(lower) || notForwarded.has(lower) || connectionListed.includes(lower)) continue;
@@ -45,22 +56,12 @@ export function upstreamHeaders(req: IncomingMessage): string[] {
       forwarded = raw[i + 1] ?? '';
       continue;
     }
-    if (lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
+    if (lower === 'host' || lower === 'x-forwarded-proto' || lower === 'x-forwarded-host') continue;
     out.push(name, raw[i + 1] ?? '');
   }
-  const client = req.socket.remoteAddress ?? '';
-  const host = req.headers.host ?? '';
   const clientNode = client.includes(':') ? `"[${client}]"` : client;
-  out.push(
-    'x-forwarded-for',
-    forwardedFor ? `${forwardedFor}, ${client}` : client,
-    'x-forwarded-proto',
-    'http',
-    'x-forwarded-host',
-    host,
-    'forwarded',
-    `${forwarded ? `${forwarded}, ` : ''}for=${clientNode};host="${host}";proto=http`,
-  );
+  out[3] = forwardedFor ? `${forwardedFor}, ${client}` : client;
+  out[9] = `${forwarded ? `${forwarded}, ` : ''}for=${clientNode};host="${host}";proto=http`;
   return out;
 }
 
@@ -114,6 +115,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   readonly res: ServerResponse;
   readonly traffic: AppTraffic;
   readonly startedAtMs: number;
+  /** The target sent upstream: the client's, or the origin form of an absolute-form one (set by the activator). */
+  path: string;
+  /** The host it was routed by and is sent with: the Host header, or the authority of an absolute-form target. */
+  host: string;
   readonly #context: ProxyContext;
   readonly #hasBody: boolean;
   upstream: Upstream | undefined = undefined;
@@ -139,6 +144,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.traffic = traffic;
     this.#context = context;
     this.startedAtMs = context.clock();
+    this.path = req.url ?? '/';
+    this.host = req.headers.host ?? '';
     this.#hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     res.once('close', this.#onClientClose);
   }
@@ -164,10 +171,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.upstream = upstream;
     this.#attempts++;
     this.#body = this.#hasBody ? new LazyBody(this.req) : undefined;
-    upstream.pool.dispatch(
-      { path: this.req.url ?? '/', method: this.req.method ?? 'GET', headers: upstreamHeaders(this.req), body: this.#body ?? null },
-      this,
-    );
+    const options = { path: this.path, method: this.req.method ?? 'GET', headers: upstreamHeaders(this.req, this.host), body: this.#body ?? null };
+    // undici sends no asterisk-form target (OPTIONS *): that rare request takes its own connection.
+    if (this.path === '*') dispatchAsterisk(upstream.address, options, this);
+    else upstream.pool.dispatch(options, this);
   }
 
   expire(waitedMs: number): void {
@@ -233,6 +240,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
       this.#finish(499);
       return;
     }
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') this.#context.refused(this, error);
     this.#fail(activatorErrors.upstreamFailed({ app: this.traffic.name, reason: code || error.message }), {});
   }
 

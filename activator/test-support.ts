@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { apiVersion } from '../crds/index.js';
 import { type Endpoint, LocalStore } from '../runtime/index.js';
-import { Activator, type AppStats, type EndpointSource, type StatsSink } from './activator.js';
+import { Activator, type ActivatorOptions, type AppStats, type EndpointSource, type StatsSink } from './activator.js';
 
 export class ManualEndpoints implements EndpointSource {
   readonly #current = new Map<string, readonly Endpoint[]>();
@@ -99,7 +99,10 @@ export interface Harness {
 }
 
 /** A store with the given apps (name -> spec) and an activator over it. */
-export async function harness(apps: Record<string, Record<string, unknown>>, options: { keepAliveTimeoutMs?: number } = {}): Promise<Harness> {
+export async function harness(
+  apps: Record<string, Record<string, unknown>>,
+  options: Partial<Pick<ActivatorOptions, 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'maxHeaderCount'>> = {},
+): Promise<Harness> {
   const stateDir = await mkdtemp(join(tmpdir(), 'dormant-activator-'));
   const store = await LocalStore.open({ stateDir });
   for (const [name, spec] of Object.entries(apps)) await store.create({ apiVersion, kind: 'App', metadata: { name }, spec });

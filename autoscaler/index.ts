@@ -4,4 +4,4 @@ export { type LoadReport, ScalingLoop, type ScalingLoopOptions, type ScalingRunt
 export { type ChartPanel, renderChart } from './chart.js';
 export { perSecondLoad, type SimulationOptions, type SimulationResult, simulate, type TimelinePoint } from './simulate.js';
 export { type LoadSample, parseTrace, requestLogHeader, type Trace, type TracedRequest, traceErrors } from './trace.js';
-export { type StatsReceiver, serveStats } from './stats-server.js';
+export { type StatsReceiver, type StatsServerOptions, serveStats } from './stats-server.js';

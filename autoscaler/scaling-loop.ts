@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, type Condition, defaultNamespace, effectivePolicy } from '../crds/index.js';
+import { type App, type AutoscalePolicy, type Condition, defaultNamespace, resolvePolicy } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import type { Endpoint, ResourceStore } from '../runtime/index.js';
 import { type DeciderState, decide, initialDeciderState, type Observation, scalingPolicy } from './decide.js';
@@ -136,8 +136,7 @@ export class ScalingLoop {
 
   /** The policy an app runs with: its overrides, its policyRef, the namespace's `default`, Knative's defaults. */
   #policy(app: App) {
-    const ref = app.spec.autoscale.policyRef ?? 'default';
-    return scalingPolicy(effectivePolicy(app, this.#policies.get(ref)).spec);
+    return scalingPolicy(resolvePolicy(app, this.#policies).spec);
   }
 
   // StatsSink, structurally.

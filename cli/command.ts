@@ -27,6 +27,8 @@ export interface Command {
   readonly longRunning?: (flags: Flags) => boolean;
   /** Positional arguments: exact count, or [min, max]. */
   readonly args: number | readonly [number, number];
+  /** The exit code of any failure, when 1 means something else (diff: 1 is "there are differences"). */
+  readonly failureExitCode?: number;
   /** Returns the exit code; undefined means 0. */
   run(context: CommandContext): Promise<number | undefined>;
 }

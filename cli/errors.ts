@@ -81,11 +81,45 @@ export const cliErrors = defineErrors({
     message: (o: { given: string; guess: string | undefined }) =>
       `no AutoscalePolicy or App is called "${o.given}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; --policy takes defaults, a policy or app name, a manifest file, or key=value,... (e.g. target=50,scaleToZeroGracePeriod=5m)`,
   },
+  adminUnauthorized: {
+    code: 'CLI_ADMIN_UNAUTHORIZED',
+    httpStatus: 401,
+    exitCode: 1,
+    message: (o: { tokenFile: string }) =>
+      `the admin endpoints of dormant up's metrics port (all but /metrics, /healthz and /readyz) need its admin token: send "Authorization: Bearer TOKEN" with the token in ${o.tokenFile}, which each start of dormant up writes anew, readable by its user only (dormant trace sends it; refused, it is from another start or state folder)`,
+  },
+  adminBadPath: {
+    code: 'CLI_ADMIN_BAD_PATH',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { path: string }) => `the path ${o.path} is not valid percent-encoding; encode the app name with encodeURIComponent, as in /trace/APP`,
+  },
   policyRefMissing: {
     code: 'CLI_POLICY_REF_MISSING',
     httpStatus: 404,
     exitCode: 1,
     message: (o: { policy: string }) =>
       `AutoscalePolicy "${o.policy}" does not exist; create it with dormant apply -f FILE, or choose an existing one`,
+  },
+  inputTooLarge: {
+    code: 'CLI_INPUT_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { source: string; limit: string }) =>
+      `${o.source} is over the ${o.limit} limit of one manifest file, nothing was applied; split it into several files, or raise the limit with --max-file-mb (or DORMANT_MAX_FILE_MB)`,
+  },
+  yamlAliases: {
+    code: 'CLI_YAML_ALIASES',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { source: string; document: number; limit: number }) =>
+      `${o.source} document ${o.document} expands its YAML aliases (*name) more than ${o.limit} times, which is how an alias bomb eats memory, nothing was applied; write the values out, or raise the limit with --max-yaml-aliases (or DORMANT_MAX_YAML_ALIASES)`,
+  },
+  applyRevision: {
+    code: 'CLI_APPLY_REVISION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { source: string; document: number; name: string }) =>
+      `${o.source} document ${o.document} is a Revision (${o.name}): Revisions are made by git push, never applied, nothing was applied; push the commit to deploy it, and apply only App and AutoscalePolicy objects`,
   },
 });

@@ -90,6 +90,19 @@ describe('dormant (command dispatch)', () => {
     assert.match(result.stderr, /error \[CLI_BAD_PORT\]: DORMANT_METRICS_PORT must be a port number from 0 to 65535, got "ninety"/);
   });
 
+  it('up checks the SSH login limits before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    const ports = ['--metrics-port', '0', '--http-port', '0', '--ssh-port', '0'];
+    const startups = await runCli(stateDir, ['up', '--ssh-max-startups', '10:30', ...ports]);
+    assert.equal(startups.code, 2);
+    assert.match(startups.stderr, /error \[CLI_USAGE\]: --ssh-max-startups takes start:rate:full \(such as 10:30:100\) or one number, got "10:30"/);
+    const tries = await runCli(stateDir, ['up', ...ports], { env: { DORMANT_SSH_MAX_AUTH_TRIES: '0' } });
+    assert.match(tries.stderr, /--ssh-max-auth-tries must be a whole number from 1 to 100, got "0"/);
+    const grace = await runCli(stateDir, ['up', '--ssh-login-grace', 'soon', ...ports]);
+    assert.match(grace.stderr, /--ssh-login-grace must be a duration up to 1h such as 30s, got "soon"/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
+  });
+
   it('a state folder that cannot be one is a plain error, not a crash', async () => {
     const result = await runCli(await tempStateDir(), ['apps'], { env: { DORMANT_HOME: '/dev/null' } });
     assert.equal(result.code, 1);
@@ -111,6 +124,18 @@ describe('dormant (command dispatch)', () => {
     assert.match(split.stderr, /components run apart only on Kubernetes/);
     const unknown = await runCli(stateDir, ['up', '--runtime', 'kubernetes', '--registry', '127.0.0.1:5000', '--component', 'activator,scaler', '--metrics-port', '0']);
     assert.match(unknown.stderr, /--component takes activator, autoscaler, gitd \(comma-separated\) or all, not scaler/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
+  });
+
+  it('up checks --max-header-count (and DORMANT_MAX_HEADER_COUNT) before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    for (const value of ['0', '1001', '2.5', 'many']) {
+      const result = await runCli(stateDir, ['up', '--max-header-count', value, '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, new RegExp(`error \\[CLI_USAGE\\]: --max-header-count must be a whole number from 1 to 1000, got "${value}"`));
+    }
+    const fromEnv = await runCli(stateDir, ['up', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0'], { env: { DORMANT_MAX_HEADER_COUNT: '0' } });
+    assert.match(fromEnv.stderr, /--max-header-count must be a whole number from 1 to 1000, got "0"/);
     assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
   });
 
@@ -430,7 +455,10 @@ describe('dormant apply', () => {
     assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged created\n');
     assert.equal((await runCli(stateDir, ['policy', 'set', 'merged', 'target=50'])).code, 0);
     await writeFile(file, manifest('A: "1"'));
-    assert.equal((await runCli(stateDir, ['apply', '-f', file])).stdout, 'app.dormant.dev/merged configured\n');
+    assert.equal(
+      (await runCli(stateDir, ['apply', '-f', file])).stdout,
+      'app.dormant.dev/merged: removing spec.run.env.B: set by the last apply, absent from this file\napp.dormant.dev/merged configured\n',
+    );
     await withStore(stateDir, async (store) => {
       const app = await store.get('App', 'merged');
       assert.equal(app.spec.autoscale.target, 50, 'set by policy set, not in the file: kept');

@@ -5,6 +5,7 @@ import { isDormantError } from '../errors/index.js';
 import { LocalStore, loadKubernetesBackend, type ResourceStore } from '../runtime/index.js';
 import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
+import { diff } from './commands/diff.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
 import { gc, images } from './commands/images.js';
 import { keysAdd, keysList, keysRemove } from './commands/keys.js';
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   keysList,
   keysRemove,
   apply,
+  diff,
 ];
 
 const commonOptions = {
@@ -143,6 +145,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     return 0;
   }
   let store: ResourceStore | undefined;
+  let failureExitCode: number | undefined;
   try {
     const found = findCommand(argv);
     const problem = familyProblem(argv, found);
@@ -157,6 +160,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       throw cliErrors.unknownCommand({ command: word, guess: closest(word, [...new Set(commands.map((c) => c.name.split(' ')[0] ?? ''))]) });
     }
     const { command, rest } = found;
+    failureExitCode = command.failureExitCode;
     let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: rest, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
@@ -182,10 +186,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         if (store === undefined) {
           // The store this state folder's dormant up uses (running or not): its cluster, or the local files.
           const record = await readRuntimeRecord(stateDir);
+          // The domain of this state folder's dormant up, which the store checks hosts against.
+          const domain = record.domain ?? io.env.DORMANT_DOMAIN ?? 'localhost';
           store =
             record.runtime === 'kubernetes'
-              ? await (await loadKubernetesBackend()).KubeStore.open(record.kubeconfig === undefined ? {} : { kubeconfig: record.kubeconfig })
-              : await LocalStore.open({ stateDir });
+              ? await (await loadKubernetesBackend()).KubeStore.open({ domain, ...(record.kubeconfig === undefined ? {} : { kubeconfig: record.kubeconfig }) })
+              : await LocalStore.open({ stateDir, domain });
         }
         return store;
       },
@@ -195,10 +201,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     const error = isDormantError(caught) ? caught : (ioProblem(caught) ?? caught);
     if (isDormantError(error)) {
       io.stderr.write(`error [${error.code}]: ${error.message}\n`);
-      return error.exitCode;
+      return failureExitCode ?? error.exitCode;
     }
     io.stderr.write(`error: unexpected failure, please report it: ${(error as Error).stack ?? String(error)}\n`);
-    return 1;
+    return failureExitCode ?? 1;
   } finally {
     await store?.close().catch(() => {});
   }

@@ -41,6 +41,8 @@ export interface RuntimeRecord {
   readonly runtime: 'local' | 'kubernetes';
   /** Given with --kubeconfig; absent: the default ($KUBECONFIG, ~/.kube/config). */
   readonly kubeconfig?: string;
+  /** The domain it serves apps under, so the store refuses hosts by the same names. */
+  readonly domain?: string;
 }
 
 export const runtimeRecordFile = (stateDir: string) => join(stateDir, 'runtime.json');
@@ -48,7 +50,8 @@ export const runtimeRecordFile = (stateDir: string) => join(stateDir, 'runtime.j
 export async function readRuntimeRecord(stateDir: string): Promise<RuntimeRecord> {
   try {
     const record = JSON.parse(await readFile(runtimeRecordFile(stateDir), 'utf8')) as RuntimeRecord;
-    return record.runtime === 'kubernetes' ? record : { runtime: 'local' };
+    const domain = typeof record.domain === 'string' ? { domain: record.domain } : {};
+    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain };
   } catch {
     return { runtime: 'local' };
   }

@@ -95,6 +95,19 @@ const agreementCases: Record<string, readonly Json[]> = {
     { metadata: { name: 'x-1' } },
   ],
   'metadata.name must be a DNS-1123 label of at most 63 characters': [{ metadata: { name: 'r'.repeat(63) } }, { metadata: { name: 'r'.repeat(64) } }, { metadata: { name: 'a_b' } }],
+  'spec.releaseDir must be the folder releases/<spec.app>/<metadata.name> of the state folder': [
+    { metadata: { name: 'web-00001' }, spec: { app: 'web' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', releaseDir: '/srv/.dormant/releases/web/web-00001' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', releaseDir: '/etc' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', releaseDir: '/srv/.dormant/releases/other/web-00001' } },
+    { metadata: { name: 'web-00002' }, spec: { app: 'web', releaseDir: '/srv/.dormant/releases/web/web-00001' } },
+  ],
+  'spec.image must be localhost/dormant/<spec.app>:<metadata.name>, the image git push built': [
+    { metadata: { name: 'web-00001' }, spec: { app: 'web' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', image: 'localhost/dormant/web:web-00001' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', image: 'docker.io/library/alpine' } },
+    { metadata: { name: 'web-00001' }, spec: { app: 'web', image: 'localhost/dormant/other:web-00001' } },
+  ],
 };
 
 describe('CEL rules in the CRDs agree with the TypeScript validator', () => {

@@ -2,9 +2,47 @@ import { type Static, Type } from '@sinclair/typebox';
 import { buildStrategies, RunSpecSchema } from './app.js';
 import { apiVersion, nameRule, ObjectMetaSchema } from './meta.js';
 import { PipelineStepSchema } from './pipeline-step.js';
-import { objectName, stringEnum } from './schema-kit.js';
+import { type CrossFieldRule, objectName, stringEnum } from './schema-kit.js';
 
 export const revisionPhases = ['Pending', 'Building', 'Deploying', 'Ready', 'Failed'] as const;
+
+/**
+ * An absolute path without . or .. segments that ends in /releases/<app>/<revision>: the only
+ * place git push puts a release (RE2 and JavaScript alike, so the apiserver checks it too).
+ */
+export const releaseDirPattern = '^(/([^/.][^/]*|\\.[^/.][^/]*|\\.\\.[^/]+))*/releases/[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** The image tag git push gives a Dockerfile build: nothing else is run from a Revision's spec.image. */
+export const localImageOf = (app: string, revision: string): string => `localhost/dormant/${app}:${revision}`;
+
+const madeByPush = 'Revisions are made by git push; push the commit to deploy it';
+
+/** releaseDir and image name this Revision's own release: a hand-written one cannot point at /etc or a stranger's image. */
+const ownReleaseRule: CrossFieldRule = {
+  cel: "!has(self.spec.releaseDir) || self.spec.releaseDir.endsWith('/releases/' + self.spec.app + '/' + self.metadata.name)",
+  celMessage: 'spec.releaseDir must be the folder releases/<spec.app>/<metadata.name> of the state folder',
+  field: 'spec.releaseDir',
+  check: (self) => {
+    const spec = self.spec as { app?: unknown; releaseDir?: unknown } | undefined;
+    const name = (self.metadata as { name?: unknown } | undefined)?.name;
+    if (typeof spec?.releaseDir !== 'string') return undefined;
+    if (spec.releaseDir.endsWith(`/releases/${String(spec.app)}/${String(name)}`)) return undefined;
+    return { message: `${JSON.stringify(spec.releaseDir)} is not the release folder of ${String(spec.app)}/${String(name)}`, fix: madeByPush };
+  },
+};
+
+const ownImageRule: CrossFieldRule = {
+  cel: "!has(self.spec.image) || self.spec.image == 'localhost/dormant/' + self.spec.app + ':' + self.metadata.name",
+  celMessage: 'spec.image must be localhost/dormant/<spec.app>:<metadata.name>, the image git push built',
+  field: 'spec.image',
+  check: (self) => {
+    const spec = self.spec as { app?: unknown; image?: unknown } | undefined;
+    const name = (self.metadata as { name?: unknown } | undefined)?.name;
+    if (spec?.image === undefined) return undefined;
+    if (spec.image === localImageOf(String(spec.app), String(name))) return undefined;
+    return { message: `${JSON.stringify(spec.image)} is not the image git push built for ${String(spec.app)}/${String(name)}`, fix: madeByPush };
+  },
+};
 
 export const RevisionSpecSchema = Type.Object(
   {
@@ -12,8 +50,15 @@ export const RevisionSpecSchema = Type.Object(
     commit: Type.String({ pattern: '^[0-9a-f]{40}$', 'x-dormant-hint': 'a full 40-character git commit id' }),
     branch: Type.Optional(Type.String()),
     strategy: stringEnum(buildStrategies, { default: 'auto' }),
-    image: Type.Optional(Type.String({ description: 'OCI image reference, for container replicas.' })),
-    releaseDir: Type.Optional(Type.String({ description: 'Release folder, for process replicas.' })),
+    image: Type.Optional(Type.String({ description: 'OCI image reference, for container replicas.', maxLength: 512 })),
+    releaseDir: Type.Optional(
+      Type.String({
+        description: 'Release folder, for process replicas.',
+        pattern: releaseDirPattern,
+        maxLength: 4096,
+        'x-dormant-hint': 'the absolute path <state folder>/releases/<app>/<revision> that git push made',
+      }),
+    ),
     run: RunSpecSchema,
   },
   // A Revision records what was built and deployed; a change is a new Revision.
@@ -47,6 +92,6 @@ export const RevisionSchema = Type.Object(
     spec: RevisionSpecSchema,
     status: Type.Optional(RevisionStatusSchema),
   },
-  { additionalProperties: false, 'x-dormant-rules': [nameRule('Revision', 63)] },
+  { additionalProperties: false, 'x-dormant-rules': [nameRule('Revision', 63), ownReleaseRule, ownImageRule] },
 );
 export type Revision = Static<typeof RevisionSchema>;

@@ -152,6 +152,22 @@ const rows: readonly Row[] = [
   { name: 'App name ending in a dash', object: { ...app({}), metadata: { name: 'hello-' } }, problems: ['metadata.name: "hello-" is not a valid App name…'] },
   { name: 'Revision name of 63 characters', object: revision({}, 'r'.repeat(63)), problems: [] },
   { name: 'Revision name of 64 characters', object: revision({}, 'r'.repeat(64)), problems: ['metadata.name: "rrrr…'] },
+  { name: 'Revision with its own release folder and image', object: revision({ releaseDir: '/srv/.dormant/releases/hello/hello-00001', image: 'localhost/dormant/hello:hello-00001' }), problems: [] },
+  {
+    name: 'Revision with releaseDir /etc',
+    object: revision({ releaseDir: '/etc' }),
+    problems: [
+      'spec.releaseDir: "/etc" is not valid; use the absolute path <state folder>/releases/<app>/<revision> that git push made',
+      'spec.releaseDir: spec.releaseDir must be the folder releases/<spec.app>/<metadata.name> of the state folder ("/etc" is not the release folder of hello/hello-00001); Revisions are made by git push; push the commit to deploy it',
+    ],
+  },
+  { name: 'Revision with releaseDir climbing out with ..', object: revision({ releaseDir: '/srv/.dormant/releases/hello/../../../../etc/releases/hello/hello-00001' }), problems: ['spec.releaseDir: "/srv/.dormant/releases/hello/../../../../etc/releases/hello/hello-00001" is not valid…'] },
+  { name: "Revision with another revision's release folder", object: revision({ releaseDir: '/srv/.dormant/releases/other/hello-00001' }), problems: ['spec.releaseDir: spec.releaseDir must be the folder releases/<spec.app>/<metadata.name>…'] },
+  {
+    name: 'Revision with an image git push did not build',
+    object: revision({ image: 'docker.io/library/alpine' }),
+    problems: ['spec.image: spec.image must be localhost/dormant/<spec.app>:<metadata.name>, the image git push built ("docker.io/library/alpine" is not the image git push built for hello/hello-00001); Revisions are made by git push; push the commit to deploy it'],
+  },
   { name: 'policy name over 40 characters', object: policy({}, 'p'.repeat(41)), problems: ['metadata.name: "pppp…'] },
   {
     name: 'policyRef that is not a name',

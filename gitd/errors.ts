@@ -38,8 +38,8 @@ export const gitdErrors = defineErrors({
     code: 'GITD_NON_FAST_FORWARD',
     httpStatus: 409,
     exitCode: 1,
-    message: (o: { current: string }) =>
-      `non-fast-forward: the deploy branch is at ${o.current.slice(0, 7)}, which this push does not contain; push a commit that builds on it, or set spec.git.allowForcePush to deploy rewritten history`,
+    message: (o: { what: string; current: string }) =>
+      `non-fast-forward: ${o.what} is at ${o.current.slice(0, 7)}, which this push does not contain; push a commit that builds on it, or set spec.git.allowForcePush to allow rewriting history`,
   },
   staleRef: {
     code: 'GITD_STALE_REF',
@@ -53,12 +53,6 @@ export const gitdErrors = defineErrors({
     httpStatus: 409,
     exitCode: 1,
     message: () => 'deleting the deploy branch is not allowed; dormant apps delete APP removes the whole app',
-  },
-  twoDeployBranches: {
-    code: 'GITD_TWO_DEPLOY_BRANCHES',
-    httpStatus: 409,
-    exitCode: 1,
-    message: (o: { other: string }) => `this push also moves ${o.other}, which deploys too; push one deploy branch at a time`,
   },
   badRefName: {
     code: 'GITD_BAD_REF',
@@ -84,6 +78,34 @@ export const gitdErrors = defineErrors({
     exitCode: 1,
     message: (o: { limitMb: number }) =>
       `the pack is over the ${o.limitMb} MiB limit; push less history at once, or start dormant up with a larger --max-pack-mb`,
+  },
+  objectTooLarge: {
+    code: 'GITD_OBJECT_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; type: string; offset: number; size: string; limitMb: number }) =>
+      `object ${o.index} of ${o.count} in the pack (a ${o.type} at byte ${o.offset}) inflates to ${o.size}, over the ${o.limitMb} MiB limit for one object; nothing was stored. Keep large files out of git (fetch them at build time), or start dormant up with a larger --max-object-mb`,
+  },
+  pushTooLarge: {
+    code: 'GITD_PUSH_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; limitMb: number }) =>
+      `the objects of this push inflate to over ${o.limitMb} MiB (passed at object ${o.index} of ${o.count}); nothing was stored. Push less history at once, or start dormant up with a larger --max-push-mb`,
+  },
+  tooManyRefs: {
+    code: 'GITD_TOO_MANY_REFS',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { refs: number; limit: number }) =>
+      `this push updates ${o.refs} refs, over the limit of ${o.limit}; nothing was stored. Push them in groups (git push dormant 'refs/tags/v1.*'), or start dormant up with a larger --max-refs-per-push`,
+  },
+  refNameTooLong: {
+    code: 'GITD_REF_NAME_TOO_LONG',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { ref: string; bytes: number; what: string }) =>
+      `the ref ${o.ref} is too long: ${o.what}; nothing was stored. Choose a shorter branch or tag name`,
   },
   badPack: {
     code: 'GITD_BAD_PACK',
@@ -130,5 +152,12 @@ export const gitdErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; problems: readonly string[] }) =>
       `"${o.app}" cannot be an app name: ${o.problems.join('; ')}; push to a remote such as ssh://git@HOST:PORT/hello instead`,
+  },
+  tagMoved: {
+    code: 'GITD_TAG_MOVED',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { tag: string; current: string }) =>
+      `tag ${o.tag} already exists at ${o.current.slice(0, 7)} and tags do not move; push a new tag, or set spec.git.allowForcePush to allow moving tags`,
   },
 });

@@ -4,10 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import ssh2 from 'ssh2';
+import ssh2, { type AuthenticationType, type Connection } from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { treeBindingProblem } from '../lifetime/index.js';
@@ -15,6 +16,8 @@ import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
 import { parseGitCommand } from './git-command.js';
+import { disconnectReason, disconnectSaying } from './ssh-disconnect.js';
+import { countsAsAuthFailure, defaultLoginLimits, type LoginLimits, type MaxStartups, startupDecision } from './login-limits.js';
 import { fingerprintOf, parsePublicKeyLine } from './public-key.js';
 import { type GitChannel, serveReceivePack } from './receive-pack.js';
 import { AppRepository } from './repository.js';
@@ -33,10 +36,42 @@ export interface GitServerOptions {
   readonly host?: string;
   /** Default 200 MiB. */
   readonly maxPackBytes?: number;
+  /** What one object of a pack may inflate to; default 100 MiB. */
+  readonly maxObjectBytes?: number;
+  /** What all objects of one push may inflate to; default 2 GiB. */
+  readonly maxPushBytes?: number;
+  /** Refs one push may update; default 1,000. */
+  readonly maxRefsPerPush?: number;
   readonly keepaliveMs?: number;
   /** How long close() waits for pushes in flight; default 30 s. */
   readonly closeGraceMs?: number;
+  /** LoginGraceTime: a connection not authenticated this long after it opened is closed; default 30 s. */
+  readonly loginGraceMs?: number;
+  /** MaxStartups for unauthenticated connections; default 10:30:100. */
+  readonly maxStartups?: MaxStartups;
+  /** MaxAuthTries: refused authentication requests per connection before it is closed; default 6. */
+  readonly maxAuthTries?: number;
+  /** Under the MaxStartups cap, an unauthenticated connection silent this long makes room for a new one; default 2 s. */
+  readonly idleEvictMs?: number;
+  /** The random source of MaxStartups' early drop; Math.random by default. */
+  readonly random?: () => number;
+  /** A monotonic clock in ms, for idleness and the drop log; performance.now by default. */
+  readonly now?: () => number;
 }
+
+/** A connection that has not authenticated yet, from the raw socket on. */
+interface Pending {
+  readonly socket: Socket;
+  lastDataMs: number;
+  readonly graceTimer: NodeJS.Timeout;
+  readonly onData: () => void;
+  /** Set once ssh2 has read the client's version line. */
+  client: Connection | undefined;
+  failedAuths: number;
+}
+
+/** How often a burst of refused connections is summed up in one warning. */
+const dropLogIntervalMs = 10_000;
 
 /** Who a client authenticated as. */
 interface Pusher {
@@ -71,11 +106,35 @@ export class GitServer {
   readonly #clients = new Set<{ end(): unknown }>();
   /** Pushes being served: close waits for them (up to closeGraceMs) before ending connections. */
   readonly #inFlight = new Set<Promise<unknown>>();
-  #server: InstanceType<typeof Server> | undefined;
+  /** The listening socket: connections are timed and counted here, before ssh2 sees them. */
+  #listener: NetServer | undefined;
+  /** Connections not authenticated yet, by remote address and port. */
+  readonly #pending = new Map<string, Pending>();
+  readonly #limits: LoginLimits;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #refused: Counter;
+  /** Refusals since the last warning, by reason; and when that warning went out. */
+  readonly #unlogged = new Map<string, number>();
+  #lastDropLogMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: GitServerOptions) {
     this.#options = options;
     this.#log = options.log.child({ component: 'gitd' });
+    this.#limits = {
+      graceMs: options.loginGraceMs ?? defaultLoginLimits.graceMs,
+      maxStartups: options.maxStartups ?? defaultLoginLimits.maxStartups,
+      maxAuthTries: options.maxAuthTries ?? defaultLoginLimits.maxAuthTries,
+      idleEvictMs: options.idleEvictMs ?? defaultLoginLimits.idleEvictMs,
+    };
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => performance.now());
+    this.#refused = new Counter({
+      name: 'dormant_gitd_ssh_refused_total',
+      help: 'SSH connections closed before login, by reason (max_startups, idle_evicted, login_grace, max_auth_tries)',
+      labelNames: ['reason'],
+      registers: options.registry ? [options.registry] : [],
+    });
     this.#adminKeys = new AdminKeys(options.stateDir);
     this.#pushes = new Counter({
       name: 'dormant_gitd_pushes_total',
@@ -89,17 +148,37 @@ export class GitServer {
   async start(): Promise<number> {
     const reposDir = join(this.#options.stateDir, 'repos');
     await mkdir(reposDir, { recursive: true });
+    // Packs an earlier process was receiving when it died: no push owns them now (the state
+    // folder has one `dormant up`, and gitd runs once per cluster).
+    await rm(join(this.#options.stateDir, 'incoming'), { recursive: true, force: true });
     // Before any push: what a killed Dormant left building or deploying is marked failed.
     await this.#options.pipeline.recoverInterrupted().catch((error: Error) => this.#log.error({ err: error }, 'cannot mark the pushes an earlier run left under way as interrupted'));
     const unbound = treeBindingProblem();
     if (unbound) this.#log.warn({ reason: unbound }, 'build steps and hooks die with Dormant, but what they start may not');
-    const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client) => {
+    const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client, info) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));
+      // The connection was counted and timed from its first byte; from here on ssh2 speaks for it.
+      const pending = this.#pending.get(`${info.ip}|${info.port}`);
+      if (pending) pending.client = client;
       let pusher: Pusher | undefined;
+      const refuse = (ctx: { method: string; reject(methods?: AuthenticationType[]): void }) => {
+        if (pending && countsAsAuthFailure(ctx.method) && ++pending.failedAuths >= this.#limits.maxAuthTries) {
+          // As sshd: the last failure closes the connection instead of asking for more.
+          this.#noteRefused('max_auth_tries', pending.socket);
+          disconnectSaying(
+            client,
+            pending.socket,
+            disconnectReason.noMoreAuthMethods,
+            `Too many authentication failures: Dormant refused ${pending.failedAuths} (--ssh-max-auth-tries ${this.#limits.maxAuthTries}); offer only the key Dormant knows (ssh -i KEY -o IdentitiesOnly=yes)`,
+          );
+          return;
+        }
+        ctx.reject(['publickey']);
+      };
       client.on('authentication', (ctx) => {
         if (ctx.method !== 'publickey') {
-          ctx.reject(['publickey']);
+          refuse(ctx);
           return;
         }
         const key = ctx.key;
@@ -110,24 +189,25 @@ export class GitServer {
           (found) => {
             if (!found) {
               this.#log.info({ fingerprint: fingerprintOf(key.data), user: ctx.username }, 'ssh key refused: unknown');
-              ctx.reject(['publickey']);
+              refuse(ctx);
               return;
             }
             // The first round only asks whether the key would do; the second proves it.
             if (signature && blob) {
               const parsed = utils.parseKey(`${key.algo} ${key.data.toString('base64')}`);
               if (parsed instanceof Error || parsed.verify(blob, signature, hashAlgo) !== true) {
-                ctx.reject(['publickey']);
+                refuse(ctx);
                 return;
               }
               pusher = found;
             }
             ctx.accept();
           },
-          () => ctx.reject(['publickey']),
+          () => refuse(ctx),
         );
       });
       client.on('ready', () => {
+        if (pending) this.#authenticated(pending);
         client.on('session', (acceptSession) => {
           const session = acceptSession();
           session.on('env', (accept) => accept?.());
@@ -163,15 +243,110 @@ export class GitServer {
       client.on('error', (error) => this.#log.debug({ err: error.message }, 'ssh client error'));
     });
     server.on('error', (error: Error) => this.#log.error({ err: error }, 'ssh server error'));
-    this.#server = server;
+    // Dormant listens itself and hands each socket to ssh2: ssh2 reports a connection only
+    // after the client's version line, and a client that sends nothing must be timed too.
+    const listener = createServer((socket) => this.#accept(socket, server));
+    listener.on('error', (error: Error) => this.#log.error({ err: error }, 'ssh listener error'));
+    this.#listener = listener;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#options.port, this.#options.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
+      listener.once('error', reject);
+      listener.listen(this.#options.port, this.#options.host ?? '127.0.0.1', () => {
+        listener.off('error', reject);
         resolve();
       });
     });
-    return (server.address() as { port: number }).port;
+    return (listener.address() as { port: number }).port;
+  }
+
+  /** A new TCP connection: MaxStartups decides whether it may wait to log in, LoginGraceTime how long. */
+  #accept(socket: Socket, server: InstanceType<typeof Server>): void {
+    if (socket.remoteAddress === undefined) {
+      // Gone before it was accepted.
+      socket.destroy();
+      return;
+    }
+    const now = this.#now();
+    let idlest: Pending | undefined;
+    for (const pending of this.#pending.values()) if (!idlest || pending.lastDataMs < idlest.lastDataMs) idlest = pending;
+    const decision = startupDecision({
+      limits: this.#limits.maxStartups,
+      unauthenticated: this.#pending.size,
+      random: this.#random(),
+      idlestMs: idlest ? now - idlest.lastDataMs : undefined,
+      idleEvictMs: this.#limits.idleEvictMs,
+    });
+    if (decision === 'drop') {
+      this.#noteRefused('max_startups', socket);
+      // Before the version line, so plain text, as sshd's "Exceeded MaxStartups".
+      socket.on('error', () => {});
+      socket.end('Exceeded MaxStartups: too many SSH connections are waiting to log in to Dormant; try again shortly\r\n');
+      socket.setTimeout(5_000, () => socket.destroy());
+      return;
+    }
+    if (decision === 'evict-idlest' && idlest) {
+      this.#noteRefused('idle_evicted', idlest.socket);
+      this.#drop(idlest);
+    }
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const pending: Pending = {
+      socket,
+      lastDataMs: now,
+      graceTimer: setTimeout(() => {
+        this.#noteRefused('login_grace', socket);
+        this.#drop(pending, `Login grace time exceeded: no login within ${Math.round(this.#limits.graceMs / 1000)} s (--ssh-login-grace)`);
+      }, this.#limits.graceMs),
+      onData: () => {
+        pending.lastDataMs = this.#now();
+      },
+      client: undefined,
+      failedAuths: 0,
+    };
+    pending.graceTimer.unref();
+    this.#pending.set(key, pending);
+    socket.once('close', () => {
+      if (this.#pending.get(key) === pending) this.#forget(key, pending);
+    });
+    server.injectSocket(socket);
+    // After ssh2 paused the socket, so that this listener does not start the flow early.
+    socket.on('data', pending.onData);
+  }
+
+  /** A connection that authenticated is no longer counted nor timed. */
+  #authenticated(pending: Pending): void {
+    const key = `${pending.socket.remoteAddress}|${pending.socket.remotePort}`;
+    if (this.#pending.get(key) === pending) this.#forget(key, pending);
+  }
+
+  #forget(key: string, pending: Pending): void {
+    clearTimeout(pending.graceTimer);
+    pending.socket.off('data', pending.onData);
+    this.#pending.delete(key);
+  }
+
+  /** Closes a connection that did not log in: with a DISCONNECT saying why once ssh2 speaks on it, else at once. */
+  #drop(pending: Pending, why?: string): void {
+    const key = `${pending.socket.remoteAddress}|${pending.socket.remotePort}`;
+    if (this.#pending.get(key) === pending) this.#forget(key, pending);
+    if (pending.client && why !== undefined) {
+      disconnectSaying(pending.client, pending.socket, disconnectReason.protocolError, why);
+      // A client that does not read its side must not keep the socket.
+      setTimeout(() => pending.socket.destroy(), 2_000).unref();
+    } else {
+      pending.socket.destroy();
+    }
+  }
+
+  /** Counts a refused connection; one warning per burst (then at most one per 10 s), each one at debug. */
+  #noteRefused(reason: string, socket: Socket): void {
+    this.#refused.inc({ reason });
+    this.#log.debug({ reason, remote: socket.remoteAddress, port: socket.remotePort }, 'ssh connection closed before login');
+    this.#unlogged.set(reason, (this.#unlogged.get(reason) ?? 0) + 1);
+    const now = this.#now();
+    if (now - this.#lastDropLogMs < dropLogIntervalMs) return;
+    this.#lastDropLogMs = now;
+    const counts = Object.fromEntries(this.#unlogged);
+    this.#unlogged.clear();
+    this.#log.warn({ refused: counts, waiting: this.#pending.size, limits: { loginGraceMs: this.#limits.graceMs, maxStartups: this.#limits.maxStartups, maxAuthTries: this.#limits.maxAuthTries } }, 'ssh connections closed before login');
   }
 
   /** An admin key, or a key some App lists in spec.git.authorizedKeys. */
@@ -216,18 +391,32 @@ export class GitServer {
       channel.stderr.write(`error [${missing.code}]: ${missing.message}\n`);
       return 1;
     }
-    const repo = await AppRepository.open(reposDir, name);
+    const repo = AppRepository.open(reposDir, name, join(this.#options.stateDir, 'incoming'));
     const log = this.#log.child({ app: name });
     const started = performance.now();
     let outcome = 'ok';
     let createdHere = false;
-    const code = await serveReceivePack(channel, {
+    let emptied = false;
+    const serving = serveReceivePack(channel, {
       app: name,
       repo,
       log,
       maxPackBytes: this.#options.maxPackBytes ?? 200 * 1024 * 1024,
+      packLimits: { maxObjectBytes: this.#options.maxObjectBytes ?? 100 * 1024 * 1024, maxPushBytes: this.#options.maxPushBytes ?? 2048 * 1024 * 1024 },
+      maxRefsPerPush: this.#options.maxRefsPerPush ?? 1000,
       ...(this.#options.keepaliveMs === undefined ? {} : { keepaliveMs: this.#options.keepaliveMs }),
-      withRepoLock: (work) => this.#withRepoLock(name, work),
+      // A repository left with no ref (a first push that failed) goes, in the same hold of the lock: no other push is using it.
+      withRepoLock: (work) =>
+        this.#withRepoLock(name, async () => {
+          try {
+            return await work();
+          } finally {
+            emptied = await repo.removeIfEmpty().catch((error: Error) => {
+              log.warn({ err: error }, 'cannot remove an empty repository');
+              return false;
+            });
+          }
+        }),
       resolveApp: async () => {
         const found = await this.#options.store.find('App', name);
         if (found) return found;
@@ -240,6 +429,8 @@ export class GitServer {
           throw error;
         }
       },
+      deployedCommit: (app) => this.#deployedCommit(app),
+      adoptDeployBranch: (app, branch) => this.#adoptDeployBranch(app, branch),
       deploy: async (request) => {
         try {
           return await this.#options.pipeline.deploy({ ...request, repo });
@@ -249,14 +440,43 @@ export class GitServer {
         }
       },
     });
+    const cleanUp = async () => {
+      if (createdHere && (outcome !== 'ok' || emptied)) {
+        // An app made by a push that failed is not left behind half-made.
+        await this.#forgetApp(name).catch((error: Error) => log.warn({ err: error }, 'cannot remove the app made by a failed push'));
+      }
+    };
+    const code = await serving.catch(async (error: unknown) => {
+      outcome = 'error';
+      await cleanUp();
+      throw error;
+    });
     if (code !== 0) outcome = 'error';
-    if (createdHere && outcome === 'rejected') {
-      // An app made by a push whose deploy failed is not left behind half-made.
-      await this.#forgetApp(name).catch((error: Error) => log.warn({ err: error }, 'cannot remove the app made by a failed push'));
-    }
+    await cleanUp();
     this.#pushes.inc({ app: name, result: outcome });
     log.info({ fingerprint: pusher.fingerprint, code, outcome, ms: Math.round(performance.now() - started) }, 'push served');
     return code;
+  }
+
+  /** The commit of the Revision the App serves; undefined before its first deploy. */
+  async #deployedCommit(app: App): Promise<string | undefined> {
+    const ready = app.status?.readyRevision;
+    if (ready === undefined) return undefined;
+    return (await this.#options.store.find('Revision', ready, app.metadata.namespace))?.spec.commit;
+  }
+
+  /** Sets spec.git.branch, retrying when another writer changed the App in between. */
+  async #adoptDeployBranch(app: App, branch: string): Promise<void> {
+    const { store } = this.#options;
+    for (let attempt = 0; ; attempt++) {
+      const current = await store.get('App', app.metadata.name, app.metadata.namespace);
+      try {
+        await store.update({ ...current, spec: { ...current.spec, git: { ...current.spec.git, branch } } });
+        return;
+      } catch (error) {
+        if (!isDormantError(error, 'STORE_CONFLICT') || attempt >= 9) throw error;
+      }
+    }
   }
 
   async #forgetApp(name: string): Promise<void> {
@@ -282,9 +502,11 @@ export class GitServer {
 
   /** Stops accepting, lets pushes in flight finish (up to closeGraceMs), then ends every connection. */
   async close(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.#listener;
+    if (!listener) return;
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    // Connections still logging in have nothing in flight.
+    for (const pending of [...this.#pending.values()]) this.#drop(pending);
     if (this.#inFlight.size > 0) {
       this.#log.info({ pushes: this.#inFlight.size }, 'waiting for pushes in flight');
       let timer: NodeJS.Timeout | undefined;

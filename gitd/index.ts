@@ -2,6 +2,7 @@
 export { AdminKeys } from './admin-keys.js';
 export { gitdErrors } from './errors.js';
 export { GitServer, type GitServerOptions } from './git-server.js';
+export { defaultLoginLimits, type MaxStartups, parseMaxStartups } from './login-limits.js';
 export { fingerprintOf, type PublicKey, parsePublicKeyLine } from './public-key.js';
 export { type Deployed, PushPipeline, type PushPipelineOptions, PushRejected } from './push-pipeline.js';
 export { removeAppFiles } from './repository.js';

@@ -22,7 +22,11 @@ import {
 } from './pkt-line.js';
 import { gitdErrors } from './errors.js';
 import { type Deployed, PushRejected } from './push-pipeline.js';
+import { type DormantError, isDormantError } from '../errors/index.js';
+import type { PackLimits } from './pack-scan.js';
+import { refLimitError } from './push-limits.js';
 import { type AdmittedPack, type AppRepository, isValidRefName, PackRejected } from './repository.js';
+import { deployBranchOf, type ForcedKind, forcedLine, judgeRefUpdate, questionsFor } from './ref-rules.js';
 
 export const capabilities = ['report-status', 'side-band-64k', 'ofs-delta', 'atomic', 'quiet', 'delete-refs', 'no-thin', 'agent=dormant/0.1'];
 
@@ -37,17 +41,18 @@ export interface ReceivePackOptions {
   /** The App, created if this push may create it; undefined: pushes to it are refused. */
   readonly resolveApp: () => Promise<App>;
   readonly deploy: (request: { app: App; commit: string; branch: string; progress: (line: string) => void }) => Promise<Deployed>;
+  /** The commit the App serves (its ready Revision's); undefined before its first deploy. */
+  readonly deployedCommit: (app: App) => Promise<string | undefined>;
+  /** Makes branch the App's spec.git.branch (after a first deploy of master). */
+  readonly adoptDeployBranch: (app: App, branch: string) => Promise<void>;
   /** Serializes everything that reads and moves this app's refs. */
   readonly withRepoLock: <T>(work: () => Promise<T>) => Promise<T>;
   readonly maxPackBytes: number;
+  /** What the pack's objects may inflate to: one object, and all of them. */
+  readonly packLimits: PackLimits;
+  readonly maxRefsPerPush: number;
   readonly log: Logger;
   readonly keepaliveMs?: number;
-}
-
-/** The deploy branches of an app: spec.git.branch, and master too when that is main. */
-export function isDeployRef(app: App, ref: string): boolean {
-  const branch = app.spec.git.branch;
-  return ref === `refs/heads/${branch}` || (branch === 'main' && ref === 'refs/heads/master');
 }
 
 class ChannelReader {
@@ -105,36 +110,50 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     else channel.stderr.write(`${line}\n`);
   };
   // Errors go on the progress band too: band 3 would make git stop before it reads the report.
-  const fatal = (message: string) => progress(`error: ${message}`);
+  const fatal = (error: DormantError) => progress(`error [${error.code}]: ${error.message}`);
   const report = (unpackError: string | undefined, results: readonly RefResult[]) => {
     if (!request.capabilities.has('report-status')) return;
     const status = writeReportStatus(unpackError, results);
     channel.write(useSideBand ? Buffer.concat([sideBand(1, status), Buffer.from('0000')]) : status);
   };
 
+  // Too many refs, or a name too long: the whole push is refused; its pack is read and dropped so that git hears why.
+  const refused = refLimitError(
+    request.updates.map((u) => u.ref),
+    options.maxRefsPerPush,
+  );
+
   // The pack, into quarantine, bounded.
   const needsPack = request.updates.some((u) => u.newOid !== zeroOid);
   let packFile: string | undefined;
   if (needsPack) {
-    packFile = await repo.quarantineFile();
-    const file = createWriteStream(packFile);
+    packFile = refused ? undefined : await repo.quarantineFile();
+    const file = packFile === undefined ? undefined : createWriteStream(packFile);
     let received = section.rest.length;
     let overLimit = received > options.maxPackBytes;
-    if (!overLimit && section.rest.length > 0) file.write(section.rest);
+    if (!overLimit && section.rest.length > 0) file?.write(section.rest);
     for (let chunk = await reader.next(); chunk && !overLimit; chunk = await reader.next()) {
       received += chunk.length;
       if (received > options.maxPackBytes) overLimit = true;
-      else if (!file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
+      else if (file && !file.write(chunk)) await new Promise<void>((resolve) => file.once('drain', () => resolve()));
     }
-    file.end();
-    await finished(file);
-    if (overLimit) {
-      await rm(packFile, { force: true });
+    if (file) {
+      file.end();
+      await finished(file);
+    }
+    if (overLimit && !refused) {
+      if (packFile) await rm(packFile, { force: true });
       const tooLarge = gitdErrors.packTooLarge({ limitMb: Math.round(options.maxPackBytes / 1024 / 1024) });
-      fatal(tooLarge.message);
+      fatal(tooLarge);
       report(`pack over ${Math.round(options.maxPackBytes / 1024 / 1024)} MiB`, request.updates.map((u) => ({ ref: u.ref, error: 'pack too large' })));
       return 1;
     }
+  }
+  if (refused) {
+    fatal(refused);
+    report(refused.code, request.updates.map((u) => ({ ref: u.ref, error: refused.code })));
+    log.warn({ app: options.app, err: refused.message }, 'push refused: refs over the limits');
+    return 1;
   }
   // A delete-only push carries no pack, and the client waits for the report without closing its side.
 
@@ -142,12 +161,17 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
     let admitted: AdmittedPack | undefined;
     if (packFile) {
       try {
-        admitted = await repo.admitPack(packFile, request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid));
+        admitted = await repo.admitPack(
+          packFile,
+          request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid),
+          options.packLimits,
+        );
       } catch (error) {
         if (!(error instanceof PackRejected)) throw error;
-        fatal(gitdErrors.badPack({ reason: error.message }).message);
+        const failure = isDormantError(error.cause) ? error.cause : gitdErrors.badPack({ reason: error.message });
+        fatal(failure);
         report(error.message.slice(0, 200), request.updates.map((u) => ({ ref: u.ref, error: 'unpacker error' })));
-        log.warn({ app: options.app, err: error.message }, 'push rejected: bad pack');
+        log.warn({ app: options.app, code: failure.code, err: error.message }, 'push rejected: pack refused');
         return 1;
       }
     }
@@ -191,7 +215,7 @@ interface ApplyUpdatesInput {
 async function applyUpdates({ updates, atomic, receive: options, progress, keepaliveChannel }: ApplyUpdatesInput): Promise<RefResult[]> {
   const { repo } = options;
   const errors = new Map<string, string>();
-  let app: App | undefined;
+  let app: App;
   try {
     app = await options.resolveApp();
   } catch (error) {
@@ -206,28 +230,32 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     if (u.newOid === zeroOid) after.delete(u.ref);
     else after.add(u.ref);
   }
-  let deployRef: string | undefined;
+  const deployedCommit = await options.deployedCommit(app);
+  const deployBranch = deployBranchOf({ configured: app.spec.git.branch, deployed: deployedCommit !== undefined, existing, updates });
+  const allowForcePush = app.spec.git.allowForcePush;
+  const forced = new Map<string, ForcedKind>();
+  let deployUpdate: RefUpdate | undefined;
   for (const update of updates) {
     const current = (await repo.resolve(update.ref)) ?? zeroOid;
-    const deploys = isDeployRef(app, update.ref) && update.newOid !== zeroOid;
-    const clash = update.newOid === zeroOid ? undefined : refClash(update.ref, after);
-    const refusal = !isValidRefName(update.ref)
-      ? gitdErrors.badRefName({})
-      : current !== update.oldOid
-        ? gitdErrors.staleRef({ current })
-        : clash
-          ? gitdErrors.refConflict({ other: clash })
-          : update.newOid === zeroOid && isDeployRef(app, update.ref)
-            ? gitdErrors.deleteDeployBranch({})
-            : deploys && deployRef !== undefined
-              ? gitdErrors.twoDeployBranches({ other: deployRef })
-              : update.ref.startsWith('refs/heads/') && update.newOid !== zeroOid && !(await repo.isCommit(update.newOid))
-                ? gitdErrors.notACommit({})
-                : deploys && update.oldOid !== zeroOid && !app.spec.git.allowForcePush && !(await repo.isAncestor(update.oldOid, update.newOid))
-                  ? gitdErrors.nonFastForward({ current })
-                  : undefined;
-    if (refusal) errors.set(update.ref, refusal.message);
-    else if (deploys) deployRef = update.ref;
+    const ask = questionsFor(update, current, deployBranch.ref, deployedCommit);
+    const isCommit = ask.isCommit ? await repo.isCommit(update.newOid) : undefined;
+    const verdict = judgeRefUpdate({
+      update,
+      current,
+      validName: isValidRefName(update.ref),
+      clash: update.newOid === zeroOid ? undefined : refClash(update.ref, after),
+      deployRef: deployBranch.ref,
+      allowForcePush,
+      deployedCommit,
+      isCommit,
+      containsCurrent: ask.containsCurrent && isCommit ? await repo.isAncestor(current, update.newOid) : undefined,
+      containsDeployed: ask.containsDeployed && isCommit && deployedCommit !== undefined ? await repo.isAncestor(deployedCommit, update.newOid) : undefined,
+    });
+    if (!verdict.accepted) errors.set(update.ref, verdict.error.message);
+    else {
+      if (verdict.deploys) deployUpdate = update;
+      if (verdict.forced) forced.set(update.ref, verdict.forced);
+    }
   }
   const atomicFailure = () => {
     if (!atomic || errors.size === 0) return;
@@ -235,13 +263,20 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
   };
   atomicFailure();
 
-  const deployUpdate = updates.find((u) => !errors.has(u.ref) && u.newOid !== zeroOid && app && isDeployRef(app, u.ref));
-  if (deployUpdate && app) {
+  if (deployUpdate && errors.has(deployUpdate.ref)) deployUpdate = undefined;
+  if (deployUpdate) {
     // Long builds: an empty band-1 packet now and then keeps proxies and the client waiting.
     const keepalive = keepaliveChannel ? setInterval(() => keepaliveChannel.write(Buffer.from('0005\x01')), options.keepaliveMs ?? 5000) : undefined;
     try {
       const branch = deployUpdate.ref.slice('refs/heads/'.length);
+      if (deployBranch.adopted) progress(`-----> ${branch} becomes the deploy branch of ${options.app} (spec.git.branch: ${branch}): the app had no deploy yet and this push moves ${branch} alone`);
       await options.deploy({ app, commit: deployUpdate.newOid, branch, progress });
+      if (deployBranch.adopted) {
+        await options.adoptDeployBranch(app, branch).catch((error: unknown) => {
+          options.log.error({ app: options.app, branch, err: error }, 'cannot record the deploy branch in the App');
+          progress(`-----> could not record spec.git.branch: ${branch} (${(error as Error).message}); set it with dormant apply`);
+        });
+      }
     } catch (error) {
       if (!(error instanceof PushRejected)) options.log.error({ app: options.app, err: error }, 'push pipeline failed unexpectedly');
       errors.set(deployUpdate.ref, error instanceof PushRejected ? error.message : `internal error: ${(error as Error).message}`);
@@ -251,9 +286,10 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     }
   }
 
+  const deployName = deployBranch.ref.slice('refs/heads/'.length);
   for (const update of updates) {
-    if (!errors.has(update.ref) && update.newOid !== zeroOid && update.ref.startsWith('refs/heads/') && !isDeployRef(app, update.ref)) {
-      progress(`-----> ${update.ref.slice('refs/heads/'.length)} stored, not deployed: only ${app.spec.git.branch} deploys`);
+    if (!errors.has(update.ref) && update.newOid !== zeroOid && update.ref.startsWith('refs/heads/') && update.ref !== deployBranch.ref) {
+      progress(`-----> ${update.ref.slice('refs/heads/'.length)} stored, not deployed: only ${deployName} deploys`);
     }
   }
   // Deletions first, so that "a/b" can go and "a" come in one push.
@@ -262,6 +298,12 @@ async function applyUpdates({ updates, atomic, receive: options, progress, keepa
     if (errors.has(update.ref)) continue;
     try {
       await repo.setRef(update.ref, update.newOid === zeroOid ? undefined : update.newOid);
+      const kind = forced.get(update.ref);
+      if (kind) {
+        // Allowed by spec.git.allowForcePush, and said so: to the pusher and in the log.
+        progress(forcedLine(update, kind, deployedCommit));
+        options.log.warn({ app: options.app, ref: update.ref, old: update.oldOid, new: update.newOid, deployed: deployedCommit, forced: kind }, 'forced push accepted (spec.git.allowForcePush)');
+      }
     } catch (error) {
       options.log.error({ app: options.app, ref: update.ref, err: error }, 'ref update failed');
       errors.set(update.ref, `failed to update ref: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);

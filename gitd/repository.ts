@@ -8,6 +8,7 @@ import { mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink, writeFi
 import { basename, dirname, join } from 'node:path';
 import git, { type CommitObject, type TagObject, type TreeObject } from 'isomorphic-git';
 import { writeFileAtomic } from '../runtime/index.js';
+import { type PackLimits, PackScanRefused, scanPack } from './pack-scan.js';
 import type { AdvertisedRef } from './pkt-line.js';
 
 /** A pack that joined the repository; remove() takes it out again if its push fails. */
@@ -16,6 +17,7 @@ export interface AdmittedPack {
   remove(): Promise<void>;
 }
 
+/** A pack that is not admitted; `cause` is the catalogue error to show when it is more than a bad pack. */
 export class PackRejected extends Error {}
 
 /** refs/heads/... or refs/tags/..., by git's check-ref-format rules that matter here. */
@@ -42,20 +44,40 @@ export async function removeAppFiles(stateDir: string, app: string): Promise<voi
 
 export class AppRepository {
   readonly gitdir: string;
+  readonly #quarantineDir: string;
 
-  private constructor(gitdir: string) {
+  private constructor(gitdir: string, quarantineDir: string) {
     this.gitdir = gitdir;
+    this.#quarantineDir = quarantineDir;
   }
 
-  /** The app's repository under reposDir, created bare on first use. */
-  static async open(reposDir: string, app: string): Promise<AppRepository> {
-    const gitdir = join(reposDir, `${app}.git`);
-    if (!fs.existsSync(join(gitdir, 'HEAD'))) {
-      await mkdir(gitdir, { recursive: true });
-      await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
+  /**
+   * The app's repository under reposDir. It is created when a pack is admitted (under the
+   * push's lock), not before: a push that fails before that leaves no folder behind, and
+   * removeIfEmpty takes away one that ends with no ref. Incoming packs wait in
+   * quarantineDir, outside every repository, so that removing one never cuts a push short.
+   */
+  static open(reposDir: string, app: string, quarantineDir: string): AppRepository {
+    return new AppRepository(join(reposDir, `${app}.git`), quarantineDir);
+  }
+
+  /** Creates the bare repository if it is not there. The caller holds the repository's lock. */
+  async #ensure(): Promise<void> {
+    if (!fs.existsSync(join(this.gitdir, 'HEAD'))) {
+      await mkdir(this.gitdir, { recursive: true });
+      await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
     }
-    await mkdir(join(gitdir, 'objects', 'pack'), { recursive: true });
-    return new AppRepository(gitdir);
+    await mkdir(join(this.gitdir, 'objects', 'pack'), { recursive: true });
+  }
+
+  /**
+   * Removes the repository if no branch or tag is left in it (a first push that failed, or
+   * whose refs were all deleted): nothing in it can be reached. The caller holds the lock.
+   */
+  async removeIfEmpty(): Promise<boolean> {
+    if (!fs.existsSync(this.gitdir) || (await this.refs()).length > 0) return false;
+    await rm(this.gitdir, { recursive: true, force: true });
+    return true;
   }
 
   /** Branches and tags with their commits, for the advertisement. */
@@ -87,9 +109,8 @@ export class AppRepository {
 
   /** A file in the repository's quarantine folder for an incoming pack. */
   async quarantineFile(): Promise<string> {
-    const dir = join(this.gitdir, 'objects', 'incoming');
-    await mkdir(dir, { recursive: true });
-    return join(dir, `incoming-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.pack`);
+    await mkdir(this.#quarantineDir, { recursive: true });
+    return join(this.#quarantineDir, `${basename(this.gitdir, '.git')}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.pack`);
   }
 
   /**
@@ -100,7 +121,8 @@ export class AppRepository {
    * can only point to a complete commit. A pack that fails is removed and PackRejected
    * says why.
    */
-  async admitPack(packFile: string, tips: readonly string[]): Promise<AdmittedPack | undefined> {
+  async admitPack(packFile: string, tips: readonly string[], limits: PackLimits): Promise<AdmittedPack | undefined> {
+    await this.#ensure();
     const size = (await stat(packFile)).size;
     const discard = async () => {
       await rm(packFile, { force: true });
@@ -111,18 +133,20 @@ export class AppRepository {
       await this.#checkTips(tips, new Set());
       return undefined;
     }
-    const header = Buffer.alloc(12);
+    // Streamed and bounded first: isomorphic-git's indexPack holds the pack and each object whole.
+    try {
+      await scanPack(packFile, limits);
+    } catch (error) {
+      await discard();
+      if (error instanceof PackScanRefused) throw new PackRejected(error.message, { cause: error.error });
+      throw error;
+    }
     const trailer = Buffer.alloc(20);
     const handle = await open(packFile, 'r');
     try {
-      await handle.read(header, 0, 12, 0);
-      if (size >= 32) await handle.read(trailer, 0, 20, size - 20);
+      await handle.read(trailer, 0, 20, size - 20);
     } finally {
       await handle.close();
-    }
-    if (header.toString('latin1', 0, 4) !== 'PACK' || size < 32) {
-      await discard();
-      throw new PackRejected('the data after the commands is not a git pack');
     }
     let oids: string[];
     try {
@@ -130,7 +154,7 @@ export class AppRepository {
     } catch (error) {
       await discard();
       const code = (error as { code?: string }).code;
-      throw new PackRejected(`the pack is damaged or cut short${code ? ` (${code})` : ''}`);
+      throw new PackRejected(`the pack cannot be indexed${code ? ` (${code})` : ''}: ${(error as Error).message.slice(0, 160)}`);
     }
     const name = `pack-${trailer.toString('hex')}`;
     const packPath = join(this.gitdir, 'objects', 'pack', `${name}.pack`);
@@ -191,7 +215,13 @@ export class AppRepository {
       }
     };
     for (const oid of oids) {
-      const { type, object } = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache });
+      let read: Awaited<ReturnType<typeof git.readObject>>;
+      try {
+        read = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache });
+      } catch (error) {
+        throw new PackRejected(`object ${oid} of the pack cannot be read (${(error as { code?: string }).code ?? (error as Error).message.slice(0, 120)}): the pack is damaged`);
+      }
+      const { type, object } = read;
       if (type === 'commit') {
         const commit = object as CommitObject;
         await need(commit.tree, 'tree', `commit ${oid}`);

@@ -47,6 +47,24 @@ export const storeErrors = defineErrors({
     exitCode: 1,
     message: (o: ObjectRef) => `${ref(o)}: spec is immutable; create a new ${o.kind} instead of changing this one`,
   },
+  hostTaken: {
+    code: 'STORE_HOST_TAKEN',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: ObjectRef & { host: string; owner: string; ownersAddress: boolean; ownAddress: boolean }) =>
+      o.ownAddress
+        ? `${ref(o)} cannot be served at its address ${o.host}: app ${o.owner} lists that host in spec.routes.hosts; pick another name, or remove ${o.host} from ${o.owner}'s spec.routes.hosts first`
+        : o.ownersAddress
+          ? `${ref(o)} cannot claim host ${o.host}: it is the address of app ${o.owner}; remove it from spec.routes.hosts`
+          : `${ref(o)} cannot claim host ${o.host}: app ${o.owner} already serves it; remove it from spec.routes.hosts, or from ${o.owner}'s first`,
+  },
+  hostReserved: {
+    code: 'STORE_HOST_RESERVED',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: ObjectRef & { host: string; reason: string }) =>
+      `${ref(o)} cannot claim host ${o.host}: ${o.reason}; remove it from spec.routes.hosts and use a name of its own (such as shop.example.com)`,
+  },
   locked: {
     code: 'STORE_LOCKED',
     httpStatus: 503,
@@ -118,6 +136,13 @@ export const runtimeErrors = defineErrors({
     exitCode: 1,
     message: (o: { revision: string; releaseDir: string }) =>
       `revision ${o.revision} has no release folder (${o.releaseDir || 'none recorded'}); push again to rebuild it`,
+  },
+  foreignRevision: {
+    code: 'RUNTIME_FOREIGN_REVISION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { revision: string; app: string; reason: string }) =>
+      `revision ${o.revision} of ${o.app} is not run: ${o.reason}; Revisions are made by git push, which puts each release under the state folder's releases/${o.app}/: push the commit to deploy it`,
   },
   rolloutFailed: {
     code: 'RUNTIME_ROLLOUT_FAILED',

@@ -98,6 +98,17 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       assert.equal(await store.find('App', 'invalid-one'), undefined);
     });
 
+    it('a Revision whose releaseDir or image points outside its own release is refused and nothing is stored', async () => {
+      const outside = (spec: Record<string, string>): ObjectInput<'Revision'> => ({ ...revisionInput('outside-00001', 'outside'), spec: { app: 'outside', commit: 'a'.repeat(40), run: {}, ...spec } });
+      await rejectsWith(store.create(outside({ releaseDir: '/etc' })), 'STORE_INVALID', ['spec.releaseDir: "/etc" is not valid']);
+      await rejectsWith(store.create(outside({ releaseDir: '/srv/state/releases/outside/../../../../etc/releases/outside/outside-00001' })), 'STORE_INVALID', ['spec.releaseDir']);
+      await rejectsWith(store.create(outside({ releaseDir: '/srv/state/releases/victim/victim-00001' })), 'STORE_INVALID', ['spec.releaseDir must be the folder releases/<spec.app>/<metadata.name>']);
+      await rejectsWith(store.create(outside({ image: 'docker.io/library/alpine' })), 'STORE_INVALID', ['spec.image must be localhost/dormant/<spec.app>:<metadata.name>']);
+      assert.equal(await store.find('Revision', 'outside-00001'), undefined);
+      const own = await store.create(outside({ releaseDir: '/srv/state/releases/outside/outside-00001', image: 'localhost/dormant/outside:outside-00001' }));
+      assert.equal(own.spec.releaseDir, '/srv/state/releases/outside/outside-00001');
+    });
+
     it('create of a bad name says what names are allowed', async () => {
       await rejectsWith(store.create(appInput('Bad_Name')), 'STORE_INVALID', ['metadata.name: "Bad_Name" is not a valid App name', 'lower-case letters']);
     });
@@ -253,6 +264,21 @@ export function resourceStoreContract(name: string, open: () => Promise<StoreUnd
       }
       await rejectsWith(store.list('App', { namespace: '../x' }), 'STORE_INVALID', ['is not a valid namespace']);
       await rejectsWith(store.get('App', 'fine', '..'), 'STORE_INVALID', ['is not a valid namespace']);
+    });
+
+    it('an App may not claim a host another App has, nor one Dormant keeps; the owner keeps its host (store opened for domain localhost)', async () => {
+      const owner = await store.create(appInput('hosts-owner', { routes: { hosts: ['shop.example.com'] } }));
+      await rejectsWith(store.create(appInput('hosts-thief', { routes: { hosts: ['shop.example.com'] } })), 'STORE_HOST_TAKEN', [
+        'App "hosts-thief" cannot claim host shop.example.com: app hosts-owner already serves it',
+      ]);
+      assert.equal(await store.find('App', 'hosts-thief'), undefined);
+      const other = await store.create(appInput('hosts-other'));
+      await rejectsWith(store.update({ ...other, spec: { ...other.spec, routes: { hosts: ['fine.example.com', 'hosts-owner.localhost'] } } }), 'STORE_HOST_TAKEN', [
+        'host hosts-owner.localhost: it is the address of app hosts-owner',
+      ]);
+      await rejectsWith(store.create(appInput('hosts-root', { routes: { hosts: ['localhost'] } })), 'STORE_HOST_RESERVED', ['cannot claim host localhost']);
+      assert.deepEqual(await store.get('App', 'hosts-other'), other);
+      assert.deepEqual(await store.get('App', 'hosts-owner'), owner);
     });
 
     it("a peer's writes reach this client's watch and reads", async () => {

@@ -3,7 +3,7 @@
  * the same answers: names before they reach a path or a URL, the caller's object against
  * the schema (with defaults), label selectors, and frozen events.
  */
-import { defaultNamespace, type DormantObject, formatProblem, isKindName, type KindName, kindNames, type ObjectOfKind, validateAs } from '../crds/index.js';
+import { type App, appClaims, type HostHolder, defaultNamespace, type DormantObject, formatProblem, isKindName, type KindName, kindNames, type ObjectOfKind, refusedHost, validateAs } from '../crds/index.js';
 import { storeErrors } from './errors.js';
 import type { ListOptions, ObjectInput } from './resource-store.js';
 
@@ -57,4 +57,27 @@ export function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** The domain apps are served under when a store is not told: Dormant's default. */
+export const defaultDomain = 'localhost';
+
+/** Whether an App claims a host its stored version (`current`; undefined on create) does not: only then are the other Apps read. */
+export function claimsNewHosts(candidate: App, current: App | undefined, domain: string): boolean {
+  if (current === undefined) return true;
+  const held = new Set(appClaims(current, domain));
+  return appClaims(candidate, domain).some((host) => !held.has(host));
+}
+
+/**
+ * Hosts are one app's each: refuses an App that claims a reserved host or one another app
+ * claims (see crds/app-hosts.ts), naming the owner. `current` is the App as stored
+ * (undefined on create); only the hosts it adds are checked.
+ */
+export function checkHosts(candidate: App, current: App | undefined, others: Iterable<HostHolder>, domain: string): void {
+  const refusal = refusedHost(candidate, others, domain, current === undefined ? [] : appClaims(current, domain));
+  if (refusal === undefined) return;
+  const where = { kind: 'App', namespace: candidate.metadata.namespace ?? defaultNamespace, name: candidate.metadata.name, host: refusal.host };
+  if ('reserved' in refusal) throw storeErrors.hostReserved({ ...where, reason: refusal.reserved });
+  throw storeErrors.hostTaken({ ...where, owner: refusal.owner, ownersAddress: refusal.ownersAddress, ownAddress: refusal.ownAddress });
 }

@@ -3,10 +3,11 @@ import {
   type AutoscalePolicy,
   AutoscalePolicySpecSchema,
   closest,
-  effectivePolicy,
+  defaultNamespace,
   type EffectivePolicy,
   formatProblem,
   policyFieldNames,
+  resolvePolicy,
   validateAs,
 } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
@@ -18,13 +19,14 @@ import { formatTable, type OutputFormat, print } from '../output.js';
 
 const settable = ['policyRef', ...policyFieldNames] as const;
 
-async function referencedPolicy(store: ResourceStore, app: App): Promise<AutoscalePolicy | undefined> {
-  const ref = app.spec.autoscale.policyRef;
-  return ref === undefined ? undefined : store.find('AutoscalePolicy', ref, app.metadata.namespace);
+/** The AutoscalePolicies of the app's namespace by name, as resolvePolicy takes them. */
+export async function namespacePolicies(store: ResourceStore, app: App): Promise<Map<string, AutoscalePolicy>> {
+  const policies = await store.list('AutoscalePolicy', { namespace: app.metadata.namespace ?? defaultNamespace });
+  return new Map(policies.map((policy) => [policy.metadata.name, policy]));
 }
 
 function printPolicy(io: Io, output: OutputFormat, app: App, effective: EffectivePolicy): void {
-  const value = { app: app.metadata.name, policyRef: app.spec.autoscale.policyRef ?? null, spec: effective.spec, sources: effective.sources };
+  const value = { app: app.metadata.name, policyRef: app.spec.autoscale.policyRef ?? null, policy: effective.policy ?? null, spec: effective.spec, sources: effective.sources };
   print(io, output, value, () =>
     formatTable(
       ['SETTING', 'VALUE', 'FROM'],
@@ -41,11 +43,11 @@ export const policyGet: Command = {
   async run({ io, args, output, store }) {
     const resources = await store();
     const app = await resources.get('App', args[0] ?? '');
-    const referenced = await referencedPolicy(resources, app);
-    if (app.spec.autoscale.policyRef !== undefined && !referenced) {
-      io.stderr.write(`warning: AutoscalePolicy "${app.spec.autoscale.policyRef}" does not exist; showing the app without it\n`);
+    const effective = resolvePolicy(app, await namespacePolicies(resources, app));
+    if (effective.missingRef !== undefined) {
+      io.stderr.write(`warning: AutoscalePolicy "${effective.missingRef}" does not exist; showing the app without it\n`);
     }
-    printPolicy(io, output, app, effectivePolicy(app, referenced));
+    printPolicy(io, output, app, effective);
     return undefined;
   },
 };
@@ -93,11 +95,8 @@ export const policySet: Command = {
       }
       const candidate = validateAs('App', { ...app, spec: { ...app.spec, autoscale } });
       if (!candidate.ok) throw cliErrors.policyInvalid({ app: name, problems: candidate.problems.map(formatProblem) });
-      const referenced = await referencedPolicy(resources, candidate.object);
-      if (candidate.object.spec.autoscale.policyRef !== undefined && !referenced) {
-        throw cliErrors.policyRefMissing({ policy: candidate.object.spec.autoscale.policyRef });
-      }
-      const effective = effectivePolicy(candidate.object, referenced);
+      const effective = resolvePolicy(candidate.object, await namespacePolicies(resources, candidate.object));
+      if (effective.missingRef !== undefined) throw cliErrors.policyRefMissing({ policy: effective.missingRef });
       if (effective.problems.length > 0) {
         throw cliErrors.policyInvalid({
           app: name,

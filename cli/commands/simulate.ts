@@ -1,25 +1,25 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { parseTrace, renderChart, type ScalingPolicy, scalingPolicy, type SimulationResult, simulate } from '../../autoscaler/index.js';
 import {
   apiVersion,
   type App,
   type AutoscalePolicySpec,
   closest,
-  effectivePolicy,
   formatProblem,
   parseDuration,
   policyDefaults,
   policyFieldNames,
+  resolvePolicy as resolveAppPolicy,
   validateAs,
 } from '../../crds/index.js';
 import type { ResourceStore } from '../../runtime/index.js';
 import { type Command, type CommandContext, flagString, flagStrings } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { readSource } from '../io.js';
+import { manifestLimits, readManifests } from '../manifest-input.js';
 import { formatTable, print } from '../output.js';
-import { typedValue } from './policy.js';
+import { namespacePolicies, typedValue } from './policy.js';
 
 interface NamedPolicy {
   readonly label: string;
@@ -47,8 +47,7 @@ function inlinePolicy(text: string): NamedPolicy {
 }
 
 async function appPolicy(store: ResourceStore, app: App, label: string): Promise<NamedPolicy> {
-  const ref = app.spec.autoscale.policyRef ?? 'default';
-  const effective = effectivePolicy(app, await store.find('AutoscalePolicy', ref, app.metadata.namespace));
+  const effective = resolveAppPolicy(app, await namespacePolicies(store, app));
   if (effective.problems.length > 0) throw cliErrors.policyInvalid({ app: label, problems: effective.problems.map(formatProblem) });
   return { label, policy: scalingPolicy(effective.spec) };
 }
@@ -56,13 +55,10 @@ async function appPolicy(store: ResourceStore, app: App, label: string): Promise
 /** An AutoscalePolicy or App manifest (YAML or JSON). */
 async function filePolicy(context: CommandContext, path: string): Promise<NamedPolicy> {
   const label = basename(path).replace(/\.(ya?ml|json)$/, '');
-  let manifest: unknown;
-  try {
-    manifest = parse(await readSource(context.io, path));
-  } catch (error) {
-    if ((error as Error).name !== 'YAMLParseError') throw error;
-    throw cliErrors.badInput({ source: path, reason: `not valid YAML: ${(error as Error).message.split('\n')[0]}` });
-  }
+  // Read as apply reads manifests: bounded in size and in YAML alias expansion.
+  const manifests = await readManifests(context.io, path, manifestLimits({}, context.io.env, policySimulate.usage));
+  if (manifests.length !== 1) throw cliErrors.badInput({ source: path, reason: `holds ${manifests.length} documents; give one AutoscalePolicy or App` });
+  const manifest: unknown = manifests[0]?.object;
   const kind = (manifest as { kind?: unknown } | null)?.kind;
   if (kind === 'App') {
     const app = validateAs('App', manifest);

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { parseDuration } from '../../crds/index.js';
+import { adminTokenFile, readAdminToken } from '../admin-token.js';
 import { type Command, flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { currentSettings } from '../settings.js';
@@ -23,6 +24,9 @@ export const trace: Command = {
     if (!settings.running) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `trace ${app}` });
     if (settings.metricsPort === 0) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `trace ${app} (it runs with --metrics-port 0)` });
 
+    // The metrics port's admin endpoints take the token this dormant up wrote at its start.
+    const token = await readAdminToken(settings.stateDir);
+
     const done = new AbortController();
     const stop = () => done.abort();
     io.stop.addEventListener('abort', stop);
@@ -30,7 +34,13 @@ export const trace: Command = {
     let rows = -1;
     try {
       await new Promise<void>((resolve, reject) => {
-        const call = request({ host: '127.0.0.1', port: settings.metricsPort, path: `/trace/${encodeURIComponent(app)}`, signal: done.signal }, (response) => {
+        const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+        const call = request({ host: '127.0.0.1', port: settings.metricsPort, path: `/trace/${encodeURIComponent(app)}`, headers, signal: done.signal }, (response) => {
+          if (response.statusCode === 401) {
+            response.resume();
+            reject(cliErrors.adminUnauthorized({ tokenFile: adminTokenFile(settings.stateDir) }));
+            return;
+          }
           if (response.statusCode !== 200) {
             let body = '';
             response.on('data', (chunk: Buffer) => (body += chunk.toString()));

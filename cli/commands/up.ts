@@ -1,17 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { Activator, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
+import { Activator, defaultMaxHeaderCount, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
 import { parseDuration } from '../../crds/index.js';
-import { requestLogHeader, ScalingLoop, serveStats } from '../../autoscaler/index.js';
-import { GitServer, PushPipeline } from '../../gitd/index.js';
+import { ScalingLoop, serveStats } from '../../autoscaler/index.js';
+import { defaultLoginLimits, GitServer, type MaxStartups, parseMaxStartups, PushPipeline } from '../../gitd/index.js';
 import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
 import { type Command, type Flags, flagString } from '../command.js';
 import type { Io } from '../io.js';
+import { serveTrace, startAdminServer } from '../admin-server.js';
+import { adminTokenFile, writeAdminToken } from '../admin-token.js';
 import { cliErrors } from '../errors.js';
 import { appUrl, gitRemote, port, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
 
@@ -27,65 +29,6 @@ const componentsOf = (runtime: RuntimeName) =>
 
 const runtimeNames = ['local', 'kubernetes'] as const;
 type RuntimeName = (typeof runtimeNames)[number];
-
-/** `GET /trace/APP`: the app's requests as a CSV request log, streamed until the client leaves. */
-function serveTrace(activator: Activator | undefined, store: ResourceStore, app: string, request: IncomingMessage, response: ServerResponse): void {
-  if (!activator) {
-    response.writeHead(503, { 'content-type': 'text/plain' }).end('the activator is not running yet\n');
-    return;
-  }
-  store.find('App', app).then(
-    (found) => {
-      if (!found) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end(`no app named "${app}"; dormant apps lists them\n`);
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'text/csv', 'cache-control': 'no-store' });
-      response.write(`${requestLogHeader}\n`);
-      const stop = activator.traceRequests(app, (arrivedMs, durationMs, status) => {
-        response.write(`${(arrivedMs / 1000).toFixed(3)},${(durationMs / 1000).toFixed(3)},${status}\n`);
-      });
-      request.socket.once('close', stop);
-    },
-    (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
-  );
-}
-
-async function startMetricsServer(
-  registry: Registry,
-  host: string,
-  port: number,
-  ready: () => boolean,
-  trace: (app: string, request: IncomingMessage, response: ServerResponse) => void,
-): Promise<Server> {
-  const server = createServer((request, response) => {
-    const traced = /^\/trace\/([^/?]+)$/.exec(request.url ?? '');
-    if (traced) {
-      trace(decodeURIComponent(traced[1] ?? ''), request, response);
-    } else if (request.url === '/metrics') {
-      registry.metrics().then(
-        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (error: Error) => response.writeHead(500).end(error.message),
-      );
-    } else if (request.url === '/healthz') {
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (request.url === '/readyz') {
-      // Ready once every component of this process listens, and no longer while it stops (a readiness probe's answer).
-      if (ready()) response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-      else response.writeHead(503, { 'content-type': 'text/plain' }).end('starting or stopping\n');
-    } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz or /trace/APP\n');
-    }
-  });
-  server.listen(port, host);
-  try {
-    await once(server, 'listening');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw cliErrors.portInUse({ port, flag: '--metrics-port', purpose: 'metrics' }, { cause: error });
-    throw error;
-  }
-  return server;
-}
 
 /**
  * Makes this process the one `dormant up` of the state folder: up.json is created only if
@@ -111,6 +54,27 @@ function maxPackMb(flags: Flags, io: Io): number {
   return mb;
 }
 
+/** --max-header-count or DORMANT_MAX_HEADER_COUNT: header lines a request may have at the activator (more get 431); 100 by default. */
+function maxHeaderCount(flags: Flags, io: Io): number {
+  const text = flagString(flags, 'max-header-count') ?? io.env.DORMANT_MAX_HEADER_COUNT;
+  if (text === undefined) return defaultMaxHeaderCount;
+  const count = Number(text);
+  // An app keeps only its first headers (a Node app 1,000): more would be dropped there without a word.
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw cliErrors.usage({ problem: `--max-header-count must be a whole number from 1 to 1000, got "${text}"`, usage: up.usage });
+  return count;
+}
+
+/** A push limit: the flag, its environment variable, or the default; a positive number (a whole one when `whole`). */
+function pushLimit(flags: Flags, io: Io, limit: { flag: string; env: string; fallback: number; unit: string; whole?: boolean }): number {
+  const text = flagString(flags, limit.flag) ?? io.env[limit.env];
+  if (text === undefined) return limit.fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (limit.whole === true && !Number.isInteger(value))) {
+    throw cliErrors.usage({ problem: `--${limit.flag} must be a positive ${limit.unit}, got "${text}"`, usage: up.usage });
+  }
+  return value;
+}
+
 /** --build-timeout or DORMANT_BUILD_TIMEOUT, a duration; 20 minutes by default. */
 function buildTimeoutMs(flags: Flags, io: Io): number {
   const text = flagString(flags, 'build-timeout') ?? io.env.DORMANT_BUILD_TIMEOUT;
@@ -128,6 +92,24 @@ function drainMs(flags: Flags, io: Io): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms < 0 || ms > 10 * 60_000) throw cliErrors.usage({ problem: `--drain must be a duration up to 10m such as 10s, got "${text}"`, usage: up.usage });
   return ms;
+}
+
+/** SSH login limits: --ssh-login-grace, --ssh-max-startups, --ssh-max-auth-tries (or their DORMANT_SSH_* variables); sshd's defaults. */
+function sshLoginLimits(flags: Flags, io: Io): { loginGraceMs: number; maxStartups: MaxStartups; maxAuthTries: number } {
+  const graceText = flagString(flags, 'ssh-login-grace') ?? io.env.DORMANT_SSH_LOGIN_GRACE;
+  const loginGraceMs = graceText === undefined ? defaultLoginLimits.graceMs : parseDuration(graceText);
+  if (loginGraceMs === undefined || loginGraceMs <= 0 || loginGraceMs > 3_600_000) {
+    throw cliErrors.usage({ problem: `--ssh-login-grace must be a duration up to 1h such as 30s, got "${graceText}"`, usage: up.usage });
+  }
+  const startupsText = flagString(flags, 'ssh-max-startups') ?? io.env.DORMANT_SSH_MAX_STARTUPS;
+  const maxStartups = startupsText === undefined ? defaultLoginLimits.maxStartups : parseMaxStartups(startupsText);
+  if (typeof maxStartups === 'string') throw cliErrors.usage({ problem: `--ssh-max-startups ${maxStartups}`, usage: up.usage });
+  const triesText = flagString(flags, 'ssh-max-auth-tries') ?? io.env.DORMANT_SSH_MAX_AUTH_TRIES;
+  const maxAuthTries = triesText === undefined ? defaultLoginLimits.maxAuthTries : Number(triesText);
+  if (!Number.isInteger(maxAuthTries) || maxAuthTries < 1 || maxAuthTries > 100) {
+    throw cliErrors.usage({ problem: `--ssh-max-auth-tries must be a whole number from 1 to 100, got "${triesText}"`, usage: up.usage });
+  }
+  return { loginGraceMs, maxStartups, maxAuthTries };
 }
 
 const splittable = ['activator', 'autoscaler', 'gitd'] as const;
@@ -164,7 +146,7 @@ function registryAddress(flags: Flags, io: Io): string | undefined {
 export const up: Command = {
   name: 'up',
   usage:
-    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT]',
+    'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--max-pack-mb 200] [--max-header-count 100] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--registry 127.0.0.1:5000] [--build-timeout 20m] [--drain 0s] [--public-port PORT] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6]',
   summary: 'Start Dormant on this machine (local runtime, or against a Kubernetes cluster) until Ctrl-C',
   args: 0,
   longRunning: () => true,
@@ -174,6 +156,10 @@ export const up: Command = {
     'ssh-port': { type: 'string' },
     'metrics-port': { type: 'string' },
     'max-pack-mb': { type: 'string' },
+    'max-header-count': { type: 'string' },
+    'max-object-mb': { type: 'string' },
+    'max-push-mb': { type: 'string' },
+    'max-refs-per-push': { type: 'string' },
     registry: { type: 'string' },
     'build-timeout': { type: 'string' },
     runtime: { type: 'string' },
@@ -185,12 +171,17 @@ export const up: Command = {
     'lease-namespace': { type: 'string' },
     drain: { type: 'string' },
     'public-port': { type: 'string' },
+    'ssh-login-grace': { type: 'string' },
+    'ssh-max-startups': { type: 'string' },
+    'ssh-max-auth-tries': { type: 'string' },
   },
   async run({ io, flags }) {
     const settings = resolveSettings(flags, io);
     // Every flag is checked before anything starts.
     const buildTimeout = buildTimeoutMs(flags, io);
+    const headerCount = maxHeaderCount(flags, io);
     const drainDeadline = drainMs(flags, io);
+    const sshLimits = sshLoginLimits(flags, io);
     const imageRegistry = registryAddress(flags, io);
     const runtimeName = runtimeChoice(flags, io);
     // A file given with --kubeconfig; otherwise client-node's default ($KUBECONFIG, which may list several files, or ~/.kube/config).
@@ -212,8 +203,15 @@ export const up: Command = {
     const components = componentsOf(runtimeName).filter((c) => !(splittable as readonly string[]).includes(c.name) || selected.has(c.name as Splittable));
     const kubernetes = runtimeName === 'kubernetes' ? await loadKubernetesBackend() : undefined;
     const maxPackBytes = maxPackMb(flags, io) * 1024 * 1024;
+    const pushLimits = {
+      maxObjectBytes: pushLimit(flags, io, { flag: 'max-object-mb', env: 'DORMANT_MAX_OBJECT_MB', fallback: 100, unit: 'number of MiB' }) * 1024 * 1024,
+      maxPushBytes: pushLimit(flags, io, { flag: 'max-push-mb', env: 'DORMANT_MAX_PUSH_MB', fallback: 2048, unit: 'number of MiB' }) * 1024 * 1024,
+      maxRefsPerPush: pushLimit(flags, io, { flag: 'max-refs-per-push', env: 'DORMANT_MAX_REFS_PER_PUSH', fallback: 1000, unit: 'whole number', whole: true }),
+    };
     await mkdir(settings.stateDir, { recursive: true });
     await claimUpRecord(settings.stateDir);
+    // A new admin token on each start: one read by anyone earlier is worth nothing now.
+    const adminToken = await writeAdminToken(settings.stateDir);
 
     // Each component binds its own name (component: activator, runtime...); up's own lines say up.
     const root = pino({ name: 'dormant' }, pino.destination({ fd: 2, sync: true }));
@@ -233,13 +231,25 @@ export const up: Command = {
     let activator: Activator | undefined;
     let sshPort = settings.sshPort;
     try {
-      store = kubernetes ? await kubernetes.KubeStore.open(kubeconfig === undefined ? {} : { kubeconfig }) : await LocalStore.open({ stateDir: settings.stateDir });
+      // The store knows the domain: it refuses a host another app has as <name>.<domain>.
+      store = kubernetes
+        ? await kubernetes.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
+        : await LocalStore.open({ stateDir: settings.stateDir, domain: settings.domain });
       const openStore = store;
       stops.push(() => openStore.close());
       metrics =
         settings.metricsPort === 0
           ? undefined
-          : await startMetricsServer(registry, listenHost, settings.metricsPort, () => ready, (app, request, response) => serveTrace(activator, openStore, app, request, response));
+          : await startAdminServer({
+              registry,
+              host: listenHost,
+              port: settings.metricsPort,
+              ready: () => ready,
+              token: adminToken,
+              tokenFile: adminTokenFile(settings.stateDir),
+              trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
+              log,
+            });
       const server = metrics;
       if (server) {
         stops.push(
@@ -281,7 +291,7 @@ export const up: Command = {
         stops.push(async () => loop.close());
         await loop.start();
         if (kubernetes && elector) {
-          const statsServer = await serveStats(loop, listenHost, autoscalerPort).catch((error: NodeJS.ErrnoException) => {
+          const statsServer = await serveStats({ receiver: loop, host: listenHost, port: autoscalerPort, log: root.child({ component: 'autoscaler' }) }).catch((error: NodeJS.ErrnoException) => {
             throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: autoscalerPort, flag: '--autoscaler-port', purpose: "the activators' load reports" }, { cause: error }) : error;
           });
           stops.push(() => new Promise<void>((resolve) => statsServer.close(() => resolve())));
@@ -320,6 +330,7 @@ export const up: Command = {
           port: settings.httpPort,
           ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
           host: listenHost,
+          maxHeaderCount: headerCount,
         });
       }
       if (wants('gitd')) {
@@ -332,7 +343,7 @@ export const up: Command = {
           ...(imageRegistry ? { registry: imageRegistry } : {}),
           buildTimeoutMs: buildTimeout,
         });
-        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes });
+        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, maxPackBytes: maxPackBytes, ...pushLimits, ...sshLimits });
         stops.push(() => gitd.close());
         sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
           throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
@@ -361,7 +372,7 @@ export const up: Command = {
       sshPort,
       metricsPort,
     };
-    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
+    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, domain: settings.domain, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
     await writeFileAtomic(runtimeRecordFile(settings.stateDir), `${JSON.stringify(runtimeRecord, null, 2)}\n`);
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 

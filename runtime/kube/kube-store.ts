@@ -6,12 +6,12 @@
  * codes. Watches run list-watch.ts's reflector loop.
  */
 import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
-import { defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
+import { type App, defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { storeErrors } from '../errors.js';
 import { EventChannel } from '../local-store/event-channel.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
-import { admit, checkKey, deepFreeze, requireResourceVersion } from '../store-checks.js';
+import { admit, checkHosts, checkKey, claimsNewHosts, deepFreeze, defaultDomain, requireResourceVersion } from '../store-checks.js';
 import { listWatch } from './list-watch.js';
 import { apiClient, defaultRequestTimeoutMs } from './api-client.js';
 
@@ -22,6 +22,8 @@ export interface KubeStoreOptions {
   readonly rewatchDelayMs?: number;
   /** The deadline of one request (not of a watch): 15 s. */
   readonly requestTimeoutMs?: number;
+  /** The domain apps are served under (`<app>.<domain>`), for the check that hosts are one app's each; localhost by default. */
+  readonly domain?: string;
 }
 
 interface ApiStatus {
@@ -94,6 +96,7 @@ export class KubeStore implements ResourceStore {
   readonly #rewatchDelayMs: number;
   readonly #requestTimeoutMs: number;
   readonly #server: string;
+  readonly #domain: string;
   readonly #channels = new Set<EventChannel<WatchEvent<DormantObject>>>();
   #closed = false;
 
@@ -103,6 +106,7 @@ export class KubeStore implements ResourceStore {
     this.#rewatchDelayMs = options.rewatchDelayMs ?? 1000;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
     this.#server = config.getCurrentCluster()?.server ?? 'the cluster';
+    this.#domain = options.domain ?? defaultDomain;
   }
 
   static async open(options: KubeStoreOptions = {}): Promise<KubeStore> {
@@ -193,6 +197,7 @@ export class KubeStore implements ResourceStore {
     checkKey(input.kind, admitted.metadata.name, namespace);
     const { kind } = input;
     const name = admitted.metadata.name;
+    if (admitted.kind === 'App') await this.#checkHosts(admitted, undefined);
     try {
       const body = { ...admitted, apiVersion: `${group}/${version}`, kind, metadata: { ...admitted.metadata, namespace } };
       return fromApi((await whenReady(() => this.#api.createNamespacedCustomObject({ group, version, namespace, plural: kinds[kind].plural, body }))) as ObjectOfKind[K]);
@@ -218,6 +223,10 @@ export class KubeStore implements ResourceStore {
     let body: DormantObject;
     if (part === 'spec') {
       body = admit(input, namespace);
+      if (body.kind === 'App') {
+        const current = await this.find('App', name, namespace);
+        if (current) await this.#checkHosts(body, current);
+      }
     } else {
       // Only the status is the caller's to change here; check it, not the spec it came with.
       const result = validateAs(kind, { ...input, metadata: { ...input.metadata, namespace } });
@@ -242,6 +251,17 @@ export class KubeStore implements ResourceStore {
       }
       throw this.#translate(error, kind, namespace, name);
     }
+  }
+
+  /**
+   * Hosts are one app's each. The apiserver cannot check this (a CRD has no uniqueness rule,
+   * and Dormant runs no admission webhook), so it is checked here before the write: two
+   * writers at once, or kubectl, can still get a shared host in, and the activator then
+   * routes it to the oldest claim.
+   */
+  async #checkHosts(candidate: App, current: App | undefined): Promise<void> {
+    if (!claimsNewHosts(candidate, current, this.#domain)) return;
+    checkHosts(candidate, current, await this.list('App'), this.#domain);
   }
 
   /**

@@ -2,7 +2,7 @@
 // drained, rolled, crashed and killed for real.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -424,14 +424,66 @@ describe('LocalRuntime with real processes', () => {
   });
 
   it('refuses what it cannot run, and changes nothing', async () => {
-    const { store, runtime } = await setup();
+    const { stateDir, store, runtime } = await setup();
     await assert.rejects(runtime.setScale('ghost', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION') && /git push to deploy it first/.test(e.message));
     const noCommand = await deployFixture(store, { app: 'broken', revision: 'broken-00001' });
     await assert.rejects(runtime.rollout(noCommand.app, { ...noCommand.revision, spec: { ...noCommand.revision.spec, run: { ...noCommand.revision.spec.run, command: [] } } }), (e: unknown) => isDormantError(e, 'RUNTIME_NO_COMMAND') && /add a Procfile/.test(e.message));
-    const gone = await deployFixture(store, { app: 'broken', revision: 'broken-00002', releaseDir: '/nonexistent/release' });
+    const gone = await deployFixture(store, { app: 'broken', revision: 'broken-00002', releaseDir: join(stateDir, 'releases', 'broken', 'broken-00002') });
     await assert.rejects(runtime.rollout(gone.app, gone.revision), (e: unknown) => isDormantError(e, 'RUNTIME_NO_RELEASE') && /push again to rebuild it/.test(e.message));
     assert.equal(runtime.describe('broken').revision, undefined);
     assert.deepEqual(runtime.describe('broken').replicas, []);
+  });
+});
+
+describe('LocalRuntime runs only what git push made', () => {
+  it('a Revision pointing outside <stateDir>/releases/<app>/ is never run: another folder, a symbolic link out, another app, a foreign image', async () => {
+    const { stateDir, store, runtime } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'guarded', revision: 'guarded-00001', env: { VERSION: 'v1' } });
+    // Revisions that got past the store (a hand-edited state file, an older Dormant), given straight to the runtime.
+    const outside = await mkdtemp(join(tmpdir(), 'dormant-outside-'));
+    cleanups.push(() => rm(outside, { recursive: true, force: true }));
+    await copyFile(join(revision.spec.releaseDir ?? '', 'server.js'), join(outside, 'server.js'));
+    const linked = join(stateDir, 'releases', 'guarded', 'guarded-00002');
+    await symlink(outside, linked);
+    const cases = [
+      { name: 'a folder outside', revision: { ...revision, spec: { ...revision.spec, releaseDir: outside } }, reason: `its release folder ${outside} is outside ${join(stateDir, 'releases', 'guarded')}` },
+      { name: 'a symbolic link out', revision: { ...revision, metadata: { ...revision.metadata, name: 'guarded-00002' }, spec: { ...revision.spec, releaseDir: linked } }, reason: `its release folder ${linked} is outside` },
+      { name: 'another app', revision: { ...revision, spec: { ...revision.spec, app: 'other' } }, reason: 'it belongs to app other' },
+      { name: 'a foreign image', revision: { ...revision, spec: { ...revision.spec, image: 'docker.io/library/alpine' } }, reason: 'its image docker.io/library/alpine was not built by git push' },
+    ];
+    for (const row of cases) {
+      await assert.rejects(
+        runtime.rollout(app, row.revision),
+        (e: unknown) => isDormantError(e, 'RUNTIME_FOREIGN_REVISION') && e.message.includes(row.reason) && /push the commit to deploy it/.test(e.message),
+        row.name,
+      );
+    }
+    assert.equal(runtime.describe('guarded').revision, undefined, 'nothing was recorded to run');
+    assert.deepEqual(runtime.describe('guarded').replicas, []);
+    // Its own release runs.
+    await runtime.rollout(app, revision);
+    await runtime.setScale('guarded', 1);
+    const [ready] = await endpointsWhere(runtime, 'guarded', (e) => e.some((x) => x.ready));
+    assert.equal((await get(ready?.address ?? '')).status, 200);
+  });
+});
+
+describe('LocalRuntime runs only what git push made, after a restart too', () => {
+  it('a serving revision whose release folder became a symbolic link out is not brought back on start', async () => {
+    const { stateDir, store } = await setup();
+    const { app, revision } = await deployFixture(store, { app: 'swapped', revision: 'swapped-00001', env: { VERSION: 'v1' } });
+    await store.updateStatus({ ...app, status: { readyRevision: revision.metadata.name } });
+    const outside = await mkdtemp(join(tmpdir(), 'dormant-outside-'));
+    cleanups.push(() => rm(outside, { recursive: true, force: true }));
+    await copyFile(join(revision.spec.releaseDir ?? '', 'server.js'), join(outside, 'server.js'));
+    await rm(revision.spec.releaseDir ?? '', { recursive: true });
+    await symlink(outside, revision.spec.releaseDir ?? '');
+    const restarted = new LocalRuntime({ stateDir, store, log: silent, terminationGraceMs: 2000, statusDelayMs: 5 });
+    cleanups.push(() => restarted.close());
+    await restarted.start();
+    assert.equal(restarted.describe('swapped').revision, undefined, 'nothing to run');
+    await assert.rejects(restarted.setScale('swapped', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION'));
+    assert.deepEqual(restarted.describe('swapped').replicas, []);
   });
 });
 

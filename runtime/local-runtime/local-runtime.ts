@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
+import { type App, type Condition, defaultNamespace, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { runtimeErrors } from '../errors.js';
 import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
@@ -73,6 +73,30 @@ const defaultPassEnv = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
 const lastLinesInStatus = 10;
 
 /**
+ * Why a revision must not run here, or undefined: it belongs to another app, names an image
+ * git push did not build, or a release folder outside <stateDir>/releases/<app>/ (after
+ * symbolic links are followed). The store refuses such Revisions; this holds for any that
+ * got past it (a hand-edited state file, an older Dormant).
+ */
+export function foreignRevision(stateDir: string, app: string, revision: Revision): string | undefined {
+  const { spec, metadata } = revision;
+  if (spec.app !== app) return `it belongs to app ${spec.app}`;
+  if (spec.image !== undefined && spec.image !== localImageOf(app, metadata.name)) return `its image ${spec.image} was not built by git push`;
+  if (spec.releaseDir === undefined) return undefined;
+  const releases = join(stateDir, 'releases', app);
+  const real = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path); // not there (yet): judged by its text; a missing release is refused later
+    }
+  };
+  const inside = relative(real(releases), real(spec.releaseDir));
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return `its release folder ${spec.releaseDir} is outside ${releases}`;
+  return undefined;
+}
+
+/**
  * The embedded default runtime: each replica is a supervised process group on this
  * machine. Implements the same Runtime contract as the Kubernetes backend.
  */
@@ -133,7 +157,12 @@ export class LocalRuntime implements Runtime {
     await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
     for (const app of await this.#store.list('App')) {
       const revisionName = app.status?.readyRevision;
-      const revision = revisionName ? await this.#store.find('Revision', revisionName, app.metadata.namespace) : undefined;
+      let revision = revisionName ? await this.#store.find('Revision', revisionName, app.metadata.namespace) : undefined;
+      const foreign = revision && foreignRevision(this.#stateDir, app.metadata.name, revision);
+      if (revision && foreign) {
+        this.#log.error({ app: app.metadata.name, revision: revision.metadata.name, reason: foreign }, 'not running a revision that points outside its release');
+        revision = undefined;
+      }
       const state = this.#state(app.metadata.name);
       state.app = app;
       state.revision = revision;
@@ -179,7 +208,9 @@ export class LocalRuntime implements Runtime {
     return state;
   }
 
-  #checkRevision(revision: Revision): void {
+  #checkRevision(app: string, revision: Revision): void {
+    const foreign = foreignRevision(this.#stateDir, app, revision);
+    if (foreign) throw runtimeErrors.foreignRevision({ revision: revision.metadata.name, app, reason: foreign });
     if (revision.spec.image) return;
     if (!revision.spec.run.command || revision.spec.run.command.length === 0) {
       throw runtimeErrors.noCommand({ revision: revision.metadata.name });
@@ -190,7 +221,7 @@ export class LocalRuntime implements Runtime {
 
   async rollout(app: App, revision: Revision, options: RolloutOptions = {}): Promise<void> {
     if (this.#closed) throw runtimeErrors.closed({ app: app.metadata.name });
-    this.#checkRevision(revision);
+    this.#checkRevision(app.metadata.name, revision);
     const state = this.#state(app.metadata.name);
     state.app = app;
     // If a rollout is still unproven, the revision to fall back to is the one before it.

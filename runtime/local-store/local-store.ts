@@ -4,7 +4,9 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  type App,
   defaultNamespace,
+  type HostHolder,
   type DormantObject,
   formatProblem,
   hasImmutableSpec,
@@ -16,7 +18,7 @@ import {
 } from '../../crds/index.js';
 import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
-import { admit, checkKey, deepFreeze, matches, namePattern, requireResourceVersion } from '../store-checks.js';
+import { admit, checkHosts, checkKey, claimsNewHosts, deepFreeze, defaultDomain, matches, namePattern, requireResourceVersion } from '../store-checks.js';
 import { tempMarker, writeFileAtomic } from './atomic-file.js';
 import { EventChannel } from './event-channel.js';
 import { isIdentityAlive } from './process-identity.js';
@@ -29,6 +31,8 @@ export interface LocalStoreOptions {
   readonly lockTimeoutMs?: number;
   /** Full rescan period for watches, a safety net under inotify. */
   readonly resyncMs?: number;
+  /** The domain apps are served under (`<app>.<domain>`), for the check that hosts are one app's each; localhost by default. */
+  readonly domain?: string;
 }
 
 interface Watcher {
@@ -56,6 +60,7 @@ export class LocalStore implements ResourceStore {
   readonly #now: () => Date;
   readonly #lock: StateLock;
   readonly #resyncMs: number;
+  readonly #domain: string;
   readonly #watchers = new Set<Watcher>();
   readonly #known = new Map<KindName, Known>();
   readonly #folderWatchers = new Map<string, FSWatcher>();
@@ -64,13 +69,24 @@ export class LocalStore implements ResourceStore {
   #dirtyTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #counterChecked = false;
+  /**
+   * The hosts every App holds, by namespace/name, as of resource version `version`: read
+   * in full when another process wrote since (the counter moved past it), kept current by
+   * this store's own writes. Used under the lock only.
+   */
+  #hostIndex: { version: number; readonly holders: Map<string, HostHolder> } | undefined;
   #closed = false;
 
+  /** The state folder this store keeps its objects in. */
+  readonly stateDir: string;
+
   private constructor(options: LocalStoreOptions) {
+    this.stateDir = options.stateDir;
     this.#objectsDir = join(options.stateDir, 'objects');
     this.#now = options.now ?? (() => new Date());
     this.#lock = new StateLock(join(this.#objectsDir, '.lock'), options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs });
     this.#resyncMs = options.resyncMs ?? 5000;
+    this.#domain = options.domain ?? defaultDomain;
   }
 
   static async open(options: LocalStoreOptions): Promise<LocalStore> {
@@ -195,6 +211,7 @@ export class LocalStore implements ResourceStore {
     const { name } = admitted.metadata;
     return this.#lock.withLock(async () => {
       if (await this.#read(kind, namespace, name)) throw storeErrors.alreadyExists({ kind, namespace, name });
+      if (admitted.kind === 'App') await this.#checkHosts(admitted, undefined);
       const object = {
         ...admitted,
         metadata: {
@@ -208,6 +225,7 @@ export class LocalStore implements ResourceStore {
         },
       } as ObjectOfKind[K];
       await this.#write(kind, object);
+      this.#indexHosts(kind, `${namespace}/${name}`, object, object.metadata.resourceVersion ?? '');
       this.#observe(kind, `${namespace}/${name}`, object);
       return object;
     });
@@ -236,6 +254,7 @@ export class LocalStore implements ResourceStore {
       if (admitted) {
         const specChanged = !isDeepStrictEqual(admitted.spec, current.spec);
         if (specChanged && hasImmutableSpec(kind)) throw storeErrors.immutable({ kind, namespace, name });
+        if (admitted.kind === 'App' && current.kind === 'App') await this.#checkHosts(admitted, current);
         next = {
           ...admitted,
           metadata: {
@@ -252,9 +271,37 @@ export class LocalStore implements ResourceStore {
       }
       next.metadata.resourceVersion = await this.#nextResourceVersion();
       await this.#write(kind, next);
+      this.#indexHosts(kind, `${namespace}/${name}`, next, next.metadata.resourceVersion);
       this.#observe(kind, `${namespace}/${name}`, next);
       return next;
     });
+  }
+
+  /** Hosts are one app's each; under the lock, so two writers cannot both take one. Call with the lock held. */
+  async #checkHosts(candidate: App, current: App | undefined): Promise<void> {
+    if (!claimsNewHosts(candidate, current, this.#domain)) return;
+    const counter = await this.#readCounter();
+    if (this.#hostIndex?.version !== counter) {
+      const holders = new Map<string, HostHolder>();
+      for (const app of await this.#listFiles('App', {})) holders.set(`${app.metadata.namespace}/${app.metadata.name}`, hostHolder(app));
+      this.#hostIndex = { version: counter, holders };
+    }
+    checkHosts(candidate, current, this.#hostIndex.holders.values(), this.#domain);
+  }
+
+  /** After this store wrote `object` (undefined: deleted) at `version`; call with the lock held. */
+  #indexHosts(kind: KindName, key: string, object: DormantObject | undefined, version: string): void {
+    const index = this.#hostIndex;
+    if (index === undefined) return;
+    // A version that is not the next one: another process wrote in between, or the counter was repaired.
+    if (Number(version) !== index.version + 1) {
+      this.#hostIndex = undefined;
+      return;
+    }
+    index.version += 1;
+    if (kind !== 'App') return;
+    if (object?.kind === 'App') index.holders.set(key, hostHolder(object));
+    else index.holders.delete(key);
   }
 
   async delete<K extends KindName>(kind: K, name: string, namespace = defaultNamespace): Promise<ObjectOfKind[K]> {
@@ -264,6 +311,7 @@ export class LocalStore implements ResourceStore {
       if (!current) throw storeErrors.notFound({ kind, namespace, name });
       const resourceVersion = await this.#nextResourceVersion();
       await unlink(this.#file(kind, namespace, name));
+      this.#indexHosts(kind, `${namespace}/${name}`, undefined, resourceVersion);
       const deleted = { ...current, metadata: { ...current.metadata, resourceVersion } };
       this.#observe(kind, `${namespace}/${name}`, undefined, deleted);
       return deleted;
@@ -427,6 +475,11 @@ export class LocalStore implements ResourceStore {
     // Let writes in progress finish, so no temp file is left behind.
     await this.#lock.withLock(async () => {}).catch(() => {});
   }
+}
+
+/** Just what the host check needs of an App. */
+function hostHolder(app: App): HostHolder {
+  return { metadata: { name: app.metadata.name, namespace: app.metadata.namespace }, spec: { routes: { hosts: app.spec.routes.hosts } } };
 }
 
 /** The metadata a caller may set; the store owns uid, resourceVersion, generation and times. */

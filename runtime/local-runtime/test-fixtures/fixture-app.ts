@@ -1,15 +1,15 @@
 // Builds a release folder with the test app and records App + Revision objects for it.
-import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type App, apiVersion, type Revision } from '../../../crds/index.js';
-import type { ResourceStore } from '../../resource-store.js';
+import type { LocalStore } from '../../local-store/local-store.js';
 
 const serverSource = fileURLToPath(new URL('./server.cjs', import.meta.url));
 
-export async function releaseDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dormant-release-'));
+/** A release folder where git push would make it: <stateDir>/releases/<app>/<revision> (the runtime runs nothing elsewhere). */
+export async function releaseDir(stateDir: string, app: string, revision: string): Promise<string> {
+  const dir = join(stateDir, 'releases', app, revision);
   await mkdir(dir, { recursive: true });
   await copyFile(serverSource, join(dir, 'server.js'));
   return dir;
@@ -29,7 +29,7 @@ export interface FixtureRevision {
 }
 
 /** Creates the App if needed and a Revision of the fixture app; returns both. */
-export async function deployFixture(store: ResourceStore, options: FixtureRevision): Promise<{ app: App; revision: Revision }> {
+export async function deployFixture(store: LocalStore, options: FixtureRevision): Promise<{ app: App; revision: Revision }> {
   const app =
     (await store.find('App', options.app)) ??
     (await store.create({
@@ -46,7 +46,7 @@ export async function deployFixture(store: ResourceStore, options: FixtureRevisi
     spec: {
       app: options.app,
       commit: commitCounter.toString(16).padStart(40, '0'),
-      releaseDir: options.releaseDir ?? (await releaseDir()),
+      releaseDir: options.releaseDir ?? (await releaseDir(store.stateDir, options.app, options.revision)),
       run: {
         command: options.command ?? [process.execPath, 'server.js'],
         env: options.env ?? {},
