@@ -4,6 +4,7 @@ import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindToDormant, type LifetimeScope } from '../lifetime/index.js';
 import type { BuildPlan } from './detect.js';
 import { staticServerFile } from './detect.js';
 import { buildErrors } from './errors.js';
@@ -32,12 +33,17 @@ export interface RunCommandOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly onLine: (line: string) => void;
   readonly signal?: AbortSignal;
+  /** What dies with Dormant: the command and all it starts (default), or only its own process (podman). */
+  readonly lifetime?: LifetimeScope;
 }
 
-/** Runs a command in its own process group, line by line to onLine; resolves with why it failed, or undefined. */
+/**
+ * Runs a command in its own process group, line by line to onLine; resolves with why it
+ * failed, or undefined. It and what it starts die with Dormant (lifetime/).
+ */
 export function runCommand(command: readonly string[], options: RunCommandOptions): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const [program = '', ...args] = command;
+    const [program = '', ...args] = bindToDormant(command, options.lifetime ?? 'tree');
     const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const abort = () => {
       if (child.pid === undefined) return;
@@ -133,6 +139,8 @@ async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<vo
     {
       cwd: options.dir,
       env: podmanEnv(options.env),
+      // The build's containers run under conmon, outside any namespace of ours.
+      lifetime: 'process',
       onLine: (line) => {
         const at = /^STEP \d+\/\d+: (.*)$/.exec(line);
         if (at?.[1]) step = at[1];

@@ -73,6 +73,9 @@ export const RevisionStatusSchema = Type.Object(
     phase: stringEnum(revisionPhases),
     steps: Type.Array(PipelineStepSchema, { default: [], maxItems: 64 }),
     message: Type.Optional(Type.String()),
+    reason: Type.Optional(
+      Type.String({ description: 'Why the revision is Failed, in one CamelCase word: Interrupted when Dormant stopped while it was building or deploying.' }),
+    ),
     image: Type.Optional(
       Type.String({ description: 'The OCI image made of this revision for clusters, by digest (registry/repository@sha256:...), when a registry is configured.' }),
     ),

@@ -11,6 +11,7 @@ import { Counter, type Registry } from 'prom-client';
 import ssh2, { type AuthenticationType, type Connection } from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
+import { treeBindingProblem } from '../lifetime/index.js';
 import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
@@ -27,7 +28,7 @@ const { Server, utils } = ssh2;
 export interface GitServerOptions {
   readonly stateDir: string;
   readonly store: ResourceStore;
-  readonly pipeline: Pick<PushPipeline, 'deploy'>;
+  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted'>;
   readonly log: Logger;
   readonly registry?: Registry;
   readonly port: number;
@@ -150,6 +151,10 @@ export class GitServer {
     // Packs an earlier process was receiving when it died: no push owns them now (the state
     // folder has one `dormant up`, and gitd runs once per cluster).
     await rm(join(this.#options.stateDir, 'incoming'), { recursive: true, force: true });
+    // Before any push: what a killed Dormant left building or deploying is marked failed.
+    await this.#options.pipeline.recoverInterrupted().catch((error: Error) => this.#log.error({ err: error }, 'cannot mark the pushes an earlier run left under way as interrupted'));
+    const unbound = treeBindingProblem();
+    if (unbound) this.#log.warn({ reason: unbound }, 'build steps and hooks die with Dormant, but what they start may not');
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client, info) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));

@@ -11,6 +11,7 @@ import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltIma
 import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import type { ResourceStore, Runtime } from '../runtime/index.js';
+import { planInterruptedSweep } from './interrupted-pushes.js';
 import type { AppRepository } from './repository.js';
 
 export class PushRejected extends Error {}
@@ -248,6 +249,49 @@ export class PushPipeline {
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
     progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
     return { revision, url, timings };
+  }
+
+  /**
+   * Marks the pushes an earlier Dormant left under way (killed while building or deploying)
+   * Failed with reason Interrupted, removes their release folders, and puts back the
+   * revision that served before when the interrupted one had taken over (Kubernetes
+   * publishes it before postDeploy). Run once, before gitd takes pushes: only one `dormant
+   * up` runs per state folder, so none of them is still being pushed. Returns their names.
+   */
+  async recoverInterrupted(): Promise<string[]> {
+    const { store, log } = this.#options;
+    const sweep = planInterruptedSweep({
+      revisions: await store.list('Revision'),
+      apps: await store.list('App'),
+      releasesDir: join(this.#options.stateDir, 'releases'),
+      nowIso: this.#now().toISOString().replace(/\.\d+Z$/, 'Z'),
+    });
+    for (const revision of sweep.revisions) {
+      await store.updateStatus(revision);
+      log.warn({ app: revision.spec.app, revision: revision.metadata.name, reason: revision.status?.reason }, revision.status?.message ?? 'push interrupted');
+    }
+    for (const path of sweep.paths) await rm(path, { recursive: true, force: true });
+    for (const change of sweep.apps) {
+      if (change.rollBack) {
+        const app = await store.get('App', change.name, change.namespace);
+        const back = change.rollBack.to;
+        const restored = back ? this.#options.runtime.rollout(app, back) : this.#options.runtime.retire(change.name);
+        await restored.catch((error: Error) => log.error({ app: change.name, err: error }, 'cannot go back to the revision that served before the interrupted push'));
+      }
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const current = await store.get('App', change.name, change.namespace);
+        const { readyRevision, ...rest } = current.status ?? {};
+        const serving = change.rollBack ? change.rollBack.to?.metadata.name : readyRevision;
+        const status = { ...rest, ...(serving === undefined ? {} : { readyRevision: serving }), ...(change.latestRevisionSteps ? { latestRevisionSteps: [...change.latestRevisionSteps] } : {}) };
+        try {
+          await store.updateStatus({ ...current, status });
+          break;
+        } catch (error) {
+          if (!isDormantError(error, 'STORE_CONFLICT')) throw error;
+        }
+      }
+    }
+    return sweep.revisions.map((revision) => revision.metadata.name);
   }
 
   /** The revision as an image in the registry: podman's build pushed, or the release folder layered onto node:20-slim. */

@@ -15,7 +15,9 @@ import { isDormantError } from '../../errors/index.js';
 import { LocalStore } from '../local-store/local-store.js';
 import { isRunning } from '../local-store/process-identity.js';
 import type { Endpoint } from '../runtime.js';
+import { processesWithEnv, untilNoneWithEnv } from '../../lifetime/test-support.js';
 import { LocalRuntime } from './local-runtime.js';
+import { supervisorId, supervisorVariable } from './orphans.js';
 import { deployFixture } from './test-fixtures/fixture-app.js';
 
 const silent = pino({ level: 'silent' });
@@ -510,7 +512,7 @@ describe('LocalRuntime and the life of Dormant', () => {
     await untilDead(pids, 2000);
   });
 
-  it('a restart kills what replicas forked before the crash, and brings the app back at zero', async () => {
+  it('SIGKILL of Dormant kills what replicas forked too; a restart brings the app back at zero', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'dormant-restart-'));
     cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
     const { child, pids } = await startHost(stateDir, 1, true);
@@ -522,15 +524,17 @@ describe('LocalRuntime and the life of Dormant', () => {
       await runtime.close();
       await store.close();
     });
-    let grandchild: number | undefined;
-    for await (const line of runtime.logs('hosted')) grandchild ??= Number(/^grandchild (\d+)$/.exec(line.text)?.[1]) || undefined;
-    assert.ok(alive(grandchild), 'the app forked a process');
+    let forked = false;
+    for await (const line of runtime.logs('hosted')) forked ||= /^grandchild \d+$/.test(line.text);
+    assert.ok(forked, 'the app forked a process');
+    // The replica's processes, its grandchild too, by the marker they inherit (the pids an app sees are its namespace's).
+    const marked = () => processesWithEnv(supervisorVariable, supervisorId(stateDir)).filter((pid) => pid !== child.pid);
+    assert.ok(marked().length >= 2, `the replica and its grandchild run: ${marked().join(', ')}`);
     child.kill('SIGKILL');
     await untilDead(pids, 2000);
-    assert.ok(alive(grandchild), 'what the replica forked outlives the parent-death signal');
+    await untilNoneWithEnv(supervisorVariable, supervisorId(stateDir), 2000);
 
     await runtime.start();
-    await untilDead([grandchild], 2000);
     assert.deepEqual(runtime.describe('hosted'), { desired: 0, revision: 'hosted-00001', replicas: [] });
     await appWhere(store, 'hosted', (a) => a.status?.desiredReplicas === 0 && a.status.readyReplicas === 0);
     await runtime.setScale('hosted', 1);

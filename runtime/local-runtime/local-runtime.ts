@@ -12,6 +12,7 @@ import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { LatestValue } from './latest-value.js';
 import { LogBook, readAppLogs } from './log-book.js';
+import { treeBindingProblem } from '../../lifetime/index.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
 import { planReplicas, type ReplicaPhase } from './replica-plan.js';
 import { freePort, ReplicaProcess } from './replica-process.js';
@@ -147,6 +148,8 @@ export class LocalRuntime implements Runtime {
    */
   async start(): Promise<void> {
     await this.#logs.open();
+    const unbound = treeBindingProblem();
+    if (unbound) this.#log.warn({ reason: unbound }, 'replicas die with Dormant, but what they fork only when Dormant starts again');
     const reaped = await reapOrphans(this.#supervisor);
     if (reaped.length > 0) this.#log.warn({ pids: reaped }, 'killed replicas left behind by an earlier run');
     const containers = await reapContainers(this.#supervisor);

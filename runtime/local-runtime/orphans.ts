@@ -9,9 +9,10 @@ export function supervisorId(stateDir: string): string {
 }
 
 /**
- * Kills processes left by an earlier run on the same state folder. setpriv's parent-death
- * signal kills each replica's own process when Dormant dies, but not what a replica forked
- * (`sh -c`, `npm start`); those inherit the marker variable and are found here.
+ * Kills processes left by an earlier run on the same state folder. A replica and what it
+ * forks die with Dormant (lifetime/), but where PID namespaces are refused only the
+ * replica's own process does, not what it forked (`sh -c`, `npm start`); those inherit the
+ * marker variable and are found here.
  */
 export async function reapOrphans(id: string): Promise<number[]> {
   const marker = `${supervisorVariable}=${id}`;

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bindToDormant } from '../../lifetime/index.js';
 import { removeContainer } from './containers.js';
 import { probeDelayMs } from './timing.js';
 
@@ -23,9 +23,6 @@ export interface ReplicaExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }
-
-/** util-linux's setpriv makes the kernel kill a replica when Dormant dies, even by SIGKILL. */
-const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
 
 /** A free loopback port for a replica's $PORT. */
 export function freePort(): Promise<number> {
@@ -76,7 +73,9 @@ export class ReplicaProcess {
     this.id = launch.id;
     this.port = launch.port;
     this.#container = launch.container;
-    const [program, ...args] = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...launch.command] : launch.command;
+    // The replica and what it forks die with Dormant, even by SIGKILL; a container's podman
+    // client only (conmon runs the container; the next start removes it by label).
+    const [program, ...args] = bindToDormant(launch.command, launch.container ? 'process' : 'tree');
     // detached: its own process group, so stopping it reaches whatever it forked.
     this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {

@@ -1,0 +1,2 @@
+// lifetime: every child Dormant starts (build step, hook, replica) dies with Dormant.
+export { bindToDormant, type LifetimeScope, treeBindingProblem } from './bind-to-dormant.js';

@@ -1,0 +1,216 @@
+// kill -9 of a real `dormant up` in the middle of a push (real git over ssh): every process
+// the push started dies with it, grandchildren that left for their own session too, and so
+// do the replicas and what they forked; the next start marks the push Failed (Interrupted),
+// removes its release folder, and the revision deployed before still serves.
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { commandLine, killWhere, killWithEnv, processesWhere, processesWithEnv, untilNoneWhere, untilNoneWithEnv } from '../lifetime/test-support.js';
+import { freePort, type RunResult, runProgram, sshKey, WorkingCopy } from './git-support.js';
+
+const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
+/** Every process a build or hook starts inherits Dormant's environment, this variable too. */
+const markName = 'DORMANT_TEST_PUSH';
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+interface Up {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly logs: () => string;
+}
+
+/** `dormant up` on a state folder and given ports, marked; resolves once it is up. */
+async function startUp(stateDir: string, ports: { http: number; ssh: number }, mark: string): Promise<Up> {
+  const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(ports.http), '--ssh-port', String(ports.ssh), '--metrics-port', '0'], {
+    env: { ...process.env, [markName]: mark },
+  });
+  cleanups.push(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('Press Ctrl-C')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
+  });
+  return { child, logs: () => stderr };
+}
+
+function get(httpPort: number, app: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: httpPort, path: '/', headers: { host: `${app}.localhost` }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** A Node app that answers with its version and, once started, forks a process into its own session. */
+const forkingApp = (version: string): Record<string, string> => ({
+  'package.json': JSON.stringify({ name: 'app', version: '1.0.0', scripts: { start: 'node server.js' } }),
+  'server.js': [
+    "require('node:child_process').spawn('sleep', ['311'], { detached: true, stdio: 'ignore' }).unref();",
+    `require('node:http').createServer((q, s) => s.end('${version}\\n')).listen(process.env.PORT);`,
+    '',
+  ].join('\n'),
+});
+
+/**
+ * Long-running work for a build step or a hook: a grandchild in the same process group, one
+ * in its own session (setsid), then a file that says so, then a long wait.
+ */
+const slowScript = (startedFile: string) => `#!/bin/sh
+sleep 301 &
+setsid sleep 302 </dev/null >/dev/null 2>&1 &
+: > ${startedFile}
+sleep 303
+`;
+
+interface Revisions {
+  metadata: { name: string };
+  status?: { phase: string; reason?: string; steps: { name: string; state: string }[] };
+}
+
+async function revisions(stateDir: string, app: string): Promise<Revisions[]> {
+  const listed = await runProgram(process.execPath, [bin, 'revisions', app, '-o', 'json', '--state-dir', stateDir]);
+  assert.equal(listed.code, 0, listed.stderr);
+  return JSON.parse(listed.stdout) as Revisions[];
+}
+
+async function setup() {
+  const work = await mkdtemp(join(tmpdir(), 'dormant-interrupted-'));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  const stateDir = join(work, 'state');
+  const adminKey = await sshKey(work, 'admin');
+  const added = await runProgram(process.execPath, [bin, 'keys', 'add', `${adminKey}.pub`, '--state-dir', stateDir]);
+  assert.equal(added.code, 0, added.stderr);
+  const ports = { http: await freePort(), ssh: await freePort() };
+  const mark = randomBytes(6).toString('hex');
+  cleanups.push(() => killWithEnv(markName, mark));
+  // What replicas forked, should a test fail before Dormant has killed them.
+  cleanups.push(() => killWhere((env) => env.some((entry) => entry.startsWith(`HOME=${stateDir}/`))));
+  return { work, stateDir, adminKey, ports, mark, remote: (app: string) => `ssh://git@127.0.0.1:${ports.ssh}/${app}` };
+}
+
+/** kill -9 of Dormant; then every process it started (marked, or a replica of app: its HOME is in the state folder) must be gone. */
+async function killDormant(up: Up, at: { mark: string; app: string; stateDir: string }, pushing: Promise<RunResult>): Promise<void> {
+  const { mark, app } = at;
+  const replica = (env: readonly string[]) => env.includes(`DORMANT_APP=${app}`) && env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`));
+  const build = processesWithEnv(markName, mark).filter((pid) => pid !== up.child.pid);
+  const replicas = processesWhere(replica);
+  up.child.kill('SIGKILL');
+  await once(up.child, 'exit');
+  const pushed = await pushing;
+  assert.notEqual(pushed.code, 0, 'the push did not succeed');
+  const left = (pids: number[]) => pids.map((pid) => `${pid} ${commandLine(pid)}`).join('; ');
+  assert.ok(build.length >= 4, `the push's processes ran: ${left(build)}`);
+  assert.ok(replicas.length >= 2, `the app's replica and its child ran: ${left(replicas)}`);
+  await untilNoneWithEnv(markName, mark, 5000);
+  await untilNoneWhere(replica, 5000);
+}
+
+describe('kill -9 of Dormant during a push', () => {
+  it('mid-build: the build and all it started die, and so do the replicas; the next start marks the revision Failed (Interrupted) and removes its folder; the previous revision serves', async () => {
+    const { work, stateDir, adminKey, ports, mark, remote } = await setup();
+    const up = await startUp(stateDir, ports, mark);
+    const copy = await WorkingCopy.create(work, 'slow', adminKey);
+    await copy.commit(forkingApp('v1'), 'v1');
+    const first = await copy.push(remote('slow'));
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(await get(ports.http, 'slow'), { status: 200, body: 'v1' });
+
+    const releases = join(stateDir, 'releases', 'slow');
+    await copy.commit(
+      {
+        ...forkingApp('v2'),
+        'package.json': JSON.stringify({ name: 'app', version: '2.0.0', scripts: { build: 'sh build.sh', start: 'node server.js' } }),
+        'build.sh': slowScript('build-started'),
+      },
+      'v2, slow to build',
+    );
+    const pushing = copy.push(remote('slow'));
+    await until('the build started', () => existsSync(join(releases, 'slow-00002', 'build-started')));
+    assert.equal((await revisions(stateDir, 'slow'))[0]?.status?.phase, 'Building');
+    await killDormant(up, { mark, app: 'slow', stateDir }, pushing);
+
+    const again = await startUp(stateDir, ports, mark);
+    const [interrupted, previous] = await revisions(stateDir, 'slow');
+    assert.equal(interrupted?.metadata.name, 'slow-00002');
+    assert.equal(interrupted?.status?.phase, 'Failed');
+    assert.equal(interrupted?.status?.reason, 'Interrupted');
+    assert.deepEqual(
+      interrupted?.status?.steps.map((s) => `${s.name} ${s.state}`),
+      ['checkout succeeded', 'build failed', 'image pending', 'deploy pending', 'postDeploy pending'],
+    );
+    assert.equal(previous?.status?.phase, 'Ready');
+    assert.ok(!existsSync(join(releases, 'slow-00002')), 'the interrupted release folder is gone');
+    assert.ok(existsSync(join(releases, 'slow-00001')), 'the serving release stays');
+    assert.match(again.logs(), /"revision":"slow-00002".*interrupted: Dormant stopped during build/);
+    assert.deepEqual(await get(ports.http, 'slow'), { status: 200, body: 'v1' });
+    const apps = JSON.parse((await runProgram(process.execPath, [bin, 'apps', '-o', 'json', '--state-dir', stateDir])).stdout) as { name: string; revision?: string }[];
+    assert.equal(apps.find((a) => a.name === 'slow')?.revision, 'slow-00001');
+    again.child.kill('SIGTERM');
+    await once(again.child, 'exit');
+  });
+
+  it('mid-postDeploy: the hook and all it started die, and the new replicas too; the next start marks it Interrupted and the previous revision serves', async () => {
+    const { work, stateDir, adminKey, ports, mark, remote } = await setup();
+    const up = await startUp(stateDir, ports, mark);
+    const copy = await WorkingCopy.create(work, 'hooked', adminKey);
+    await copy.commit(forkingApp('h1'), 'h1');
+    const first = await copy.push(remote('hooked'));
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(await get(ports.http, 'hooked'), { status: 200, body: 'h1' });
+
+    await writeFile(join(work, 'hooked.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: hooked}\nspec:\n  hooks: {postDeploy: ["sh hook.sh"]}\n');
+    const applied = await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'hooked.yaml'), '--state-dir', stateDir]);
+    assert.equal(applied.code, 0, applied.stderr);
+    await copy.commit({ ...forkingApp('h2'), 'hook.sh': slowScript('hook-started') }, 'h2 with a slow hook');
+    const pushing = copy.push(remote('hooked'));
+    const releases = join(stateDir, 'releases', 'hooked');
+    await until('the hook started', () => existsSync(join(releases, 'hooked-00002', 'hook-started')));
+    assert.equal((await revisions(stateDir, 'hooked'))[0]?.status?.phase, 'Deploying');
+    await killDormant(up, { mark, app: 'hooked', stateDir }, pushing);
+
+    const again = await startUp(stateDir, ports, mark);
+    const [interrupted, previous] = await revisions(stateDir, 'hooked');
+    assert.equal(interrupted?.status?.phase, 'Failed');
+    assert.equal(interrupted?.status?.reason, 'Interrupted');
+    assert.deepEqual(
+      interrupted?.status?.steps.map((s) => `${s.name} ${s.state}`),
+      ['checkout succeeded', 'build succeeded', 'image skipped', 'deploy succeeded', 'postDeploy failed'],
+    );
+    assert.equal(previous?.status?.phase, 'Ready');
+    assert.ok(!existsSync(join(releases, 'hooked-00002')), 'the interrupted release folder is gone');
+    assert.deepEqual(await get(ports.http, 'hooked'), { status: 200, body: 'h1' });
+    again.child.kill('SIGTERM');
+    await once(again.child, 'exit');
+  });
+});
