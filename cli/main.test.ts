@@ -139,6 +139,25 @@ describe('dormant (command dispatch)', () => {
     assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
   });
 
+  it('up checks --hook-timeout, --headers-timeout and --max-header-kb before anything starts', async () => {
+    const stateDir = await tempStateDir();
+    const cases: [string, string, RegExp][] = [
+      ['--hook-timeout', 'soon', /--hook-timeout must be a duration from 1s to 24d such as 10m, got "soon"/],
+      ['--hook-timeout', '0s', /--hook-timeout must be a duration from 1s to 24d such as 10m, got "0s"/],
+      ['--headers-timeout', '11m', /--headers-timeout must be a duration up to 10m such as 30s, got "11m"/],
+      ['--max-header-kb', '0', /--max-header-kb must be a whole number from 1 to 1024, got "0"/],
+      ['--max-header-kb', '1.5', /--max-header-kb must be a whole number from 1 to 1024, got "1.5"/],
+    ];
+    for (const [flag, value, message] of cases) {
+      const result = await runCli(stateDir, ['up', flag, value, '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
+      assert.equal(result.code, 2, `${flag} ${value}`);
+      assert.match(result.stderr, message);
+    }
+    const fromEnv = await runCli(stateDir, ['up', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0'], { env: { DORMANT_HOOK_TIMEOUT: 'never' } });
+    assert.match(fromEnv.stderr, /--hook-timeout must be a duration from 1s to 24d such as 10m, got "never"/);
+    assert.equal(existsSync(join(stateDir, 'up.json')), false, 'nothing was started');
+  });
+
   it('--state-dir beats DORMANT_HOME', async () => {
     const home = await tempStateDir();
     const other = await tempStateDir();
