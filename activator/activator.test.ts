@@ -4,19 +4,11 @@ import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
-import { after, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { call, endpoint, type Harness, harness, replica } from './test-support.js';
+import { call, closeAfterAll, endpoint, type Harness, harness, replica } from './test-support.js';
 
-const open: Harness[] = [];
-const servers: { close: () => void; closeAllConnections: () => void }[] = [];
-after(async () => {
-  for (const h of open) await h.close();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
-});
+const { harnesses: open, servers } = closeAfterAll();
 
 async function setup(apps: Record<string, Record<string, unknown>>, options: { keepAliveTimeoutMs?: number } = {}): Promise<Harness> {
   const h = await harness(apps, options);

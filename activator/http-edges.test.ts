@@ -6,19 +6,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { call, endpoint, type Harness, harness, replica } from './test-support.js';
+import { call, closeAfterAll, endpoint, type Harness, harness, replica } from './test-support.js';
 
-const open: Harness[] = [];
-const servers: { close: () => void; closeAllConnections: () => void }[] = [];
-after(async () => {
-  for (const h of open) await h.close();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
-});
+const { harnesses: open, servers } = closeAfterAll();
 
 interface Seen {
   readonly method: string;
@@ -73,6 +65,13 @@ function header(answer: string, name: string): string | undefined {
   return new RegExp(`^${name}: (.*)$`, 'im').exec(head)?.[1];
 }
 
+/** The answer has this status and x-dormant-error code, and (when given) a body that matches message. */
+function assertError(answer: string, status: number, code: string, message?: RegExp): void {
+  assert.equal(statusOf(answer), status, answer);
+  assert.equal(header(answer, 'x-dormant-error'), code);
+  if (message) assert.match(answer, message);
+}
+
 /** Other apps keep serving after the bad input. */
 async function stillServing(h: Harness): Promise<void> {
   const answer = await call(h.port, 'other.localhost', '/ok');
@@ -96,9 +95,7 @@ describe('activator request targets (RFC 9112 3.2)', () => {
   it('an absolute-form target for an unknown authority gets 404, not the Host header app', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'GET http://nowhere.example/ HTTP/1.1\r\nhost: echo.localhost\r\nconnection: close\r\n\r\n');
-    assert.equal(statusOf(answer.text), 404, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_UNKNOWN_HOST');
-    assert.match(answer.text, /No app is served at nowhere\.example/);
+    assertError(answer.text, 404, 'ACTIVATOR_UNKNOWN_HOST', /No app is served at nowhere\.example/);
     assert.equal(echo.seen.length, 0);
     await stillServing(h);
   });
@@ -115,9 +112,7 @@ describe('activator request targets (RFC 9112 3.2)', () => {
     it(`the target ${target} gets 400 ACTIVATOR_BAD_TARGET and reaches no app`, async () => {
       const { h, echo } = await setup();
       const answer = await exchange(h.port, `GET ${target} HTTP/1.1\r\nhost: echo.localhost\r\nconnection: close\r\n\r\n`);
-      assert.equal(statusOf(answer.text), 400, answer.text);
-      assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_TARGET');
-      assert.match(answer.text, /send a path \(GET \/page\), an http:\/\/ URL, or OPTIONS \*/);
+      assertError(answer.text, 400, 'ACTIVATOR_BAD_TARGET', /send a path \(GET \/page\), an http:\/\/ URL, or OPTIONS \*/);
       assert.equal(echo.seen.length, 0);
       await stillServing(h);
     });
@@ -145,8 +140,7 @@ describe('activator request targets (RFC 9112 3.2)', () => {
   it('CONNECT gets 400 ACTIVATOR_BAD_TARGET, not a silently closed connection', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'CONNECT echo.localhost:80 HTTP/1.1\r\nhost: echo.localhost:80\r\n\r\n');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_TARGET');
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_TARGET');
     assert.equal(echo.seen.length, 0);
     await stillServing(h);
   });
@@ -154,8 +148,7 @@ describe('activator request targets (RFC 9112 3.2)', () => {
   it('an asterisk target on another method gets 400', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'GET * HTTP/1.1\r\nhost: echo.localhost\r\nconnection: close\r\n\r\n');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_TARGET');
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_TARGET');
     assert.equal(echo.seen.length, 0);
   });
 });
@@ -165,9 +158,7 @@ describe('activator Host checks', () => {
     it(`the Host ${host} gets 400 ACTIVATOR_BAD_HOST and reaches no app`, async () => {
       const { h, echo } = await setup();
       const answer = await exchange(h.port, `GET / HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
-      assert.equal(statusOf(answer.text), 400, answer.text);
-      assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_HOST');
-      assert.match(answer.text, /is not a host name with an optional port/);
+      assertError(answer.text, 400, 'ACTIVATOR_BAD_HOST', /is not a host name with an optional port/);
       assert.equal(echo.seen.length, 0);
       await stillServing(h);
     });
@@ -176,9 +167,7 @@ describe('activator Host checks', () => {
   it('a request with two Host lines gets 400 ACTIVATOR_BAD_HOST, not 502', async () => {
     const { h, echo, other } = await setup();
     const answer = await exchange(h.port, 'GET / HTTP/1.1\r\nhost: echo.localhost\r\nHost: other.localhost\r\nconnection: close\r\n\r\n');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_HOST');
-    assert.match(answer.text, /more than one Host header/);
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_HOST', /more than one Host header/);
     assert.equal(echo.seen.length + other.seen.length, 0);
     await stillServing(h);
   });
@@ -186,8 +175,7 @@ describe('activator Host checks', () => {
   it('a bad Host on an Upgrade request gets 400 too', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'GET / HTTP/1.1\r\nhost: echo.localhost:1",for=6.6.6.6;host="x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_HOST');
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_HOST');
     assert.equal(echo.seen.length, 0);
   });
 
@@ -205,9 +193,7 @@ describe('activator header count', () => {
     const { h, echo } = await setup();
     const many = Array.from({ length: 1100 }, (_, i) => `x-h${i}: 1\r\n`).join('');
     const answer = await exchange(h.port, `GET / HTTP/1.1\r\nhost: echo.localhost\r\n${many}connection: close\r\n\r\n`);
-    assert.equal(statusOf(answer.text), 431, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_TOO_MANY_HEADERS');
-    assert.match(answer.text, /more than 100 header lines.*--max-header-count/s);
+    assertError(answer.text, 431, 'ACTIVATOR_TOO_MANY_HEADERS', /more than 100 header lines.*--max-header-count/s);
     assert.equal(echo.seen.length, 0);
     await stillServing(h);
   });
@@ -278,8 +264,7 @@ describe('activator upgrades', () => {
   it('an Upgrade request with a body gets 400 and reaches no app', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'POST / HTTP/1.1\r\nhost: echo.localhost\r\nconnection: upgrade\r\nupgrade: foo\r\ncontent-length: 5\r\n\r\nhello');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_UPGRADE');
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_UPGRADE');
     assert.equal(echo.seen.length, 0);
   });
 });
@@ -316,8 +301,7 @@ describe('activator parse errors and timeouts', () => {
   it('garbage on a fresh connection gets 400 ACTIVATOR_BAD_REQUEST', async () => {
     const { h } = await setup();
     const answer = await exchange(h.port, 'NOT HTTP AT ALL\r\n\r\n');
-    assert.equal(statusOf(answer.text), 400, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_BAD_REQUEST');
+    assertError(answer.text, 400, 'ACTIVATOR_BAD_REQUEST');
     await stillServing(h);
   });
 
@@ -325,8 +309,7 @@ describe('activator parse errors and timeouts', () => {
     const { h, echo } = await setup({ headersTimeoutMs: 500 });
     const answer = await exchange(h.port, 'GET / HTTP/1.1\r\nhost: echo.localhost\r\n', 10_000);
     assert.equal(answer.closed, true);
-    assert.equal(statusOf(answer.text), 408, answer.text);
-    assert.equal(header(answer.text, 'x-dormant-error'), 'ACTIVATOR_HEADERS_TIMEOUT');
+    assertError(answer.text, 408, 'ACTIVATOR_HEADERS_TIMEOUT');
     assert.equal(echo.seen.length, 0);
     await stillServing(h);
   });

@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, request, type RequestListener, 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { apiVersion } from '../crds/index.js';
@@ -124,6 +125,20 @@ export async function harness(
       await rm(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Lists for what a test file opens; one `after` hook closes the harnesses, then the replica servers. */
+export function closeAfterAll(): { readonly harnesses: Harness[]; readonly servers: Server[] } {
+  const harnesses: Harness[] = [];
+  const servers: Server[] = [];
+  after(async () => {
+    for (const h of harnesses) await h.close();
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+  });
+  return { harnesses, servers };
 }
 
 export interface Answer {

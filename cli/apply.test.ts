@@ -4,17 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { LocalStore } from '../runtime/index.js';
-import { runCli, tempStateDir } from './test-support.js';
-
-async function withStore<T>(stateDir: string, fn: (store: LocalStore) => Promise<T>): Promise<T> {
-  const store = await LocalStore.open({ stateDir });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { runCli, tempStateDir, withStore } from './test-support.js';
 
 const appDoc = (name: string, spec: string) => `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 

@@ -11,7 +11,7 @@ import { apply } from './commands/apply.js';
 import { policySet } from './commands/policy.js';
 import { LocalStore } from '../runtime/index.js';
 import { commands } from './index.js';
-import { runCli, tempStateDir } from './test-support.js';
+import { runCli, tempStateDir, withStore } from './test-support.js';
 
 /** A real OpenSSH key pair made by ssh-keygen. */
 function sshKey(dir: string, name: string, comment: string) {
@@ -19,15 +19,6 @@ function sshKey(dir: string, name: string, comment: string) {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${path}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
   return { privatePath: path, publicPath: `${path}.pub`, fingerprint };
-}
-
-async function withStore<T>(stateDir: string, fn: (store: LocalStore) => Promise<T>): Promise<T> {
-  const store = await LocalStore.open({ stateDir });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
 }
 
 const revision = (app: string, n: number) => ({

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { LocalStore } from '../runtime/index.js';
 import type { Io } from './io.js';
 import { main } from './main.js';
 
@@ -43,4 +44,14 @@ export async function runCli(
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };
+}
+
+/** Opens the local store of a state folder for fn and closes it afterwards. */
+export async function withStore<T>(stateDir: string, fn: (store: LocalStore) => Promise<T>): Promise<T> {
+  const store = await LocalStore.open({ stateDir });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }

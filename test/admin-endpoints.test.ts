@@ -3,10 +3,10 @@
 // /healthz and /readyz needs the admin token that dormant up writes to its state folder.
 import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type DormantUp, nodeApp, startDormant, WorkingCopy } from './git-support.js';
+import { type HttpAnswer, httpGet } from './http-support.js';
 
 let d: DormantUp;
 let token: string;
@@ -22,31 +22,8 @@ after(async () => {
   await d?.stop();
 });
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
 /** One request to the metrics port; a streamed answer (a trace) is cut after its first chunk. */
-function admin(path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: d.metricsPort, path, headers, agent: false }, (res) => {
-      let body = '';
-      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      res.on('data', (chunk: Buffer) => {
-        body += chunk.toString();
-        if (res.headers['content-type'] === 'text/csv') {
-          req.destroy();
-          done();
-        }
-      });
-      res.on('end', done);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const admin = (path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> => httpGet(d.metricsPort, path, headers);
 
 const bearer = () => ({ authorization: `Bearer ${token}` });
 

@@ -84,6 +84,30 @@ export interface DormantUp {
   readonly logs: () => string;
 }
 
+export interface UpProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** What dormant up logged so far (JSON lines). */
+  readonly logs: () => string;
+  /** Resolves once dormant up prints its banner; rejects if it exits first. */
+  readonly ready: Promise<void>;
+}
+
+/** Spawns `dormant up` with these arguments; the child is there at once, for the caller to register for cleanup before awaiting `ready`. */
+export function spawnUp(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): UpProcess {
+  const child = spawn(process.execPath, [bin, 'up', ...args], { env: options.env ?? process.env });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('Press Ctrl-C')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
+  });
+  return { child, logs: () => stderr, ready };
+}
+
 /** Starts `dormant up` on free ports with one admin key; metrics off unless asked for. */
 export async function startDormant(extraArgs: readonly string[] = [], options: { metrics?: boolean } = {}): Promise<DormantUp> {
   const work = await mkdtemp(join(tmpdir(), 'dormant-push-'));
@@ -93,29 +117,8 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
   const added = await dormant('keys', 'add', `${adminKey}.pub`);
   if (added.code !== 0) throw new Error(`keys add failed: ${added.stderr}`);
   const [httpPort, sshPort, metricsPort] = [await freePort(), await freePort(), options.metrics ? await freePort() : 0];
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
-    bin,
-    'up',
-    '--state-dir',
-    stateDir,
-    '--http-port',
-    String(httpPort),
-    '--ssh-port',
-    String(sshPort),
-    '--metrics-port',
-    String(metricsPort),
-    ...extraArgs,
-  ]);
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
-  });
+  const { child, logs, ready } = spawnUp(['--state-dir', stateDir, '--http-port', String(httpPort), '--ssh-port', String(sshPort), '--metrics-port', String(metricsPort), ...extraArgs]);
+  await ready;
   return {
     pid: child.pid ?? 0,
     metricsPort,
@@ -136,7 +139,7 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
         req.on('error', reject);
         req.end();
       }),
-    logs: () => stderr,
+    logs,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { type LoadReport, serveStats } from '../autoscaler/index.js';
 import { type DormantUp, nodeApp, startDormant, WorkingCopy } from './git-support.js';
+import { httpGet } from './http-support.js';
 
 /** Bounded so that the test stays well within a minute on a loaded machine. */
 const numRuns = 2000;
@@ -173,26 +174,6 @@ function sendRaw(port: number, bytes: Buffer, halfClose: boolean): Promise<strin
   });
 }
 
-function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string; type: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let text = '';
-      const done = () => resolve({ status: res.statusCode ?? 0, body: text, type: res.headers['content-type'] });
-      res.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        // A trace streams until the client leaves: its first chunk is the answer.
-        if (res.headers['content-type'] === 'text/csv') {
-          req.destroy();
-          done();
-        }
-      });
-      res.on('end', done);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 function post(port: number, path: string, payload: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
@@ -248,12 +229,12 @@ it('random methods, targets, percent-escapes, header sets and bodies on every HT
   assert.ok(alive(d.pid), 'dormant up is running');
   const app = await d.get('hello');
   assert.deepEqual([app.status, app.body], [200, 'v1\n']);
-  assert.equal((await get(d.metricsPort, '/healthz', {})).status, 200);
-  assert.equal((await get(d.metricsPort, '/readyz', {})).status, 200);
-  const metrics = await get(d.metricsPort, '/metrics', {});
+  assert.equal((await httpGet(d.metricsPort, '/healthz')).status, 200);
+  assert.equal((await httpGet(d.metricsPort, '/readyz')).status, 200);
+  const metrics = await httpGet(d.metricsPort, '/metrics');
   assert.match(metrics.body, /^dormant_activator_requests_total\{app="hello",code="200"\} \d+$/m);
-  const trace = await get(d.metricsPort, '/trace/hello', { authorization: `Bearer ${token}` });
-  assert.deepEqual([trace.status, trace.type], [200, 'text/csv']);
+  const trace = await httpGet(d.metricsPort, '/trace/hello', { authorization: `Bearer ${token}` });
+  assert.deepEqual([trace.status, trace.headers['content-type']], [200, 'text/csv']);
   reports.length = 0;
   assert.equal(await post(portOf('stats'), '/stats', JSON.stringify([{ app: 'after', averageConcurrency: 2, requests: 3, windowMs: 1000 }])), 204);
   assert.deepEqual(reports, [{ app: 'after', averageConcurrency: 2, requests: 3, windowMs: 1000 }]);

@@ -3,7 +3,6 @@
 // do the replicas and what they forked; the next start marks the push Failed (Interrupted),
 // removes its release folder, and the revision deployed before still serves.
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -15,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { commandLine, killWhere, killWithEnv, processesWhere, processesWithEnv, untilNoneWhere, untilNoneWithEnv } from '../lifetime/test-support.js';
-import { freePort, type RunResult, runProgram, sshKey, WorkingCopy } from './git-support.js';
+import { freePort, type RunResult, runProgram, spawnUp, sshKey, type UpProcess, WorkingCopy } from './git-support.js';
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 /** Every process a build or hook starts inherits Dormant's environment, this variable too. */
@@ -26,30 +25,16 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-interface Up {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly logs: () => string;
-}
-
 /** `dormant up` on a state folder and given ports, marked; resolves once it is up. */
-async function startUp(stateDir: string, ports: { http: number; ssh: number }, mark: string): Promise<Up> {
-  const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(ports.http), '--ssh-port', String(ports.ssh), '--metrics-port', '0'], {
+async function startUp(stateDir: string, ports: { http: number; ssh: number }, mark: string): Promise<UpProcess> {
+  const up = spawnUp(['--state-dir', stateDir, '--http-port', String(ports.http), '--ssh-port', String(ports.ssh), '--metrics-port', '0'], {
     env: { ...process.env, [markName]: mark },
   });
   cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGKILL');
   });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.includes('Press Ctrl-C')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`dormant up exited ${code}: ${stderr}`)));
-  });
-  return { child, logs: () => stderr };
+  await up.ready;
+  return up;
 }
 
 function get(httpPort: number, app: string): Promise<{ status: number; body: string }> {
@@ -120,7 +105,7 @@ async function setup() {
 }
 
 /** kill -9 of Dormant; then every process it started (marked, or a replica of app: its HOME is in the state folder) must be gone. */
-async function killDormant(up: Up, at: { mark: string; app: string; stateDir: string }, pushing: Promise<RunResult>): Promise<void> {
+async function killDormant(up: UpProcess, at: { mark: string; app: string; stateDir: string }, pushing: Promise<RunResult>): Promise<void> {
   const { mark, app } = at;
   const replica = (env: readonly string[]) => env.includes(`DORMANT_APP=${app}`) && env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`));
   const build = processesWithEnv(markName, mark).filter((pid) => pid !== up.child.pid);
