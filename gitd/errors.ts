@@ -153,6 +153,13 @@ export const gitdErrors = defineErrors({
     message: (o: { app: string; problems: readonly string[] }) =>
       `"${o.app}" cannot be an app name: ${o.problems.join('; ')}; push to a remote such as ssh://git@HOST:PORT/hello instead`,
   },
+  tagDeleted: {
+    code: 'GITD_TAG_DELETED',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { tag: string; current: string }) =>
+      `tag ${o.tag} (at ${o.current.slice(0, 7)}) cannot be deleted: a tag that goes could come back at another commit; push a new tag, or set spec.git.allowForcePush to allow deleting and moving tags`,
+  },
   tagMoved: {
     code: 'GITD_TAG_MOVED',
     httpStatus: 409,

@@ -66,7 +66,7 @@ export interface RefUpdateFacts {
 }
 
 /** Why an accepted update is a forced one: history of the branch rewritten, a tag moved, or a deploy without the deployed commit. */
-export type ForcedKind = 'rewrites-branch' | 'moves-tag' | 'drops-deployed';
+export type ForcedKind = 'rewrites-branch' | 'moves-tag' | 'deletes-tag' | 'drops-deployed';
 
 export type RefVerdict =
   | { readonly accepted: false; readonly error: DormantError }
@@ -102,6 +102,11 @@ export function judgeRefUpdate(facts: RefUpdateFacts): RefVerdict {
     if (!allowForcePush) return refuse(gitdErrors.tagMoved({ tag: update.ref.slice(tags.length), current }));
     forced = 'moves-tag';
   }
+  // A deleted tag could come back at another commit in the next push: deleting is moving, in two steps.
+  if (isTag && deletes && current !== zeroOid) {
+    if (!allowForcePush) return refuse(gitdErrors.tagDeleted({ tag: update.ref.slice(tags.length), current }));
+    forced = 'deletes-tag';
+  }
   // The same rule for every branch, as git's receive.denyNonFastForwards.
   if (isBranch && !deletes && current !== zeroOid && current !== update.newOid && facts.containsCurrent !== true) {
     const what = deploys ? 'the deploy branch' : update.ref.slice(heads.length);
@@ -123,6 +128,8 @@ export function forcedLine(update: RefUpdate, forced: ForcedKind, deployedCommit
   const what =
     forced === 'moves-tag'
       ? `moved from ${short(update.oldOid)} to ${short(update.newOid)}`
+      : forced === 'deletes-tag'
+        ? `deleted at ${short(update.oldOid)}`
       : forced === 'drops-deployed'
         ? `${short(update.newOid)} does not contain the deployed commit ${short(deployedCommit ?? zeroOid)}`
         : `${short(update.oldOid)}...${short(update.newOid)}, history rewritten`;

@@ -98,6 +98,10 @@ describe('only the deploy branch deploys, and only on top of what is deployed', 
     assert.match(moved.stderr, /! \[remote rejected\] v1 -> v1 \(tag v1 already exists at [0-9a-f]{7} and tags do not move; push a new tag/);
     assert.equal(await serverRef('tags', 'refs/tags/v1'), first);
     assert.equal(await answer('tags'), 't2');
+    // Nor in two steps: deleted, then pushed again at another commit.
+    const deleted = await copy.push(d.remote('tags'), ':refs/tags/v1');
+    assert.match(deleted.stderr, /! \[remote rejected\] v1 \(tag v1 \(at [0-9a-f]{7}\) cannot be deleted/);
+    assert.equal(await serverRef('tags', 'refs/tags/v1'), first);
   });
 
   it('a deploy branch changed in the App does not let a new ref deploy a history without the deployed commit', async () => {
