@@ -59,6 +59,11 @@ describe('pkt-line codec', () => {
     assert.equal(text, '000eunpack ok\n0017ok refs/heads/main\n0033ng refs/heads/dev non-fast-forward second line\n0000');
   });
 
+  it('keeps an unpack error and a reason on one line whatever control characters they hold', () => {
+    const text = writeReportStatus('index failed:\nline two\r\0', [{ ref: 'refs/heads/main', error: 'bad\tpack\n' }]).toString();
+    assert.equal(text, '0023unpack index failed: line two \n0021ng refs/heads/main bad pack \n0000');
+  });
+
   it('splits side-band data into pkt-lines of at most 65520 bytes with the band first', () => {
     const framed = sideBand(1, Buffer.alloc(70_000, 'x'));
     assert.equal(framed.subarray(0, 5).toString('latin1'), 'fff0\x01');

@@ -110,9 +110,11 @@ export interface RefResult {
 
 /** `unpack ok|<reason>`, then `ok <ref>` or `ng <ref> <reason>` per ref, then a flush. */
 export function writeReportStatus(unpackError: string | undefined, results: readonly RefResult[]): Buffer {
+  // One line each: a reason with a line break (or any control character) would end the line early and break the report.
+  const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]+/g, ' ');
   const lines = [
-    pktLine(`unpack ${unpackError ?? 'ok'}\n`),
-    ...results.map((r) => pktLine(r.error === undefined ? `ok ${r.ref}\n` : `ng ${r.ref} ${r.error.replace(/\n/g, ' ')}\n`)),
+    pktLine(`unpack ${unpackError === undefined ? 'ok' : oneLine(unpackError)}\n`),
+    ...results.map((r) => pktLine(r.error === undefined ? `ok ${r.ref}\n` : `ng ${r.ref} ${oneLine(r.error)}\n`)),
     flushPkt,
   ];
   return Buffer.concat(lines);
