@@ -52,11 +52,21 @@ class NodeController implements Dispatcher.DispatchController {
  * Sends `OPTIONS *` (RFC 9112 3.2.4) to a replica over a connection of its own. undici's
  * dispatch takes only `/path` and absolute URLs, so the one asterisk-form request goes
  * through node:http, which sends any target; it is rare (a server ping), so it is not pooled.
- * Headers are raw name/value pairs, Host among them.
+ * Headers are raw name/value pairs, Host among them. A replica silent for `idleTimeoutMs`
+ * (undici's headers and body timeouts, 300 s, by default) fails the request as undici would,
+ * so that a replica that never answers does not hold a concurrency slot for good.
  */
-export function dispatchAsterisk(address: string, options: { readonly method: string; readonly headers: string[]; readonly body: Readable | null }, handler: Dispatcher.DispatchHandler): void {
+export function dispatchAsterisk(
+  address: string,
+  options: { readonly method: string; readonly headers: string[]; readonly body: Readable | null },
+  handler: Dispatcher.DispatchHandler,
+  idleTimeoutMs = 300_000,
+): void {
   const colon = address.lastIndexOf(':');
   const outgoing = request({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), method: options.method, path: '*', headers: options.headers, setHost: false, agent: false });
+  outgoing.setTimeout(idleTimeoutMs, () => {
+    outgoing.destroy(Object.assign(new Error(`the replica sent nothing for ${idleTimeoutMs} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
+  });
   const controller = new NodeController(outgoing);
   let ended = false;
   const fail = (error: Error) => {
