@@ -51,8 +51,8 @@ export interface GitServerOptions {
   readonly maxStartups?: MaxStartups;
   /** MaxAuthTries: refused authentication requests per connection before it is closed; default 6. */
   readonly maxAuthTries?: number;
-  /** Under the MaxStartups cap, an unauthenticated connection silent this long makes room for a new one; default 2 s. */
-  readonly idleEvictMs?: number;
+  /** Under the MaxStartups cap, the oldest connection waiting this long to log in makes room for a new one; default 2 s. */
+  readonly evictAfterMs?: number;
   /** The random source of MaxStartups' early drop; Math.random by default. */
   readonly random?: () => number;
   /** A monotonic clock in ms, for idleness and the drop log; performance.now by default. */
@@ -62,9 +62,8 @@ export interface GitServerOptions {
 /** A connection that has not authenticated yet, from the raw socket on. */
 interface Pending {
   readonly socket: Socket;
-  lastDataMs: number;
+  readonly openedMs: number;
   readonly graceTimer: NodeJS.Timeout;
-  readonly onData: () => void;
   /** Set once ssh2 has read the client's version line. */
   client: Connection | undefined;
   failedAuths: number;
@@ -125,13 +124,13 @@ export class GitServer {
       graceMs: options.loginGraceMs ?? defaultLoginLimits.graceMs,
       maxStartups: options.maxStartups ?? defaultLoginLimits.maxStartups,
       maxAuthTries: options.maxAuthTries ?? defaultLoginLimits.maxAuthTries,
-      idleEvictMs: options.idleEvictMs ?? defaultLoginLimits.idleEvictMs,
+      evictAfterMs: options.evictAfterMs ?? defaultLoginLimits.evictAfterMs,
     };
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => performance.now());
     this.#refused = new Counter({
       name: 'dormant_gitd_ssh_refused_total',
-      help: 'SSH connections closed before login, by reason (max_startups, idle_evicted, login_grace, max_auth_tries)',
+      help: 'SSH connections closed before login, by reason (max_startups, evicted, login_grace, max_auth_tries)',
       labelNames: ['reason'],
       registers: options.registry ? [options.registry] : [],
     });
@@ -266,14 +265,14 @@ export class GitServer {
       return;
     }
     const now = this.#now();
-    let idlest: Pending | undefined;
-    for (const pending of this.#pending.values()) if (!idlest || pending.lastDataMs < idlest.lastDataMs) idlest = pending;
+    // The map keeps insertion order: its first entry has waited longest.
+    const oldest: Pending | undefined = this.#pending.values().next().value;
     const decision = startupDecision({
       limits: this.#limits.maxStartups,
       unauthenticated: this.#pending.size,
       random: this.#random(),
-      idlestMs: idlest ? now - idlest.lastDataMs : undefined,
-      idleEvictMs: this.#limits.idleEvictMs,
+      oldestWaitMs: oldest ? now - oldest.openedMs : undefined,
+      evictAfterMs: this.#limits.evictAfterMs,
     });
     if (decision === 'drop') {
       this.#noteRefused('max_startups', socket);
@@ -283,21 +282,18 @@ export class GitServer {
       socket.setTimeout(5_000, () => socket.destroy());
       return;
     }
-    if (decision === 'evict-idlest' && idlest) {
-      this.#noteRefused('idle_evicted', idlest.socket);
-      this.#drop(idlest);
+    if (decision === 'evict-oldest' && oldest) {
+      this.#noteRefused('evicted', oldest.socket);
+      this.#drop(oldest, `Waited ${Math.round((now - oldest.openedMs) / 1000)} s without logging in while others wait (--ssh-max-startups)`);
     }
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     const pending: Pending = {
       socket,
-      lastDataMs: now,
+      openedMs: now,
       graceTimer: setTimeout(() => {
         this.#noteRefused('login_grace', socket);
         this.#drop(pending, `Login grace time exceeded: no login within ${Math.round(this.#limits.graceMs / 1000)} s (--ssh-login-grace)`);
       }, this.#limits.graceMs),
-      onData: () => {
-        pending.lastDataMs = this.#now();
-      },
       client: undefined,
       failedAuths: 0,
     };
@@ -307,8 +303,6 @@ export class GitServer {
       if (this.#pending.get(key) === pending) this.#forget(key, pending);
     });
     server.injectSocket(socket);
-    // After ssh2 paused the socket, so that this listener does not start the flow early.
-    socket.on('data', pending.onData);
   }
 
   /** A connection that authenticated is no longer counted nor timed. */
@@ -319,7 +313,6 @@ export class GitServer {
 
   #forget(key: string, pending: Pending): void {
     clearTimeout(pending.graceTimer);
-    pending.socket.off('data', pending.onData);
     this.#pending.delete(key);
   }
 

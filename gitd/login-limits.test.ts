@@ -40,18 +40,18 @@ describe('dropPercent follows sshd', () => {
 
 describe('startupDecision', () => {
   const rows = [
-    { name: 'below start, any draw: admit', waiting: 3, random: 0, idlestMs: 10_000, want: 'admit' },
-    { name: 'at start, a draw above the rate: admit', waiting: 10, random: 0.3, idlestMs: undefined, want: 'admit' },
-    { name: 'at start, a draw below the rate, nobody idle: drop', waiting: 10, random: 0.29, idlestMs: 500, want: 'drop' },
-    { name: 'at start, a draw below the rate, one idle long enough: evict it', waiting: 10, random: 0.29, idlestMs: 2_000, want: 'evict-idlest' },
-    { name: 'at full, the highest draw, nobody idle: drop', waiting: 100, random: 0.999, idlestMs: 1_999, want: 'drop' },
-    { name: 'at full, someone idle: evict it', waiting: 100, random: 0.999, idlestMs: 30_000, want: 'evict-idlest' },
-    { name: 'half way, a draw just under the chance: drop', waiting: 55, random: 0.649, idlestMs: undefined, want: 'drop' },
-    { name: 'half way, a draw at the chance: admit', waiting: 55, random: 0.65, idlestMs: undefined, want: 'admit' },
+    { name: 'below start, any draw: admit', waiting: 3, random: 0, oldestWaitMs: 10_000, want: 'admit' },
+    { name: 'at start, a draw above the rate: admit', waiting: 10, random: 0.3, oldestWaitMs: undefined, want: 'admit' },
+    { name: 'at start, a draw below the rate, nobody waited long enough: drop', waiting: 10, random: 0.29, oldestWaitMs: 500, want: 'drop' },
+    { name: 'at start, a draw below the rate, one waited long enough: evict it', waiting: 10, random: 0.29, oldestWaitMs: 2_000, want: 'evict-oldest' },
+    { name: 'at full, the highest draw, nobody waited long enough: drop', waiting: 100, random: 0.999, oldestWaitMs: 1_999, want: 'drop' },
+    { name: 'at full, one has waited long: evict it', waiting: 100, random: 0.999, oldestWaitMs: 30_000, want: 'evict-oldest' },
+    { name: 'half way, a draw just under the chance: drop', waiting: 55, random: 0.649, oldestWaitMs: undefined, want: 'drop' },
+    { name: 'half way, a draw at the chance: admit', waiting: 55, random: 0.65, oldestWaitMs: undefined, want: 'admit' },
   ] as const;
   for (const row of rows) {
     it(row.name, () => {
-      assert.equal(startupDecision({ limits: sshd, unauthenticated: row.waiting, random: row.random, idlestMs: row.idlestMs, idleEvictMs: 2_000 }), row.want);
+      assert.equal(startupDecision({ limits: sshd, unauthenticated: row.waiting, random: row.random, oldestWaitMs: row.oldestWaitMs, evictAfterMs: 2_000 }), row.want);
     });
   }
 });

@@ -15,15 +15,18 @@ export interface LoginLimits {
   readonly graceMs: number;
   readonly maxStartups: MaxStartups;
   readonly maxAuthTries: number;
-  /** Under the cap, an unauthenticated connection that sent nothing for this long is closed to make room for a new one. */
-  readonly idleEvictMs: number;
+  /**
+   * Under the cap, the oldest connection that has waited this long without logging in is
+   * closed to make room for a new one. A real client logs in well within it.
+   */
+  readonly evictAfterMs: number;
 }
 
 export const defaultLoginLimits: LoginLimits = {
   graceMs: 30_000,
   maxStartups: { start: 10, ratePercent: 30, full: 100 },
   maxAuthTries: 6,
-  idleEvictMs: 2_000,
+  evictAfterMs: 2_000,
 };
 
 /** "start:rate:full", or "N" (refuse beyond N), as in sshd_config; a problem string when it is not one. */
@@ -54,21 +57,22 @@ export interface StartupInput {
   readonly unauthenticated: number;
   /** A draw from [0, 1). */
   readonly random: number;
-  /** How long the idlest unauthenticated connection has sent nothing; undefined when there is none. */
-  readonly idlestMs: number | undefined;
-  readonly idleEvictMs: number;
+  /** How long the oldest unauthenticated connection has waited; undefined when there is none. */
+  readonly oldestWaitMs: number | undefined;
+  readonly evictAfterMs: number;
 }
 
 /**
- * admit: let the new connection in. drop: close it (MaxStartups). evict-idlest: close the
- * connection that has sent nothing for longest, and let the new one in. Where OpenSSH would
- * drop the newcomer, an idle waiting connection goes first: idle connections (a client that
- * opens sockets and says nothing) then cannot keep a real login out, while a burst of new
- * ones is still shed as MaxStartups sheds it.
+ * admit: let the new connection in. drop: close it (MaxStartups). evict-oldest: close the
+ * connection that has waited longest without logging in, and let the new one in. Where
+ * OpenSSH would drop the newcomer, a connection that has had its chance goes first: clients
+ * that open sockets and never log in, silent or sending a byte now and then, then cannot
+ * keep a real login out (it takes well under evictAfterMs), while a burst of new ones is
+ * still shed as MaxStartups sheds it.
  */
-export function startupDecision({ limits, unauthenticated, random, idlestMs, idleEvictMs }: StartupInput): 'admit' | 'drop' | 'evict-idlest' {
+export function startupDecision({ limits, unauthenticated, random, oldestWaitMs, evictAfterMs }: StartupInput): 'admit' | 'drop' | 'evict-oldest' {
   if (random * 100 >= dropPercent(limits, unauthenticated)) return 'admit';
-  return idlestMs !== undefined && idlestMs >= idleEvictMs ? 'evict-idlest' : 'drop';
+  return oldestWaitMs !== undefined && oldestWaitMs >= evictAfterMs ? 'evict-oldest' : 'drop';
 }
 
 /** Whether a refused authentication request counts toward MaxAuthTries: every method but the "none" probe clients open with. */

@@ -127,3 +127,39 @@ describe('idle unauthenticated connections (MaxStartups 20: every connection bey
     assert.equal(idle.filter((p) => !p.isClosed()).length, 19);
   });
 });
+
+describe('connections that trickle bytes and never log in (MaxStartups 20)', () => {
+  let d: DormantUp;
+  const tricklers: Probe[] = [];
+  let trickle: NodeJS.Timeout | undefined;
+  before(async () => {
+    d = await startDormant(['--ssh-max-startups', '20']);
+  });
+  after(async () => {
+    clearInterval(trickle);
+    for (const p of tricklers) p.socket.destroy();
+    await d?.stop();
+  });
+
+  it('20 connections sending a byte of their version line every 0.5 s do not keep a real git push out', { timeout: 120_000 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      const p = await probe(d.sshPort);
+      p.socket.write('SSH-2.0-');
+      tricklers.push(p);
+    }
+    // Never silent for 2 s, never done with the version line: busy, but not logging in.
+    trickle = setInterval(() => {
+      for (const p of tricklers) if (!p.isClosed()) p.socket.write('x');
+    }, 500);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(tricklers.filter((p) => !p.isClosed()).length, 20, 'every trickler still waits');
+    const copy = await WorkingCopy.create(d.work, 'trickled', d.adminKey);
+    await copy.commit(nodeApp('trickled'));
+    const pushed = await copy.push(d.remote('trickled'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Deployed trickled-00001/);
+    // The push took the place of the connection that had waited longest.
+    assert.equal(tricklers[0]?.isClosed(), true);
+    assert.equal(tricklers.filter((p) => !p.isClosed()).length, 19);
+  });
+});
