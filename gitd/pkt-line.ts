@@ -111,6 +111,7 @@ export interface RefResult {
 /** `unpack ok|<reason>`, then `ok <ref>` or `ng <ref> <reason>` per ref, then a flush. */
 export function writeReportStatus(unpackError: string | undefined, results: readonly RefResult[]): Buffer {
   // One line each: a reason with a line break (or any control character) would end the line early and break the report.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes.
   const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]+/g, ' ');
   const lines = [
     pktLine(`unpack ${unpackError === undefined ? 'ok' : oneLine(unpackError)}\n`),
