@@ -28,13 +28,39 @@ export interface Chained {
 
 /**
  * An object's place in its chain. `base`: undefined for a whole object; an ofs-delta's base
- * from the pack; a ref-delta's base by the size it declares. A ref-delta's base is found by
- * oid, which the scan does not compute: it is taken as a whole object outside the pack (git
- * sends a thin pack's bases that way, and bases inside the pack as ofs-deltas to a server
- * that offers ofs-delta, as Dormant does), read once for it whatever its size.
+ * from the pack; a ref-delta's by the size it declares. A ref-delta's base is found by oid,
+ * which the scan does not compute, so it is taken as the worst it can be: read once from the
+ * repository (git sends a thin pack's bases so), or, when an earlier object of the pack has
+ * exactly that size (`sameSize`: the deepest and costliest of them), that object (a delta's
+ * base must have the size it declares). Git sends bases inside the pack as ofs-deltas to a
+ * server that offers ofs-delta, as Dormant does, so this only ever costs a crafted pack.
  */
-export function chained(bytes: number, base: { readonly ofs: Chained } | { readonly refBytes: number } | undefined): Chained {
+export function chained(
+  bytes: number,
+  base: { readonly ofs: Chained } | { readonly refBytes: number; readonly sameSize: Pick<Chained, 'depth' | 'cost'> | undefined } | undefined,
+): Chained {
   if (base === undefined) return { depth: 0, bytes, cost: bytes };
-  if ('refBytes' in base) return { depth: 1, bytes, cost: bytes + base.refBytes };
+  if ('refBytes' in base) {
+    const inPack = base.sameSize !== undefined && base.refBytes > cachedBaseBytes ? base.sameSize.cost : 0;
+    return { depth: (base.sameSize?.depth ?? 0) + 1, bytes, cost: bytes + Math.max(base.refBytes, inPack) };
+  }
   return { depth: base.ofs.depth + 1, bytes, cost: bytes + (base.ofs.bytes > cachedBaseBytes ? base.ofs.cost : 0) };
+}
+
+/** The deepest and costliest objects so far by their size, for the ref-deltas after them. */
+export class WorstBySize {
+  readonly #bySize = new Map<number, { depth: number; cost: number }>();
+
+  add(size: number, object: Chained): void {
+    const known = this.#bySize.get(size);
+    if (known === undefined) this.#bySize.set(size, { depth: object.depth, cost: object.cost });
+    else {
+      known.depth = Math.max(known.depth, object.depth);
+      known.cost = Math.max(known.cost, object.cost);
+    }
+  }
+
+  get(size: number): Pick<Chained, 'depth' | 'cost'> | undefined {
+    return this.#bySize.get(size);
+  }
 }

@@ -257,6 +257,26 @@ describe('scanPack: objects per push, delta chains and what indexing them costs'
     assert.deepEqual(await scan(pack), { objects: 1, inflatedBytes: 11, indexBytes: 11 + 3 * MiB, deepestDelta: 1 });
   });
 
+  it('refuses ref-deltas chained by oid over objects larger than 8 MiB, taking each base as the earlier object of its size', async () => {
+    // 10 MiB of zeros, then ref-deltas each on the one before by its oid (git would send ofs-deltas); each rebuilds the chain.
+    const size = 10 * MiB;
+    let content = Buffer.alloc(size);
+    const objects: { type: number; data: Buffer; prefix?: Buffer }[] = [{ type: 3, data: content }];
+    for (let i = 0; i < 5; i++) {
+      objects.push({ type: 7, data: insertOneByte(size), prefix: createHash('sha1').update(`blob ${size}\0`).update(content).digest() });
+      content = Buffer.concat([Buffer.from('A'), content.subarray(0, size - 1)]);
+    }
+    const limits = { ...roomy, maxPushBytes: 100 * MiB };
+    // 10 + 20 + 30 + 40 MiB: within the limit, and the chain's depth is seen.
+    assert.deepEqual(await scan(craftPack(objects.slice(0, 4)), limits), { objects: 4, inflatedBytes: 4 * size, indexBytes: 10 * size, deepestDelta: 3 });
+    const error = await refused(craftPack(objects), limits);
+    assert.equal(error.error.code, 'GITD_DELTA_CHAIN_TOO_LARGE');
+    assert.match(error.error.message, /passed at object 5 of 6, a ref-delta at byte \d+: delta 4 of a chain/);
+    const tooDeep = await refused(craftPack(objects), { ...roomy, maxDeltaDepth: 4 });
+    assert.equal(tooDeep.error.code, 'GITD_DELTA_TOO_DEEP');
+    assert.match(tooDeep.error.message, /object 6 of 6 in the pack \(a ref-delta at byte \d+\) makes a chain of 5 deltas/);
+  });
+
   it('accepts a real repository whose 3 MiB file changed 60 times, packed by git with its default depth', async () => {
     const repo = join(dir, 'history');
     const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };

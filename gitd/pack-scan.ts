@@ -22,7 +22,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createInflate, inflateSync } from 'node:zlib';
 import type { DormantError } from '../errors/index.js';
 import { gitdErrors } from './errors.js';
-import { type Chained, cachedBaseBytes, chained } from './index-cost.js';
+import { type Chained, cachedBaseBytes, chained, WorstBySize } from './index-cost.js';
 
 export interface PackLimits {
   /** The most one object may inflate to (a delta: the object it makes). */
@@ -197,6 +197,8 @@ async function walk(pack: PackFile, limits: PackLimits, path: string): Promise<P
   let deepestDelta = 0;
   // Each object by where it starts, for the ofs-deltas after it.
   const objects = new Map<number, Chained>();
+  // And by their size, for the ref-deltas after them (a delta's base has the size it declares).
+  const bySize = new WorstBySize();
   let turnStarted = performance.now();
   for (let index = 1; index <= count; index++) {
     if (performance.now() - turnStarted > turnMs) {
@@ -236,15 +238,24 @@ async function walk(pack: PackFile, limits: PackLimits, path: string): Promise<P
     const dataStart = position + parsed.headerBytes;
     const inflated = await inflateObject(pack, dataStart, end, { declaredBytes: parsed.declaredBytes, describe, cutShort });
     let counted = inflated.bytes;
+    let made = inflated.bytes;
     let object = chained(counted, undefined);
     if (isDelta) {
       const sizes = inflated.deltaSizes;
       if (sizes === undefined) throw bad(`${describe} is a delta without its sizes`);
       if (sizes.resultBytes > limits.maxObjectBytes) throw tooLarge(sizes.resultBytes, false);
       counted = Math.max(counted, sizes.resultBytes);
-      object = chained(counted, ofsBase === undefined ? { refBytes: sizes.baseBytes } : { ofs: ofsBase });
+      made = sizes.resultBytes;
+      object = chained(counted, ofsBase === undefined ? { refBytes: sizes.baseBytes, sameSize: bySize.get(sizes.baseBytes) } : { ofs: ofsBase });
+      if (object.depth > limits.maxDeltaDepth) {
+        throw new PackScanRefused(
+          `${describe} may make a chain of ${object.depth} deltas, over the limit of ${limits.maxDeltaDepth}`,
+          gitdErrors.deltaTooDeep({ ...where, depth: object.depth, limit: limits.maxDeltaDepth }),
+        );
+      }
     }
     objects.set(position, object);
+    bySize.add(made, object);
     deepestDelta = Math.max(deepestDelta, object.depth);
     total += counted;
     indexBytes += object.cost;
