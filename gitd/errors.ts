@@ -93,6 +93,27 @@ export const gitdErrors = defineErrors({
     message: (o: { index: number; count: number; limitMb: number }) =>
       `the objects of this push inflate to over ${o.limitMb} MiB (passed at object ${o.index} of ${o.count}); nothing was stored. Push less history at once, or start dormant up with a larger --max-push-mb`,
   },
+  tooManyObjects: {
+    code: 'GITD_TOO_MANY_OBJECTS',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { objects: number; limit: number }) =>
+      `this push sends ${o.objects} objects, over the limit of ${o.limit}; nothing was stored. Push the history in parts (git push dormant OLDER-COMMIT:refs/heads/main, then the rest), or start dormant up with a larger --max-objects-per-push`,
+  },
+  deltaTooDeep: {
+    code: 'GITD_DELTA_TOO_DEEP',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; type: string; offset: number; depth: number; limit: number }) =>
+      `object ${o.index} of ${o.count} in the pack (a ${o.type} at byte ${o.offset}) makes a chain of ${o.depth} deltas, over the limit of ${o.limit} (git's default pack.depth is 50); nothing was stored. Repack with shorter chains (git repack -adf --depth=50) and push again, or start dormant up with a larger --max-delta-depth`,
+  },
+  deltaChainTooLarge: {
+    code: 'GITD_DELTA_CHAIN_TOO_LARGE',
+    httpStatus: 413,
+    exitCode: 1,
+    message: (o: { index: number; count: number; type: string; offset: number; depth: number; costMb: number; limitMb: number; cachedMb: number }) =>
+      `indexing this push would build over ${o.limitMb} MiB of objects (passed at object ${o.index} of ${o.count}, a ${o.type} at byte ${o.offset}: delta ${o.depth} of a chain over objects larger than ${o.cachedMb} MiB, each of which is rebuilt from the start of the chain, ${o.costMb} MiB for this one alone); nothing was stored. Push the history of large files in parts (git push dormant OLDER-COMMIT:refs/heads/main, then the rest), keep large files that change often out of git, or start dormant up with a larger --max-push-mb`,
+  },
   tooManyRefs: {
     code: 'GITD_TOO_MANY_REFS',
     httpStatus: 413,

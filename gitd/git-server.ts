@@ -40,6 +40,10 @@ export interface GitServerOptions {
   readonly maxObjectBytes?: number;
   /** What all objects of one push may inflate to; default 2 GiB. */
   readonly maxPushBytes?: number;
+  /** Objects one push may send; default 100,000. */
+  readonly maxObjectsPerPush?: number;
+  /** The longest chain of deltas a pack may hold; default 50 (git's pack.depth). */
+  readonly maxDeltaDepth?: number;
   /** Refs one push may update; default 1,000. */
   readonly maxRefsPerPush?: number;
   readonly keepaliveMs?: number;
@@ -395,7 +399,12 @@ export class GitServer {
       repo,
       log,
       maxPackBytes: this.#options.maxPackBytes ?? 200 * 1024 * 1024,
-      packLimits: { maxObjectBytes: this.#options.maxObjectBytes ?? 100 * 1024 * 1024, maxPushBytes: this.#options.maxPushBytes ?? 2048 * 1024 * 1024 },
+      packLimits: {
+        maxObjectBytes: this.#options.maxObjectBytes ?? 100 * 1024 * 1024,
+        maxPushBytes: this.#options.maxPushBytes ?? 2048 * 1024 * 1024,
+        maxObjects: this.#options.maxObjectsPerPush ?? 100_000,
+        maxDeltaDepth: this.#options.maxDeltaDepth ?? 50,
+      },
       maxRefsPerPush: this.#options.maxRefsPerPush ?? 1000,
       ...(this.#options.keepaliveMs === undefined ? {} : { keepaliveMs: this.#options.keepaliveMs }),
       // A repository left with no ref (a first push that failed) goes, in the same hold of the lock: no other push is using it.

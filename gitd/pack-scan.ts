@@ -4,6 +4,10 @@
  * stream with node:zlib and throw the output away, counting it. An object over the per-object
  * limit, a push over the per-push limit, and a pack that is cut short, not a pack, or not
  * zlib data are refused here with what was wrong, and nothing big is ever held in memory.
+ * A pack with more objects than allowed is refused from its header; each object's place in
+ * its delta chain is tracked, a chain too deep is refused, and what indexing will build,
+ * rebuilt bases included (index-cost.ts), is held to the per-push limit too. The walk lets
+ * other work run every 10 ms, and builds an error only to throw it.
  *
  * Pack format (git's Documentation/gitformat-pack.txt): "PACK", version 2 or 3, object count,
  * then per object a type and size header (size of the inflated data), for an ofs-delta the
@@ -14,21 +18,31 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createInflate, inflateSync } from 'node:zlib';
 import type { DormantError } from '../errors/index.js';
 import { gitdErrors } from './errors.js';
+import { type Chained, cachedBaseBytes, chained, WorstBySize } from './index-cost.js';
 
 export interface PackLimits {
   /** The most one object may inflate to (a delta: the object it makes). */
   readonly maxObjectBytes: number;
-  /** The most all objects of one push may inflate to together. */
+  /** The most all objects of one push may inflate to together, and the most indexing them may build (index-cost.ts). */
   readonly maxPushBytes: number;
+  /** The most objects one pack may hold, checked on its header before anything is inflated. */
+  readonly maxObjects: number;
+  /** The longest chain of deltas: a delta on a whole object is 1. */
+  readonly maxDeltaDepth: number;
 }
 
 export interface PackSummary {
   readonly objects: number;
   /** What the objects inflate to, deltas counted at the size of the object they make. */
   readonly inflatedBytes: number;
+  /** What indexing them builds, rebuilt delta bases included (index-cost.ts). */
+  readonly indexBytes: number;
+  /** The longest chain of deltas (0: none). */
+  readonly deepestDelta: number;
 }
 
 /** A pack refused by the scan; `error` is the catalogue error to show, `message` the short reason for git's unpack status. */
@@ -85,6 +99,8 @@ interface ObjectHeader {
   readonly declaredBytes: number;
   /** Bytes from the object's start to its zlib stream. */
   readonly headerBytes: number;
+  /** An ofs-delta's base: this many bytes before the object. */
+  readonly baseDistance?: number;
 }
 
 /** The type/size header, and the delta base reference after it; undefined: cut short. */
@@ -104,11 +120,16 @@ export function parseObjectHeader(bytes: Buffer): ObjectHeader | { readonly prob
   }
   if (typeNames[type] === undefined) return { problem: `has type ${type}, which no git object has` };
   if (type === 6) {
+    // Big-endian groups of 7 bits, each but the last one less than it says (gitformat-pack.txt, "offset encoding").
+    const start = at;
+    let distance = -1;
     do {
       byte = bytes[at++];
       if (byte === undefined) return undefined;
-      if (at > 10) return { problem: 'has a delta base offset longer than any pack needs' };
+      if (at - start > 9) return { problem: 'has a delta base offset longer than any pack needs' };
+      distance = (distance + 1) * 128 + (byte & 0x7f);
     } while (byte & 0x80);
+    return { type, declaredBytes: size, headerBytes: at, baseDistance: distance };
   } else if (type === 7) {
     at += 20;
     if (at > bytes.length) return undefined;
@@ -116,9 +137,10 @@ export function parseObjectHeader(bytes: Buffer): ObjectHeader | { readonly prob
   return { type, declaredBytes: size, headerBytes: at };
 }
 
-/** The result size a delta declares after its base size; undefined: not there yet. */
-export function deltaResultBytes(delta: Buffer): number | undefined {
+/** The two sizes a delta starts with: its base's and its result's; undefined: not there yet. */
+export function deltaSizes(delta: Buffer): { readonly baseBytes: number; readonly resultBytes: number } | undefined {
   let at = 0;
+  const values: number[] = [];
   for (let field = 0; field < 2; field++) {
     let value = 0;
     let shift = 0;
@@ -129,9 +151,15 @@ export function deltaResultBytes(delta: Buffer): number | undefined {
       shift += 7;
       if (!(byte & 0x80)) break;
     }
-    if (field === 1) return value;
+    values.push(value);
   }
-  return undefined;
+  const [baseBytes = 0, resultBytes = 0] = values;
+  return { baseBytes, resultBytes };
+}
+
+/** The result size a delta declares after its base size; undefined: not there yet. */
+export function deltaResultBytes(delta: Buffer): number | undefined {
+  return deltaSizes(delta)?.resultBytes;
 }
 
 /** Checks a pack on disk against the limits without holding more than a window of it; throws PackScanRefused. */
@@ -149,52 +177,98 @@ function bad(reason: string): PackScanRefused {
   return new PackScanRefused(reason, gitdErrors.badPack({ reason }));
 }
 
+/** How long the scan may keep the event loop before it lets other work run. */
+const turnMs = 10;
+
 async function walk(pack: PackFile, limits: PackLimits, path: string): Promise<PackSummary> {
   const header = await pack.bytesAt(0, 12);
   if (header.length < 12 || header.toString('latin1', 0, 4) !== 'PACK') throw bad('the data after the commands is not a git pack');
   const version = header.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw bad(`the pack has version ${version}; git writes versions 2 and 3`);
   const count = header.readUInt32BE(8);
+  if (count > limits.maxObjects) {
+    throw new PackScanRefused(`the pack holds ${count} objects, over the limit of ${limits.maxObjects}`, gitdErrors.tooManyObjects({ objects: count, limit: limits.maxObjects }));
+  }
   if (pack.size < 12 + trailerBytes) throw bad(`the pack is cut short: ${pack.size} bytes, fewer than its header and checksum take`);
   const end = pack.size - trailerBytes;
   let position = 12;
   let total = 0;
+  let indexBytes = 0;
+  let deepestDelta = 0;
+  // Each object by where it starts, for the ofs-deltas after it.
+  const objects = new Map<number, Chained>();
+  // And by their size, for the ref-deltas after them (a delta's base has the size it declares).
+  const bySize = new WorstBySize();
+  let turnStarted = performance.now();
   for (let index = 1; index <= count; index++) {
-    const cutShort = bad(`the pack ends after ${index - 1} of ${count} objects (it was cut short on the way)`);
-    if (position >= end) throw cutShort;
+    if (performance.now() - turnStarted > turnMs) {
+      await nextTurn();
+      turnStarted = performance.now();
+    }
+    const cutShort = () => bad(`the pack ends after ${index - 1} of ${count} objects (it was cut short on the way)`);
+    if (position >= end) throw cutShort();
     const parsed = parseObjectHeader(await pack.bytesAt(position, 64));
-    if (parsed === undefined) throw cutShort;
+    if (parsed === undefined) throw cutShort();
     if ('problem' in parsed) throw bad(`object ${index} of ${count} (at byte ${position}) ${parsed.problem}`);
     const type = typeNames[parsed.type] ?? 'object';
     const isDelta = parsed.type === 6 || parsed.type === 7;
+    const describe = `object ${index} of ${count} (a ${type} at byte ${position})`;
     const where = { index, count, type, offset: position };
     const tooLarge = (bytes: number, atLeast: boolean) =>
       new PackScanRefused(
         `object ${index} of ${count} is ${atLeast ? 'over ' : ''}${formatBytes(bytes)}, over the ${formatBytes(limits.maxObjectBytes)} limit`,
         gitdErrors.objectTooLarge({ ...where, size: `${atLeast ? 'over ' : ''}${formatBytes(bytes)}`, limitMb: mibOf(limits.maxObjectBytes) }),
       );
+    let ofsBase: Chained | undefined;
+    if (parsed.baseDistance !== undefined) {
+      const baseOffset = position - parsed.baseDistance;
+      ofsBase = objects.get(baseOffset);
+      if (ofsBase === undefined) throw bad(`${describe} names its base at byte ${baseOffset}, where no object before it starts`);
+      if (ofsBase.depth + 1 > limits.maxDeltaDepth) {
+        throw new PackScanRefused(
+          `${describe} makes a chain of ${ofsBase.depth + 1} deltas, over the limit of ${limits.maxDeltaDepth}`,
+          gitdErrors.deltaTooDeep({ ...where, depth: ofsBase.depth + 1, limit: limits.maxDeltaDepth }),
+        );
+      }
+    }
     // The declared size first: cheap, and what an honest pack says. The inflated bytes are counted too, since a header can lie.
     if (!isDelta && parsed.declaredBytes > limits.maxObjectBytes) throw tooLarge(parsed.declaredBytes, false);
     // A delta's own data is rarely larger than what it makes; if it is, it is over the limit all the same.
     if (isDelta && parsed.declaredBytes > limits.maxObjectBytes) throw tooLarge(parsed.declaredBytes, true);
     const dataStart = position + parsed.headerBytes;
-    const inflated = await inflateObject(pack, dataStart, end, {
-      declaredBytes: parsed.declaredBytes,
-      describe: `object ${index} of ${count} (a ${type} at byte ${position})`,
-      cutShort,
-    });
+    const inflated = await inflateObject(pack, dataStart, end, { declaredBytes: parsed.declaredBytes, describe, cutShort });
     let counted = inflated.bytes;
+    let made = inflated.bytes;
+    let object = chained(counted, undefined);
     if (isDelta) {
-      const result = inflated.resultBytes;
-      if (result === undefined) throw bad(`object ${index} of ${count} (a ${type} at byte ${position}) is a delta without its sizes`);
-      if (result > limits.maxObjectBytes) throw tooLarge(result, false);
-      counted = Math.max(counted, result);
+      const sizes = inflated.deltaSizes;
+      if (sizes === undefined) throw bad(`${describe} is a delta without its sizes`);
+      if (sizes.resultBytes > limits.maxObjectBytes) throw tooLarge(sizes.resultBytes, false);
+      counted = Math.max(counted, sizes.resultBytes);
+      made = sizes.resultBytes;
+      object = chained(counted, ofsBase === undefined ? { refBytes: sizes.baseBytes, sameSize: bySize.get(sizes.baseBytes) } : { ofs: ofsBase });
+      if (object.depth > limits.maxDeltaDepth) {
+        throw new PackScanRefused(
+          `${describe} may make a chain of ${object.depth} deltas, over the limit of ${limits.maxDeltaDepth}`,
+          gitdErrors.deltaTooDeep({ ...where, depth: object.depth, limit: limits.maxDeltaDepth }),
+        );
+      }
     }
+    objects.set(position, object);
+    bySize.add(made, object);
+    deepestDelta = Math.max(deepestDelta, object.depth);
     total += counted;
+    indexBytes += object.cost;
     if (total > limits.maxPushBytes) {
       throw new PackScanRefused(
         `the objects inflate to over ${formatBytes(limits.maxPushBytes)}`,
         gitdErrors.pushTooLarge({ index, count, limitMb: mibOf(limits.maxPushBytes) }),
+      );
+    }
+    if (indexBytes > limits.maxPushBytes) {
+      throw new PackScanRefused(
+        `indexing the objects would build over ${formatBytes(limits.maxPushBytes)}: deltas on objects over ${formatBytes(cachedBaseBytes)} rebuild their chains`,
+        gitdErrors.deltaChainTooLarge({ ...where, depth: object.depth, costMb: mibOf(object.cost), limitMb: mibOf(limits.maxPushBytes), cachedMb: mibOf(cachedBaseBytes) }),
       );
     }
     position = dataStart + inflated.compressedBytes;
@@ -205,14 +279,14 @@ async function walk(pack: PackFile, limits: PackLimits, path: string): Promise<P
   for await (const chunk of createReadStream(path, { start: 0, end: end - 1 })) hash.update(chunk as Buffer);
   const trailer = await pack.bytesAt(end, trailerBytes);
   if (!hash.digest().equals(trailer)) throw bad("the pack's checksum does not match its content (it was damaged on the way)");
-  return { objects: count, inflatedBytes: total };
+  return { objects: count, inflatedBytes: total, indexBytes, deepestDelta };
 }
 
 interface Inflated {
   readonly bytes: number;
   readonly compressedBytes: number;
-  /** A delta's result size, from its first inflated bytes. */
-  readonly resultBytes: number | undefined;
+  /** A delta's base and result sizes, from its first inflated bytes. */
+  readonly deltaSizes: ReturnType<typeof deltaSizes>;
 }
 
 /**
@@ -224,7 +298,7 @@ async function inflateObject(
   pack: PackFile,
   start: number,
   end: number,
-  object: { readonly declaredBytes: number; readonly describe: string; readonly cutShort: PackScanRefused },
+  object: { readonly declaredBytes: number; readonly describe: string; readonly cutShort: () => PackScanRefused },
 ): Promise<Inflated> {
   const mismatch = (bytes: number, atLeast: boolean) =>
     bad(
@@ -242,13 +316,13 @@ async function inflateObject(
         engine: { bytesWritten: number };
       };
       if (buffer.length !== object.declaredBytes) throw mismatch(buffer.length, false);
-      return { bytes: buffer.length, compressedBytes: engine.bytesWritten, resultBytes: deltaResultBytes(buffer) };
+      return { bytes: buffer.length, compressedBytes: engine.bytesWritten, deltaSizes: deltaSizes(buffer) };
     } catch (error) {
       if (error instanceof PackScanRefused) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ERR_BUFFER_TOO_LARGE') throw mismatch(object.declaredBytes, true);
       // The stream goes past what was read: a large compressed object (rare, incompressible data); stream it.
-      if (code !== 'Z_BUF_ERROR' || input.length === end - start) throw code === 'Z_BUF_ERROR' ? object.cutShort : notZlib(error as Error);
+      if (code !== 'Z_BUF_ERROR' || input.length === end - start) throw code === 'Z_BUF_ERROR' ? object.cutShort() : notZlib(error as Error);
     }
   }
   return inflateStreaming(pack, start, end, object, { mismatch, notZlib });
@@ -258,7 +332,7 @@ async function inflateStreaming(
   pack: PackFile,
   start: number,
   end: number,
-  object: { readonly declaredBytes: number; readonly cutShort: PackScanRefused },
+  object: { readonly declaredBytes: number; readonly cutShort: () => PackScanRefused },
   errors: { readonly mismatch: (bytes: number, atLeast: boolean) => PackScanRefused; readonly notZlib: (error: Error) => PackScanRefused },
 ): Promise<Inflated> {
   const inflate = createInflate({ chunkSize: 64 * 1024 });
@@ -277,7 +351,7 @@ async function inflateStreaming(
   const done = new Promise<void>((resolve) => {
     inflate.on('end', () => resolve());
     inflate.on('error', (error: NodeJS.ErrnoException) => {
-      failure ??= error.code === 'Z_BUF_ERROR' ? object.cutShort : errors.notZlib(error);
+      failure ??= error.code === 'Z_BUF_ERROR' ? object.cutShort() : errors.notZlib(error);
       resolve();
     });
     inflate.on('close', () => resolve());
@@ -301,7 +375,7 @@ async function inflateStreaming(
     await done;
     if (failure) throw failure;
     if (bytes !== object.declaredBytes) throw errors.mismatch(bytes, false);
-    return { bytes, compressedBytes: inflate.bytesWritten, resultBytes: deltaResultBytes(head) };
+    return { bytes, compressedBytes: inflate.bytesWritten, deltaSizes: deltaSizes(head) };
   } finally {
     inflate.destroy();
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -64,6 +64,66 @@ async function writeZerosPack(file: string, declaredBytes: number, zeroBytes: nu
   out.end(packHash.digest());
   await finished(out);
   return blobHash.digest('hex');
+}
+
+/** Delta data making an object of `bytes` from a base of `bytes`: insert one byte, then copy the base but its last byte (16 MiB a copy). */
+function insertOneByteDelta(bytes: number): Buffer {
+  const varint = (n: number) => {
+    const out: number[] = [];
+    for (let rest = n; ; ) {
+      const low = rest % 128;
+      rest = Math.floor(rest / 128);
+      out.push(rest > 0 ? low | 0x80 : low);
+      if (rest === 0) return out;
+    }
+  };
+  const ops = [...varint(bytes), ...varint(bytes), 1, 0x41];
+  for (let at = 0; at < bytes - 1; ) {
+    const length = Math.min(0xffffff, bytes - 1 - at);
+    const op = [0x80];
+    const field = (value: number, count: number, firstBit: number) => {
+      for (let i = 0; i < count; i++) {
+        const byte = Math.floor(value / 256 ** i) % 256;
+        if (byte !== 0) {
+          op[0] = (op[0] ?? 0) | (firstBit << i);
+          op.push(byte);
+        }
+      }
+    };
+    field(at, 4, 0x01);
+    field(length, 3, 0x10);
+    ops.push(...op);
+    at += length;
+  }
+  return Buffer.from(ops);
+}
+
+/** An ofs-delta's base offset, `distance` bytes back (big-endian groups of 7 bits, each but the last one less). */
+function ofsDistance(distance: number): Buffer {
+  const bytes = [distance % 128];
+  for (let rest = Math.floor(distance / 128); rest > 0; rest = Math.floor(rest / 128)) {
+    rest -= 1;
+    bytes.unshift(0x80 | rest % 128);
+  }
+  return Buffer.from(bytes);
+}
+
+/** A pack of `blobMiB` MiB of zeros and `deltas` ofs-deltas, each on the one before, each inserting a byte: every object is `blobMiB` MiB. */
+async function writeDeltaChainPack(file: string, blobMiB: number, deltas: number): Promise<void> {
+  const size = blobMiB * MiB;
+  const parts = [Buffer.from('PACK\0\0\0\x02\0\0\0\0', 'latin1'), objectHeader(3, size), deflateSync(Buffer.alloc(size))];
+  parts[0]?.writeUInt32BE(1 + deltas, 8);
+  let previous = 12;
+  let offset = parts.reduce((sum, part) => sum + part.length, 0);
+  const delta = insertOneByteDelta(size);
+  for (let i = 0; i < deltas; i++) {
+    const object = Buffer.concat([objectHeader(6, delta.length), ofsDistance(offset - previous), deflateSync(delta)]);
+    parts.push(object);
+    previous = offset;
+    offset += object.length;
+  }
+  const body = Buffer.concat(parts);
+  await writeFile(file, Buffer.concat([body, createHash('sha1').update(body).digest()]));
 }
 
 /** Sends bytes on an SSH channel to git-receive-pack for an app, as a client that is not git would. */
@@ -147,6 +207,47 @@ describe('a push is bounded by what its objects inflate to', () => {
     await steadyAnswers();
   });
 
+  it('100 MiB of zeros and 19 tiny deltas each making 100 MiB are refused for what indexing would rebuild; Dormant stays under 512 MiB and another app answers', async (t: TestContext) => {
+    const copy = await WorkingCopy.create(d.work, 'chain', d.adminKey);
+    await copy.commit(nodeApp('chain'));
+    // Into the client's repository as a pack of its own; git push sends its deltas as they are.
+    const packFile = join(copy.dir, '.git', 'objects', 'pack', 'pack-chain.pack');
+    await writeDeltaChainPack(packFile, 100, 19);
+    const indexed = await copy.git('index-pack', packFile);
+    assert.equal(indexed.code, 0, indexed.stderr);
+    const oids = (await runProgram('git', ['show-index'], { cwd: copy.dir, input: await readFile(packFile.replace(/\.pack$/, '.idx')) })).stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ')[1] ?? '');
+    assert.equal(oids.length, 20);
+    for (const [i, oid] of oids.entries()) assert.equal((await copy.git('update-index', '--add', '--cacheinfo', `100644,${oid},zeros-${i}.bin`)).code, 0);
+    assert.equal((await copy.git('commit', '-q', '-m', 'twenty versions of 100 MiB')).code, 0);
+    await steadyAnswers();
+
+    let pushing = true;
+    const started = performance.now();
+    const push = copy.push(d.remote('chain')).finally(() => {
+      pushing = false;
+    });
+    const statuses: number[] = [];
+    while (pushing) {
+      statuses.push(await d.get('steady').then((r) => r.status, () => 0));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const pushed = await push;
+    const rssPeak = await peakRssMiB(d.pid);
+    t.diagnostic(`a pack of ${((await stat(packFile)).size / 1024).toFixed(0)} KiB: push ${(performance.now() - started).toFixed(0)} ms; dormant up VmHWM ${rssPeak.toFixed(0)} MiB; steady answered ${statuses.filter((s) => s === 200).length}/${statuses.length} during the push`);
+    assert.notEqual(pushed.code, 0);
+    assert.match(
+      pushed.stderr,
+      /remote: error \[GITD_DELTA_CHAIN_TOO_LARGE\]: indexing this push would build over 2048 MiB of objects \(passed at object \d+ of \d+, a ofs-delta at byte \d+: delta \d+ of a chain over objects larger than 8 MiB, each of which is rebuilt from the start of the chain, \d+ MiB for this one alone\); nothing was stored\. Push the history of large files in parts .*--max-push-mb/,
+    );
+    assert.ok(rssPeak < 512, `dormant up peaked at ${rssPeak.toFixed(0)} MiB`);
+    assert.ok(statuses.length >= 1 && statuses.every((s) => s === 200), `steady answered ${statuses.join(',')} during the push`);
+    await assertNoTrace(d, 'chain');
+    await steadyAnswers();
+  });
+
   it('a blob whose header says 50 MiB while it inflates to 300 MiB is refused while it inflates, not after', async () => {
     const packFile = join(d.work, 'liar.pack');
     await writeZerosPack(packFile, 50 * MiB, 300 * MiB);
@@ -159,10 +260,10 @@ describe('a push is bounded by what its objects inflate to', () => {
   });
 });
 
-describe('limits of one object and one push, set by flags', () => {
+describe('limits of one object, one push and objects per push, set by flags', () => {
   let small: DormantUp;
   before(async () => {
-    small = await startDormant(['--max-object-mb', '1', '--max-push-mb', '3']);
+    small = await startDormant(['--max-object-mb', '1', '--max-push-mb', '3', '--max-objects-per-push', '12']);
   });
   after(async () => {
     await small?.stop();
@@ -186,6 +287,22 @@ describe('limits of one object and one push, set by flags', () => {
     assert.notEqual(pushed.code, 0);
     assert.match(pushed.stderr, /remote: error \[GITD_PUSH_TOO_LARGE\]: the objects of this push inflate to over 3 MiB \(passed at object \d+ of \d+\); .*--max-push-mb/);
     assert.equal(existsSync(join(small.stateDir, 'repos', 'many.git')), false);
+  });
+
+  it('a push of more objects than --max-objects-per-push is refused from the pack header, naming the count and the flag', async () => {
+    const copy = await WorkingCopy.create(small.work, 'many-files', small.adminKey);
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`file-${i}.txt`, `file ${i}\n`]));
+    await copy.commit({ ...nodeApp('many-files'), ...files });
+    const pushed = await copy.push(small.remote('many-files'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /remote: error \[GITD_TOO_MANY_OBJECTS\]: this push sends 24 objects, over the limit of 12; nothing was stored\. Push the history in parts .*--max-objects-per-push/);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(unpacker error\)/);
+    await assertNoTrace(small, 'many-files');
+    // Twelve objects go through.
+    const fewer = await WorkingCopy.create(small.work, 'few-files', small.adminKey);
+    await fewer.commit({ ...nodeApp('few-files'), ...Object.fromEntries(Object.entries(files).slice(0, 8)) });
+    const accepted = await fewer.push(small.remote('few-files'));
+    assert.equal(accepted.code, 0, accepted.stderr);
   });
 });
 

@@ -14,7 +14,7 @@ import type { Io } from '../io.js';
 import { port } from '../settings.js';
 
 export const upUsage =
-  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6]';
+  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6]';
 
 const flagNames = [
   'domain',
@@ -37,6 +37,8 @@ const flagNames = [
   'max-object-mb',
   'max-push-mb',
   'max-refs-per-push',
+  'max-objects-per-push',
+  'max-delta-depth',
   'max-header-count',
   'max-header-kb',
   'headers-timeout',
@@ -74,7 +76,7 @@ export interface UpFlags {
   readonly buildTimeoutMs: number;
   readonly hookTimeoutMs: number;
   /** What one push may send and cost (gitd). */
-  readonly push: { readonly maxPackBytes: number; readonly maxObjectBytes: number; readonly maxPushBytes: number; readonly maxRefsPerPush: number };
+  readonly push: { readonly maxPackBytes: number; readonly maxObjectBytes: number; readonly maxPushBytes: number; readonly maxRefsPerPush: number; readonly maxObjectsPerPush: number; readonly maxDeltaDepth: number };
   /** What one request's head may be (activator). */
   readonly requestHead: { readonly maxHeaderCount: number; readonly maxHeaderSize: number; readonly headersTimeoutMs: number };
   readonly sshLogin: { readonly loginGraceMs: number; readonly maxStartups: MaxStartups; readonly maxAuthTries: number };
@@ -177,6 +179,8 @@ export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
       maxObjectBytes: mib('max-object-mb', 'DORMANT_MAX_OBJECT_MB', 100),
       maxPushBytes: mib('max-push-mb', 'DORMANT_MAX_PUSH_MB', 2048),
       maxRefsPerPush: numberFlag(flags, io, { flag: 'max-refs-per-push', env: 'DORMANT_MAX_REFS_PER_PUSH', fallback: 1000, unit: 'whole number', whole: true }),
+      maxObjectsPerPush: numberFlag(flags, io, { flag: 'max-objects-per-push', env: 'DORMANT_MAX_OBJECTS_PER_PUSH', fallback: 100_000, unit: 'whole number', whole: true }),
+      maxDeltaDepth: numberFlag(flags, io, { flag: 'max-delta-depth', env: 'DORMANT_MAX_DELTA_DEPTH', fallback: 50, unit: 'whole number', whole: true }),
     },
     requestHead: {
       // An app keeps only its first headers (a Node app 1,000): more would be dropped there without a word.
