@@ -2,10 +2,13 @@
 // objects (seconds of CPU for tens of thousands of objects) run in a worker thread, not on
 // the event loop that serves HTTP. Real `dormant up`, real git and OpenSSH clients.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DormantUp, nodeApp, runProgram, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, nodeApp, runProgram, sshCommand, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
@@ -64,5 +67,40 @@ describe('a large push is admitted off the event loop', () => {
     const tip = (await copy.git('rev-parse', 'many')).stdout.trim();
     assert.equal((await readFile(join(d.stateDir, 'repos', 'steady.git', 'refs', 'heads', 'many'), 'utf8')).trim(), tip, 'the branch is in the repository');
     assert.ok(maxGapMs < 1000, `steady went ${maxGapMs.toFixed(0)} ms without answering while the pack was admitted`);
+  });
+
+  it('a push whose client goes away while its pack is admitted stops there: no repository, no App, nothing in incoming/, and steady answers', async () => {
+    // The objects the test before made, sent as the first push of a new app; git in its own process group, to kill it with its ssh.
+    const dir = join(d.work, 'many');
+    const child = spawn('git', ['push', d.remote('abandoned'), 'many:main'], {
+      cwd: dir,
+      detached: true,
+      env: { ...process.env, HOME: dir, GIT_SSH_COMMAND: sshCommand(d.adminKey) },
+    });
+    const exited = once(child, 'exit');
+    try {
+      // Received once the incoming pack stops growing; admitting 50,000 objects then takes seconds.
+      const incoming = join(d.stateDir, 'incoming');
+      let size = -1;
+      for (let stable = 0; stable < 5; ) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const files = (await readdir(incoming).catch(() => [])).filter((f) => f.endsWith('.pack'));
+        const now = files.length === 1 ? (await stat(join(incoming, files[0] ?? ''))).size : -1;
+        stable = now > 0 && now === size ? stable + 1 : 0;
+        size = now;
+      }
+    } finally {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      await exited;
+    }
+    const deadline = performance.now() + 10_000;
+    while (!d.logs().includes('the push was closed while its pack was being indexed') && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.match(d.logs(), /"app":"abandoned".*"err":"the push was closed while its pack was being indexed"/, 'the admission stopped when the client went away');
+    for (let i = 0; i < 50 && (await readdir(join(d.stateDir, 'incoming'))).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(await readdir(join(d.stateDir, 'incoming')), []);
+    assert.equal(existsSync(join(d.stateDir, 'repos', 'abandoned.git')), false, 'repos/abandoned.git is left behind');
+    const apps = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string }[];
+    assert.deepEqual(apps.map((a) => a.name), ['steady']);
+    assert.equal((await d.get('steady')).body, 'steady\n');
   });
 });
