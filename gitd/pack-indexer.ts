@@ -39,7 +39,10 @@ export class PackIndexer {
   #failure: Error | undefined;
   readonly #onAbort = () => this.#fail(new PackRejected('the push was closed while its pack was being indexed'));
 
-  private constructor(job: IndexJob, readonly signal: AbortSignal | undefined) {
+  readonly #signal: AbortSignal | undefined;
+
+  private constructor(job: IndexJob, signal: AbortSignal | undefined) {
+    this.#signal = signal;
     this.#worker = startWorker(job);
     this.#worker.on('message', (answer: IndexAnswer) => {
       const pending = this.#pending;
@@ -93,7 +96,7 @@ export class PackIndexer {
 
   /** Stops the worker; always called when the admission ends. */
   async close(): Promise<void> {
-    this.signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#failure ??= new PackRejected('the pack indexer is closed');
     await this.#worker.terminate();
   }
