@@ -160,11 +160,16 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
   return options.withRepoLock(async () => {
     let admitted: AdmittedPack | undefined;
     if (packFile) {
+      // A client that goes away stops the indexing of its pack (a worker thread's CPU).
+      const closed = new AbortController();
+      const onClose = () => closed.abort();
+      channel.once('close', onClose);
       try {
         admitted = await repo.admitPack(
           packFile,
           request.updates.filter((u) => u.newOid !== zeroOid).map((u) => u.newOid),
           options.packLimits,
+          closed.signal,
         );
       } catch (error) {
         if (!(error instanceof PackRejected)) throw error;
@@ -173,6 +178,8 @@ export async function serveReceivePack(channel: GitChannel, options: ReceivePack
         report(error.message.slice(0, 200), request.updates.map((u) => ({ ref: u.ref, error: 'unpacker error' })));
         log.warn({ app: options.app, code: failure.code, err: error.message }, 'push rejected: pack refused');
         return 1;
+      } finally {
+        channel.off('close', onClose);
       }
     }
     const results = await applyUpdates({

@@ -6,10 +6,14 @@
 import * as fs from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import git, { type CommitObject, type TagObject, type TreeObject } from 'isomorphic-git';
+import git from 'isomorphic-git';
 import { writeFileAtomic } from '../runtime/index.js';
+import { entryNameProblem, objectExists, PackRejected } from './pack-index.js';
+import { PackIndexer } from './pack-indexer.js';
 import { type PackLimits, PackScanRefused, scanPack } from './pack-scan.js';
 import type { AdvertisedRef } from './pkt-line.js';
+
+export { PackRejected };
 
 /** A pack that joined the repository; remove() takes it out again if its push fails. */
 export interface AdmittedPack {
@@ -17,23 +21,10 @@ export interface AdmittedPack {
   remove(): Promise<void>;
 }
 
-/** A pack that is not admitted; `cause` is the catalogue error to show when it is more than a bad pack. */
-export class PackRejected extends Error {}
-
 /** refs/heads/... or refs/tags/..., by git's check-ref-format rules that matter here. */
 export function isValidRefName(ref: string): boolean {
   if (!/^refs\/(heads|tags)\/[^\s~^:?*[\\]+$/.test(ref) || [...ref].some((c) => c < ' ' || c === '\x7f')) return false;
   return !ref.includes('..') && !ref.includes('//') && !ref.includes('@{') && !ref.endsWith('/') && !ref.endsWith('.') && !ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'));
-}
-
-/** Why git would refuse to check out a tree entry of this name, or undefined. */
-function entryNameProblem(name: string, siblings: ReadonlySet<string>): string | undefined {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.toLowerCase() === '.git') {
-    return `holds an entry named ${JSON.stringify(name)}, which git itself refuses to check out`;
-  }
-  // Two entries of one name (a symlink "a" and a folder "a") would write through the symlink.
-  if (siblings.has(name)) return `holds two entries named ${JSON.stringify(name)}`;
-  return undefined;
 }
 
 /** Removes an app's repository and release folders (when the app is deleted). */
@@ -119,9 +110,9 @@ export class AppRepository {
    * its entries, a tag its object) in the pack or already here, and every tip must exist.
    * Since every admitted pack passed this check, whatever is here is complete, and a ref
    * can only point to a complete commit. A pack that fails is removed and PackRejected
-   * says why.
+   * says why; so is one whose push is closed (signal) while it is being indexed.
    */
-  async admitPack(packFile: string, tips: readonly string[], limits: PackLimits): Promise<AdmittedPack | undefined> {
+  async admitPack(packFile: string, tips: readonly string[], limits: PackLimits, signal?: AbortSignal): Promise<AdmittedPack | undefined> {
     await this.#ensure();
     const size = (await stat(packFile)).size;
     const discard = async () => {
@@ -148,95 +139,55 @@ export class AppRepository {
     } finally {
       await handle.close();
     }
-    let oids: string[];
+    // Indexing and the closure check take seconds of CPU for a large pack: a worker thread does them.
+    const indexer = PackIndexer.start({ gitdir: this.gitdir, packFile }, signal);
     try {
-      ({ oids } = await git.indexPack({ fs, dir: dirname(packFile), gitdir: this.gitdir, filepath: basename(packFile) }));
-    } catch (error) {
-      await discard();
-      const code = (error as { code?: string }).code;
-      throw new PackRejected(`the pack cannot be indexed${code ? ` (${code})` : ''}: ${(error as Error).message.slice(0, 160)}`);
+      let oids: string[];
+      try {
+        oids = await indexer.indexed();
+      } catch (error) {
+        // Stopped first, so that it writes no index after the discard.
+        await indexer.close();
+        await discard();
+        throw error;
+      }
+      const name = `pack-${trailer.toString('hex')}`;
+      const packPath = join(this.gitdir, 'objects', 'pack', `${name}.pack`);
+      const indexPath = join(this.gitdir, 'objects', 'pack', `${name}.idx`);
+      if (fs.existsSync(indexPath)) {
+        // The same pack was admitted before (a push sent again): it was checked then, and
+        // this push must not own it, or a failure here would delete what another ref needs.
+        await discard();
+        await this.#checkTips(tips, new Set());
+        return undefined;
+      }
+      // The index last: a reader finds a pack only through its index.
+      await rename(packFile, packPath);
+      await rename(packFile.replace(/\.pack$/, '.idx'), indexPath);
+      const admitted: AdmittedPack = {
+        objects: oids.length,
+        remove: async () => {
+          await unlink(indexPath).catch(() => {});
+          await unlink(packPath).catch(() => {});
+        },
+      };
+      try {
+        await indexer.checkClosed();
+        await this.#checkTips(tips, new Set(oids));
+      } catch (error) {
+        await admitted.remove();
+        throw error;
+      }
+      return admitted;
+    } finally {
+      await indexer.close();
     }
-    const name = `pack-${trailer.toString('hex')}`;
-    const packPath = join(this.gitdir, 'objects', 'pack', `${name}.pack`);
-    const indexPath = join(this.gitdir, 'objects', 'pack', `${name}.idx`);
-    if (fs.existsSync(indexPath)) {
-      // The same pack was admitted before (a push sent again): it was checked then, and
-      // this push must not own it, or a failure here would delete what another ref needs.
-      await discard();
-      await this.#checkTips(tips, new Set());
-      return undefined;
-    }
-    // The index last: a reader finds a pack only through its index.
-    await rename(packFile, packPath);
-    await rename(packFile.replace(/\.pack$/, '.idx'), indexPath);
-    const admitted: AdmittedPack = {
-      objects: oids.length,
-      remove: async () => {
-        await unlink(indexPath).catch(() => {});
-        await unlink(packPath).catch(() => {});
-      },
-    };
-    try {
-      const inPack = new Set(oids);
-      await this.#checkClosed(oids, inPack);
-      await this.#checkTips(tips, inPack);
-    } catch (error) {
-      await admitted.remove();
-      throw error;
-    }
-    return admitted;
-  }
-
-  #exists(oid: string, inPack: ReadonlySet<string>, known: Set<string>, cache: object): Promise<boolean> {
-    if (inPack.has(oid) || known.has(oid)) return Promise.resolve(true);
-    return git.readObject({ fs, gitdir: this.gitdir, oid, format: 'deflated', cache }).then(
-      () => {
-        known.add(oid);
-        return true;
-      },
-      () => false,
-    );
   }
 
   async #checkTips(tips: readonly string[], inPack: ReadonlySet<string>): Promise<void> {
     const known = new Set<string>();
     for (const tip of tips) {
-      if (!(await this.#exists(tip, inPack, known, {}))) throw new PackRejected(`${tip} is not in the pack nor in the repository: the pack is incomplete`);
-    }
-  }
-
-  /** Every object of the pack names only objects that exist, and trees hold only names git can check out. */
-  async #checkClosed(oids: readonly string[], inPack: ReadonlySet<string>): Promise<void> {
-    const cache = {};
-    const known = new Set<string>();
-    const need = async (oid: string, what: string, from: string) => {
-      if (!(await this.#exists(oid, inPack, known, cache))) {
-        throw new PackRejected(`${what} ${oid} named by ${from} is missing: the pack is incomplete (a shallow or thin push?)`);
-      }
-    };
-    for (const oid of oids) {
-      let read: Awaited<ReturnType<typeof git.readObject>>;
-      try {
-        read = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache });
-      } catch (error) {
-        throw new PackRejected(`object ${oid} of the pack cannot be read (${(error as { code?: string }).code ?? (error as Error).message.slice(0, 120)}): the pack is damaged`);
-      }
-      const { type, object } = read;
-      if (type === 'commit') {
-        const commit = object as CommitObject;
-        await need(commit.tree, 'tree', `commit ${oid}`);
-        for (const parent of commit.parent) await need(parent, 'commit', `commit ${oid}`);
-      } else if (type === 'tree') {
-        const names = new Set<string>();
-        for (const entry of object as TreeObject) {
-          const problem = entryNameProblem(entry.path, names);
-          if (problem) throw new PackRejected(`tree ${oid} ${problem}`);
-          names.add(entry.path);
-          if (entry.mode !== '160000') await need(entry.oid, entry.type, `tree ${oid}`);
-        }
-      } else if (type === 'tag') {
-        await need((object as TagObject).object, 'object', `tag ${oid}`);
-      }
+      if (!(await objectExists(this.gitdir, tip, inPack, known, {}))) throw new PackRejected(`${tip} is not in the pack nor in the repository: the pack is incomplete`);
     }
   }
 
