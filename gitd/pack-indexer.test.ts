@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PackRejected } from './pack-index.js';
+import { type InThreadLimits, inThreadLimits } from './pack-indexer.js';
 import { AppRepository } from './repository.js';
 
 const run = promisify(execFile);
@@ -43,9 +44,9 @@ after(async () => {
 });
 
 /** A fresh repository and the pack copied into its quarantine, as receive-pack leaves it. */
-async function received(packPath: string): Promise<{ repo: AppRepository; packFile: string; dir: string }> {
+async function received(packPath: string, inThread: InThreadLimits): Promise<{ repo: AppRepository; packFile: string; dir: string }> {
   const dir = await mkdtemp(join(work, 'state-'));
-  const repo = AppRepository.open(join(dir, 'repos'), 'app', join(dir, 'quarantine'));
+  const repo = AppRepository.open(join(dir, 'repos'), 'app', join(dir, 'quarantine'), inThread);
   const packFile = await repo.quarantineFile();
   await copyFile(packPath, packFile);
   return { repo, packFile, dir };
@@ -53,10 +54,16 @@ async function received(packPath: string): Promise<{ repo: AppRepository; packFi
 
 const packsIn = async (repo: AppRepository) => (await readdir(join(repo.gitdir, 'objects', 'pack'))).sort();
 
-describe('admitting a pack through the indexing worker', () => {
+// Every pack through the worker; and the same packs, small enough, in Dormant's own thread.
+const throughWorker: InThreadLimits = { maxObjects: 0, maxIndexBytes: 0 };
+for (const [where, inThread] of [
+  ['through the indexing worker', throughWorker],
+  ["in Dormant's own thread (a small pack)", inThreadLimits],
+] as const) {
+describe(`admitting a pack ${where}`, () => {
   it('a complete pack joins the repository with its objects counted', async () => {
     const blob = (await run('git', ['rev-parse', 'HEAD:a'], { cwd: join(work, 'src') })).stdout.trim();
-    const { repo, packFile, dir } = await received(await pack('whole', [commit, tree, blob]));
+    const { repo, packFile, dir } = await received(await pack('whole', [commit, tree, blob]), inThread);
     const admitted = await repo.admitPack(packFile, [commit], limits);
     assert.equal(admitted?.objects, 3);
     assert.equal((await packsIn(repo)).length, 2, 'the pack and its index');
@@ -64,7 +71,7 @@ describe('admitting a pack through the indexing worker', () => {
   });
 
   it('a pack whose commit names a missing tree is rejected with what is missing, and removed', async () => {
-    const { repo, packFile, dir } = await received(await pack('commit-only', [commit]));
+    const { repo, packFile, dir } = await received(await pack('commit-only', [commit]), inThread);
     await assert.rejects(repo.admitPack(packFile, [commit], limits), (error: Error) => {
       assert.ok(error instanceof PackRejected);
       assert.equal(error.message, `tree ${tree} named by commit ${commit} is missing: the pack is incomplete (a shallow or thin push?)`);
@@ -76,7 +83,7 @@ describe('admitting a pack through the indexing worker', () => {
 
   it('a push closed while its pack is being indexed stops the worker: rejected, and nothing is left', async () => {
     const blob = (await run('git', ['rev-parse', 'HEAD:a'], { cwd: join(work, 'src') })).stdout.trim();
-    const { repo, packFile, dir } = await received(await pack('closed', [commit, tree, blob]));
+    const { repo, packFile, dir } = await received(await pack('closed', [commit, tree, blob]), inThread);
     const closed = new AbortController();
     const admission = repo.admitPack(packFile, [commit], limits, closed.signal);
     closed.abort();
@@ -89,3 +96,4 @@ describe('admitting a pack through the indexing worker', () => {
     assert.deepEqual(await readdir(join(dir, 'quarantine')), []);
   });
 });
+}

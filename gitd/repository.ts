@@ -9,8 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { writeFileAtomic } from '../runtime/index.js';
 import { entryNameProblem, objectExists, PackRejected } from './pack-index.js';
-import { PackIndexer } from './pack-indexer.js';
-import { type PackLimits, PackScanRefused, scanPack } from './pack-scan.js';
+import { type InThreadLimits, inThreadLimits, PackIndexer, type PackIndexing, SmallPackIndexer } from './pack-indexer.js';
+import { type PackLimits, PackScanRefused, type PackSummary, scanPack } from './pack-scan.js';
 import type { AdvertisedRef } from './pkt-line.js';
 
 export { PackRejected };
@@ -37,9 +37,12 @@ export class AppRepository {
   readonly gitdir: string;
   readonly #quarantineDir: string;
 
-  private constructor(gitdir: string, quarantineDir: string) {
+  readonly #inThread: InThreadLimits;
+
+  private constructor(gitdir: string, quarantineDir: string, inThread: InThreadLimits) {
     this.gitdir = gitdir;
     this.#quarantineDir = quarantineDir;
+    this.#inThread = inThread;
   }
 
   /**
@@ -48,8 +51,8 @@ export class AppRepository {
    * removeIfEmpty takes away one that ends with no ref. Incoming packs wait in
    * quarantineDir, outside every repository, so that removing one never cuts a push short.
    */
-  static open(reposDir: string, app: string, quarantineDir: string): AppRepository {
-    return new AppRepository(join(reposDir, `${app}.git`), quarantineDir);
+  static open(reposDir: string, app: string, quarantineDir: string, inThread: InThreadLimits = inThreadLimits): AppRepository {
+    return new AppRepository(join(reposDir, `${app}.git`), quarantineDir, inThread);
   }
 
   /** Creates the bare repository if it is not there. The caller holds the repository's lock. */
@@ -125,8 +128,9 @@ export class AppRepository {
       return undefined;
     }
     // Streamed and bounded first: isomorphic-git's indexPack holds the pack and each object whole.
+    let summary: PackSummary;
     try {
-      await scanPack(packFile, limits);
+      summary = await scanPack(packFile, limits);
     } catch (error) {
       await discard();
       if (error instanceof PackScanRefused) throw new PackRejected(error.message, { cause: error.error });
@@ -140,7 +144,9 @@ export class AppRepository {
       await handle.close();
     }
     // Indexing and the closure check take seconds of CPU for a large pack: a worker thread does them.
-    const indexer = PackIndexer.start({ gitdir: this.gitdir, packFile }, signal);
+    const job = { gitdir: this.gitdir, packFile };
+    const indexer: PackIndexing =
+      summary.objects <= this.#inThread.maxObjects && summary.indexBytes <= this.#inThread.maxIndexBytes ? new SmallPackIndexer(job, signal) : PackIndexer.start(job, signal);
     try {
       let oids: string[];
       try {
