@@ -7,57 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { deltaResultBytes, formatBytes, PackScanRefused, parseObjectHeader, scanPack } from './pack-scan.js';
+import { deltaData, insertOneByteDelta, objectHeader, ofsDistance } from './test-support.js';
 
 const MiB = 1024 * 1024;
 const roomy = { maxObjectBytes: 100 * MiB, maxPushBytes: 2048 * MiB, maxObjects: 200_000, maxDeltaDepth: 50 };
-
-/** An ofs-delta's base offset: `distance` bytes back, big-endian groups of 7 bits, each but the last one less. */
-function ofsDistance(distance: number): Buffer {
-  const bytes = [distance % 128];
-  for (let rest = Math.floor(distance / 128); rest > 0; rest = Math.floor(rest / 128)) {
-    rest -= 1;
-    bytes.unshift(0x80 | rest % 128);
-  }
-  return Buffer.from(bytes);
-}
-
-/** Delta data: its base's size and its result's, then `ops`. */
-function deltaData(baseBytes: number, resultBytes: number, ops: readonly number[] = []): Buffer {
-  const varint = (n: number) => {
-    const out: number[] = [];
-    for (let rest = n; ; ) {
-      const low = rest % 128;
-      rest = Math.floor(rest / 128);
-      out.push(rest > 0 ? low | 0x80 : low);
-      if (rest === 0) return out;
-    }
-  };
-  return Buffer.from([...varint(baseBytes), ...varint(resultBytes), ...ops]);
-}
-
-/** Delta data making an object of `bytes` from a base of `bytes`: insert one byte, copy the rest of the base (16 MiB a copy). */
-function insertOneByte(bytes: number): Buffer {
-  const ops = [1, 0x41];
-  for (let at = 0; at < bytes - 1; ) {
-    const length = Math.min(0xffffff, bytes - 1 - at);
-    const op = [0x80];
-    for (const [value, bits] of [
-      [at, 0x01],
-      [length, 0x10],
-    ] as const) {
-      for (let i = 0; i < (bits === 1 ? 4 : 3); i++) {
-        const byte = Math.floor(value / 256 ** i) % 256;
-        if (byte !== 0) {
-          op[0] = (op[0] ?? 0) | (bits << i);
-          op.push(byte);
-        }
-      }
-    }
-    ops.push(...op);
-    at += length;
-  }
-  return deltaData(bytes, bytes, ops);
-}
 
 /**
  * A pack written by hand: each object's header says `declared` (its real size unless given), then its data deflated.
@@ -71,16 +24,9 @@ function craftPack(objects: readonly { type: number; data: Buffer; declared?: nu
   for (const object of objects) {
     offsets.push(offset);
     const prefix = object.base === undefined ? (object.prefix ?? Buffer.alloc(0)) : ofsDistance(offset - (offsets[object.base] ?? 0));
-    let size = object.declared ?? object.data.length;
-    const header = [(object.type << 4) | (size & 15)];
-    size = Math.floor(size / 16);
-    while (size > 0) {
-      header[header.length - 1] = (header[header.length - 1] ?? 0) | 0x80;
-      header.push(size & 0x7f);
-      size = Math.floor(size / 128);
-    }
+    const header = objectHeader(object.type, object.declared ?? object.data.length);
     const data = deflateSync(object.data, { level: 1 });
-    parts.push(Buffer.from(header), prefix, data);
+    parts.push(header, prefix, data);
     offset += header.length + prefix.length + data.length;
   }
   const body = Buffer.concat(parts);
@@ -234,7 +180,7 @@ describe('scanPack: objects per push, delta chains and what indexing them costs'
   it('refuses 100 MiB of zeros and 19 tiny deltas each making 100 MiB: their chain is rebuilt for each, far over the push limit', async () => {
     // Each object inflates to 100 MiB (2,000 MiB in all, under 2,048); indexPack would build 100 + 200 + ... MiB.
     const size = 100 * MiB;
-    const objects = [{ type: 3, data: Buffer.alloc(size) }, ...Array.from({ length: 19 }, (_, i) => ({ type: 6, data: insertOneByte(size), base: i }))];
+    const objects = [{ type: 3, data: Buffer.alloc(size) }, ...Array.from({ length: 19 }, (_, i) => ({ type: 6, data: insertOneByteDelta(size), base: i }))];
     const error = await refused(craftPack(objects));
     assert.equal(error.error.code, 'GITD_DELTA_CHAIN_TOO_LARGE');
     assert.match(
@@ -248,7 +194,7 @@ describe('scanPack: objects per push, delta chains and what indexing them costs'
 
   it('counts a delta on a base of up to 8 MiB as the object it makes: isomorphic-git keeps that base built', async () => {
     const size = 8 * MiB;
-    const objects = [{ type: 3, data: Buffer.alloc(size) }, ...Array.from({ length: 10 }, (_, i) => ({ type: 6, data: insertOneByte(size), base: i }))];
+    const objects = [{ type: 3, data: Buffer.alloc(size) }, ...Array.from({ length: 10 }, (_, i) => ({ type: 6, data: insertOneByteDelta(size), base: i }))];
     assert.deepEqual(await scan(craftPack(objects)), { objects: 11, inflatedBytes: 11 * size, indexBytes: 11 * size, deepestDelta: 10 });
   });
 
@@ -263,7 +209,7 @@ describe('scanPack: objects per push, delta chains and what indexing them costs'
     let content = Buffer.alloc(size);
     const objects: { type: number; data: Buffer; prefix?: Buffer }[] = [{ type: 3, data: content }];
     for (let i = 0; i < 5; i++) {
-      objects.push({ type: 7, data: insertOneByte(size), prefix: createHash('sha1').update(`blob ${size}\0`).update(content).digest() });
+      objects.push({ type: 7, data: insertOneByteDelta(size), prefix: createHash('sha1').update(`blob ${size}\0`).update(content).digest() });
       content = Buffer.concat([Buffer.from('A'), content.subarray(0, size - 1)]);
     }
     const limits = { ...roomy, maxPushBytes: 100 * MiB };

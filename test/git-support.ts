@@ -210,3 +210,25 @@ export const nodeApp = (version: string): Record<string, string> => ({
   'package.json': JSON.stringify({ name: 'hello', version: '1.0.0', scripts: { start: 'node server.js' } }),
   'server.js': `require('node:http').createServer((q, s) => s.end('${version}\\n')).listen(process.env.PORT);\n`,
 });
+
+/** Deploys a small Node app answering its own name: the bystander that must keep serving while a test attacks its neighbours. */
+export async function deployBystander(d: DormantUp, app: string): Promise<void> {
+  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+  await copy.commit(nodeApp(app));
+  const pushed = await copy.push(d.remote(app));
+  if (pushed.code !== 0) throw new Error(`the push of ${app} failed: ${pushed.stderr}`);
+}
+
+/** Asks `app` every `intervalMs` until `work` ends; resolves with its result and every status seen meanwhile (0: no answer). */
+export async function askingWhile<T>(d: DormantUp, app: string, work: Promise<T>, intervalMs = 20): Promise<{ result: T; statuses: number[] }> {
+  let working = true;
+  const done = work.finally(() => {
+    working = false;
+  });
+  const statuses: number[] = [];
+  while (working) {
+    statuses.push(await d.get(app).then((r) => r.status, () => 0));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return { result: await done, statuses };
+}

@@ -8,15 +8,12 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DormantUp, nodeApp, runProgram, sshCommand, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, deployBystander, runProgram, sshCommand, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
   d = await startDormant();
-  const steady = await WorkingCopy.create(d.work, 'steady', d.adminKey);
-  await steady.commit(nodeApp('steady'));
-  const pushed = await steady.push(d.remote('steady'));
-  assert.equal(pushed.code, 0, pushed.stderr);
+  await deployBystander(d, 'steady');
 });
 after(async () => {
   await d?.stop();

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { createDeflate, deflateSync } from 'node:zlib';
-import { type DormantUp, nodeApp, runProgram, sshCommand, startDormant, WorkingCopy } from './git-support.js';
+import { insertOneByteDelta, objectHeader, ofsDistance } from '../gitd/test-support.js';
+import { askingWhile, type DormantUp, deployBystander, nodeApp, runProgram, sshCommand, startDormant, WorkingCopy } from './git-support.js';
 
 const MiB = 1024 * 1024;
 const zeroOid = '0'.repeat(40);
@@ -22,16 +23,6 @@ async function peakRssMiB(pid: number): Promise<number> {
   const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
   assert.ok(kb > 0, 'VmHWM is readable');
   return kb / 1024;
-}
-
-/** A pack object header: type and size. */
-function objectHeader(type: number, size: number): Buffer {
-  const bytes = [(type << 4) | (size % 16)];
-  for (let rest = Math.floor(size / 16); rest > 0; rest = Math.floor(rest / 128)) {
-    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) | 0x80;
-    bytes.push(rest % 128);
-  }
-  return Buffer.from(bytes);
 }
 
 /**
@@ -64,48 +55,6 @@ async function writeZerosPack(file: string, declaredBytes: number, zeroBytes: nu
   out.end(packHash.digest());
   await finished(out);
   return blobHash.digest('hex');
-}
-
-/** Delta data making an object of `bytes` from a base of `bytes`: insert one byte, then copy the base but its last byte (16 MiB a copy). */
-function insertOneByteDelta(bytes: number): Buffer {
-  const varint = (n: number) => {
-    const out: number[] = [];
-    for (let rest = n; ; ) {
-      const low = rest % 128;
-      rest = Math.floor(rest / 128);
-      out.push(rest > 0 ? low | 0x80 : low);
-      if (rest === 0) return out;
-    }
-  };
-  const ops = [...varint(bytes), ...varint(bytes), 1, 0x41];
-  for (let at = 0; at < bytes - 1; ) {
-    const length = Math.min(0xffffff, bytes - 1 - at);
-    const op = [0x80];
-    const field = (value: number, count: number, firstBit: number) => {
-      for (let i = 0; i < count; i++) {
-        const byte = Math.floor(value / 256 ** i) % 256;
-        if (byte !== 0) {
-          op[0] = (op[0] ?? 0) | (firstBit << i);
-          op.push(byte);
-        }
-      }
-    };
-    field(at, 4, 0x01);
-    field(length, 3, 0x10);
-    ops.push(...op);
-    at += length;
-  }
-  return Buffer.from(ops);
-}
-
-/** An ofs-delta's base offset, `distance` bytes back (big-endian groups of 7 bits, each but the last one less). */
-function ofsDistance(distance: number): Buffer {
-  const bytes = [distance % 128];
-  for (let rest = Math.floor(distance / 128); rest > 0; rest = Math.floor(rest / 128)) {
-    rest -= 1;
-    bytes.unshift(0x80 | rest % 128);
-  }
-  return Buffer.from(bytes);
 }
 
 /** A pack of `blobMiB` MiB of zeros and `deltas` ofs-deltas, each on the one before, each inserting a byte: every object is `blobMiB` MiB. */
@@ -152,10 +101,7 @@ let d: DormantUp;
 before(async () => {
   d = await startDormant();
   // An app that must keep answering whatever the pushes next to it send.
-  const steady = await WorkingCopy.create(d.work, 'steady', d.adminKey);
-  await steady.commit(nodeApp('steady'));
-  const pushed = await steady.push(d.remote('steady'));
-  assert.equal(pushed.code, 0, pushed.stderr);
+  await deployBystander(d, 'steady');
 });
 after(async () => {
   await d?.stop();
@@ -182,17 +128,8 @@ describe('a push is bounded by what its objects inflate to', () => {
     await steadyAnswers();
     const rssBefore = await peakRssMiB(d.pid);
 
-    let pushing = true;
     const started = performance.now();
-    const push = copy.push(d.remote('zeros')).finally(() => {
-      pushing = false;
-    });
-    const statuses: number[] = [];
-    while (pushing) {
-      statuses.push(await d.get('steady').then((r) => r.status, () => 0));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const pushed = await push;
+    const { result: pushed, statuses } = await askingWhile(d, 'steady', copy.push(d.remote('zeros')));
     const pushMs = performance.now() - started;
     const rssPeak = await peakRssMiB(d.pid);
     t.diagnostic(`${zerosMiB} MiB of zeros (a pack of ${((await stat(packFile)).size / MiB).toFixed(1)} MiB): push ${pushMs.toFixed(0)} ms; dormant up VmHWM ${rssBefore.toFixed(0)} MiB before, ${rssPeak.toFixed(0)} MiB after; steady answered ${statuses.filter((s) => s === 200).length}/${statuses.length} during the push`);
@@ -224,17 +161,8 @@ describe('a push is bounded by what its objects inflate to', () => {
     assert.equal((await copy.git('commit', '-q', '-m', 'twenty versions of 100 MiB')).code, 0);
     await steadyAnswers();
 
-    let pushing = true;
     const started = performance.now();
-    const push = copy.push(d.remote('chain')).finally(() => {
-      pushing = false;
-    });
-    const statuses: number[] = [];
-    while (pushing) {
-      statuses.push(await d.get('steady').then((r) => r.status, () => 0));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const pushed = await push;
+    const { result: pushed, statuses } = await askingWhile(d, 'steady', copy.push(d.remote('chain')));
     const rssPeak = await peakRssMiB(d.pid);
     t.diagnostic(`a pack of ${((await stat(packFile)).size / 1024).toFixed(0)} KiB: push ${(performance.now() - started).toFixed(0)} ms; dormant up VmHWM ${rssPeak.toFixed(0)} MiB; steady answered ${statuses.filter((s) => s === 200).length}/${statuses.length} during the push`);
     assert.notEqual(pushed.code, 0);

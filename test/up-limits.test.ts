@@ -6,15 +6,12 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DormantUp, nodeApp, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, deployBystander, nodeApp, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
   d = await startDormant(['--hook-timeout', '2s', '--headers-timeout', '1s', '--max-header-kb', '2']);
-  const copy = await WorkingCopy.create(d.work, 'steady', d.adminKey);
-  await copy.commit(nodeApp('steady'));
-  const pushed = await copy.push(d.remote('steady'));
-  assert.equal(pushed.code, 0, pushed.stderr);
+  await deployBystander(d, 'steady');
 });
 after(async () => {
   await d?.stop();
