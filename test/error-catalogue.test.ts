@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
 import '../activator/index.js';
 import '../autoscaler/index.js';
-import '../build/index.js';
+import '../builder/index.js';
 import '../cli/index.js';
 import '../gitd/index.js';
 import '../runtime/index.js';

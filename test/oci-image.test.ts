@@ -8,7 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { buildErrors, layerImage, RegistryClient } from '../build/index.js';
+import { buildErrors, layerImage, RegistryClient } from '../builder/index.js';
 import { isDormantError } from '../errors/index.js';
 import { freePort, nodeApp, startDormant, WorkingCopy, waitForPort } from './git-support.js';
 

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listLocalImages, removeLocalImage, stateLabelValue } from '../../build/index.js';
+import { listLocalImages, removeLocalImage, stateLabelValue } from '../../builder/index.js';
 import type { Revision } from '../../crds/index.js';
 import { type Command, flagString } from '../command.js';
 import { cliErrors } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * The test cluster's images, made with build/'s image writer and pushed to the cluster's
+ * The test cluster's images, made with builder/'s image writer and pushed to the cluster's
  * registry (nothing can be pulled from the internet here):
  *  - dormant/pause: the static pause binary (hack/cluster/pause.c) from scratch, the
  *    pod sandbox image containerd pulls;
@@ -12,7 +12,7 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureInRegistry, layerImage, RegistryClient } from '../../build/index.js';
+import { ensureInRegistry, layerImage, RegistryClient } from '../../builder/index.js';
 
 const [registryHost, pauseBinary, outFile] = process.argv.slice(2);
 if (registryHost === undefined || pauseBinary === undefined || outFile === undefined) {

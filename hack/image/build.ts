@@ -1,7 +1,7 @@
 /**
  * Dormant's own image, for the in-cluster install (`kubectl apply -k manifests/`): the
  * product's sources and its production node_modules as one layer at /app on the
- * bootstrapped node:20-slim, written by build/'s image writer straight into a registry
+ * bootstrapped node:20-slim, written by builder/'s image writer straight into a registry
  * (no Docker daemon, no Dockerfile). Its entrypoint is `node /app/bin/dormant.js`.
  *
  * Usage: node --import tsx hack/image/build.ts [REGISTRY]   (127.0.0.1:5000 by default)
@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureInRegistry, layerImage, RegistryClient } from '../../build/index.js';
+import { ensureInRegistry, layerImage, RegistryClient } from '../../builder/index.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const registryHost = process.argv[2] ?? '127.0.0.1:5000';
 /** What the product runs from; tests, benchmarks, docs and hack/ stay out of the image. */
-const productFolders = ['bin', 'cli', 'activator', 'autoscaler', 'gitd', 'build', 'runtime', 'crds', 'errors', 'lifetime'];
+const productFolders = ['bin', 'cli', 'activator', 'autoscaler', 'gitd', 'builder', 'runtime', 'crds', 'errors', 'lifetime'];
 const productFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'LICENSE'];
 const isTest = (path: string) => /\.(test|cluster)\.ts$/.test(path) || /(^|\/)test-support\.ts$/.test(path);
 
