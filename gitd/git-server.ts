@@ -12,7 +12,7 @@ import ssh2, { type AuthenticationType, type Connection } from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { treeBindingProblem } from '../lifetime/index.js';
-import { type ResourceStore, writeFileAtomic } from '../runtime/index.js';
+import { type ResourceStore, updateWithRetry, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
 import { parseGitCommand } from './git-command.js';
@@ -470,15 +470,10 @@ export class GitServer {
   /** Sets spec.git.branch, retrying when another writer changed the App in between. */
   async #adoptDeployBranch(app: App, branch: string): Promise<void> {
     const { store } = this.#options;
-    for (let attempt = 0; ; attempt++) {
+    await updateWithRetry(async () => {
       const current = await store.get('App', app.metadata.name, app.metadata.namespace);
-      try {
-        await store.update({ ...current, spec: { ...current.spec, git: { ...current.spec.git, branch } } });
-        return;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT') || attempt >= 9) throw error;
-      }
-    }
+      await store.update({ ...current, spec: { ...current.spec, git: { ...current.spec.git, branch } } });
+    });
   }
 
   async #forgetApp(name: string): Promise<void> {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
-import type { ResourceStore, Runtime } from '../runtime/index.js';
+import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
 import type { AppRepository } from './repository.js';
 
@@ -278,18 +278,13 @@ export class PushPipeline {
         const restored = back ? this.#options.runtime.rollout(app, back) : this.#options.runtime.retire(change.name);
         await restored.catch((error: Error) => log.error({ app: change.name, err: error }, 'cannot go back to the revision that served before the interrupted push'));
       }
-      for (let attempt = 0; attempt < 10; attempt++) {
+      await updateWithRetry(async () => {
         const current = await store.get('App', change.name, change.namespace);
         const { readyRevision, ...rest } = current.status ?? {};
         const serving = change.rollBack ? change.rollBack.to?.metadata.name : readyRevision;
         const status = { ...rest, ...(serving === undefined ? {} : { readyRevision: serving }), ...(change.latestRevisionSteps ? { latestRevisionSteps: [...change.latestRevisionSteps] } : {}) };
-        try {
-          await store.updateStatus({ ...current, status });
-          break;
-        } catch (error) {
-          if (!isDormantError(error, 'STORE_CONFLICT')) throw error;
-        }
-      }
+        await store.updateStatus({ ...current, status });
+      });
     }
     return sweep.revisions.map((revision) => revision.metadata.name);
   }
@@ -320,14 +315,9 @@ export class PushPipeline {
 
   /** Merges fields into the App's status, retrying when another writer got there first. */
   async #setAppStatus(app: App, fields: { readyRevision?: string; latestRevision?: string; url?: string; latestRevisionSteps?: PipelineStep[] }): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
+    await updateWithRetry(async () => {
       const current = await this.#options.store.get('App', app.metadata.name, app.metadata.namespace);
-      try {
-        await this.#options.store.updateStatus({ ...current, status: { ...current.status, ...fields } });
-        return;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT')) throw error;
-      }
-    }
+      await this.#options.store.updateStatus({ ...current, status: { ...current.status, ...fields } });
+    });
   }
 }

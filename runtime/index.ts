@@ -1,4 +1,5 @@
 export { runtimeErrors, storeErrors } from './errors.js';
+export { updateWithRetry } from './update-with-retry.js';
 export { writeFileAtomic } from './local-store/atomic-file.js';
 export { createExclusive } from './local-store/claim-file.js';
 export { isIdentityAlive, isRunning, processIdentity } from './local-store/process-identity.js';

@@ -1,6 +1,5 @@
 import { isKindName } from '../../crds/index.js';
-import { isDormantError } from '../../errors/index.js';
-import type { ObjectInput, ResourceStore } from '../../runtime/index.js';
+import { type ObjectInput, type ResourceStore, updateWithRetry } from '../../runtime/index.js';
 import { planApply, refuseRevisions, removalLine } from '../apply-plan.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
@@ -42,14 +41,7 @@ export const apply: Command = {
     // Every object is checked by the store; a failure stops before the later documents.
     for (const { object } of manifests) {
       // A status write between our read and our update is a conflict: read again and merge again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          io.stdout.write(`${await applyOne(resources, object)}\n`);
-          break;
-        } catch (error) {
-          if (!isDormantError(error, 'STORE_CONFLICT') || attempt >= 5) throw error;
-        }
-      }
+      io.stdout.write(`${await updateWithRetry(() => applyOne(resources, object), 5)}\n`);
     }
     return undefined;
   },

@@ -10,8 +10,7 @@ import {
   resolvePolicy,
   validateAs,
 } from '../../crds/index.js';
-import { isDormantError } from '../../errors/index.js';
-import type { ResourceStore } from '../../runtime/index.js';
+import { type ResourceStore, updateWithRetry } from '../../runtime/index.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
 import type { Io } from '../io.js';
@@ -86,7 +85,7 @@ export const policySet: Command = {
     }
     // The edits are re-applied to a fresh read when the App changed meanwhile (its status is
     // written by the runtime and the autoscaler all the time), like kubectl's retry on conflict.
-    for (let attempt = 1; ; attempt++) {
+    const { updated, effective } = await updateWithRetry(async () => {
       const app = await resources.get('App', name);
       const autoscale: Record<string, unknown> = { ...app.spec.autoscale };
       for (const { key, value } of edits) {
@@ -103,15 +102,9 @@ export const policySet: Command = {
           problems: effective.problems.map((p) => `${formatProblem({ ...p, path: p.path.replace(/^spec\./, '') })} (in the merged policy: defaults, policy, app)`),
         });
       }
-      let updated: App;
-      try {
-        updated = await resources.update(candidate.object);
-      } catch (error) {
-        if (isDormantError(error, 'STORE_CONFLICT') && attempt < 5) continue;
-        throw error;
-      }
-      printPolicy(io, output, updated, effective);
-      return undefined;
-    }
+      return { updated: await resources.update(candidate.object), effective };
+    }, 5);
+    printPolicy(io, output, updated, effective);
+    return undefined;
   },
 };
