@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { type App, type AutoscalePolicy, type Condition, defaultNamespace, resolvePolicy } from '../crds/index.js';
-import { isDormantError } from '../errors/index.js';
-import type { Endpoint, ResourceStore } from '../runtime/index.js';
+import { type App, type AutoscalePolicy, apiTimestamp, type Condition, defaultNamespace, resolvePolicy, setCondition } from '../crds/index.js';
+import { type Endpoint, type ResourceStore, updateWithRetry } from '../runtime/index.js';
 import { type DeciderState, decide, initialDeciderState, type Observation, scalingPolicy } from './decide.js';
 
 /** What the loop needs of the runtime. */
@@ -227,20 +226,22 @@ export class ScalingLoop {
     const lastRequestMoved = lastRequestMs !== undefined && (scaling.writtenLastRequestMs === undefined || lastRequestMs - scaling.writtenLastRequestMs >= 10_000);
     const key = JSON.stringify(condition);
     if (key === scaling.written && !lastRequestMoved) return;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const app = await this.#options.store.find('App', scaling.app.metadata.name, scaling.app.metadata.namespace ?? defaultNamespace).catch(() => undefined);
-      if (!app) return;
-      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Autoscaled');
-      conditions.push({ ...condition, lastTransitionTime: new Date(this.#clock()).toISOString().replace(/\.\d+Z$/, 'Z') });
-      try {
-        const lastRequestTime = lastRequestMs === undefined ? app.status?.lastRequestTime : new Date(lastRequestMs).toISOString().replace(/\.\d+Z$/, 'Z');
-        await this.#options.store.updateStatus({ ...app, status: { ...app.status, conditions, ...(lastRequestTime ? { lastRequestTime } : {}) } });
+    try {
+      await updateWithRetry(async () => {
+        const app = await this.#options.store.find('App', scaling.app.metadata.name, scaling.app.metadata.namespace ?? defaultNamespace);
+        if (!app) return;
+        const nowIso = apiTimestamp(this.#clock());
+        const conditions = setCondition(app.status?.conditions, condition, nowIso);
+        const lastRequestTime = lastRequestMs === undefined ? app.status?.lastRequestTime : apiTimestamp(lastRequestMs);
+        // A write that changes nothing is not made: it would wake every watcher of Apps.
+        if (conditions !== app.status?.conditions || lastRequestTime !== app.status?.lastRequestTime) {
+          await this.#options.store.updateStatus({ ...app, status: { ...app.status, conditions: [...conditions], ...(lastRequestTime ? { lastRequestTime } : {}) } });
+        }
         scaling.written = key;
         if (lastRequestMs !== undefined) scaling.writtenLastRequestMs = lastRequestMs;
-        return;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT')) return;
-      }
+      }, 5);
+    } catch (error) {
+      this.#log.warn({ app: scaling.app.metadata.name, err: error }, 'cannot write the Autoscaled condition; trying again on the next tick');
     }
   }
 

@@ -6,15 +6,15 @@
  * milliseconds from the moment it has an address, so the activator routes to it when the
  * app first answers rather than at the kubelet's next readiness report.
  */
-import { connect } from 'node:net';
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type Condition, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
+import { type App, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
+import { EndpointsHub, probeDelayMs, type ReplicaStatus, replicaAnswers, StatusWriter } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
-import { LatestValue } from '../local-runtime/latest-value.js';
 import type { ResourceStore } from '../resource-store.js';
+import { updateWithRetry } from '../update-with-retry.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { appLabel, containerPort, defaultContainerPort, deploymentFor, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { listWatch } from './list-watch.js';
@@ -67,7 +67,6 @@ interface AppState {
   /** Revisions whose pods may take requests: the serving one, and during a rollout the new one. */
   serving: Set<string>;
   readonly pods: Map<string, PodState>;
-  readonly subscribers: Set<LatestValue<readonly Endpoint[]>>;
   /** Woken on every change of the app's pods, by rollouts waiting for readiness. */
   readonly waiters: Set<() => void>;
   rolloutGeneration: number;
@@ -80,11 +79,6 @@ interface AppState {
   scaleWriting: Promise<void> | undefined;
   scaleDirty: boolean;
   scaleRetry: NodeJS.Timeout | undefined;
-  condition: Omit<Condition, 'lastTransitionTime'> | undefined;
-  statusTimer: NodeJS.Timeout | undefined;
-  statusWriting: boolean;
-  statusDirty: boolean;
-  written: string;
 }
 
 const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
@@ -97,8 +91,9 @@ export class KubeRuntime implements Runtime {
   readonly #store: ResourceStore;
   readonly #log: Logger;
   readonly #namespace: string;
-  readonly #statusDelayMs: number;
   readonly #writesStatus: () => boolean;
+  readonly #endpoints = new EndpointsHub();
+  readonly #status: StatusWriter;
   readonly #firstListTimeoutMs: number;
   readonly #state = new Map<string, AppState>();
   readonly #ports = new Map<string, number>();
@@ -113,8 +108,18 @@ export class KubeRuntime implements Runtime {
     this.#store = options.store;
     this.#log = options.log.child({ component: 'runtime' });
     this.#namespace = options.namespace ?? defaultNamespace;
-    this.#statusDelayMs = options.statusDelayMs ?? 25;
     this.#writesStatus = options.writesStatus ?? (() => true);
+    this.#status = new StatusWriter({
+      store: options.store,
+      log: this.#log,
+      namespace: this.#namespace,
+      delayMs: options.statusDelayMs ?? 25,
+      enabled: this.#writesStatus,
+      current: (app) => {
+        const state = this.#state.get(app);
+        return state && this.#replicaStatus(state);
+      },
+    });
     this.#firstListTimeoutMs = options.firstListTimeoutMs ?? 60_000;
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
@@ -222,7 +227,7 @@ export class KubeRuntime implements Runtime {
     this.#log.info({ app: state.name, revision: name }, 'serving a revision rolled out by another process');
     if (this.#writesStatus()) void this.#applyScale(state);
     this.#changed(state);
-    this.#scheduleStatus(state);
+    this.#status.schedule(state.name);
     // The writer (the acting autoscaler) also stops what a wake-up may have started on the old revision during the rollout.
     if (this.#writesStatus()) await this.#scaleDownOthers(state, name, generation).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot scale down the earlier revisions'));
   }
@@ -237,7 +242,6 @@ export class KubeRuntime implements Runtime {
         desired: 0,
         serving: new Set(),
         pods: new Map(),
-        subscribers: new Set(),
         waiters: new Set(),
         rolloutGeneration: 0,
         rolling: undefined,
@@ -246,11 +250,6 @@ export class KubeRuntime implements Runtime {
         scaleWriting: undefined,
         scaleDirty: false,
         scaleRetry: undefined,
-        condition: undefined,
-        statusTimer: undefined,
-        statusWriting: false,
-        statusDirty: false,
-        written: '',
       };
       this.#state.set(name, state);
     }
@@ -294,14 +293,13 @@ export class KubeRuntime implements Runtime {
       const deadline = performance.now() + 120_000;
       const unchanged = () => state.pods.get(podName) === pod && pod.view.ip === address && pod.view.restarts === restarts && !pod.view.terminating && !pod.view.ready;
       while (!this.#closed && unchanged() && performance.now() < deadline) {
-        if ((await answers(address, port, path)) && unchanged()) {
+        if ((await replicaAnswers(address, port, path)) && unchanged()) {
           pod.probed = true;
           this.#metrics.routable.observe({ app: state.name }, (performance.now() - pod.seenAtMs) / 1000);
           this.#changed(state);
           break;
         }
-        // Every 5 ms while a start is likely under way, then calmer.
-        await new Promise((resolve) => setTimeout(resolve, performance.now() - pod.seenAtMs < 5000 ? 5 : 100));
+        await new Promise((resolve) => setTimeout(resolve, probeDelayMs(performance.now() - pod.seenAtMs)));
       }
       pod.probing = false;
       // Its address or restarts changed while probing: probe the pod as it is now.
@@ -342,13 +340,13 @@ export class KubeRuntime implements Runtime {
 
   #changed(state: AppState): void {
     const snapshot = this.#snapshot(state);
-    for (const subscriber of state.subscribers) subscriber.set(snapshot);
+    this.#endpoints.publish(state.name, snapshot);
     for (const wake of [...state.waiters]) wake();
     const ready = snapshot.filter((e) => e.ready).length;
     this.#metrics.pods.set({ app: state.name, phase: 'ready' }, ready);
     this.#metrics.pods.set({ app: state.name, phase: 'starting' }, snapshot.filter((e) => !e.ready && !e.draining).length);
     this.#metrics.pods.set({ app: state.name, phase: 'draining' }, snapshot.filter((e) => e.draining).length);
-    this.#scheduleStatus(state);
+    this.#status.schedule(state.name);
   }
 
   #checkImage(revision: Revision): void {
@@ -524,19 +522,15 @@ export class KubeRuntime implements Runtime {
 
   /** status.readyRevision names what this process now serves, so that the other processes (components apart) follow at once. */
   async #publishServing(state: AppState, revision: string): Promise<void> {
-    for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
-      try {
-        const app = await this.#store.find('App', state.name, this.#namespace);
+    try {
+      await updateWithRetry(async () => {
+        const app = this.#closed ? undefined : await this.#store.find('App', state.name, this.#namespace);
         if (!app || app.status?.readyRevision === revision) return;
         await this.#store.updateStatus({ ...app, status: { ...app.status, readyRevision: revision } });
-        return;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT')) {
-          // The push's own status write after the rollout names it too; others follow then.
-          this.#log.warn({ app: state.name, revision, err: error }, 'cannot record the serving revision yet');
-          return;
-        }
-      }
+      }, 5);
+    } catch (error) {
+      // The push's own status write after the rollout names it too; others follow then.
+      this.#log.warn({ app: state.name, revision, err: error }, 'cannot record the serving revision yet');
     }
   }
 
@@ -580,7 +574,7 @@ export class KubeRuntime implements Runtime {
     if (wanted > 0 && !state.revision && !state.rolling) throw runtimeErrors.noRevision({ app });
     if (state.desired !== wanted) this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
     state.desired = wanted;
-    this.#scheduleStatus(state);
+    this.#status.schedule(app);
     await this.#applyScale(state);
   }
 
@@ -593,7 +587,7 @@ export class KubeRuntime implements Runtime {
     const replicas = deployment.spec?.replicas ?? 0;
     if (state.desired !== replicas) {
       state.desired = replicas;
-      this.#scheduleStatus(state);
+      this.#status.schedule(app);
     }
     state.applied.set(name, replicas);
     return replicas;
@@ -616,15 +610,7 @@ export class KubeRuntime implements Runtime {
   }
 
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
-    const state = this.#stateOf(app);
-    const channel = new LatestValue<readonly Endpoint[]>(() => state.subscribers.delete(channel), signal);
-    if (!channel.ended && !this.#closed) {
-      state.subscribers.add(channel);
-      channel.set(this.#snapshot(state));
-    } else {
-      channel.end();
-    }
-    return channel;
+    return this.#endpoints.subscribe(app, this.#snapshot(this.#stateOf(app)), signal);
   }
 
   deployed(app: string): boolean {
@@ -640,114 +626,33 @@ export class KubeRuntime implements Runtime {
 
   /** Writes every app's status again: this process has just become its writer, and another may have written since it last did. */
   rewriteStatuses(): void {
-    for (const state of this.#state.values()) {
-      state.written = '';
-      this.#scheduleStatus(state);
-    }
+    this.#status.rewriteAll(this.#state.keys());
   }
 
-  #scheduleStatus(state: AppState): void {
-    if (!this.#writesStatus()) return;
-    state.statusDirty = true;
-    if (state.statusTimer || state.statusWriting || this.#closed) return;
-    state.statusTimer = setTimeout(() => {
-      state.statusTimer = undefined;
-      void this.#writeStatuses(state);
-    }, this.#statusDelayMs);
-  }
-
-  /** One status writer per app: changes made while it writes are written after; a failed write is tried again. */
-  async #writeStatuses(state: AppState): Promise<void> {
-    state.statusWriting = true;
-    try {
-      // Checked again at each write: this process may have stopped being the writer meanwhile.
-      while (state.statusDirty && !this.#closed && this.#writesStatus()) {
-        state.statusDirty = false;
-        if (!(await this.#writeStatus(state))) {
-          state.statusDirty = true;
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-      }
-    } finally {
-      state.statusWriting = false;
-    }
-  }
-
-  /** Replica counts and the Ready condition into App.status, as they are at each attempt; false when it could not be written. */
-  async #writeStatus(state: AppState): Promise<boolean> {
-    for (let attempt = 0; attempt < 5 && !this.#closed; attempt++) {
-      const serving = state.revision?.metadata.name;
-      const ready = [...state.pods.values()].filter((p) => p.view.revision === serving && this.#routable(state, p)).length;
-      state.condition =
-        state.revision === undefined
-          ? { type: 'Ready', status: 'False', reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
-          : ready > 0
-            ? { type: 'Ready', status: 'True', reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
-            : state.desired === 0
-              ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
-              : { type: 'Ready', status: 'Unknown', reason: 'Starting', message: `waiting for pods of ${serving}` };
-      const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
-      const key = JSON.stringify(wanted);
-      if (key === state.written) return true;
-      let app: App | undefined;
-      try {
-        app = await this.#store.find('App', state.name, this.#namespace);
-      } catch {
-        return false;
-      }
-      if (!app) return true;
-      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-      const previous = app.status?.conditions?.find((c) => c.type === 'Ready');
-      const transitioned = previous?.status !== wanted.condition.status;
-      conditions.push({ ...wanted.condition, lastTransitionTime: (transitioned ? undefined : previous?.lastTransitionTime) ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
-      try {
-        await this.#store.updateStatus({ ...app, status: { ...app.status, desiredReplicas: wanted.desiredReplicas, readyReplicas: wanted.readyReplicas, conditions } });
-        state.written = key;
-        return true;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT')) {
-          this.#log.warn({ app: state.name, err: error }, 'cannot write app status; trying again');
-          return false;
-        }
-      }
-    }
-    return false;
+  /** Replica counts and the Ready condition, as App.status should say now. */
+  #replicaStatus(state: AppState): ReplicaStatus {
+    const serving = state.revision?.metadata.name;
+    let ready = 0;
+    for (const pod of state.pods.values()) if (pod.view.revision === serving && this.#routable(state, pod)) ready++;
+    const condition =
+      state.revision === undefined
+        ? { type: 'Ready', status: 'False' as const, reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
+        : ready > 0
+          ? { type: 'Ready', status: 'True' as const, reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
+          : state.desired === 0
+            ? { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
+            : { type: 'Ready', status: 'Unknown' as const, reason: 'Starting', message: `waiting for pods of ${serving}` };
+    return { desiredReplicas: state.desired, readyReplicas: ready, ready: condition };
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#stop.abort();
+    this.#status.close();
+    this.#endpoints.close();
     for (const state of this.#state.values()) {
-      clearTimeout(state.statusTimer);
       clearTimeout(state.scaleRetry);
-      for (const subscriber of [...state.subscribers]) subscriber.end();
       for (const wake of [...state.waiters]) wake();
     }
   }
-}
-
-/** One readiness check of a pod: a TCP connect, or an HTTP GET of path answered below 500. */
-function answers(ip: string, port: number, path: string | undefined): Promise<boolean> {
-  if (path !== undefined) {
-    return fetch(`http://${ip}:${port}${path}`, { signal: AbortSignal.timeout(1000) }).then(
-      (response) => {
-        void response.body?.cancel();
-        return response.status < 500;
-      },
-      () => false,
-    );
-  }
-  return new Promise((resolve) => {
-    const socket = connect({ host: ip, port });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }

@@ -9,7 +9,7 @@ import { ApiException, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/c
 import { type App, defaultNamespace, type DormantObject, group, hasImmutableSpec, type KindName, kinds, type ObjectOfKind, validateAs, formatProblem, version } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { storeErrors } from '../errors.js';
-import { EventChannel } from '../local-store/event-channel.js';
+import { EventChannel } from '../core/index.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { admit, checkHosts, checkKey, claimsNewHosts, deepFreeze, defaultDomain, requireResourceVersion } from '../store-checks.js';
 import { listWatch } from './list-watch.js';

@@ -4,19 +4,26 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type App, type Condition, defaultNamespace, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
-import { isDormantError } from '../../errors/index.js';
+import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
+import { treeBindingProblem } from '../../lifetime/index.js';
+import {
+  defaultRestartBackoff,
+  EndpointsHub,
+  nextFailureCount,
+  type ReplicaPhase,
+  type RestartBackoff,
+  type RuntimeAction,
+  reconcile,
+  restartDelayMs,
+  StatusWriter,
+} from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
-import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
 import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
-import { LatestValue } from './latest-value.js';
+import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
 import { LogBook, readAppLogs } from './log-book.js';
-import { treeBindingProblem } from '../../lifetime/index.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
-import { planReplicas, type ReplicaPhase } from './replica-plan.js';
 import { freePort, ReplicaProcess } from './replica-process.js';
-import { defaultRestartBackoff, nextFailureCount, type RestartBackoff, restartDelayMs } from './timing.js';
 
 export interface LocalRuntimeOptions {
   readonly stateDir: string;
@@ -30,6 +37,8 @@ export interface LocalRuntimeOptions {
   readonly passEnv?: readonly string[];
   /** Debounce of App status writes. */
   readonly statusDelayMs?: number;
+  /** Monotonic milliseconds, for back-off deadlines (performance.now by default). */
+  readonly clock?: () => number;
 }
 
 interface Replica {
@@ -43,11 +52,16 @@ interface Replica {
   readyAtMs: number | undefined;
   /** Set while draining: call to let the stop go ahead. */
   release: (() => void) | undefined;
-  backoffTimer: NodeJS.Timeout | undefined;
+  /** In back-off after a crash: when a new replica may take its place. */
+  restartAtMs: number | undefined;
+  /** Why it failed, for a rollout it fails. */
+  failure: string | undefined;
 }
 
 interface Rollout {
   readonly revision: string;
+  /** The first replica sequence started for it: crashes of earlier ones do not fail it. */
+  readonly firstSequence: number;
   readonly previous: Revision | undefined;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -60,11 +74,10 @@ interface AppState {
   desired: number;
   readonly replicas: Map<string, Replica>;
   consecutiveFailures: number;
-  readonly subscribers: Set<LatestValue<readonly Endpoint[]>>;
   rollout: Rollout | undefined;
   condition: Omit<Condition, 'lastTransitionTime'> | undefined;
-  statusTimer: NodeJS.Timeout | undefined;
-  written: string;
+  /** Reconciles again when a back-off ends. */
+  wakeTimer: NodeJS.Timeout | undefined;
 }
 
 // Not NODE_EXTRA_CA_CERTS: Node parses that bundle at boot, which was measured to add
@@ -108,9 +121,11 @@ export class LocalRuntime implements Runtime {
   readonly #backoff: RestartBackoff;
   readonly #graceMs: number;
   readonly #passEnv: readonly string[];
-  readonly #statusDelayMs: number;
   readonly #supervisor: string;
+  readonly #clock: () => number;
   readonly #apps = new Map<string, AppState>();
+  readonly #endpoints: EndpointsHub;
+  readonly #status: StatusWriter;
   readonly #metrics;
   #sequence = 0;
   #closed = false;
@@ -126,8 +141,24 @@ export class LocalRuntime implements Runtime {
     this.#backoff = options.restartBackoff ?? defaultRestartBackoff;
     this.#graceMs = options.terminationGraceMs ?? 10_000;
     this.#passEnv = options.passEnv ?? defaultPassEnv;
-    this.#statusDelayMs = options.statusDelayMs ?? 25;
     this.#supervisor = supervisorId(options.stateDir);
+    this.#clock = options.clock ?? (() => performance.now());
+    // Nobody routes to the app any more, so nothing is in flight on its draining replicas.
+    this.#endpoints = new EndpointsHub((app) => {
+      for (const replica of this.#apps.get(app)?.replicas.values() ?? []) replica.release?.();
+    });
+    this.#status = new StatusWriter({
+      store: options.store,
+      log: this.#log,
+      delayMs: options.statusDelayMs ?? 25,
+      current: (app) => {
+        const state = this.#apps.get(app);
+        if (!state) return undefined;
+        let ready = 0;
+        for (const replica of state.replicas.values()) if (replica.phase === 'ready') ready++;
+        return { desiredReplicas: state.desired, readyReplicas: ready, ready: state.condition };
+      },
+    });
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
       replicas: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
@@ -166,7 +197,7 @@ export class LocalRuntime implements Runtime {
       const state = this.#state(app.metadata.name);
       state.app = app;
       state.revision = revision;
-      this.#scheduleStatus(state);
+      this.#status.schedule(state.name);
     }
     void this.#followDeletions();
   }
@@ -181,6 +212,7 @@ export class LocalRuntime implements Runtime {
         this.#log.info({ app: state.name }, 'app deleted: stopping its replicas');
         this.#forget(state, 'the app was deleted');
         state.app = undefined;
+        this.#status.forget(state.name);
       }
     } catch (error) {
       this.#log.error({ err: error }, 'app watch ended');
@@ -197,11 +229,9 @@ export class LocalRuntime implements Runtime {
         desired: 0,
         replicas: new Map(),
         consecutiveFailures: 0,
-        subscribers: new Set(),
         rollout: undefined,
         condition: undefined,
-        statusTimer: undefined,
-        written: '',
+        wakeTimer: undefined,
       };
       this.#apps.set(name, state);
     }
@@ -236,7 +266,7 @@ export class LocalRuntime implements Runtime {
       return;
     }
     const done = new Promise<void>((resolve, reject) => {
-      state.rollout = { revision: revision.metadata.name, previous, resolve, reject };
+      state.rollout = { revision: revision.metadata.name, firstSequence: this.#sequence, previous, resolve, reject };
     });
     this.#log.info({ app: state.name, revision: revision.metadata.name, replicas: state.desired }, 'rolling out');
     this.#reconcile(state);
@@ -269,19 +299,7 @@ export class LocalRuntime implements Runtime {
   }
 
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
-    const state = this.#state(app);
-    const channel = new LatestValue<readonly Endpoint[]>(() => {
-      state.subscribers.delete(channel);
-      // Nobody routes to this app any more, so nothing is in flight on its draining replicas.
-      if (state.subscribers.size === 0) for (const replica of state.replicas.values()) replica.release?.();
-    }, signal);
-    if (!channel.ended && !this.#closed) {
-      state.subscribers.add(channel);
-      channel.set(this.#snapshot(state));
-    } else {
-      channel.end();
-    }
-    return channel;
+    return this.#endpoints.subscribe(app, this.#snapshot(this.#state(app)), signal);
   }
 
   /** Whether the app has a revision to start (the activator answers at once when not). */
@@ -316,45 +334,69 @@ export class LocalRuntime implements Runtime {
     return endpoints;
   }
 
-  /** Publishes endpoints, finishes rollouts, records metrics and status after any change. */
+  /** Publishes endpoints, records metrics and schedules a status write after any change. */
   #changed(state: AppState): void {
-    const snapshot = this.#snapshot(state);
-    for (const subscriber of state.subscribers) subscriber.set(snapshot);
+    this.#endpoints.publish(state.name, this.#snapshot(state));
     const counts: Record<ReplicaPhase, number> = { starting: 0, ready: 0, backoff: 0, draining: 0 };
     for (const replica of state.replicas.values()) counts[replica.phase]++;
     for (const phase of Object.keys(counts) as ReplicaPhase[]) this.#metrics.replicas.set({ app: state.name, phase }, counts[phase]);
-    const rollout = state.rollout;
-    if (rollout) {
-      const live = [...state.replicas.values()].filter((r) => r.phase !== 'draining');
-      const readyNew = live.filter((r) => r.revision.metadata.name === rollout.revision && r.phase === 'ready').length;
-      const oldLive = live.some((r) => r.revision.metadata.name !== rollout.revision);
-      if (readyNew >= Math.max(state.desired, 1) && !oldLive) {
-        state.rollout = undefined;
-        this.#log.info({ app: state.name, revision: rollout.revision }, 'rollout complete');
-        rollout.resolve();
-        // Scaled to zero while it ran: the proven replica may go now.
-        if (state.desired === 0) queueMicrotask(() => this.#reconcile(state));
-      }
-    }
-    this.#scheduleStatus(state);
+    this.#status.schedule(state.name);
   }
 
+  /** Asks the reconciler what to do about the app now and does it. */
   #reconcile(state: AppState): void {
     if (this.#closed) return;
-    const plan = planReplicas({
-      // A rollout in progress keeps one new replica even if the app is scaled to zero
-      // meanwhile, so that it is proven to start (or fails) instead of passing untested.
-      desired: state.rollout ? Math.max(state.desired, 1) : state.desired,
-      revision: state.revision?.metadata.name,
-      replicas: [...state.replicas.values()].map((r) => ({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, sequence: r.sequence })),
-    });
-    for (const id of plan.drain) {
-      const replica = state.replicas.get(id);
-      if (replica) void this.#drain(state, replica);
+    const replicas = [];
+    for (const r of state.replicas.values()) {
+      replicas.push({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, sequence: r.sequence, ...(r.restartAtMs === undefined ? {} : { restartAtMs: r.restartAtMs }) });
     }
-    const revision = state.revision;
-    if (revision) for (let i = 0; i < plan.start; i++) void this.#launch(state, revision);
+    const rollout = state.rollout && { revision: state.rollout.revision, firstSequence: state.rollout.firstSequence };
+    const { actions, nextMs } = reconcile({ revision: state.revision?.metadata.name, scale: state.desired, rollout }, replicas, this.#clock());
+    let again = false;
+    for (const action of actions) again = this.#perform(state, action) || again;
+    clearTimeout(state.wakeTimer);
+    state.wakeTimer = nextMs === undefined ? undefined : setTimeout(() => this.#reconcile(state), Math.max(0, nextMs - this.#clock()));
     this.#changed(state);
+    // A rollout ended: what it held (one replica at zero, the old revision on a failure) is reconsidered.
+    if (again) queueMicrotask(() => this.#reconcile(state));
+  }
+
+  /** Performs one action; true when the app must be reconciled again after it. */
+  #perform(state: AppState, action: RuntimeAction): boolean {
+    switch (action.type) {
+      case 'StartReplica': {
+        const revision = state.revision;
+        if (revision?.metadata.name === action.revision) void this.#launch(state, revision);
+        return false;
+      }
+      case 'DrainReplica': {
+        const replica = state.replicas.get(action.id);
+        if (replica) void this.#drain(state, replica);
+        return false;
+      }
+      case 'ForgetReplica':
+        state.replicas.delete(action.id);
+        void rm(join(this.#stateDir, 'replicas', action.id), { recursive: true, force: true });
+        return false;
+      case 'CompleteRollout': {
+        const rollout = state.rollout;
+        state.rollout = undefined;
+        this.#log.info({ app: state.name, revision: action.revision }, 'rollout complete');
+        rollout?.resolve();
+        return true;
+      }
+      case 'FailRollout': {
+        const rollout = state.rollout;
+        if (!rollout) return false;
+        const replica = state.replicas.get(action.replica);
+        const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === action.replica).map((l) => l.text);
+        state.rollout = undefined;
+        state.revision = rollout.previous;
+        rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: replica?.failure ?? `replica ${action.replica} failed`, lastLines, previous: rollout.previous?.metadata.name }));
+        this.#log.warn({ app: state.name, revision: rollout.revision }, 'rollout failed; the previous revision stays');
+        return true;
+      }
+    }
   }
 
   #env(state: AppState, revision: Revision, id: string, home: string, port: number): Record<string, string> {
@@ -388,7 +430,8 @@ export class LocalRuntime implements Runtime {
       startedAtMs: performance.now(),
       readyAtMs: undefined,
       release: undefined,
-      backoffTimer: undefined,
+      restartAtMs: undefined,
+      failure: undefined,
     };
     // Registered before any await, so the next plan counts it.
     state.replicas.set(id, replica);
@@ -455,27 +498,16 @@ export class LocalRuntime implements Runtime {
         ? `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: ${path} on its port ${replica.port} never answered below 500`
         : `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: nothing listened on its port ${replica.port}; the app must listen on the port in $PORT`;
       this.#log.warn({ app: state.name, replica: id }, reason);
-      this.#fail(state, replica, 'StartTimeout', reason);
+      replica.failure = reason;
+      this.#setFailed(state, replica, 'StartTimeout', reason);
       child.kill();
     }
   }
 
-  /** A replica of the current revision failed: report it, and fail a rollout it was part of. */
-  #fail(state: AppState, replica: Replica, reason: string, text: string, rolloutText = text): void {
+  /** A replica of the current revision failed: the Ready condition says why, with its last lines. */
+  #setFailed(state: AppState, replica: Replica, reason: string, text: string): void {
     const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === replica.id).map((l) => l.text);
-    state.condition = {
-      type: 'Ready',
-      status: 'False',
-      reason,
-      message: `${text}; last log lines:\n${lastLines.join('\n') || '(none)'}`,
-    };
-    const rollout = state.rollout;
-    if (rollout && rollout.revision === replica.revision.metadata.name) {
-      state.rollout = undefined;
-      state.revision = rollout.previous;
-      rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: rolloutText, lastLines, previous: rollout.previous?.metadata.name }));
-      this.#log.warn({ app: state.name, revision: rollout.revision }, 'rollout failed; the previous revision stays');
-    }
+    state.condition = { type: 'Ready', status: 'False', reason, message: `${text}; last log lines:\n${lastLines.join('\n') || '(none)'}` };
   }
 
   #exited(state: AppState, replica: Replica, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
@@ -488,37 +520,34 @@ export class LocalRuntime implements Runtime {
     }
     // Nobody asked it to stop: a crash (or a start timeout we enforced).
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const readyForMs = replica.readyAtMs === undefined ? undefined : performance.now() - replica.readyAtMs;
+    const readyForMs = replica.readyAtMs === undefined ? undefined : this.#clock() - replica.readyAtMs;
     state.consecutiveFailures = nextFailureCount(state.consecutiveFailures, readyForMs, this.#backoff);
     const delayMs = restartDelayMs(state.consecutiveFailures, this.#backoff);
     this.#metrics.restarts.inc({ app: state.name });
     const wasTimeout = state.condition?.reason === 'StartTimeout' && replica.readyAtMs === undefined && exit.signal === 'SIGKILL';
     if (!wasTimeout) {
-      this.#fail(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`, `replica ${replica.id} ${how}`);
+      replica.failure = `replica ${replica.id} ${how}`;
+      this.#setFailed(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`);
     }
     this.#log.warn({ app: state.name, replica: replica.id, code: exit.code, signal: exit.signal, restartInMs: delayMs }, 'replica exited');
     replica.process = undefined;
     replica.phase = 'backoff';
-    replica.backoffTimer = setTimeout(() => {
-      state.replicas.delete(replica.id);
-      void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
-      this.#reconcile(state);
-    }, delayMs);
+    replica.restartAtMs = this.#clock() + delayMs;
     this.#reconcile(state);
   }
 
   async #drain(state: AppState, replica: Replica): Promise<void> {
     if (replica.phase === 'draining') return;
     if (replica.phase === 'backoff') {
-      clearTimeout(replica.backoffTimer);
       state.replicas.delete(replica.id);
+      void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
       this.#changed(state);
       return;
     }
     const wasReady = replica.phase === 'ready';
     replica.phase = 'draining';
     this.#changed(state);
-    if (wasReady && state.subscribers.size > 0) {
+    if (wasReady && this.#endpoints.watched(state.name)) {
       const drainMs = parseDuration(replica.revision.spec.run.drainTimeout) ?? 30_000;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -539,64 +568,22 @@ export class LocalRuntime implements Runtime {
     }
   }
 
-  #scheduleStatus(state: AppState): void {
-    if (state.statusTimer || this.#closed) return;
-    state.statusTimer = setTimeout(() => {
-      state.statusTimer = undefined;
-      void this.#writeStatus(state);
-    }, this.#statusDelayMs);
-  }
-
-  /** Replica counts and the Ready condition into App.status, retrying on conflicts. */
-  async #writeStatus(state: AppState): Promise<void> {
-    const ready = [...state.replicas.values()].filter((r) => r.phase === 'ready').length;
-    const wanted = { desiredReplicas: state.desired, readyReplicas: ready, condition: state.condition };
-    const key = JSON.stringify(wanted);
-    if (key === state.written) return;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const app = await this.#store.find('App', state.name, defaultNamespace);
-      if (!app) return;
-      const conditions = (app.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-      const previous = app.status?.conditions?.find((c) => c.type === 'Ready');
-      if (wanted.condition) {
-        const transitioned = previous?.status !== wanted.condition.status;
-        const lastTransitionTime = transitioned || !previous?.lastTransitionTime ? new Date().toISOString().replace(/\.\d+Z$/, 'Z') : previous.lastTransitionTime;
-        conditions.push({ ...wanted.condition, lastTransitionTime });
-      } else if (previous) {
-        conditions.push(previous);
-      }
-      try {
-        await this.#store.updateStatus({
-          ...app,
-          status: { ...app.status, desiredReplicas: wanted.desiredReplicas, readyReplicas: wanted.readyReplicas, ...(conditions.length > 0 ? { conditions } : {}) },
-        });
-        state.written = key;
-        return;
-      } catch (error) {
-        if (!isDormantError(error, 'STORE_CONFLICT')) {
-          this.#log.error({ app: state.name, err: error }, 'cannot write app status');
-          return;
-        }
-      }
-    }
-  }
-
   /** Stops every replica (SIGTERM, SIGKILL after the grace period) and ends every watch. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort();
     const stopping: Promise<unknown>[] = [];
+    this.#status.close();
     for (const state of this.#apps.values()) {
-      clearTimeout(state.statusTimer);
+      clearTimeout(state.wakeTimer);
       state.rollout?.reject(runtimeErrors.closed({ app: state.name }));
       for (const replica of state.replicas.values()) {
-        clearTimeout(replica.backoffTimer);
         replica.release?.();
         if (replica.process) stopping.push(replica.process.stop(this.#graceMs));
       }
-      for (const subscriber of state.subscribers) subscriber.end();
     }
+    this.#endpoints.close();
     await Promise.all(stopping);
     // SIGTERM to a `podman run` still creating its container leaves it behind (--rm never applies): remove what is left.
     if (this.#ranContainers) await reapContainers(this.#supervisor);

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bindToDormant } from '../../lifetime/index.js';
 import { removeContainer } from './containers.js';
-import { probeDelayMs } from './timing.js';
+import { probeDelayMs, replicaAnswers } from '../core/index.js';
 
 export interface ReplicaLaunch {
   readonly id: string;
@@ -34,29 +33,6 @@ export function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
-  });
-}
-
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function httpAnswers(port: number, path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = request({ host: '127.0.0.1', port, path, agent: false, timeout: 1000, headers: { 'user-agent': 'dormant-probe' } }, (response) => {
-      response.resume();
-      resolve((response.statusCode ?? 500) < 500);
-    });
-    probe.once('timeout', () => probe.destroy());
-    probe.once('error', () => resolve(false));
-    probe.end();
   });
 }
 
@@ -128,7 +104,7 @@ export class ReplicaProcess {
     try {
       for (;;) {
         if (this.#exit) return 'exited';
-        const ok = readinessPath === undefined ? await tcpAccepts(this.port) : await httpAnswers(this.port, readinessPath);
+        const ok = await replicaAnswers('127.0.0.1', this.port, readinessPath);
         if (ok && !this.#exit) return 'ready';
         const elapsed = performance.now() - started;
         if (elapsed >= timeoutMs) return 'timeout';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
   type App,
+  apiTimestamp,
   defaultNamespace,
   type HostHolder,
   type DormantObject,
@@ -20,7 +21,7 @@ import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { admit, checkHosts, checkKey, claimsNewHosts, deepFreeze, defaultDomain, matches, namePattern, requireResourceVersion } from '../store-checks.js';
 import { tempMarker, writeFileAtomic } from './atomic-file.js';
-import { EventChannel } from './event-channel.js';
+import { EventChannel } from '../core/index.js';
 import { isIdentityAlive } from './process-identity.js';
 import { StateLock } from './state-lock.js';
 
@@ -221,7 +222,7 @@ export class LocalStore implements ResourceStore {
           uid: randomUUID(),
           resourceVersion: await this.#nextResourceVersion(),
           generation: 1,
-          creationTimestamp: this.#now().toISOString().replace(/\.\d+Z$/, 'Z'),
+          creationTimestamp: apiTimestamp(this.#now()),
         },
       } as ObjectOfKind[K];
       await this.#write(kind, object);

@@ -1,17 +1,4 @@
-/** Timings of the local runtime, as pure functions of elapsed time or failure count. */
-
-/**
- * How long to wait before the next readiness probe, given how long the replica has been
- * starting. A refused loopback connect costs microseconds, so probing every 2 ms while
- * most apps boot keeps the added cold-start latency at a few ms; slow starters are
- * probed less often (never less than every 100 ms).
- */
-export function probeDelayMs(elapsedMs: number): number {
-  if (elapsedMs < 1000) return 2;
-  if (elapsedMs < 5000) return 10;
-  if (elapsedMs < 20_000) return 50;
-  return 100;
-}
+/** Crash back-off of replicas, as pure functions of failure counts and elapsed time (CrashLoopBackOff's rules). */
 
 export interface RestartBackoff {
   readonly baseMs: number;
