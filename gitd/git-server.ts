@@ -12,7 +12,7 @@ import ssh2, { type AuthenticationType, type Connection } from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { treeBindingProblem } from '../lifetime/index.js';
-import { type ResourceStore, updateWithRetry, writeFileAtomic } from '../runtime/index.js';
+import { Informer, type ResourceStore, updateWithRetry, writeFileAtomic } from '../runtime/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
 import { parseGitCommand } from './git-command.js';
@@ -120,6 +120,11 @@ export class GitServer {
   /** Refusals since the last warning, by reason; and when that warning went out. */
   readonly #unlogged = new Map<string, number>();
   #lastDropLogMs = Number.NEGATIVE_INFINITY;
+  /** Every App, kept current by the store's watch: a login looks its key up here instead of reading every App. */
+  #apps: Informer<'App'> | undefined;
+  /** Fingerprints of the keys each App lists in spec.git.authorizedKeys, by app, and how many apps list each. */
+  readonly #appKeys = new Map<string, readonly string[]>();
+  readonly #keyUses = new Map<string, number>();
 
   constructor(options: GitServerOptions) {
     this.#options = options;
@@ -158,6 +163,11 @@ export class GitServer {
     await this.#options.pipeline.recoverInterrupted().catch((error: Error) => this.#log.error({ err: error }, 'cannot mark the pushes an earlier run left under way as interrupted'));
     const unbound = treeBindingProblem();
     if (unbound) this.#log.warn({ reason: unbound }, 'build steps and hooks die with Dormant, but what they start may not');
+    const apps = new Informer(this.#options.store, 'App', { onEnd: (error) => this.#log.error({ err: error }, 'app watch ended: keys listed in Apps changed from now on are not seen') });
+    apps.onChange((event) => this.#indexKeys(event.object, event.type === 'DELETED'));
+    await apps.start();
+    for (const app of apps.list()) this.#indexKeys(app, false);
+    this.#apps = apps;
     const server = new Server({ hostKeys: [await hostKey(this.#options.stateDir)], ident: 'dormant-gitd' }, (client, info) => {
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));
@@ -351,10 +361,27 @@ export class GitServer {
     const fingerprint = fingerprintOf(data);
     const admins = await this.#adminKeys.list();
     if (admins.some((k) => k.fingerprint === fingerprint)) return { fingerprint, admin: true };
-    for (const app of await this.#options.store.list('App')) {
-      if (this.#appAllows(app, fingerprint)) return { fingerprint, admin: false };
-    }
+    // Which app the key may push to is checked against the App itself when it pushes.
+    if ((this.#keyUses.get(fingerprint) ?? 0) > 0) return { fingerprint, admin: false };
     return undefined;
+  }
+
+  #indexKeys(app: App, deleted: boolean): void {
+    const name = `${app.metadata.namespace ?? defaultNamespace}/${app.metadata.name}`;
+    for (const fingerprint of this.#appKeys.get(name) ?? []) {
+      const uses = (this.#keyUses.get(fingerprint) ?? 1) - 1;
+      if (uses > 0) this.#keyUses.set(fingerprint, uses);
+      else this.#keyUses.delete(fingerprint);
+    }
+    this.#appKeys.delete(name);
+    if (deleted) return;
+    const fingerprints = new Set<string>();
+    for (const line of app.spec.git.authorizedKeys) {
+      const parsed = parsePublicKeyLine(line);
+      if (parsed.ok) fingerprints.add(parsed.key.fingerprint);
+    }
+    this.#appKeys.set(name, [...fingerprints]);
+    for (const fingerprint of fingerprints) this.#keyUses.set(fingerprint, (this.#keyUses.get(fingerprint) ?? 0) + 1);
   }
 
   #appAllows(app: App, fingerprint: string): boolean {
@@ -499,6 +526,7 @@ export class GitServer {
 
   /** Stops accepting, lets pushes in flight finish (up to closeGraceMs), then ends every connection. */
   async close(): Promise<void> {
+    this.#apps?.stop();
     const listener = this.#listener;
     if (!listener) return;
     const closed = new Promise<void>((resolve) => listener.close(() => resolve()));

@@ -12,3 +12,4 @@ export type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from './r
 export type { KubeRuntime, KubeRuntimeOptions, KubeStore, KubeStoreOptions } from './kube/index.js';
 /** The Kubernetes store and runtime, loaded when first needed (the client takes half a second to load). */
 export const loadKubernetesBackend = () => import('./kube/index.js');
+export { Informer, type InformerOptions } from './core/index.js';

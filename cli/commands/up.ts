@@ -1,16 +1,12 @@
-import type { Server } from 'node:http';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { Activator, RemoteStatsSink, type StatsSink } from '../../activator/index.js';
-import { ScalingLoop, serveStats } from '../../autoscaler/index.js';
-import { GitServer, PushPipeline } from '../../gitd/index.js';
-import { createExclusive, LocalRuntime, LocalStore, loadKubernetesBackend, processIdentity, type ResourceStore, type Runtime, writeFileAtomic } from '../../runtime/index.js';
+import { createExclusive, loadKubernetesBackend, processIdentity, writeFileAtomic } from '../../runtime/index.js';
+import { composeUp, type RunningUp } from '../compose-up.js';
 import type { Command } from '../command.js';
-import { serveTrace, startAdminServer } from '../admin-server.js';
-import { adminTokenFile, writeAdminToken } from '../admin-token.js';
+import { writeAdminToken } from '../admin-token.js';
 import { cliErrors } from '../errors.js';
 import { type RuntimeName, readUpFlags, type Splittable, splittable, upOptions, upUsage } from './up-flags.js';
 import { appUrl, gitRemote, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
@@ -51,9 +47,8 @@ export const up: Command = {
     const settings = resolveSettings(flags, io);
     // Every flag is checked before anything starts.
     const upFlags = readUpFlags(flags, io, settings.httpPort);
-    const { runtime: runtimeName, kubeconfig, imageRegistry, listenHost, autoscalerPort, advertiseHost, leaseNamespace } = upFlags;
+    const { runtime: runtimeName, kubeconfig, listenHost } = upFlags;
     const selected = upFlags.components;
-    const split = selected.size < splittable.length;
     const wants = (component: Splittable) => selected.has(component);
     const publicAddress = { domain: settings.domain, httpPort: upFlags.publicPort };
     const identity = io.env.POD_NAME ?? `${hostname()}-${process.pid}`;
@@ -71,147 +66,15 @@ export const up: Command = {
     collectDefaultMetrics({ register: registry, prefix: 'dormant_' });
     const info = new Gauge({ name: 'dormant_component_up', help: 'Components of dormant up: 1 running', labelNames: ['component'], registers: [registry] });
     for (const c of components) info.set({ component: c.name }, 1);
-    // Started in this order and stopped in reverse; a failure stops what already runs.
-    const stops: (() => Promise<unknown>)[] = [() => rm(upRecordFile(settings.stateDir), { force: true })];
-    const stopAll = async () => {
-      for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
-    };
-    let store: ResourceStore;
     let ready = false;
-    let metrics: Server | undefined;
-    let activator: Activator | undefined;
-    let sshPort = settings.sshPort;
+    let running: RunningUp;
     try {
-      // The store knows the domain: it refuses a host another app has as <name>.<domain>.
-      store = kubernetes
-        ? await kubernetes.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
-        : await LocalStore.open({ stateDir: settings.stateDir, domain: settings.domain });
-      const openStore = store;
-      stops.push(() => openStore.close());
-      metrics =
-        settings.metricsPort === 0
-          ? undefined
-          : await startAdminServer({
-              registry,
-              host: listenHost,
-              port: settings.metricsPort,
-              ready: () => ready,
-              token: adminToken,
-              tokenFile: adminTokenFile(settings.stateDir),
-              trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
-              log,
-            });
-      const server = metrics;
-      if (server) {
-        stops.push(
-          () =>
-            new Promise<void>((resolve) => {
-              server.closeAllConnections();
-              server.close(() => resolve());
-            }),
-        );
-      }
-      // Apart, only the acting autoscaler writes App status; together, this one process does.
-      let writesStatus = () => !split;
-      const kubeRuntime = kubernetes ? new kubernetes.KubeRuntime({ config: kubernetes.loadKubeConfig(kubeconfig), store, log: root, registry, writesStatus: () => writesStatus() }) : undefined;
-      const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-        kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry });
-      stops.push(() => runtime.close());
-      await runtime.start();
-      let autoscaler: ScalingLoop | undefined;
-      if (wants('autoscaler')) {
-        // Split across processes (Kubernetes): one autoscaler acts, holding a Lease; the others stand by with the same history.
-        const elector =
-          kubernetes && split
-            ? new kubernetes.LeaseElector({
-                config: kubernetes.loadKubeConfig(kubeconfig),
-                namespace: leaseNamespace,
-                name: 'dormant-autoscaler',
-                identity,
-                log: root.child({ component: 'autoscaler' }),
-                onChange: (leading) => {
-                  if (!leading) return;
-                  // The scale read first, so the status written names it.
-                  void loop.adopt().then(() => kubeRuntime?.rewriteStatuses());
-                },
-              })
-            : undefined;
-        if (elector) writesStatus = () => elector.leading;
-        const loop = new ScalingLoop({ store, runtime, log: root, registry, ...(elector ? { acting: () => elector.leading } : {}) });
-        autoscaler = loop;
-        stops.push(async () => loop.close());
-        await loop.start();
-        if (kubernetes && elector) {
-          const statsServer = await serveStats({ receiver: loop, host: listenHost, port: autoscalerPort, log: root.child({ component: 'autoscaler' }) }).catch((error: NodeJS.ErrnoException) => {
-            throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: autoscalerPort, flag: '--autoscaler-port', purpose: "the activators' load reports" }, { cause: error }) : error;
-          });
-          stops.push(() => new Promise<void>((resolve) => statsServer.close(() => resolve())));
-          const actualPort = (statsServer.address() as { port: number }).port;
-          const member = new kubernetes.LeaseElector({
-            config: kubernetes.loadKubeConfig(kubeconfig),
-            namespace: leaseNamespace,
-            name: kubernetes.memberLeaseName(identity),
-            identity,
-            log: root.child({ component: 'autoscaler' }),
-            labels: { [kubernetes.memberLabel]: 'true' },
-            deleteOnStop: true,
-            annotations: { [kubernetes.addressAnnotation]: `${advertiseHost}:${actualPort}` },
-          });
-          stops.push(() => member.stop());
-          await member.start();
-          stops.push(() => elector.stop());
-          await elector.start();
-        }
-      }
-      let stats: StatsSink | undefined = autoscaler;
-      if (wants('activator') && stats === undefined && kubernetes) {
-        const directory = new kubernetes.MemberDirectory({ config: kubernetes.loadKubeConfig(kubeconfig), namespace: leaseNamespace, log: root.child({ component: 'activator' }) });
-        stops.push(async () => directory.stop());
-        await directory.start();
-        stats = new RemoteStatsSink({ targets: () => directory.addresses(), log: root.child({ component: 'activator' }) });
-      }
-      if (wants('activator') && stats !== undefined) {
-        activator = new Activator({
-          store,
-          endpoints: runtime,
-          stats,
-          log: root,
-          registry,
-          domain: settings.domain,
-          port: settings.httpPort,
-          ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
-          host: listenHost,
-          ...upFlags.requestHead,
-        });
-      }
-      if (wants('gitd')) {
-        const pipeline = new PushPipeline({
-          store,
-          runtime,
-          stateDir: settings.stateDir,
-          appUrl: (app) => appUrl(publicAddress, app),
-          log: root.child({ component: 'gitd' }),
-          ...(imageRegistry ? { registry: imageRegistry } : {}),
-          buildTimeoutMs: upFlags.buildTimeoutMs,
-          hookTimeoutMs: upFlags.hookTimeoutMs,
-        });
-        const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
-        stops.push(() => gitd.close());
-        sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
-          throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
-        });
-      }
-      const started = activator;
-      if (started) {
-        stops.push(() => started.close());
-        await started.start().catch((error: NodeJS.ErrnoException) => {
-          throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
-        });
-      }
+      running = await composeUp({ settings, upFlags, publicAddress, kubernetes, root, registry, adminToken, identity, ready: () => ready });
     } catch (error) {
-      await stopAll();
+      await rm(upRecordFile(settings.stateDir), { force: true });
       throw error;
     }
+    const { store, metrics, sshPort, activator } = running;
     const metricsPort = (metrics?.address() as { port: number } | null)?.port ?? 0;
     ready = true;
 
@@ -249,7 +112,8 @@ export const up: Command = {
     log.info('stopping');
     ready = false;
     if (activator && upFlags.drainMs > 0) await activator.drain(upFlags.drainMs);
-    await stopAll();
+    await running.stopAll();
+    await rm(upRecordFile(settings.stateDir), { force: true });
     log.info('dormant up stopped; state kept');
     io.stdout.write('Stopped. State is kept; dormant up resumes it.\n');
     return undefined;

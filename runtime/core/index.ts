@@ -7,3 +7,4 @@ export { type DesiredApp, type PlannedReplica, planReplicas, type ReplicaPhase, 
 export { type ReplicaStatus, withReplicaStatus } from './replica-status.js';
 export { defaultRestartBackoff, nextFailureCount, type RestartBackoff, restartDelayMs } from './restart-backoff.js';
 export { StatusWriter, type StatusWriterOptions } from './status-writer.js';
+export { Informer, type InformerOptions } from './informer.js';

@@ -1,0 +1,193 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { Activator, RemoteStatsSink, type StatsSink } from '../activator/index.js';
+import { ScalingLoop, serveStats } from '../autoscaler/index.js';
+import { GitServer, PushPipeline } from '../gitd/index.js';
+import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStore, type Runtime } from '../runtime/index.js';
+import { serveTrace, startAdminServer } from './admin-server.js';
+import { adminTokenFile } from './admin-token.js';
+import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
+import { cliErrors } from './errors.js';
+import { appUrl, type Settings } from './settings.js';
+
+export interface UpParts {
+  readonly settings: Settings;
+  readonly upFlags: UpFlags;
+  /** Where users reach apps (the public port may differ from the one listened on). */
+  readonly publicAddress: Pick<Settings, 'domain' | 'httpPort'>;
+  /** The Kubernetes backend, loaded when --runtime kube. */
+  readonly kubernetes: Awaited<ReturnType<typeof loadKubernetesBackend>> | undefined;
+  readonly root: Logger;
+  readonly registry: Registry;
+  readonly adminToken: string;
+  /** This process's name among the replicas of a component (the Lease holder identity). */
+  readonly identity: string;
+  /** Whether /readyz says ready. */
+  readonly ready: () => boolean;
+}
+
+export interface RunningUp {
+  readonly store: ResourceStore;
+  readonly metrics: Server | undefined;
+  readonly sshPort: number;
+  readonly activator: Activator | undefined;
+  /** Stops everything in the reverse order of its start. */
+  stopAll(): Promise<void>;
+}
+
+/**
+ * The composition root of `dormant up`: builds and starts the components the flags select,
+ * wired to one store and one runtime, in dependency order. A failure stops what already runs.
+ */
+export async function composeUp(parts: UpParts): Promise<RunningUp> {
+  const { settings, upFlags, publicAddress, kubernetes, root, registry, adminToken, identity } = parts;
+  const { kubeconfig, imageRegistry, listenHost, autoscalerPort, advertiseHost, leaseNamespace } = upFlags;
+  const log = root.child({ component: 'up' });
+  const selected = upFlags.components;
+  const split = selected.size < splittable.length;
+  const wants = (component: Splittable) => selected.has(component);
+  // Loaded once: every Kubernetes client of this process shares it.
+  const kube = kubernetes && { ...kubernetes, config: kubernetes.loadKubeConfig(kubeconfig) };
+  // Started in this order and stopped in reverse; a failure stops what already runs.
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+  };
+  let store: ResourceStore;
+  let metrics: Server | undefined;
+  let activator: Activator | undefined;
+  let sshPort = settings.sshPort;
+  try {
+    // The store knows the domain: it refuses a host another app has as <name>.<domain>.
+    store = kube
+      ? await kube.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
+      : await LocalStore.open({ stateDir: settings.stateDir, domain: settings.domain });
+    const openStore = store;
+    stops.push(() => openStore.close());
+    metrics =
+      settings.metricsPort === 0
+        ? undefined
+        : await startAdminServer({
+            registry,
+            host: listenHost,
+            port: settings.metricsPort,
+            ready: parts.ready,
+            token: adminToken,
+            tokenFile: adminTokenFile(settings.stateDir),
+            trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
+            log,
+          });
+    const server = metrics;
+    if (server) {
+      stops.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      );
+    }
+    // Apart, only the acting autoscaler writes App status; together, this one process does.
+    let writesStatus = () => !split;
+    const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus() }) : undefined;
+    const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
+      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry });
+    stops.push(() => runtime.close());
+    await runtime.start();
+    let autoscaler: ScalingLoop | undefined;
+    if (wants('autoscaler')) {
+      // Split across processes (Kubernetes): one autoscaler acts, holding a Lease; the others stand by with the same history.
+      const elector =
+        kube && split
+          ? new kube.LeaseElector({
+              config: kube.config,
+              namespace: leaseNamespace,
+              name: 'dormant-autoscaler',
+              identity,
+              log: root.child({ component: 'autoscaler' }),
+              onChange: (leading) => {
+                if (!leading) return;
+                // The scale read first, so the status written names it.
+                void loop.adopt().then(() => kubeRuntime?.rewriteStatuses());
+              },
+            })
+          : undefined;
+      if (elector) writesStatus = () => elector.leading;
+      const loop = new ScalingLoop({ store, runtime, log: root, registry, ...(elector ? { acting: () => elector.leading } : {}) });
+      autoscaler = loop;
+      stops.push(async () => loop.close());
+      await loop.start();
+      if (kube && elector) {
+        const statsServer = await serveStats({ receiver: loop, host: listenHost, port: autoscalerPort, log: root.child({ component: 'autoscaler' }) }).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: autoscalerPort, flag: '--autoscaler-port', purpose: "the activators' load reports" }, { cause: error }) : error;
+        });
+        stops.push(() => new Promise<void>((resolve) => statsServer.close(() => resolve())));
+        const actualPort = (statsServer.address() as { port: number }).port;
+        const member = new kube.LeaseElector({
+          config: kube.config,
+          namespace: leaseNamespace,
+          name: kube.memberLeaseName(identity),
+          identity,
+          log: root.child({ component: 'autoscaler' }),
+          labels: { [kube.memberLabel]: 'true' },
+          deleteOnStop: true,
+          annotations: { [kube.addressAnnotation]: `${advertiseHost}:${actualPort}` },
+        });
+        stops.push(() => member.stop());
+        await member.start();
+        stops.push(() => elector.stop());
+        await elector.start();
+      }
+    }
+    let stats: StatsSink | undefined = autoscaler;
+    if (wants('activator') && stats === undefined && kube) {
+      const directory = new kube.MemberDirectory({ config: kube.config, namespace: leaseNamespace, log: root.child({ component: 'activator' }) });
+      stops.push(async () => directory.stop());
+      await directory.start();
+      stats = new RemoteStatsSink({ targets: () => directory.addresses(), log: root.child({ component: 'activator' }) });
+    }
+    if (wants('activator') && stats !== undefined) {
+      activator = new Activator({
+        store,
+        endpoints: runtime,
+        stats,
+        log: root,
+        registry,
+        domain: settings.domain,
+        port: settings.httpPort,
+        ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
+        host: listenHost,
+        ...upFlags.requestHead,
+      });
+    }
+    if (wants('gitd')) {
+      const pipeline = new PushPipeline({
+        store,
+        runtime,
+        stateDir: settings.stateDir,
+        appUrl: (app) => appUrl(publicAddress, app),
+        log: root.child({ component: 'gitd' }),
+        ...(imageRegistry ? { registry: imageRegistry } : {}),
+        buildTimeoutMs: upFlags.buildTimeoutMs,
+        hookTimeoutMs: upFlags.hookTimeoutMs,
+      });
+      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
+      stops.push(() => gitd.close());
+      sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
+      });
+    }
+    const started = activator;
+    if (started) {
+      stops.push(() => started.close());
+      await started.start().catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
+      });
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return { store, metrics, sshPort, activator, stopAll };
+}
