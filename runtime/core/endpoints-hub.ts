@@ -17,23 +17,23 @@ export class EndpointsHub {
   }
 
   subscribe(app: string, current: readonly Endpoint[], signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
-    let subscribers = this.#subscribers.get(app);
-    const channel = new LatestValue<readonly Endpoint[]>(() => {
-      if (!subscribers?.delete(channel)) return;
-      if (subscribers.size === 0) {
-        this.#subscribers.delete(app);
-        this.#onUnwatched(app);
-      }
-    }, signal);
-    if (channel.ended || this.#closed) {
-      channel.end();
-      return channel;
+    if (this.#closed || signal?.aborted) {
+      const ended = new LatestValue<readonly Endpoint[]>(() => {});
+      ended.end();
+      return ended;
     }
+    let subscribers = this.#subscribers.get(app);
     if (!subscribers) {
       subscribers = new Set();
       this.#subscribers.set(app, subscribers);
     }
-    subscribers.add(channel);
+    const watching = subscribers;
+    const channel: LatestValue<readonly Endpoint[]> = new LatestValue<readonly Endpoint[]>(() => {
+      if (!watching.delete(channel) || watching.size > 0) return;
+      if (this.#subscribers.get(app) === watching) this.#subscribers.delete(app);
+      this.#onUnwatched(app);
+    }, signal);
+    watching.add(channel);
     channel.set(current);
     return channel;
   }

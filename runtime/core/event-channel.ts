@@ -1,4 +1,8 @@
-/** An async iterable fed by push(), ended by end() or by an AbortSignal. */
+/**
+ * An async iterable fed by push(), ended by end() or by an AbortSignal. It queues every
+ * item, or with keep 'latest' only the newest: a slow reader then skips to the newest
+ * value instead of reading stale ones (endpoints change faster than a busy reader reads).
+ */
 export class EventChannel<T> implements AsyncIterable<T> {
   readonly #buffered: T[] = [];
   #waiting: ((result: IteratorResult<T>) => void) | undefined;
@@ -8,8 +12,11 @@ export class EventChannel<T> implements AsyncIterable<T> {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.end();
 
-  constructor(onEnd: () => void, signal?: AbortSignal) {
+  readonly #keepLatest: boolean;
+
+  constructor(onEnd: () => void, signal?: AbortSignal, keep: 'all' | 'latest' = 'all') {
     this.#onEnd = onEnd;
+    this.#keepLatest = keep === 'latest';
     this.#signal = signal;
     if (signal?.aborted) this.end();
     else signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -21,9 +28,15 @@ export class EventChannel<T> implements AsyncIterable<T> {
     if (waiting) {
       this.#waiting = undefined;
       waiting({ value: item, done: false });
+    } else if (this.#keepLatest) {
+      this.#buffered[0] = item;
     } else {
       this.#buffered.push(item);
     }
+  }
+
+  get ended(): boolean {
+    return this.#ended;
   }
 
   end(): void {

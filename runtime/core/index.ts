@@ -8,3 +8,5 @@ export { type ReplicaStatus, withReplicaStatus } from './replica-status.js';
 export { defaultRestartBackoff, nextFailureCount, type RestartBackoff, restartDelayMs } from './restart-backoff.js';
 export { StatusWriter, type StatusWriterOptions } from './status-writer.js';
 export { Informer, type InformerOptions } from './informer.js';
+export { ReplicaGauge } from './replica-gauge.js';
+export { servedApps } from './served-apps.js';

@@ -8,10 +8,10 @@
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 import { type App, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
-import { EndpointsHub, probeDelayMs, type ReplicaStatus, replicaAnswers, StatusWriter } from '../core/index.js';
+import { EndpointsHub, probeDelayMs, ReplicaGauge, type ReplicaStatus, replicaAnswers, StatusWriter, servedApps } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
 import { updateWithRetry } from '../update-with-retry.js';
@@ -123,7 +123,7 @@ export class KubeRuntime implements Runtime {
     this.#firstListTimeoutMs = options.firstListTimeoutMs ?? 60_000;
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
-      pods: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
+      pods: new ReplicaGauge(options.registry),
       routable: new Histogram({
         name: 'dormant_pod_routable_seconds',
         help: 'From the first sight of a pod to the first answer of its app to the runtime probe',
@@ -136,9 +136,7 @@ export class KubeRuntime implements Runtime {
 
   /** Picks up apps already deployed (their serving revision and scale), then follows their pods and deletions. */
   async start(): Promise<void> {
-    for (const app of await this.#store.list('App', { namespace: this.#namespace })) {
-      const revisionName = app.status?.readyRevision;
-      const revision = revisionName ? await this.#store.find('Revision', revisionName, this.#namespace) : undefined;
+    for (const { app, revision } of await servedApps(this.#store, this.#namespace)) {
       const state = this.#stateOf(app.metadata.name);
       state.app = app;
       if (revision?.status?.image === undefined) continue;
@@ -343,9 +341,7 @@ export class KubeRuntime implements Runtime {
     this.#endpoints.publish(state.name, snapshot);
     for (const wake of [...state.waiters]) wake();
     const ready = snapshot.filter((e) => e.ready).length;
-    this.#metrics.pods.set({ app: state.name, phase: 'ready' }, ready);
-    this.#metrics.pods.set({ app: state.name, phase: 'starting' }, snapshot.filter((e) => !e.ready && !e.draining).length);
-    this.#metrics.pods.set({ app: state.name, phase: 'draining' }, snapshot.filter((e) => e.draining).length);
+    this.#metrics.pods.set(state.name, { ready, starting: snapshot.filter((e) => !e.ready && !e.draining).length, draining: snapshot.filter((e) => e.draining).length });
     this.#status.schedule(state.name);
   }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
 import {
@@ -13,9 +13,11 @@ import {
   type ReplicaPhase,
   type RestartBackoff,
   type RuntimeAction,
+  ReplicaGauge,
   reconcile,
   restartDelayMs,
   StatusWriter,
+  servedApps,
 } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
@@ -161,7 +163,7 @@ export class LocalRuntime implements Runtime {
     });
     const registers = options.registry ? [options.registry] : [];
     this.#metrics = {
-      replicas: new Gauge({ name: 'dormant_replicas', help: 'Replicas by app and phase', labelNames: ['app', 'phase'], registers }),
+      replicas: new ReplicaGauge(options.registry),
       restarts: new Counter({ name: 'dormant_replica_restarts_total', help: 'Replicas that exited without being asked to', labelNames: ['app'], registers }),
       boot: new Histogram({
         name: 'dormant_replica_boot_seconds',
@@ -186,9 +188,9 @@ export class LocalRuntime implements Runtime {
     const containers = await reapContainers(this.#supervisor);
     if (containers.length > 0) this.#log.warn({ containers }, 'removed containers left behind by an earlier run');
     await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
-    for (const app of await this.#store.list('App')) {
-      const revisionName = app.status?.readyRevision;
-      let revision = revisionName ? await this.#store.find('Revision', revisionName, app.metadata.namespace) : undefined;
+    for (const served of await servedApps(this.#store)) {
+      const app = served.app;
+      let revision = served.revision;
       const foreign = revision && foreignRevision(this.#stateDir, app.metadata.name, revision);
       if (revision && foreign) {
         this.#log.error({ app: app.metadata.name, revision: revision.metadata.name, reason: foreign }, 'not running a revision that points outside its release');
@@ -339,7 +341,7 @@ export class LocalRuntime implements Runtime {
     this.#endpoints.publish(state.name, this.#snapshot(state));
     const counts: Record<ReplicaPhase, number> = { starting: 0, ready: 0, backoff: 0, draining: 0 };
     for (const replica of state.replicas.values()) counts[replica.phase]++;
-    for (const phase of Object.keys(counts) as ReplicaPhase[]) this.#metrics.replicas.set({ app: state.name, phase }, counts[phase]);
+    this.#metrics.replicas.set(state.name, counts);
     this.#status.schedule(state.name);
   }
 
