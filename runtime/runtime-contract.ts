@@ -74,8 +74,12 @@ class Changes {
     for (const wake of [...this.#waiters]) wake();
   }
 
-  until<T>(what: string, check: () => T | undefined, timeoutMs: number, last: () => string = () => ''): Promise<T> {
+  until<T>(what: string, check: () => T | undefined, timeoutMs: number, last: () => string = () => '', signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const aborted = () => {
+        done();
+        reject(new Error(`${what}: no longer waited for`));
+      };
       const wake = () => {
         let value: T | undefined;
         try {
@@ -97,7 +101,9 @@ class Changes {
       const done = () => {
         clearTimeout(timer);
         this.#waiters.delete(wake);
+        signal?.removeEventListener('abort', aborted);
       };
+      signal?.addEventListener('abort', aborted, { once: true });
       this.#waiters.add(wake);
       wake();
     });
@@ -299,7 +305,12 @@ export function runtimeContract(name: string, differences: RuntimeDifferences, o
       const [starting] = await endpoints.until('an endpoint with an address', (e) => e.length === 1, waitMs);
       assert.ok(starting);
       // The app listens but holds /healthz at 503; wait until it has refused three probes: the runtime saw its port answer, and still it must not be ready.
-      const refused = await untilAnswers(starting.address, '/refused?atLeast=3', waitMs);
+      const stopWatching = new AbortController();
+      const tooSoon = endpoints.changes.until('a ready snapshot', () => (readyTooSoon.length > 0 ? true : undefined), waitMs, undefined, stopWatching.signal).catch(() => false);
+      const refused = await Promise.race([
+        untilAnswers(starting.address, '/refused?atLeast=3', waitMs),
+        tooSoon.then(() => assert.fail(`the replica was ready while /healthz answered 503: ${readyTooSoon[0]}`)),
+      ]).finally(() => stopWatching.abort());
       assert.ok((JSON.parse(refused.body) as { refused: number }).refused >= 3);
       assert.deepEqual(readyTooSoon, [], 'no snapshot had the replica ready while /healthz answered 503');
       assert.equal(endpoints.latest?.[0]?.ready, false);
@@ -391,9 +402,37 @@ export function runtimeContract(name: string, differences: RuntimeDifferences, o
       const answered = (predicate: (r: Sent) => boolean) => sent.filter((r) => r.status !== 0 && predicate(r)).length;
       try {
         await progress.until('20 answers from v1 before the rollout', () => (answered((r) => r.version === 'v1') >= 20 ? true : undefined), waitMs);
+        // Where drained() decides: one request held in flight on an old replica across the rollout. That replica must drain, and keep serving, until the activator reports it drained.
+        const [holder, other] = differences.drainedReleases ? before : [];
+        let held: Promise<number> | undefined;
+        let heldAnswer: number | undefined;
+        if (holder) {
+          inFlight.set(holder.id, (inFlight.get(holder.id) ?? 0) + 1);
+          held = httpGet(holder.address, '/hold', waitMs)
+            .then(
+              (answer) => answer.status,
+              () => 0,
+            )
+            .then((status) => {
+              heldAnswer = status;
+              inFlight.set(holder.id, (inFlight.get(holder.id) ?? 1) - 1);
+              reportDrained();
+              return status;
+            });
+        }
         const v2 = await subject.deploy({ app: 'rc-roll', revision: 'rc-roll-00002', env: { VERSION: 'v2' } });
         await runtime.rollout(v2.app, v2.revision);
         rolledOut = true;
+        if (holder && other && held) {
+          await endpoints.until('the replica with a request in flight draining', (e) => e.some((x) => x.id === holder.id && x.draining), waitMs);
+          // Both old replicas began to drain together; the idle one, reported drained at once, has stopped. Had the held one been stopped too, its app would have answered the held request 503 (SIGTERM) by now.
+          await endpoints.until('the idle old replica gone', (e) => !e.some((x) => x.id === other.id), waitMs);
+          assert.equal(heldAnswer, undefined, 'the replica with a request in flight was stopped before the activator reported it drained');
+          assert.ok(endpoints.latest?.some((x) => x.id === holder.id && x.draining), 'it is still listed, draining');
+          const release = await httpGet(holder.address, '/release', waitMs).catch((error: unknown) => assert.fail(`the draining replica stopped serving before drained(): ${String(error)}`));
+          assert.deepEqual(JSON.parse(release.body), { released: 1 }, 'the held request was in flight on it');
+          assert.equal(await held, 200, 'the request in flight through the rollout was answered');
+        }
         await progress.until('20 answers to requests sent after the rollout returned', () => (answered((r) => r.afterRollout) >= 20 ? true : undefined), waitMs);
         await endpoints.until('the old replicas gone from the endpoints', (e) => !e.some((x) => oldIds.has(x.id)), waitMs);
       } finally {

@@ -68,7 +68,7 @@ runtimeContract(
       cleanup: async () => {
         await runtime.close();
         await store.close();
-        await rm(stateDir, { recursive: true, force: true });
+        await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
       },
     };
   },

@@ -8,6 +8,8 @@
 // GET /healthz     200, or 503 while held
 // GET /refused?atLeast=N  answers once /healthz has answered 503 N times (a long poll)
 // GET /open        lets /healthz answer 200
+// GET /hold        answers only once something GETs /release (or 503 "stopping" on SIGTERM)
+// GET /release     answers the held requests, then {"released": N}
 // GET /crash       answers, then exits with code 3
 const http = require('node:http');
 const { randomUUID } = require('node:crypto');
@@ -16,9 +18,10 @@ const env = process.env;
 const startedAt = Date.now();
 const instance = randomUUID();
 let listenedAt;
-let held = env.HOLD_READY === '1';
+let readinessHeld = env.HOLD_READY === '1';
 let refused = 0;
 const refusalWaiters = new Set();
+const held = new Set();
 
 console.log(`starting ${instance} version=${env.VERSION}`);
 
@@ -26,7 +29,7 @@ const server = http.createServer((request, response) => {
   const url = new URL(request.url ?? '/', 'http://app');
   switch (url.pathname) {
     case '/healthz':
-      if (!held) return response.writeHead(200).end('ok');
+      if (!readinessHeld) return response.writeHead(200).end('ok');
       refused++;
       for (const wake of refusalWaiters) wake();
       return response.writeHead(503).end('held');
@@ -42,8 +45,18 @@ const server = http.createServer((request, response) => {
       return answer();
     }
     case '/open':
-      held = false;
+      readinessHeld = false;
       return response.writeHead(200).end('open');
+    case '/hold':
+      held.add(response);
+      request.on('close', () => held.delete(response));
+      return;
+    case '/release': {
+      const released = held.size;
+      for (const waiting of held) waiting.writeHead(200).end('released');
+      held.clear();
+      return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ released }));
+    }
     case '/crash':
       console.error('crashing on request');
       return response.writeHead(200).end('crashing', () => process.exit(3));
@@ -54,6 +67,9 @@ const server = http.createServer((request, response) => {
 
 process.on('SIGTERM', () => {
   console.log('SIGTERM: closing');
+  // What it holds ends now, so a test sees that the stop came while a request was in flight.
+  for (const waiting of held) waiting.writeHead(503).end('stopping');
+  held.clear();
   server.close(() => process.exit(0));
   server.closeIdleConnections();
 });
