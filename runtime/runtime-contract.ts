@@ -51,7 +51,7 @@ export interface RuntimeDifferences {
   readonly restart: {
     /** The restarted replica keeps its endpoint id (a pod keeps its name) or gets a new one (a new process). */
     readonly sameEndpoint: boolean;
-    /** Lower bounds of the time from a crash to the next process's start, for the first and for the second crash in a row. */
+    /** Lower bounds of the time from a crash (the request that makes the app exit) to the next process's start (its own clock: one host), for the first and for the second crash in a row. */
     readonly minDelayMs: readonly [number, number];
     /** The Ready condition while the replica of the second crash waits out its back-off. */
     readonly condition: { readonly status: Condition['status']; readonly reason: string; readonly message?: RegExp };
@@ -474,8 +474,9 @@ export function runtimeContract(name: string, differences: RuntimeDifferences, o
         }
       };
 
-      assert.equal((await httpGet(first.address, '/crash', waitMs)).status, 200);
+      // Taken before the request: the app exits after it, so a restart delay measured from here is never too short.
       const crashedAt = Date.now();
+      assert.equal((await httpGet(first.address, '/crash', waitMs)).status, 200);
       const second = await comesBack(firstWho.instance, crashedAt, waitMs + differences.restart.minDelayMs[0]);
       assert.ok(second.who.startedAt - crashedAt >= differences.restart.minDelayMs[0], `the first restart started ${second.who.startedAt - crashedAt} ms after the crash`);
       if (differences.restart.sameEndpoint) assert.equal(second.endpoint.id, first.id, 'the restarted replica keeps its endpoint');
@@ -483,8 +484,8 @@ export function runtimeContract(name: string, differences: RuntimeDifferences, o
 
       const mark = endpoints.history.length;
       const statusMark = status.history.length;
-      assert.equal((await httpGet(second.endpoint.address, '/crash', waitMs)).status, 200);
       const crashedAgainAt = Date.now();
+      assert.equal((await httpGet(second.endpoint.address, '/crash', waitMs)).status, 200);
       await endpoints.until('no ready endpoint while the crashed replica waits out its back-off', (e) => ready(e).length === 0, waitMs, mark);
       const { condition } = differences.restart;
       const waiting = await status.until(

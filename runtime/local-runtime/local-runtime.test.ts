@@ -260,7 +260,7 @@ describe('LocalRuntime with real processes', () => {
     assert.equal(answer.status, 200, 'the request in flight finished');
     assert.ok(alive(pid), 'still running until the activator says it is drained');
     runtime.drained('drainer', endpoint?.id ?? '');
-    while (endpoints.length > 0) endpoints = (await updates.next()).value ?? [];
+    await endpointsWhere(runtime, 'drainer', (e) => e.length === 0);
     assert.equal(alive(pid), false, 'stopped once drained');
     abort.abort();
   });
