@@ -1,7 +1,7 @@
 // The local runtime with real processes: a small Node HTTP app, started, probed, scaled,
 // drained, rolled, crashed and killed for real.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,12 @@ async function get(address: string, path = '/'): Promise<{ status: number; body:
 
 const alive = (pid: number | undefined): boolean => pid !== undefined && isRunning(pid);
 
+/**
+ * For replicas of another process (a Dormant the test killed): Node has no event for the
+ * death of a process that is not its child, so this one polls, every 10 ms, bounded.
+ * The runtime's own replicas are waited for through the endpoints instead: a replica
+ * leaves them when its process has exited.
+ */
 async function untilDead(pids: readonly (number | undefined)[], timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (pids.some(alive)) {
@@ -113,21 +119,67 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
+/** Wakes waiters on every notify(); until() resolves once check holds and fails, naming what, after timeoutMs. */
+function changes() {
+  const waiters = new Set<() => void>();
+  return {
+    notify: () => {
+      for (const wake of [...waiters]) wake();
+    },
+    until: (what: string, check: () => boolean, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+        };
+        const wake = () => {
+          if (!check()) return;
+          done();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`${what}: not within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(wake);
+        wake();
+      }),
+  };
+}
+
+/** Resolves when the app started by hand (ANNOUNCE_LISTENING=1) prints that it listens. */
+function listening(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the app did not say it listens within ${timeoutMs} ms: ${out}`)), timeoutMs);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/^listening$/m.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the app exited (${code}) before it listened: ${out}`)));
+  });
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 describe('LocalRuntime with real processes', () => {
-  it('cold start through the runtime next to starting the app by hand (printed, not asserted)', async (t: TestContext) => {
+  it('a wake-up from zero costs at most a small multiple of starting the app by hand', async (t: TestContext) => {
     const { store, runtime } = await setup();
     const { app, revision } = await deployFixture(store, { app: 'coldstart', revision: 'coldstart-00001', env: { VERSION: 'v1' } });
     await runtime.rollout(app, revision);
     const byHand: number[] = [];
     const throughRuntime: number[] = [];
+    const replicasSeen = new Set<string>();
     for (let i = 0; i < 5; i++) {
       const port = 20_000 + Math.floor(Math.random() * 20_000);
       const started = performance.now();
-      const child = spawn(process.execPath, ['server.js'], { cwd: revision.spec.releaseDir ?? '', env: { PORT: String(port), PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
-      while (!(await tcpOpen(port))) await sleep(1);
+      const child = spawn(process.execPath, ['server.js'], { cwd: revision.spec.releaseDir ?? '', env: { PORT: String(port), PATH: process.env.PATH ?? '', ANNOUNCE_LISTENING: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+      await listening(child);
       byHand.push(performance.now() - started);
+      assert.equal(await tcpOpen(port), true, 'the app listened when it said so');
       child.kill('SIGKILL');
 
       const wake = performance.now();
@@ -137,11 +189,19 @@ describe('LocalRuntime with real processes', () => {
       const answer = await get(endpoint?.address ?? '');
       throughRuntime.push(performance.now() - wake);
       assert.equal(answer.status, 200);
+      assert.ok(!replicasSeen.has(answer.body), 'each wake-up starts a new replica');
+      replicasSeen.add(answer.body);
       t.diagnostic(`run ${i + 1}: by hand ${byHand.at(-1)?.toFixed(1)} ms to listening; runtime ${readyMs.toFixed(1)} ms to ready, ${throughRuntime.at(-1)?.toFixed(1)} ms to first response`);
       await runtime.setScale('coldstart', 0);
       await endpointsWhere(runtime, 'coldstart', (e) => e.length === 0);
     }
     t.diagnostic(`median: app by hand ${median(byHand).toFixed(1)} ms, through the runtime ${median(throughRuntime).toFixed(1)} ms, overhead ${(median(throughRuntime) - median(byHand)).toFixed(1)} ms`);
+    // Medians of runs taken in turn, so that load on the machine weighs on both alike. The
+    // runtime adds a spawn, a probe every 2 ms and one HTTP request: well under twice the
+    // app's own start. Three times plus 300 ms holds on a loaded 2-core machine and still
+    // fails a runtime that probes once a second (tried) or waits that long before it spawns.
+    const bound = 3 * median(byHand) + 300;
+    assert.ok(median(throughRuntime) <= bound, `a wake-up took ${median(throughRuntime).toFixed(0)} ms (median), more than ${bound.toFixed(0)} ms: 3 × the app's own ${median(byHand).toFixed(0)} ms + 300 ms`);
   });
 
   it('scales 0 -> 3 -> 0: three distinct answering replicas, then none and no process left', async () => {
@@ -159,8 +219,9 @@ describe('LocalRuntime with real processes', () => {
     await appWhere(store, 'scaler', (a) => a.status?.readyReplicas === 3 && a.status.desiredReplicas === 3);
 
     await runtime.setScale('scaler', 0);
+    // A replica leaves the endpoints once its process has exited.
     await endpointsWhere(runtime, 'scaler', (e) => e.length === 0);
-    await untilDead(pids);
+    assert.deepEqual(pids.filter(alive), [], 'no replica process left');
     await appWhere(store, 'scaler', (a) => a.status?.readyReplicas === 0 && a.status.desiredReplicas === 0);
   });
 
@@ -190,8 +251,8 @@ describe('LocalRuntime with real processes', () => {
     while (!endpoints.some((e) => e.ready)) endpoints = (await updates.next()).value ?? [];
     const [endpoint] = endpoints;
     const pid = runtime.describe('drainer').replicas[0]?.pid;
+    // In flight before the scale-down or not, it is answered: the process runs until drained().
     const slow = get(endpoint?.address ?? '', '/slow?ms=800');
-    await sleep(50);
     await runtime.setScale('drainer', 0);
     while (!endpoints.some((e) => e.draining)) endpoints = (await updates.next()).value ?? [];
     assert.deepEqual(endpoints.map((e) => [e.ready, e.draining]), [[false, true]]);
@@ -199,7 +260,8 @@ describe('LocalRuntime with real processes', () => {
     assert.equal(answer.status, 200, 'the request in flight finished');
     assert.ok(alive(pid), 'still running until the activator says it is drained');
     runtime.drained('drainer', endpoint?.id ?? '');
-    await untilDead([pid]);
+    await endpointsWhere(runtime, 'drainer', (e) => e.length === 0);
+    assert.equal(alive(pid), false, 'stopped once drained');
     abort.abort();
   });
 
@@ -215,7 +277,9 @@ describe('LocalRuntime with real processes', () => {
     await endpointsWhere(runtime, 'stuck', (e) => e.some((x) => x.ready));
     const pid = runtime.describe('stuck').replicas[0]?.pid;
     await runtime.setScale('stuck', 0);
-    await untilDead([pid], 3000);
+    // Nobody calls drained(): the 300 ms drain timeout ends the drain, the replica stops and leaves the endpoints.
+    await endpointsWhere(runtime, 'stuck', (e) => e.length === 0, 3000);
+    assert.equal(alive(pid), false);
     abort.abort();
     await watching;
   });
@@ -235,13 +299,16 @@ describe('LocalRuntime with real processes', () => {
       for (const id of draining) if (!inFlight.get(id)) runtime.drained('rolling', id);
     };
     const abort = new AbortController();
+    const endpointsChanged = changes();
     const following = (async () => {
       for await (const endpoints of runtime.endpoints('rolling', abort.signal)) {
         routable = endpoints.filter((e) => e.ready && !e.draining);
         for (const e of endpoints) if (e.draining) draining.add(e.id);
         reportDrained();
+        endpointsChanged.notify();
       }
     })();
+    const answered = changes();
     const statuses: number[] = [];
     const versions: string[] = [];
     const startedAfterRollout: string[] = [];
@@ -251,7 +318,8 @@ describe('LocalRuntime with real processes', () => {
       while (!stop) {
         const target = [...routable].sort((a, b) => (inFlight.get(a.id) ?? 0) - (inFlight.get(b.id) ?? 0))[0];
         if (!target) {
-          await sleep(1);
+          // Nothing routable: wait for the endpoints to change, as the activator does.
+          await endpointsChanged.until('a routable endpoint', () => routable.length > 0 || stop);
           continue;
         }
         inFlight.set(target.id, (inFlight.get(target.id) ?? 0) + 1);
@@ -267,14 +335,15 @@ describe('LocalRuntime with real processes', () => {
         } finally {
           inFlight.set(target.id, (inFlight.get(target.id) ?? 1) - 1);
           reportDrained();
+          answered.notify();
         }
       }
     })();
-    await sleep(150);
+    await answered.until('30 answers before the rollout', () => statuses.length >= 30);
     const v2 = await deployFixture(store, { app: 'rolling', revision: 'rolling-00002', env: { VERSION: 'v2', BOOT_MS: '100' } });
     await runtime.rollout(v2.app, v2.revision);
     rolledOut = true;
-    await sleep(200);
+    await answered.until('30 answers to requests sent after the rollout returned', () => startedAfterRollout.length >= 30);
     stop = true;
     await loop;
     abort.abort();
@@ -390,7 +459,7 @@ describe('LocalRuntime with real processes', () => {
         if (line.text.startsWith('SIGTERM')) abort.abort();
       }
     })();
-    await sleep(100);
+    // No need to wait for the follower to be in place: it reads the file from its start, keeping lines from sinceMs on.
     await runtime.setScale('talker', 0);
     await following;
     assert.deepEqual(followed, ['SIGTERM: closing']);
@@ -404,7 +473,8 @@ describe('LocalRuntime with real processes', () => {
     await endpointsWhere(runtime, 'doomed', (e) => e.filter((x) => x.ready).length === 2);
     const pids = runtime.describe('doomed').replicas.map((r) => r.pid);
     await store.delete('App', 'doomed');
-    await untilDead(pids);
+    await endpointsWhere(runtime, 'doomed', (e) => e.length === 0);
+    assert.deepEqual(pids.filter(alive), [], 'no replica process left');
     assert.equal(runtime.describe('doomed').revision, undefined);
     await assert.rejects(runtime.setScale('doomed', 1), (e: unknown) => isDormantError(e, 'RUNTIME_NO_REVISION'));
   });
@@ -417,7 +487,7 @@ describe('LocalRuntime with real processes', () => {
     await endpointsWhere(runtime, 'proven', (e) => e.some((x) => x.ready));
     const never = await deployFixture(store, { app: 'proven', revision: 'proven-00002', env: { VERSION: 'v2', BOOT_MS: '60000' }, startTimeout: '800ms' });
     const rolling = runtime.rollout(never.app, never.revision);
-    await sleep(100);
+    await endpointsWhere(runtime, 'proven', (e) => e.some((x) => x.id.startsWith('proven-00002')));
     await runtime.setScale('proven', 0);
     await assert.rejects(rolling, /did not become ready within 800ms/);
     assert.equal(runtime.describe('proven').revision, 'proven-00001');
@@ -432,6 +502,71 @@ describe('LocalRuntime with real processes', () => {
     await assert.rejects(runtime.rollout(gone.app, gone.revision), (e: unknown) => isDormantError(e, 'RUNTIME_NO_RELEASE') && /push again to rebuild it/.test(e.message));
     assert.equal(runtime.describe('broken').revision, undefined);
     assert.deepEqual(runtime.describe('broken').replicas, []);
+  });
+});
+
+describe('LocalRuntime status writes', () => {
+  // Found by the Runtime contract (runtime/runtime-contract.ts): its scale case saw, under
+  // load, readyReplicas stay at 1 of 3 ready replicas. #writeStatus computes what to write
+  // once, before it reads the App, and nothing stops a second write from starting while
+  // the first still waits for the store: a slow first write lands last, with what was
+  // true before, and as nothing changes after it, the stale status stays. Here the first
+  // status read is held (a slow store, made by holding one call: the fault cannot be
+  // caused on demand with a real disk) until the replica is ready and its status written.
+  // The Kubernetes runtime has one writer per app that reads the state at each attempt.
+  it('a status write that waited for a slow store does not leave an older state behind', { todo: 'LocalRuntime #writeStatus: concurrent writes, the older one can land last (reported to the lead; runtime/local-runtime/local-runtime.ts is being moved to runtime/core)' }, async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-runtime-'));
+    const store = await LocalStore.open({ stateDir });
+    let releaseFirstRead: () => void = () => {};
+    const firstReadHeld = new Promise<void>((resolve) => {
+      releaseFirstRead = resolve;
+    });
+    let reads = 0;
+    let released = false;
+    let firstWriteAfterRelease: (() => void) | undefined;
+    const writtenAfterRelease = new Promise<void>((resolve) => {
+      firstWriteAfterRelease = resolve;
+    });
+    // The store the runtime sees: the same LocalStore, whose first find (the first status write's read) answers only when released.
+    const slowStore = new Proxy(store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (property === 'find') {
+          return (...args: Parameters<LocalStore['find']>) => {
+            if (reads++ > 0) return target.find(...args);
+            return firstReadHeld.then(() => target.find(...args));
+          };
+        }
+        if (property === 'updateStatus') {
+          return (...args: Parameters<LocalStore['updateStatus']>) => {
+            const write = target.updateStatus(...args);
+            if (released) void write.finally(() => firstWriteAfterRelease?.()).catch(() => {});
+            return write;
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const runtime = new LocalRuntime({ stateDir, store: slowStore, log: silent, terminationGraceMs: 2000, statusDelayMs: 5 });
+    await runtime.start();
+    cleanups.push(async () => {
+      releaseFirstRead();
+      await runtime.close();
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
+    });
+    const { app, revision } = await deployFixture(store, { app: 'racer', revision: 'racer-00001', env: { VERSION: 'v1' } });
+    await runtime.rollout(app, revision); // at zero: a status write of desiredReplicas 0 starts, and waits for the store
+    await runtime.setScale('racer', 1);
+    await endpointsWhere(runtime, 'racer', (e) => e.some((x) => x.ready));
+    // A runtime that writes status concurrently has written the ready replica by now (within ms); one that
+    // waits for the held write first has not, and never will before the release: for it, this gives up after 1 s.
+    await appWhere(store, 'racer', (a) => a.status?.readyReplicas === 1 && a.status.desiredReplicas === 1, 1000).catch(() => undefined);
+    released = true;
+    releaseFirstRead();
+    // The held write goes on now, with what it computed before; once it has landed, what must be left (at once or after one more write) is the state as it is: one replica wanted and ready.
+    await writtenAfterRelease;
+    await appWhere(store, 'racer', (a) => a.status?.readyReplicas === 1 && a.status.desiredReplicas === 1, 3000);
   });
 });
 

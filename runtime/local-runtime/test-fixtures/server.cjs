@@ -35,4 +35,11 @@ process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeIdleConnections();
 });
-setTimeout(() => server.listen(Number(env.PORT), '127.0.0.1'), bootMs);
+setTimeout(
+  () =>
+    server.listen(Number(env.PORT), '127.0.0.1', () => {
+      // For a test that starts it by hand and waits for it to listen.
+      if (env.ANNOUNCE_LISTENING === '1') console.log('listening');
+    }),
+  bootMs,
+);
