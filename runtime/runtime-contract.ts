@@ -40,8 +40,6 @@ export interface RuntimeUnderTest {
 export interface RuntimeDifferences {
   /** The longest one change may take: a process starts in milliseconds, a pod in seconds. */
   readonly waitMs: number;
-  /** The Ready condition's reason once the app is at zero replicas (its status is True either way: a request wakes it). */
-  readonly reasonAtZero: string;
   /**
    * drained() is what lets a draining endpoint stop: it stays in the endpoints until the
    * activator reports it drained (or the drain timeout, longer than the suite's waits, ends).
@@ -289,7 +287,7 @@ export function runtimeContract(name: string, differences: RuntimeDifferences, o
       await endpoints.until('no endpoints at zero', (e) => e.length === 0, waitMs);
       const atZero = await status.until('status desiredReplicas 0, readyReplicas 0', (a) => a.status?.desiredReplicas === 0 && a.status.readyReplicas === 0, waitMs);
       assert.equal(readyCondition(atZero)?.status, 'True', 'at zero the app is still Ready: a request wakes it');
-      assert.equal(readyCondition(atZero)?.reason, differences.reasonAtZero);
+      assert.equal(readyCondition(atZero)?.reason, 'ScaledToZero');
       for (const e of two) await assert.rejects(httpGet(e.address, '/', 2000), `the stopped replica at ${e.address} answers no more`);
     });
 

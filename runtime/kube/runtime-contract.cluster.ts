@@ -48,8 +48,6 @@ runtimeContract(
   {
     // A pod is scheduled, its sandbox and container started and probed: seconds on this 2-core machine.
     waitMs: 120_000,
-    // Its status says why nothing runs: ScaledToZero.
-    reasonAtZero: 'ScaledToZero',
     // drained() does nothing here: a stopping pod serves through its preStop pause, then gets SIGTERM (deployment-spec.ts).
     drainedReleases: false,
     restart: {

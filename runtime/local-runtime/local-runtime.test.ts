@@ -514,7 +514,7 @@ describe('LocalRuntime status writes', () => {
   // status read is held (a slow store, made by holding one call: the fault cannot be
   // caused on demand with a real disk) until the replica is ready and its status written.
   // The Kubernetes runtime has one writer per app that reads the state at each attempt.
-  it('a status write that waited for a slow store does not leave an older state behind', { todo: 'LocalRuntime #writeStatus: concurrent writes, the older one can land last (reported to the lead; runtime/local-runtime/local-runtime.ts is being moved to runtime/core)' }, async () => {
+  it('a status write that waited for a slow store does not leave an older state behind', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'dormant-runtime-'));
     const store = await LocalStore.open({ stateDir });
     let releaseFirstRead: () => void = () => {};

@@ -158,7 +158,11 @@ export class LocalRuntime implements Runtime {
         if (!state) return undefined;
         let ready = 0;
         for (const replica of state.replicas.values()) if (replica.phase === 'ready') ready++;
-        return { desiredReplicas: state.desired, readyReplicas: ready, ready: state.condition };
+        const revision = state.revision?.metadata.name;
+        // "Serving" would be stale at zero; a failure stays until something replaces it.
+        const asleep = revision !== undefined && state.desired === 0 && ready === 0 && (state.condition === undefined || state.condition.reason === 'Serving');
+        const condition = asleep ? { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: `${revision} is at zero replicas; the next request wakes it` } : state.condition;
+        return { desiredReplicas: state.desired, readyReplicas: ready, ready: condition };
       },
     });
     const registers = options.registry ? [options.registry] : [];

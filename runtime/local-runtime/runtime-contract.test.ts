@@ -17,8 +17,6 @@ runtimeContract(
   'LocalRuntime',
   {
     waitMs: 20_000,
-    // The local runtime keeps the condition of its last change: the replica that was ready. (The Kubernetes runtime says ScaledToZero.)
-    reasonAtZero: 'Serving',
     // A draining process is stopped once the activator says drained() (or at the drain timeout, 60 s here).
     drainedReleases: true,
     restart: {
