@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isRunning } from '../runtime/index.js';
+import { isRunning } from '../state-folder/index.js';
 import { freePort } from './git-support.js';
 
 const alive = (pid: number): boolean => isRunning(pid);
