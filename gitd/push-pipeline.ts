@@ -1,8 +1,8 @@
 /**
- * What a push to the deploy branch does before its ref moves: check out, build, record a
- * Revision, roll it out, run postDeploy hooks, and say where the app lives. Any failure
- * throws PushRejected with the short reason git prints after "remote rejected"; the
- * previous revision keeps serving.
+ * What a push to the deploy branch does before its ref moves: the steps of push-steps.ts
+ * (check out, build, image, roll out, postDeploy hooks, recorded in a Revision), then say
+ * where the app lives. Any failure throws PushRejected with the short reason git prints
+ * after "remote rejected"; the previous revision keeps serving.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';

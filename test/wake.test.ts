@@ -65,7 +65,7 @@ it('the first request to an app at zero wakes it and is answered, with X-Dormant
   assert.equal(runtime.describe('napper').desired, 1, `scaled down too early: ${autoscaler.describe('napper')?.reason}`);
   // The autoscaler sets the scale, then writes the reason into the App's status: watched for, not polled.
   let message = '';
-  const watching = AbortSignal.timeout(15_000 - (performance.now() - lastRequest));
+  const watching = AbortSignal.timeout(Math.max(0, Math.round(15_000 - (performance.now() - lastRequest))));
   for await (const event of store.watch('App', { signal: watching })) {
     message = event.object.metadata.name === 'napper' ? (event.object.status?.conditions?.find((c) => c.type === 'Autoscaled')?.message ?? '') : message;
     if (message.startsWith('0 replicas')) break;
