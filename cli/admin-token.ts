@@ -7,7 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../runtime/index.js';
+import { writeFileAtomic } from '../state-folder/index.js';
 
 export const adminTokenFile = (stateDir: string) => join(stateDir, 'admin-token');
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isIdentityAlive } from '../runtime/index.js';
+import { isIdentityAlive } from '../state-folder/index.js';
 import { cliErrors } from './errors.js';
 import type { Io } from './io.js';
 

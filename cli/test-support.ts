@@ -29,12 +29,18 @@ export async function tempStateDir(): Promise<string> {
 export async function runCli(
   stateDir: string,
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string>; now?: Date; cwd?: string; stop?: AbortSignal } = {},
+  /** onStdout: called with all of stdout so far on every write, for a command that runs until stopped. */
+  options: { stdin?: string; env?: Record<string, string>; now?: Date; cwd?: string; stop?: AbortSignal; onStdout?: (stdout: string) => void } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
-    stdout: { write: (t: string) => (stdout += t) },
+    stdout: {
+      write: (t: string) => {
+        stdout += t;
+        options.onStdout?.(stdout);
+      },
+    },
     stderr: { write: (t: string) => (stderr += t) },
     stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
     env: { DORMANT_HOME: stateDir, ...options.env },

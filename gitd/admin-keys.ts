@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StateLock, writeFileAtomic } from '../runtime/index.js';
+import { StateLock, writeFileAtomic } from '../state-folder/index.js';
 import { gitdErrors } from './errors.js';
 import { formatPublicKey, parsePublicKeyLine, type PublicKey } from './public-key.js';
 

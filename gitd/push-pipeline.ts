@@ -1,18 +1,19 @@
 /**
- * What a push to the deploy branch does before its ref moves: check out, build, record a
- * Revision, roll it out, run postDeploy hooks, and say where the app lives. Any failure
- * throws PushRejected with the short reason git prints after "remote rejected"; the
- * previous revision keeps serving.
+ * What a push to the deploy branch does before its ref moves: the steps of push-steps.ts
+ * (check out, build, image, roll out, postDeploy hooks, recorded in a Revision), then say
+ * where the app lives. Any failure throws PushRejected with the short reason git prints
+ * after "remote rejected"; the previous revision keeps serving.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
-import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
-import { isDormantError } from '../errors/index.js';
+import type { App, PipelineStep, Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
+import { type Push, pushSteps, seconds } from './push-steps.js';
 import type { AppRepository } from './repository.js';
+import { RevisionJournal } from './revision-journal.js';
+import { runSteps, type StepTiming } from './step-chain.js';
 
 export class PushRejected extends Error {}
 
@@ -48,15 +49,10 @@ export interface Deployed {
   readonly revision: Revision;
   readonly url: string;
   /** Milliseconds per step, in order. */
-  readonly timings: readonly { readonly step: string; readonly ms: number }[];
+  readonly timings: readonly StepTiming[];
 }
 
-const stepNames = ['checkout', 'build', 'image', 'deploy', 'postDeploy'] as const;
-type StepName = (typeof stepNames)[number];
-
-const indent = (line: string) => `       ${line}`;
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
+type AppStatusFields = { readyRevision?: string; latestRevision?: string; url?: string; latestRevisionSteps?: PipelineStep[] };
 
 export class PushPipeline {
   readonly #options: PushPipelineOptions;
@@ -78,177 +74,27 @@ export class PushPipeline {
   }
 
   async deploy(request: DeployRequest): Promise<Deployed> {
-    const { app, commit, progress } = request;
-    const name = app.metadata.name;
-    const { store } = this.#options;
     const began = performance.now();
-    const timings: { step: string; ms: number }[] = [];
-    const timestamp = () => this.#now().toISOString().replace(/\.\d+Z$/, 'Z');
+    const name = request.app.metadata.name;
     const revisionName = await this.#nextRevisionName(name);
     const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
-    const imageTag = `localhost/dormant/${name}:${revisionName}`;
-
-    // Checkout and detection come before the Revision: its spec (the start command) depends on them.
-    let stepStart = performance.now();
-    const checkoutStarted = timestamp();
-    await rm(releaseDir, { recursive: true, force: true });
-    await mkdir(releaseDir, { recursive: true });
-    let plan: BuildPlan;
-    try {
-      await request.repo.exportTree(commit, releaseDir);
-      plan = await detectBuild(releaseDir, {
-        nodeVersion: process.version,
-        strategy: app.spec.build.strategy,
-        context: app.spec.build.context,
-        dockerfile: app.spec.build.dockerfile,
-        args: app.spec.build.args,
-      });
-    } catch (error) {
-      await rm(releaseDir, { recursive: true, force: true });
-      throw new PushRejected(isDormantError(error) ? error.message : `checkout failed: ${(error as Error).message}`);
-    }
-    timings.push({ step: 'checkout', ms: performance.now() - stepStart });
-    progress(`-----> Building ${name} (${plan.summary}) from ${request.branch} ${commit.slice(0, 7)}`);
-
-    const steps: PipelineStep[] = stepNames.map((step) => ({ name: step, state: 'pending' }));
-    steps[0] = { name: 'checkout', state: 'succeeded', startedAt: checkoutStarted, finishedAt: timestamp(), message: plan.summary };
-    let revision = await store.create({
-      apiVersion,
-      kind: 'Revision',
-      metadata: {
-        name: revisionName,
-        namespace: app.metadata.namespace ?? defaultNamespace,
-        labels: { 'dormant.dev/app': name },
-        // On Kubernetes, deleting the App deletes its Revisions (the garbage collector follows this).
-        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
-      },
-      spec: {
-        app: name,
-        commit,
-        branch: request.branch,
-        strategy: plan.kind === 'dockerfile' ? 'dockerfile' : app.spec.build.strategy,
-        releaseDir,
-        ...(plan.kind === 'dockerfile' ? { image: imageTag } : {}),
-        run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
-      },
-      status: { phase: 'Building', steps },
+    const setAppStatus = (fields: AppStatusFields) => this.#setAppStatus(request.app, fields);
+    const journal = new RevisionJournal({ store: this.#options.store, now: this.#now, toApp: (steps) => setAppStatus({ latestRevisionSteps: steps }) });
+    const push: Push = { request, options: this.#options, revisionName, releaseDir, imageTag: `localhost/dormant/${name}:${revisionName}`, journal, now: this.#now, setAppStatus };
+    const { timings } = await runSteps(pushSteps, {
+      context: push,
+      input: undefined,
+      journal,
+      cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
+      reject: (reason) => new PushRejected(reason),
     });
-    await this.#setAppStatus(app, { latestRevision: revisionName });
-    const record = async (step: StepName, change: Partial<PipelineStep>, phase?: RevisionStatus['phase']) => {
-      const index = stepNames.indexOf(step);
-      const current = steps[index] ?? { name: step, state: 'pending' };
-      steps[index] = { ...current, ...change };
-      revision = await store.updateStatus({ ...revision, status: { ...(revision.status ?? { phase: 'Building', steps: [] }), steps: [...steps], ...(phase ? { phase } : {}) } });
-    };
-    const fail = async (step: StepName, message: string, reason: string): Promise<never> => {
-      await record(step, { state: 'failed', finishedAt: timestamp(), message }, 'Failed').catch(() => {});
-      await this.#setAppStatus(app, { latestRevisionSteps: [...steps] }).catch(() => {});
-      throw new PushRejected(reason);
-    };
-
-    // Build.
-    stepStart = performance.now();
-    await record('build', { state: 'running', startedAt: timestamp() });
-    const buildTimeoutMs = this.#options.buildTimeoutMs ?? 20 * 60_000;
-    const buildDeadline = AbortSignal.timeout(buildTimeoutMs);
-    try {
-      await runBuild(plan, {
-        dir: releaseDir,
-        cacheDir: join(this.#options.stateDir, 'cache'),
-        env: this.#options.buildEnv ?? process.env,
-        onLine: (line) => progress(indent(line)),
-        onStep: (step) => progress(`-----> ${step}`),
-        imageTag,
-        imageLabels: { [stateLabel]: stateLabelValue(this.#options.stateDir) },
-        signal: request.signal ? AbortSignal.any([request.signal, buildDeadline]) : buildDeadline,
-      });
-    } catch (error) {
-      let message = isDormantError(error) ? error.message : (error as Error).message;
-      if (buildDeadline.aborted) message = `the build took longer than ${minutes(buildTimeoutMs)} and was stopped`;
-      progress(`-----> Build failed: ${message}`);
-      await rm(releaseDir, { recursive: true, force: true });
-      await fail('build', message, `build failed: ${message.replace(/; its output is above$/, '')}`);
-    }
-    await record('build', { state: 'succeeded', finishedAt: timestamp() }, 'Deploying');
-    timings.push({ step: 'build', ms: performance.now() - stepStart });
-
-    // Image: each revision also becomes an OCI image in the registry, by digest, for clusters.
-    stepStart = performance.now();
-    if (this.#options.registry === undefined) {
-      await record('image', { state: 'skipped', message: 'no registry configured (dormant up --registry)' });
-    } else {
-      await record('image', { state: 'running', startedAt: timestamp() });
-      try {
-        const image = await this.#pushImage(plan, { name, revisionName, releaseDir, imageTag, registry: this.#options.registry, progress });
-        progress(`-----> Image ${image}`);
-        await record('image', { state: 'succeeded', finishedAt: timestamp(), message: image });
-        revision = await store.updateStatus({ ...revision, status: { ...(revision.status ?? { phase: 'Building', steps: [] }), image } });
-      } catch (error) {
-        const message = isDormantError(error) ? error.message : (error as Error).message;
-        progress(`-----> Image failed: ${message}`);
-        await rm(releaseDir, { recursive: true, force: true });
-        await fail('image', message, `image failed: ${message}`);
-      }
-      timings.push({ step: 'image', ms: performance.now() - stepStart });
-    }
-
-    // Deploy: new replicas ready before old ones drain; at zero, one replica proves it starts.
-    stepStart = performance.now();
-    const previous = app.status?.readyRevision;
-    progress(`-----> Starting ${revisionName}`);
-    await record('deploy', { state: 'running', startedAt: timestamp() });
-    try {
-      await this.#options.runtime.rollout(app, revision, { verifyAtZero: true });
-    } catch (error) {
-      const message = isDormantError(error) ? error.message : (error as Error).message;
-      for (const line of message.split('\n')) progress(indent(line));
-      await rm(releaseDir, { recursive: true, force: true });
-      await fail('deploy', message, `deploy failed: ${message.split('\n')[0]}`);
-    }
-    await record('deploy', { state: 'succeeded', finishedAt: timestamp() });
-    timings.push({ step: 'deploy', ms: performance.now() - stepStart });
-
-    // postDeploy hooks, in the new release; a failure rolls back to the previous revision.
-    stepStart = performance.now();
-    if (app.spec.hooks.postDeploy.length === 0) {
-      await record('postDeploy', { state: 'skipped' });
-    } else {
-      await record('postDeploy', { state: 'running', startedAt: timestamp() });
-      for (const hook of app.spec.hooks.postDeploy) {
-        progress(`-----> Running postDeploy: ${hook}`);
-        const env = { ...(this.#options.buildEnv ?? process.env), ...app.spec.run.env };
-        const hookTimeoutMs = this.#options.hookTimeoutMs ?? 10 * 60_000;
-        const hookDeadline = AbortSignal.timeout(hookTimeoutMs);
-        let failure = await runCommand(['/bin/sh', '-c', hook], {
-          cwd: releaseDir,
-          env: { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${env.PATH ?? ''}` },
-          onLine: (line) => progress(indent(line)),
-          signal: hookDeadline,
-        });
-        if (failure !== undefined && hookDeadline.aborted) failure = `took longer than ${minutes(hookTimeoutMs)} and was stopped`;
-        if (failure !== undefined) {
-          const back = previous ? await store.find('Revision', previous, app.metadata.namespace) : undefined;
-          if (back) {
-            progress(`-----> postDeploy failed: rolling back to ${previous}`);
-            await this.#options.runtime.rollout(app, back).catch((error: Error) => progress(indent(`rollback failed: ${error.message}`)));
-          } else {
-            // A first deploy has nothing to go back to: nothing serves until a push succeeds.
-            progress('-----> postDeploy failed: stopping the new revision (there is no earlier one)');
-            await this.#options.runtime.retire(name);
-          }
-          await fail('postDeploy', `"${hook}" ${failure}`, `postDeploy hook failed: "${hook}" ${failure}`);
-        }
-      }
-      await record('postDeploy', { state: 'succeeded', finishedAt: timestamp() });
-    }
-    timings.push({ step: 'postDeploy', ms: performance.now() - stepStart });
 
     const url = this.#options.appUrl(name);
-    await record('postDeploy', {}, 'Ready');
-    await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: [...steps] });
+    await journal.set({ phase: 'Ready' });
+    await setAppStatus({ readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: journal.steps });
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
-    progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
-    return { revision, url, timings };
+    request.progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
+    return { revision: journal.revision, url, timings };
   }
 
   /**
@@ -289,32 +135,8 @@ export class PushPipeline {
     return sweep.revisions.map((revision) => revision.metadata.name);
   }
 
-  /** The revision as an image in the registry: podman's build pushed, or the release folder layered onto node:20-slim. */
-  async #pushImage(
-    plan: BuildPlan,
-    at: { name: string; revisionName: string; releaseDir: string; imageTag: string; registry: string; progress: (line: string) => void },
-  ): Promise<string> {
-    const registry = new RegistryClient(at.registry);
-    const onLine = (line: string) => at.progress(indent(line));
-    if (plan.kind === 'dockerfile') {
-      const pushed = await pushBuiltImage({ registry, localImage: at.imageTag, repository: `dormant/${at.name}`, tag: at.revisionName, digestFile: join(at.releaseDir, '..', `${at.revisionName}.digest`), onLine });
-      return pushed.reference;
-    }
-    await ensureInRegistry({ registry, localImage: 'docker.io/library/node:20-slim', repository: 'library/node', tag: '20-slim', onLine });
-    const layered = await layerImage({
-      registry,
-      base: { repository: 'library/node', tag: '20-slim' },
-      repository: `dormant/${at.name}`,
-      tag: at.revisionName,
-      layerDir: at.releaseDir,
-      command: plan.start,
-      now: this.#now(),
-    });
-    return layered.reference;
-  }
-
   /** Merges fields into the App's status, retrying when another writer got there first. */
-  async #setAppStatus(app: App, fields: { readyRevision?: string; latestRevision?: string; url?: string; latestRevisionSteps?: PipelineStep[] }): Promise<void> {
+  async #setAppStatus(app: App, fields: AppStatusFields): Promise<void> {
     await updateWithRetry(async () => {
       const current = await this.#options.store.get('App', app.metadata.name, app.metadata.namespace);
       await this.#options.store.updateStatus({ ...current, status: { ...current.status, ...fields } });

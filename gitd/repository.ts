@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import git from 'isomorphic-git';
-import { writeFileAtomic } from '../runtime/index.js';
+import { writeFileAtomic } from '../state-folder/index.js';
 import { entryNameProblem, objectExists, PackRejected } from './pack-index.js';
 import { type InThreadLimits, inThreadLimits, PackIndexer, type PackIndexing, SmallPackIndexer } from './pack-indexer.js';
 import { type PackLimits, PackScanRefused, type PackSummary, scanPack } from './pack-scan.js';

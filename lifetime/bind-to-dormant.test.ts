@@ -22,7 +22,7 @@ async function startParent(scope: string, command: string[], expected: number) {
   const parent = spawn(process.execPath, ['--import', 'tsx', parentScript, scope, ...command], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BOUND_TEST: marker } });
   await once(parent.stdout, 'data');
   const deadline = performance.now() + 10_000;
-  // The parent itself carries the marker too.
+  // The parent itself carries the marker too. Polled: nothing tells of a process that is not our child starting, but /proc.
   while (processesWithEnv('BOUND_TEST', marker).length < expected + 1) {
     assert.ok(performance.now() < deadline, `the child did not start its processes: ${processesWithEnv('BOUND_TEST', marker).length - 1} of ${expected}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -55,6 +55,7 @@ describe('bindToDormant', () => {
   it("SIGKILL of Dormant kills a process child, but not what it started (podman's conmon is reaped apart)", async () => {
     const { parent, marker } = await startParent('process', ['/bin/sh', '-c', 'setsid sleep 302 & wait'], 2);
     parent.kill('SIGKILL');
+    // Polled: nothing tells of a process that is not our child dying, but /proc.
     const deadline = performance.now() + 5000;
     while (processesWithEnv('BOUND_TEST', marker).length > 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(processesWithEnv('BOUND_TEST', marker).length, 1, 'the shell died; the sleep it started in its own session lives on');

@@ -65,13 +65,6 @@ export const storeErrors = defineErrors({
     message: (o: ObjectRef & { host: string; reason: string }) =>
       `${ref(o)} cannot claim host ${o.host}: ${o.reason}; remove it from spec.routes.hosts and use a name of its own (such as shop.example.com)`,
   },
-  locked: {
-    code: 'STORE_LOCKED',
-    httpStatus: 503,
-    exitCode: 1,
-    message: (o: { lockFile: string; pid: number; waitedMs: number }) =>
-      `the state lock ${o.lockFile} has been held by process ${o.pid} for ${o.waitedMs} ms; wait for it to finish, or stop that process`,
-  },
   corrupt: {
     code: 'STORE_CORRUPT',
     httpStatus: 500,

@@ -1,9 +1,5 @@
 export { runtimeErrors, storeErrors } from './errors.js';
 export { updateWithRetry } from './update-with-retry.js';
-export { writeFileAtomic } from './local-store/atomic-file.js';
-export { createExclusive } from './local-store/claim-file.js';
-export { isIdentityAlive, isRunning, processIdentity } from './local-store/process-identity.js';
-export { StateLock } from './local-store/state-lock.js';
 export { LocalStore, type LocalStoreOptions } from './local-store/local-store.js';
 export { LocalRuntime, type LocalRuntimeOptions } from './local-runtime/local-runtime.js';
 export { readAppLogs } from './local-runtime/log-book.js';

@@ -9,6 +9,7 @@ import '../builder/index.js';
 import '../cli/index.js';
 import '../gitd/index.js';
 import '../runtime/index.js';
+import '../state-folder/index.js';
 import { registeredErrorCodes } from '../errors/index.js';
 
 it('docs/errors.md documents exactly the codes the code defines', () => {

@@ -82,6 +82,8 @@ export interface DormantUp {
   readonly stop: () => Promise<void>;
   /** What dormant up logged so far (JSON lines). */
   readonly logs: () => string;
+  /** Until dormant up has logged a line matching pattern; rejects after timeoutMs. */
+  readonly untilLogged: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
 }
 
 export interface UpProcess {
@@ -140,6 +142,14 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
         req.end();
       }),
     logs,
+    untilLogged: async (pattern, timeoutMs = 10_000) => {
+      const deadline = AbortSignal.timeout(timeoutMs);
+      while (!pattern.test(logs())) {
+        await once(child.stderr, 'data', { signal: deadline }).catch(() => {
+          throw new Error(`dormant up did not log ${pattern} within ${timeoutMs} ms`);
+        });
+      }
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

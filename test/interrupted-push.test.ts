@@ -8,10 +8,10 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { commandLine, killWhere, killWithEnv, processesWhere, processesWithEnv, untilNoneWhere, untilNoneWithEnv } from '../lifetime/test-support.js';
 import { freePort, type RunResult, runProgram, spawnUp, sshKey, type UpProcess, WorkingCopy } from './git-support.js';
@@ -49,12 +49,24 @@ function get(httpPort: number, app: string): Promise<{ status: number; body: str
   });
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
+/**
+ * A port that a build step or hook connects to once it has started its processes: the test
+ * waits for that connection, the event itself, instead of polling for a file.
+ */
+async function startedSignal(what: string): Promise<{ port: number; arrived: () => Promise<void> }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => server.close());
+  // Listened for from the start, so that a connection before arrived() is called counts too.
+  const connected = once(server, 'connection') as Promise<[Socket]>;
+  const timeoutMs = 60_000;
+  const arrived = async () => {
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const [socket] = await Promise.race([connected, once(deadline, 'abort').then(() => assert.fail(`${what}: not within ${timeoutMs} ms`))]);
+    socket.destroy();
+  };
+  return { port: (server.address() as AddressInfo).port, arrived };
 }
 
 /** A Node app that answers with its version and, once started, forks a process into its own session. */
@@ -69,12 +81,12 @@ const forkingApp = (version: string): Record<string, string> => ({
 
 /**
  * Long-running work for a build step or a hook: a grandchild in the same process group, one
- * in its own session (setsid), then a file that says so, then a long wait.
+ * in its own session (setsid), then a connection to the test's port that says so, then a long wait.
  */
-const slowScript = (startedFile: string) => `#!/bin/sh
+const slowScript = (signalPort: number) => `#!/bin/sh
 sleep 301 &
 setsid sleep 302 </dev/null >/dev/null 2>&1 &
-: > ${startedFile}
+"${process.execPath}" -e "require('node:net').connect(${signalPort}, '127.0.0.1', function () { this.end(); })"
 sleep 303
 `;
 
@@ -132,16 +144,17 @@ describe('kill -9 of Dormant during a push', () => {
     assert.deepEqual(await get(ports.http, 'slow'), { status: 200, body: 'v1' });
 
     const releases = join(stateDir, 'releases', 'slow');
+    const buildStarted = await startedSignal('the build started');
     await copy.commit(
       {
         ...forkingApp('v2'),
         'package.json': JSON.stringify({ name: 'app', version: '2.0.0', scripts: { build: 'sh build.sh', start: 'node server.js' } }),
-        'build.sh': slowScript('build-started'),
+        'build.sh': slowScript(buildStarted.port),
       },
       'v2, slow to build',
     );
     const pushing = copy.push(remote('slow'));
-    await until('the build started', () => existsSync(join(releases, 'slow-00002', 'build-started')));
+    await buildStarted.arrived();
     assert.equal((await revisions(stateDir, 'slow'))[0]?.status?.phase, 'Building');
     await killDormant(up, { mark, app: 'slow', stateDir }, pushing);
 
@@ -177,10 +190,11 @@ describe('kill -9 of Dormant during a push', () => {
     await writeFile(join(work, 'hooked.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: hooked}\nspec:\n  hooks: {postDeploy: ["sh hook.sh"]}\n');
     const applied = await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'hooked.yaml'), '--state-dir', stateDir]);
     assert.equal(applied.code, 0, applied.stderr);
-    await copy.commit({ ...forkingApp('h2'), 'hook.sh': slowScript('hook-started') }, 'h2 with a slow hook');
+    const hookStarted = await startedSignal('the hook started');
+    await copy.commit({ ...forkingApp('h2'), 'hook.sh': slowScript(hookStarted.port) }, 'h2 with a slow hook');
     const pushing = copy.push(remote('hooked'));
     const releases = join(stateDir, 'releases', 'hooked');
-    await until('the hook started', () => existsSync(join(releases, 'hooked-00002', 'hook-started')));
+    await hookStarted.arrived();
     assert.equal((await revisions(stateDir, 'hooked'))[0]?.status?.phase, 'Deploying');
     await killDormant(up, { mark, app: 'hooked', stateDir }, pushing);
 

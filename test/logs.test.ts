@@ -1,5 +1,6 @@
 // `dormant logs` reading what a running local runtime wrote: real replicas, real files.
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { runCli, tempStateDir } from '../cli/test-support.js';
@@ -38,11 +39,25 @@ describe('dormant logs', async () => {
 
   it('-f follows new lines until stopped', async () => {
     const stop = new AbortController();
-    const following = runCli(stateDir, ['logs', 'chatty', '-f', '--since', '1s'], { stop: stop.signal });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const output = new EventEmitter();
+    let printed = '';
+    /** Until the follower has printed a line matching pattern (an AbortError after 10 s). */
+    const until = async (pattern: RegExp) => {
+      const deadline = AbortSignal.timeout(10_000);
+      while (!pattern.test(printed)) await once(output, 'printed', { signal: deadline });
+    };
+    const following = runCli(stateDir, ['logs', 'chatty', '-f', '--since', '1h'], {
+      stop: stop.signal,
+      onStdout: (stdout) => {
+        printed = stdout;
+        output.emit('printed');
+      },
+    });
+    // The lines already there (the replica's start) are printed first: from then on it follows.
+    await until(/starting chatty-00001-\w+/);
     await runtime.setScale('chatty', 0);
     for await (const endpoints of runtime.endpoints('chatty')) if (endpoints.length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(/SIGTERM: closing$/m);
     stop.abort();
     const result = await following;
     assert.equal(result.code, 0);

@@ -110,7 +110,7 @@ describe('idle unauthenticated connections (MaxStartups 20: every connection bey
       if (i % 2 === 1) p.socket.write('SSH-2.0-idle\r\n');
       idle.push(p);
     }
-    // Longer than the 2 s after which an idle waiting connection may make room for a new one.
+    // Part of what is tested: longer than the 2 s after which an idle waiting connection may make room for a new one.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const open = idle.filter((p) => !p.isClosed());
     const dropped = idle.filter((p) => p.received().startsWith('Exceeded MaxStartups'));
@@ -151,6 +151,7 @@ describe('connections that trickle bytes and never log in (MaxStartups 20)', () 
     trickle = setInterval(() => {
       for (const p of tricklers) if (!p.isClosed()) p.socket.write('x');
     }, 500);
+    // Part of what is tested: longer than the 2 s of silence after which a waiting connection may go.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.equal(tricklers.filter((p) => !p.isClosed()).length, 20, 'every trickler still waits');
     const copy = await WorkingCopy.create(d.work, 'trickled', d.adminKey);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isRunning } from '../runtime/index.js';
+import { isRunning } from '../state-folder/index.js';
 import { freePort } from './git-support.js';
 
 const alive = (pid: number): boolean => isRunning(pid);
@@ -120,12 +120,15 @@ describe('dormant up', () => {
     const exited = new Promise((resolve) => child.on('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+    // Polled: dormant up is npm's child, not ours, so no exit event reaches this process.
     for (let i = 0; i < 200 && alive(record.pid); i++) await new Promise((resolve) => setTimeout(resolve, 25));
     assert.ok(!alive(record.pid), 'dormant up is gone with npm');
   });
 
   it('a short command is not held up by SIGTERM', async () => {
     const child = spawn(process.execPath, [bin, 'keys', 'add', '-', '--state-dir', await tempDir()], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Part of what is tested: the SIGTERM comes once the command runs and waits on stdin (it prints
+    // nothing then, so there is no event to wait for); one sent while Node still loads proves nothing.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     child.kill('SIGTERM');

@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const registryHost = process.argv[2] ?? '127.0.0.1:5000';
 /** What the product runs from; tests, benchmarks, docs and hack/ stay out of the image. */
-const productFolders = ['bin', 'cli', 'activator', 'autoscaler', 'gitd', 'builder', 'runtime', 'crds', 'errors', 'lifetime'];
+const productFolders = ['bin', 'cli', 'activator', 'autoscaler', 'gitd', 'builder', 'runtime', 'state-folder', 'crds', 'errors', 'lifetime'];
 const productFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'LICENSE'];
 const isTest = (path: string) => /\.(test|cluster)\.ts$/.test(path) || /(^|\/)test-support\.ts$/.test(path);
 

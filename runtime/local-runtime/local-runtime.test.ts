@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { App } from '../../crds/index.js';
 import { isDormantError } from '../../errors/index.js';
 import { LocalStore } from '../local-store/local-store.js';
-import { isRunning } from '../local-store/process-identity.js';
+import { isRunning } from '../../state-folder/index.js';
 import type { Endpoint } from '../runtime.js';
 import { processesWithEnv, untilNoneWithEnv } from '../../lifetime/test-support.js';
 import { LocalRuntime } from './local-runtime.js';

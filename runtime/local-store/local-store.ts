@@ -17,13 +17,11 @@ import {
   type ObjectOfKind,
   validateAs,
 } from '../../crds/index.js';
+import { isIdentityAlive, StateLock, tempMarker, writeFileAtomic } from '../../state-folder/index.js';
 import { storeErrors } from '../errors.js';
 import type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from '../resource-store.js';
 import { admit, checkHosts, checkKey, claimsNewHosts, deepFreeze, defaultDomain, matches, namePattern, requireResourceVersion } from '../store-checks.js';
-import { tempMarker, writeFileAtomic } from './atomic-file.js';
 import { EventChannel } from '../core/index.js';
-import { isIdentityAlive } from './process-identity.js';
-import { StateLock } from './state-lock.js';
 
 export interface LocalStoreOptions {
   /** The state folder; objects live under <stateDir>/objects/<plural>/<namespace>/<name>.json. */

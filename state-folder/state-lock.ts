@@ -1,6 +1,6 @@
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { storeErrors } from '../errors.js';
+import { stateFolderErrors } from './errors.js';
 import { createExclusive } from './claim-file.js';
 import { identityPid, isIdentityAlive, processIdentity } from './process-identity.js';
 
@@ -49,7 +49,7 @@ export class StateLock {
         continue;
       }
       const waitedMs = Math.round(performance.now() - started);
-      if (waitedMs > this.#timeoutMs) throw storeErrors.locked({ lockFile: this.#file, pid: identityPid(owner) ?? 0, waitedMs });
+      if (waitedMs > this.#timeoutMs) throw stateFolderErrors.locked({ lockFile: this.#file, pid: identityPid(owner) ?? 0, waitedMs });
       await sleep(pauseMs);
       pauseMs = Math.min(pauseMs * 2, 20);
     }

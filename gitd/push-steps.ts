@@ -1,0 +1,234 @@
+/**
+ * The steps of a push to the deploy branch, in order, and what each passes to the next:
+ * checkout (the commit in a release folder, and how to build it) → build (the release,
+ * built) → image (the release as an image in the registry, for clusters) → deploy (the
+ * new revision serving, and the one that served before) → postDeploy (the app's hooks in
+ * the new release; a failure goes back to the one before). runSteps (step-chain.ts) runs
+ * them; the Revision is created once checkout has found what to run.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
+import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
+import { isDormantError } from '../errors/index.js';
+import type { DeployRequest, PushPipelineOptions } from './push-pipeline.js';
+import type { RevisionJournal } from './revision-journal.js';
+import { messageOf, type Step, StepChain, StepFailed } from './step-chain.js';
+
+/** One push, as its steps see it. */
+export interface Push {
+  readonly request: DeployRequest;
+  readonly options: PushPipelineOptions;
+  readonly revisionName: string;
+  readonly releaseDir: string;
+  /** The local image a Dockerfile build makes. */
+  readonly imageTag: string;
+  readonly journal: RevisionJournal;
+  readonly now: () => Date;
+  readonly setAppStatus: (fields: { latestRevision?: string; latestRevisionSteps?: PipelineStep[] }) => Promise<void>;
+}
+
+/** The commit checked out into the release folder, and how to build and start it. */
+export interface CheckedOut {
+  readonly plan: BuildPlan;
+}
+
+/** The built release, with its image reference when a registry is configured. */
+export interface Imaged extends CheckedOut {
+  readonly image?: string;
+}
+
+/** The new revision serves; `previous` served before it, if any. */
+export interface RolledOut {
+  readonly previous: string | undefined;
+}
+
+const indent = (line: string) => `       ${line}`;
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
+
+/** The commit into the release folder, and build detection. */
+const checkout: Step<Push, undefined, CheckedOut> = {
+  name: 'checkout',
+  async run({ request, releaseDir }) {
+    const { app } = request;
+    await rm(releaseDir, { recursive: true, force: true });
+    await mkdir(releaseDir, { recursive: true });
+    try {
+      await request.repo.exportTree(request.commit, releaseDir);
+      const plan = await detectBuild(releaseDir, {
+        nodeVersion: process.version,
+        strategy: app.spec.build.strategy,
+        context: app.spec.build.context,
+        dockerfile: app.spec.build.dockerfile,
+        args: app.spec.build.args,
+      });
+      return { plan };
+    } catch (error) {
+      const message = isDormantError(error) ? error.message : `checkout failed: ${messageOf(error)}`;
+      throw new StepFailed(message, message);
+    }
+  },
+  summary: ({ plan }) => plan.summary,
+  // The Revision's spec (its start command) depends on what checkout found: it is created now.
+  async after(push, { plan }) {
+    const { app, commit, branch } = push.request;
+    const name = app.metadata.name;
+    push.request.progress(`-----> Building ${name} (${plan.summary}) from ${branch} ${commit.slice(0, 7)}`);
+    await push.journal.open({
+      apiVersion,
+      kind: 'Revision',
+      metadata: {
+        name: push.revisionName,
+        namespace: app.metadata.namespace ?? defaultNamespace,
+        labels: { 'dormant.dev/app': name },
+        // On Kubernetes, deleting the App deletes its Revisions (the garbage collector follows this).
+        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
+      },
+      spec: {
+        app: name,
+        commit,
+        branch,
+        strategy: plan.kind === 'dockerfile' ? 'dockerfile' : app.spec.build.strategy,
+        releaseDir: push.releaseDir,
+        ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
+        run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
+      },
+    });
+    await push.setAppStatus({ latestRevision: push.revisionName });
+  },
+};
+
+/** The release built in place (or the Dockerfile's image), within the build timeout. */
+const build: Step<Push, CheckedOut, CheckedOut> = {
+  name: 'build',
+  phaseAfter: 'Deploying',
+  async run({ request, options, releaseDir, imageTag }, checkedOut) {
+    const buildTimeoutMs = options.buildTimeoutMs ?? 20 * 60_000;
+    const deadline = AbortSignal.timeout(buildTimeoutMs);
+    try {
+      await runBuild(checkedOut.plan, {
+        dir: releaseDir,
+        cacheDir: join(options.stateDir, 'cache'),
+        env: options.buildEnv ?? process.env,
+        onLine: (line) => request.progress(indent(line)),
+        onStep: (step) => request.progress(`-----> ${step}`),
+        imageTag,
+        imageLabels: { [stateLabel]: stateLabelValue(options.stateDir) },
+        signal: request.signal ? AbortSignal.any([request.signal, deadline]) : deadline,
+      });
+    } catch (error) {
+      let message = messageOf(error);
+      if (deadline.aborted) message = `the build took longer than ${minutes(buildTimeoutMs)} and was stopped`;
+      request.progress(`-----> Build failed: ${message}`);
+      throw new StepFailed(message, `build failed: ${message.replace(/; its output is above$/, '')}`);
+    }
+    return checkedOut;
+  },
+};
+
+/** Each revision also becomes an OCI image in the registry, by digest, for clusters. */
+const image: Step<Push, CheckedOut, Imaged> = {
+  name: 'image',
+  skip: ({ options }, built) => (options.registry === undefined ? { because: 'off', message: 'no registry configured (dormant up --registry)', output: built } : undefined),
+  async run(push, built) {
+    const { registry } = push.options;
+    if (registry === undefined) return built; // skipped above
+    try {
+      const reference = await pushImage(push, built.plan, registry);
+      push.request.progress(`-----> Image ${reference}`);
+      return { ...built, image: reference };
+    } catch (error) {
+      const message = messageOf(error);
+      push.request.progress(`-----> Image failed: ${message}`);
+      throw new StepFailed(message, `image failed: ${message}`);
+    }
+  },
+  summary: ({ image }) => image,
+  async after({ journal }, { image }) {
+    if (image !== undefined) await journal.set({ image });
+  },
+};
+
+/** New replicas ready before old ones drain; at zero, one replica proves it starts. */
+const deploy: Step<Push, Imaged, RolledOut> = {
+  name: 'deploy',
+  async run({ request, options, journal, revisionName }) {
+    const previous = request.app.status?.readyRevision;
+    request.progress(`-----> Starting ${revisionName}`);
+    try {
+      await options.runtime.rollout(request.app, journal.revision, { verifyAtZero: true });
+    } catch (error) {
+      const message = messageOf(error);
+      for (const line of message.split('\n')) request.progress(indent(line));
+      throw new StepFailed(message, `deploy failed: ${message.split('\n')[0]}`);
+    }
+    return { previous };
+  },
+};
+
+/** The app's postDeploy hooks, in the new release; a failure rolls back to the previous revision. */
+const postDeploy: Step<Push, RolledOut, RolledOut> = {
+  name: 'postDeploy',
+  keepsRelease: true,
+  skip: ({ request }, rolledOut) => (request.app.spec.hooks.postDeploy.length === 0 ? { because: 'nothing-to-do', output: rolledOut } : undefined),
+  async run({ request, options, releaseDir }, rolledOut) {
+    const { app, progress } = request;
+    for (const hook of app.spec.hooks.postDeploy) {
+      progress(`-----> Running postDeploy: ${hook}`);
+      const env = { ...(options.buildEnv ?? process.env), ...app.spec.run.env };
+      const hookTimeoutMs = options.hookTimeoutMs ?? 10 * 60_000;
+      const deadline = AbortSignal.timeout(hookTimeoutMs);
+      let failure = await runCommand(['/bin/sh', '-c', hook], {
+        cwd: releaseDir,
+        env: { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${env.PATH ?? ''}` },
+        onLine: (line) => progress(indent(line)),
+        signal: deadline,
+      });
+      if (failure !== undefined && deadline.aborted) failure = `took longer than ${minutes(hookTimeoutMs)} and was stopped`;
+      if (failure === undefined) continue;
+      await goBack(options, app, rolledOut.previous, progress);
+      throw new StepFailed(`"${hook}" ${failure}`, `postDeploy hook failed: "${hook}" ${failure}`);
+    }
+    return rolledOut;
+  },
+};
+
+/** After a failed hook: the previous revision serves again, or, on a first deploy, nothing does. */
+async function goBack(options: PushPipelineOptions, app: App, previous: string | undefined, progress: (line: string) => void): Promise<void> {
+  const back = previous ? await options.store.find('Revision', previous, app.metadata.namespace) : undefined;
+  if (back) {
+    progress(`-----> postDeploy failed: rolling back to ${previous}`);
+    await options.runtime.rollout(app, back).catch((error: Error) => progress(indent(`rollback failed: ${error.message}`)));
+  } else {
+    // A first deploy has nothing to go back to: nothing serves until a push succeeds.
+    progress('-----> postDeploy failed: stopping the new revision (there is no earlier one)');
+    await options.runtime.retire(app.metadata.name);
+  }
+}
+
+/** The revision as an image in the registry: podman's build pushed, or the release folder layered onto node:20-slim. */
+async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Promise<string> {
+  const registry = new RegistryClient(registryHost);
+  const onLine = (line: string) => push.request.progress(indent(line));
+  const name = push.request.app.metadata.name;
+  if (plan.kind === 'dockerfile') {
+    const digestFile = join(push.releaseDir, '..', `${push.revisionName}.digest`);
+    const pushed = await pushBuiltImage({ registry, localImage: push.imageTag, repository: `dormant/${name}`, tag: push.revisionName, digestFile, onLine });
+    return pushed.reference;
+  }
+  await ensureInRegistry({ registry, localImage: 'docker.io/library/node:20-slim', repository: 'library/node', tag: '20-slim', onLine });
+  const layered = await layerImage({
+    registry,
+    base: { repository: 'library/node', tag: '20-slim' },
+    repository: `dormant/${name}`,
+    tag: push.revisionName,
+    layerDir: push.releaseDir,
+    command: plan.start,
+    now: push.now(),
+  });
+  return layered.reference;
+}
+
+/** A push's steps, in order; each takes what the one before produced. */
+export const pushSteps = StepChain.first(checkout).next(build).next(image).next(deploy).next(postDeploy);
