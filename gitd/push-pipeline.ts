@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { App, PipelineStep, Revision } from '../crds/index.js';
+import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
 import { type Push, pushSteps, seconds } from './push-steps.js';
@@ -110,7 +110,7 @@ export class PushPipeline {
       revisions: await store.list('Revision'),
       apps: await store.list('App'),
       releasesDir: join(this.#options.stateDir, 'releases'),
-      nowIso: this.#now().toISOString().replace(/\.\d+Z$/, 'Z'),
+      nowIso: apiTimestamp(this.#now()),
     });
     for (const revision of sweep.revisions) {
       await store.updateStatus(revision);

@@ -1,4 +1,4 @@
-import type { PipelineStep, Revision, RevisionStatus } from '../crds/index.js';
+import { apiTimestamp, type PipelineStep, type Revision, type RevisionStatus } from '../crds/index.js';
 import type { ResourceStore } from '../runtime/index.js';
 import { type StepJournal, type StepName, stepNames } from './step-chain.js';
 
@@ -22,7 +22,7 @@ export class RevisionJournal implements StepJournal {
   }
 
   timestamp(): string {
-    return this.#now().toISOString().replace(/\.\d+Z$/, 'Z');
+    return apiTimestamp(this.#now());
   }
 
   /** The Revision as last written. */
