@@ -205,7 +205,7 @@ describe('activator hold at zero', eventWaitBound, () => {
     assert.equal(await left, 499, 'the activator saw the client leave');
     const r = await echoReplica('q');
     await h.endpoints.set('quitter', [endpoint('q1', r.address)]);
-    assert.equal((await call(h.port, 'quitter.localhost')).status, 200);
+    assert.equal((await call(h.port, 'quitter.localhost', '/', { signal: AbortSignal.timeout(10_000) })).status, 200);
     assert.equal(r.requests(), 1, 'only the later request reached the app');
   });
 });
