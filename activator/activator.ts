@@ -1,42 +1,24 @@
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
-import { answerThrown, guardErrors } from '../errors/index.js';
-import type { Endpoint, ResourceStore } from '../runtime/index.js';
-import { AppTraffic, type TrafficPolicy, type Upstream, type Waiter } from './app-traffic.js';
-import { activatorErrors } from './errors.js';
-import { appList } from './pages.js';
-import { type ProxyContext, ProxyRequest, upstreamHeaders } from './proxy-request.js';
-import { type HeadProblem, headProblem, originForm } from './request-head.js';
+import { answerThrown } from '../errors/index.js';
+import type { ResourceStore } from '../runtime/index.js';
+import { AppTraffic, type TrafficPolicy } from './app-traffic.js';
+import { Drain } from './drain.js';
+import { type ActivatorMetrics, activatorMetrics } from './metrics.js';
+import { pokeDue, RequestPath } from './request-path.js';
 import { RouteTable } from './route-table.js';
-import { clientErrorAnswer, rawAnswer } from './socket-answers.js';
+import type { AppStats, EndpointSource, StatsSink } from './seams.js';
+import { clientErrorAnswer } from './socket-answers.js';
+import { type RequestRecorder, TraceRecorder } from './trace-recorder.js';
+import { Tunnels } from './tunnel.js';
 
-/** Where ready replicas come from: the runtime, as the activator needs it. */
-export interface EndpointSource {
-  endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
-  drained(app: string, endpointId: string): void;
-  /** false when the app has no revision to start: a request then gets 503 at once. Absent: assume deployed. */
-  deployed?(app: string): boolean;
-}
-
-export interface AppStats {
-  readonly app: string;
-  /** Time-weighted requests in flight or held, over the window. */
-  readonly averageConcurrency: number;
-  readonly requests: number;
-  readonly windowMs: number;
-}
-
-/** Where load goes: the autoscaler, in-process locally and over HTTP in Kubernetes. */
-export interface StatsSink {
-  report(stats: readonly AppStats[]): void;
-  /** An app with no ready replica has a request waiting: wake it now. */
-  poke(app: string): void;
-}
+export type { AppStats, EndpointSource, StatsSink } from './seams.js';
+export type { RequestRecorder } from './trace-recorder.js';
 
 export interface ActivatorOptions {
   readonly store: ResourceStore;
@@ -61,16 +43,10 @@ export interface ActivatorOptions {
   readonly backlog?: number;
 }
 
-/** Gets each finished request of a traced app: arrival (ms since tracing began), duration without time held for a wake-up, status. */
-export type RequestRecorder = (arrivedMs: number, durationMs: number, status: number) => void;
-
 const tickMs = 100;
 const statsEveryTicks = 10;
-const repokeMs = 1000;
 /** Header lines a request may have by default (Apache's LimitRequestFields): well under an app's own cap (Node keeps 1,000). */
 export const defaultMaxHeaderCount = 100;
-/** Response headers that describe the connection to the app, not the answer: not relayed to an upgrade's client. */
-const connectionHeaders = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
   const { spec } = resolvePolicy(app, policies);
@@ -80,6 +56,12 @@ function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>)
 /**
  * The data plane: routes by Host, balances over ready replicas, holds requests while an
  * app wakes, and reports load. One per machine locally; a Deployment in Kubernetes.
+ *
+ * This file composes it and keeps per-app state current: it follows the store (Apps and
+ * AutoscalePolicies) and each app's endpoints, and runs the tick (hold timeouts, re-pokes,
+ * load reports). The parts beside it: request-path.ts (each request, to a replica or the
+ * queue), tunnel.ts (upgrades and CONNECT), trace-recorder.ts (`dormant trace`), drain.ts
+ * (stopping without dropping a request).
  */
 export class Activator {
   readonly #options: ActivatorOptions;
@@ -91,16 +73,15 @@ export class Activator {
   readonly #policies = new Map<string, AutoscalePolicy>();
   readonly #traffic = new Map<string, AppTraffic>();
   readonly #subscriptions = new Map<string, AbortController>();
-  readonly #tracers = new Map<string, Set<{ readonly sinceMs: number; readonly record: RequestRecorder }>>();
   readonly #stop = new AbortController();
-  /** Upgraded connections: the HTTP server no longer tracks them, so close() must. */
-  readonly #upgraded = new Set<Socket>();
-  readonly #metrics;
-  readonly #context: ProxyContext;
+  readonly #metrics: ActivatorMetrics;
+  readonly #traces = new TraceRecorder();
+  readonly #drain: Drain;
+  readonly #requests: RequestPath;
+  readonly #tunnels: Tunnels;
   readonly #maxHeaderCount: number;
   readonly #guard: { readonly server: string; readonly log: Logger };
   #server: Server | undefined;
-  #draining = false;
   #ticker: NodeJS.Timeout | undefined;
   #ticks = 0;
 
@@ -112,34 +93,20 @@ export class Activator {
     this.#guard = { server: 'activator', log: this.#log };
     this.#routes = new RouteTable(options.domain);
     this.#maxHeaderCount = options.maxHeaderCount ?? defaultMaxHeaderCount;
-    const registers = options.registry ? [options.registry] : [];
-    this.#metrics = {
-      requests: new Counter({ name: 'dormant_activator_requests_total', help: 'Requests answered, by app and status', labelNames: ['app', 'code'], registers }),
-      held: new Gauge({ name: 'dormant_activator_held_requests', help: 'Requests waiting for a replica', labelNames: ['app'], registers }),
-      hold: new Histogram({
-        name: 'dormant_activator_cold_start_seconds',
-        help: 'How long requests waited for an app to wake from zero (the cold-start time)',
-        labelNames: ['app'],
-        buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-        registers,
-      }),
-      upstream: new Histogram({
-        name: 'dormant_activator_request_seconds',
-        help: 'From arrival to the end of the response, by app',
-        labelNames: ['app'],
-        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-        registers,
-      }),
-      rejected: new Counter({ name: 'dormant_activator_queue_rejections_total', help: 'Requests refused because the app queue was full', labelNames: ['app'], registers }),
-    };
-    this.#context = {
-      clock: this.#clock,
-      random: this.#random,
-      finished: (request, status) => this.#finished(request, status),
-      hold: (request) => this.#hold(request),
-      draining: () => this.#draining,
-      refused: (request, error) => this.#log.error({ err: error, app: request.traffic.name, method: request.req.method, target: request.path }, 'the upstream client refused a request the activator let through'),
-    };
+    this.#metrics = activatorMetrics(options.registry);
+    const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5000;
+    this.#drain = new Drain(this.#log, keepAliveTimeoutMs);
+    const shared = { routes: this.#routes, traffic: this.#traffic, log: this.#log, clock: this.#clock, random: this.#random, maxHeaderCount: this.#maxHeaderCount };
+    this.#requests = new RequestPath({
+      ...shared,
+      endpoints: options.endpoints,
+      stats: options.stats,
+      metrics: this.#metrics,
+      traces: this.#traces,
+      drain: this.#drain,
+      linkPort: () => (options.publicPort === undefined ? (this.#server?.address() as { port: number } | null | undefined) ?? null : { port: options.publicPort }),
+    });
+    this.#tunnels = new Tunnels({ ...shared, hold: (tunnel) => this.#requests.hold(tunnel), keepAliveTimeoutMs });
   }
 
   /** Starts following the store and listening; resolves with the port. */
@@ -147,6 +114,10 @@ export class Activator {
     await Promise.all([this.#follow('App'), this.#follow('AutoscalePolicy')]);
     const maxHeaderBytes = this.#options.maxHeaderSize ?? 16 * 1024;
     const headersTimeoutMs = this.#options.headersTimeoutMs ?? 30_000;
+    const requests = this.#requests;
+    const tunnels = this.#tunnels;
+    // The handlers, one per way in: a request (the request path), an upgrade (a tunnel), a
+    // CONNECT (refused), and what Node could not parse (answered on the raw socket).
     const server = createServer(
       {
         maxHeaderSize: maxHeaderBytes,
@@ -160,7 +131,7 @@ export class Activator {
       (req, res) => {
         // A handler that throws answers this request with an error and a log line; it never ends Dormant.
         try {
-          this.#onRequest(req, res);
+          requests.onRequest(req, res);
         } catch (error) {
           answerThrown(error, req, res, this.#guard);
         }
@@ -170,17 +141,16 @@ export class Activator {
     server.maxHeadersCount = this.#maxHeaderCount + 1;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       try {
-        this.#onUpgrade(req, socket as Socket, head);
+        tunnels.onUpgrade(req, socket as Socket, head);
       } catch (error) {
-        this.#socketFailed(error, req, socket);
+        tunnels.failed(error, req, socket);
       }
     });
-    // CONNECT (a forward proxy's tunnel) is not served: say so, where Node would drop the connection without a word.
     server.on('connect', (req: IncomingMessage, socket: Duplex) => {
       try {
-        socket.end(rawAnswer(activatorErrors.badTarget({ method: 'CONNECT', target: req.url ?? '' })));
+        tunnels.onConnect(req, socket);
       } catch (error) {
-        this.#socketFailed(error, req, socket);
+        tunnels.failed(error, req, socket);
       }
     });
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -265,113 +235,6 @@ export class Activator {
     })().catch((error: unknown) => this.#log.error({ err: error, app: name }, 'endpoint watch ended'));
   }
 
-  // The request path, in order: Dormant's own page, routing, then a replica or the queue.
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    let host = req.headers.host;
-    const url = req.url ?? '/';
-    let path = url;
-    if (url.charCodeAt(0) !== 47 /* not "/...": absolute-form, asterisk-form or refused */) {
-      const target = originForm(req.method ?? '', url);
-      if (target === undefined) {
-        this.#refuse(res, activatorErrors.badTarget({ method: req.method ?? '', target: url }));
-        return;
-      }
-      path = target.path;
-      if (target.authority !== '') host = target.authority;
-    }
-    const problem = headProblem(req.rawHeaders, host, this.#maxHeaderCount);
-    if (problem !== undefined) {
-      this.#refuse(res, this.#headError(problem, host ?? ''));
-      return;
-    }
-    const hostname = RouteTable.hostname(host);
-    const app = this.#routes.resolve(hostname);
-    const traffic = app === undefined ? undefined : this.#traffic.get(app);
-    if (traffic === undefined) {
-      this.#notAnApp(req, res, hostname, path);
-      return;
-    }
-    const request = new ProxyRequest(req, res, traffic, this.#context);
-    if (path !== url) {
-      request.path = path;
-      request.host = host ?? '';
-    }
-    const now = request.startedAtMs;
-    traffic.meter.started(now);
-    const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
-    if (upstream) request.start(upstream);
-    else if (traffic.readyCount === 0 && this.#options.endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
-    else if (!this.#hold(request)) request.rejectQueueFull();
-  }
-
-  /** An upgrade or CONNECT whose handling threw: a log line and a 500 on the raw socket, as answerThrown does for a request. */
-  #socketFailed(error: unknown, req: IncomingMessage, socket: Duplex): void {
-    const target = req.url ?? '';
-    this.#log.error({ err: error, server: 'activator', method: req.method, url: target.length > 512 ? `${target.slice(0, 512)}...` : target }, 'request handler failed');
-    if (socket.writable) socket.end(rawAnswer(guardErrors.handlerFailed({ server: 'activator' })));
-    else socket.destroy();
-  }
-
-  /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. */
-  #hold(request: ProxyRequest | (Waiter & { traffic: AppTraffic })): boolean {
-    const traffic = request.traffic;
-    const now = this.#clock();
-    // A retry keeps its place in time, so its hold timeout counts from the first wait.
-    if (request.enqueuedAtMs < 0) request.enqueuedAtMs = now;
-    request.waking = request.waking || traffic.readyCount === 0;
-    if (!traffic.queue.push(request)) {
-      this.#metrics.rejected.inc({ app: traffic.name });
-      return false;
-    }
-    if (traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
-    traffic.dispatchQueue(this.#random, now);
-    return true;
-  }
-
-  #poke(traffic: AppTraffic, now: number): void {
-    const first = traffic.lastPokeMs === Number.NEGATIVE_INFINITY || now - traffic.lastPokeMs > 2 * repokeMs;
-    traffic.lastPokeMs = now;
-    this.#options.stats.poke(traffic.name);
-    // The first request for a sleeping app is reported at once, not at the next tick.
-    if (first) this.#options.stats.report([{ app: traffic.name, ...traffic.meter.report(now) }]);
-  }
-
-  #finished(request: ProxyRequest, status: number): void {
-    const traffic = request.traffic;
-    const now = this.#clock();
-    traffic.meter.finished(now);
-    this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
-    this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
-    if (request.heldMs >= 0) this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
-    // A trace replays load without the cold starts it met: the simulator adds its own.
-    if (this.#tracers.size > 0) this.#trace(traffic.name, request.startedAtMs, now - request.startedAtMs - Math.max(0, request.heldMs), status);
-    if (traffic.queue.active > 0) traffic.dispatchQueue(this.#random, now);
-  }
-
-  #trace(app: string, startedAtMs: number, durationMs: number, status: number): void {
-    const tracers = this.#tracers.get(app);
-    if (!tracers) return;
-    for (const tracer of tracers) if (startedAtMs >= tracer.sinceMs) tracer.record(startedAtMs - tracer.sinceMs, durationMs, status);
-  }
-
-  /**
-   * Records every request to app that arrives from now on (`dormant trace`), until the
-   * returned function is called. Costs the request path one map lookup while any app is traced.
-   */
-  traceRequests(app: string, record: RequestRecorder): () => void {
-    const tracer = { sinceMs: this.#clock(), record };
-    let tracers = this.#tracers.get(app);
-    if (!tracers) {
-      tracers = new Set();
-      this.#tracers.set(app, tracers);
-    }
-    tracers.add(tracer);
-    return () => {
-      tracers.delete(tracer);
-      if (tracers.size === 0 && this.#tracers.get(app) === tracers) this.#tracers.delete(app);
-    };
-  }
-
   /** Expires held requests, re-pokes sleeping apps, and reports load every second. */
   #tick(): void {
     const now = this.#clock();
@@ -382,7 +245,7 @@ export class Activator {
       traffic.expireQueue(now);
       if (traffic.queue.active > 0) {
         // A held request keeps the wake-up demand alive: the poke is repeated, never lost.
-        if (traffic.readyCount === 0 && now - traffic.lastPokeMs >= repokeMs) this.#poke(traffic, now);
+        if (pokeDue(traffic.readyCount, traffic.lastPokeMs, now)) this.#requests.poke(traffic, now);
         // A replica routed around after a failed connect may be back.
         else traffic.dispatchQueue(this.#random, now);
       }
@@ -392,161 +255,12 @@ export class Activator {
     if (report && stats.length > 0) this.#options.stats.report(stats);
   }
 
-  #headError(problem: HeadProblem, host: string) {
-    if (problem === 'tooManyHeaders') return activatorErrors.tooManyHeaders({ maxHeaderCount: this.#maxHeaderCount });
-    return activatorErrors.badHost({ host, duplicate: problem === 'duplicateHost' });
-  }
-
-  /** Answers a request that is not routed at all (a bad target or head) with its error. */
-  #refuse(res: ServerResponse, error: { httpStatus: number; code: string; message: string }): void {
-    if (this.#draining) res.shouldKeepAlive = false;
-    res.writeHead(error.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'x-dormant-error': error.code });
-    res.end(error.message);
-  }
-
-  #notAnApp(req: IncomingMessage, res: ServerResponse, hostname: string, path: string): void {
-    // Draining: the answer says Connection: close, so the client's next request opens a connection to another activator (proxied answers decide it as they start).
-    if (this.#draining) res.shouldKeepAlive = false;
-    const apps = this.#routes.apps();
-    if (this.#routes.isRoot(hostname) && path === '/') {
-      const listening = this.#server?.address() as { port: number } | null;
-      const page = appList(apps, this.#routes.domain, this.#options.publicPort === undefined ? listening : { port: this.#options.publicPort }, req.headers.accept ?? '');
-      res.writeHead(200, { 'content-type': page.contentType });
-      res.end(page.body);
-      return;
-    }
-    this.#refuse(res, activatorErrors.unknownHost({ host: hostname, apps, domain: this.#routes.domain }));
-  }
-
   /**
-   * WebSocket and other upgrades: the handshake goes to a replica, and only its 101 turns the
-   * connection into a byte tunnel, counted in flight while open. Any other answer is relayed
-   * and the connection closed, so nothing the client sent after its request reaches the app
-   * unless the app switched protocols.
+   * Records every request to app that arrives from now on (`dormant trace`), until the
+   * returned function is called. Costs the request path one map lookup while any app is traced.
    */
-  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    this.#upgraded.add(socket);
-    socket.once('close', () => this.#upgraded.delete(socket));
-    let host = req.headers.host;
-    let path = req.url ?? '/';
-    if (path.charCodeAt(0) !== 47) {
-      const target = originForm(req.method ?? '', path);
-      if (target === undefined) {
-        socket.end(rawAnswer(activatorErrors.badTarget({ method: req.method ?? '', target: path })));
-        return;
-      }
-      path = target.path;
-      if (target.authority !== '') host = target.authority;
-    }
-    const problem = headProblem(req.rawHeaders, host, this.#maxHeaderCount);
-    if (problem !== undefined) {
-      socket.end(rawAnswer(this.#headError(problem, host ?? '')));
-      return;
-    }
-    // Node hands over the socket right after the head: a body would be read as the new protocol's bytes.
-    const length = req.headers['content-length'];
-    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      socket.end(rawAnswer(activatorErrors.badUpgrade({})));
-      return;
-    }
-    const app = this.#routes.resolve(RouteTable.hostname(host));
-    const traffic = app === undefined ? undefined : this.#traffic.get(app);
-    if (!traffic) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      return;
-    }
-    const routedHost = host ?? '';
-    const tunnel: Waiter & { traffic: AppTraffic } = {
-      traffic,
-      cancelled: false,
-      queued: false,
-      enqueuedAtMs: -1,
-      waking: false,
-      start: (upstream: Upstream) => this.#tunnel({ req, client: socket, head, traffic, upstream, host: routedHost, path }),
-      expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
-    };
-    socket.once('close', () => traffic.queue.cancel(tunnel));
-    traffic.meter.started(this.#clock());
-    socket.once('close', () => traffic.meter.finished(this.#clock()));
-    const upstream = traffic.acquire(this.#random, this.#clock());
-    if (upstream) tunnel.start(upstream);
-    else if (!this.#hold(tunnel)) socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
-  }
-
-  #tunnel(o: { req: IncomingMessage; client: Socket; head: Buffer; traffic: AppTraffic; upstream: Upstream; host: string; path: string }): void {
-    const { req, client, traffic, upstream } = o;
-    if (client.destroyed) {
-      traffic.release(upstream);
-      return;
-    }
-    const headers = upstreamHeaders(req, o.host);
-    headers.push('connection', 'upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
-    const colon = upstream.address.lastIndexOf(':');
-    const outgoing = httpRequest({
-      host: upstream.address.slice(0, colon),
-      port: Number(upstream.address.slice(colon + 1)),
-      method: req.method ?? 'GET',
-      path: o.path,
-      headers,
-      setHost: false,
-      agent: false,
-    });
-    let server: Duplex | undefined;
-    let answered = false;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      traffic.release(upstream);
-      outgoing.destroy();
-      server?.destroy();
-      client.destroy();
-    };
-    outgoing.once('upgrade', (res: IncomingMessage, upgraded: Duplex, upstreamHead: Buffer) => {
-      // 101: the app switched protocols; from here on the connection is a byte tunnel.
-      answered = true;
-      server = upgraded;
-      let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
-      const raw = res.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
-      client.write(`${text}\r\n`);
-      if (upstreamHead.length > 0) client.write(upstreamHead);
-      if (o.head.length > 0) upgraded.write(o.head);
-      upgraded.pipe(client);
-      client.pipe(upgraded);
-      // Either side closing (or half-closing) ends the tunnel: it must not hold a replica forever.
-      upgraded.once('close', release);
-      upgraded.once('end', release);
-      upgraded.once('error', release);
-      client.once('end', release);
-    });
-    outgoing.once('response', (res: IncomingMessage) => {
-      // Not upgraded: relay this one answer and close. What the client sent after its request
-      // is read and dropped, never sent on: it skipped the activator's checks.
-      answered = true;
-      const connectionListed = typeof res.headers.connection === 'string' ? res.headers.connection.toLowerCase().split(',').map((t) => t.trim()) : [];
-      let text = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
-      const raw = res.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) {
-        const lower = (raw[i] ?? '').toLowerCase();
-        if (!connectionHeaders.has(lower) && !connectionListed.includes(lower)) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
-      }
-      client.write(`${text}connection: close\r\n\r\n`);
-      res.pipe(client);
-      res.once('error', release);
-      // A client that never closes its side is cut after the keep-alive timeout it would have had.
-      res.once('end', () => client.setTimeout(this.#options.keepAliveTimeoutMs ?? 5000, release));
-      client.resume();
-      client.once('end', () => (client.writableFinished ? release() : client.once('finish', release)));
-    });
-    outgoing.once('error', () => {
-      if (!answered && !client.destroyed) client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      if (answered) release();
-      else client.once('finish', release);
-    });
-    client.once('close', release);
-    client.once('error', release);
-    outgoing.end();
+  traceRequests(app: string, record: RequestRecorder): () => void {
+    return this.#traces.add(app, record, this.#clock());
   }
 
   /**
@@ -555,22 +269,13 @@ export class Activator {
    * with Connection: close. Idle keep-alive connections are not cut (a client may be
    * sending on one at that moment): they expire on the keep-alive timeout the clients were
    * told, which well-behaved clients stop reusing just before. Then the listener closes
-   * once the last request is answered; at deadlineMs whatever is left is cut.
+   * once the last request is answered; at deadlineMs whatever is left is cut. Answers
+   * already say Connection: close when this returns its promise.
    */
   async drain(deadlineMs: number): Promise<void> {
     const server = this.#server;
-    if (!server || this.#draining) return;
-    this.#draining = true;
-    const started = performance.now();
-    const keepAliveMs = this.#options.keepAliveTimeoutMs ?? 5000;
-    this.#log.info({ keepAliveMs, deadlineMs }, 'draining: answering with Connection: close until idle connections expire');
-    await new Promise((resolve) => setTimeout(resolve, Math.min(deadlineMs, keepAliveMs + 500)));
-    const left = Math.max(0, deadlineMs - (performance.now() - started));
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
-    clearTimeout(timer);
-    this.#log.info({ drainedMs: Math.round(performance.now() - started) }, 'drained');
+    if (!server) return;
+    await this.#drain.run(server, deadlineMs);
   }
 
   async close(): Promise<void> {
@@ -578,7 +283,7 @@ export class Activator {
     clearInterval(this.#ticker);
     for (const subscription of this.#subscriptions.values()) subscription.abort();
     const server = this.#server;
-    for (const socket of this.#upgraded) socket.destroy();
+    this.#tunnels.closeAll();
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -7,8 +7,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { call, closeAfterAll, endpoint, type Harness, harness, replica } from './test-support.js';
+import { call, closeAfterAll, dataUntil, endpoint, eventWaitBound, type Harness, harness, replica } from './test-support.js';
 
 const { harnesses: open, servers } = closeAfterAll();
 
@@ -37,10 +36,24 @@ async function setup(options: { headersTimeoutMs?: number; maxHeaderCount?: numb
   open.push(h);
   const echo = await recordingApp('echo', echoMaxHeadersCount === undefined ? {} : { maxHeadersCount: echoMaxHeadersCount });
   const other = await recordingApp('other');
-  h.endpoints.set('echo', [endpoint('e', echo.address)]);
-  h.endpoints.set('other', [endpoint('o', other.address)]);
-  await sleep(20);
+  await Promise.all([h.endpoints.set('echo', [endpoint('e', echo.address)]), h.endpoints.set('other', [endpoint('o', other.address)])]);
   return { h, echo, other };
+}
+
+/** Whether socket closes within waitMs: a bound on waiting for the close, not a wait for something to change. */
+function closedWithin(socket: Socket, waitMs: number): Promise<boolean> {
+  if (socket.closed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.off('close', onClose);
+      resolve(false);
+    }, waitMs);
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    socket.once('close', onClose);
+  });
 }
 
 /** Writes text on a new connection and collects what comes back until the activator closes it (or waitMs passes). */
@@ -51,7 +64,7 @@ async function exchange(port: number, text: string, waitMs = 5000): Promise<{ te
   socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
   socket.on('error', () => {});
   socket.write(text);
-  const closed = await Promise.race([once(socket, 'close').then(() => true), sleep(waitMs).then(() => false)]);
+  const closed = await closedWithin(socket, waitMs);
   socket.destroy();
   return { text: received, closed };
 }
@@ -79,7 +92,7 @@ async function stillServing(h: Harness): Promise<void> {
   assert.equal(answer.body, 'other GET /ok');
 }
 
-describe('activator request targets (RFC 9112 3.2)', () => {
+describe('activator request targets (RFC 9112 3.2)', eventWaitBound, () => {
   it('an absolute-form target is routed by its authority and sent upstream in origin form, with that authority as Host', async () => {
     const { h, echo } = await setup();
     const answer = await exchange(h.port, 'GET http://echo.localhost/x?y=1 HTTP/1.1\r\nhost: other.localhost\r\nconnection: close\r\n\r\n');
@@ -153,7 +166,7 @@ describe('activator request targets (RFC 9112 3.2)', () => {
   });
 });
 
-describe('activator Host checks', () => {
+describe('activator Host checks', eventWaitBound, () => {
   for (const host of ['echo.localhost:1",for=6.6.6.6;host="x', 'echo.localhost:80x', 'echo.localhost/x', 'user@echo.localhost', 'echo.localhost,other.localhost', 'echo.localhost:1:2']) {
     it(`the Host ${host} gets 400 ACTIVATOR_BAD_HOST and reaches no app`, async () => {
       const { h, echo } = await setup();
@@ -188,7 +201,7 @@ describe('activator Host checks', () => {
   });
 });
 
-describe('activator header count', () => {
+describe('activator header count', eventWaitBound, () => {
   it('a request with 1,100 small headers gets 431 ACTIVATOR_TOO_MANY_HEADERS and reaches no app', async () => {
     const { h, echo } = await setup();
     const many = Array.from({ length: 1100 }, (_, i) => `x-h${i}: 1\r\n`).join('');
@@ -223,7 +236,7 @@ describe('activator header count', () => {
   });
 });
 
-describe('activator upgrades', () => {
+describe('activator upgrades', eventWaitBound, () => {
   it('an Upgrade the app does not accept is answered and the connection closed: later bytes never reach the app', async () => {
     const { h, echo } = await setup();
     const smuggled = 'GET /second HTTP/1.1\r\nhost: echo.localhost\r\nx-forwarded-for: 6.6.6.6\r\n\r\n';
@@ -246,17 +259,16 @@ describe('activator upgrades', () => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
       socket.on('data', (chunk: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
     });
-    h.endpoints.set('ws', [endpoint('w', r.address)]);
-    await sleep(20);
+    await h.endpoints.set('ws', [endpoint('w', r.address)]);
     const socket = connect(h.port, '127.0.0.1');
     await once(socket, 'connect');
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     socket.write('GET /chat HTTP/1.1\r\nhost: ws.localhost\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\nhello');
-    for (let i = 0; i < 200 && !received.includes('echo:hello'); i++) await sleep(10);
+    await dataUntil(socket, () => received.includes('echo:hello'));
     assert.match(received, /^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*\r\n\r\necho:hello$/, 'bytes that came with the handshake are delivered once the app switched');
     socket.write('again');
-    for (let i = 0; i < 200 && !received.includes('echo:again'); i++) await sleep(10);
+    await dataUntil(socket, () => received.includes('echo:again'));
     assert.match(received, /echo:again/);
     socket.destroy();
   });
@@ -269,30 +281,29 @@ describe('activator upgrades', () => {
   });
 });
 
-describe('activator parse errors and timeouts', () => {
+describe('activator parse errors and timeouts', eventWaitBound, () => {
   it('garbage after a request whose streamed answer is under way cuts that connection, and writes no 400 into the stream', async () => {
     const h = await harness({ sse: {}, other: {} });
     open.push(h);
     const r = await replica((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: first\n\n');
+      // The stream stays open on purpose, so that the garbage below arrives while its answer is under way; it ends later, to leave nothing behind.
       setTimeout(() => res.end('data: last\n\n'), 2000);
     });
     servers.push(r.server);
     const other = await recordingApp('other');
-    h.endpoints.set('sse', [endpoint('s', r.address)]);
-    h.endpoints.set('other', [endpoint('o', other.address)]);
-    await sleep(20);
+    await Promise.all([h.endpoints.set('sse', [endpoint('s', r.address)]), h.endpoints.set('other', [endpoint('o', other.address)])]);
     const socket = connect(h.port, '127.0.0.1');
     await once(socket, 'connect');
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     socket.on('error', () => {});
     socket.write('GET /events HTTP/1.1\r\nhost: sse.localhost\r\n\r\n');
-    for (let i = 0; i < 200 && !received.includes('data: first'); i++) await sleep(10);
+    await dataUntil(socket, () => received.includes('data: first'));
     assert.match(received, /data: first/);
     socket.write('NOT HTTP AT ALL\r\n\r\n');
-    const closed = await Promise.race([once(socket, 'close').then(() => true), sleep(5000).then(() => false)]);
+    const closed = await closedWithin(socket, 5000);
     assert.equal(closed, true, 'the connection is cut');
     assert.doesNotMatch(received, /HTTP\/1\.1 400/, `no second status line inside the stream:\n${received}`);
     await stillServing(h);
@@ -307,8 +318,11 @@ describe('activator parse errors and timeouts', () => {
 
   it('headers that do not finish within the headers timeout get 408 ACTIVATOR_HEADERS_TIMEOUT', async () => {
     const { h, echo } = await setup({ headersTimeoutMs: 500 });
+    const started = performance.now();
     const answer = await exchange(h.port, 'GET / HTTP/1.1\r\nhost: echo.localhost\r\n', 10_000);
+    const tookMs = performance.now() - started;
     assert.equal(answer.closed, true);
+    assert.ok(tookMs >= 450, `answered after ${tookMs.toFixed(0)} ms: not before the headers timeout of 500 ms`);
     assertError(answer.text, 408, 'ACTIVATOR_HEADERS_TIMEOUT');
     assert.equal(echo.seen.length, 0);
     await stillServing(h);

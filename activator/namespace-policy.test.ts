@@ -4,13 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { apiVersion } from '../crds/index.js';
 import { LocalStore, type ObjectInput } from '../runtime/index.js';
 import { Activator } from './activator.js';
-import { call, endpoint, ManualEndpoints, RecordingSink, replica } from './test-support.js';
+import { arrivals, call, endpoint, eventWaitBound, ManualEndpoints, RecordingSink, replica } from './test-support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -37,12 +36,7 @@ async function activatorOver(objects: readonly ObjectInput[]) {
 const app = (name: string, spec: Record<string, unknown> = {}): ObjectInput => ({ apiVersion, kind: 'App', metadata: { name }, spec });
 const policy = (name: string, spec: Record<string, unknown>): ObjectInput => ({ apiVersion, kind: 'AutoscalePolicy', metadata: { name }, spec });
 
-async function heldNow(registry: Registry, app: string): Promise<number> {
-  const metric = await registry.getSingleMetric('dormant_activator_held_requests')?.get();
-  return metric?.values.find((v) => v.labels.app === app)?.value ?? 0;
-}
-
-describe('activator and the namespace default policy', () => {
+describe('activator and the namespace default policy', eventWaitBound, () => {
   it("an app without a policyRef is held to the default policy's queueDepth; another app keeps serving", async () => {
     const h = await activatorOver([policy('default', { queueDepth: 2 }), app('small'), app('busy', { autoscale: { queueDepth: 50 } })]);
     const served = await replica((_req, res) => res.end('busy ok'));
@@ -50,9 +44,10 @@ describe('activator and the namespace default policy', () => {
       served.server.closeAllConnections();
       served.server.close();
     });
-    h.endpoints.set('busy', [endpoint('b1', served.address)]);
+    await h.endpoints.set('busy', [endpoint('b1', served.address)]);
+    const arrived = arrivals(h.port, 2);
     const held = [call(h.port, 'small.localhost'), call(h.port, 'small.localhost')];
-    for (let i = 0; i < 200 && (await heldNow(h.registry, 'small')) < 2; i++) await sleep(10);
+    await arrived;
     // Held instead of refused would wait the whole hold timeout: give up sooner.
     const rejected = await call(h.port, 'small.localhost', '/', { signal: AbortSignal.timeout(10_000) });
     assert.equal(rejected.status, 503, rejected.body);
@@ -73,6 +68,7 @@ describe('activator and the namespace default policy', () => {
   it("an app with a policyRef is not held to the default policy's containerConcurrency", async () => {
     const h = await activatorOver([policy('default', { containerConcurrency: 1 }), policy('open', { target: 50 }), app('serial'), app('parallel', { autoscale: { policyRef: 'open' } })]);
     const peaks = new Map<string, { inFlight: number; peak: number }>();
+    const applied: Promise<void>[] = [];
     for (const name of ['serial', 'parallel']) {
       const seen = { inFlight: 0, peak: 0 };
       peaks.set(name, seen);
@@ -85,7 +81,8 @@ describe('activator and the namespace default policy', () => {
           res.end('ok');
         };
         // Each answer waits until a second request is in flight (then both go), or a while
-        // (short where one at a time is expected): parallel requests show without depending on timing.
+        // (short where one at a time is expected): parallel requests show without depending on
+        // timing. The timer is that bound, not a wait for something to change.
         const timer = setTimeout(() => {
           const at = waiting.indexOf(release);
           if (at >= 0) waiting.splice(at, 1);
@@ -102,9 +99,9 @@ describe('activator and the namespace default policy', () => {
         r.server.closeAllConnections();
         r.server.close();
       });
-      h.endpoints.set(name, [endpoint(`${name}-1`, r.address)]);
+      applied.push(h.endpoints.set(name, [endpoint(`${name}-1`, r.address)]));
     }
-    await sleep(20);
+    await Promise.all(applied);
     for (const name of ['serial', 'parallel']) {
       const answers = await Promise.all(Array.from({ length: 4 }, () => call(h.port, `${name}.localhost`)));
       assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);

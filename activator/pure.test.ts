@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pickTwoChoices } from './balancer.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
+import { idleWaitMs } from './drain.js';
 import { type Held, HoldQueue } from './hold-queue.js';
+import { pokeDue, wakeStarts } from './request-path.js';
 import { RouteTable } from './route-table.js';
+import { TraceRecorder } from './trace-recorder.js';
 
 /** A random source that returns the given values in turn. */
 const sequence = (...values: number[]) => {
@@ -132,5 +135,66 @@ describe('RouteTable', () => {
     routes.remove('temp');
     assert.equal(routes.resolve('other.example.com'), undefined);
     assert.deepEqual(routes.apps(), []);
+  });
+});
+
+describe('pokeDue', () => {
+  const never = Number.NEGATIVE_INFINITY;
+  const rows = [
+    { name: 'asleep, never poked', readyCount: 0, lastPokeMs: never, nowMs: 0, due: true },
+    { name: 'asleep, poked 999 ms ago', readyCount: 0, lastPokeMs: 1, nowMs: 1000, due: false },
+    { name: 'asleep, poked 1,000 ms ago', readyCount: 0, lastPokeMs: 0, nowMs: 1000, due: true },
+    { name: 'one ready replica, never poked', readyCount: 1, lastPokeMs: never, nowMs: 5000, due: false },
+  ];
+  for (const row of rows) it(row.name, () => assert.equal(pokeDue(row.readyCount, row.lastPokeMs, row.nowMs), row.due));
+});
+
+describe('wakeStarts', () => {
+  const rows = [
+    { name: 'never poked', lastPokeMs: Number.NEGATIVE_INFINITY, nowMs: 0, starts: true },
+    { name: 're-poked a second later, while still waking', lastPokeMs: 0, nowMs: 1000, starts: false },
+    { name: 'poked exactly two periods ago', lastPokeMs: 0, nowMs: 2000, starts: false },
+    { name: 'poked more than two periods ago', lastPokeMs: 0, nowMs: 2001, starts: true },
+  ];
+  for (const row of rows) it(row.name, () => assert.equal(wakeStarts(row.lastPokeMs, row.nowMs), row.starts));
+});
+
+describe('idleWaitMs', () => {
+  const rows = [
+    { name: 'deadline well past keep-alive: keep-alive and 500 ms', deadlineMs: 30_000, keepAliveMs: 5000, waitMs: 5500 },
+    { name: 'deadline shorter than keep-alive: the deadline', deadlineMs: 1000, keepAliveMs: 5000, waitMs: 1000 },
+    { name: 'deadline within the extra 500 ms: the deadline', deadlineMs: 5200, keepAliveMs: 5000, waitMs: 5200 },
+  ];
+  for (const row of rows) it(row.name, () => assert.equal(idleWaitMs(row.deadlineMs, row.keepAliveMs), row.waitMs));
+});
+
+describe('TraceRecorder', () => {
+  it('records requests to a traced app that arrived since tracing began, relative to it, until stopped', () => {
+    const traces = new TraceRecorder();
+    const seen: number[][] = [];
+    assert.equal(traces.tracing, false);
+    const stop = traces.add('a', (arrivedMs, durationMs, status) => seen.push([arrivedMs, durationMs, status]), 100);
+    assert.equal(traces.tracing, true);
+    traces.record('a', 99, 5, 200); // arrived before tracing began
+    traces.record('b', 150, 5, 200); // another app
+    traces.record('a', 150, 7, 504);
+    stop();
+    traces.record('a', 200, 1, 200);
+    assert.deepEqual(seen, [[50, 7, 504]]);
+    assert.equal(traces.tracing, false, 'no app traced: the request path skips it');
+  });
+
+  it('two tracers of one app each get every request; stopping one keeps the other', () => {
+    const traces = new TraceRecorder();
+    const first: number[] = [];
+    const second: number[] = [];
+    const stopFirst = traces.add('a', (arrivedMs) => first.push(arrivedMs), 0);
+    traces.add('a', (arrivedMs) => second.push(arrivedMs), 10);
+    traces.record('a', 20, 1, 200);
+    stopFirst();
+    traces.record('a', 30, 1, 200);
+    assert.deepEqual(first, [20]);
+    assert.deepEqual(second, [10, 20]);
+    assert.equal(traces.tracing, true);
   });
 });

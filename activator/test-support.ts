@@ -1,8 +1,10 @@
 // Test helpers for the activator: replicas are real HTTP servers on loopback; the endpoint
 // source is a tiny stand-in for the runtime that the test moves by hand.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, request, type RequestListener, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -15,6 +17,8 @@ import { Activator, type ActivatorOptions, type AppStats, type EndpointSource, t
 export class ManualEndpoints implements EndpointSource {
   readonly #current = new Map<string, readonly Endpoint[]>();
   readonly #listeners = new Map<string, Set<(endpoints: readonly Endpoint[]) => void>>();
+  /** Per app, the snapshots set and not yet applied, oldest first, each with what to resolve once it is. */
+  readonly #unapplied = new Map<string, { readonly endpoints: readonly Endpoint[]; readonly applied: () => void }[]>();
   readonly drainedCalls: string[] = [];
   /** Apps the stand-in runtime has no revision for. */
   readonly undeployed = new Set<string>();
@@ -23,9 +27,27 @@ export class ManualEndpoints implements EndpointSource {
     return !this.undeployed.has(app);
   }
 
-  set(app: string, endpoints: readonly Endpoint[]): void {
+  /**
+   * The app's endpoints are now these. Resolves once the activator has applied them (or a
+   * later set): its watch took this snapshot and came back for the next, which it does only
+   * after routing by it. An app the activator does not know yet is applied when it learns of it.
+   */
+  set(app: string, endpoints: readonly Endpoint[]): Promise<void> {
+    const applied = new Promise<void>((resolve) => {
+      const unapplied = this.#unapplied.get(app) ?? [];
+      unapplied.push({ endpoints, applied: resolve });
+      this.#unapplied.set(app, unapplied);
+    });
     this.#current.set(app, endpoints);
     for (const listener of this.#listeners.get(app) ?? []) listener(endpoints);
+    return applied;
+  }
+
+  /** A subscriber came back after taking endpoints: that snapshot and every older one are applied. */
+  #applied(app: string, endpoints: readonly Endpoint[]): void {
+    const unapplied = this.#unapplied.get(app) ?? [];
+    const at = unapplied.findIndex((u) => u.endpoints === endpoints);
+    for (const { applied } of unapplied.splice(0, at + 1)) applied();
   }
 
   async *endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
@@ -42,8 +64,10 @@ export class ManualEndpoints implements EndpointSource {
     try {
       while (!signal?.aborted) {
         const next = pending.shift();
-        if (next) yield next;
-        else await new Promise<void>((resolve) => (wake = resolve));
+        if (next) {
+          yield next;
+          this.#applied(app, next);
+        } else await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
       listeners.delete(listener);
@@ -57,16 +81,31 @@ export class ManualEndpoints implements EndpointSource {
 
 export class RecordingSink implements StatsSink {
   readonly pokes: string[] = [];
+  /** When each poke came (performance.now()), as pokes. */
+  readonly pokedAtMs: number[] = [];
   readonly reports: AppStats[][] = [];
-  onPoke: ((app: string) => void) | undefined;
+  readonly #pokeWaiters: (() => void)[] = [];
+  readonly #reportWaiters: ((stats: readonly AppStats[]) => void)[] = [];
 
   report(stats: readonly AppStats[]): void {
     this.reports.push([...stats]);
+    for (let waiter = this.#reportWaiters.shift(); waiter; waiter = this.#reportWaiters.shift()) waiter(stats);
   }
 
   poke(app: string): void {
     this.pokes.push(app);
-    this.onPoke?.(app);
+    this.pokedAtMs.push(performance.now());
+    for (let waiter = this.#pokeWaiters.shift(); waiter; waiter = this.#pokeWaiters.shift()) waiter();
+  }
+
+  /** Resolves once count pokes have come in all. */
+  async poked(count: number): Promise<void> {
+    while (this.pokes.length < count) await new Promise<void>((resolve) => this.#pokeWaiters.push(resolve));
+  }
+
+  /** The next report, from now on. */
+  nextReport(): Promise<readonly AppStats[]> {
+    return new Promise((resolve) => this.#reportWaiters.push(resolve));
   }
 }
 
@@ -164,3 +203,65 @@ export function call(port: number, host: string, path = '/', options: { method?:
     req.end(options.body);
   });
 }
+
+/**
+ * Resolves once count requests have reached the HTTP server listening on port, counted from
+ * now. Node publishes `http.server.request.start` just before it emits `request`, in the same
+ * turn, and the activator's request handler is synchronous: by the time this resolves each
+ * of them has been routed, held or sent on. Upgrades are not counted (Node publishes none).
+ */
+export function arrivals(port: number, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onStart = (message: unknown) => {
+      const { server } = message as { server: Server };
+      if ((server.address() as AddressInfo | null)?.port !== port || ++seen < count) return;
+      unsubscribe('http.server.request.start', onStart);
+      resolve();
+    };
+    subscribe('http.server.request.start', onStart);
+  });
+}
+
+/**
+ * Resolves at the next failed connect (of the activator's upstream client, undici) to address:
+ * undici publishes `undici:client:connectError` and, in the same turn, fails the requests
+ * waiting for that connection, so by then the activator has seen the failure.
+ */
+export function connectFailed(address: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onError = (message: unknown) => {
+      const { connectParams } = message as { connectParams: { hostname: string; port: string | number } };
+      if (`${connectParams.hostname}:${connectParams.port}` !== address) return;
+      unsubscribe('undici:client:connectError', onError);
+      resolve();
+    };
+    subscribe('undici:client:connectError', onError);
+  });
+}
+
+/**
+ * Resolves once done() holds, checked now and after each chunk socket receives (its
+ * listeners added before this one have run by then); rejects if the socket closes first.
+ */
+export function dataUntil(socket: Socket, done: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      if (!done()) return;
+      socket.off('data', onData).off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      socket.off('data', onData);
+      reject(new Error('the connection closed before the data came'));
+    };
+    if (done()) {
+      resolve();
+      return;
+    }
+    socket.on('data', onData).on('close', onClose);
+  });
+}
+
+/** For the suites that wait on events: one that never comes fails the suite after this, rather than hanging the run. */
+export const eventWaitBound = { timeout: 120_000 };
