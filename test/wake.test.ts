@@ -72,7 +72,9 @@ it('the first request to an app at zero wakes it and is answered, with X-Dormant
   }
   const idleMs = performance.now() - lastRequest;
   assert.equal(runtime.describe('napper').desired, 0, `never scaled to zero: ${autoscaler.describe('napper')?.reason}`);
-  assert.ok(idleMs >= 6000, `scaled to zero after ${idleMs.toFixed(0)} ms of silence`);
+  // Load is counted in one-second buckets, stamped with the start of their second: the last request
+  // may count as up to 1 s older than it is (it failed 1 run in 4 at 5.7 s when this said 6 s).
+  assert.ok(idleMs >= 5000, `scaled to zero after ${idleMs.toFixed(0)} ms of silence, before the 6 s window less the 1 s of a bucket`);
   t.diagnostic(`scaled to zero after ${(idleMs / 1000).toFixed(1)} s of silence (stableWindow and grace 6 s)`);
   assert.match(message, /^0 replicas: idle [\d.]+ s: scale to zero$/);
 
