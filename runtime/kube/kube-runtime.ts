@@ -625,6 +625,14 @@ export class KubeRuntime implements Runtime {
     this.#status.rewriteAll(this.#state.keys());
   }
 
+  /** A crash loop or an image that cannot be pulled, as the kubelet reports it for the serving revision's pods, as the local runtime says it. */
+  #failingCondition(state: AppState, serving: string | undefined): ReplicaStatus['ready'] {
+    const pods = [];
+    for (const pod of state.pods.values()) if (pod.view.revision === serving && !pod.view.terminating) pods.push(pod.view);
+    const failure = rolloutFailure(pods);
+    return failure === undefined ? undefined : { type: 'Ready', status: 'False', reason: 'CrashLoopBackOff', message: failure };
+  }
+
   /** Replica counts and the Ready condition, as App.status should say now. */
   #replicaStatus(state: AppState): ReplicaStatus {
     const serving = state.revision?.metadata.name;
@@ -637,7 +645,7 @@ export class KubeRuntime implements Runtime {
           ? { type: 'Ready', status: 'True' as const, reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
           : state.desired === 0
             ? { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
-            : { type: 'Ready', status: 'Unknown' as const, reason: 'Starting', message: `waiting for pods of ${serving}` };
+            : this.#failingCondition(state, serving) ?? { type: 'Ready', status: 'Unknown' as const, reason: 'Starting', message: `waiting for pods of ${serving}` };
     return { desiredReplicas: state.desired, readyReplicas: ready, ready: condition };
   }
 

@@ -55,8 +55,8 @@ runtimeContract(
       sameEndpoint: true,
       // The kubelet's back-off: the first restart at once, the next after 10 s (its default initial back-off), taken from the crash; 1 s of it left for clocks and the crash's own report.
       minDelayMs: [0, 9000],
-      // The Kubernetes runtime says only that it waits for a pod (Unknown/Starting), not that the pod is in CrashLoopBackOff as the local runtime does.
-      condition: { status: 'Unknown', reason: 'Starting' },
+      // The kubelet's report of the pod (CrashLoopBackOff, with the last exit code) is passed on.
+      condition: { status: 'False', reason: 'CrashLoopBackOff', message: /exit(ed with)? code 3/ },
     },
   },
   async () => {
