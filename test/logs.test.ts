@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { runCli, tempStateDir } from '../cli/test-support.js';
 import { LocalRuntime, LocalStore } from '../runtime/index.js';
-import { deployFixture } from '../runtime/local-runtime/test-fixtures/fixture-app.js';
+import { deployFixture } from '../runtime/local/test-fixtures/fixture-app.js';
 
 describe('dormant logs', async () => {
   const stateDir = await tempStateDir();

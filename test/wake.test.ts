@@ -9,7 +9,7 @@ import { Activator } from '../activator/index.js';
 import { ScalingLoop } from '../autoscaler/index.js';
 import { tempStateDir } from '../cli/test-support.js';
 import { LocalRuntime, LocalStore } from '../runtime/index.js';
-import { deployFixture } from '../runtime/local-runtime/test-fixtures/fixture-app.js';
+import { deployFixture } from '../runtime/local/test-fixtures/fixture-app.js';
 
 const log = pino({ level: 'silent' });
 
