@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { App, Condition, Revision } from '../crds/index.js';
+import { type App, apiVersion, type Condition, type Revision } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import type { ResourceStore } from './resource-store.js';
 import type { Endpoint, Runtime } from './runtime.js';
@@ -21,6 +21,13 @@ export interface ContractRevision {
   /** Chooses the app's behaviour (see test-fixtures/contract-app.cjs). */
   readonly env: Readonly<Record<string, string>>;
   readonly readinessPath?: string;
+}
+
+/** The App of a contract case (created once, shared by its revisions) and the run fields its revisions get. */
+export async function contractAppOf(store: ResourceStore, name: string, readinessPath: string | undefined): Promise<{ app: App; run: { readinessPath?: string } }> {
+  const run = readinessPath === undefined ? {} : { readinessPath };
+  const app = (await store.find('App', name)) ?? (await store.create({ apiVersion, kind: 'App', metadata: { name }, spec: { run } }));
+  return { app, run };
 }
 
 export interface RuntimeUnderTest {

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { layerImage, RegistryClient } from '../../builder/index.js';
 import { apiVersion } from '../../crds/index.js';
 import { kubeconfig, kubectl, kubectlOk } from '../../test/cluster/cluster-support.js';
-import { runtimeContract } from '../runtime-contract.js';
+import { contractAppOf, runtimeContract } from '../runtime-contract.js';
 import { KubeRuntime, KubeStore, loadKubeConfig } from './index.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,8 +72,7 @@ runtimeContract(
       store,
       runtime,
       deploy: async ({ app: name, revision: revisionName, env, readinessPath }) => {
-        const run = readinessPath === undefined ? {} : { readinessPath };
-        const app = (await store.find('App', name)) ?? (await store.create({ apiVersion, kind: 'App', metadata: { name }, spec: { run } }));
+        const { app, run } = await contractAppOf(store, name, readinessPath);
         const created = await store.create({
           apiVersion,
           kind: 'Revision',

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { apiVersion } from '../../crds/index.js';
 import { LocalStore } from '../local-store/local-store.js';
-import { runtimeContract } from '../runtime-contract.js';
+import { contractAppOf, runtimeContract } from '../runtime-contract.js';
 import { LocalRuntime } from './local-runtime.js';
 
 const contractApp = fileURLToPath(new URL('../test-fixtures/contract-app.cjs', import.meta.url));
@@ -44,8 +44,7 @@ runtimeContract(
       store,
       runtime,
       deploy: async ({ app: name, revision: revisionName, env, readinessPath }) => {
-        const run = readinessPath === undefined ? {} : { readinessPath };
-        const app = (await store.find('App', name)) ?? (await store.create({ apiVersion, kind: 'App', metadata: { name }, spec: { run } }));
+        const { app, run } = await contractAppOf(store, name, readinessPath);
         const releaseDir = join(stateDir, 'releases', name, revisionName);
         await mkdir(releaseDir, { recursive: true });
         await copyFile(contractApp, join(releaseDir, 'server.js'));
