@@ -291,6 +291,34 @@ describe('LocalStore reads what changed, not every file (1,000 apps asleep)', ()
     }
   });
 
+  it('resyncs do not queue up behind a lock another process holds: one waits, the rest are skipped', async () => {
+    const stateDir = await tempState();
+    const holder = spawn('sleep', ['30']);
+    const { store, counterReads } = await countingStore(stateDir, { resyncMs: 10 });
+    const stop = new AbortController();
+    try {
+      await store.create(appInput('waiting'));
+      const events: string[] = [];
+      void (async () => {
+        for await (const event of store.watch('App', { signal: stop.signal })) events.push(event.type);
+      })();
+      await until(() => events.length === 1, 'the watch listed the app');
+      // A live process holds the lock for 500 ms: some 50 resync periods.
+      await writeFile(join(stateDir, 'objects', '.lock'), String(holder.pid));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = counterReads();
+      await rm(join(stateDir, 'objects', '.lock'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The one resync that waited, and the few of the 100 ms after it; not the 50 that fell due meanwhile.
+      assert.ok(counterReads() - before <= 15, `${counterReads() - before} resyncs ran once the lock was free`);
+    } finally {
+      stop.abort();
+      holder.kill('SIGKILL');
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it("listing one app's revisions again reads no file that did not change", async () => {
     const stateDir = await tempState();
     const { store, objectReads, reads } = await countingStore(stateDir, { now: later });

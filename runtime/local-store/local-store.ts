@@ -84,6 +84,8 @@ export class LocalStore implements ResourceStore {
   readonly #dirty = new Map<KindName, Set<string>>();
   #dirtyTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
+  /** A resync waiting for the lock or running: the timer's next ones are skipped, not queued behind it. */
+  #resyncing = false;
   #counterChecked = false;
   /**
    * The counter value up to which the watched kinds' known objects are complete: set by a
@@ -480,7 +482,8 @@ export class LocalStore implements ResourceStore {
   }
 
   async #resync(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#resyncing) return;
+    this.#resyncing = true;
     await this.#lock
       .withLock(async () => {
         const counter = await this.#readCounter();
@@ -497,7 +500,10 @@ export class LocalStore implements ResourceStore {
         }
         this.#syncedVersion = counter;
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => {
+        this.#resyncing = false;
+      });
   }
 
   /**
