@@ -4,6 +4,7 @@
 //
 //   node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied]
 //        [--idle-s 60] [--settle-s 10] [--strace-s 20] [--asleep-timeout-s 300] [--keep]
+//        [--up-node-arg ARG]...   (node flags for the up process, e.g. --up-node-arg=--cpu-prof --up-node-arg=--cpu-prof-dir=/tmp/p)
 //
 // pushed:  N small Node apps (no dependencies) pushed one after another with real git over
 //          ssh; each push's time is recorded. Then, once every replica has scaled to zero:
@@ -22,7 +23,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { countStoreSyscalls, cpuTicksOf, formatSummary, rssMibOf, summarizePushes } from './many-apps-figures.js';
 
-const usage = 'node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied] [--idle-s 60] [--settle-s 10] [--strace-s 20] [--asleep-timeout-s 300] [--keep]';
+const usage =
+  'node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied] [--idle-s 60] [--settle-s 10] [--strace-s 20] [--asleep-timeout-s 300] [--keep] [--up-node-arg --cpu-prof ...]';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'strace-s': { type: 'string', default: '20' },
     'asleep-timeout-s': { type: 'string', default: '300' },
     keep: { type: 'boolean', default: false },
+    'up-node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const wholeNumber = (flag: string, text: string | undefined): number => {
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
     if (added.code !== 0) throw new Error(`dormant keys add failed: ${added.stderr}`);
     const [httpPort, sshPort] = [await freePort(), await freePort()];
     const upLog = join(work, 'up.log');
-    const child = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--ssh-port', String(sshPort), '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(values['up-node-arg'] ?? []), bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--ssh-port', String(sshPort), '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     up = child;
     let stderrTail = '';
     const logLines: Buffer[] = [];
