@@ -319,6 +319,42 @@ describe('LocalStore reads what changed, not every file (1,000 apps asleep)', ()
     }
   });
 
+  it('the first write of a new store (each CLI command) reads the object it writes, not every object', async () => {
+    const stateDir = await tempState();
+    try {
+      const first = await LocalStore.open({ stateDir });
+      for (let i = 0; i < 20; i++) await first.create(appInput(`many-${i}`));
+      for (let i = 0; i < 20; i++) await first.create(revisionOf(`many-${i}`));
+      await first.close();
+      const { store, objectReads } = await countingStore(stateDir);
+      const app = await store.get('App', 'many-4');
+      const updated = await store.update({ ...app, metadata: { ...app.metadata, annotations: { note: 'set' } } });
+      assert.equal(updated.metadata.resourceVersion, '41');
+      assert.deepEqual([...new Set(objectReads())], [join(stateDir, 'objects', 'apps', 'default', 'many-4.json')]);
+      await store.close();
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a counter behind the object being replaced resumes above every stored object', async () => {
+    const stateDir = await tempState();
+    const store = await LocalStore.open({ stateDir });
+    try {
+      for (let i = 0; i < 5; i++) await store.create(appInput(`behind-${i}`));
+      // As a counter file restored from an older backup leaves it.
+      await writeFile(join(stateDir, 'objects', 'resource-version'), '2');
+      const newest = await store.get('App', 'behind-4');
+      assert.equal(newest.metadata.resourceVersion, '5');
+      const updated = await store.updateStatus({ ...newest, status: { readyReplicas: 1 } });
+      assert.equal(updated.metadata.resourceVersion, '6');
+      assert.equal(await readFile(join(stateDir, 'objects', 'resource-version'), 'utf8'), '6');
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it("listing one app's revisions again reads no file that did not change", async () => {
     const stateDir = await tempState();
     const { store, objectReads, reads } = await countingStore(stateDir, { now: later });

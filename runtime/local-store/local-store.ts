@@ -86,7 +86,6 @@ export class LocalStore implements ResourceStore {
   #resyncTimer: NodeJS.Timeout | undefined;
   /** A resync waiting for the lock or running: the timer's next ones are skipped, not queued behind it. */
   #resyncing = false;
-  #counterChecked = false;
   /**
    * The counter value up to which the watched kinds' known objects are complete: set by a
    * full rescan, moved by this store's own writes while no other process wrote in between.
@@ -168,19 +167,27 @@ export class LocalStore implements ResourceStore {
     return result.object as ObjectOfKind[K];
   }
 
-  async #readCounter(): Promise<number> {
+  /** The resource-version counter; undefined when its file is missing or holds no version. */
+  async #readCounterFile(): Promise<number | undefined> {
     const text = await this.#readFile(join(this.#objectsDir, 'resource-version')).catch(() => '');
     const value = Number.parseInt(text, 10);
-    return Number.isInteger(value) && value >= 0 ? value : 0;
+    return Number.isInteger(value) && value >= 0 ? value : undefined;
   }
 
-  /** Call with the lock held. */
-  async #nextResourceVersion(): Promise<string> {
-    let current = await this.#readCounter();
-    if (!this.#counterChecked) {
-      // A lost or damaged counter must not hand out versions that objects already carry.
+  async #readCounter(): Promise<number> {
+    return (await this.#readCounterFile()) ?? 0;
+  }
+
+  /** Call with the lock held; `replacing` is the stored object an update or delete replaces. */
+  async #nextResourceVersion(replacing?: DormantObject): Promise<string> {
+    const stored = await this.#readCounterFile();
+    let current = stored ?? 0;
+    // A lost or damaged counter (missing, not a number, or behind the object being replaced)
+    // must not hand out versions that objects already carry: then every object is read once
+    // for the highest. A sound counter is trusted, so a write (each CLI command is a new
+    // store) does not read every object first.
+    if (stored === undefined || rvNumber(replacing) > stored) {
       for (const kind of kindNames) for (const object of await this.#listFiles(kind, {})) current = Math.max(current, rvNumber(object));
-      this.#counterChecked = true;
     }
     const next = String(current + 1);
     // The counter is written before the object, so a crash between the two skips a number
@@ -324,7 +331,7 @@ export class LocalStore implements ResourceStore {
         if (!result.ok) throw this.#invalid(kind, namespace, name, result.problems.map(formatProblem));
         next = result.object as ObjectOfKind[K];
       }
-      next.metadata.resourceVersion = await this.#nextResourceVersion();
+      next.metadata.resourceVersion = await this.#nextResourceVersion(current);
       await this.#write(kind, next);
       this.#wrote(next.metadata.resourceVersion);
       this.#indexHosts(kind, `${namespace}/${name}`, next, next.metadata.resourceVersion);
@@ -373,7 +380,7 @@ export class LocalStore implements ResourceStore {
     return this.#lock.withLock(async () => {
       const current = await this.#read(kind, namespace, name);
       if (!current) throw storeErrors.notFound({ kind, namespace, name });
-      const resourceVersion = await this.#nextResourceVersion();
+      const resourceVersion = await this.#nextResourceVersion(current);
       await unlink(this.#file(kind, namespace, name));
       this.#wrote(resourceVersion);
       this.#indexHosts(kind, `${namespace}/${name}`, undefined, resourceVersion);
