@@ -40,6 +40,12 @@ describe('many-apps figures', () => {
     assert.equal(summary.at[0]?.seconds, 0.2);
     assert.ok(Math.abs(summary.slopePer100 - 0.04) < 1e-9, String(summary.slopePer100));
     assert.equal(summary.failed, 1);
+    // Push 42 failed: 49 pushes in the first block, the 25th of them is the median.
+    assert.equal(summary.firstBlock.size, 50);
+    assert.ok(Math.abs(summary.firstBlock.median - (0.2 + 24 * 0.0004)) < 1e-9);
+    assert.equal(summary.lastBlock.size, 50);
+    assert.ok(Math.abs(summary.lastBlock.median - (0.2 + 974.5 * 0.0004)) < 1e-9);
+    assert.deepEqual(summarizePushes([0.3, 0.9, 0.5]).firstBlock, { size: 1, median: 0.3 });
     assert.deepEqual(summarizePushes([0.5, 0.7]).at, [{ index: 1, seconds: 0.5 }, { index: 2, seconds: 0.7 }]);
   });
 });

@@ -61,6 +61,9 @@ export interface PushSummary {
   readonly at: readonly { readonly index: number; readonly seconds: number }[];
   /** Least-squares slope: seconds more per 100 apps already there. */
   readonly slopePer100: number;
+  /** Medians of the first and the last block of pushes (50, or a tenth when fewer than 500): steadier than single pushes on a loaded machine. */
+  readonly firstBlock: { readonly size: number; readonly median: number };
+  readonly lastBlock: { readonly size: number; readonly median: number };
   readonly failed: number;
 }
 
@@ -87,7 +90,20 @@ export function summarizePushes(seconds: readonly (number | undefined)[]): PushS
   });
   const denominator = count * sumXX - sumX * sumX;
   const slope = count > 1 && denominator !== 0 ? (count * sumXY - sumX * sumY) / denominator : 0;
-  return { at, slopePer100: slope * 100, failed: seconds.filter((s) => s === undefined).length };
+  const size = Math.max(1, Math.min(50, Math.floor(n / 10)));
+  const median = (block: readonly (number | undefined)[]) => {
+    const sorted = block.filter((s): s is number => s !== undefined).sort((a, b) => a - b);
+    if (sorted.length === 0) return Number.NaN;
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  };
+  return {
+    at,
+    slopePer100: slope * 100,
+    firstBlock: { size, median: median(seconds.slice(0, size)) },
+    lastBlock: { size, median: median(seconds.slice(-size)) },
+    failed: seconds.filter((s) => s === undefined).length,
+  };
 }
 
 /** A plain two-column table. */

@@ -3,13 +3,15 @@
 // another checkout, so old and new code are measured by the same script.
 //
 //   node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied]
-//        [--idle-s 60] [--settle-s 10] [--strace-s 20] [--asleep-timeout-s 300] [--keep]
+//        [--idle-s 60] [--settle-s 70] [--strace-s 20] [--asleep-timeout-s 300] [--keep]
+//        [--push-times FILE.json] (every push's seconds, null for a failed one)
 //        [--up-node-arg ARG]...   (node flags for the up process, e.g. --up-node-arg=--cpu-prof --up-node-arg=--cpu-prof-dir=/tmp/p)
 //
 // pushed:  N small Node apps (no dependencies) pushed one after another with real git over
 //          ssh; each push's time is recorded. Then, once every replica has scaled to zero:
 // applied: N App manifests in one `dormant apply -f` while up runs; none is deployed. Then:
-// both:    --settle-s of quiet, then over --idle-s: CPU of the up process and its children
+// both:    --settle-s of quiet (70 s by default: the autoscaler's 60 s stable window, in which
+//          it rewrites a new app's status each tick, is over for the apps pushed last), then over --idle-s: CPU of the up process and its children
 //          (utime+stime from /proc, % of one core), RSS, store writes (growth of the store's
 //          resource-version counter), then over --strace-s: App/Revision file opens and
 //          writes per second counted with strace (a separate window: strace slows the process).
@@ -24,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { countStoreSyscalls, cpuTicksOf, formatSummary, rssMibOf, summarizePushes } from './many-apps-figures.js';
 
 const usage =
-  'node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied] [--idle-s 60] [--settle-s 10] [--strace-s 20] [--asleep-timeout-s 300] [--keep] [--up-node-arg --cpu-prof ...]';
+  'node --import tsx loadtests/many-apps.ts --dormant DIR [--apps 1000] [--mode pushed|applied] [--idle-s 60] [--settle-s 70] [--strace-s 20] [--asleep-timeout-s 300] [--keep] [--push-times FILE.json] [--up-node-arg --cpu-prof ...]';
 
 const { values } = parseArgs({
   options: {
@@ -32,11 +34,12 @@ const { values } = parseArgs({
     apps: { type: 'string', default: '1000' },
     mode: { type: 'string', default: 'pushed' },
     'idle-s': { type: 'string', default: '60' },
-    'settle-s': { type: 'string', default: '10' },
+    'settle-s': { type: 'string', default: '70' },
     'strace-s': { type: 'string', default: '20' },
     'asleep-timeout-s': { type: 'string', default: '300' },
     keep: { type: 'boolean', default: false },
     'up-node-arg': { type: 'string', multiple: true, default: [] },
+    'push-times': { type: 'string' },
   },
 });
 const wholeNumber = (flag: string, text: string | undefined): number => {
@@ -210,6 +213,9 @@ async function main(): Promise<void> {
       }
       const summary = summarizePushes(seconds);
       for (const mark of summary.at) rows.push([`push time of app ${mark.index}`, `${mark.seconds.toFixed(2)} s`]);
+      rows.push([`median push, apps 1-${summary.firstBlock.size}`, `${summary.firstBlock.median.toFixed(2)} s`]);
+      rows.push([`median push, last ${summary.lastBlock.size} apps`, `${summary.lastBlock.median.toFixed(2)} s`]);
+      if (values['push-times']) await writeFile(values['push-times'], `${JSON.stringify(seconds)}\n`);
       rows.push(['push time slope', `${summary.slopePer100 >= 0 ? '+' : ''}${summary.slopePer100.toFixed(3)} s per 100 apps`]);
       rows.push(['pushes failed', String(summary.failed)]);
       rows.push(['load average after pushes', load()]);
