@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDormantError } from '../../errors/index.js';
+import type { ObjectInput } from '../resource-store.js';
 import { appInput, resourceStoreContract } from '../resource-store-contract.js';
-import { LocalStore } from './local-store.js';
+import { LocalStore, type LocalStoreOptions } from './local-store.js';
 
 const tempState = () => mkdtemp(join(tmpdir(), 'dormant-store-'));
 
@@ -190,6 +191,242 @@ describe('LocalStore on disk', () => {
         await store.close();
       }
     } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A store whose file reads are recorded, by path, in `reads`. */
+async function countingStore(stateDir: string, options: Partial<LocalStoreOptions> = {}) {
+  const reads: string[] = [];
+  const store = await LocalStore.open({
+    stateDir,
+    ...options,
+    // Reads that found a file: looking for one that is not there (create) opens nothing.
+    readFile: async (path) => {
+      const text = await readFile(path, 'utf8');
+      reads.push(path);
+      return text;
+    },
+  });
+  const objectReads = () => reads.filter((path) => path.endsWith('.json'));
+  const counterReads = () => reads.filter((path) => path.endsWith('resource-version')).length;
+  return { store, reads, objectReads, counterReads };
+}
+
+/** Until `done()` holds, or fails saying `what` did not happen within the deadline. */
+async function until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!done()) {
+    if (Date.now() - started > timeoutMs) assert.fail(`${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const revisionOf = (app: string): ObjectInput<'Revision'> => ({
+  apiVersion: 'dormant.dev/v1alpha1',
+  kind: 'Revision',
+  metadata: { name: `${app}-00001`, labels: { 'dormant.dev/app': app } },
+  spec: { app, commit: 'a'.repeat(40), run: {} },
+});
+
+// Files written this long ago are old enough to be told apart by their stat (the store does
+// not trust the stat of a file written within the last 2 s).
+const later = () => new Date(Date.now() + 10_000);
+
+describe('LocalStore reads what changed, not every file (1,000 apps asleep)', () => {
+  it('a resync when no other process wrote reads no object file', async () => {
+    const stateDir = await tempState();
+    const { store, reads, objectReads, counterReads } = await countingStore(stateDir, { resyncMs: 10 });
+    const stop = new AbortController();
+    try {
+      for (let i = 0; i < 20; i++) await store.create(appInput(`quiet-${i}`));
+      const events: string[] = [];
+      void (async () => {
+        for await (const event of store.watch('App', { signal: stop.signal })) events.push(`${event.type} ${event.object.metadata.name}`);
+      })();
+      await until(() => events.length === 20, 'the watch listed the 20 apps');
+      // Its own writes keep the watch in sync too: no re-read after them either.
+      await store.updateStatus({ ...(await store.get('App', 'quiet-3')), status: { readyReplicas: 0 } });
+      await until(() => events.length === 21, 'the watch saw the status write');
+      // inotify tells the store of its own write too; it reads that one file once.
+      await until(() => objectReads().some((path) => path.endsWith('/quiet-3.json')), 'the store re-read the file it wrote');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      reads.length = 0;
+      await until(() => counterReads() >= 5, 'five resyncs looked at the counter');
+      assert.deepEqual(objectReads(), [], 'the resync read object files although nothing changed');
+    } finally {
+      stop.abort();
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('after another process writes, the resync reads only the file it changed, and the watch has the change', async () => {
+    const stateDir = await tempState();
+    const { store, reads, objectReads, counterReads } = await countingStore(stateDir, { resyncMs: 10, now: later });
+    const peer = await LocalStore.open({ stateDir });
+    const stop = new AbortController();
+    try {
+      for (let i = 0; i < 20; i++) await store.create(appInput(`watched-${i}`));
+      const events: string[] = [];
+      void (async () => {
+        for await (const event of store.watch('App', { signal: stop.signal })) events.push(`${event.type} ${event.object.metadata.name} ${event.object.status?.readyReplicas ?? '-'}`);
+      })();
+      await until(() => events.length === 20, 'the watch listed the 20 apps');
+      reads.length = 0;
+      await peer.updateStatus({ ...(await peer.get('App', 'watched-7')), status: { readyReplicas: 2 } });
+      await until(() => events.includes('MODIFIED watched-7 2'), "the watch saw the other process's write");
+      const counterBefore = counterReads();
+      await until(() => counterReads() >= counterBefore + 5, 'five more resyncs looked at the counter');
+      const others = objectReads().filter((path) => !path.endsWith('/watched-7.json'));
+      assert.deepEqual(others, [], 'only the changed file is read again');
+      assert.equal(events.length, 21, 'one event for one change');
+      assert.equal((await store.get('App', 'watched-7')).status?.readyReplicas, 2);
+    } finally {
+      stop.abort();
+      await peer.close();
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('resyncs do not queue up behind a lock another process holds: one waits, the rest are skipped', async () => {
+    const stateDir = await tempState();
+    const holder = spawn('sleep', ['30']);
+    const { store, counterReads } = await countingStore(stateDir, { resyncMs: 10 });
+    const stop = new AbortController();
+    try {
+      await store.create(appInput('waiting'));
+      const events: string[] = [];
+      void (async () => {
+        for await (const event of store.watch('App', { signal: stop.signal })) events.push(event.type);
+      })();
+      await until(() => events.length === 1, 'the watch listed the app');
+      // A live process holds the lock for 500 ms: some 50 resync periods.
+      await writeFile(join(stateDir, 'objects', '.lock'), String(holder.pid));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = counterReads();
+      await rm(join(stateDir, 'objects', '.lock'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The one resync that waited, and the few of the 100 ms after it; not the 50 that fell due meanwhile.
+      assert.ok(counterReads() - before <= 15, `${counterReads() - before} resyncs ran once the lock was free`);
+    } finally {
+      stop.abort();
+      holder.kill('SIGKILL');
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the first write of a new store (each CLI command) reads the object it writes, not every object', async () => {
+    const stateDir = await tempState();
+    try {
+      const first = await LocalStore.open({ stateDir });
+      for (let i = 0; i < 20; i++) await first.create(appInput(`many-${i}`));
+      for (let i = 0; i < 20; i++) await first.create(revisionOf(`many-${i}`));
+      await first.close();
+      const { store, objectReads } = await countingStore(stateDir);
+      const app = await store.get('App', 'many-4');
+      const updated = await store.update({ ...app, metadata: { ...app.metadata, annotations: { note: 'set' } } });
+      assert.equal(updated.metadata.resourceVersion, '41');
+      assert.deepEqual([...new Set(objectReads())], [join(stateDir, 'objects', 'apps', 'default', 'many-4.json')]);
+      await store.close();
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a counter behind the object being replaced resumes above every stored object', async () => {
+    const stateDir = await tempState();
+    const store = await LocalStore.open({ stateDir });
+    try {
+      for (let i = 0; i < 5; i++) await store.create(appInput(`behind-${i}`));
+      // As a counter file restored from an older backup leaves it.
+      await writeFile(join(stateDir, 'objects', 'resource-version'), '2');
+      const newest = await store.get('App', 'behind-4');
+      assert.equal(newest.metadata.resourceVersion, '5');
+      const updated = await store.updateStatus({ ...newest, status: { readyReplicas: 1 } });
+      assert.equal(updated.metadata.resourceVersion, '6');
+      assert.equal(await readFile(join(stateDir, 'objects', 'resource-version'), 'utf8'), '6');
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("listing one app's revisions again reads no file that did not change", async () => {
+    const stateDir = await tempState();
+    const { store, objectReads, reads } = await countingStore(stateDir, { now: later });
+    try {
+      for (let i = 0; i < 30; i++) await store.create(revisionOf(`app-${i}`));
+      const byLabel = { labelSelector: { 'dormant.dev/app': 'app-12' } };
+      assert.deepEqual((await store.list('Revision', byLabel)).map((r) => r.metadata.name), ['app-12-00001']);
+      reads.length = 0;
+      const again = await store.list('Revision', byLabel);
+      assert.deepEqual(again.map((r) => r.metadata.name), ['app-12-00001']);
+      assert.deepEqual(objectReads(), [], 'the second listing read files again');
+      await store.create(revisionOf('app-30'));
+      assert.equal((await store.list('Revision')).length, 31);
+      assert.deepEqual(objectReads(), [join(stateDir, 'objects', 'revisions', 'default', 'app-30-00001.json')], 'only the new file is read');
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a listing sees files changed since by another process, by hand at the same size, or removed', async () => {
+    const stateDir = await tempState();
+    const { store } = await countingStore(stateDir, { now: later });
+    const peer = await LocalStore.open({ stateDir });
+    try {
+      for (const name of ['a', 'b', 'c']) await store.create({ ...appInput(name), metadata: { name, annotations: { note: 'aaaa' } } });
+      await store.list('App');
+      await peer.update({ ...(await peer.get('App', 'a')), metadata: { ...(await peer.get('App', 'a')).metadata, annotations: { note: 'peer' } } });
+      const file = join(stateDir, 'objects', 'apps', 'default', 'b.json');
+      const text = await readFile(file, 'utf8');
+      await writeFile(file, text.replace('"aaaa"', '"bbbb"'));
+      assert.equal((await readFile(file, 'utf8')).length, text.length, 'the hand edit keeps the size');
+      await rm(join(stateDir, 'objects', 'apps', 'default', 'c.json'));
+      const listed = await store.list('App');
+      assert.deepEqual(
+        listed.map((app) => `${app.metadata.name}=${app.metadata.annotations?.note}`),
+        ['a=peer', 'b=bbbb'],
+      );
+    } finally {
+      await peer.close();
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a listed object is the caller\'s own: changing it changes nothing the store hands out later', async () => {
+    const stateDir = await tempState();
+    const { store } = await countingStore(stateDir, { now: later });
+    try {
+      await store.create(appInput('mine'));
+      const first = await store.list('App');
+      const app = first[0];
+      assert.ok(app);
+      app.metadata.name = 'changed';
+      assert.deepEqual((await store.list('App')).map((a) => a.metadata.name), ['mine']);
+    } finally {
+      await store.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file written less than 2 s ago is read again on the next listing (its stat may not show a second write yet)', async () => {
+    const stateDir = await tempState();
+    const { store, objectReads, reads } = await countingStore(stateDir);
+    try {
+      await store.create(appInput('fresh'));
+      await store.list('App');
+      reads.length = 0;
+      await store.list('App');
+      assert.equal(objectReads().length, 1);
+    } finally {
+      await store.close();
       await rm(stateDir, { recursive: true, force: true });
     }
   });

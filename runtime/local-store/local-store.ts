@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type FSWatcher, watch as watchFolder } from 'node:fs';
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -32,7 +32,23 @@ export interface LocalStoreOptions {
   readonly resyncMs?: number;
   /** The domain apps are served under (`<app>.<domain>`), for the check that hosts are one app's each; localhost by default. */
   readonly domain?: string;
+  /** Reads a file as UTF-8 (node:fs by default); tests pass one that counts what the store reads. */
+  readonly readFile?: (path: string) => Promise<string>;
 }
+
+/** A parsed object file, with the stat that identifies the version of the file it was read from. */
+interface CachedFile {
+  readonly signature: string;
+  readonly object: DormantObject;
+}
+
+/**
+ * A file whose mtime is this close to the moment it was read is not cached: a second write
+ * within the file system's timestamp granularity (a jiffy, or 2 s on the coarsest) could
+ * leave its stat unchanged. Once it is older, any write changes its mtime. (Git's "racily
+ * clean" index entries, solved the same way.)
+ */
+const racyNs = 2_000_000_000n;
 
 interface Watcher {
   readonly kind: KindName;
@@ -67,7 +83,17 @@ export class LocalStore implements ResourceStore {
   readonly #dirty = new Map<KindName, Set<string>>();
   #dirtyTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
-  #counterChecked = false;
+  /** A resync waiting for the lock or running: the timer's next ones are skipped, not queued behind it. */
+  #resyncing = false;
+  /**
+   * The counter value up to which the watched kinds' known objects are complete: set by a
+   * full rescan, moved by this store's own writes while no other process wrote in between.
+   * The resync rescans only when the counter has moved past it.
+   */
+  #syncedVersion: number | undefined;
+  /** Parsed object files by folder, then file name: a listing re-reads only files whose stat changed. */
+  readonly #files = new Map<string, Map<string, CachedFile>>();
+  readonly #readFile: (path: string) => Promise<string>;
   /**
    * The hosts every App holds, by namespace/name, as of resource version `version`: read
    * in full when another process wrote since (the counter moved past it), kept current by
@@ -86,6 +112,7 @@ export class LocalStore implements ResourceStore {
     this.#lock = new StateLock(join(this.#objectsDir, '.lock'), options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs });
     this.#resyncMs = options.resyncMs ?? 5000;
     this.#domain = options.domain ?? defaultDomain;
+    this.#readFile = options.readFile ?? ((path) => readFile(path, 'utf8'));
   }
 
   static async open(options: LocalStoreOptions): Promise<LocalStore> {
@@ -122,7 +149,7 @@ export class LocalStore implements ResourceStore {
     const file = this.#file(kind, namespace, name);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await this.#readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -139,19 +166,27 @@ export class LocalStore implements ResourceStore {
     return result.object as ObjectOfKind[K];
   }
 
-  async #readCounter(): Promise<number> {
-    const text = await readFile(join(this.#objectsDir, 'resource-version'), 'utf8').catch(() => '');
+  /** The resource-version counter; undefined when its file is missing or holds no version. */
+  async #readCounterFile(): Promise<number | undefined> {
+    const text = await this.#readFile(join(this.#objectsDir, 'resource-version')).catch(() => '');
     const value = Number.parseInt(text, 10);
-    return Number.isInteger(value) && value >= 0 ? value : 0;
+    return Number.isInteger(value) && value >= 0 ? value : undefined;
   }
 
-  /** Call with the lock held. */
-  async #nextResourceVersion(): Promise<string> {
-    let current = await this.#readCounter();
-    if (!this.#counterChecked) {
-      // A lost or damaged counter must not hand out versions that objects already carry.
+  async #readCounter(): Promise<number> {
+    return (await this.#readCounterFile()) ?? 0;
+  }
+
+  /** Call with the lock held; `replacing` is the stored object an update or delete replaces. */
+  async #nextResourceVersion(replacing?: DormantObject): Promise<string> {
+    const stored = await this.#readCounterFile();
+    let current = stored ?? 0;
+    // A lost or damaged counter (missing, not a number, or behind the object being replaced)
+    // must not hand out versions that objects already carry: then every object is read once
+    // for the highest. A sound counter is trusted, so a write (each CLI command is a new
+    // store) does not read every object first.
+    if (stored === undefined || rvNumber(replacing) > stored) {
       for (const kind of kindNames) for (const object of await this.#listFiles(kind, {})) current = Math.max(current, rvNumber(object));
-      this.#counterChecked = true;
     }
     const next = String(current + 1);
     // The counter is written before the object, so a crash between the two skips a number
@@ -188,14 +223,40 @@ export class LocalStore implements ResourceStore {
     const namespaces = options.namespace !== undefined ? [options.namespace] : await this.#namespaces(kind);
     const found: ObjectOfKind[K][] = [];
     for (const namespace of namespaces.sort()) {
-      const names = await readdir(join(this.#kindDir(kind), namespace)).catch(() => [] as string[]);
+      const dir = join(this.#kindDir(kind), namespace);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const cached = this.#files.get(dir);
+      // Rebuilt from this listing, so files that are gone leave the cache too.
+      const seen = new Map<string, CachedFile>();
       for (const file of names.sort()) {
         if (!file.endsWith('.json') || file.includes(tempMarker)) continue;
-        const object = await this.#read(kind, namespace, file.slice(0, -'.json'.length));
-        if (object && matches(object, options)) found.push(object);
+        const object = await this.#readListed(kind, namespace, file, cached?.get(file), seen);
+        // Cached objects are shared: each caller gets its own copy.
+        if (object && matches(object, options)) found.push(structuredClone(object) as ObjectOfKind[K]);
       }
+      this.#files.set(dir, seen);
     }
     return found;
+  }
+
+  /**
+   * One listed file: the cached object when the file's stat is the one it was read with,
+   * otherwise read (and cached unless written too recently to tell apart by its stat).
+   */
+  async #readListed<K extends KindName>(kind: K, namespace: string, file: string, cached: CachedFile | undefined, seen: Map<string, CachedFile>): Promise<ObjectOfKind[K] | undefined> {
+    const path = join(this.#kindDir(kind), namespace, file);
+    const stats = await stat(path, { bigint: true }).catch(() => undefined);
+    if (!stats) return undefined;
+    const signature = `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+    if (cached?.signature === signature) {
+      seen.set(file, cached);
+      return cached.object as ObjectOfKind[K];
+    }
+    const object = await this.#read(kind, namespace, file.slice(0, -'.json'.length));
+    if (!object) return undefined;
+    const nowNs = BigInt(this.#now().getTime()) * 1_000_000n;
+    if (nowNs - stats.mtimeNs >= racyNs && nowNs - stats.ctimeNs >= racyNs) seen.set(file, { signature, object: deepFreeze(object) });
+    return object;
   }
 
   async #namespaces(kind: KindName): Promise<string[]> {
@@ -224,6 +285,7 @@ export class LocalStore implements ResourceStore {
         },
       } as ObjectOfKind[K];
       await this.#write(kind, object);
+      this.#wrote(object.metadata.resourceVersion ?? '');
       this.#indexHosts(kind, `${namespace}/${name}`, object, object.metadata.resourceVersion ?? '');
       this.#observe(kind, `${namespace}/${name}`, object);
       return object;
@@ -268,8 +330,9 @@ export class LocalStore implements ResourceStore {
         if (!result.ok) throw this.#invalid(kind, namespace, name, result.problems.map(formatProblem));
         next = result.object as ObjectOfKind[K];
       }
-      next.metadata.resourceVersion = await this.#nextResourceVersion();
+      next.metadata.resourceVersion = await this.#nextResourceVersion(current);
       await this.#write(kind, next);
+      this.#wrote(next.metadata.resourceVersion);
       this.#indexHosts(kind, `${namespace}/${name}`, next, next.metadata.resourceVersion);
       this.#observe(kind, `${namespace}/${name}`, next);
       return next;
@@ -286,6 +349,14 @@ export class LocalStore implements ResourceStore {
       this.#hostIndex = { version: counter, holders };
     }
     checkHosts(candidate, current, this.#hostIndex.holders.values(), this.#domain);
+  }
+
+  /**
+   * After this store wrote at `version` (and told its watches): the watched kinds stay in
+   * sync if it is the next version; a gap means another process wrote. Call with the lock held.
+   */
+  #wrote(version: string): void {
+    if (this.#syncedVersion !== undefined && Number(version) === this.#syncedVersion + 1) this.#syncedVersion += 1;
   }
 
   /** After this store wrote `object` (undefined: deleted) at `version`; call with the lock held. */
@@ -308,8 +379,9 @@ export class LocalStore implements ResourceStore {
     return this.#lock.withLock(async () => {
       const current = await this.#read(kind, namespace, name);
       if (!current) throw storeErrors.notFound({ kind, namespace, name });
-      const resourceVersion = await this.#nextResourceVersion();
+      const resourceVersion = await this.#nextResourceVersion(current);
       await unlink(this.#file(kind, namespace, name));
+      this.#wrote(resourceVersion);
       this.#indexHosts(kind, `${namespace}/${name}`, undefined, resourceVersion);
       const deleted = { ...current, metadata: { ...current.metadata, resourceVersion } };
       this.#observe(kind, `${namespace}/${name}`, undefined, deleted);
@@ -351,6 +423,8 @@ export class LocalStore implements ResourceStore {
     this.#followFolder(kind, this.#kindDir(kind), undefined);
     for (const namespace of await this.#namespaces(kind)) this.#followFolder(kind, join(this.#kindDir(kind), namespace), namespace);
     const known: Known = new Map();
+    // The first kind followed starts the sync; a later one read while others are behind leaves it behind.
+    this.#syncedVersion ??= await this.#readCounter();
     for (const object of await this.#listFiles(kind, {})) known.set(`${object.metadata.namespace}/${object.metadata.name}`, deepFreeze(object));
     this.#known.set(kind, known);
     if (!this.#resyncTimer) {
@@ -414,10 +488,13 @@ export class LocalStore implements ResourceStore {
   }
 
   async #resync(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#resyncing) return;
+    this.#resyncing = true;
     await this.#lock
       .withLock(async () => {
         const counter = await this.#readCounter();
+        // No write since the last look that this store did not make and observe itself: nothing to read.
+        if (counter === this.#syncedVersion) return;
         for (const [kind, known] of this.#known) {
           const present = new Set<string>();
           for (const object of await this.#listFiles(kind, {}).catch(() => [])) {
@@ -427,8 +504,12 @@ export class LocalStore implements ResourceStore {
           }
           for (const key of [...known.keys()]) if (!present.has(key)) this.#observe(kind, key, undefined, undefined, counter);
         }
+        this.#syncedVersion = counter;
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => {
+        this.#resyncing = false;
+      });
   }
 
   /**
