@@ -249,7 +249,10 @@ export class Activator {
         // A replica routed around after a failed connect may be back.
         else traffic.dispatchQueue(this.#random, now);
       }
-      this.#metrics.held.set({ app: traffic.name }, traffic.queue.active);
+      if (traffic.heldInGauge !== traffic.queue.active) {
+        traffic.heldInGauge = traffic.queue.active;
+        this.#metrics.held.set({ app: traffic.name }, traffic.queue.active);
+      }
       if (report) stats.push({ app: traffic.name, ...traffic.meter.report(now) });
     }
     if (report && stats.length > 0) this.#options.stats.report(stats);

@@ -127,4 +127,22 @@ describe('ScalingLoop', () => {
     // The poke is a request: dormant apps shows when the last one came (the fake clock's time).
     assert.equal(status?.lastRequestTime, '1970-01-01T00:16:40Z');
   });
+
+  it('ticks whose reason only changes its running figures write no status: the decision did not change', async () => {
+    const { store, runtime, loop, advance } = await setup({ steady: {} });
+    loop.poke('steady');
+    await runtime.taken('steady', 1);
+    const written = await appWhere(store, 'steady', (app) => app.status?.conditions?.some((c) => c.type === 'Autoscaled') === true);
+    const reasons = new Set<string>();
+    for (let second = 0; second < 5; second++) {
+      advance(1000);
+      loop.report([{ app: 'steady', averageConcurrency: 1, requests: 1, windowMs: 1000 }]);
+      await loop.tick();
+      reasons.add(loop.describe('steady')?.reason ?? '');
+    }
+    assert.ok(reasons.size > 1, `the reason's figures moved: ${[...reasons].join(' | ')}`);
+    assert.deepEqual(runtime.calls, ['steady=1'], 'the scale stayed');
+    // With 1,000 apps, writing each changed message made every tick write every app, forever.
+    assert.equal((await store.find('App', 'steady'))?.metadata.resourceVersion, written.metadata.resourceVersion, 'no status write while the decision stayed');
+  });
 });

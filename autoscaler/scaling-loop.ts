@@ -50,6 +50,10 @@ interface AppScaling {
   written: string;
   /** The lastRequestTime last written to status, in ms. */
   writtenLastRequestMs: number | undefined;
+  /** A status write in flight: the next is made after it, with what is wanted then. */
+  writing: boolean;
+  /** The policy resolved for this App object and this generation of policies (resolving validates: too dear per tick). */
+  resolved: { readonly app: App; readonly policies: number; readonly policy: ReturnType<typeof scalingPolicy> } | undefined;
 }
 
 /**
@@ -62,6 +66,9 @@ export class ScalingLoop {
   readonly #log: Logger;
   readonly #apps = new Map<string, AppScaling>();
   readonly #policies = new Map<string, AutoscalePolicy>();
+  /** Moves on every policy change: resolved policies of an older generation are resolved again. */
+  #policiesGeneration = 0;
+  #ticking = false;
   readonly #stop = new AbortController();
   readonly #desiredGauge: Gauge;
   #timer: NodeJS.Timeout | undefined;
@@ -94,6 +101,7 @@ export class ScalingLoop {
         if (object.kind === 'AutoscalePolicy') {
           if (event.type === 'DELETED') this.#policies.delete(object.metadata.name);
           else this.#policies.set(object.metadata.name, object);
+          this.#policiesGeneration++;
         } else if (event.type === 'DELETED') {
           this.#apps.get(object.metadata.name)?.subscription.abort();
           this.#apps.delete(object.metadata.name);
@@ -124,6 +132,8 @@ export class ScalingLoop {
       subscription: new AbortController(),
       written: '',
       writtenLastRequestMs: undefined,
+      writing: false,
+      resolved: undefined,
     };
     this.#apps.set(app.metadata.name, scaling);
     void (async () => {
@@ -134,8 +144,13 @@ export class ScalingLoop {
   }
 
   /** The policy an app runs with: its overrides, its policyRef, the namespace's `default`, Knative's defaults. */
-  #policy(app: App) {
-    return scalingPolicy(resolvePolicy(app, this.#policies).spec);
+  #policy(scaling: AppScaling) {
+    const { app } = scaling;
+    const cached = scaling.resolved;
+    if (cached && cached.app === app && cached.policies === this.#policiesGeneration) return cached.policy;
+    const policy = scalingPolicy(resolvePolicy(app, this.#policies).spec);
+    scaling.resolved = { app, policies: this.#policiesGeneration, policy };
+    return policy;
   }
 
   // StatsSink, structurally.
@@ -161,7 +176,14 @@ export class ScalingLoop {
   }
 
   async tick(): Promise<void> {
-    await Promise.all([...this.#apps.values()].map((scaling) => this.#decide(scaling)));
+    // A tick still setting scales (a runtime or apiserver slow to answer): the next one would only queue behind it.
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await Promise.all([...this.#apps.values()].map((scaling) => this.#decide(scaling)));
+    } finally {
+      this.#ticking = false;
+    }
   }
 
   #acting(): boolean {
@@ -182,7 +204,7 @@ export class ScalingLoop {
 
   async #decide(scaling: AppScaling): Promise<void> {
     const now = this.#clock();
-    const policy = this.#policy(scaling.app);
+    const policy = this.#policy(scaling);
     const oldest = Math.floor((now - policy.stableWindowMs) / 1000);
     const observations: Observation[] = [];
     for (const [second, load] of scaling.seconds) {
@@ -210,7 +232,8 @@ export class ScalingLoop {
       }
     }
     this.#desiredGauge.set({ app: scaling.app.metadata.name }, scaling.scale);
-    await this.#writeStatus(scaling);
+    // Not awaited: a decision never waits for the store. One write per app at a time.
+    if (!scaling.writing) void this.#writeStatus(scaling);
   }
 
   /** The decision's reason as the App's Autoscaled condition; retried on conflicts. */
@@ -224,8 +247,11 @@ export class ScalingLoop {
     // The last request time moves with every request: written when it moved 10 s or more.
     const lastRequestMs = scaling.state.lastRequestMs;
     const lastRequestMoved = lastRequestMs !== undefined && (scaling.writtenLastRequestMs === undefined || lastRequestMs - scaling.writtenLastRequestMs >= 10_000);
-    const key = JSON.stringify(condition);
+    // Written when the decision changes (its reason code or the scale), not when the running figures of its message do:
+    // those move on every tick, and writing them made N apps write N statuses every tick, forever.
+    const key = `${condition.reason} ${scaling.scale}`;
     if (key === scaling.written && !lastRequestMoved) return;
+    scaling.writing = true;
     try {
       await updateWithRetry(async () => {
         const app = await this.#options.store.find('App', scaling.app.metadata.name, scaling.app.metadata.namespace ?? defaultNamespace);
@@ -242,6 +268,8 @@ export class ScalingLoop {
       }, 5);
     } catch (error) {
       this.#log.warn({ app: scaling.app.metadata.name, err: error }, 'cannot write the Autoscaled condition; trying again on the next tick');
+    } finally {
+      scaling.writing = false;
     }
   }
 
