@@ -90,7 +90,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     }
     // Apart, only the acting autoscaler writes App status; together, this one process does.
     let writesStatus = () => !split;
-    const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus() }) : undefined;
+    const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
       kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry });
     stops.push(() => runtime.close());

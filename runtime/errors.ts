@@ -116,6 +116,13 @@ export const runtimeErrors = defineErrors({
     message: (o: { namespace: string; reason: string }) =>
       `cannot list the apps' pods in namespace ${o.namespace}: ${o.reason}; grant this identity get, list and watch on pods there (manifests/base has the Roles), or check the kubeconfig`,
   },
+  deploymentsForbidden: {
+    code: 'RUNTIME_DEPLOYMENTS_UNREADABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { namespace: string; reason: string }) =>
+      `cannot list the apps' Deployments in namespace ${o.namespace}: ${o.reason}; grant this identity get, list and watch on deployments there (manifests/base has the Roles), or check the kubeconfig`,
+  },
   noCommand: {
     code: 'RUNTIME_NO_COMMAND',
     httpStatus: 422,

@@ -159,6 +159,28 @@ describe('reconcile', () => {
       nowMs: 0,
       actions: [{ type: 'DrainReplica', id: 'o' }],
     },
+    {
+      name: 'a rollout not proven by its deadline fails, whatever its replicas are doing',
+      desired: { revision: 'v2', scale: 1, rollout: { revision: 'v2', firstSequence: 2, deadlineMs: 60_000 } },
+      replicas: [at('o', 'v1', 'ready', 1), at('n', 'v2', 'starting', 2)],
+      nowMs: 60_000,
+      actions: [{ type: 'FailRollout', revision: 'v2', replica: undefined }],
+    },
+    {
+      name: 'before its deadline a rollout waits, and looks again at the deadline',
+      desired: { revision: 'v2', scale: 1, rollout: { revision: 'v2', firstSequence: 2, deadlineMs: 60_000 } },
+      replicas: [at('o', 'v1', 'ready', 1), at('n', 'v2', 'starting', 2)],
+      nowMs: 59_999,
+      actions: [],
+      nextMs: 60_000,
+    },
+    {
+      name: 'a rollout proven at its deadline completes',
+      desired: { revision: 'v2', scale: 1, rollout: { revision: 'v2', firstSequence: 2, deadlineMs: 60_000 } },
+      replicas: [at('n', 'v2', 'ready', 2)],
+      nowMs: 60_000,
+      actions: [{ type: 'CompleteRollout', revision: 'v2' }],
+    },
     { name: 'nothing deployed: strays are drained, nothing starts', desired: serving(undefined, 0), replicas: [at('x', 'v1', 'ready', 1)], nowMs: 0, actions: [{ type: 'DrainReplica', id: 'x' }] },
   ];
   for (const row of rows) {

@@ -70,7 +70,7 @@ export interface DesiredApp {
    * A revision being rolled out and not proven yet: it keeps one replica even at scale
    * zero, and a crash of a replica started for it (sequence from firstSequence) fails it.
    */
-  readonly rollout: { readonly revision: string; readonly firstSequence: number } | undefined;
+  readonly rollout: { readonly revision: string; readonly firstSequence: number; readonly deadlineMs?: number } | undefined;
 }
 
 export type RuntimeAction =
@@ -79,8 +79,11 @@ export type RuntimeAction =
   /** A crashed replica whose back-off is over: drop it, a new one takes its place. */
   | { readonly type: 'ForgetReplica'; readonly id: string }
   | { readonly type: 'CompleteRollout'; readonly revision: string }
-  /** A replica of the revision being rolled out crashed or timed out: the previous revision stays. */
-  | { readonly type: 'FailRollout'; readonly revision: string; readonly replica: string };
+  /**
+   * A replica of the revision being rolled out crashed (replica names it), or the rollout's
+   * deadline passed before it was proven (replica undefined): the previous revision stays.
+   */
+  | { readonly type: 'FailRollout'; readonly revision: string; readonly replica: string | undefined };
 
 export interface Reconciliation {
   readonly actions: readonly RuntimeAction[];
@@ -119,6 +122,10 @@ export function reconcile(desired: DesiredApp, replicas: readonly PlannedReplica
     const live = present.filter((r) => r.phase !== 'draining' && !draining.has(r.id));
     const readyNew = live.filter((r) => r.revision === rollout.revision && r.phase === 'ready').length;
     if (readyNew >= Math.max(desired.scale, 1) && !live.some((r) => r.revision !== rollout.revision)) actions.push({ type: 'CompleteRollout', revision: rollout.revision });
+    else if (rollout.deadlineMs !== undefined) {
+      if (rollout.deadlineMs <= nowMs) return { actions: [{ type: 'FailRollout', revision: rollout.revision, replica: undefined }], nextMs: undefined };
+      nextMs = Math.min(nextMs ?? rollout.deadlineMs, rollout.deadlineMs);
+    }
   }
   return { actions, nextMs };
 }

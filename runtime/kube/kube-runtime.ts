@@ -1,25 +1,38 @@
 /**
- * The Kubernetes runtime: each Revision is a Deployment (deployment-spec.ts), scaling is a
- * write to its scale subresource, and endpoints come from a watch of the app's pods
- * (address = pod IP and port). Kubernetes schedules, starts, restarts and garbage-collects;
- * Dormant adds only what Kubernetes does not do: a new pod is probed from here every few
- * milliseconds from the moment it has an address, so the activator routes to it when the
- * app first answers rather than at the kubelet's next readiness report.
+ * The Kubernetes executor: each Revision is a Deployment (deployment-spec.ts) and the
+ * shared reconciler (runtime/core) decides, from the app's pods, what should run; its
+ * actions become Deployment scales (scale-targets.ts). Kubernetes schedules, starts,
+ * restarts and garbage-collects; Dormant adds only what Kubernetes does not do: a new pod is
+ * probed from here every few milliseconds from the moment it has an address, so the
+ * activator routes to it when the app first answers rather than at the kubelet's next
+ * readiness report.
  */
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
 import { type App, defaultNamespace, parseDuration, type Revision } from '../../crds/index.js';
-import { isDormantError } from '../../errors/index.js';
-import { EndpointsHub, probeDelayMs, ReplicaGauge, type ReplicaStatus, replicaAnswers, StatusWriter, servedApps } from '../core/index.js';
+import {
+  type DesiredApp,
+  EndpointsHub,
+  type PlannedReplica,
+  ReconcileLoop,
+  ReplicaGauge,
+  type ReplicaStatus,
+  type RuntimeAction,
+  StatusWriter,
+  servedApps,
+} from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
-import { updateWithRetry } from '../update-with-retry.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
-import { appLabel, containerPort, defaultContainerPort, deploymentFor, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
-import { listWatch } from './list-watch.js';
-import { readPodLogs } from './pod-logs.js';
+import { updateWithRetry } from '../update-with-retry.js';
 import { apiClient } from './api-client.js';
+import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
+import { Deployments, isNotFound } from './deployments.js';
+import { follow } from './list-watch.js';
+import { readPodLogs } from './pod-logs.js';
+import { scaleTargets } from './scale-targets.js';
+import { podAnswers, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
 
 export interface KubeRuntimeOptions {
   readonly config: KubeConfig;
@@ -31,84 +44,106 @@ export interface KubeRuntimeOptions {
   /** Debounce of App status writes. */
   readonly statusDelayMs?: number;
   /**
-   * Whether this process writes App replica status now. Components apart run a runtime each;
-   * one of them (the acting autoscaler) writes, so the others need no write access to Apps.
-   * Always, by default.
+   * Whether this process writes App replica status and scales the apps now. Components
+   * apart run a runtime each; one of them (the acting autoscaler) writes, so the others need
+   * no write access to Apps. Always, by default.
    */
   readonly writesStatus?: () => boolean;
+  /**
+   * This process is the only one that scales Deployments (all components in one process):
+   * it may scale every Deployment of an app. Apart, each process scales only what it owns:
+   * the one rolling out the revision it rolls out, the acting autoscaler the revisions it
+   * has served. True by default.
+   */
+  readonly scalesAlone?: boolean;
   /** How long start() tries to list the pods before it fails (60 s). */
   readonly firstListTimeoutMs?: number;
+  /** Monotonic milliseconds, for rollout deadlines (performance.now by default). */
+  readonly clock?: () => number;
 }
 
-interface PodState {
-  view: PodView;
-  /** Answered the runtime's own probe since it last changed (address, restarts); bridges the time until the kubelet's first Ready. */
-  probed: boolean;
-  probing: boolean;
-  /** The kubelet has reported it Ready at least once: from then on its word decides. */
-  everReady: boolean;
-  readonly seenAtMs: number;
-}
-
-/** A rollout in progress: its Deployment gets the scale while it runs. */
-interface Rolling {
+/** A rollout this process runs: the promise rollout() returns settles when it is proven or fails. */
+interface Rollout {
   readonly revision: Revision;
-  readonly generation: number;
-  /** At zero: one pod proves the revision starts, then it returns to zero. */
-  readonly verifying: boolean;
+  readonly firstSequence: number;
+  readonly deadlineMs: number;
+  readonly startTimeoutMs: number;
+  /** What serves again if it fails. */
+  readonly previous: Revision | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
 }
 
 interface AppState {
   readonly name: string;
   app: App | undefined;
-  /** The revision that serves; undefined before the first rollout. */
+  /** The revision pods should run (a rollout's while it runs); undefined when nothing is deployed. */
   revision: Revision | undefined;
   desired: number;
-  /** Revisions whose pods may take requests: the serving one, and during a rollout the new one. */
-  serving: Set<string>;
-  readonly pods: Map<string, PodState>;
-  /** Woken on every change of the app's pods, by rollouts waiting for readiness. */
-  readonly waiters: Set<() => void>;
+  rollout: Rollout | undefined;
   rolloutGeneration: number;
-  rolling: Rolling | undefined;
   /** This process rolls the app out (gitd runs here): its own view of the serving revision leads. */
   rollsOutHere: boolean;
-  /** Scale last acknowledged by the apiserver, per Deployment. */
+  /**
+   * Apart: the Deployments that rollouts here scale. A rollout's is released once it is
+   * published (the acting autoscaler takes it over), or, failed or replaced, once it is
+   * back at zero.
+   */
+  readonly owned: Set<string>;
+  /** Revisions that have served here: the ones the acting autoscaler, apart, scales. */
+  readonly served: Set<string>;
+  readonly pods: Map<string, TrackedPod>;
+  /** The scale each Deployment should have, as last reconciled; written by #writeScales. */
+  targets: ReadonlyMap<string, number>;
+  /** Scale last written by this process, per Deployment, until the Deployment says otherwise. */
   readonly applied: Map<string, number>;
   /** One scale write at a time per app; a change meanwhile sets dirty and is sent after it. */
   scaleWriting: Promise<void> | undefined;
   scaleDirty: boolean;
   scaleRetry: NodeJS.Timeout | undefined;
+  readonly loop: ReconcileLoop;
 }
 
-const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
-const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
+interface DeploymentState {
+  readonly app: string;
+  readonly replicas: number;
+}
+
 
 export class KubeRuntime implements Runtime {
-  readonly #apps: AppsV1Api;
+  readonly #deploymentApi: Deployments;
   readonly #core: CoreV1Api;
   readonly #config: KubeConfig;
   readonly #store: ResourceStore;
   readonly #log: Logger;
   readonly #namespace: string;
   readonly #writesStatus: () => boolean;
+  readonly #scalesAlone: boolean;
+  readonly #clock: () => number;
   readonly #endpoints = new EndpointsHub();
   readonly #status: StatusWriter;
   readonly #firstListTimeoutMs: number;
   readonly #state = new Map<string, AppState>();
+  /** Every Deployment of every app, as the apiserver has it (name → app, scale). */
+  readonly #deployments = new Map<string, DeploymentState>();
   readonly #ports = new Map<string, number>();
   readonly #stop = new AbortController();
   readonly #metrics;
+  #sequence = 0;
+  /** Both watches have listed: until then nothing is reconciled (an unlisted pod would look missing). */
+  #synced = false;
   #closed = false;
 
   constructor(options: KubeRuntimeOptions) {
     this.#config = options.config;
-    this.#apps = apiClient(options.config, AppsV1Api);
     this.#core = apiClient(options.config, CoreV1Api);
     this.#store = options.store;
     this.#log = options.log.child({ component: 'runtime' });
     this.#namespace = options.namespace ?? defaultNamespace;
+    this.#deploymentApi = new Deployments(apiClient(options.config, AppsV1Api), this.#namespace, this.#log);
     this.#writesStatus = options.writesStatus ?? (() => true);
+    this.#scalesAlone = options.scalesAlone ?? true;
+    this.#clock = options.clock ?? (() => performance.now());
     this.#status = new StatusWriter({
       store: options.store,
       log: this.#log,
@@ -134,52 +169,75 @@ export class KubeRuntime implements Runtime {
     };
   }
 
-  /** Picks up apps already deployed (their serving revision and scale), then follows their pods and deletions. */
+  /** Lists the pods and Deployments, picks up the apps already deployed (their serving revision and scale), then follows pods, Deployments and Apps. */
   async start(): Promise<void> {
+    await this.#follow<V1Pod & { metadata: { name: string } }>({
+      path: `/api/v1/namespaces/${this.#namespace}/pods`,
+      list: async () => {
+        const list = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: appLabel });
+        return { items: list.items as (V1Pod & { metadata: { name: string } })[], resourceVersion: list.metadata?.resourceVersion };
+      },
+      onEvent: (type, pod) => this.#podEvent(type, pod),
+      refused: (namespace, reason, cause) => runtimeErrors.podsForbidden({ namespace, reason }, { cause }),
+    });
+    await this.#follow<V1Deployment & { metadata: { name: string } }>({
+      path: `/apis/apps/v1/namespaces/${this.#namespace}/deployments`,
+      list: () => this.#deploymentApi.list(),
+      onEvent: (type, deployment) => this.#deploymentEvent(type, deployment),
+      refused: (namespace, reason, cause) => runtimeErrors.deploymentsForbidden({ namespace, reason }, { cause }),
+    });
     for (const { app, revision } of await servedApps(this.#store, this.#namespace)) {
       const state = this.#stateOf(app.metadata.name);
       state.app = app;
       if (revision?.status?.image === undefined) continue;
       state.revision = revision;
-      state.serving = new Set([revision.metadata.name]);
+      state.served.add(revision.metadata.name);
       this.#ports.set(revision.metadata.name, containerPort(revision));
-      const deployment = await this.#apps.readNamespacedDeployment({ name: revision.metadata.name, namespace: this.#namespace }).catch(() => undefined);
-      state.desired = deployment?.spec?.replicas ?? 0;
+      state.desired = this.#deployments.get(revision.metadata.name)?.replicas ?? 0;
     }
-    // Until the first list: refused for good (401, 403) or failing for a minute, start fails with the reason instead of waiting on.
-    const firstListDeadline = performance.now() + this.#firstListTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
-      const refuse = (error: unknown) => {
-        const status = (error as { code?: unknown }).code;
-        const reason = status === 401 || status === 403 ? `the apiserver answered ${status}` : `no answer for ${this.#firstListTimeoutMs / 1000} s (${(error as Error).message})`;
-        reject(runtimeErrors.podsForbidden({ namespace: this.#namespace, reason }, { cause: error }));
-      };
-      let synced = false;
-      void listWatch<V1Pod & { metadata: { name: string } }>({
-        watcher: new Watch(this.#config),
-        path: `/api/v1/namespaces/${this.#namespace}/pods`,
-        labelSelector: appLabel,
-        list: async () => {
-          const list = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: appLabel });
-          return { items: list.items as (V1Pod & { metadata: { name: string } })[], resourceVersion: list.metadata?.resourceVersion };
-        },
-        onEvent: ({ type, object }) => this.#podEvent(type, object),
-        onSynced: () => {
-          synced = true;
-          resolve();
-        },
-        onFailure: (what, error) => {
-          const status = (error as { code?: unknown }).code;
-          if (!synced && (status === 401 || status === 403 || performance.now() > firstListDeadline)) refuse(error);
-          else this.#log.warn({ err: error }, `pod ${what} failed; retrying`);
-        },
-        signal: this.#stop.signal,
-      });
-    });
-    void this.#followDeletions();
+    this.#synced = true;
+    for (const state of this.#state.values()) this.#reconcile(state);
+    void this.#followApps();
   }
 
-  async #followDeletions(): Promise<void> {
+  /** Lists, then watches the apps' objects of one kind until close; resolves once listed, or rejects with why it cannot list. */
+  #follow<T extends { metadata: { name: string } }>(options: {
+    path: string;
+    list: () => Promise<{ items: readonly T[]; resourceVersion: string | undefined }>;
+    onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void;
+    refused: (namespace: string, reason: string, cause: unknown) => Error;
+  }): Promise<void> {
+    return follow<T>({
+      watcher: new Watch(this.#config),
+      path: options.path,
+      labelSelector: appLabel,
+      list: options.list,
+      onEvent: ({ type, object }) => options.onEvent(type, object),
+      firstListTimeoutMs: this.#firstListTimeoutMs,
+      refused: (reason, cause) => options.refused(this.#namespace, reason, cause),
+      onRetry: (what, error) => this.#log.warn({ err: error, path: options.path }, `${what} failed; retrying`),
+      signal: this.#stop.signal,
+    });
+  }
+
+  #deploymentEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', deployment: V1Deployment & { metadata: { name: string } }): void {
+    const name = deployment.metadata.name;
+    const app = deployment.metadata.labels?.[appLabel];
+    if (app === undefined) return;
+    const state = this.#state.get(app);
+    if (type === 'DELETED') {
+      this.#deployments.delete(name);
+      state?.applied.delete(name);
+      return;
+    }
+    const replicas = deployment.spec?.replicas ?? 0;
+    this.#deployments.set(name, { app, replicas });
+    // Someone else scaled it (or an earlier write of ours is reported late): the Deployment's word stands.
+    if (state && state.applied.get(name) !== replicas) state.applied.delete(name);
+  }
+
+  /** Follows the Apps: a deletion forgets the app; a revision that became ready elsewhere is served here too. */
+  async #followApps(): Promise<void> {
     try {
       for await (const event of this.#store.watch('App', { namespace: this.#namespace, signal: this.#stop.signal })) {
         const state = this.#state.get(event.object.metadata.name);
@@ -187,14 +245,8 @@ export class KubeRuntime implements Runtime {
         if (event.type === 'DELETED') {
           // The garbage collector removes the Deployments the App owns.
           this.#log.info({ app: state.name }, 'app deleted: Kubernetes removes its Deployments');
-          state.rolloutGeneration++;
-          state.rolling = undefined;
-          state.applied.clear();
-          state.revision = undefined;
+          this.#forget(state, 'the app was deleted');
           state.app = undefined;
-          state.desired = 0;
-          state.serving = new Set();
-          this.#changed(state);
         } else {
           state.app = event.object;
           // Another process (gitd, when the components run apart) rolled out a revision: serve it here too.
@@ -214,41 +266,47 @@ export class KubeRuntime implements Runtime {
     const revision = await this.#store.find('Revision', name, this.#namespace).catch(() => undefined);
     if (revision?.status?.image === undefined || state.rolloutGeneration !== generation || state.rollsOutHere) return;
     state.revision = revision;
-    state.serving = new Set([name]);
+    state.served.add(name);
     this.#ports.set(name, containerPort(revision));
-    const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace }).catch(() => undefined);
-    if (deployment?.spec?.replicas !== undefined) {
-      state.applied.set(name, deployment.spec.replicas);
-      // The process that scales (the acting autoscaler) keeps the scale it decided and gives it to the new revision; the others take the Deployment's word.
-      if (!this.#writesStatus()) state.desired = deployment.spec.replicas;
-    }
+    // The process that scales (the acting autoscaler) keeps the scale it decided and gives it to the new revision; the others take the Deployment's word.
+    const replicas = this.#deployments.get(name)?.replicas;
+    if (!this.#writesStatus() && replicas !== undefined) state.desired = replicas;
     this.#log.info({ app: state.name, revision: name }, 'serving a revision rolled out by another process');
-    if (this.#writesStatus()) void this.#applyScale(state);
-    this.#changed(state);
-    this.#status.schedule(state.name);
-    // The writer (the acting autoscaler) also stops what a wake-up may have started on the old revision during the rollout.
-    if (this.#writesStatus()) await this.#scaleDownOthers(state, name, generation).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot scale down the earlier revisions'));
+    // The acting autoscaler also stops what a wake-up may have started on the old revision during the rollout.
+    this.#reconcile(state);
   }
 
   #stateOf(name: string): AppState {
     let state = this.#state.get(name);
     if (!state) {
-      state = {
+      // The loop's callbacks run only after the state below exists.
+      const loop = new ReconcileLoop(
+        {
+          observe: () => this.#observe(created),
+          perform: (action) => this.#perform(created, action),
+          settle: (replicas, actions) => this.#settle(created, replicas, actions),
+        },
+        this.#clock,
+      );
+      const created: AppState = {
         name,
         app: undefined,
         revision: undefined,
         desired: 0,
-        serving: new Set(),
-        pods: new Map(),
-        waiters: new Set(),
+        rollout: undefined,
         rolloutGeneration: 0,
-        rolling: undefined,
         rollsOutHere: false,
+        owned: new Set(),
+        served: new Set(),
+        pods: new Map(),
+        targets: new Map(),
         applied: new Map(),
         scaleWriting: undefined,
         scaleDirty: false,
         scaleRetry: undefined,
+        loop,
       };
+      state = created;
       this.#state.set(name, state);
     }
     return state;
@@ -263,46 +321,107 @@ export class KubeRuntime implements Runtime {
     if (type === 'DELETED' || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
       state.pods.delete(name);
     } else {
-      const view = viewOfPod(pod);
       const known = state.pods.get(name);
-      if (known) {
-        // A restart or a new address voids what the runtime's probe saw; the kubelet's Ready, once seen, decides from then on.
-        if (view.ip !== known.view.ip || view.restarts !== known.view.restarts || (known.view.ready && !view.ready)) known.probed = false;
-        known.everReady ||= view.ready;
-        known.view = view;
-      } else {
-        state.pods.set(name, { view, probed: false, probing: false, everReady: view.ready, seenAtMs: performance.now() });
-      }
-      this.#probe(state, name);
+      const tracked = trackPod(known, viewOfPod(pod), performance.now(), known ? known.sequence : this.#sequence++);
+      state.pods.set(name, tracked);
+      probePod(tracked, {
+        port: () => this.#portOf(tracked.view.revision),
+        path: state.app?.spec.run.readinessPath,
+        tracked: () => state.pods.get(name) === tracked,
+        closed: () => this.#closed,
+        onAnswer: (elapsedMs) => {
+          this.#metrics.routable.observe({ app: state.name }, elapsedMs / 1000);
+          this.#reconcile(state);
+        },
+      });
     }
+    this.#reconcile(state);
+  }
+
+  /** Asks the reconciler what the app's pods should be now, and turns its answer into Deployment scales. */
+  #reconcile(state: AppState): void {
+    if (this.#closed) return;
+    // Until both watches have listed, an unlisted pod would look missing: nothing is decided yet.
+    if (this.#synced) state.loop.run();
+    else this.#changed(state);
+  }
+
+  #observe(state: AppState): { desired: DesiredApp; replicas: PlannedReplica[] } {
+    const replicas: PlannedReplica[] = [];
+    for (const [id, pod] of state.pods) replicas.push({ id, revision: pod.view.revision, phase: podPhase(pod), sequence: pod.sequence });
+    const rollout = state.rollout && { revision: state.rollout.revision.metadata.name, firstSequence: state.rollout.firstSequence, deadlineMs: state.rollout.deadlineMs };
+    return { desired: { revision: state.revision?.metadata.name, scale: state.desired, rollout }, replicas };
+  }
+
+  /** The reconciler's starts and drains, as the scales of the Deployments this process may scale; then written. */
+  #settle(state: AppState, replicas: readonly PlannedReplica[], actions: readonly RuntimeAction[]): void {
+    // Nothing deployed (retired, deleted): its Deployments are being deleted, not scaled.
+    const deployed = state.revision !== undefined || state.rollout !== undefined;
+    const targets = new Map<string, number>();
+    if (deployed) {
+      for (const [deployment, scale] of scaleTargets(replicas, actions, this.#deploymentsOf(state))) if (this.#owns(state, deployment)) targets.set(deployment, scale);
+    }
+    state.targets = targets;
+    const rolling = state.rollout?.revision.metadata.name;
+    for (const deployment of state.owned) {
+      if (deployment !== rolling && targets.get(deployment) === 0 && this.#scaleOf(state, deployment) === 0) state.owned.delete(deployment);
+    }
+    if (targets.size > 0) void this.#writeScales(state).catch(() => undefined);
     this.#changed(state);
   }
 
-  /** Connects to a new pod's port (or GETs its readinessPath) every few ms until its app answers. */
-  #probe(state: AppState, podName: string): void {
-    const pod = state.pods.get(podName);
-    if (!pod || pod.probed || pod.probing || pod.everReady || pod.view.ip === undefined || pod.view.terminating || pod.view.ready) return;
-    pod.probing = true;
-    const address = pod.view.ip;
-    const restarts = pod.view.restarts;
-    const path = state.app?.spec.run.readinessPath;
-    void (async () => {
-      const port = await this.#portOf(pod.view.revision);
-      const deadline = performance.now() + 120_000;
-      const unchanged = () => state.pods.get(podName) === pod && pod.view.ip === address && pod.view.restarts === restarts && !pod.view.terminating && !pod.view.ready;
-      while (!this.#closed && unchanged() && performance.now() < deadline) {
-        if ((await replicaAnswers(address, port, path)) && unchanged()) {
-          pod.probed = true;
-          this.#metrics.routable.observe({ app: state.name }, (performance.now() - pod.seenAtMs) / 1000);
-          this.#changed(state);
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, probeDelayMs(performance.now() - pod.seenAtMs)));
+  /** Performs what Kubernetes does not: ending a rollout. Starts and drains become scales (#reconcile). True when the app must be reconciled again. */
+  #perform(state: AppState, action: RuntimeAction): boolean {
+    switch (action.type) {
+      case 'StartReplica':
+      case 'DrainReplica':
+      case 'ForgetReplica':
+        return false;
+      case 'CompleteRollout': {
+        const rollout = state.rollout;
+        if (!rollout) return false;
+        state.rollout = undefined;
+        void this.#publish(state, rollout.revision.metadata.name, state.rolloutGeneration).then(() => {
+          this.#log.info({ app: state.name, revision: action.revision }, 'rollout complete');
+          rollout.resolve();
+        }, rollout.reject);
+        return true;
       }
-      pod.probing = false;
-      // Its address or restarts changed while probing: probe the pod as it is now.
-      if (!pod.probed && state.pods.get(podName) === pod) this.#probe(state, podName);
-    })();
+      case 'FailRollout': {
+        const rollout = state.rollout;
+        if (!rollout) return false;
+        state.rollout = undefined;
+        state.revision = rollout.previous;
+        const name = rollout.revision.metadata.name;
+        const failing = action.replica === undefined ? [...state.pods.values()].find((p) => p.view.revision === name) : state.pods.get(action.replica);
+        const reason =
+          action.replica === undefined || failing === undefined
+            ? `no pod of ${name} answered on its port within ${Math.round(rollout.startTimeoutMs / 1000)}s; the app must listen on the port in $PORT`
+            : (rolloutFailure([failing.view]) ?? `pod ${action.replica} failed`);
+        void (async () => {
+          const lastLines = failing ? await this.#tail(failing.view.name, 10) : [];
+          this.#log.warn({ app: state.name, revision: name }, 'rollout failed; the previous revision stays');
+          rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: rollout.previous?.metadata.name }));
+        })();
+        return true;
+      }
+    }
+  }
+
+  /** Whether this process may scale the Deployment now (see scalesAlone). */
+  #owns(state: AppState, deployment: string): boolean {
+    if (this.#scalesAlone) return true;
+    if (state.owned.has(deployment)) return true;
+    return this.#writesStatus() && state.served.has(deployment);
+  }
+
+  /** The scale a Deployment has, as far as this process knows: what it last wrote, or what the apiserver said. */
+  #scaleOf(state: AppState, deployment: string): number | undefined {
+    return state.applied.get(deployment) ?? this.#deployments.get(deployment)?.replicas;
+  }
+
+  *#deploymentsOf(state: AppState): Iterable<string> {
+    for (const [name, deployment] of this.#deployments) if (deployment.app === state.name) yield name;
   }
 
   /** The container port of a revision's pods (known from rollouts; read once otherwise). */
@@ -316,22 +435,18 @@ export class KubeRuntime implements Runtime {
     return port;
   }
 
-  /** The app in the pod answers: the kubelet says Ready, or, before the kubelet's first Ready, the runtime's own probe got an answer. */
-  #answering(pod: PodState): boolean {
-    return !pod.view.terminating && pod.view.ip !== undefined && (pod.view.ready || (pod.probed && !pod.everReady));
-  }
-
-  #routable(state: AppState, pod: PodState): boolean {
-    return this.#answering(pod) && state.serving.has(pod.view.revision);
+  /** Pods of these revisions take requests: the one deployed, and during a rollout here the one it replaces. */
+  #serves(state: AppState, revision: string): boolean {
+    return revision === state.revision?.metadata.name || revision === state.rollout?.previous?.metadata.name;
   }
 
   #snapshot(state: AppState): readonly Endpoint[] {
     const endpoints: Endpoint[] = [];
     for (const [name, pod] of state.pods) {
       if (pod.view.ip === undefined) continue;
-      const draining = pod.view.terminating || !state.serving.has(pod.view.revision);
+      const serves = this.#serves(state, pod.view.revision);
       const port = this.#ports.get(pod.view.revision) ?? defaultContainerPort;
-      endpoints.push({ id: name, address: `${pod.view.ip}:${port}`, ready: this.#routable(state, pod), draining });
+      endpoints.push({ id: name, address: `${pod.view.ip}:${port}`, ready: serves && podAnswers(pod), draining: pod.view.terminating || !serves });
     }
     return endpoints;
   }
@@ -339,9 +454,15 @@ export class KubeRuntime implements Runtime {
   #changed(state: AppState): void {
     const snapshot = this.#snapshot(state);
     this.#endpoints.publish(state.name, snapshot);
-    for (const wake of [...state.waiters]) wake();
-    const ready = snapshot.filter((e) => e.ready).length;
-    this.#metrics.pods.set(state.name, { ready, starting: snapshot.filter((e) => !e.ready && !e.draining).length, draining: snapshot.filter((e) => e.draining).length });
+    let ready = 0;
+    let starting = 0;
+    let draining = 0;
+    for (const endpoint of snapshot) {
+      if (endpoint.ready) ready++;
+      else if (endpoint.draining) draining++;
+      else starting++;
+    }
+    this.#metrics.pods.set(state.name, { ready, starting, draining });
     this.#status.schedule(state.name);
   }
 
@@ -350,77 +471,11 @@ export class KubeRuntime implements Runtime {
   }
 
   /**
-   * Creates the revision's Deployment, or takes over the one that exists when it is this
-   * App's and runs this image. One left by an earlier App of the same name (revision names
-   * start again at 00001 once an App's Revisions are gone) is replaced, not reused.
-   */
-  async #ensureDeployment(app: App, revision: Revision, replicas: number): Promise<void> {
-    const body = deploymentFor(app, revision, replicas);
-    const name = revision.metadata.name;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#apps.createNamespacedDeployment({ namespace: this.#namespace, body });
-        return;
-      } catch (error) {
-        if (!isConflict(error) || attempt >= 1) throw error;
-      }
-      const existing = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace });
-      const ours = existing.metadata?.ownerReferences?.some((o) => o.kind === 'App' && o.uid === app.metadata.uid) ?? false;
-      const sameImage = existing.spec?.template.spec?.containers[0]?.image === revision.status?.image;
-      if (ours && sameImage) {
-        await this.#scaleDeployment(name, replicas);
-        return;
-      }
-      this.#log.warn({ app: app.metadata.name, deployment: name }, 'replacing a Deployment of the same name left by an earlier app');
-      await this.#apps.deleteNamespacedDeployment({ name, namespace: this.#namespace, body: { propagationPolicy: 'Background', preconditions: { uid: existing.metadata?.uid ?? '' } } }).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
-      const gone = performance.now() + 30_000;
-      while (performance.now() < gone) {
-        const still = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace }).catch(() => undefined);
-        if (!still) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-  }
-
-  async #scaleDeployment(name: string, replicas: number): Promise<void> {
-    await this.#apps.replaceNamespacedDeploymentScale({
-      name,
-      namespace: this.#namespace,
-      body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace: this.#namespace }, spec: { replicas } },
-    });
-  }
-
-  /** Scales every Deployment of the app except keep to zero (they stay for a rollback), unless a newer rollout has begun. */
-  async #scaleDownOthers(state: AppState, keep: string, generation: number): Promise<void> {
-    const list = await this.#apps.listNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${state.name}` });
-    for (const deployment of list.items) {
-      const name = deployment.metadata?.name;
-      if (state.rolloutGeneration !== generation) return;
-      if (name === undefined || name === keep || name === state.rolling?.revision.metadata.name || (deployment.spec?.replicas ?? 0) === 0) continue;
-      await this.#scaleDeployment(name, 0).then(
-        () => state.applied.set(name, 0),
-        (error: unknown) => {
-          if (!isNotFound(error)) throw error;
-        },
-      );
-    }
-  }
-
-  /** The Deployment that takes the app's scale now, and the scale it should have. */
-  #scaleTarget(state: AppState): { deployment: string; replicas: number } | undefined {
-    if (state.rolling) return { deployment: state.rolling.revision.metadata.name, replicas: Math.max(state.desired, state.rolling.verifying ? 1 : 0) };
-    if (state.revision) return { deployment: state.revision.metadata.name, replicas: state.desired };
-    return undefined;
-  }
-
-  /**
-   * Brings the app's Deployment to the scale it should have, one write at a time per app;
+   * Brings the app's Deployments to the scales last reconciled, one write at a time per app;
    * what is wanted is read when the write is sent, so a change made meanwhile is never lost,
    * and a failed write is tried again (the apiserver may be away) until it lands.
    */
-  #applyScale(state: AppState): Promise<void> {
+  #writeScales(state: AppState): Promise<void> {
     state.scaleDirty = true;
     if (state.scaleWriting) return state.scaleWriting;
     const run = async () => {
@@ -429,16 +484,23 @@ export class KubeRuntime implements Runtime {
       try {
         while (state.scaleDirty && !this.#closed) {
           state.scaleDirty = false;
-          const target = this.#scaleTarget(state);
-          if (!target || state.applied.get(target.deployment) === target.replicas) continue;
-          await this.#scaleDeployment(target.deployment, target.replicas);
-          state.applied.set(target.deployment, target.replicas);
+          for (const [deployment, replicas] of state.targets) {
+            if (this.#scaleOf(state, deployment) === replicas) continue;
+            try {
+              await this.#deploymentApi.scale(deployment, replicas);
+              state.applied.set(deployment, replicas);
+            } catch (error) {
+              if (!isNotFound(error)) throw error;
+            }
+            // Reconciled again meanwhile: start over from the new targets.
+            if (state.scaleDirty) break;
+          }
         }
       } catch (error) {
-        if (!isNotFound(error) && !this.#closed) {
+        if (!this.#closed) {
           this.#log.warn({ app: state.name, err: error }, 'scaling failed; trying again in 1 s');
           clearTimeout(state.scaleRetry);
-          state.scaleRetry = setTimeout(() => void this.#applyScale(state).catch(() => undefined), 1000);
+          state.scaleRetry = setTimeout(() => void this.#writeScales(state).catch(() => undefined), 1000);
         }
         throw error;
       } finally {
@@ -454,69 +516,56 @@ export class KubeRuntime implements Runtime {
     this.#checkImage(revision);
     const state = this.#stateOf(app.metadata.name);
     state.app = app;
-    const generation = ++state.rolloutGeneration;
     state.rollsOutHere = true;
-    const current = () => state.rolloutGeneration === generation;
-    const previous = state.revision;
+    const generation = ++state.rolloutGeneration;
     const name = revision.metadata.name;
+    const replaced = () => runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    // If a rollout is still unproven, the revision to fall back to is the one before it.
+    const previous = state.rollout?.previous ?? state.revision;
+    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision.metadata.name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined }));
+    state.rollout = undefined;
     this.#ports.set(name, containerPort(revision));
     // Another process scales the app (components apart: the acting autoscaler): start from the scale it set, not from what this one last saw.
-    if (!this.#writesStatus() && previous !== undefined) await this.currentScale(state.name).catch(() => undefined);
-    if (!current()) throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
+    if (!this.#scalesAlone && previous !== undefined) await this.currentScale(state.name).catch(() => undefined);
+    if (state.rolloutGeneration !== generation) throw replaced();
     const atZero = state.desired === 0 && !options.verifyAtZero;
-    state.rolling = { revision, generation, verifying: options.verifyAtZero === true };
-    const created = this.#scaleTarget(state)?.replicas ?? 0;
-    await this.#ensureDeployment(app, revision, atZero ? 0 : created);
-    state.applied.set(name, atZero ? 0 : created);
-    const replaced = () => runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined });
-    if (!current()) throw replaced();
+    const replicas = atZero ? 0 : Math.max(state.desired, 1);
+    // Pods seen from now on are this rollout's own: one of them crashing fails it.
+    const firstSequence = this.#sequence;
+    state.owned.add(name);
+    await this.#deploymentApi.ensure(app, revision, replicas);
+    state.applied.set(name, replicas);
+    if (state.rolloutGeneration !== generation) throw replaced();
+    state.revision = revision;
     if (atZero) {
-      await this.#serve(state, revision, generation);
+      this.#reconcile(state);
+      await this.#publish(state, name, generation);
       this.#log.info({ app: state.name, revision: name }, 'revision recorded; it starts on the next wake-up');
       return;
     }
-    await this.#applyScale(state);
-    state.serving = new Set([...(previous ? [previous.metadata.name] : []), name]);
-    this.#log.info({ app: state.name, revision: name, replicas: created }, 'rolling out');
     const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
-    try {
-      await this.#waitReady(state, name, startTimeoutMs, generation);
-    } catch (error) {
-      const failing = [...state.pods.values()].find((p) => p.view.revision === name);
-      const lastLines = failing ? await this.#tail(failing.view.name, 10) : [];
-      if (current()) {
-        state.rolling = undefined;
-        state.serving = new Set(previous ? [previous.metadata.name] : []);
-        this.#changed(state);
-        await this.#scaleDeployment(name, 0).then(
-          () => state.applied.set(name, 0),
-          () => undefined,
-        );
-      }
-      const reason = isDormantError(error) ? error.message : (error as Error).message;
-      throw runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: previous?.metadata.name });
-    }
-    if (!current()) throw replaced();
-    await this.#serve(state, revision, generation);
-    this.#log.info({ app: state.name, revision: name }, 'rollout complete');
+    const done = new Promise<void>((resolve, reject) => {
+      state.rollout = { revision, firstSequence, deadlineMs: this.#clock() + startTimeoutMs, startTimeoutMs, previous, resolve, reject };
+    });
+    this.#log.info({ app: state.name, revision: name, replicas }, 'rolling out');
+    this.#reconcile(state);
+    await done;
   }
 
   /**
-   * The revision serves from now on: its pods take requests, its Deployment the app's scale
-   * (at zero after a check, that returns it to zero), and the others go to zero.
+   * The revision serves from now on: status.readyRevision names it, so that the other
+   * processes (components apart) follow at once. Alone, this process scales the earlier
+   * revisions' Deployments to zero as the new pods take over (they stay for a rollback);
+   * apart, the acting autoscaler does once it follows, so that only one process scales them.
    */
-  async #serve(state: AppState, revision: Revision, generation: number): Promise<void> {
-    state.rolling = undefined;
-    state.revision = revision;
-    state.serving = new Set([revision.metadata.name]);
-    this.#changed(state);
-    await this.#applyScale(state);
-    // Once its Deployment has its scale (what a process that adopts it reads), and before the old pods stop: activators in other processes route by the App's readyRevision.
-    await this.#publishServing(state, revision.metadata.name);
-    await this.#scaleDownOthers(state, revision.metadata.name, generation);
+  async #publish(state: AppState, revision: string, generation: number): Promise<void> {
+    state.served.add(revision);
+    await this.#publishServing(state, revision);
+    await this.#settled(state);
+    if (state.rolloutGeneration === generation) state.owned.delete(revision);
   }
 
-  /** status.readyRevision names what this process now serves, so that the other processes (components apart) follow at once. */
+  /** Records status.readyRevision, which the other processes (components apart) follow. */
   async #publishServing(state: AppState, revision: string): Promise<void> {
     try {
       await updateWithRetry(async () => {
@@ -530,28 +579,9 @@ export class KubeRuntime implements Runtime {
     }
   }
 
-  /** Until target pods of the revision answer, one fails for good, time runs out, or a newer rollout starts. */
-  async #waitReady(state: AppState, revision: string, timeoutMs: number, generation: number): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      if (state.rolloutGeneration !== generation) throw new Error('a newer rollout replaced it');
-      const pods = [...state.pods.values()].filter((p) => p.view.revision === revision && !p.view.terminating);
-      const target = Math.max(1, this.#scaleTarget(state)?.replicas ?? 1);
-      if (pods.filter((p) => this.#answering(p)).length >= target) return;
-      const failure = rolloutFailure(pods.map((p) => p.view));
-      if (failure !== undefined) throw new Error(failure);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no pod of ${revision} answered on its port within ${Math.round(timeoutMs / 1000)}s; the app must listen on the port in $PORT`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          state.waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, Math.min(left, 1000));
-        state.waiters.add(wake);
-      });
-    }
+  /** Until the scale writes under way for the app have landed or failed. */
+  async #settled(state: AppState): Promise<void> {
+    while (state.scaleWriting) await state.scaleWriting.catch(() => undefined);
   }
 
   async #tail(pod: string, lines: number): Promise<string[]> {
@@ -567,11 +597,11 @@ export class KubeRuntime implements Runtime {
     if (this.#closed) throw runtimeErrors.closed({ app });
     const state = this.#stateOf(app);
     const wanted = Math.max(0, Math.floor(replicas));
-    if (wanted > 0 && !state.revision && !state.rolling) throw runtimeErrors.noRevision({ app });
+    if (wanted > 0 && !state.revision && !state.rollout) throw runtimeErrors.noRevision({ app });
     if (state.desired !== wanted) this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
     state.desired = wanted;
-    this.#status.schedule(app);
-    await this.#applyScale(state);
+    this.#reconcile(state);
+    await this.#writeScales(state);
   }
 
   /** The serving Deployment's scale as the apiserver has it (an autoscaler taking over reads it). */
@@ -579,8 +609,7 @@ export class KubeRuntime implements Runtime {
     const state = this.#stateOf(app);
     const name = state.revision?.metadata.name;
     if (name === undefined) return 0;
-    const deployment = await this.#apps.readNamespacedDeployment({ name, namespace: this.#namespace });
-    const replicas = deployment.spec?.replicas ?? 0;
+    const replicas = await this.#deploymentApi.replicas(name);
     if (state.desired !== replicas) {
       state.desired = replicas;
       this.#status.schedule(app);
@@ -593,16 +622,23 @@ export class KubeRuntime implements Runtime {
     const state = this.#state.get(app);
     if (!state) return;
     this.#log.info({ app }, 'retiring: no revision serves the app');
-    state.rolloutGeneration++;
-    state.rolling = undefined;
-    state.applied.clear();
-    state.revision = undefined;
-    state.desired = 0;
-    state.serving = new Set();
-    this.#changed(state);
-    await this.#apps.deleteCollectionNamespacedDeployment({ namespace: this.#namespace, labelSelector: `${appLabel}=${app}` }).catch((error: unknown) => {
+    this.#forget(state, 'the app was retired');
+    await this.#deploymentApi.deleteAll(app).catch((error: unknown) => {
       this.#log.warn({ app, err: error }, 'could not delete the Deployments of a retired app');
     });
+  }
+
+  /** Nothing serves the app any more; its Deployments are deleted (not scaled) by the caller or the garbage collector. */
+  #forget(state: AppState, reason: string): void {
+    state.rolloutGeneration++;
+    state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision.metadata.name, reason, lastLines: [], previous: undefined }));
+    state.rollout = undefined;
+    state.owned.clear();
+    state.applied.clear();
+    state.served.clear();
+    state.revision = undefined;
+    state.desired = 0;
+    this.#reconcile(state);
   }
 
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
@@ -625,28 +661,9 @@ export class KubeRuntime implements Runtime {
     this.#status.rewriteAll(this.#state.keys());
   }
 
-  /** A crash loop or an image that cannot be pulled, as the kubelet reports it for the serving revision's pods, as the local runtime says it. */
-  #failingCondition(state: AppState, serving: string | undefined): ReplicaStatus['ready'] {
-    const pods = [];
-    for (const pod of state.pods.values()) if (pod.view.revision === serving && !pod.view.terminating) pods.push(pod.view);
-    const failure = rolloutFailure(pods);
-    return failure === undefined ? undefined : { type: 'Ready', status: 'False', reason: 'CrashLoopBackOff', message: failure };
-  }
-
   /** Replica counts and the Ready condition, as App.status should say now. */
   #replicaStatus(state: AppState): ReplicaStatus {
-    const serving = state.revision?.metadata.name;
-    let ready = 0;
-    for (const pod of state.pods.values()) if (pod.view.revision === serving && this.#routable(state, pod)) ready++;
-    const condition =
-      state.revision === undefined
-        ? { type: 'Ready', status: 'False' as const, reason: 'NotDeployed', message: 'no revision is deployed; git push to deploy' }
-        : ready > 0
-          ? { type: 'Ready', status: 'True' as const, reason: 'Serving', message: `${ready} pod${ready === 1 ? '' : 's'} of ${serving} ready` }
-          : state.desired === 0
-            ? { type: 'Ready', status: 'True' as const, reason: 'ScaledToZero', message: `${serving} is at zero pods; the next request wakes it` }
-            : this.#failingCondition(state, serving) ?? { type: 'Ready', status: 'Unknown' as const, reason: 'Starting', message: `waiting for pods of ${serving}` };
-    return { desiredReplicas: state.desired, readyReplicas: ready, ready: condition };
+    return replicaStatusOf(state.revision?.metadata.name, state.desired, state.pods.values());
   }
 
   async close(): Promise<void> {
@@ -656,7 +673,7 @@ export class KubeRuntime implements Runtime {
     this.#endpoints.close();
     for (const state of this.#state.values()) {
       clearTimeout(state.scaleRetry);
-      for (const wake of [...state.waiters]) wake();
+      state.loop.stop();
     }
   }
 }

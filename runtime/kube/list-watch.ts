@@ -149,3 +149,44 @@ export async function listWatch<T extends WatchedObject>(options: ListWatchOptio
     }
   }
 }
+
+export interface FollowOptions<T extends WatchedObject> extends Omit<ListWatchOptions<T>, 'onSynced' | 'onFailure'> {
+  /** How long the first list may keep failing before follow() gives up. */
+  readonly firstListTimeoutMs: number;
+  /** The error follow() rejects with when the first list is refused or times out; reason says which. */
+  readonly refused: (reason: string, cause: unknown) => Error;
+  /** Told of failures after the first list (the watch retries on its own). */
+  readonly onRetry: (what: 'list' | 'watch', error: unknown) => void;
+  /** Monotonic milliseconds (performance.now by default). */
+  readonly clock?: () => number;
+}
+
+/**
+ * listWatch for a component that cannot work without the objects: resolves once the first
+ * list is reported, then keeps watching until the signal aborts. Refused for good (401, 403)
+ * or failing for firstListTimeoutMs before that, it rejects with the reason instead of
+ * waiting on, so `dormant up` stops with a message rather than serving blind.
+ */
+export function follow<T extends WatchedObject>(options: FollowOptions<T>): Promise<void> {
+  const clock = options.clock ?? (() => performance.now());
+  const deadline = clock() + options.firstListTimeoutMs;
+  return new Promise<void>((resolve, reject) => {
+    let synced = false;
+    void listWatch<T>({
+      ...options,
+      onSynced: () => {
+        synced = true;
+        resolve();
+      },
+      onFailure: (what, error) => {
+        const status = (error as { code?: unknown }).code;
+        if (synced || (status !== 401 && status !== 403 && clock() <= deadline)) {
+          options.onRetry(what, error);
+          return;
+        }
+        const reason = status === 401 || status === 403 ? `the apiserver answered ${status}` : `no answer for ${options.firstListTimeoutMs / 1000} s (${(error as Error).message})`;
+        reject(options.refused(reason, error));
+      },
+    });
+  });
+}

@@ -7,14 +7,16 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
 import {
+  type DesiredApp,
   defaultRestartBackoff,
   EndpointsHub,
   nextFailureCount,
+  type PlannedReplica,
   type ReplicaPhase,
   type RestartBackoff,
   type RuntimeAction,
   ReplicaGauge,
-  reconcile,
+  ReconcileLoop,
   restartDelayMs,
   StatusWriter,
   servedApps,
@@ -78,8 +80,7 @@ interface AppState {
   consecutiveFailures: number;
   rollout: Rollout | undefined;
   condition: Omit<Condition, 'lastTransitionTime'> | undefined;
-  /** Reconciles again when a back-off ends. */
-  wakeTimer: NodeJS.Timeout | undefined;
+  readonly loop: ReconcileLoop;
 }
 
 // Not NODE_EXTRA_CA_CERTS: Node parses that bundle at boot, which was measured to add
@@ -228,7 +229,16 @@ export class LocalRuntime implements Runtime {
   #state(name: string): AppState {
     let state = this.#apps.get(name);
     if (!state) {
-      state = {
+      // The loop's callbacks run only after the state below exists.
+      const loop = new ReconcileLoop(
+        {
+          observe: () => this.#observe(created),
+          perform: (action) => this.#perform(created, action),
+          settle: () => this.#changed(created),
+        },
+        this.#clock,
+      );
+      const created: AppState = {
         name,
         app: undefined,
         revision: undefined,
@@ -237,8 +247,9 @@ export class LocalRuntime implements Runtime {
         consecutiveFailures: 0,
         rollout: undefined,
         condition: undefined,
-        wakeTimer: undefined,
+        loop,
       };
+      state = created;
       this.#apps.set(name, state);
     }
     return state;
@@ -351,20 +362,17 @@ export class LocalRuntime implements Runtime {
 
   /** Asks the reconciler what to do about the app now and does it. */
   #reconcile(state: AppState): void {
-    if (this.#closed) return;
-    const replicas = [];
+    if (!this.#closed) state.loop.run();
+  }
+
+  /** What the reconciler is given: the app's revision, scale and rollout, and its replicas. */
+  #observe(state: AppState): { desired: DesiredApp; replicas: PlannedReplica[] } {
+    const replicas: PlannedReplica[] = [];
     for (const r of state.replicas.values()) {
       replicas.push({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, sequence: r.sequence, ...(r.restartAtMs === undefined ? {} : { restartAtMs: r.restartAtMs }) });
     }
     const rollout = state.rollout && { revision: state.rollout.revision, firstSequence: state.rollout.firstSequence };
-    const { actions, nextMs } = reconcile({ revision: state.revision?.metadata.name, scale: state.desired, rollout }, replicas, this.#clock());
-    let again = false;
-    for (const action of actions) again = this.#perform(state, action) || again;
-    clearTimeout(state.wakeTimer);
-    state.wakeTimer = nextMs === undefined ? undefined : setTimeout(() => this.#reconcile(state), Math.max(0, nextMs - this.#clock()));
-    this.#changed(state);
-    // A rollout ended: what it held (one replica at zero, the old revision on a failure) is reconsidered.
-    if (again) queueMicrotask(() => this.#reconcile(state));
+    return { desired: { revision: state.revision?.metadata.name, scale: state.desired, rollout }, replicas };
   }
 
   /** Performs one action; true when the app must be reconciled again after it. */
@@ -394,11 +402,12 @@ export class LocalRuntime implements Runtime {
       case 'FailRollout': {
         const rollout = state.rollout;
         if (!rollout) return false;
-        const replica = state.replicas.get(action.replica);
+        // Local replicas time out on their own (a replica that does not answer in time fails), so a rollout here has no deadline and always names one.
+        const replica = action.replica === undefined ? undefined : state.replicas.get(action.replica);
         const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === action.replica).map((l) => l.text);
         state.rollout = undefined;
         state.revision = rollout.previous;
-        rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: replica?.failure ?? `replica ${action.replica} failed`, lastLines, previous: rollout.previous?.metadata.name }));
+        rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: replica?.failure ?? `replica ${action.replica ?? '(none)'} failed`, lastLines, previous: rollout.previous?.metadata.name }));
         this.#log.warn({ app: state.name, revision: rollout.revision }, 'rollout failed; the previous revision stays');
         return true;
       }
@@ -582,7 +591,7 @@ export class LocalRuntime implements Runtime {
     const stopping: Promise<unknown>[] = [];
     this.#status.close();
     for (const state of this.#apps.values()) {
-      clearTimeout(state.wakeTimer);
+      state.loop.stop();
       state.rollout?.reject(runtimeErrors.closed({ app: state.name }));
       for (const replica of state.replicas.values()) {
         replica.release?.();

@@ -147,6 +147,15 @@ it('an identity that may not read pods: dormant up stops with a message that say
   assert.match(up.stderr, /cannot list the apps' pods in namespace default: the apiserver answered 403; grant this identity get, list and watch on pods there/);
   assert.ok(performance.now() - started < 30_000, 'refused at once, not after the minute allowed for an apiserver that does not answer');
   assert.equal(await kubectlOk(['get', 'deployments,apps.dormant.dev', '-A', '-o', 'name']), before, 'nothing changed');
+
+  // Pods granted, Deployments not: it says that one.
+  await kubectlOk(['create', 'role', 'dormant-test-podsonly', '-n', 'default', '--verb', 'get,list,watch', '--resource', 'pods']);
+  await kubectlOk(['create', 'rolebinding', 'dormant-test-podsonly', '-n', 'default', '--role', 'dormant-test-podsonly', '--serviceaccount', 'dormant-system:dormant-test-nopods']);
+  await kubectlOk(['label', 'role,rolebinding', 'dormant-test-podsonly', '-n', 'default', 'app.kubernetes.io/name=dormant']);
+  const podsOnly = await runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'up', '--runtime', 'kubernetes', '--kubeconfig', config, '--registry', '127.0.0.1:5000', '--component', 'activator', '--http-port', '0', '--metrics-port', '0', '--state-dir', join(work, 'nopods-state')], { cwd: work });
+  assert.equal(podsOnly.code, 1, podsOnly.stdout + podsOnly.stderr);
+  assert.match(podsOnly.stderr, /RUNTIME_DEPLOYMENTS_UNREADABLE.*cannot list the apps' Deployments in namespace default: the apiserver answered 403; grant this identity get, list and watch on deployments there/);
+  assert.equal(await kubectlOk(['get', 'deployments,apps.dormant.dev', '-A', '-o', 'name']), before, 'nothing changed');
 });
 
 it('a git push to the gitd pod deploys at zero; a request through the NodePort wakes it with X-Dormant-Cold-Start', async (t: TestContext) => {
@@ -287,6 +296,8 @@ it('a push while the app serves (woken by the autoscaler after gitd last deploye
   assert.equal(bodies.at(-1), 'installed v2\n');
   const v2 = Number((await kubectl(['get', 'deployment', `${app}-00002`, '-o', 'jsonpath={.spec.replicas}'])).stdout || 'NaN');
   assert.ok(v2 >= 1, `the new revision serving under the trickle has a pod (replicas ${v2})`);
+  // Apart, gitd scales only the revision it rolls out; the acting autoscaler, once it follows the new revision, takes the old one to zero.
+  await eventually('the old revision at zero', async () => ((await replicas()) === 0 ? true : undefined), 60_000, 250);
 });
 
 it('the gitd pod deleted: its repositories, host key and admin keys survive on the volume; the next push builds on the last', async (t: TestContext) => {

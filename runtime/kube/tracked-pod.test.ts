@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PodView } from './deployment-spec.js';
+import { podAnswers, podPhase, replicaStatusOf, trackPod } from './tracked-pod.js';
+
+const view = (over: Partial<PodView> = {}): PodView => ({
+  name: 'p',
+  revision: 'web-00001',
+  ip: '10.244.0.7',
+  ready: false,
+  terminating: false,
+  waitingReason: undefined,
+  waitingMessage: undefined,
+  restarts: 0,
+  lastExitCode: undefined,
+  ...over,
+});
+
+describe('tracked pods', () => {
+  it('a new pod without an answer yet is starting; the probe answering makes it ready before the kubelet says so', () => {
+    const pod = trackPod(undefined, view(), 0, 3);
+    assert.equal(pod.sequence, 3);
+    assert.equal(podPhase(pod), 'starting');
+    pod.probed = true;
+    assert.equal(podPhase(pod), 'ready');
+  });
+
+  it('a restart voids what the probe saw', () => {
+    const pod = trackPod(undefined, view(), 0, 0);
+    pod.probed = true;
+    trackPod(pod, view({ restarts: 1, lastExitCode: 1 }), 10, 99);
+    assert.equal(pod.probed, false);
+    assert.equal(pod.sequence, 0, 'a known pod keeps its order of first sight');
+    assert.equal(podPhase(pod), 'backoff', 'it exited and was restarted: Kubernetes is backing off');
+  });
+
+  it("once the kubelet has said Ready, its word decides: not ready is not answering, whatever the probe saw", () => {
+    const pod = trackPod(undefined, view({ ready: true }), 0, 0);
+    assert.equal(podAnswers(pod), true);
+    trackPod(pod, view({ ready: false }), 10, 0);
+    pod.probed = true;
+    assert.equal(podAnswers(pod), false);
+  });
+
+  it('a terminating pod drains; a crash-looping one is in back-off; no address, no answer', () => {
+    assert.equal(podPhase(trackPod(undefined, view({ ready: true, terminating: true }), 0, 0)), 'draining');
+    assert.equal(podPhase(trackPod(undefined, view({ ip: undefined, waitingReason: 'ImagePullBackOff' }), 0, 0)), 'backoff');
+    const unaddressed = trackPod(undefined, view({ ip: undefined }), 0, 0);
+    unaddressed.probed = true;
+    assert.equal(podAnswers(unaddressed), false);
+  });
+});
+
+describe('replicaStatusOf', () => {
+  const rows: { name: string; serving: string | undefined; desired: number; pods: PodView[]; reason: string; ready: number }[] = [
+    { name: 'nothing deployed', serving: undefined, desired: 0, pods: [], reason: 'NotDeployed', ready: 0 },
+    { name: 'at zero', serving: 'web-00001', desired: 0, pods: [], reason: 'ScaledToZero', ready: 0 },
+    { name: 'a pod of the serving revision ready', serving: 'web-00001', desired: 1, pods: [view({ ready: true })], reason: 'Serving', ready: 1 },
+    { name: "another revision's ready pod does not count", serving: 'web-00002', desired: 1, pods: [view({ ready: true })], reason: 'Starting', ready: 0 },
+    { name: 'crash-looping pods say so', serving: 'web-00001', desired: 1, pods: [view({ waitingReason: 'CrashLoopBackOff', lastExitCode: 3 })], reason: 'CrashLoopBackOff', ready: 0 },
+    { name: 'a terminating crashed pod is not the reason', serving: 'web-00001', desired: 1, pods: [view({ terminating: true, waitingReason: 'CrashLoopBackOff' })], reason: 'Starting', ready: 0 },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const status = replicaStatusOf(row.serving, row.desired, row.pods.map((v, i) => trackPod(undefined, v, 0, i)));
+      assert.equal(status.ready?.reason, row.reason);
+      assert.equal(status.readyReplicas, row.ready);
+      assert.equal(status.desiredReplicas, row.desired);
+    });
+  }
+});
