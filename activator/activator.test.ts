@@ -130,8 +130,8 @@ describe('activator hold at zero', eventWaitBound, () => {
     const arrived = arrivals(h.port, 1000);
     const answers = Promise.all(Array.from({ length: 1000 }, () => call(h.port, 'sleepy.localhost')));
     await arrived;
-    // The held gauge is set on the tick that reports load, once a second.
-    await h.sink.nextReport();
+    // The held gauge is set by the tick; a round is a tick that has run since they arrived.
+    await h.sink.nextRound();
     assert.equal(await heldNow(h), 1000);
     const during = process.memoryUsage().rss;
     // Poked at the first request, then once a second while they wait: never once per request.

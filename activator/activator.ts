@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { type App, type AutoscalePolicy, claimOrder, namespaceDefaultPolicy, parseDuration, resolvePolicy } from '../crds/index.js';
 import { answerThrown } from '../errors/index.js';
 import type { ResourceStore } from '../runtime/index.js';
+import { ActiveApps, hasWork } from './active-apps.js';
 import { AppTraffic, type TrafficPolicy } from './app-traffic.js';
 import { Drain } from './drain.js';
 import { type ActivatorMetrics, activatorMetrics } from './metrics.js';
@@ -72,6 +73,8 @@ export class Activator {
   readonly #apps = new Map<string, App>();
   readonly #policies = new Map<string, AutoscalePolicy>();
   readonly #traffic = new Map<string, AppTraffic>();
+  /** The apps the tick has work for: the tick visits these, not every app. */
+  readonly #active = new ActiveApps();
   readonly #subscriptions = new Map<string, AbortController>();
   readonly #stop = new AbortController();
   readonly #metrics: ActivatorMetrics;
@@ -96,7 +99,7 @@ export class Activator {
     this.#metrics = activatorMetrics(options.registry);
     const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5000;
     this.#drain = new Drain(this.#log, keepAliveTimeoutMs);
-    const shared = { routes: this.#routes, traffic: this.#traffic, log: this.#log, clock: this.#clock, random: this.#random, maxHeaderCount: this.#maxHeaderCount };
+    const shared = { routes: this.#routes, traffic: this.#traffic, active: this.#active, log: this.#log, clock: this.#clock, random: this.#random, maxHeaderCount: this.#maxHeaderCount };
     this.#requests = new RequestPath({
       ...shared,
       endpoints: options.endpoints,
@@ -205,6 +208,7 @@ export class Activator {
         for (let waiter = traffic.queue.shift(); waiter; waiter = traffic.queue.shift()) waiter.expire(0);
         void traffic.close();
         this.#traffic.delete(name);
+        this.#active.remove(traffic);
         this.#metrics.held.remove({ app: name });
       }
       return;
@@ -225,6 +229,7 @@ export class Activator {
     }
     const traffic = new AppTraffic(name, policy, this.#clock(), { drained: (a, id) => this.#options.endpoints.drained(a, id) });
     this.#traffic.set(name, traffic);
+    this.#active.add(traffic);
     const subscription = new AbortController();
     this.#subscriptions.set(name, subscription);
     void (async () => {
@@ -235,13 +240,18 @@ export class Activator {
     })().catch((error: unknown) => this.#log.error({ err: error, app: name }, 'endpoint watch ended'));
   }
 
-  /** Expires held requests, re-pokes sleeping apps, and reports load every second. */
+  /**
+   * Expires held requests, re-pokes sleeping apps, and reports load every second (a round).
+   * It visits only the apps with work (ActiveApps), and a round names only the apps with
+   * load since their last report: what it leaves out had none, which the autoscaler reads
+   * as a report of zero. So an idle app costs neither, and a thousand asleep cost nothing.
+   */
   #tick(): void {
     const now = this.#clock();
     this.#ticks++;
-    const report = this.#ticks % statsEveryTicks === 0;
+    const round = this.#ticks % statsEveryTicks === 0;
     const stats: AppStats[] = [];
-    for (const traffic of this.#traffic.values()) {
+    this.#active.sweep((traffic) => {
       traffic.expireQueue(now);
       if (traffic.queue.active > 0) {
         // A held request keeps the wake-up demand alive: the poke is repeated, never lost.
@@ -253,9 +263,14 @@ export class Activator {
         traffic.heldInGauge = traffic.queue.active;
         this.#metrics.held.set({ app: traffic.name }, traffic.queue.active);
       }
-      if (report) stats.push({ app: traffic.name, ...traffic.meter.report(now) });
+      if (round && !traffic.meter.idle) stats.push({ app: traffic.name, ...traffic.meter.report(now) });
+      return hasWork({ held: traffic.queue.active, heldInGauge: traffic.heldInGauge, unreported: !traffic.meter.idle });
+    });
+    if (round) {
+      this.#active.roundMade(now);
+      // Sent when empty too: the autoscaler learns that this activator reports, and that every app it knows was idle.
+      this.#options.stats.round(stats);
     }
-    if (report && stats.length > 0) this.#options.stats.report(stats);
   }
 
   /**

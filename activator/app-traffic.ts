@@ -82,6 +82,8 @@ export class AppTraffic {
   lastPokeMs = Number.NEGATIVE_INFINITY;
   /** What the held-requests gauge says for this app: set again only when it changes (1,000 apps at 10 ticks a second). */
   heldInGauge = -1;
+  /** In the activator's list of apps the tick has work for (ActiveApps). */
+  listed = false;
 
   constructor(name: string, policy: TrafficPolicy, nowMs: number, hooks: AppTrafficHooks) {
     this.name = name;

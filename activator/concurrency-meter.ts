@@ -18,6 +18,20 @@ export class ConcurrencyMeter {
     return this.#current;
   }
 
+  /** Nothing counted since the last report: no request in flight, none started, none ended. */
+  get idle(): boolean {
+    return this.#current === 0 && this.#requests === 0 && this.#area === 0;
+  }
+
+  /**
+   * Rounds of reports that left this meter out while it was idle, the last at roundMs: its
+   * window starts there, as if each round had reported its nothing and begun a new window.
+   * Moving the start of an idle window loses nothing; a busy one is left as it is.
+   */
+  skippedUntil(roundMs: number): void {
+    if (this.idle && roundMs > this.#windowStartMs) this.#windowStartMs = roundMs;
+  }
+
   #advance(nowMs: number): void {
     this.#area += this.#current * (nowMs - this.#lastChangeMs);
     this.#lastChangeMs = nowMs;

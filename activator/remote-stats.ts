@@ -36,6 +36,11 @@ export class RemoteStatsSink implements StatsSink {
     }
   }
 
+  round(stats: readonly AppStats[]): void {
+    // An empty round is posted too: it tells the autoscaler that every app this activator knows was idle.
+    this.#post('/stats/round', JSON.stringify(stats));
+  }
+
   report(stats: readonly AppStats[]): void {
     this.#post('/stats', JSON.stringify(stats));
   }

@@ -3,6 +3,7 @@
 // per request (style rule 13); what it needs is built once, in the constructor.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ActiveApps } from './active-apps.js';
 import type { AppTraffic, Waiter } from './app-traffic.js';
 import type { Drain } from './drain.js';
 import { activatorErrors } from './errors.js';
@@ -40,6 +41,8 @@ export interface RequestPathOptions {
   readonly routes: RouteTable;
   /** The apps' traffic by name, kept by the activator as it follows the store. */
   readonly traffic: ReadonlyMap<string, AppTraffic>;
+  /** The apps the activator's tick visits: a request lists its app there as it starts. */
+  readonly active: ActiveApps;
   readonly endpoints: EndpointSource;
   readonly stats: StatsSink;
   readonly metrics: ActivatorMetrics;
@@ -61,6 +64,7 @@ export interface RequestPathOptions {
 export class RequestPath {
   readonly #routes: RouteTable;
   readonly #traffic: ReadonlyMap<string, AppTraffic>;
+  readonly #active: ActiveApps;
   readonly #endpoints: EndpointSource;
   readonly #stats: StatsSink;
   readonly #metrics: ActivatorMetrics;
@@ -75,6 +79,7 @@ export class RequestPath {
   constructor(options: RequestPathOptions) {
     this.#routes = options.routes;
     this.#traffic = options.traffic;
+    this.#active = options.active;
     this.#endpoints = options.endpoints;
     this.#stats = options.stats;
     this.#metrics = options.metrics;
@@ -127,7 +132,7 @@ export class RequestPath {
       request.host = host ?? '';
     }
     const now = request.startedAtMs;
-    traffic.meter.started(now);
+    this.#active.started(traffic, now);
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
     if (upstream) request.start(upstream);
     else if (traffic.readyCount === 0 && this.#endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();

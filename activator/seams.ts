@@ -20,6 +20,13 @@ export interface AppStats {
 
 /** Where load goes: the autoscaler, in-process locally and over HTTP in Kubernetes. */
 export interface StatsSink {
+  /**
+   * The activator's report every second, a round: the load of each app that had any since
+   * its last report. Every other app this activator knows had none: it is left out, so an
+   * idle app costs nothing, and an empty round still says the activator is reporting.
+   */
+  round(stats: readonly AppStats[]): void;
+  /** The load of these apps since their last report, out of round (a wake-up's, at once); says nothing of other apps. */
   report(stats: readonly AppStats[]): void;
   /** An app with no ready replica has a request waiting: wake it now. */
   poke(app: string): void;

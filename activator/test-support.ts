@@ -84,8 +84,16 @@ export class RecordingSink implements StatsSink {
   /** When each poke came (performance.now()), as pokes. */
   readonly pokedAtMs: number[] = [];
   readonly reports: AppStats[][] = [];
+  /** The rounds, every second; empty ones included. */
+  readonly rounds: AppStats[][] = [];
   readonly #pokeWaiters: (() => void)[] = [];
   readonly #reportWaiters: ((stats: readonly AppStats[]) => void)[] = [];
+  readonly #roundWaiters: ((stats: readonly AppStats[]) => void)[] = [];
+
+  round(stats: readonly AppStats[]): void {
+    this.rounds.push([...stats]);
+    for (let waiter = this.#roundWaiters.shift(); waiter; waiter = this.#roundWaiters.shift()) waiter(stats);
+  }
 
   report(stats: readonly AppStats[]): void {
     this.reports.push([...stats]);
@@ -103,7 +111,12 @@ export class RecordingSink implements StatsSink {
     while (this.pokes.length < count) await new Promise<void>((resolve) => this.#pokeWaiters.push(resolve));
   }
 
-  /** The next report, from now on. */
+  /** The next round, from now on. */
+  nextRound(): Promise<readonly AppStats[]> {
+    return new Promise((resolve) => this.#roundWaiters.push(resolve));
+  }
+
+  /** The next report out of round, from now on. */
   nextReport(): Promise<readonly AppStats[]> {
     return new Promise((resolve) => this.#reportWaiters.push(resolve));
   }

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { guardErrors } from '../errors/index.js';
+import type { ActiveApps } from './active-apps.js';
 import type { AppTraffic, Upstream } from './app-traffic.js';
 import { activatorErrors } from './errors.js';
 import { upstreamHeaders } from './proxy-request.js';
@@ -21,6 +22,8 @@ export interface TunnelsOptions {
   readonly routes: RouteTable;
   /** The apps' traffic by name, kept by the activator as it follows the store. */
   readonly traffic: ReadonlyMap<string, AppTraffic>;
+  /** The apps the activator's tick visits: a tunnel lists its app there as it starts. */
+  readonly active: ActiveApps;
   /** Queues a tunnel no replica can take now (the request path's hold); false when the queue is full. */
   readonly hold: (tunnel: HeldRequest) => boolean;
   readonly log: Logger;
@@ -100,7 +103,7 @@ export class Tunnels {
       expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
     };
     socket.once('close', () => traffic.queue.cancel(tunnel));
-    traffic.meter.started(clock());
+    this.#options.active.started(traffic, clock());
     socket.once('close', () => traffic.meter.finished(clock()));
     const upstream = traffic.acquire(random, clock());
     if (upstream) tunnel.start(upstream);

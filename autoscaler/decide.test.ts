@@ -22,6 +22,7 @@ interface Row {
   readonly ready: number;
   readonly current: number;
   readonly poked?: boolean;
+  readonly firstReportMs?: number;
   readonly desired: number;
   readonly panicking?: boolean;
   readonly reason?: RegExp;
@@ -107,6 +108,35 @@ const rows: readonly Row[] = [
     desired: 2,
     reason: /^warming up: 30 s of 60 s observed, holding 2$/,
   },
+  {
+    name: 'a first decision, no observation, reports since 60 s (rounds that left the app out, idle): idle 61 s, to zero',
+    observations: [],
+    state: initialDeciderState,
+    firstReportMs: 60_000,
+    ready: 1,
+    current: 1,
+    desired: 0,
+    reason: /^idle 61 s: scale to zero$/,
+  },
+  {
+    name: 'a first decision, no observation, no report: no history, warming up, holding 1',
+    observations: [],
+    state: initialDeciderState,
+    ready: 1,
+    current: 1,
+    desired: 1,
+    reason: /^warming up: 0 s of 60 s observed, holding 1$/,
+  },
+  {
+    name: 'a later decision, reports since 0 s: the state keeps where its history began (30 s ago), warming up',
+    observations: load(90, 120, 0),
+    state: warm({ observingSinceMs: now - 30_000, lastRequestMs: now - 30_000 }),
+    firstReportMs: 1000,
+    ready: 2,
+    current: 2,
+    desired: 2,
+    reason: /^warming up: 30 s of 60 s observed, holding 2$/,
+  },
 ];
 
 describe('decide (KPA rules)', () => {
@@ -120,6 +150,7 @@ describe('decide (KPA rules)', () => {
         currentScale: row.current,
         poked: row.poked ?? false,
         nowMs: now,
+        ...(row.firstReportMs === undefined ? {} : { firstReportMs: row.firstReportMs }),
       });
       assert.equal(decision.desiredScale, row.desired, decision.reason);
       if (row.panicking !== undefined) assert.equal(decision.panicking, row.panicking, decision.reason);

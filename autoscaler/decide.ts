@@ -77,6 +77,12 @@ export interface DecideInput {
   /** The activator holds a request for this app (a poke). */
   readonly poked: boolean;
   readonly nowMs: number;
+  /**
+   * The atMs of the oldest second with a report for this app, one of no load included: a
+   * round of reports that left the app out said it had none, without an observation.
+   * Where its history begins, until the state keeps that. Absent: the oldest observation's.
+   */
+  readonly firstReportMs?: number;
 }
 
 export interface Decision {
@@ -103,8 +109,9 @@ export function decide(input: DecideInput): Decision {
   const unit = policy.metric === 'rps' ? 'requests/s' : 'concurrent';
   const perReplica = policy.target * policy.targetUtilization;
   const panicWindowMs = Math.max(1000, (policy.stableWindowMs * policy.panicWindowPercentage) / 100);
-  // An observation stands for the second that ends at its atMs.
-  const firstObservedMs = observations[0] === undefined ? nowMs : observations[0].atMs - 1000;
+  // A report stands for the second that ends at its atMs.
+  const firstReportMs = input.firstReportMs ?? observations[0]?.atMs;
+  const firstObservedMs = firstReportMs === undefined ? nowMs : firstReportMs - 1000;
   const observingSinceMs = state.observingSinceMs ?? firstObservedMs;
   const observedMs = nowMs - observingSinceMs;
 

@@ -17,6 +17,14 @@ class RecordingRuntime implements ScalingRuntime {
   /** The ready replicas the loop has taken in, per app. */
   readonly #taken = new Map<string, number>();
   readonly #events = new EventEmitter();
+  async currentScale(app: string): Promise<number> {
+    return this.ready.get(app) ?? 0;
+  }
+  /** Sets the replicas an app has, as a previous autoscaler left them. */
+  left(app: string, replicas: number): void {
+    this.ready.set(app, replicas);
+    this.#events.emit('change');
+  }
   async setScale(app: string, replicas: number): Promise<void> {
     this.calls.push(`${app}=${replicas}`);
     this.ready.set(app, replicas);
@@ -69,14 +77,14 @@ after(async () => {
   for (const close of closers) await close();
 });
 
-async function setup(apps: Record<string, Record<string, unknown>>, defaultPolicy?: Record<string, unknown>) {
+async function setup(apps: Record<string, Record<string, unknown>>, defaultPolicy?: Record<string, unknown>, acting?: () => boolean) {
   const stateDir = await mkdtemp(join(tmpdir(), 'dormant-loop-'));
   const store = await LocalStore.open({ stateDir });
   if (defaultPolicy) await store.create({ apiVersion, kind: 'AutoscalePolicy', metadata: { name: 'default' }, spec: defaultPolicy });
   for (const [name, spec] of Object.entries(apps)) await store.create({ apiVersion, kind: 'App', metadata: { name }, spec });
   const runtime = new RecordingRuntime();
   let now = 1_000_000;
-  const loop = new ScalingLoop({ store, runtime, log: pino({ level: 'silent' }), clock: () => now, tickMs: 3_600_000 });
+  const loop = new ScalingLoop({ store, runtime, log: pino({ level: 'silent' }), clock: () => now, tickMs: 3_600_000, ...(acting ? { acting } : {}) });
   await loop.start();
   closers.push(async () => {
     loop.close();
@@ -145,4 +153,64 @@ describe('ScalingLoop', () => {
     // With 1,000 apps, writing each changed message made every tick write every app, forever.
     assert.equal((await store.find('App', 'steady'))?.metadata.resourceVersion, written.metadata.resourceVersion, 'no status write while the decision stayed');
   });
+});
+
+describe('ScalingLoop: an app a round leaves out decides as one reported with zero load', () => {
+  // Two loops over the same apps and the same load. One is fed as activators reported before
+  // rounds: every app every second, zeros included (report). The other is fed rounds that
+  // name only the apps with load. Their decisions must be the same at every step, first
+  // decisions included (a loop just started, and a standby taking over), where the start of
+  // an app's reports is read.
+  const apps = { busy: {}, quiet: {}, trickle: {}, kept: { autoscale: { minScale: 1 } } };
+  const loadAt = (app: string, second: number): { averageConcurrency: number; requests: number } => {
+    if (app === 'busy' && ((second >= 10 && second < 40) || (second >= 150 && second < 170))) return { averageConcurrency: 150, requests: 150 };
+    if (app === 'trickle' && (second === 50 || second === 51 || second === 131)) return { averageConcurrency: 0.2, requests: 1 };
+    return { averageConcurrency: 0, requests: 0 };
+  };
+  const rows = [
+    { name: 'acting from its start: first decisions on its first tick and on pokes', takeOverAtS: 0 },
+    { name: 'standing by for 90 s, then taking over apps a previous autoscaler left at busy=2, quiet=1, trickle=1, kept=1', takeOverAtS: 90 },
+  ];
+  for (const row of rows) {
+    it(row.name, async () => {
+      let acting = row.takeOverAtS === 0;
+      const zeros = await setup(apps, undefined, () => acting);
+      const rounds = await setup(apps, undefined, () => acting);
+      const both = [zeros, rounds];
+      const settled = async () => {
+        for (const { runtime } of both) for (const app of Object.keys(apps)) await runtime.taken(app, runtime.ready.get(app) ?? 0);
+      };
+      const decisions = (h: typeof zeros) => Object.keys(apps).map((app) => `${app}: ${JSON.stringify(h.loop.describe(app))}`);
+      for (let second = 1; second <= 240; second++) {
+        if (second === row.takeOverAtS) {
+          acting = true;
+          for (const { runtime } of both) for (const [app, replicas] of Object.entries({ busy: 2, quiet: 1, trickle: 1, kept: 1 })) runtime.left(app, replicas);
+          await settled();
+          for (const { loop } of both) await loop.adopt();
+        }
+        for (const { advance } of both) advance(1000);
+        const stats = Object.keys(apps).map((app) => ({ app, ...loadAt(app, second - 1), windowMs: 1000 }));
+        zeros.loop.report(stats);
+        rounds.loop.round(stats.filter((s) => s.averageConcurrency > 0 || s.requests > 0));
+        // A request that finds busy at zero: the activator pokes.
+        if (acting && loadAt('busy', second).requests > 0 && (zeros.runtime.ready.get('busy') ?? 0) === 0) {
+          const before = both.map(({ runtime }) => runtime.calls.length);
+          for (const { loop } of both) loop.poke('busy');
+          for (const [i, { runtime }] of both.entries()) await runtime.called((before[i] ?? 0) + 1);
+          await settled();
+        }
+        if (second % 2 === 0) {
+          for (const { loop } of both) await loop.tick();
+          await settled();
+          assert.deepEqual(decisions(rounds), decisions(zeros), `at ${second} s`);
+        }
+      }
+      assert.deepEqual(rounds.runtime.calls, zeros.runtime.calls);
+      // Not a case where nothing happens: busy went up and back to zero, quiet and trickle to zero.
+      assert.ok(zeros.runtime.calls.includes('busy=0') && zeros.runtime.calls.some((c) => /^busy=[2-9]/.test(c)), zeros.runtime.calls.join(', '));
+      assert.ok(zeros.runtime.calls.includes('trickle=0'), zeros.runtime.calls.join(', '));
+      // A standby's history of zeros lets it scale an idle app to zero at once; read as no history, it would wait a stable window.
+      if (row.takeOverAtS > 0) assert.equal(zeros.runtime.calls.find((c) => c.startsWith('quiet=')), 'quiet=0');
+    });
+  }
 });

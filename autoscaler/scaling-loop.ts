@@ -3,6 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { type App, type AutoscalePolicy, apiTimestamp, type Condition, defaultNamespace, resolvePolicy, setCondition } from '../crds/index.js';
 import { type Endpoint, type ResourceStore, updateWithRetry } from '../runtime/index.js';
 import { type DeciderState, decide, initialDeciderState, type Observation, scalingPolicy } from './decide.js';
+import { ReportRounds } from './report-rounds.js';
 
 /** What the loop needs of the runtime. */
 export interface ScalingRuntime {
@@ -36,11 +37,16 @@ export interface ScalingLoopOptions {
   readonly acting?: () => boolean;
 }
 
+/** The longest stableWindow a policy may have (its validation's bound): rounds older than this cover no app's window. */
+const longestStableWindowMs = 3_600_000;
+
 interface AppScaling {
   app: App;
   state: DeciderState;
-  /** Per-second load, keyed by second, summed over activators. */
+  /** Per-second load, keyed by second, summed over activators: the seconds some activator reported load in (a round leaves out what had none). */
   readonly seconds: Map<number, { concurrency: number; requests: number }>;
+  /** The rounds received before the loop followed this app (ReportRounds.count then): those after cover it. */
+  readonly followedAfterRound: number;
   scale: number;
   ready: number;
   poked: boolean;
@@ -66,6 +72,8 @@ export class ScalingLoop {
   readonly #log: Logger;
   readonly #apps = new Map<string, AppScaling>();
   readonly #policies = new Map<string, AutoscalePolicy>();
+  /** When rounds of reports came in: where each app's reports, of zero load included, begin. */
+  readonly #rounds = new ReportRounds();
   /** Moves on every policy change: resolved policies of an older generation are resolved again. */
   #policiesGeneration = 0;
   #ticking = false;
@@ -124,6 +132,7 @@ export class ScalingLoop {
       app,
       state: initialDeciderState,
       seconds: new Map(),
+      followedAfterRound: this.#rounds.count,
       scale: 0,
       ready: 0,
       poked: false,
@@ -154,8 +163,23 @@ export class ScalingLoop {
   }
 
   // StatsSink, structurally.
+  /**
+   * An activator's report of the second: the apps it names had load, every other app had
+   * none. Only the named ones cost anything; the round itself is one entry per second.
+   */
+  round(stats: readonly LoadReport[]): void {
+    const now = this.#clock();
+    this.#rounds.record(now);
+    this.#add(stats, now);
+  }
+
+  /** Load of the named apps out of round (a wake-up's): says nothing of the others. */
   report(stats: readonly LoadReport[]): void {
-    const second = Math.floor(this.#clock() / 1000);
+    this.#add(stats, this.#clock());
+  }
+
+  #add(stats: readonly LoadReport[], nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
     for (const report of stats) {
       const scaling = this.#apps.get(report.app);
       if (!scaling) continue;
@@ -179,6 +203,7 @@ export class ScalingLoop {
     // A tick still setting scales (a runtime or apiserver slow to answer): the next one would only queue behind it.
     if (this.#ticking) return;
     this.#ticking = true;
+    this.#rounds.forgetBefore(Math.floor((this.#clock() - longestStableWindowMs) / 1000));
     try {
       await Promise.all([...this.#apps.values()].map((scaling) => this.#decide(scaling)));
     } finally {
@@ -214,7 +239,17 @@ export class ScalingLoop {
     // A standby only keeps the history.
     if (!this.#acting()) return;
     observations.sort((a, b) => a.atMs - b.atMs);
-    const decision = decide({ policy, observations, state: scaling.state, readyReplicas: scaling.ready, currentScale: scaling.scale, poked: scaling.poked, nowMs: now });
+    const firstReportMs = scaling.state.observingSinceMs === undefined ? this.#firstReportMs(scaling, observations, oldest) : undefined;
+    const decision = decide({
+      policy,
+      observations,
+      state: scaling.state,
+      readyReplicas: scaling.ready,
+      currentScale: scaling.scale,
+      poked: scaling.poked,
+      nowMs: now,
+      ...(firstReportMs === undefined ? {} : { firstReportMs }),
+    });
     scaling.poked = false;
     scaling.state = decision.state;
     scaling.reason = decision.reason;
@@ -234,6 +269,18 @@ export class ScalingLoop {
     this.#desiredGauge.set({ app: scaling.app.metadata.name }, scaling.scale);
     // Not awaited: a decision never waits for the store. One write per app at a time.
     if (!scaling.writing) void this.#writeStatus(scaling);
+  }
+
+  /**
+   * Where an app's reports begin, from oldestSecond on: its oldest observation, or the oldest
+   * round that came after the loop followed it, which reported it idle by leaving it out.
+   * Only a first decision reads it (the decider keeps where its history began).
+   */
+  #firstReportMs(scaling: AppScaling, observations: readonly Observation[], oldestSecond: number): number | undefined {
+    const covered = this.#rounds.firstAfter(scaling.followedAfterRound, oldestSecond);
+    const observed = observations[0]?.atMs;
+    if (covered === undefined) return observed;
+    return observed === undefined ? covered * 1000 : Math.min(observed, covered * 1000);
   }
 
   /** The decision's reason as the App's Autoscaled condition; retried on conflicts. */

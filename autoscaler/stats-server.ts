@@ -1,13 +1,15 @@
 /**
  * The autoscaler's end of the activators' reports when they run in other processes
- * (Kubernetes): POST /stats with a JSON array of load reports, POST /poke/APP for a
- * wake-up. Handed straight to the scaling loop, acting or standing by.
+ * (Kubernetes): POST /stats/round with a JSON array of load reports each second (an app
+ * left out had none), POST /stats with one out of round, POST /poke/APP for a wake-up.
+ * Handed straight to the scaling loop, acting or standing by.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ErrorLog, guardRequests } from '../errors/index.js';
 import type { LoadReport } from './scaling-loop.js';
 
 export interface StatsReceiver {
+  round(stats: readonly LoadReport[]): void;
   report(stats: readonly LoadReport[]): void;
   poke(app: string): void;
 }
@@ -40,8 +42,9 @@ function decodedApp(escaped: string): string | undefined {
 
 async function handle(receiver: StatsReceiver, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const poke = /^\/poke\/([^/?]+)$/.exec(request.url ?? '');
-  if (request.method !== 'POST' || (!poke && request.url !== '/stats')) {
-    response.writeHead(404, plain).end('POST /stats or /poke/APP\n');
+  const round = request.url === '/stats/round';
+  if (request.method !== 'POST' || (!poke && !round && request.url !== '/stats')) {
+    response.writeHead(404, plain).end('POST /stats/round, /stats or /poke/APP\n');
     return;
   }
   // The body is read inside the handler, so that whatever fails while reading or handing it on is the guard's to answer.
@@ -76,7 +79,8 @@ async function handle(receiver: StatsReceiver, request: IncomingMessage, respons
     response.writeHead(400, plain).end('expected an array of {app, averageConcurrency, requests, windowMs}\n');
     return;
   }
-  receiver.report(parsed);
+  if (round) receiver.round(parsed);
+  else receiver.report(parsed);
   response.writeHead(204).end();
 }
 

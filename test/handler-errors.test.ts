@@ -78,7 +78,9 @@ describe("the autoscaler's stats server", () => {
   it('answers a malformed percent-escape in /poke/APP with 400, a receiver that throws with 500 and a log line, and keeps taking reports', async () => {
     const reports: LoadReport[] = [];
     const pokes: string[] = [];
+    const rounds: LoadReport[][] = [];
     const receiver = {
+      round: (stats: readonly LoadReport[]) => rounds.push([...stats]),
       report: (stats: readonly LoadReport[]) => {
         if (stats.some((s) => s.app === 'boom')) throw new RangeError('injected: the scaling loop failed on boom');
         reports.push(...stats);
@@ -105,6 +107,9 @@ describe("the autoscaler's stats server", () => {
     const ok = await call(port, '127.0.0.1', '/stats', { method: 'POST', body: report('fine'), headers: { 'content-type': 'application/json' } });
     assert.equal(ok.status, 204);
     assert.deepEqual(reports.map((r) => r.app), ['fine']);
+    // A round, empty ones too (every app idle), goes to the receiver's round.
+    assert.equal((await call(port, '127.0.0.1', '/stats/round', { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } })).status, 204);
+    assert.deepEqual(rounds, [[]]);
     assert.equal((await call(port, '127.0.0.1', '/poke/fine', { method: 'POST' })).status, 204);
     assert.deepEqual(pokes, ['fine']);
   });

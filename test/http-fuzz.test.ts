@@ -38,7 +38,7 @@ before(async () => {
   const pushed = await copy.push(d.remote('hello'));
   assert.equal(pushed.code, 0, pushed.stderr);
   stats = await serveStats({
-    receiver: { report: (s) => reports.push(...s), poke: (app) => pokes.push(app) },
+    receiver: { round: (s) => reports.push(...s), report: (s) => reports.push(...s), poke: (app) => pokes.push(app) },
     host: '127.0.0.1',
     port: 0,
     log: pino({ level: 'silent' }),
