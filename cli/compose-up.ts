@@ -9,6 +9,7 @@ import { serveTrace, startAdminServer } from './admin-server.js';
 import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
+import { openHostSandbox } from '../sandbox/index.js';
 import { appUrl, type Settings } from './settings.js';
 
 export interface UpParts {
@@ -88,11 +89,14 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
           }),
       );
     }
+    // Tenants' replicas run sandboxed, or not at all, unless the user said otherwise (on Kubernetes the pod is the sandbox).
+    const sandbox = kube || upFlags.insecureNoSandbox ? undefined : openHostSandbox(settings.stateDir);
+    if (!kube && upFlags.insecureNoSandbox) log.warn('--insecure-no-sandbox: tenants\' code runs with Dormant\'s rights; it can read its keys and every app');
     // Apart, only the acting autoscaler writes App status; together, this one process does.
     let writesStatus = () => !split;
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry });
+      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, ...(sandbox ? { sandbox } : {}) });
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
+import { type HostSandbox, sandboxCommand, sandboxFstab } from '../../sandbox/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -43,6 +44,8 @@ export interface LocalRuntimeOptions {
   readonly statusDelayMs?: number;
   /** Monotonic milliseconds, for back-off deadlines (performance.now by default). */
   readonly clock?: () => number;
+  /** Where replicas of built releases run: each in a sandbox as its app's own uid (sandbox/). Without it they run as Dormant's user. */
+  readonly sandbox?: HostSandbox;
 }
 
 interface Replica {
@@ -126,6 +129,7 @@ export class LocalRuntime implements Runtime {
   readonly #passEnv: readonly string[];
   readonly #supervisor: string;
   readonly #clock: () => number;
+  readonly #sandbox: HostSandbox | undefined;
   readonly #apps = new Map<string, AppState>();
   readonly #endpoints: EndpointsHub;
   readonly #status: StatusWriter;
@@ -146,6 +150,7 @@ export class LocalRuntime implements Runtime {
     this.#passEnv = options.passEnv ?? defaultPassEnv;
     this.#supervisor = supervisorId(options.stateDir);
     this.#clock = options.clock ?? (() => performance.now());
+    this.#sandbox = options.sandbox;
     // Nobody routes to the app any more, so nothing is in flight on its draining replicas.
     this.#endpoints = new EndpointsHub((app) => {
       for (const replica of this.#apps.get(app)?.replicas.values() ?? []) replica.release?.();
@@ -450,7 +455,10 @@ export class LocalRuntime implements Runtime {
     };
     // Registered before any await, so the next plan counts it.
     state.replicas.set(id, replica);
-    const home = join(this.#stateDir, 'replicas', id);
+    const image = revision.spec.image;
+    const sandbox = image ? undefined : this.#sandbox;
+    // Sandboxed, the replica's folder holds what the app must not see (its overlay's upper layer, the sandbox's mounts) beside its home.
+    const home = sandbox ? join(this.#stateDir, 'replicas', id, 'home') : join(this.#stateDir, 'replicas', id);
     const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
     try {
       replica.port = await freePort();
@@ -467,7 +475,6 @@ export class LocalRuntime implements Runtime {
       this.#changed(state);
       return;
     }
-    const image = revision.spec.image;
     const env = this.#env(state, revision, id, home, replica.port);
     const container = image
       ? {
@@ -481,7 +488,17 @@ export class LocalRuntime implements Runtime {
         }
       : undefined;
     if (container) this.#ranContainers = true;
-    const command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
+    let command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
+    if (sandbox) {
+      try {
+        command = this.#sandboxed(sandbox, state.name, revision, id, home, command);
+      } catch (error) {
+        this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
+        state.replicas.delete(id);
+        this.#changed(state);
+        return;
+      }
+    }
     replica.startedAtMs = performance.now();
     const child = new ReplicaProcess({
       id,
@@ -489,6 +506,7 @@ export class LocalRuntime implements Runtime {
       command,
       env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
       ...(container ? { container: id } : {}),
+      ...(sandbox ? { bound: true } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
       onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
@@ -517,6 +535,27 @@ export class LocalRuntime implements Runtime {
       this.#setFailed(state, replica, 'StartTimeout', reason);
       child.kill();
     }
+  }
+
+  /**
+   * The command line that runs command in a sandbox as the app's uid: its release as a
+   * writable overlay at its own path, its home, nothing of Dormant's state or other apps.
+   * Synchronous on purpose, as the rest of the wake-up path's preparation.
+   */
+  #sandboxed(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[]): string[] {
+    const uid = sandbox.ids.idOf(app);
+    const folder = join(this.#stateDir, 'replicas', id);
+    const release = resolve(revision.spec.releaseDir ?? '');
+    const upper = join(folder, 'app', 'upper');
+    const work = join(folder, 'app', 'work');
+    mkdirSync(upper, { recursive: true });
+    mkdirSync(work);
+    chownSync(home, uid, uid);
+    chownSync(upper, uid, uid);
+    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools };
+    const fstab = join(folder, 'sandbox.fstab');
+    writeFileSync(fstab, sandboxFstab(spec), { mode: 0o600 });
+    return sandboxCommand(spec, fstab);
   }
 
   /** A replica of the current revision failed: the Ready condition says why, with its last lines. */

@@ -16,6 +16,8 @@ export interface ReplicaLaunch {
   readonly onLine: (stream: 'stdout' | 'stderr', text: string) => void;
   /** A container replica's name: killed, its podman client leaves the container behind. */
   readonly container?: string;
+  /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
+  readonly bound?: boolean;
 }
 
 export interface ReplicaExit {
@@ -51,7 +53,7 @@ export class ReplicaProcess {
     this.#container = launch.container;
     // The replica and what it forks die with Dormant, even by SIGKILL; a container's podman
     // client only (conmon runs the container; the next start removes it by label).
-    const [program, ...args] = bindToDormant(launch.command, launch.container ? 'process' : 'tree');
+    const [program, ...args] = launch.bound ? launch.command : bindToDormant(launch.command, launch.container ? 'process' : 'tree');
     // detached: its own process group, so stopping it reaches whatever it forked.
     this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {

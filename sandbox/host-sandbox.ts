@@ -1,0 +1,76 @@
+/**
+ * What running tenants' code in sandboxes needs on this host, found and tried once at start:
+ * root (to give each app its own uid and to mount), util-linux's setpriv, unshare and
+ * mount, and overlayfs. A machine without them cannot sandbox; `dormant up` then refuses
+ * to run tenants' code unless told --insecure-no-sandbox.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { AppIds } from './app-ids.js';
+import { sandboxErrors } from './errors.js';
+import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+
+export interface HostSandbox {
+  readonly tools: SandboxSpec['tools'];
+  /** Folders no tenant sees: Dormant's state folder (keys, repositories, every app), the host's home folders. */
+  readonly hidden: readonly string[];
+  readonly ids: AppIds;
+}
+
+const find = (names: readonly string[]) => names.find((path) => existsSync(path));
+
+/** What a host offers a sandbox: its platform, Dormant's euid, and util-linux's programs found. */
+export interface HostFacts {
+  readonly platform: string;
+  readonly euid: number | undefined;
+  readonly tools: { readonly setpriv: string | undefined; readonly unshare: string | undefined; readonly mount: string | undefined };
+}
+
+/** Why this host cannot sandbox, or undefined when it may (a test sandbox then decides). Pure. */
+export function sandboxProblem(host: HostFacts): string | undefined {
+  if (host.platform !== 'linux') return `it runs on ${host.platform}, not Linux`;
+  if (host.euid !== 0) return 'dormant up does not run as root, so it cannot give each app a uid of its own';
+  if (!host.tools.setpriv || !host.tools.unshare || !host.tools.mount) return 'util-linux setpriv, unshare and mount are not all installed (apt-get install util-linux mount)';
+  return undefined;
+}
+
+/** The sandbox for tenants' code on this host, or SANDBOX_UNAVAILABLE saying what is missing. */
+export function openHostSandbox(stateDir: string): HostSandbox {
+  const found = { setpriv: find(['/usr/bin/setpriv', '/bin/setpriv']), unshare: find(['/usr/bin/unshare', '/bin/unshare']), mount: find(['/usr/bin/mount', '/bin/mount']) };
+  const problem = sandboxProblem({ platform: process.platform, euid: process.geteuid?.(), tools: found });
+  if (problem !== undefined || !found.setpriv || !found.unshare || !found.mount) throw sandboxErrors.unavailable({ reason: problem ?? 'util-linux is missing' });
+  const tools = { setpriv: found.setpriv, unshare: found.unshare, mount: found.mount };
+  const state = realpathSync(resolve(stateDir));
+  const hidden = [...new Set([state, '/root', '/home', homedir()])].filter((path) => existsSync(path));
+  tryOnce(tools);
+  return { tools, hidden, ids: AppIds.open(stateDir) };
+}
+
+/** Runs one sandbox over a scratch folder: namespaces, mounts and overlayfs all work, or the reason. */
+function tryOnce(tools: SandboxSpec['tools']): void {
+  const scratch = mkdtempSync(join(tmpdir(), 'dormant-sandbox-check-'));
+  try {
+    for (const folder of ['release', 'upper', 'work', 'home']) mkdirSync(join(scratch, folder));
+    const spec: SandboxSpec = {
+      uid: 65534,
+      gid: 65534,
+      appFolder: { release: join(scratch, 'release'), upper: join(scratch, 'upper'), work: join(scratch, 'work'), at: join(scratch, 'release') },
+      writable: [join(scratch, 'home')],
+      hidden: [],
+      cwd: join(scratch, 'release'),
+      command: ['/bin/true'],
+      tools,
+    };
+    writeFileSync(join(scratch, 'fstab'), sandboxFstab(spec));
+    const [program = '', ...args] = sandboxCommand(spec, join(scratch, 'fstab'));
+    const tried = spawnSync(program, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    if (tried.status !== 0) {
+      const said = tried.error?.message ?? (tried.stderr.toString().trim().split('\n')[0] || `exit ${tried.status}`);
+      throw sandboxErrors.unavailable({ reason: `a test sandbox failed (${said})` });
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The command line that runs a tenant's command in a sandbox, as a pure function of what
+ * the sandbox holds. The sandbox is made of util-linux's setpriv and unshare and the
+ * kernel's mounts, no daemon:
+ *
+ * - setpriv gives it a parent-death signal, so it dies with Dormant, even by SIGKILL;
+ * - unshare gives it PID, mount, IPC and UTS namespaces of its own, and its own /proc:
+ *   no other app's processes, environments or signals;
+ * - a root shell as the namespace's first process makes the mounts, then starts the
+ *   command as the app's own unprivileged uid and gid, without capabilities and with
+ *   no_new_privs (setuid programs gain nothing), and waits for it. The command is not
+ *   that first process, because the kernel drops the signals of a namespace's first
+ *   process that it has no handler for: the app would ignore the SIGTERM that drains it.
+ *   In the same process group, the app gets Dormant's signals directly; unshare, its
+ *   parent, lets SIGTERM pass to its child and waits;
+ * - the mounts: a private /tmp, /var/tmp and /dev/shm; each hidden path (Dormant's state
+ *   folder with its keys, repositories and every other app, the host's home folders)
+ *   covered by an empty tmpfs; then the app folder put back at its own path as an overlay
+ *   of the release (read-only below, writable above, the upper layer thrown away with
+ *   the replica, as a container's is), and the replica's home folder.
+ *
+ * The network is the host's (the activator reaches replicas on loopback): what Dormant
+ * serves on loopback is guarded by its admin token.
+ */
+
+export interface SandboxSpec {
+  /** The app's own uid and gid: never root, never shared with another app. */
+  readonly uid: number;
+  readonly gid: number;
+  /** The release (read-only) and where the app sees it, writable through an overlay. */
+  readonly appFolder: { readonly release: string; readonly upper: string; readonly work: string; readonly at: string };
+  /** Writable folders bound at their own paths (the replica's home). */
+  readonly writable: readonly string[];
+  /** Existing folders covered by an empty tmpfs before the app folder and writable ones are put back. */
+  readonly hidden: readonly string[];
+  /** Where the command starts. */
+  readonly cwd: string;
+  readonly command: readonly string[];
+  /** util-linux's programs (found once at start). */
+  readonly tools: { readonly setpriv: string; readonly unshare: string; readonly mount: string };
+}
+
+/** A word for /bin/sh: single-quoted, with its single quotes spelled out. */
+export function shellWord(text: string): string {
+  return `'${text.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** A field of an fstab line: spaces, tabs, newlines and backslashes as octal escapes, as fstab(5) reads them. */
+export function fstabField(text: string): string {
+  return text.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+/** Folders every sandbox gets empty and its own. */
+const privateFolders = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/** Where the app and writable folders are mounted first, while their sources are visible. */
+const keep = '/dev/shm/.dormant-sandbox';
+
+/**
+ * The sandbox's mounts as an fstab, in order, for one `mount -a` (one program started, not
+ * one per mount: each start of mount costs about 2.5 ms on the cold-start path). The app and
+ * writable folders are mounted first under a fresh /dev/shm, while their sources are
+ * visible; the private /tmp and the hidden paths (which may hold those sources: a state
+ * folder under /tmp) cover them next; then they are bound into place, and a last fresh
+ * /dev/shm hides where they were made. Each tmpfs has its own source name: `mount -a`
+ * skips a line whose source and target are mounted already.
+ */
+export function sandboxFstab(spec: SandboxSpec): string {
+  const line = (source: string, target: string, type: string, options: string) => `${fstabField(source)} ${fstabField(target)} ${type} ${options} 0 0`;
+  const tmpfs = 'nosuid,nodev';
+  const { release, upper, work, at } = spec.appFolder;
+  const lines = [
+    line('dormant-keep', '/dev/shm', 'tmpfs', `mode=0700,${tmpfs}`),
+    // Commas separate options: overlay's folders are escaped the way the kernel reads them.
+    line('overlay', `${keep}/app`, 'overlay', `lowerdir=${overlayPath(release)},upperdir=${overlayPath(upper)},workdir=${overlayPath(work)},X-mount.mkdir`),
+    ...spec.writable.map((path, i) => line(path, `${keep}/w${i}`, 'none', 'bind,X-mount.mkdir')),
+    line('dormant-tmp', '/tmp', 'tmpfs', `mode=1777,${tmpfs}`),
+    line('dormant-var-tmp', '/var/tmp', 'tmpfs', `mode=1777,${tmpfs}`),
+    // Under the private /tmp or /var/tmp, a path is hidden already (and gone: nothing to mount on).
+    ...spec.hidden.filter((path) => !privateFolders.some((folder) => path === folder || path.startsWith(`${folder}/`))).map((path) => line('dormant-hidden', path, 'tmpfs', `mode=0755,${tmpfs}`)),
+    line(`${keep}/app`, at, 'none', 'bind,X-mount.mkdir'),
+    ...spec.writable.map((path, i) => line(`${keep}/w${i}`, path, 'none', 'bind,X-mount.mkdir')),
+    line('dormant-shm', '/dev/shm', 'tmpfs', `mode=1777,${tmpfs}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** A folder in overlay's options: its commas and colons would split them. */
+function overlayPath(path: string): string {
+  return path.replace(/[\\,:]/g, (c) => `\\${c}`);
+}
+
+/**
+ * What the namespace's first process runs: the mounts, then the app as its uid; it waits.
+ * The fstab is read whole before the first mount, so it may lie in a folder they hide.
+ */
+export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
+  return [
+    'set -e',
+    `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
+    `cd ${shellWord(spec.cwd)}`,
+    'set +e',
+    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@" & wait $!`,
+  ].join('\n');
+}
+
+/** The whole command line; fstabPath holds sandboxFstab(spec). Spawn it detached (its own process group), as any replica. */
+export function sandboxCommand(spec: SandboxSpec, fstabPath: string): string[] {
+  const { setpriv, unshare } = spec.tools;
+  return [
+    setpriv,
+    '--pdeathsig',
+    'KILL',
+    '--',
+    unshare,
+    '--pid',
+    '--mount',
+    '--ipc',
+    '--uts',
+    '--fork',
+    '--kill-child',
+    '--mount-proc',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    sandboxScript(spec, fstabPath),
+    'dormant-sandbox',
+    ...spec.command,
+  ];
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { allocateAppId } from './app-ids.js';
+import { sandboxProblem } from './host-sandbox.js';
+import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+import { fstabField, shellWord } from './sandbox-command.js';
+
+const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
+  uid: 1_500_000_001,
+  gid: 1_500_000_001,
+  appFolder: { release: '/state/releases/web/web-00001', upper: '/state/replicas/r1/app/upper', work: '/state/replicas/r1/app/work', at: '/state/releases/web/web-00001' },
+  writable: ['/state/replicas/r1/home'],
+  hidden: ['/state', '/root', '/home'],
+  cwd: '/state/releases/web/web-00001',
+  command: ['node', 'server.js'],
+  tools: { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/usr/bin/mount' },
+  ...over,
+});
+
+describe('sandboxFstab', () => {
+  it('mounts the app and its home before hiding their sources, then binds them back and hides where they were made', () => {
+    const targets = sandboxFstab(spec())
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ').slice(0, 2).join(' '));
+    assert.deepEqual(targets, [
+      'dormant-keep /dev/shm',
+      'overlay /dev/shm/.dormant-sandbox/app',
+      '/state/replicas/r1/home /dev/shm/.dormant-sandbox/w0',
+      'dormant-tmp /tmp',
+      'dormant-var-tmp /var/tmp',
+      'dormant-hidden /state',
+      'dormant-hidden /root',
+      'dormant-hidden /home',
+      '/dev/shm/.dormant-sandbox/app /state/releases/web/web-00001',
+      '/dev/shm/.dormant-sandbox/w0 /state/replicas/r1/home',
+      'dormant-shm /dev/shm',
+    ]);
+  });
+
+  it('the overlay keeps the release below, the replica upper layer above', () => {
+    const overlay = sandboxFstab(spec()).split('\n')[1] ?? '';
+    assert.match(overlay, /lowerdir=\/state\/releases\/web\/web-00001,upperdir=\/state\/replicas\/r1\/app\/upper,workdir=\/state\/replicas\/r1\/app\/work,X-mount\.mkdir/);
+  });
+
+  it('a hidden folder under the private /tmp is hidden already: no mount for it (it is gone from view)', () => {
+    const fstab = sandboxFstab(spec({ hidden: ['/tmp/dormant-test/state', '/var/tmp/x', '/root'] }));
+    assert.doesNotMatch(fstab, /dormant-hidden \/tmp/);
+    assert.doesNotMatch(fstab, /dormant-hidden \/var\/tmp/);
+    assert.match(fstab, /dormant-hidden \/root /);
+  });
+
+  it('spaces and backslashes in paths are escaped as fstab reads them; commas and colons as overlay reads them', () => {
+    const fstab = sandboxFstab(spec({ writable: ['/my state/home\\x'], appFolder: { release: '/a,b:c', upper: '/u', work: '/w', at: '/a,b:c' } }));
+    assert.match(fstab, /^\/my\\040state\/home\\134x \/dev\/shm\/\.dormant-sandbox\/w0 none bind/m);
+    assert.match(fstab, /lowerdir=\/a\\,b\\:c,/);
+    assert.equal(fstabField('a b\tc\nd\\'), 'a\\040b\\011c\\012d\\134');
+  });
+});
+
+describe('sandboxCommand', () => {
+  it('dies with Dormant, gets its own PID, mount, IPC and UTS namespaces and /proc, and starts the command as the app uid without privileges', () => {
+    const argv = sandboxCommand(spec(), '/state/replicas/r1/sandbox.fstab');
+    assert.deepEqual(argv.slice(0, 4), ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--']);
+    for (const flag of ['--pid', '--mount', '--ipc', '--uts', '--fork', '--kill-child', '--mount-proc']) assert.ok(argv.includes(flag), flag);
+    const script = argv[argv.indexOf('-c') + 1] ?? '';
+    assert.match(script, /'\/usr\/bin\/mount' -T '\/state\/replicas\/r1\/sandbox.fstab' -a/);
+    assert.match(script, /--reuid=1500000001 --regid=1500000001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "\$@" & wait \$!/);
+    assert.deepEqual(argv.slice(-3), ['dormant-sandbox', 'node', 'server.js'], 'the command is passed as arguments, never spliced into the script');
+  });
+
+  it('quotes what it puts in the script', () => {
+    assert.equal(shellWord("it's"), `'it'"'"'s'`);
+    const script = sandboxCommand(spec({ cwd: "/state/it's" }), '/f').find((a) => a.includes('set -e')) ?? '';
+    assert.match(script, /cd '\/state\/it'"'"'s'/);
+  });
+});
+
+describe('allocateAppId', () => {
+  const range = { first: 100, count: 3 };
+  it('an app keeps its id; a new one gets the lowest free id', () => {
+    assert.equal(allocateAppId({ a: 100, b: 102 }, 'a', range), 100);
+    assert.equal(allocateAppId({ a: 100, b: 102 }, 'c', range), 101);
+  });
+  it('a full range is refused with what to do', () => {
+    assert.throws(() => allocateAppId({ a: 100, b: 101, c: 102 }, 'd', range), /SANDBOX_NO_FREE_APP_ID|all 3 app uids are taken/);
+  });
+});
+
+describe('sandboxProblem', () => {
+  const tools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/usr/bin/mount' };
+  it('Linux, root and util-linux: no problem', () => assert.equal(sandboxProblem({ platform: 'linux', euid: 0, tools }), undefined));
+  it('not root: says why it matters', () => assert.match(sandboxProblem({ platform: 'linux', euid: 1000, tools }) ?? '', /does not run as root, so it cannot give each app a uid of its own/));
+  it('not Linux', () => assert.match(sandboxProblem({ platform: 'darwin', euid: 0, tools }) ?? '', /darwin, not Linux/));
+  it('a tool missing: what to install', () => assert.match(sandboxProblem({ platform: 'linux', euid: 0, tools: { ...tools, unshare: undefined } }) ?? '', /apt-get install util-linux/));
+});
