@@ -43,6 +43,8 @@ export interface RuntimeRecord {
   readonly kubeconfig?: string;
   /** The domain it serves apps under, so the store refuses hosts by the same names. */
   readonly domain?: string;
+  /** Started with --insecure-no-sandbox: replicas run with Dormant's rights (said by `dormant apps`). */
+  readonly unsandboxed?: true;
 }
 
 export const runtimeRecordFile = (stateDir: string) => join(stateDir, 'runtime.json');
@@ -51,7 +53,7 @@ export async function readRuntimeRecord(stateDir: string): Promise<RuntimeRecord
   try {
     const record = JSON.parse(await readFile(runtimeRecordFile(stateDir), 'utf8')) as RuntimeRecord;
     const domain = typeof record.domain === 'string' ? { domain: record.domain } : {};
-    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain };
+    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain, ...(record.unsandboxed === true ? { unsandboxed: true } : {}) };
   } catch {
     return { runtime: 'local' };
   }

@@ -105,3 +105,18 @@ it("a tenant's replica cannot read or change Dormant's keys, another app's env, 
   assert.notEqual(elsewhere.code, 0);
   assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
 });
+
+it('started with --insecure-no-sandbox, dormant up says so, and dormant apps says so every time', async () => {
+  const unsafe = await startDormant(['--insecure-no-sandbox']);
+  try {
+    assert.match(unsafe.logs(), /--insecure-no-sandbox: tenants' code runs with Dormant's rights/);
+    const listed = await unsafe.dormant('apps');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, /WARNING: dormant up runs with --insecure-no-sandbox: replicas run unsandboxed/);
+  } finally {
+    await unsafe.stop();
+  }
+  // And a sandboxed one says nothing of the kind.
+  const listed = await d.dormant('apps');
+  assert.doesNotMatch(listed.stderr, /insecure/);
+});

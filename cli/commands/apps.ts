@@ -15,7 +15,10 @@ export const appsList: Command = {
   args: 0,
   async run({ io, flags, output, store }) {
     const settings = await currentSettings(flags, io);
-    const onKubernetes = (await readRuntimeRecord(settings.stateDir)).runtime === 'kubernetes';
+    const runtimeRecord = await readRuntimeRecord(settings.stateDir);
+    const onKubernetes = runtimeRecord.runtime === 'kubernetes';
+    // Said every time: a machine where tenants' code runs with Dormant's rights must not look like one where it does not.
+    if (runtimeRecord.unsandboxed) io.stderr.write("WARNING: dormant up runs with --insecure-no-sandbox: replicas run unsandboxed, with Dormant's rights\n");
     const resources = await store();
     const apps = await resources.list('App');
     const rows = await Promise.all(

@@ -88,7 +88,13 @@ export const up: Command = {
       sshPort,
       metricsPort,
     };
-    const runtimeRecord: RuntimeRecord = { runtime: runtimeName, domain: settings.domain, ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}) };
+    const unsandboxed = runtimeName === 'local' && upFlags.insecureNoSandbox;
+    const runtimeRecord: RuntimeRecord = {
+      runtime: runtimeName,
+      domain: settings.domain,
+      ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(unsandboxed ? { unsandboxed: true as const } : {}),
+    };
     await writeFileAtomic(runtimeRecordFile(settings.stateDir), `${JSON.stringify(runtimeRecord, null, 2)}\n`);
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);
 
@@ -97,7 +103,7 @@ export const up: Command = {
       [
         kubernetes
           ? `Dormant is up on Kubernetes (${kubernetes.loadKubeConfig(kubeconfig).getCurrentCluster()?.server ?? 'the cluster'}); repositories in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`
-          : `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})`,
+          : `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})${unsandboxed ? "\nWARNING: --insecure-no-sandbox: replicas run unsandboxed, with Dormant's rights; any app's code can read its keys and every other app" : ''}`,
         ...(wants('gitd') ? [`  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`] : []),
         `  apps at:  ${appUrl(publicAddress, '<app>')}`,
         `  metrics:  ${metrics ? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${metricsPort}/metrics` : 'off'}`,
