@@ -14,12 +14,12 @@ import { sandboxErrors } from './errors.js';
 export const appIdRange = { first: 1_500_000_000, count: 1_000_000 } as const;
 
 /** The lowest free id of the range for app, or its own if it has one. Pure. */
-export function allocateAppId(known: Readonly<Record<string, number>>, app: string, range: { readonly first: number; readonly count: number } = appIdRange): number {
+export function allocateAppId(known: Readonly<Record<string, number>>, app: string, range: { readonly first: number; readonly count: number } = appIdRange, file = 'app-ids.json'): number {
   const own = known[app];
   if (own !== undefined) return own;
   const taken = new Set(Object.values(known));
   for (let id = range.first; id < range.first + range.count; id++) if (!taken.has(id)) return id;
-  throw sandboxErrors.noFreeAppId({ count: range.count });
+  throw sandboxErrors.noFreeAppId({ count: range.count, file });
 }
 
 export class AppIds {
@@ -45,7 +45,7 @@ export class AppIds {
   idOf(app: string): number {
     const own = this.#known[app];
     if (own !== undefined) return own;
-    const id = allocateAppId(this.#known, app);
+    const id = allocateAppId(this.#known, app, appIdRange, this.#file);
     const known = { ...this.#known, [app]: id };
     const temp = `${this.#file}.${process.pid}.tmp`;
     writeFileSync(temp, `${JSON.stringify(known, null, 2)}\n`, { mode: 0o600 });

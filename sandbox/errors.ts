@@ -5,7 +5,8 @@ export const sandboxErrors = defineErrors({
     code: 'SANDBOX_NO_FREE_APP_ID',
     httpStatus: 503,
     exitCode: 1,
-    message: (o: { count: number }) => `all ${o.count} app uids are taken; delete apps you no longer need (dormant apps delete) and their ids are reused`,
+    message: (o: { count: number; file: string }) =>
+      `all ${o.count} app uids are taken: an app keeps its uid after it is deleted; remove the deleted apps' entries from ${o.file} while dormant up is stopped`,
   },
   unavailable: {
     code: 'SANDBOX_UNAVAILABLE',

@@ -83,7 +83,7 @@ describe('allocateAppId', () => {
     assert.equal(allocateAppId({ a: 100, b: 102 }, 'c', range), 101);
   });
   it('a full range is refused with what to do', () => {
-    assert.throws(() => allocateAppId({ a: 100, b: 101, c: 102 }, 'd', range), /SANDBOX_NO_FREE_APP_ID|all 3 app uids are taken/);
+    assert.throws(() => allocateAppId({ a: 100, b: 101, c: 102 }, 'd', range, '/state/app-ids.json'), /all 3 app uids are taken: an app keeps its uid after it is deleted; remove the deleted apps' entries from \/state\/app-ids.json/);
   });
 });
 
