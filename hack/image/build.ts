@@ -8,6 +8,7 @@
  * Prints the image by digest on stdout, progress on stderr.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -19,7 +20,11 @@ const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const registryHost = process.argv[2] ?? '127.0.0.1:5000';
 /** What the product runs from; tests, benchmarks, docs and hack/ stay out of the image. */
-const productFolders = ['bin', 'cli', 'activator', 'autoscaler', 'gitd', 'builder', 'runtime', 'state-folder', 'crds', 'errors', 'lifetime'];
+/** Every top-level folder but these is the product's: a folder added later is in the image without a change here. */
+const notProduct = new Set(['test', 'loadtests', 'hack', 'docs', 'manifests', 'node_modules', 'dist']);
+const productFolders = readdirSync(repo, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !notProduct.has(entry.name))
+  .map((entry) => entry.name);
 const productFiles = ['package.json', 'package-lock.json', 'tsconfig.json', 'LICENSE'];
 const isTest = (path: string) => /\.(test|cluster)\.ts$/.test(path) || /(^|\/)test-support\.ts$/.test(path);
 
