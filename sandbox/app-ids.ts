@@ -22,6 +22,20 @@ export function allocateAppId(known: Readonly<Record<string, number>>, app: stri
   throw sandboxErrors.noFreeAppId({ count: range.count, file });
 }
 
+/** The file's app → uid map, or undefined when it is not one (hand-edited, truncated). Pure. */
+export function parseAppIds(text: string): Record<string, number> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const entries = Object.entries(parsed);
+  if (!entries.every(([, id]) => Number.isInteger(id) && (id as number) > 0)) return undefined;
+  return Object.fromEntries(entries) as Record<string, number>;
+}
+
 export class AppIds {
   readonly #file: string;
   #known: Record<string, number>;
@@ -34,7 +48,9 @@ export class AppIds {
   /** Reads STATE/app-ids.json (absent: no app has an id yet). Only `dormant up`, which holds the state folder's lock, allocates. */
   static open(stateDir: string): AppIds {
     const file = join(stateDir, 'app-ids.json');
-    const known = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
+    if (!existsSync(file)) return new AppIds(file, {});
+    const known = parseAppIds(readFileSync(file, 'utf8'));
+    if (known === undefined) throw sandboxErrors.badAppIds({ file });
     return new AppIds(file, known);
   }
 

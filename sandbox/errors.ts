@@ -8,6 +8,12 @@ export const sandboxErrors = defineErrors({
     message: (o: { count: number; file: string }) =>
       `all ${o.count} app uids are taken: an app keeps its uid after it is deleted; remove the deleted apps' entries from ${o.file} while dormant up is stopped`,
   },
+  badAppIds: {
+    code: 'SANDBOX_BAD_APP_IDS',
+    httpStatus: 500,
+    exitCode: 1,
+    message: (o: { file: string }) => `${o.file} is not a JSON object of app names to positive whole uids; fix it by hand (each app must keep its uid) and start again`,
+  },
   unavailable: {
     code: 'SANDBOX_UNAVAILABLE',
     httpStatus: 503,

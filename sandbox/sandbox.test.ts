@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allocateAppId } from './app-ids.js';
+import { allocateAppId, parseAppIds } from './app-ids.js';
 import { sandboxProblem } from './host-sandbox.js';
 import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
 import { fstabField, shellWord } from './sandbox-command.js';
@@ -93,4 +93,11 @@ describe('sandboxProblem', () => {
   it('not root: says why it matters', () => assert.match(sandboxProblem({ platform: 'linux', euid: 1000, tools }) ?? '', /does not run as root, so it cannot give each app a uid of its own/));
   it('not Linux', () => assert.match(sandboxProblem({ platform: 'darwin', euid: 0, tools }) ?? '', /darwin, not Linux/));
   it('a tool missing: what to install', () => assert.match(sandboxProblem({ platform: 'linux', euid: 0, tools: { ...tools, unshare: undefined } }) ?? '', /apt-get install util-linux/));
+});
+
+describe('parseAppIds', () => {
+  it('reads a map of app names to uids', () => assert.deepEqual(parseAppIds('{"web": 1500000000}'), { web: 1_500_000_000 }));
+  for (const bad of ['', '{', '[]', 'null', '{"web": "1500000000"}', '{"web": -1}', '{"web": 1.5}', '{"web": 0}']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => assert.equal(parseAppIds(bad), undefined));
+  }
 });

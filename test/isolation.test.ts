@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { type DormantUp, runProgram, sshKey, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
@@ -119,4 +120,18 @@ it('started with --insecure-no-sandbox, dormant up says so, and dormant apps say
   // And a sandboxed one says nothing of the kind.
   const listed = await d.dormant('apps');
   assert.doesNotMatch(listed.stderr, /insecure/);
+});
+
+it('a damaged app-ids.json stops dormant up with the file named, and is left as it was', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'dormant-app-ids-'));
+  const stateDir = join(work, 'state');
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, 'app-ids.json'), '{"web": "not a uid"');
+  try {
+    const up = spawnUp(['--state-dir', stateDir, '--http-port', '0', '--ssh-port', '0', '--metrics-port', '0']);
+    await assert.rejects(up.ready, /dormant up exited 1: error \[SANDBOX_BAD_APP_IDS\]: \S+app-ids\.json is not a JSON object of app names to positive whole uids/);
+    assert.equal(readFileSync(join(stateDir, 'app-ids.json'), 'utf8'), '{"web": "not a uid"');
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 });
