@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -98,6 +98,27 @@ describe('build detection', () => {
       if (row.start !== undefined) assert.deepEqual(plan.start, row.start);
     });
   }
+
+  it("refuses a package.json, Dockerfile or build context that links out of the tree, without reading what it names", async () => {
+    const secret = await tree({ 'key.json': '{"private": "-----BEGIN OPENSSH PRIVATE KEY-----"}' });
+    for (const [link, target] of [['package.json', 'key.json'], ['Dockerfile', 'key.json'], ['Procfile', 'key.json']] as const) {
+      const dir = await tree({ 'index.html': '<p>hi</p>' });
+      await symlink(join(secret, target), join(dir, link));
+      await assert.rejects(detectBuild(dir, options), (error: Error) => {
+        assert.ok(isDormantError(error) && error.code === 'BUILD_LINK_LEAVES_SOURCE', error.message);
+        assert.doesNotMatch(error.message, /PRIVATE KEY/);
+        assert.match(error.message, new RegExp(`^${link} is a symbolic link to a path outside the repository`));
+        return true;
+      });
+    }
+    const context = await tree({ 'Dockerfile': 'FROM node:20-slim\n' });
+    await symlink('/', join(context, 'ctx'));
+    await assert.rejects(detectBuild(context, { ...options, strategy: 'dockerfile', context: 'ctx', dockerfile: '../Dockerfile' }), /BUILD_LINK_LEAVES_SOURCE|ctx is a symbolic link/);
+    // A link inside the tree is followed.
+    const inside = await tree({ 'real.json': pkg({ scripts: { start: 'node server.js' } }) });
+    await symlink('real.json', join(inside, 'package.json'));
+    assert.equal((await detectBuild(inside, options)).kind, 'node');
+  });
 
   it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));
 

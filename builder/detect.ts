@@ -3,9 +3,10 @@
  * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
+import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
 
 export interface BuildStep {
@@ -63,12 +64,26 @@ export function shellStart(script: string): readonly string[] {
   return ['/bin/sh', '-c', simple ? `${path} exec ${script}` : `export ${path}; ${script}`];
 }
 
+/**
+ * The path in the pushed tree, after its symbolic links, or BUILD_LINK_LEAVES_SOURCE: Dormant
+ * reads these files with its own rights, so a link to one of its keys must not be followed.
+ */
+async function withinSource(sourceDir: string, name: string): Promise<string> {
+  const root = await realpath(sourceDir);
+  const real = await realpath(join(sourceDir, name));
+  if (real !== root && !real.startsWith(`${root}/`)) throw buildErrors.linkLeavesSource({ path: name });
+  return real;
+}
+
 export async function detectBuild(sourceDir: string, options: DetectOptions): Promise<BuildPlan> {
   const has = (name: string) => existsSync(join(sourceDir, name));
+  const readSource = async (name: string) => readFile(await withinSource(sourceDir, name), 'utf8');
   const dockerfile = join(options.context ?? '.', options.dockerfile ?? 'Dockerfile');
   if (options.strategy === 'dockerfile' || has(dockerfile)) {
     if (!has(dockerfile)) throw buildErrors.noDockerfile({ path: dockerfile });
-    const from = fromImages(await readFile(join(sourceDir, dockerfile), 'utf8'));
+    // podman reads the Dockerfile and sends the context with Dormant's rights.
+    await withinSource(sourceDir, options.context ?? '.');
+    const from = fromImages(await readSource(dockerfile));
     const alpine = from.find((image) => /alpine/i.test(image));
     if (alpine) throw buildErrors.alpine({ image: alpine, suggestion: slimInstead(alpine) });
     return {
@@ -79,14 +94,15 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       dockerfile: { file: dockerfile, context: options.context ?? '.', args: options.args ?? {} },
     };
   }
-  const procfile = has('Procfile') ? procfileWeb(await readFile(join(sourceDir, 'Procfile'), 'utf8')) : undefined;
+  const procfile = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
   if (has('Procfile') && procfile === undefined) throw buildErrors.procfileNoWeb({});
 
   if (has('package.json')) {
     let manifest: PackageJson;
     try {
-      manifest = JSON.parse(await readFile(join(sourceDir, 'package.json'), 'utf8')) as PackageJson;
+      manifest = JSON.parse(await readSource('package.json')) as PackageJson;
     } catch (error) {
+      if (isDormantError(error)) throw error;
       throw buildErrors.badPackageJson({ reason: (error as Error).message });
     }
     const wanted = manifest.engines?.node;
@@ -105,7 +121,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], corepack: true });
     } else if (has('yarn.lock')) {
       // yarn 1 writes "# yarn lockfile v1"; yarn 2+ writes YAML with __metadata.
-      const berry = (await readFile(join(sourceDir, 'yarn.lock'), 'utf8')).includes('__metadata:');
+      const berry = (await readSource('yarn.lock')).includes('__metadata:');
       installer = berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
       runner = 'yarn';
       steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], corepack: true });

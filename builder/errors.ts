@@ -15,6 +15,12 @@ export const buildErrors = defineErrors({
     message: (o: { image: string; suggestion: string }) =>
       `FROM ${o.image}: Alpine images cannot be made here (no Alpine mirror is reachable, and the bases are made from Debian's packages); use ${o.suggestion} instead`,
   },
+  linkLeavesSource: {
+    code: 'BUILD_LINK_LEAVES_SOURCE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { path: string }) => `${o.path} is a symbolic link to a path outside the repository; Dormant reads it only from inside the pushed tree: commit the file itself`,
+  },
   noPodman: {
     code: 'BUILD_NO_PODMAN',
     httpStatus: 422,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync } from 'node:fs';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ export interface RunBuildOptions {
   readonly dir: string;
   /** Each line of the build's output, as it comes. */
   readonly onLine: (line: string) => void;
-  /** Shared between builds: npm's download cache, corepack and the package managers it fetches. */
+  /** The app's build cache, kept between its builds: npm's download cache, corepack and the package managers it fetches. */
   readonly cacheDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
@@ -24,6 +25,8 @@ export interface RunBuildOptions {
   readonly imageTag?: string;
   /** Labels a Dockerfile build's image gets (the state folder that made it). */
   readonly imageLabels?: Readonly<Record<string, string>>;
+  /** Turns each step's command line into one that runs in the app's sandbox (sandbox/); without it, steps run as Dormant's user. */
+  readonly confine?: (command: readonly string[]) => string[];
 }
 
 const staticServerSource = fileURLToPath(new URL('./static-server.cjs', import.meta.url));
@@ -35,6 +38,8 @@ export interface RunCommandOptions {
   readonly signal?: AbortSignal;
   /** What dies with Dormant: the command and all it starts (default), or only its own process (podman). */
   readonly lifetime?: LifetimeScope;
+  /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
+  readonly bound?: boolean;
 }
 
 /**
@@ -43,7 +48,7 @@ export interface RunCommandOptions {
  */
 export function runCommand(command: readonly string[], options: RunCommandOptions): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const [program = '', ...args] = bindToDormant(command, options.lifetime ?? 'tree');
+    const [program = '', ...args] = options.bound ? command : bindToDormant(command, options.lifetime ?? 'tree');
     const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const abort = () => {
       if (child.pid === undefined) return;
@@ -90,18 +95,22 @@ export function runCommand(command: readonly string[], options: RunCommandOption
  */
 const corepackVersion = '0.36.0';
 
+/** The command as the build runs it: in the app's sandbox when there is one. */
+const confined = (options: RunBuildOptions, command: readonly string[]) => (options.confine ? options.confine(command) : [...command]);
+
 /** Installs corepack into the build cache once; returns the folder with its yarn and pnpm shims. */
 async function ensureCorepack(options: RunBuildOptions): Promise<string> {
   const prefix = join(options.cacheDir, `corepack-${corepackVersion}`);
   const bin = join(prefix, 'node_modules', '.bin');
   if (existsSync(join(bin, 'corepack'))) return bin;
   options.onStep?.(`installing corepack ${corepackVersion} (once)`);
-  // Into a fresh folder, then renamed: two builds at once cannot see half an install.
-  const staging = await mkdtemp(join(options.cacheDir, 'corepack-install-'));
-  const failure = await runCommand(['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false'], {
+  // Into a fresh folder (npm makes it, as the user the build runs as), then renamed: two builds at once cannot see half an install.
+  const staging = join(options.cacheDir, `corepack-install-${randomBytes(6).toString('hex')}`);
+  const failure = await runCommand(confined(options, ['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false']), {
     cwd: options.cacheDir,
     env: { ...options.env, npm_config_cache: join(options.cacheDir, 'npm') },
     onLine: options.onLine,
+    bound: options.confine !== undefined,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (failure !== undefined) {
@@ -180,13 +189,19 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
     options.onStep?.(step.name);
-    const failure = await runCommand(step.command, {
+    const failure = await runCommand(confined(options, step.command), {
       cwd: options.dir,
       env,
       onLine: options.onLine,
+      bound: options.confine !== undefined,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (failure !== undefined) throw buildErrors.stepFailed({ step: step.name, exit: failure });
   }
-  if (plan.kind === 'static') await copyFile(staticServerSource, join(options.dir, staticServerFile));
+  if (plan.kind === 'static') {
+    // The build may have left a symbolic link there, to a file of Dormant's: replaced, never followed.
+    const target = join(options.dir, staticServerFile);
+    await rm(target, { force: true });
+    await copyFile(staticServerSource, target, constants.COPYFILE_EXCL);
+  }
 }

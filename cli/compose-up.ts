@@ -92,6 +92,9 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     // Tenants' replicas run sandboxed, or not at all, unless the user said otherwise (on Kubernetes the pod is the sandbox).
     const sandbox = kube || upFlags.insecureNoSandbox ? undefined : openHostSandbox(settings.stateDir);
     if (!kube && upFlags.insecureNoSandbox) log.warn('--insecure-no-sandbox: tenants\' code runs with Dormant\'s rights; it can read its keys and every app');
+    if (sandbox?.limitsProblem) log.warn(`replicas, builds and hooks run without memory, CPU and process limits: ${sandbox.limitsProblem}`);
+    // After the runtime has stopped its replicas (stops run in reverse).
+    if (sandbox) stops.push(async () => sandbox.cgroups?.close());
     // Apart, only the acting autoscaler writes App status; together, this one process does.
     let writesStatus = () => !split;
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
@@ -175,6 +178,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(imageRegistry ? { registry: imageRegistry } : {}),
         buildTimeoutMs: upFlags.buildTimeoutMs,
         hookTimeoutMs: upFlags.hookTimeoutMs,
+        ...(sandbox ? { sandbox } : {}),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
       stops.push(() => gitd.close());

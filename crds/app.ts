@@ -19,6 +19,15 @@ const envNameRule: CrossFieldRule = {
   },
 };
 
+/** CPU and memory as Kubernetes writes them. */
+const QuantitiesSchema = Type.Object(
+  {
+    cpu: Type.Optional(Type.String({ pattern: '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$', 'x-dormant-hint': 'a CPU quantity such as 250m or 1.5' })),
+    memory: Type.Optional(Type.String({ pattern: '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$', 'x-dormant-hint': 'a memory quantity such as 256Mi or 1Gi' })),
+  },
+  { additionalProperties: false },
+);
+
 export const RunSpecSchema = Type.Object(
   {
     port: Type.Optional(
@@ -32,14 +41,15 @@ export const RunSpecSchema = Type.Object(
     command: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64, description: 'Overrides the detected start command.' })),
     resources: Type.Object(
       {
-        cpu: Type.Optional(
-          Type.String({ pattern: '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$', 'x-dormant-hint': 'a CPU quantity such as 250m or 1.5' }),
-        ),
-        memory: Type.Optional(
-          Type.String({ pattern: '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$', 'x-dormant-hint': 'a memory quantity such as 256Mi or 1Gi' }),
-        ),
+        requests: Type.Optional(QuantitiesSchema),
+        limits: Type.Optional(QuantitiesSchema),
       },
-      { additionalProperties: false, default: {} },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          "Kubernetes' container resources. Locally: limits.memory (else requests.memory, else 512Mi) is the memory limit, limits.cpu a CPU ceiling, requests.cpu the CPU weight; 1024 processes.",
+      },
     ),
     readinessPath: Type.Optional(
       Type.String({ pattern: '^/', maxLength: 1024, 'x-dormant-hint': 'an HTTP path starting with / such as /healthz' }),

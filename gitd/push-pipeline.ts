@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
+import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
-import { type Push, pushSteps, seconds } from './push-steps.js';
+import { type Push, pushSteps, seconds, tenantRunsDir } from './push-steps.js';
 import type { AppRepository } from './repository.js';
 import { RevisionJournal } from './revision-journal.js';
 import { runSteps, type StepTiming } from './step-chain.js';
@@ -25,7 +26,9 @@ export interface PushPipelineOptions {
   readonly log: Logger;
   /** Wall clock for timestamps in Revision status. */
   readonly now?: () => Date;
-  /** The environment builds and hooks run with (the registry, proxy and CA settings of this machine). */
+  /** Where builds and hooks run: the app's sandbox (sandbox/). Without it, as Dormant's user (--insecure-no-sandbox, or in a pod). */
+  readonly sandbox?: HostSandbox;
+  /** The host variables builds and hooks get are taken from this (the registry, proxy and CA settings of this machine; sandbox/ lists them). */
   readonly buildEnv?: Readonly<Record<string, string | undefined>>;
   /** Default 20 min for the whole build. */
   readonly buildTimeoutMs?: number;
@@ -117,6 +120,8 @@ export class PushPipeline {
       log.warn({ app: revision.spec.app, revision: revision.metadata.name, reason: revision.status?.reason }, revision.status?.message ?? 'push interrupted');
     }
     for (const path of sweep.paths) await rm(path, { recursive: true, force: true });
+    // The sandboxes' files of builds and hooks an earlier Dormant was running.
+    await rm(tenantRunsDir(this.#options.stateDir), { recursive: true, force: true });
     for (const change of sweep.apps) {
       if (change.rollBack) {
         const app = await store.get('App', change.name, change.namespace);

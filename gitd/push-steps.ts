@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
+import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
 import type { DeployRequest, PushPipelineOptions } from './push-pipeline.js';
 import type { RevisionJournal } from './revision-journal.js';
 import { messageOf, type Step, StepChain, StepFailed } from './step-chain.js';
@@ -44,6 +45,8 @@ export interface RolledOut {
 }
 
 const indent = (line: string) => `       ${line}`;
+/** Where builds' and hooks' sandboxes keep their files while they run (emptied at start: nothing runs then). */
+export const tenantRunsDir = (stateDir: string) => join(stateDir, 'runs');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
 
@@ -103,14 +106,26 @@ const checkout: Step<Push, undefined, CheckedOut> = {
 const build: Step<Push, CheckedOut, CheckedOut> = {
   name: 'build',
   phaseAfter: 'Deploying',
-  async run({ request, options, releaseDir, imageTag }, checkedOut) {
+  async run({ request, options, releaseDir, imageTag, revisionName }, checkedOut) {
     const buildTimeoutMs = options.buildTimeoutMs ?? 20 * 60_000;
     const deadline = AbortSignal.timeout(buildTimeoutMs);
+    const app = request.app.metadata.name;
+    // The app's own cache, kept between its builds; no other app's build sees it.
+    const cacheDir = join(options.stateDir, 'cache', 'apps', app);
+    const home = join(cacheDir, 'home');
+    const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-build`);
+    // podman builds a Dockerfile in its own containers; a detected app's steps run in the app's sandbox.
+    let sandbox: TenantSandbox | undefined;
     try {
+      sandbox =
+        options.sandbox && checkedOut.plan.kind !== 'dockerfile'
+          ? await prepareTenantRun(options.sandbox, { app, folder: runFolder, release: { path: releaseDir, writes: 'in-place' }, writable: [cacheDir, home], cwd: releaseDir })
+          : undefined;
       await runBuild(checkedOut.plan, {
         dir: releaseDir,
-        cacheDir: join(options.stateDir, 'cache'),
-        env: options.buildEnv ?? process.env,
+        cacheDir,
+        env: tenantEnv(options.buildEnv ?? process.env, { HOME: home }),
+        ...(sandbox ? { confine: sandbox.confine } : {}),
         onLine: (line) => request.progress(indent(line)),
         onStep: (step) => request.progress(`-----> ${step}`),
         imageTag,
@@ -122,6 +137,8 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
       if (deadline.aborted) message = `the build took longer than ${minutes(buildTimeoutMs)} and was stopped`;
       request.progress(`-----> Build failed: ${message}`);
       throw new StepFailed(message, `build failed: ${message.replace(/; its output is above$/, '')}`);
+    } finally {
+      await sandbox?.done();
     }
     return checkedOut;
   },
@@ -172,19 +189,37 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
   name: 'postDeploy',
   keepsRelease: true,
   skip: ({ request }, rolledOut) => (request.app.spec.hooks.postDeploy.length === 0 ? { because: 'nothing-to-do', output: rolledOut } : undefined),
-  async run({ request, options, releaseDir }, rolledOut) {
+  async run({ request, options, releaseDir, revisionName }, rolledOut) {
     const { app, progress } = request;
-    for (const hook of app.spec.hooks.postDeploy) {
+    const hostEnv = options.buildEnv ?? process.env;
+    for (const [index, hook] of app.spec.hooks.postDeploy.entries()) {
       progress(`-----> Running postDeploy: ${hook}`);
-      const env = { ...(options.buildEnv ?? process.env), ...app.spec.run.env };
+      // In the app's sandbox, over its new release (changes to it thrown away), with the app's config: the hook can harm only its app.
+      const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-hook-${index}`);
+      const home = join(runFolder, 'home');
+      const env = tenantEnv(hostEnv, {
+        ...app.spec.run.env,
+        PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+        HOME: home,
+        DORMANT_APP: app.metadata.name,
+        DORMANT_REVISION: revisionName,
+      });
       const hookTimeoutMs = options.hookTimeoutMs ?? 10 * 60_000;
       const deadline = AbortSignal.timeout(hookTimeoutMs);
-      let failure = await runCommand(['/bin/sh', '-c', hook], {
-        cwd: releaseDir,
-        env: { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${env.PATH ?? ''}` },
-        onLine: (line) => progress(indent(line)),
-        signal: deadline,
-      });
+      let failure: string | undefined;
+      let sandbox: TenantSandbox | undefined;
+      try {
+        sandbox = options.sandbox
+          ? await prepareTenantRun(options.sandbox, { app: app.metadata.name, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir })
+          : undefined;
+        if (!sandbox) await mkdir(home, { recursive: true });
+        const command = ['/bin/sh', '-c', hook];
+        failure = await runCommand(sandbox ? sandbox.confine(command) : command, { cwd: releaseDir, env, onLine: (line) => progress(indent(line)), signal: deadline, bound: sandbox !== undefined });
+      } catch (error) {
+        failure = `could not start (${messageOf(error)})`;
+      } finally {
+        await (sandbox ? sandbox.done() : rm(runFolder, { recursive: true, force: true }));
+      }
       if (failure !== undefined && deadline.aborted) failure = `took longer than ${minutes(hookTimeoutMs)} and was stopped`;
       if (failure === undefined) continue;
       await goBack(options, app, rolledOut.previous, progress);

@@ -5,11 +5,13 @@
  * to run tenants' code unless told --insecure-no-sandbox.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppIds } from './app-ids.js';
 import { sandboxErrors } from './errors.js';
+import { HostCgroups } from './host-cgroups.js';
 import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
 
 export interface HostSandbox {
@@ -17,6 +19,9 @@ export interface HostSandbox {
   /** Folders no tenant sees: Dormant's state folder (keys, repositories, every app), the host's home folders. */
   readonly hidden: readonly string[];
   readonly ids: AppIds;
+  /** Where sandboxes are limited in memory, CPU and processes; none when the host offers no cgroup v1 controllers (limitsProblem says why). */
+  readonly cgroups: HostCgroups | undefined;
+  readonly limitsProblem: string | undefined;
 }
 
 const find = (names: readonly string[]) => names.find((path) => existsSync(path));
@@ -45,7 +50,15 @@ export function openHostSandbox(stateDir: string): HostSandbox {
   const state = realpathSync(resolve(stateDir));
   const hidden = [...new Set([state, '/root', '/home', homedir()])].filter((path) => existsSync(path));
   tryOnce(tools);
-  return { tools, hidden, ids: AppIds.open(stateDir) };
+  const ids = AppIds.open(stateDir);
+  const cgroups = HostCgroups.open(createHash('sha256').update(state).digest('hex').slice(0, 12));
+  return {
+    tools,
+    hidden,
+    ids,
+    cgroups: cgroups instanceof HostCgroups ? cgroups : undefined,
+    limitsProblem: cgroups instanceof HostCgroups ? undefined : cgroups.problem,
+  };
 }
 
 /** Runs one sandbox over a scratch folder: namespaces, mounts and overlayfs all work, or the reason. */

@@ -6,7 +6,8 @@
  * - setpriv gives it a parent-death signal, so it dies with Dormant, even by SIGKILL;
  * - unshare gives it PID, mount, IPC and UTS namespaces of its own, and its own /proc:
  *   no other app's processes, environments or signals;
- * - a root shell as the namespace's first process makes the mounts, then starts the
+ * - a root shell as the namespace's first process joins the sandbox's cgroups (its limits,
+ *   host-cgroups.ts), makes the mounts, then starts the
  *   command as the app's own unprivileged uid and gid, without capabilities and with
  *   no_new_privs (setuid programs gain nothing), and waits for it. The command is not
  *   that first process, because the kernel drops the signals of a namespace's first
@@ -27,12 +28,14 @@ export interface SandboxSpec {
   /** The app's own uid and gid: never root, never shared with another app. */
   readonly uid: number;
   readonly gid: number;
-  /** The release (read-only) and where the app sees it, writable through an overlay. */
-  readonly appFolder: { readonly release: string; readonly upper: string; readonly work: string; readonly at: string };
-  /** Writable folders bound at their own paths (the replica's home). */
+  /** The release (read-only) and where the app sees it, writable through an overlay; none for a build, which writes its release in place. */
+  readonly appFolder?: { readonly release: string; readonly upper: string; readonly work: string; readonly at: string };
+  /** Writable folders bound at their own paths (the replica's home; a build's release and cache). */
   readonly writable: readonly string[];
   /** Existing folders covered by an empty tmpfs before the app folder and writable ones are put back. */
   readonly hidden: readonly string[];
+  /** The cgroup.procs files (host-cgroups.ts) the sandbox joins before the command starts, so all it starts is limited. */
+  readonly cgroupProcs?: readonly string[];
   /** Where the command starts. */
   readonly cwd: string;
   readonly command: readonly string[];
@@ -68,17 +71,17 @@ const keep = '/dev/shm/.dormant-sandbox';
 export function sandboxFstab(spec: SandboxSpec): string {
   const line = (source: string, target: string, type: string, options: string) => `${fstabField(source)} ${fstabField(target)} ${type} ${options} 0 0`;
   const tmpfs = 'nosuid,nodev';
-  const { release, upper, work, at } = spec.appFolder;
+  const app = spec.appFolder;
   const lines = [
     line('dormant-keep', '/dev/shm', 'tmpfs', `mode=0700,${tmpfs}`),
     // Commas separate options: overlay's folders are escaped the way the kernel reads them.
-    line('overlay', `${keep}/app`, 'overlay', `lowerdir=${overlayPath(release)},upperdir=${overlayPath(upper)},workdir=${overlayPath(work)},X-mount.mkdir`),
+    ...(app ? [line('overlay', `${keep}/app`, 'overlay', `lowerdir=${overlayPath(app.release)},upperdir=${overlayPath(app.upper)},workdir=${overlayPath(app.work)},X-mount.mkdir`)] : []),
     ...spec.writable.map((path, i) => line(path, `${keep}/w${i}`, 'none', 'bind,X-mount.mkdir')),
     line('dormant-tmp', '/tmp', 'tmpfs', `mode=1777,${tmpfs}`),
     line('dormant-var-tmp', '/var/tmp', 'tmpfs', `mode=1777,${tmpfs}`),
     // Under the private /tmp or /var/tmp, a path is hidden already (and gone: nothing to mount on).
     ...spec.hidden.filter((path) => !privateFolders.some((folder) => path === folder || path.startsWith(`${folder}/`))).map((path) => line('dormant-hidden', path, 'tmpfs', `mode=0755,${tmpfs}`)),
-    line(`${keep}/app`, at, 'none', 'bind,X-mount.mkdir'),
+    ...(app ? [line(`${keep}/app`, app.at, 'none', 'bind,X-mount.mkdir')] : []),
     ...spec.writable.map((path, i) => line(`${keep}/w${i}`, path, 'none', 'bind,X-mount.mkdir')),
     line('dormant-shm', '/dev/shm', 'tmpfs', `mode=1777,${tmpfs}`),
   ];
@@ -97,6 +100,8 @@ function overlayPath(path: string): string {
 export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
   return [
     'set -e',
+    // In the PID namespace, $$ is 1: this shell, as the kernel reads the pid in the writer's namespace.
+    ...(spec.cgroupProcs ?? []).map((file) => `echo $$ > ${shellWord(file)}`),
     `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
     `cd ${shellWord(spec.cwd)}`,
     'set +e',

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { allocateAppId, parseAppIds } from './app-ids.js';
 import { sandboxProblem } from './host-sandbox.js';
 import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+import { tenantEnv } from './tenant-run.js';
 import { fstabField, shellWord } from './sandbox-command.js';
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
@@ -43,6 +44,28 @@ describe('sandboxFstab', () => {
     assert.match(overlay, /lowerdir=\/state\/releases\/web\/web-00001,upperdir=\/state\/replicas\/r1\/app\/upper,workdir=\/state\/replicas\/r1\/app\/work,X-mount\.mkdir/);
   });
 
+  it('a build has no overlay: its release and cache are writable binds, put back after the state folder is hidden', () => {
+    const { appFolder: _overlay, ...rest } = spec();
+    const build: SandboxSpec = { ...rest, writable: ['/state/releases/web/web-00002', '/state/cache/apps/web'] };
+    const targets = sandboxFstab(build)
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ').slice(0, 2).join(' '));
+    assert.deepEqual(targets, [
+      'dormant-keep /dev/shm',
+      '/state/releases/web/web-00002 /dev/shm/.dormant-sandbox/w0',
+      '/state/cache/apps/web /dev/shm/.dormant-sandbox/w1',
+      'dormant-tmp /tmp',
+      'dormant-var-tmp /var/tmp',
+      'dormant-hidden /state',
+      'dormant-hidden /root',
+      'dormant-hidden /home',
+      '/dev/shm/.dormant-sandbox/w0 /state/releases/web/web-00002',
+      '/dev/shm/.dormant-sandbox/w1 /state/cache/apps/web',
+      'dormant-shm /dev/shm',
+    ]);
+  });
+
   it('a hidden folder under the private /tmp is hidden already: no mount for it (it is gone from view)', () => {
     const fstab = sandboxFstab(spec({ hidden: ['/tmp/dormant-test/state', '/var/tmp/x', '/root'] }));
     assert.doesNotMatch(fstab, /dormant-hidden \/tmp/);
@@ -73,6 +96,19 @@ describe('sandboxCommand', () => {
     assert.equal(shellWord("it's"), `'it'"'"'s'`);
     const script = sandboxCommand(spec({ cwd: "/state/it's" }), '/f').find((a) => a.includes('set -e')) ?? '';
     assert.match(script, /cd '\/state\/it'"'"'s'/);
+  });
+});
+
+describe('tenantEnv', () => {
+  it("passes the host's locale, proxy, CA and registry settings and nothing else of Dormant's; the run's own variables win", () => {
+    const host = { PATH: '/usr/bin', LANG: 'C.UTF-8', HTTPS_PROXY: 'http://proxy:3128', NODE_EXTRA_CA_CERTS: '/etc/ca.pem', DORMANT_ADMIN_TOKEN: 'secret', AWS_SECRET_ACCESS_KEY: 'x', HOME: '/root' };
+    assert.deepEqual(tenantEnv(host, { HOME: '/state/cache/apps/web/home', PATH: '/app/bin:/usr/bin' }), {
+      PATH: '/app/bin:/usr/bin',
+      LANG: 'C.UTF-8',
+      HTTPS_PROXY: 'http://proxy:3128',
+      NODE_EXTRA_CA_CERTS: '/etc/ca.pem',
+      HOME: '/state/cache/apps/web/home',
+    });
   });
 });
 

@@ -82,8 +82,10 @@ const forkingApp = (version: string): Record<string, string> => ({
 /**
  * Long-running work for a build step or a hook: a grandchild in the same process group, one
  * in its own session (setsid), then a connection to the test's port that says so, then a long wait.
+ * Its processes carry the mark (builds and hooks get none of Dormant's environment).
  */
-const slowScript = (signalPort: number) => `#!/bin/sh
+const slowScript = (signalPort: number, mark: string) => `#!/bin/sh
+export ${markName}=${mark}
 sleep 301 &
 setsid sleep 302 </dev/null >/dev/null 2>&1 &
 "${process.execPath}" -e "require('node:net').connect(${signalPort}, '127.0.0.1', function () { this.end(); })"
@@ -127,7 +129,8 @@ async function killDormant(up: UpProcess, at: { mark: string; app: string; state
   const pushed = await pushing;
   assert.notEqual(pushed.code, 0, 'the push did not succeed');
   const left = (pids: number[]) => pids.map((pid) => `${pid} ${commandLine(pid)}`).join('; ');
-  assert.ok(build.length >= 4, `the push's processes ran: ${left(build)}`);
+  // The script's three sleeps (its shell was started before it set the mark).
+  assert.ok(build.length >= 3, `the push's processes ran: ${left(build)}`);
   assert.ok(replicas.length >= 2, `the app's replica and its child ran: ${left(replicas)}`);
   await untilNoneWithEnv(markName, mark, 5000);
   await untilNoneWhere(replica, 5000);
@@ -149,7 +152,7 @@ describe('kill -9 of Dormant during a push', () => {
       {
         ...forkingApp('v2'),
         'package.json': JSON.stringify({ name: 'app', version: '2.0.0', scripts: { build: 'sh build.sh', start: 'node server.js' } }),
-        'build.sh': slowScript(buildStarted.port),
+        'build.sh': slowScript(buildStarted.port, mark),
       },
       'v2, slow to build',
     );
@@ -191,7 +194,7 @@ describe('kill -9 of Dormant during a push', () => {
     const applied = await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'hooked.yaml'), '--state-dir', stateDir]);
     assert.equal(applied.code, 0, applied.stderr);
     const hookStarted = await startedSignal('the hook started');
-    await copy.commit({ ...forkingApp('h2'), 'hook.sh': slowScript(hookStarted.port) }, 'h2 with a slow hook');
+    await copy.commit({ ...forkingApp('h2'), 'hook.sh': slowScript(hookStarted.port, mark) }, 'h2 with a slow hook');
     const pushing = copy.push(remote('hooked'));
     const releases = join(stateDir, 'releases', 'hooked');
     await hookStarted.arrived();

@@ -1,9 +1,10 @@
-// A tenant holding a per-app key pushes an app whose running code attacks Dormant and
-// another app from inside its replica: it reads the other app's environment, source and
-// /proc/*/environ, Dormant's host key and admin keys, appends its key to the admin keys,
-// writes into the other app's release, and signals the other app's process. Each attempt
-// must fail, and the tenant's key must still push to its own app only.
-// Builds and hooks are not sandboxed yet (issue 19, next part): this covers replicas.
+// A tenant holding a per-app key pushes an app whose build script (an npm postinstall),
+// postDeploy hook and running code each attack Dormant and another app: they read the
+// other app's environment, source and /proc/*/environ, Dormant's host key and admin keys,
+// append a key to the admin keys, write into the other app's release and build cache,
+// signal the other app's process and call Dormant's admin endpoint without its token.
+// Each attempt must fail, and the tenant's key must still push to its own app only.
+// Dockerfile apps' builds run in podman and are not covered yet (issue 19, next part).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -15,47 +16,81 @@ import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy 
 
 let d: DormantUp;
 before(async () => {
-  d = await startDormant();
+  d = await startDormant([], { metrics: true });
 });
 after(async () => {
   await d?.stop();
 });
 
-/** The attacker's server: on GET /attack?victimPid=N it tries each attack and answers what happened, as JSON. */
-const attackerServer = `
+/**
+ * The attacks, as a module of the attacker's app: run by its build (`node attack.js build`),
+ * its hook (`node attack.js hook`), which print one ATTACK-REPORT line, and its server.
+ * What a tenant could guess or learn (the state folder, the victim's pid and release, the
+ * admin port) is in attack-params.json.
+ */
+const attackModule = `
 const fs = require('node:fs');
 const path = require('node:path');
-const state = process.env.STATE;
-const tryIt = (what, f) => { try { return { what, outcome: 'done', value: String(f()).slice(0, 200) }; } catch (e) { return { what, outcome: 'blocked', value: e.code || e.message }; } };
-require('node:http').createServer((q, s) => {
-  const url = new URL(q.url, 'http://x');
-  const victimPid = Number(url.searchParams.get('victimPid'));
-  const victimRelease = url.searchParams.get('victimRelease');
+const tryIt = async (what, f) => { try { return { what, outcome: 'done', value: String(await f()).slice(0, 200) }; } catch (e) { return { what, outcome: 'blocked', value: e.code || e.message }; } };
+async function attack(stage, params) {
+  const { state, victimPid, victimRelease, adminUrl } = params;
   const environs = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
     try { environs.push(fs.readFileSync('/proc/' + pid + '/environ', 'utf8')); } catch {}
   }
   const results = [
-    tryIt('read the host key', () => fs.readFileSync(path.join(state, 'ssh_host_ed25519_key'), 'utf8')),
-    tryIt('read the admin keys', () => fs.readFileSync(path.join(state, 'admin-keys'), 'utf8')),
-    tryIt('append to the admin keys', () => fs.appendFileSync(path.join(state, 'admin-keys'), 'ssh-ed25519 AAAAattacker\\n')),
-    tryIt("list the state folder's apps", () => fs.readdirSync(path.join(state, 'objects', 'apps', 'default')).join(',')),
-    tryIt("read the victim's App (its env)", () => fs.readFileSync(path.join(state, 'objects', 'apps', 'default', 'victim.json'), 'utf8')),
-    tryIt("read the victim's source", () => fs.readFileSync(path.join(victimRelease, 'server.js'), 'utf8')),
-    tryIt("write into the victim's release", () => fs.writeFileSync(path.join(victimRelease, 'pwned.js'), 'x')),
-    tryIt('signal the victim', () => process.kill(victimPid, 'SIGKILL')),
-    tryIt("list root's home", () => {
+    await tryIt('read the host key', () => fs.readFileSync(path.join(state, 'ssh_host_ed25519_key'), 'utf8')),
+    await tryIt('read the admin keys', () => fs.readFileSync(path.join(state, 'admin-keys'), 'utf8')),
+    await tryIt('read the admin token', () => fs.readFileSync(path.join(state, 'admin-token'), 'utf8')),
+    await tryIt('append to the admin keys', () => fs.appendFileSync(path.join(state, 'admin-keys'), 'ssh-ed25519 AAAAattacker\\n')),
+    await tryIt("list the state folder's apps", () => fs.readdirSync(path.join(state, 'objects', 'apps', 'default')).join(',')),
+    await tryIt("read the victim's App (its env)", () => fs.readFileSync(path.join(state, 'objects', 'apps', 'default', 'victim.json'), 'utf8')),
+    await tryIt("read the victim's source", () => fs.readFileSync(path.join(victimRelease, 'server.js'), 'utf8')),
+    await tryIt("write into the victim's release", () => fs.writeFileSync(path.join(victimRelease, 'pwned.js'), 'x')),
+    await tryIt("write into the victim's build cache", () => fs.writeFileSync(path.join(state, 'cache', 'apps', 'victim', 'pwned'), 'x')),
+    await tryIt('signal the victim', () => process.kill(victimPid, 'SIGKILL')),
+    await tryIt("list root's home", () => {
       const entries = fs.readdirSync('/root');
       if (entries.length === 0) throw Object.assign(new Error('empty'), { code: 'HIDDEN' });
       return entries.join(',');
     }),
+    await tryIt("call Dormant's admin endpoint without its token", async () => {
+      const answer = await fetch(adminUrl + '/trace/victim');
+      if (answer.status === 401) throw Object.assign(new Error('refused'), { code: 'HTTP_401' });
+      return answer.status + ' ' + (await answer.text());
+    }),
   ];
-  s.setHeader('content-type', 'application/json');
-  s.end(JSON.stringify({ uid: process.getuid(), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results }));
+  return { stage, uid: process.getuid(), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results };
+}
+module.exports = { attack };
+if (require.main === module) {
+  const params = JSON.parse(fs.readFileSync(path.join(__dirname, 'attack-params.json'), 'utf8'));
+  attack(process.argv[2], params).then((report) => console.log('ATTACK-REPORT ' + JSON.stringify(report)));
+}
+`;
+
+const attackerServer = `
+const fs = require('node:fs');
+const path = require('node:path');
+const { attack } = require('./attack.js');
+const params = JSON.parse(fs.readFileSync(path.join(__dirname, 'attack-params.json'), 'utf8'));
+require('node:http').createServer((q, s) => {
+  attack('replica', params).then((report) => {
+    s.setHeader('content-type', 'application/json');
+    s.end(JSON.stringify(report));
+  });
 }).listen(process.env.PORT);
 `;
 
-it("a tenant's replica cannot read or change Dormant's keys, another app's env, source or processes", async () => {
+interface AttackReport {
+  stage: string;
+  uid: number;
+  pids: number;
+  secretSeen: boolean;
+  results: { what: string; outcome: string; value: string }[];
+}
+
+it("a tenant's build, hook and replica cannot read or change Dormant's keys, another app's env, source or processes", async () => {
   // The victim, deployed by the admin, with a secret in its environment.
   await writeFile(join(d.work, 'victim.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: victim}\nspec:\n  run:\n    env: {VICTIM_SECRET: hunter2}\n');
   assert.equal((await d.dormant('apply', '-f', join(d.work, 'victim.yaml'))).code, 0);
@@ -65,46 +100,104 @@ it("a tenant's replica cannot read or change Dormant's keys, another app's env, 
     'server.js': "require('node:http').createServer((q, s) => s.end(process.pid + ' ' + process.getuid() + '\\n')).listen(process.env.PORT);\n",
   });
   assert.equal((await victim.push(d.remote('victim'))).code, 0);
-
-  // The attacker: a tenant with a key for its own app only. It learns where the state folder is, as a tenant could guess it.
-  const tenantKey = await sshKey(d.work, 'tenant');
-  const publicKey = (await runProgram('cat', [`${tenantKey}.pub`])).stdout.trim();
-  await writeFile(
-    join(d.work, 'attacker.yaml'),
-    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: attacker}\nspec:\n  git:\n    authorizedKeys: ["${publicKey}"]\n  run:\n    env: {STATE: "${d.stateDir}"}\n`,
-  );
-  assert.equal((await d.dormant('apply', '-f', join(d.work, 'attacker.yaml'))).code, 0);
-  const attacker = await WorkingCopy.create(d.work, 'attacker', tenantKey);
-  await attacker.commit({ 'package.json': JSON.stringify({ name: 'attacker', version: '1.0.0', scripts: { start: 'node server.js' } }), 'server.js': attackerServer });
-  const pushed = await attacker.push(d.remote('attacker'));
-  assert.equal(pushed.code, 0, pushed.stderr);
-
-  const adminKeysBefore = readFileSync(join(d.stateDir, 'admin-keys'), 'utf8');
   const victimAnswer = await d.get('victim');
   assert.equal(victimAnswer.status, 200);
   const [victimPid, victimUid] = victimAnswer.body.trim().split(' ').map(Number);
   // The victim's host pid, as the host sees it (inside its sandbox it has another): its node runs as the victim's uid.
   const hostPid = Number(execFileSync('pgrep', ['-u', String(victimUid), '-n', 'node']).toString().trim());
   assert.ok(hostPid > 1, 'the victim runs on the host as its own uid');
-  const victimRelease = join(d.stateDir, 'releases', 'victim', readdirSync(join(d.stateDir, 'releases', 'victim'))[0] ?? '');
-  const answer = await d.get('attacker', `/attack?victimPid=${hostPid}&victimRelease=${encodeURIComponent(victimRelease)}`);
-  assert.equal(answer.status, 200, answer.body);
-  const report = JSON.parse(answer.body) as { uid: number; pids: number; secretSeen: boolean; results: { what: string; outcome: string; value: string }[] };
-
-  assert.notEqual(report.uid, 0, 'the replica does not run as root');
-  assert.notEqual(report.uid, victimUid, 'nor as the other app');
   assert.ok(Number.isInteger(victimPid));
-  assert.ok(report.pids <= 5, `it sees only its own processes (${report.pids} in its /proc)`);
-  assert.equal(report.secretSeen, false, "no other process's environment is readable");
-  for (const result of report.results) assert.equal(result.outcome, 'blocked', `${result.what}: ${result.outcome} (${result.value})`);
+  const victimRelease = join(d.stateDir, 'releases', 'victim', readdirSync(join(d.stateDir, 'releases', 'victim'))[0] ?? '');
+
+  // The attacker: a tenant with a key for its own app only; the admin gave it a postDeploy hook that runs the tenant's code.
+  const tenantKey = await sshKey(d.work, 'tenant');
+  const publicKey = (await runProgram('cat', [`${tenantKey}.pub`])).stdout.trim();
+  await writeFile(
+    join(d.work, 'attacker.yaml'),
+    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: attacker}\nspec:\n  git:\n    authorizedKeys: ["${publicKey}"]\n  hooks:\n    postDeploy: ["node attack.js hook"]\n`,
+  );
+  assert.equal((await d.dormant('apply', '-f', join(d.work, 'attacker.yaml'))).code, 0);
+  const attacker = await WorkingCopy.create(d.work, 'attacker', tenantKey);
+  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}` };
+  await attacker.commit({
+    // A local dependency, so that npm installs, and the package's postinstall runs the attack.
+    'package.json': JSON.stringify({ name: 'attacker', version: '1.0.0', scripts: { start: 'node server.js', postinstall: 'node attack.js build' }, dependencies: { helper: 'file:helper' } }),
+    'helper/package.json': JSON.stringify({ name: 'helper', version: '1.0.0' }),
+    'attack.js': attackModule,
+    'attack-params.json': JSON.stringify(params),
+    'server.js': attackerServer,
+  });
+  const adminKeysBefore = readFileSync(join(d.stateDir, 'admin-keys'), 'utf8');
+  const pushed = await attacker.push(d.remote('attacker'));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const reports = [...pushed.stderr.matchAll(/ATTACK-REPORT (\{.*\})/g)].map((match) => JSON.parse(match[1] ?? '') as AttackReport);
+  assert.deepEqual(
+    reports.map((report) => report.stage),
+    ['build', 'hook'],
+    `the build and the hook each attacked:\n${pushed.stderr}`,
+  );
+  const answer = await d.get('attacker', '/attack');
+  assert.equal(answer.status, 200, answer.body);
+  reports.push(JSON.parse(answer.body) as AttackReport);
+
+  for (const report of reports) {
+    assert.notEqual(report.uid, 0, `the ${report.stage} does not run as root`);
+    assert.notEqual(report.uid, victimUid, `nor as the other app (${report.stage})`);
+    assert.ok(report.pids <= 8, `the ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
+    assert.equal(report.secretSeen, false, `no other process's environment is readable (${report.stage})`);
+    for (const result of report.results) assert.equal(result.outcome, 'blocked', `${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
+  }
+  assert.equal(reports[0]?.uid, reports[2]?.uid, "the build runs as the app's own uid, as its replicas do");
   assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
   assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
+  assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'pwned')), /ENOENT/);
   assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
 
   // And the tenant's key still pushes nowhere else.
   const elsewhere = await attacker.push(d.remote('victim'));
   assert.notEqual(elsewhere.code, 0);
   assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
+});
+
+it('a replica is limited in memory, CPU and processes; one that uses more than its memory is killed and the App says why', async () => {
+  await writeFile(
+    join(d.work, 'hog.yaml'),
+    'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: hog}\nspec:\n  run:\n    resources: {requests: {cpu: 250m}, limits: {memory: 64Mi, cpu: 500m}}\n',
+  );
+  assert.equal((await d.dormant('apply', '-f', join(d.work, 'hog.yaml'))).code, 0);
+  const hog = await WorkingCopy.create(d.work, 'hog', d.adminKey);
+  await hog.commit({
+    'package.json': JSON.stringify({ name: 'hog', version: '1.0.0', scripts: { start: 'node server.js' } }),
+    // It reads its own cgroups' limits (cgroup v1: /proc/self/cgroup names them), and on /hog eats memory until stopped.
+    'server.js': `
+const fs = require('node:fs');
+const own = (controller) => fs.readFileSync('/proc/self/cgroup', 'utf8').split('\\n').map((l) => l.split(':')).find((f) => (f[1] || '').split(',').includes(controller))[2];
+const read = (controller, file) => fs.readFileSync('/sys/fs/cgroup/' + controller + own(controller) + '/' + file, 'utf8').trim();
+require('node:http').createServer((q, s) => {
+  if (q.url === '/hog') {
+    s.end('eating');
+    const eaten = [];
+    setImmediate(() => { for (;;) eaten.push(Buffer.alloc(4e6, 1)); });
+    return;
+  }
+  s.end(JSON.stringify({ memory: read('memory', 'memory.limit_in_bytes'), quota: read('cpu', 'cpu.cfs_quota_us'), shares: read('cpu', 'cpu.shares'), pids: read('pids', 'pids.max') }));
+}).listen(process.env.PORT);
+`,
+  });
+  const pushed = await hog.push(d.remote('hog'));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const limits = await d.get('hog');
+  assert.equal(limits.status, 200, limits.body);
+  assert.deepEqual(JSON.parse(limits.body), { memory: String(64 * 1024 * 1024), quota: '50000', shares: '256', pids: '1024' });
+  assert.equal((await d.get('hog', '/hog')).body, 'eating');
+  // The App's Ready condition says why its replica died (read from the state folder: no command shows conditions yet).
+  let said = '';
+  for (let tries = 0; tries < 100 && !said.includes('memory limit'); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    said = readFileSync(join(d.stateDir, 'objects', 'apps', 'default', 'hog.json'), 'utf8');
+  }
+  assert.match(said, /was killed by the kernel: it used all of its memory limit \(64Mi; raise spec.run.resources.limits.memory\)/);
+  assert.equal((await d.dormant('apps')).code, 0, 'Dormant is unharmed');
 });
 
 it('started with --insecure-no-sandbox, dormant up says so, and dormant apps says so every time', async () => {

@@ -87,3 +87,13 @@ it('the drain script (run by /bin/sh here, on the /proc of this host) waits out 
   server.close();
   assert.ok(tookMs >= 3000 && tookMs < 4500, `returned soon after the connection closed (${tookMs.toFixed(0)} ms)`);
 });
+
+it("spec.run.resources become the container's requests and limits as written; none said, none set", () => {
+  const limited = deploymentFor(ok<App>(app), ok<Revision>(revision({ resources: { requests: { cpu: '250m' }, limits: { memory: '64Mi', cpu: '1' } } })), 0);
+  assert.deepEqual(limited.spec?.template.spec?.containers[0]?.resources, { requests: { cpu: '250m' }, limits: { memory: '64Mi', cpu: '1' } });
+  const plain = deploymentFor(ok<App>(app), ok<Revision>(revision({})), 0);
+  assert.equal(plain.spec?.template.spec?.containers[0]?.resources, undefined);
+  // The flat form of earlier versions is refused with the field named.
+  const flat = validateAs('Revision', { apiVersion, kind: 'Revision', metadata: { name: 'hello-00003' }, spec: { app: 'hello', commit: 'a'.repeat(40), strategy: 'auto', run: { resources: { memory: '64Mi' } } } });
+  assert.equal(flat.ok, false);
+});

@@ -46,8 +46,9 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
   const run = revision.spec.run;
   const drainSeconds = Math.ceil((parseDuration(run.drainTimeout) ?? 30_000) / 1000);
   const env = [{ name: 'PORT', value: String(port) }, ...Object.entries(run.env ?? {}).filter(([name]) => name !== 'PORT').map(([name, value]) => ({ name, value }))];
-  const resources = run.resources ?? {};
-  const requests = { ...(resources.cpu === undefined ? {} : { cpu: resources.cpu }), ...(resources.memory === undefined ? {} : { memory: resources.memory }) };
+  // As the App says, in Kubernetes' own terms (a cluster's LimitRange gives the defaults, not Dormant).
+  const { requests, limits } = run.resources ?? {};
+  const resources = { ...(requests && Object.keys(requests).length > 0 ? { requests: { ...requests } } : {}), ...(limits && Object.keys(limits).length > 0 ? { limits: { ...limits } } : {}) };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -95,7 +96,7 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
               lifecycle: {
                 preStop: revision.spec.strategy === 'auto' ? { exec: { command: ['/bin/sh', '-c', drainScript(port, drainSeconds)] } } : { sleep: { seconds: preStopSeconds } },
               },
-              ...(Object.keys(requests).length > 0 ? { resources: { requests, limits: resources.memory === undefined ? {} : { memory: resources.memory } } } : {}),
+              ...(Object.keys(resources).length > 0 ? { resources } : {}),
             },
           ],
         },

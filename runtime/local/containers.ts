@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { type CgroupLimits, cpuPeriodMicros } from '../../sandbox/index.js';
 
 const run = promisify(execFile);
 
@@ -29,6 +30,8 @@ export interface ContainerReplica {
   /** The port the app listens on regardless of $PORT (spec.run.port); undefined: it honours $PORT. */
   readonly fixedPort: number | undefined;
   readonly env: Readonly<Record<string, string>>;
+  /** Its memory, CPU and process limits (sandbox/limits.ts), as podman sets them. */
+  readonly limits: CgroupLimits;
 }
 
 /**
@@ -55,8 +58,22 @@ export function containerCommand(replica: ContainerReplica): string[] {
     '--label',
     `dev.dormant.app=${replica.app}`,
     ...network,
+    ...limitFlags(replica.limits),
     ...env,
     replica.image,
+  ];
+}
+
+/** The limits as podman's flags. */
+function limitFlags(limits: CgroupLimits): string[] {
+  return [
+    '--memory',
+    `${limits.memoryBytes}b`,
+    '--cpu-shares',
+    String(limits.cpuShares),
+    ...(limits.cpuQuotaMicros === undefined ? [] : ['--cpu-period', String(cpuPeriodMicros), '--cpu-quota', String(limits.cpuQuotaMicros)]),
+    '--pids-limit',
+    String(limits.pids),
   ];
 }
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
-import { type HostSandbox, sandboxCommand, sandboxFstab } from '../../sandbox/index.js';
+import { type HostSandbox, replicaDefaults, replicaLimits, sandboxCommand, sandboxFstab } from '../../sandbox/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -485,6 +485,7 @@ export class LocalRuntime implements Runtime {
           hostPort: replica.port,
           fixedPort: revision.spec.run.port,
           env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
+          limits: replicaLimits(revision.spec.run.resources),
         }
       : undefined;
     if (container) this.#ranContainers = true;
@@ -552,7 +553,8 @@ export class LocalRuntime implements Runtime {
     mkdirSync(work);
     chownSync(home, uid, uid);
     chownSync(upper, uid, uid);
-    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools };
+    const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(revision.spec.run.resources));
+    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...(cgroupProcs ? { cgroupProcs } : {}) };
     const fstab = join(folder, 'sandbox.fstab');
     writeFileSync(fstab, sandboxFstab(spec), { mode: 0o600 });
     return sandboxCommand(spec, fstab);
@@ -565,6 +567,8 @@ export class LocalRuntime implements Runtime {
   }
 
   #exited(state: AppState, replica: Replica, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+    const outOfMemory = this.#sandbox?.cgroups?.oomKilled(replica.id) === true;
+    this.#sandbox?.cgroups?.remove(replica.id);
     if (replica.phase === 'draining' || this.#closed) {
       replica.release?.();
       state.replicas.delete(replica.id);
@@ -573,7 +577,11 @@ export class LocalRuntime implements Runtime {
       return;
     }
     // Nobody asked it to stop: a crash (or a start timeout we enforced).
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const how = outOfMemory
+      ? `was killed by the kernel: it used all of its memory limit (${replica.revision.spec.run.resources?.limits?.memory ?? replica.revision.spec.run.resources?.requests?.memory ?? replicaDefaults.memory}; raise spec.run.resources.limits.memory)`
+      : exit.signal
+        ? `was killed by ${exit.signal}`
+        : `exited with code ${exit.code}`;
     const readyForMs = replica.readyAtMs === undefined ? undefined : this.#clock() - replica.readyAtMs;
     state.consecutiveFailures = nextFailureCount(state.consecutiveFailures, readyForMs, this.#backoff);
     const delayMs = restartDelayMs(state.consecutiveFailures, this.#backoff);

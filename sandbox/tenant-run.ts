@@ -1,0 +1,122 @@
+/**
+ * A run of a tenant's code that is not a replica: a build step or a hook. It runs in the
+ * same sandbox as the app's replicas, as the app's uid, and sees of Dormant's state folder
+ * only what it is given: a build its release (written in place) and its app's build cache;
+ * a hook the release through an overlay thrown away afterwards, and a home of its own.
+ */
+import { execFile } from 'node:child_process';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { sandboxErrors } from './errors.js';
+import type { HostSandbox } from './host-sandbox.js';
+import { buildLimits } from './limits.js';
+import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+
+export interface TenantRun {
+  readonly app: string;
+  /** Dormant's own folder for this run (the sandbox's fstab, an overlay's upper layer); the run does not see it. */
+  readonly folder: string;
+  /** The release: written in place (a build), or seen through a writable overlay whose changes are thrown away (a hook). */
+  readonly release: { readonly path: string; readonly writes: 'in-place' | 'overlay' };
+  /** Further folders the run may write, given to the app's uid (a build cache, a home). */
+  readonly writable: readonly string[];
+  readonly cwd: string;
+}
+
+/** Turns a command line into one that runs it in the run's sandbox; spawn it detached. */
+export type Confine = (command: readonly string[]) => string[];
+
+export interface TenantSandbox {
+  readonly confine: Confine;
+  /** Once its commands have ended: removes the run's folder and cgroups. */
+  done(): Promise<void>;
+}
+
+const run = promisify(execFile);
+
+/**
+ * Gives the run's folders to the app's uid and writes its sandbox's fstab; returns what
+ * turns each of its commands into a sandboxed one. A release written in place is given
+ * whole (chown -R -h: its symbolic links themselves, never what they point to).
+ */
+export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRun): Promise<TenantSandbox> {
+  const uid = sandbox.ids.idOf(tenantRun.app);
+  const release = resolve(tenantRun.release.path);
+  await mkdir(tenantRun.folder, { recursive: true, mode: 0o700 });
+  for (const folder of tenantRun.writable) {
+    await mkdir(folder, { recursive: true });
+    await chown(folder, uid, uid);
+  }
+  let appFolder: SandboxSpec['appFolder'];
+  const writable = [...tenantRun.writable];
+  if (tenantRun.release.writes === 'in-place') {
+    await run('chown', ['-R', '-h', '-P', `${uid}:${uid}`, release]).catch((error: Error) => {
+      throw sandboxErrors.unavailable({ reason: `cannot give ${release} to the app's uid (${error.message})` });
+    });
+    writable.unshift(release);
+  } else {
+    const upper = join(tenantRun.folder, 'app', 'upper');
+    const work = join(tenantRun.folder, 'app', 'work');
+    await mkdir(upper, { recursive: true });
+    await mkdir(work, { recursive: true });
+    await chown(upper, uid, uid);
+    appFolder = { release, upper, work, at: release };
+  }
+  const fstab = join(tenantRun.folder, 'sandbox.fstab');
+  const cgroupId = basename(tenantRun.folder);
+  const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
+  const base = { uid, gid: uid, writable, hidden: sandbox.hidden, cwd: tenantRun.cwd, tools: sandbox.tools, ...(appFolder ? { appFolder } : {}), ...(cgroupProcs ? { cgroupProcs } : {}) };
+  await writeFile(fstab, sandboxFstab({ ...base, command: [] }), { mode: 0o600 });
+  return {
+    confine: (command) => sandboxCommand({ ...base, command }, fstab),
+    async done() {
+      sandbox.cgroups?.remove(cgroupId);
+      await rm(tenantRun.folder, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The host variables a build or hook gets (and nothing else of Dormant's environment):
+ * locale and time zone, and how this machine reaches package registries (proxies, CA
+ * certificates, registry mirrors), which every build needs and no secret of Dormant's is.
+ */
+export const tenantHostVariables: readonly string[] = [
+  'PATH',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'NODE_EXTRA_CA_CERTS',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  'PIP_CERT',
+  'PIP_INDEX_URL',
+  'PIP_EXTRA_INDEX_URL',
+  'npm_config_registry',
+  'NPM_CONFIG_REGISTRY',
+  'YARN_NPM_REGISTRY_SERVER',
+  'GOPROXY',
+  'GOSUMDB',
+  'GONOSUMDB',
+  'GOPRIVATE',
+  'MAVEN_OPTS',
+];
+
+/** The environment of a build or hook: the host's variables above, then the given ones over them. */
+export function tenantEnv(host: Readonly<Record<string, string | undefined>>, own: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of tenantHostVariables) {
+    const value = host[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return Object.assign(env, own);
+}
