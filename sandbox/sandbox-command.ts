@@ -6,10 +6,10 @@
  * - setpriv gives it a parent-death signal, so it dies with Dormant, even by SIGKILL;
  * - unshare gives it PID, mount, IPC and UTS namespaces of its own, and its own /proc:
  *   no other app's processes, environments or signals;
- * - a root shell as the namespace's first process joins the sandbox's cgroups (its limits,
- *   host-cgroups.ts), makes the mounts, then starts the
- *   command as the app's own unprivileged uid and gid, without capabilities and with
- *   no_new_privs (setuid programs gain nothing), and waits for it. The command is not
+ * - a root shell as the namespace's first process joins the sandbox's cgroups (its
+ *   limits, host-cgroups.ts), makes the mounts, then starts the command as the app's own
+ *   unprivileged uid and gid, without capabilities and with no_new_privs (setuid
+ *   programs gain nothing), and waits for it. The command is not
  *   that first process, because the kernel drops the signals of a namespace's first
  *   process that it has no handler for: the app would ignore the SIGTERM that drains it.
  *   In the same process group, the app gets Dormant's signals directly; unshare, its
