@@ -36,6 +36,11 @@ export interface SandboxSpec {
   readonly hidden: readonly string[];
   /** The cgroup.procs files (host-cgroups.ts) the sandbox joins before the command starts, so all it starts is limited. */
   readonly cgroupProcs?: readonly string[];
+  /**
+   * Prepared ahead (a warm sandbox): namespaces, cgroups and mounts are made at once, and
+   * the command starts when a line arrives on its stdin (an end of input instead: it exits).
+   */
+  readonly gated?: boolean;
   /** Where the command starts. */
   readonly cwd: string;
   readonly command: readonly string[];
@@ -104,6 +109,7 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
     ...(spec.cgroupProcs ?? []).map((file) => `echo $$ > ${shellWord(file)}`),
     `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
     `cd ${shellWord(spec.cwd)}`,
+    ...(spec.gated ? ['read -r _ || exit 0', 'exec </dev/null'] : []),
     'set +e',
     `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@" & wait $!`,
   ].join('\n');

@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { processesWhere } from '../lifetime/test-support.js';
 import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
@@ -198,6 +199,41 @@ require('node:http').createServer((q, s) => {
   }
   assert.match(said, /was killed by the kernel: it used all of its memory limit \(64Mi; raise spec.run.resources.limits.memory\)/);
   assert.equal((await d.dormant('apps')).code, 0, 'Dormant is unharmed');
+});
+
+it("a replica that replaces one starts in a warm sandbox, made ahead for its revision and config, in which only the app waits to start", async () => {
+  await writeFile(join(d.work, 'warm.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: warm}\nspec:\n  run:\n    env: {GREETING: hello}\n');
+  assert.equal((await d.dormant('apply', '-f', join(d.work, 'warm.yaml'))).code, 0);
+  const copy = await WorkingCopy.create(d.work, 'warm', d.adminKey);
+  await copy.commit({
+    'package.json': JSON.stringify({ name: 'warm', version: '1.0.0', scripts: { start: 'node server.js' } }),
+    'server.js': "require('node:http').createServer((q, s) => s.end(process.env.GREETING + ' ' + process.env.DORMANT_REPLICA + ' ' + process.pid + ' ' + process.getuid())).listen(process.env.PORT);\n",
+  });
+  assert.equal((await copy.push(d.remote('warm'))).code, 0);
+  const [greeting, first, , uid] = (await d.get('warm')).body.split(' ');
+  assert.equal(greeting, 'hello');
+  // Made once the replica was ready: a sandbox of the same app, another replica id, and no process of the app's uid yet.
+  const parkedId = async (): Promise<string | undefined> => {
+    for (let tries = 0; tries < 100; tries++) {
+      for (const pid of processesWhere((env) => env.includes('DORMANT_APP=warm') && !env.includes(`DORMANT_REPLICA=${first}`))) {
+        const replica = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('DORMANT_REPLICA='));
+        if (replica) return replica.slice('DORMANT_REPLICA='.length);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
+  };
+  const parked = await parkedId();
+  assert.ok(parked, 'a warm sandbox waits');
+  assert.equal(execFileSync('pgrep', ['-c', '-u', uid ?? '', 'node'], { encoding: 'utf8' }).trim(), '1', 'only the serving replica runs app code');
+  // The serving replica dies; the one that replaces it is the warm sandbox, and answers with the same config.
+  execFileSync('pkill', ['-KILL', '-u', uid ?? '', 'node']);
+  let answer = '';
+  for (let tries = 0; tries < 100 && !answer.startsWith('hello '); tries++) {
+    answer = (await d.get('warm')).body;
+    if (!answer.startsWith('hello ')) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(answer.split(' ').slice(0, 2).join(' '), `hello ${parked}`);
 });
 
 it('started with --insecure-no-sandbox, dormant up says so, and dormant apps says so every time', async () => {

@@ -29,6 +29,7 @@ import { containerCommand, containerEnv, podmanEnv, reapContainers } from './con
 import { LogBook, readAppLogs } from './log-book.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
 import { freePort, ReplicaProcess } from './replica-process.js';
+import { type WarmSandbox, WarmSandboxes } from './warm-sandboxes.js';
 
 export interface LocalRuntimeOptions {
   readonly stateDir: string;
@@ -46,6 +47,8 @@ export interface LocalRuntimeOptions {
   readonly clock?: () => number;
   /** Where replicas of built releases run: each in a sandbox as its app's own uid (sandbox/). Without it they run as Dormant's user. */
   readonly sandbox?: HostSandbox;
+  /** How many warm sandboxes (runtime/local/warm-sandboxes.ts) may wait at once, one per app at most; 0: none. */
+  readonly warmSandboxes?: number;
 }
 
 interface Replica {
@@ -130,6 +133,10 @@ export class LocalRuntime implements Runtime {
   readonly #supervisor: string;
   readonly #clock: () => number;
   readonly #sandbox: HostSandbox | undefined;
+  readonly #warm: WarmSandboxes;
+  readonly #warmCapacity: number;
+  /** Apps whose warm sandbox is being made. */
+  readonly #parking = new Set<string>();
   readonly #apps = new Map<string, AppState>();
   readonly #endpoints: EndpointsHub;
   readonly #status: StatusWriter;
@@ -151,6 +158,8 @@ export class LocalRuntime implements Runtime {
     this.#supervisor = supervisorId(options.stateDir);
     this.#clock = options.clock ?? (() => performance.now());
     this.#sandbox = options.sandbox;
+    this.#warmCapacity = options.warmSandboxes ?? 64;
+    this.#warm = new WarmSandboxes(this.#warmCapacity);
     // Nobody routes to the app any more, so nothing is in flight on its draining replicas.
     this.#endpoints = new EndpointsHub((app) => {
       for (const replica of this.#apps.get(app)?.replicas.values() ?? []) replica.release?.();
@@ -304,6 +313,7 @@ export class LocalRuntime implements Runtime {
   }
 
   #forget(state: AppState, reason: string): void {
+    this.#warm.drop(state.name);
     state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason, lastLines: [], previous: undefined }));
     state.rollout = undefined;
     state.desired = 0;
@@ -439,14 +449,16 @@ export class LocalRuntime implements Runtime {
   }
 
   async #launch(state: AppState, revision: Revision): Promise<void> {
-    const id = `${revision.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    // A warm sandbox of this revision and config, made ahead: only the app is left to start.
+    const warm = revision.spec.image ? undefined : this.#warm.take(state.name, state.app, revision);
+    const id = warm?.id ?? `${revision.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const replica: Replica = {
       id,
       revision,
       sequence: this.#sequence++,
       phase: 'starting',
       process: undefined,
-      port: 0,
+      port: warm?.port ?? 0,
       startedAtMs: performance.now(),
       readyAtMs: undefined,
       release: undefined,
@@ -455,11 +467,57 @@ export class LocalRuntime implements Runtime {
     };
     // Registered before any await, so the next plan counts it.
     state.replicas.set(id, replica);
+    const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
+    let child: ReplicaProcess;
+    if (warm) {
+      child = warm.process;
+      child.open();
+      void child.exited.then((exit) => this.#exited(state, replica, exit));
+    } else {
+      const spawned = await this.#spawn(state, revision, replica);
+      if (spawned === 'not-started') {
+        // It could not be prepared, or was drained or shut down meanwhile.
+        state.replicas.delete(id);
+        this.#changed(state);
+        return;
+      }
+      child = spawned;
+      void child.exited.then((exit) => this.#exited(state, replica, exit));
+    }
+    replica.process = child;
+    this.#log.debug({ app: state.name, replica: id, pid: child.pid, port: replica.port, warm: warm !== undefined }, 'replica started');
+    this.#changed(state);
+
+    const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs);
+    if (readiness === 'ready' && replica.phase === 'starting') {
+      replica.phase = 'ready';
+      replica.readyAtMs = performance.now();
+      const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
+      this.#metrics.boot.observe({ app: state.name }, bootSeconds);
+      this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
+      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
+      this.#reconcile(state);
+      // The next wake-up of this revision finds its sandbox made.
+      void this.#parkWarm(state, revision);
+    } else if (readiness === 'timeout' && replica.phase === 'starting') {
+      const path = state.app?.spec.run.readinessPath;
+      const reason = path
+        ? `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: ${path} on its port ${replica.port} never answered below 500`
+        : `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: nothing listened on its port ${replica.port}; the app must listen on the port in $PORT`;
+      this.#log.warn({ app: state.name, replica: id }, reason);
+      replica.failure = reason;
+      this.#setFailed(state, replica, 'StartTimeout', reason);
+      child.kill();
+    }
+  }
+
+  /** A replica's process, started (its port, home and sandbox made first), or why not: it could not be prepared, or was drained or shut down meanwhile. */
+  async #spawn(state: AppState, revision: Revision, replica: Replica, options: { gated?: boolean } = {}): Promise<ReplicaProcess | 'not-started'> {
+    const { id } = replica;
     const image = revision.spec.image;
     const sandbox = image ? undefined : this.#sandbox;
     // Sandboxed, the replica's folder holds what the app must not see (its overlay's upper layer, the sandbox's mounts) beside its home.
     const home = sandbox ? join(this.#stateDir, 'replicas', id, 'home') : join(this.#stateDir, 'replicas', id);
-    const startTimeoutMs = parseDuration(revision.spec.run.startTimeout) ?? 60_000;
     try {
       replica.port = await freePort();
       // Synchronous on purpose: on the wake-up path, a queue of status fsyncs in libuv's
@@ -467,14 +525,9 @@ export class LocalRuntime implements Runtime {
       mkdirSync(home, { recursive: true });
     } catch (error) {
       this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
-      state.replicas.delete(id);
-      return;
+      return 'not-started';
     }
-    if (replica.phase !== 'starting' || this.#closed) {
-      state.replicas.delete(id); // drained or shut down while we prepared it
-      this.#changed(state);
-      return;
-    }
+    if (replica.phase !== 'starting' || this.#closed) return 'not-started';
     const env = this.#env(state, revision, id, home, replica.port);
     const container = image
       ? {
@@ -492,12 +545,10 @@ export class LocalRuntime implements Runtime {
     let command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
     if (sandbox) {
       try {
-        command = this.#sandboxed(sandbox, state.name, revision, id, home, command);
+        command = this.#sandboxed(sandbox, state.name, revision, id, home, command, options.gated === true);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
-        state.replicas.delete(id);
-        this.#changed(state);
-        return;
+        return 'not-started';
       }
     }
     replica.startedAtMs = performance.now();
@@ -508,34 +559,63 @@ export class LocalRuntime implements Runtime {
       env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
       ...(container ? { container: id } : {}),
       ...(sandbox ? { bound: true } : {}),
+      ...(options.gated ? { gated: true } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
       onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
     });
-    replica.process = child;
-    this.#log.debug({ app: state.name, replica: id, pid: child.pid, port: replica.port }, 'replica started');
-    this.#changed(state);
-    void child.exited.then((exit) => this.#exited(state, replica, exit));
+    return child;
+  }
 
-    const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs);
-    if (readiness === 'ready' && replica.phase === 'starting') {
-      replica.phase = 'ready';
-      replica.readyAtMs = performance.now();
-      const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
-      this.#metrics.boot.observe({ app: state.name }, bootSeconds);
-      this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
-      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
-      this.#reconcile(state);
-    } else if (readiness === 'timeout' && replica.phase === 'starting') {
-      const path = state.app?.spec.run.readinessPath;
-      const reason = path
-        ? `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: ${path} on its port ${replica.port} never answered below 500`
-        : `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: nothing listened on its port ${replica.port}; the app must listen on the port in $PORT`;
-      this.#log.warn({ app: state.name, replica: id }, reason);
-      replica.failure = reason;
-      this.#setFailed(state, replica, 'StartTimeout', reason);
-      child.kill();
+  /**
+   * Makes the app's warm sandbox for this revision and config, unless it has one: a replica
+   * prepared in full but for its app, which waits. Off the wake-up path (after a replica is ready).
+   */
+  async #parkWarm(state: AppState, revision: Revision): Promise<void> {
+    if (!this.#sandbox || revision.spec.image || this.#closed || this.#warmCapacity === 0) return;
+    if (this.#warm.has(state.name, state.app, revision) || this.#parking.has(state.name)) return;
+    this.#parking.add(state.name);
+    try {
+      await this.#makeWarm(state, revision);
+    } finally {
+      this.#parking.delete(state.name);
     }
+  }
+
+  async #makeWarm(state: AppState, revision: Revision): Promise<void> {
+    if (!this.#sandbox) return;
+    const madeFor = { app: state.app, revision };
+    // A replica record that no app state holds: the reconciler never sees it until it is taken.
+    const draft: Replica = {
+      id: `${revision.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`,
+      revision,
+      sequence: -1,
+      phase: 'starting',
+      process: undefined,
+      port: 0,
+      startedAtMs: 0,
+      readyAtMs: undefined,
+      release: undefined,
+      restartAtMs: undefined,
+      failure: undefined,
+    };
+    const child = await this.#spawn(state, revision, draft, { gated: true });
+    if (child === 'not-started') {
+      this.#sandbox.cgroups?.remove(draft.id);
+      void rm(join(this.#stateDir, 'replicas', draft.id), { recursive: true, force: true });
+      return;
+    }
+    // Shut down, or another revision or config came, while it was made.
+    if (this.#closed || state.revision?.metadata.name !== revision.metadata.name || state.app !== madeFor.app) child.kill();
+    const warm: WarmSandbox = { app: state.name, id: draft.id, port: draft.port, process: child, madeFor, taken: false };
+    void child.exited.then(() => {
+      // Discarded (stale, replaced, evicted) or failed before it was taken: its cgroups and folder go.
+      if (warm.taken) return;
+      this.#warm.forget(warm);
+      this.#sandbox?.cgroups?.remove(warm.id);
+      void rm(join(this.#stateDir, 'replicas', warm.id), { recursive: true, force: true });
+    });
+    if (!child.hasExited) this.#warm.park(warm);
   }
 
   /**
@@ -543,7 +623,7 @@ export class LocalRuntime implements Runtime {
    * writable overlay at its own path, its home, nothing of Dormant's state or other apps.
    * Synchronous on purpose, as the rest of the wake-up path's preparation.
    */
-  #sandboxed(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[]): string[] {
+  #sandboxed(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean): string[] {
     const uid = sandbox.ids.idOf(app);
     const folder = join(this.#stateDir, 'replicas', id);
     const release = resolve(revision.spec.releaseDir ?? '');
@@ -554,7 +634,7 @@ export class LocalRuntime implements Runtime {
     chownSync(home, uid, uid);
     chownSync(upper, uid, uid);
     const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(revision.spec.run.resources));
-    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...(cgroupProcs ? { cgroupProcs } : {}) };
+    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...(cgroupProcs ? { cgroupProcs } : {}), ...(gated ? { gated } : {}) };
     const fstab = join(folder, 'sandbox.fstab');
     writeFileSync(fstab, sandboxFstab(spec), { mode: 0o600 });
     return sandboxCommand(spec, fstab);
@@ -637,6 +717,7 @@ export class LocalRuntime implements Runtime {
     this.#stop.abort();
     const stopping: Promise<unknown>[] = [];
     this.#status.close();
+    this.#warm.dropAll();
     for (const state of this.#apps.values()) {
       state.loop.stop();
       state.rollout?.reject(runtimeErrors.closed({ app: state.name }));

@@ -18,6 +18,8 @@ export interface ReplicaLaunch {
   readonly container?: string;
   /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
   readonly bound?: boolean;
+  /** A warm sandbox's command, which waits for open() (its stdin is a pipe from Dormant). */
+  readonly gated?: boolean;
 }
 
 export interface ReplicaExit {
@@ -55,7 +57,9 @@ export class ReplicaProcess {
     // client only (conmon runs the container; the next start removes it by label).
     const [program, ...args] = launch.bound ? launch.command : bindToDormant(launch.command, launch.container ? 'process' : 'tree');
     // detached: its own process group, so stopping it reaches whatever it forked.
-    this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: [launch.gated ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // A warm sandbox discarded before it opened sees its stdin close (and exits): no error to raise.
+    this.#child.stdin?.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
       let closed = false;
       this.#child.once('close', () => {
@@ -88,6 +92,11 @@ export class ReplicaProcess {
       const source = this.#child[stream];
       if (source) createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (text) => launch.onLine(stream, text));
     }
+  }
+
+  /** Starts a gated (warm) sandbox's command. */
+  open(): void {
+    this.#child.stdin?.end('\n');
   }
 
   get pid(): number | undefined {
