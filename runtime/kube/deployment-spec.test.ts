@@ -31,6 +31,8 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
   assert.equal(pod?.enableServiceLinks, false);
   assert.equal(pod?.automountServiceAccountToken, false);
   assert.equal(pod?.shareProcessNamespace, true);
+  assert.deepEqual(pod?.securityContext, { seccompProfile: { type: 'RuntimeDefault' } });
+  assert.deepEqual(pod?.containers[0]?.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
   assert.equal(pod?.terminationGracePeriodSeconds, 12, 'preStop pause plus the drain timeout');
   const container = pod?.containers[0];
   assert.equal(container?.image, '127.0.0.1:5000/dormant/hello@sha256:abc');
@@ -42,6 +44,7 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
   assert.deepEqual(container?.lifecycle?.preStop?.exec?.command, ['/bin/sh', '-c', drainScript(8080, 10)], 'an auto-detected app (node:20-slim, a shell) waits for its connections to go');
   const fromDockerfile = deploymentFor(ok<App>(app), ok<Revision>(revision({}, '127.0.0.1:5000/dormant/hello@sha256:abc', 'dockerfile')), 0);
   assert.deepEqual(fromDockerfile.spec?.template.spec?.containers[0]?.lifecycle?.preStop, { sleep: { seconds: 2 } }, 'a Dockerfile image may have no shell: the plain pause');
+  assert.deepEqual(fromDockerfile.spec?.template.spec?.containers[0]?.securityContext, { allowPrivilegeEscalation: false }, 'a Dockerfile image keeps the default capabilities');
   assert.deepEqual(deployment.spec?.selector.matchLabels, { 'dormant.dev/app': 'hello', 'dormant.dev/revision': 'hello-00002' });
 });
 

@@ -78,6 +78,8 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
           // stops by default: as PID 1, a Node app that sets no handler ignores SIGTERM and
           // holds every scale-down for the whole grace period (podman's --init, for pods).
           shareProcessNamespace: true,
+          // The kernel calls a container may make: the runtime's default profile, as for Dormant's own pods.
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'app',
@@ -97,6 +99,9 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
                 preStop: revision.spec.strategy === 'auto' ? { exec: { command: ['/bin/sh', '-c', drainScript(port, drainSeconds)] } } : { sleep: { seconds: preStopSeconds } },
               },
               ...(Object.keys(resources).length > 0 ? { resources } : {}),
+              // No setuid gain; a detected app (Node on node:20-slim, root in its container) needs no capability. A Dockerfile
+              // image may (a server that binds port 80, then drops to its user): it keeps the runtime's default set.
+              securityContext: { allowPrivilegeEscalation: false, ...(revision.spec.strategy === 'dockerfile' ? {} : { capabilities: { drop: ['ALL'] } }) },
             },
           ],
         },

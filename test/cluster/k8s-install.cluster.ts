@@ -123,6 +123,8 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('gitd', 'update', 'deployments'), 'no');
   assert.equal(await can('gitd', 'create', 'pods'), 'no');
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
+  // Accepted by the apiserver (the test cluster's bridge CNI enforces none; test/network-policies.test.ts reads their rules).
+  assert.equal(await kubectlOk(['get', 'networkpolicies', ...system, '-o', 'jsonpath={.items[*].metadata.name}']), 'dormant-activator dormant-autoscaler dormant-gitd');
   assert.equal(await can('gitd', 'create', 'deployments', 'kube-system'), 'no');
 });
 
@@ -183,6 +185,9 @@ it('a git push to the gitd pod deploys at zero; a request through the NodePort w
   } finally {
     await agent.close();
   }
+  // The woken pod runs hardened: the runtime's seccomp profile, no privilege escalation, no capabilities.
+  const hardening = await kubectlOk(['get', 'pods', '-l', `dormant.dev/app=${app}`, '-o', 'jsonpath={.items[0].spec.securityContext.seccompProfile.type} {.items[0].spec.containers[0].securityContext}']);
+  assert.match(hardening, /^RuntimeDefault \{.*"allowPrivilegeEscalation":false.*"drop":\["ALL"\]/);
   // The acting autoscaler (not the activators, not gitd) writes the App's status.
   await eventually('the App status written', async () => {
     const url = (await kubectl(['get', 'apps.dormant.dev', app, '-o', 'jsonpath={.status.url} {.status.conditions[?(@.type=="Ready")].reason}'])).stdout.trim();
