@@ -99,7 +99,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     let writesStatus = () => !split;
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, ...(sandbox ? { sandbox } : {}) });
+      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, ...(sandbox ? { sandbox } : {}) });
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;

@@ -138,6 +138,8 @@ describe('dormant (command dispatch)', () => {
       ['--headers-timeout', '11m', /--headers-timeout must be a duration up to 10m such as 30s, got "11m"/],
       ['--max-header-kb', '0', /--max-header-kb must be a whole number from 1 to 1024, got "0"/],
       ['--max-header-kb', '1.5', /--max-header-kb must be a whole number from 1 to 1024, got "1.5"/],
+      ['--warm-sandboxes', '1001', /--warm-sandboxes must be a whole number from 0 to 1000, got "1001"/],
+      ['--warm-sandboxes', 'lots', /--warm-sandboxes must be a whole number from 0 to 1000, got "lots"/],
     ];
     for (const [flag, value, message] of cases) {
       const result = await runCli(stateDir, ['up', flag, value, '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);

@@ -110,9 +110,9 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
     const buildTimeoutMs = options.buildTimeoutMs ?? 20 * 60_000;
     const deadline = AbortSignal.timeout(buildTimeoutMs);
     const app = request.app.metadata.name;
-    // The app's own cache, kept between its builds; no other app's build sees it.
-    const cacheDir = join(options.stateDir, 'cache', 'apps', app);
-    const home = join(cacheDir, 'home');
+    // The app's own cache and home, kept between its builds; no other app's build sees them. Both in a folder of Dormant's, so the app cannot swap either for a link.
+    const cacheDir = join(options.stateDir, 'cache', 'apps', app, 'cache');
+    const home = join(options.stateDir, 'cache', 'apps', app, 'home');
     const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-build`);
     // podman builds a Dockerfile in its own containers; a detected app's steps run in the app's sandbox.
     let sandbox: TenantSandbox | undefined;

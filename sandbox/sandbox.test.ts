@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { allocateAppId, parseAppIds } from './app-ids.js';
+import type { HostSandbox } from './host-sandbox.js';
 import { sandboxProblem } from './host-sandbox.js';
-import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
-import { tenantEnv } from './tenant-run.js';
-import { fstabField, shellWord } from './sandbox-command.js';
+import { fstabField, type SandboxSpec, sandboxCommand, sandboxFstab, shellWord } from './sandbox-command.js';
+import { prepareTenantRun, tenantEnv } from './tenant-run.js';
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   uid: 1_500_000_001,
@@ -136,4 +139,25 @@ describe('parseAppIds', () => {
   for (const bad of ['', '{', '[]', 'null', '{"web": "1500000000"}', '{"web": -1}', '{"web": 1.5}', '{"web": 0}']) {
     it(`refuses ${JSON.stringify(bad)}`, () => assert.equal(parseAppIds(bad), undefined));
   }
+});
+
+describe('prepareTenantRun (on this host: it makes folders and an fstab)', () => {
+  it("refuses a writable folder that is a link to one of the host's, and changes nothing there", async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'dormant-tenant-run-'));
+    try {
+      const target = join(scratch, 'hosts-own');
+      await mkdir(target);
+      const before = await stat(target);
+      await symlink(target, join(scratch, 'home'));
+      // What prepareTenantRun uses of a host sandbox: the app's uid, the tools, what is hidden; no cgroups.
+      const host = { ids: { idOf: () => 1_500_999_999 }, tools: spec().tools, hidden: [], cgroups: undefined, limitsProblem: 'none here' } as unknown as HostSandbox;
+      await assert.rejects(
+        prepareTenantRun(host, { app: 'web', folder: join(scratch, 'run'), release: { path: join(scratch, 'release'), writes: 'overlay' }, writable: [join(scratch, 'home')], cwd: scratch }),
+        /SANDBOX_UNAVAILABLE|is not a folder \(a symbolic link\?\)/,
+      );
+      assert.equal((await stat(target)).uid, before.uid, 'the target keeps its owner');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
 });

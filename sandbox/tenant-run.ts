@@ -5,7 +5,7 @@
  * a hook the release through an overlay thrown away afterwards, and a home of its own.
  */
 import { execFile } from 'node:child_process';
-import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, lchown, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { sandboxErrors } from './errors.js';
@@ -46,7 +46,9 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
   await mkdir(tenantRun.folder, { recursive: true, mode: 0o700 });
   for (const folder of tenantRun.writable) {
     await mkdir(folder, { recursive: true });
-    await chown(folder, uid, uid);
+    // A folder the app owned before may have become a link to one of the host's: never given, never bound.
+    if (!(await lstat(folder)).isDirectory()) throw sandboxErrors.unavailable({ reason: `${folder} is not a folder (a symbolic link?); remove it` });
+    await lchown(folder, uid, uid);
   }
   let appFolder: SandboxSpec['appFolder'];
   const writable = [...tenantRun.writable];

@@ -48,7 +48,7 @@ async function attack(stage, params) {
     await tryIt("read the victim's App (its env)", () => fs.readFileSync(path.join(state, 'objects', 'apps', 'default', 'victim.json'), 'utf8')),
     await tryIt("read the victim's source", () => fs.readFileSync(path.join(victimRelease, 'server.js'), 'utf8')),
     await tryIt("write into the victim's release", () => fs.writeFileSync(path.join(victimRelease, 'pwned.js'), 'x')),
-    await tryIt("write into the victim's build cache", () => fs.writeFileSync(path.join(state, 'cache', 'apps', 'victim', 'pwned'), 'x')),
+    await tryIt("write into the victim's build cache", () => fs.writeFileSync(path.join(state, 'cache', 'apps', 'victim', 'cache', 'pwned'), 'x')),
     await tryIt('signal the victim', () => process.kill(victimPid, 'SIGKILL')),
     await tryIt("list root's home", () => {
       const entries = fs.readdirSync('/root');
@@ -151,7 +151,7 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   assert.equal(reports[0]?.uid, reports[2]?.uid, "the build runs as the app's own uid, as its replicas do");
   assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
   assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
-  assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'pwned')), /ENOENT/);
+  assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'cache', 'pwned')), /ENOENT/);
   assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
 
   // And the tenant's key still pushes nowhere else.

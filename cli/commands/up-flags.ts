@@ -14,7 +14,7 @@ import type { Io } from '../io.js';
 import { port } from '../settings.js';
 
 export const upUsage =
-  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--insecure-no-sandbox]';
+  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
 
 const flagNames = [
   'domain',
@@ -45,6 +45,7 @@ const flagNames = [
   'ssh-login-grace',
   'ssh-max-startups',
   'ssh-max-auth-tries',
+  'warm-sandboxes',
 ] as const;
 
 export const upOptions: Record<(typeof flagNames)[number], { type: 'string' }> & { 'insecure-no-sandbox': { type: 'boolean' } } = {
@@ -77,6 +78,8 @@ export interface UpFlags {
   readonly hookTimeoutMs: number;
   /** Run tenants' replicas without a sandbox (a machine that cannot sandbox, used by one person only); said at start. */
   readonly insecureNoSandbox: boolean;
+  /** How many sandboxes the local runtime makes ahead of need, one per app at most; 0: none. */
+  readonly warmSandboxes: number;
   /** What one push may send and cost (gitd). */
   readonly push: { readonly maxPackBytes: number; readonly maxObjectBytes: number; readonly maxPushBytes: number; readonly maxRefsPerPush: number; readonly maxObjectsPerPush: number; readonly maxDeltaDepth: number };
   /** What one request's head may be (activator). */
@@ -177,6 +180,7 @@ export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
     buildTimeoutMs: durationFlag(flags, io, { flag: 'build-timeout', env: 'DORMANT_BUILD_TIMEOUT', fallbackMs: 20 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '20m' }),
     hookTimeoutMs: durationFlag(flags, io, { flag: 'hook-timeout', env: 'DORMANT_HOOK_TIMEOUT', fallbackMs: 10 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '10m' }),
     insecureNoSandbox: flags['insecure-no-sandbox'] === true || io.env.DORMANT_INSECURE_NO_SANDBOX === '1',
+    warmSandboxes: numberFlag(flags, io, { flag: 'warm-sandboxes', env: 'DORMANT_WARM_SANDBOXES', fallback: 64, unit: 'number', whole: true, min: 0, max: 1000 }),
     push: {
       maxPackBytes: mib('max-pack-mb', 'DORMANT_MAX_PACK_MB', 200),
       maxObjectBytes: mib('max-object-mb', 'DORMANT_MAX_OBJECT_MB', 100),
