@@ -120,6 +120,16 @@ describe('build detection', () => {
     assert.equal((await detectBuild(inside, options)).kind, 'node');
   });
 
+  it("a link out of the tree counts as a file whether or not its target exists: detection probes none of Dormant's paths", async () => {
+    const plans: string[] = [];
+    for (const target of ['/etc/hostname', '/nonexistent/dormant-probe']) {
+      const dir = await tree({ 'package.json': pkg({ scripts: { start: 'node server.js' }, dependencies: { a: '1' } }) });
+      await symlink(target, join(dir, 'pnpm-lock.yaml'));
+      plans.push((await detectBuild(dir, options)).summary);
+    }
+    assert.equal(plans[0], plans[1]);
+  });
+
   it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));
 
   it('suggests a Debian-based tag for an Alpine one, changing only the tag', () => {

@@ -2,7 +2,7 @@
  * How to build and start an app, decided from the files of its tree (Heroku's buildpack
  * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
  */
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
@@ -76,7 +76,15 @@ async function withinSource(sourceDir: string, name: string): Promise<string> {
 }
 
 export async function detectBuild(sourceDir: string, options: DetectOptions): Promise<BuildPlan> {
-  const has = (name: string) => existsSync(join(sourceDir, name));
+  // A name in the tree, file or link, whatever a link points to: whether a link's target exists outside is not probed (reading it is refused below).
+  const has = (name: string) => {
+    try {
+      lstatSync(join(sourceDir, name));
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const readSource = async (name: string) => readFile(await withinSource(sourceDir, name), 'utf8');
   const dockerfile = join(options.context ?? '.', options.dockerfile ?? 'Dockerfile');
   if (options.strategy === 'dockerfile' || has(dockerfile)) {

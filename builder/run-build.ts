@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -25,8 +26,8 @@ export interface RunBuildOptions {
   readonly imageTag?: string;
   /** Labels a Dockerfile build's image gets (the state folder that made it). */
   readonly imageLabels?: Readonly<Record<string, string>>;
-  /** Turns each step's command line into one that runs in the app's sandbox (sandbox/); without it, steps run as Dormant's user. */
-  readonly confine?: (command: readonly string[]) => string[];
+  /** Turns each step's command line and environment into what runs it in the app's sandbox (sandbox/); without it, steps run as Dormant's user. */
+  readonly confine?: (command: readonly string[], env: Readonly<Record<string, string | undefined>>) => { readonly argv: string[]; readonly env: Readonly<Record<string, string>>; readonly input3: string };
 }
 
 const staticServerSource = fileURLToPath(new URL('./static-server.cjs', import.meta.url));
@@ -40,6 +41,8 @@ export interface RunCommandOptions {
   readonly lifetime?: LifetimeScope;
   /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
   readonly bound?: boolean;
+  /** Written to the command's file descriptor 3, then closed (a sandbox reads the tenant's environment there). */
+  readonly input3?: string;
 }
 
 /**
@@ -49,7 +52,13 @@ export interface RunCommandOptions {
 export function runCommand(command: readonly string[], options: RunCommandOptions): Promise<string | undefined> {
   return new Promise((resolve) => {
     const [program = '', ...args] = options.bound ? command : bindToDormant(command, options.lifetime ?? 'tree');
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const input3 = options.input3;
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: input3 === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+    if (input3 !== undefined) {
+      const fd3 = child.stdio[3] as Writable | null | undefined;
+      fd3?.on('error', () => undefined); // the command ended without reading it
+      fd3?.end(input3);
+    }
     const abort = () => {
       if (child.pid === undefined) return;
       try {
@@ -75,13 +84,27 @@ export function runCommand(command: readonly string[], options: RunCommandOption
     };
     const out = lineReader();
     const err = lineReader();
-    child.stdout.on('data', out.onData);
-    child.stderr.on('data', err.onData);
+    child.stdout?.on('data', out.onData);
+    child.stderr?.on('data', err.onData);
     child.on('error', (error) => resolve(`could not start (${error.message})`));
-    child.on('close', (code, signal) => {
+    // On its exit, not the pipes' close: a process it handed its stdout to (over a Unix socket) could hold them open forever.
+    let settled = false;
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       options.signal?.removeEventListener('abort', abort);
       for (const reader of [out, err]) if (reader.pending !== '') options.onLine(reader.pending);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
       resolve(code === 0 ? undefined : signal ? `was killed by ${signal}` : `exited ${code}`);
+    };
+    child.on('exit', (code, signal) => {
+      // Its last lines may still be in the pipes: a moment for them.
+      const late = setTimeout(() => settle(code, signal), 1000);
+      child.once('close', () => {
+        clearTimeout(late);
+        settle(code, signal);
+      });
     });
   });
 }
@@ -95,8 +118,12 @@ export function runCommand(command: readonly string[], options: RunCommandOption
  */
 const corepackVersion = '0.36.0';
 
-/** The command as the build runs it: in the app's sandbox when there is one. */
-const confined = (options: RunBuildOptions, command: readonly string[]) => (options.confine ? options.confine(command) : [...command]);
+/** The command and what runCommand needs to run it as the build does: in the app's sandbox when there is one. */
+function confined(options: RunBuildOptions, command: readonly string[], env: Readonly<Record<string, string | undefined>>): [string[], { env: Readonly<Record<string, string | undefined>>; bound?: boolean; input3?: string }] {
+  if (!options.confine) return [[...command], { env }];
+  const sandboxed = options.confine(command, env);
+  return [sandboxed.argv, { env: sandboxed.env, bound: true, input3: sandboxed.input3 }];
+}
 
 /** Installs corepack into the build cache once; returns the folder with its yarn and pnpm shims. */
 async function ensureCorepack(options: RunBuildOptions): Promise<string> {
@@ -106,11 +133,14 @@ async function ensureCorepack(options: RunBuildOptions): Promise<string> {
   options.onStep?.(`installing corepack ${corepackVersion} (once)`);
   // Into a fresh folder (npm makes it, as the user the build runs as), then renamed: two builds at once cannot see half an install.
   const staging = join(options.cacheDir, `corepack-install-${randomBytes(6).toString('hex')}`);
-  const failure = await runCommand(confined(options, ['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false']), {
+  const [argv, how] = confined(options, ['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false'], {
+    ...options.env,
+    npm_config_cache: join(options.cacheDir, 'npm'),
+  });
+  const failure = await runCommand(argv, {
+    ...how,
     cwd: options.cacheDir,
-    env: { ...options.env, npm_config_cache: join(options.cacheDir, 'npm') },
     onLine: options.onLine,
-    bound: options.confine !== undefined,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (failure !== undefined) {
@@ -189,11 +219,11 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
     options.onStep?.(step.name);
-    const failure = await runCommand(confined(options, step.command), {
+    const [argv, how] = confined(options, step.command, env);
+    const failure = await runCommand(argv, {
+      ...how,
       cwd: options.dir,
-      env,
       onLine: options.onLine,
-      bound: options.confine !== undefined,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (failure !== undefined) throw buildErrors.stepFailed({ step: step.name, exit: failure });

@@ -225,7 +225,7 @@ describe('dormant apps', () => {
       await mkdir(join(stateDir, 'releases', app, `${app}-00001`), { recursive: true });
     }
     const result = await runCli(stateDir, ['apps', 'delete', 'doomed']);
-    assert.equal(result.stdout, 'app doomed deleted (2 revisions, its git repository and releases)\n');
+    assert.equal(result.stdout, 'app doomed deleted (2 revisions, its git repository, releases and build cache)\n');
     await withStore(stateDir, async (store) => {
       assert.deepEqual((await store.list('App')).map((a) => a.metadata.name), ['kept']);
       assert.deepEqual((await store.list('Revision')).map((r) => r.metadata.name), ['kept-00001']);

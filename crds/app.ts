@@ -19,14 +19,13 @@ const envNameRule: CrossFieldRule = {
   },
 };
 
+const cpuQuantity = (options: { description?: string } = {}) =>
+  Type.String({ pattern: '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$', maxLength: 12, 'x-dormant-hint': 'a CPU quantity such as 250m or 1.5', ...options });
+const memoryQuantity = (options: { description?: string } = {}) =>
+  Type.String({ pattern: '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$', maxLength: 16, 'x-dormant-hint': 'a memory quantity such as 256Mi or 1Gi', ...options });
+
 /** CPU and memory as Kubernetes writes them. */
-const QuantitiesSchema = Type.Object(
-  {
-    cpu: Type.Optional(Type.String({ pattern: '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$', 'x-dormant-hint': 'a CPU quantity such as 250m or 1.5' })),
-    memory: Type.Optional(Type.String({ pattern: '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$', 'x-dormant-hint': 'a memory quantity such as 256Mi or 1Gi' })),
-  },
-  { additionalProperties: false },
-);
+const QuantitiesSchema = Type.Object({ cpu: Type.Optional(cpuQuantity()), memory: Type.Optional(memoryQuantity()) }, { additionalProperties: false });
 
 export const RunSpecSchema = Type.Object(
   {
@@ -43,6 +42,9 @@ export const RunSpecSchema = Type.Object(
       {
         requests: Type.Optional(QuantitiesSchema),
         limits: Type.Optional(QuantitiesSchema),
+        // The shape before requests and limits, still read (containerResources): cpu was a request, memory a request and a limit.
+        cpu: Type.Optional(cpuQuantity({ description: 'Deprecated: use requests.cpu.' })),
+        memory: Type.Optional(memoryQuantity({ description: 'Deprecated: use requests.memory and limits.memory.' })),
       },
       {
         additionalProperties: false,
@@ -60,6 +62,15 @@ export const RunSpecSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type RunSpec = Static<typeof RunSpecSchema>;
+
+type Quantities = { cpu?: string; memory?: string };
+
+/** spec.run.resources as a container's requests and limits, the older flat cpu and memory folded in (cpu a request, memory both). Pure. */
+export function containerResources(resources: RunSpec['resources'] | undefined): { requests?: Quantities; limits?: Quantities } {
+  const requests: Quantities = { ...(resources?.cpu === undefined ? {} : { cpu: resources.cpu }), ...(resources?.memory === undefined ? {} : { memory: resources.memory }), ...resources?.requests };
+  const limits: Quantities = { ...(resources?.memory === undefined ? {} : { memory: resources.memory }), ...resources?.limits };
+  return { ...(Object.keys(requests).length > 0 ? { requests } : {}), ...(Object.keys(limits).length > 0 ? { limits } : {}) };
+}
 
 export const buildStrategies = ['auto', 'dockerfile'] as const;
 

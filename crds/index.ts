@@ -1,4 +1,4 @@
-export { type App, type AppSpec, type AppStatus, AppSchema, type RunSpec } from './app.js';
+export { type App, type AppSpec, type AppStatus, AppSchema, containerResources, type RunSpec } from './app.js';
 export { AutoscalePolicySpecSchema } from './autoscale-policy.js';
 export {
   type AutoscaleOverrides,

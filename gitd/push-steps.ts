@@ -214,7 +214,13 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
           : undefined;
         if (!sandbox) await mkdir(home, { recursive: true });
         const command = ['/bin/sh', '-c', hook];
-        failure = await runCommand(sandbox ? sandbox.confine(command) : command, { cwd: releaseDir, env, onLine: (line) => progress(indent(line)), signal: deadline, bound: sandbox !== undefined });
+        const confined = sandbox?.confine(command, env);
+        failure = await runCommand(confined ? confined.argv : command, {
+          cwd: releaseDir,
+          onLine: (line) => progress(indent(line)),
+          signal: deadline,
+          ...(confined ? { env: confined.env, input3: confined.input3, bound: true } : { env }),
+        });
       } catch (error) {
         failure = `could not start (${messageOf(error)})`;
       } finally {

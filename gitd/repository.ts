@@ -27,10 +27,15 @@ export function isValidRefName(ref: string): boolean {
   return !ref.includes('..') && !ref.includes('//') && !ref.includes('@{') && !ref.endsWith('/') && !ref.endsWith('.') && !ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'));
 }
 
-/** Removes an app's repository and release folders (when the app is deleted). */
+/**
+ * Removes an app's repository, release folders and build cache (when the app is deleted).
+ * The cache goes too: an app made later with the same name (and so the same uid) must not
+ * find a package or tool the deleted one left there.
+ */
 export async function removeAppFiles(stateDir: string, app: string): Promise<void> {
   await rm(join(stateDir, 'repos', `${app}.git`), { recursive: true, force: true });
   await rm(join(stateDir, 'releases', app), { recursive: true, force: true });
+  await rm(join(stateDir, 'cache', 'apps', app), { recursive: true, force: true });
 }
 
 export class AppRepository {

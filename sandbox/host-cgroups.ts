@@ -35,7 +35,11 @@ export function ownCgroupFolders(mounts: string, selfCgroup: string): Record<Con
 /** The files a limit is written to, and the values (cgroup v1). Pure. */
 export function cgroupFiles(limits: CgroupLimits): Record<Controller, [string, string][]> {
   return {
-    memory: [['memory.limit_in_bytes', String(limits.memoryBytes)]],
+    // The limit before memory plus swap: the second may not be below the first.
+    memory: [
+      ['memory.limit_in_bytes', String(limits.memoryBytes)],
+      ['memory.memsw.limit_in_bytes', String(limits.memoryBytes)],
+    ],
     cpu: [['cpu.shares', String(limits.cpuShares)], ...(limits.cpuQuotaMicros === undefined ? [] : ([['cpu.cfs_quota_us', String(limits.cpuQuotaMicros)]] as [string, string][]))],
     pids: [['pids.max', String(limits.pids)]],
   };
@@ -79,12 +83,22 @@ export class HostCgroups {
   /** A cgroup per controller for one process tree, limited; returns the cgroup.procs files it joins. Synchronous: on the wake-up path. */
   create(id: string, limits: CgroupLimits): string[] {
     const files = cgroupFiles(limits);
-    return controllers.map((controller) => {
-      const folder = join(this.#parents[controller], id);
-      mkdirSync(folder, { recursive: true });
-      for (const [file, value] of files[controller]) writeFileSync(join(folder, file), value);
-      return join(folder, 'cgroup.procs');
-    });
+    try {
+      return controllers.map((controller) => {
+        const folder = join(this.#parents[controller], id);
+        mkdirSync(folder, { recursive: true });
+        for (const [file, value] of files[controller]) {
+          const path = join(folder, file);
+          // A kernel that does not count swap has no memsw files (nothing to limit there).
+          if (file.startsWith('memory.memsw.') && !existsSync(path)) continue;
+          writeFileSync(path, value);
+        }
+        return join(folder, 'cgroup.procs');
+      });
+    } catch (error) {
+      this.remove(id);
+      throw error;
+    }
   }
 
   /** Whether the kernel's OOM killer ended a process of the tree for its memory limit (read before remove). */

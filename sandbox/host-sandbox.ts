@@ -6,13 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AppIds } from './app-ids.js';
 import { sandboxErrors } from './errors.js';
 import { HostCgroups } from './host-cgroups.js';
-import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+import { type SandboxSpec, sandboxCommand, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
 
 export interface HostSandbox {
   readonly tools: SandboxSpec['tools'];
@@ -31,6 +31,8 @@ export interface HostFacts {
   readonly platform: string;
   readonly euid: number | undefined;
   readonly tools: { readonly setpriv: string | undefined; readonly unshare: string | undefined; readonly mount: string | undefined };
+  /** /proc/sys/fs/protected_hardlinks ("1": no hard link to a file one cannot write). */
+  readonly protectedHardlinks?: string | undefined;
 }
 
 /** Why this host cannot sandbox, or undefined when it may (a test sandbox then decides). Pure. */
@@ -38,13 +40,22 @@ export function sandboxProblem(host: HostFacts): string | undefined {
   if (host.platform !== 'linux') return `it runs on ${host.platform}, not Linux`;
   if (host.euid !== 0) return 'dormant up does not run as root, so it cannot give each app a uid of its own';
   if (!host.tools.setpriv || !host.tools.unshare || !host.tools.mount) return 'util-linux setpriv, unshare and mount are not all installed (apt-get install util-linux mount)';
+  // Else a build could hard-link a host file it cannot read into its release, which Dormant then packs into an image with root's rights.
+  if (host.protectedHardlinks !== undefined && host.protectedHardlinks.trim() !== '1') return 'fs.protected_hardlinks is not 1 (sysctl -w fs.protected_hardlinks=1)';
   return undefined;
 }
 
 /** The sandbox for tenants' code on this host, or SANDBOX_UNAVAILABLE saying what is missing. */
 export function openHostSandbox(stateDir: string): HostSandbox {
   const found = { setpriv: find(['/usr/bin/setpriv', '/bin/setpriv']), unshare: find(['/usr/bin/unshare', '/bin/unshare']), mount: find(['/usr/bin/mount', '/bin/mount']) };
-  const problem = sandboxProblem({ platform: process.platform, euid: process.geteuid?.(), tools: found });
+  const protectedHardlinks = (() => {
+    try {
+      return readFileSync('/proc/sys/fs/protected_hardlinks', 'utf8');
+    } catch {
+      return undefined;
+    }
+  })();
+  const problem = sandboxProblem({ platform: process.platform, euid: process.geteuid?.(), tools: found, protectedHardlinks });
   if (problem !== undefined || !found.setpriv || !found.unshare || !found.mount) throw sandboxErrors.unavailable({ reason: problem ?? 'util-linux is missing' });
   const tools = { setpriv: found.setpriv, unshare: found.unshare, mount: found.mount };
   const state = realpathSync(resolve(stateDir));
@@ -78,9 +89,16 @@ function tryOnce(tools: SandboxSpec['tools']): void {
     };
     writeFileSync(join(scratch, 'fstab'), sandboxFstab(spec));
     const [program = '', ...args] = sandboxCommand(spec, join(scratch, 'fstab'));
-    const tried = spawnSync(program, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+    // Its tenant environment (fd 3) is empty.
+    const noEnv = openSync('/dev/null', 'r');
+    let tried: ReturnType<typeof spawnSync>;
+    try {
+      tried = spawnSync(program, args, { env: sandboxRootEnv, stdio: ['ignore', 'ignore', 'pipe', noEnv], timeout: 10_000 });
+    } finally {
+      closeSync(noEnv);
+    }
     if (tried.status !== 0) {
-      const said = tried.error?.message ?? (tried.stderr.toString().trim().split('\n')[0] || `exit ${tried.status}`);
+      const said = tried.error?.message ?? ((tried.stderr ?? '').toString().trim().split('\n')[0] || `exit ${tried.status}`);
       throw sandboxErrors.unavailable({ reason: `a test sandbox failed (${said})` });
     }
   } finally {

@@ -38,6 +38,9 @@ describe('replicaLimits', () => {
     { name: 'a tiny CPU limit gets the kernel\'s smallest quota; a tiny request 2 shares', resources: { requests: { cpu: '1m' }, limits: { cpu: '1m' } }, want: { memoryBytes: 512 * 1024 ** 2, cpuQuotaMicros: 1000, cpuShares: 2, pids: 1024 } },
   ];
   for (const row of rows) it(row.name, () => assert.deepEqual(replicaLimits(row.resources), row.want));
+  it('huge quantities are clamped to what the kernel takes', () => {
+    assert.deepEqual(replicaLimits({ requests: { cpu: '99999999' }, limits: { memory: '9999999999999Ti', cpu: '99999999' } }), { memoryBytes: 2 ** 50, cpuQuotaMicros: 100_000_000, cpuShares: 262_144, pids: 1024 });
+  });
 });
 
 describe('ownCgroupFolders', () => {
@@ -59,7 +62,14 @@ describe('ownCgroupFolders', () => {
 
 describe('cgroupFiles', () => {
   it('writes the quota only when there is a CPU limit', () => {
-    assert.deepEqual(cgroupFiles({ memoryBytes: 1, cpuShares: 2, pids: 3 }), { memory: [['memory.limit_in_bytes', '1']], cpu: [['cpu.shares', '2']], pids: [['pids.max', '3']] });
+    assert.deepEqual(cgroupFiles({ memoryBytes: 1, cpuShares: 2, pids: 3 }), {
+      memory: [
+        ['memory.limit_in_bytes', '1'],
+        ['memory.memsw.limit_in_bytes', '1'],
+      ],
+      cpu: [['cpu.shares', '2']],
+      pids: [['pids.max', '3']],
+    });
     assert.deepEqual(cgroupFiles({ memoryBytes: 1, cpuShares: 2, cpuQuotaMicros: 50_000, pids: 3 }).cpu, [
       ['cpu.shares', '2'],
       ['cpu.cfs_quota_us', '50000'],

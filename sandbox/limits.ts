@@ -14,7 +14,7 @@ export interface Resources {
 }
 
 export interface CgroupLimits {
-  /** memory.limit_in_bytes: over it, the kernel's OOM killer ends the process (exit 137), as a container's limit does. */
+  /** memory.limit_in_bytes (and memory.memsw.limit_in_bytes where swap is counted, so that it does not swap instead): over it, the kernel's OOM killer ends the process (exit 137), as a container's limit does. */
   readonly memoryBytes: number;
   /** cpu.cfs_quota_us per cpu.cfs_period_us (100 ms); none: no ceiling. */
   readonly cpuQuotaMicros?: number;
@@ -59,10 +59,11 @@ export function replicaLimits(resources: Resources | undefined): CgroupLimits {
   const cpuLimit = resources?.limits?.cpu === undefined ? undefined : cpuMillis(resources.limits.cpu);
   const cpuRequest = resources?.requests?.cpu === undefined ? undefined : cpuMillis(resources.requests.cpu);
   return {
-    memoryBytes: memory,
+    // Within what the kernel takes: beyond a PiB of memory, a thousand CPUs or 262144 shares is no limit anyway.
+    memoryBytes: Math.min(memory, 2 ** 50),
     // The kernel refuses a quota below 1 ms per period.
-    ...(cpuLimit === undefined ? {} : { cpuQuotaMicros: Math.max(1000, Math.round((cpuLimit * cpuPeriodMicros) / 1000)) }),
-    cpuShares: cpuRequest === undefined ? 1024 : Math.max(2, Math.floor((cpuRequest * 1024) / 1000)),
+    ...(cpuLimit === undefined ? {} : { cpuQuotaMicros: Math.min(1000 * cpuPeriodMicros, Math.max(1000, Math.round((cpuLimit * cpuPeriodMicros) / 1000))) }),
+    cpuShares: cpuRequest === undefined ? 1024 : Math.min(262_144, Math.max(2, Math.floor((cpuRequest * 1024) / 1000))),
     pids: replicaDefaults.pids,
   };
 }

@@ -48,6 +48,26 @@ export interface SandboxSpec {
   readonly tools: { readonly setpriv: string; readonly unshare: string; readonly mount: string };
 }
 
+/**
+ * The environment the sandbox's root part starts with, whatever the tenant's: setpriv,
+ * unshare, the root shell and mount run as root, and the loader honours LD_PRELOAD and
+ * its kin for any program that is not setuid. The tenant's variables reach only the
+ * command, after root is dropped: written by Dormant to file descriptor 3 (sandboxEnvScript).
+ */
+export const sandboxRootEnv: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The tenant's environment as what the unprivileged shell evaluates from file descriptor 3: one export per variable, quoted. Pure. */
+export function sandboxEnvScript(env: Readonly<Record<string, string | undefined>>): string {
+  let script = '';
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && variableName.test(name)) script += `export ${name}=${shellWord(value)}\n`;
+  return script;
+}
+
+/** After setpriv: the tenant's variables from fd 3 (until its end), fd 3 closed, then the command in place of this shell. */
+const unprivilegedStart = 'eval "$(/bin/cat <&3)"; exec 3<&-; exec "$@"';
+
 /** A word for /bin/sh: single-quoted, with its single quotes spelled out. */
 export function shellWord(text: string): string {
   return `'${text.replaceAll("'", `'"'"'`)}'`;
@@ -111,11 +131,15 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
     `cd ${shellWord(spec.cwd)}`,
     ...(spec.gated ? ['read -r _ || exit 0', 'exec </dev/null'] : []),
     'set +e',
-    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@" & wait $!`,
+    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- /bin/sh -c ${shellWord(unprivilegedStart)} dormant-app "$@" & wait $!`,
   ].join('\n');
 }
 
-/** The whole command line; fstabPath holds sandboxFstab(spec). Spawn it detached (its own process group), as any replica. */
+/**
+ * The whole command line; fstabPath holds sandboxFstab(spec). Spawn it detached (its own
+ * process group), as any replica, with sandboxRootEnv as its environment and a pipe on fd 3
+ * that gets sandboxEnvScript of the tenant's environment, then its end.
+ */
 export function sandboxCommand(spec: SandboxSpec, fstabPath: string): string[] {
   const { setpriv, unshare } = spec.tools;
   return [

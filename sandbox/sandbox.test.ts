@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { allocateAppId, parseAppIds } from './app-ids.js';
 import type { HostSandbox } from './host-sandbox.js';
 import { sandboxProblem } from './host-sandbox.js';
-import { fstabField, type SandboxSpec, sandboxCommand, sandboxFstab, shellWord } from './sandbox-command.js';
+import { fstabField, type SandboxSpec, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv, shellWord } from './sandbox-command.js';
 import { prepareTenantRun, tenantEnv } from './tenant-run.js';
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
@@ -91,7 +91,9 @@ describe('sandboxCommand', () => {
     for (const flag of ['--pid', '--mount', '--ipc', '--uts', '--fork', '--kill-child', '--mount-proc']) assert.ok(argv.includes(flag), flag);
     const script = argv[argv.indexOf('-c') + 1] ?? '';
     assert.match(script, /'\/usr\/bin\/mount' -T '\/state\/replicas\/r1\/sandbox.fstab' -a/);
-    assert.match(script, /--reuid=1500000001 --regid=1500000001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "\$@" & wait \$!/);
+    assert.match(script, /--reuid=1500000001 --regid=1500000001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \/bin\/sh -c '.*' dormant-app "\$@" & wait \$!/);
+    // The tenant's variables are read from fd 3 only after root is dropped.
+    assert.match(script, /eval "\$\(\/bin\/cat <&3\)"; exec 3<&-; exec "\$@"/);
     assert.deepEqual(argv.slice(-3), ['dormant-sandbox', 'node', 'server.js'], 'the command is passed as arguments, never spliced into the script');
   });
 
@@ -100,6 +102,13 @@ describe('sandboxCommand', () => {
     const script = sandboxCommand(spec({ cwd: "/state/it's" }), '/f').find((a) => a.includes('set -e')) ?? '';
     assert.match(script, /cd '\/state\/it'"'"'s'/);
   });
+});
+
+describe('sandboxEnvScript', () => {
+  it('exports each variable quoted for the shell; a name the shell could not take is left out', () => {
+    assert.equal(sandboxEnvScript({ PORT: '8080', SECRET: "it's $(rm -rf /)", 'BAD-NAME': 'x', UNSET: undefined }), `export PORT='8080'\nexport SECRET='it'"'"'s $(rm -rf /)'\n`);
+  });
+  it("the sandbox's root part starts with a fixed PATH and nothing else", () => assert.deepEqual(Object.keys(sandboxRootEnv), ['PATH']));
 });
 
 describe('tenantEnv', () => {
@@ -130,6 +139,8 @@ describe('sandboxProblem', () => {
   const tools = { setpriv: '/usr/bin/setpriv', unshare: '/usr/bin/unshare', mount: '/usr/bin/mount' };
   it('Linux, root and util-linux: no problem', () => assert.equal(sandboxProblem({ platform: 'linux', euid: 0, tools }), undefined));
   it('not root: says why it matters', () => assert.match(sandboxProblem({ platform: 'linux', euid: 1000, tools }) ?? '', /does not run as root, so it cannot give each app a uid of its own/));
+  it('hard links to files one cannot write allowed: refused, with the sysctl', () =>
+    assert.match(sandboxProblem({ platform: 'linux', euid: 0, tools, protectedHardlinks: '0\n' }) ?? '', /fs.protected_hardlinks is not 1 \(sysctl -w fs.protected_hardlinks=1\)/));
   it('not Linux', () => assert.match(sandboxProblem({ platform: 'darwin', euid: 0, tools }) ?? '', /darwin, not Linux/));
   it('a tool missing: what to install', () => assert.match(sandboxProblem({ platform: 'linux', euid: 0, tools: { ...tools, unshare: undefined } }) ?? '', /apt-get install util-linux/));
 });

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { sandboxErrors } from './errors.js';
 import type { HostSandbox } from './host-sandbox.js';
 import { buildLimits } from './limits.js';
-import { type SandboxSpec, sandboxCommand, sandboxFstab } from './sandbox-command.js';
+import { type SandboxSpec, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
 
 export interface TenantRun {
   readonly app: string;
@@ -24,8 +24,15 @@ export interface TenantRun {
   readonly cwd: string;
 }
 
-/** Turns a command line into one that runs it in the run's sandbox; spawn it detached. */
-export type Confine = (command: readonly string[]) => string[];
+/** A command as the sandbox runs it: its argv and environment (root's, fixed), and what to write to its fd 3 (the tenant's environment). */
+export interface ConfinedCommand {
+  readonly argv: string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly input3: string;
+}
+
+/** Turns a command line and the environment it should see into one that runs it in the run's sandbox; spawn it detached. */
+export type Confine = (command: readonly string[], env: Readonly<Record<string, string | undefined>>) => ConfinedCommand;
 
 export interface TenantSandbox {
   readonly confine: Confine;
@@ -69,9 +76,14 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
   const cgroupId = basename(tenantRun.folder);
   const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
   const base = { uid, gid: uid, writable, hidden: sandbox.hidden, cwd: tenantRun.cwd, tools: sandbox.tools, ...(appFolder ? { appFolder } : {}), ...(cgroupProcs ? { cgroupProcs } : {}) };
-  await writeFile(fstab, sandboxFstab({ ...base, command: [] }), { mode: 0o600 });
+  try {
+    await writeFile(fstab, sandboxFstab({ ...base, command: [] }), { mode: 0o600 });
+  } catch (error) {
+    sandbox.cgroups?.remove(cgroupId);
+    throw error;
+  }
   return {
-    confine: (command) => sandboxCommand({ ...base, command }, fstab),
+    confine: (command, env) => ({ argv: sandboxCommand({ ...base, command }, fstab), env: sandboxRootEnv, input3: sandboxEnvScript(env) }),
     async done() {
       sandbox.cgroups?.remove(cgroupId);
       await rm(tenantRun.folder, { recursive: true, force: true });

@@ -6,13 +6,12 @@
 // Each attempt must fail, and the tenant's key must still push to its own app only.
 // Dockerfile apps' builds run in podman and are not covered yet (issue 19, next part).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { processesWhere } from '../lifetime/test-support.js';
 import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
@@ -160,6 +159,37 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
 });
 
+it("an App's environment reaches only the app: LD_PRELOAD in it loads into no root process of the sandbox, in a build, hook or replica", async (t) => {
+  if (spawnSync('gcc', ['--version']).status !== 0) {
+    t.skip('gcc is not installed: the preloaded library cannot be made');
+    return;
+  }
+  // A library that, loaded into a process running as root, says so in a file the test reads.
+  const marker = join(d.work, 'preloaded-as-root');
+  const source = join(d.work, 'preload.c');
+  const library = join(d.work, 'preload.so');
+  await writeFile(
+    source,
+    '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n__attribute__((constructor)) static void said(void) {\n  const char *to = getenv("DORMANT_TEST_MARKER");\n  if (to && geteuid() == 0) { FILE *f = fopen(to, "a"); if (f) { fprintf(f, "root %d\\n", getpid()); fclose(f); } }\n}\n',
+  );
+  execFileSync('gcc', ['-shared', '-fPIC', '-o', library, source]);
+  await writeFile(
+    join(d.work, 'preloader.yaml'),
+    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: preloader}\nspec:\n  run:\n    env: {LD_PRELOAD: "${library}", DORMANT_TEST_MARKER: "${marker}"}\n  hooks:\n    postDeploy: ["true"]\n`,
+  );
+  assert.equal((await d.dormant('apply', '-f', join(d.work, 'preloader.yaml'))).code, 0);
+  const copy = await WorkingCopy.create(d.work, 'preloader', d.adminKey);
+  await copy.commit({
+    'package.json': JSON.stringify({ name: 'preloader', version: '1.0.0', scripts: { start: 'node server.js' }, dependencies: { helper: 'file:helper' } }),
+    'helper/package.json': JSON.stringify({ name: 'helper', version: '1.0.0' }),
+    'server.js': "require('node:http').createServer((q, s) => s.end(process.env.LD_PRELOAD ? 'preloaded' : 'plain')).listen(process.env.PORT);\n",
+  });
+  const pushed = await copy.push(d.remote('preloader'));
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.equal((await d.get('preloader')).body, 'preloaded', 'the app itself gets its environment');
+  assert.throws(() => readFileSync(marker, 'utf8'), /ENOENT/, 'no root process loaded the library');
+});
+
 it('a replica is limited in memory, CPU and processes; one that uses more than its memory is killed and the App says why', async () => {
   await writeFile(
     join(d.work, 'hog.yaml'),
@@ -212,13 +242,12 @@ it("a replica that replaces one starts in a warm sandbox, made ahead for its rev
   assert.equal((await copy.push(d.remote('warm'))).code, 0);
   const [greeting, first, , uid] = (await d.get('warm')).body.split(' ');
   assert.equal(greeting, 'hello');
-  // Made once the replica was ready: a sandbox of the same app, another replica id, and no process of the app's uid yet.
+  // Made once the replica was ready: a sandbox of the same app under another replica id (its folder in the state folder; its
+  // processes carry no environment of the app's before it opens), and no process of the app's uid yet.
   const parkedId = async (): Promise<string | undefined> => {
     for (let tries = 0; tries < 100; tries++) {
-      for (const pid of processesWhere((env) => env.includes('DORMANT_APP=warm') && !env.includes(`DORMANT_REPLICA=${first}`))) {
-        const replica = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('DORMANT_REPLICA='));
-        if (replica) return replica.slice('DORMANT_REPLICA='.length);
-      }
+      const other = readdirSync(join(d.stateDir, 'replicas')).find((id) => id.startsWith('warm-') && id !== first);
+      if (other) return other;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return undefined;

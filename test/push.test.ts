@@ -2,6 +2,7 @@
 // rejections, access control, concurrency, big histories and garbage on the wire.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -66,7 +67,10 @@ describe('git push deploys', () => {
     for (let i = 0; i < 5; i++) assert.equal(await answer('update'), 'u2');
 
     // A deleted app's name takes a new, unrelated history.
-    assert.match((await d.dormant('apps', 'delete', 'update')).stdout, /app update deleted \(2 revisions, its git repository and releases\)/);
+    assert.ok(existsSync(join(d.stateDir, 'cache', 'apps', 'update')), 'its builds had a cache');
+    assert.match((await d.dormant('apps', 'delete', 'update')).stdout, /app update deleted \(2 revisions, its git repository, releases and build cache\)/);
+    // Its cache goes too: a new app of the same name (the same uid) must not find what the old one left there.
+    assert.equal(existsSync(join(d.stateDir, 'cache', 'apps', 'update')), false);
     const fresh = await WorkingCopy.create(d.work, 'update-again', d.adminKey);
     await fresh.commit(nodeApp('again'), 'unrelated');
     const again = await fresh.push(d.remote('update'));

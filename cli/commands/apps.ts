@@ -100,7 +100,7 @@ export const appsDelete: Command = {
     await resources.delete('App', name);
     // Its git repository and releases go too, so that the name can be pushed to afresh.
     await removeAppFiles(stateDir, name);
-    io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'}, its git repository and releases)\n`);
+    io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'}, its git repository, releases and build cache)\n`);
     return undefined;
   },
 };

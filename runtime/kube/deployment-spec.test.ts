@@ -96,7 +96,9 @@ it("spec.run.resources become the container's requests and limits as written; no
   assert.deepEqual(limited.spec?.template.spec?.containers[0]?.resources, { requests: { cpu: '250m' }, limits: { memory: '64Mi', cpu: '1' } });
   const plain = deploymentFor(ok<App>(app), ok<Revision>(revision({})), 0);
   assert.equal(plain.spec?.template.spec?.containers[0]?.resources, undefined);
-  // The flat form of earlier versions is refused with the field named.
-  const flat = validateAs('Revision', { apiVersion, kind: 'Revision', metadata: { name: 'hello-00003' }, spec: { app: 'hello', commit: 'a'.repeat(40), strategy: 'auto', run: { resources: { memory: '64Mi' } } } });
-  assert.equal(flat.ok, false);
+  // The flat form of earlier versions is still read: cpu was a request, memory a request and a limit.
+  const flat = deploymentFor(ok<App>(app), ok<Revision>(revision({ resources: { cpu: '100m', memory: '64Mi' } })), 0);
+  assert.deepEqual(flat.spec?.template.spec?.containers[0]?.resources, { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } });
+  const mixed = deploymentFor(ok<App>(app), ok<Revision>(revision({ resources: { memory: '64Mi', limits: { memory: '128Mi' } } })), 0);
+  assert.deepEqual(mixed.spec?.template.spec?.containers[0]?.resources, { requests: { memory: '64Mi' }, limits: { memory: '128Mi' } }, 'the new fields win');
 });

@@ -4,7 +4,7 @@
  * App and the Revision to the object sent to the apiserver.
  */
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { type App, apiVersion, parseDuration, type Revision } from '../../crds/index.js';
+import { type App, apiVersion, containerResources, parseDuration, type Revision } from '../../crds/index.js';
 
 export const appLabel = 'dormant.dev/app';
 export const revisionLabel = 'dormant.dev/revision';
@@ -47,8 +47,7 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
   const drainSeconds = Math.ceil((parseDuration(run.drainTimeout) ?? 30_000) / 1000);
   const env = [{ name: 'PORT', value: String(port) }, ...Object.entries(run.env ?? {}).filter(([name]) => name !== 'PORT').map(([name, value]) => ({ name, value }))];
   // As the App says, in Kubernetes' own terms (a cluster's LimitRange gives the defaults, not Dormant).
-  const { requests, limits } = run.resources ?? {};
-  const resources = { ...(requests && Object.keys(requests).length > 0 ? { requests: { ...requests } } : {}), ...(limits && Object.keys(limits).length > 0 ? { limits: { ...limits } } : {}) };
+  const resources = containerResources(run.resources);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -4,9 +4,9 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { type App, type Condition, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
+import { type App, type Condition, containerResources, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
-import { type HostSandbox, replicaDefaults, replicaLimits, sandboxCommand, sandboxFstab } from '../../sandbox/index.js';
+import { type HostSandbox, replicaDefaults, replicaLimits, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from '../../sandbox/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -117,6 +117,12 @@ export function foreignRevision(stateDir: string, app: string, revision: Revisio
   if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return `its release folder ${spec.releaseDir} is outside ${releases}`;
   return undefined;
 }
+
+/** The memory limit a replica of the revision gets, as the App says it (sandbox/limits.ts decides the same). */
+const memoryLimitOf = (revision: Revision): string => {
+  const { requests, limits } = containerResources(revision.spec.run.resources);
+  return limits?.memory ?? requests?.memory ?? replicaDefaults.memory;
+};
 
 /**
  * The embedded default runtime: each replica is a supervised process group on this
@@ -458,7 +464,7 @@ export class LocalRuntime implements Runtime {
       sequence: this.#sequence++,
       phase: 'starting',
       process: undefined,
-      port: warm?.port ?? 0,
+      port: 0,
       startedAtMs: performance.now(),
       readyAtMs: undefined,
       release: undefined,
@@ -471,7 +477,20 @@ export class LocalRuntime implements Runtime {
     let child: ReplicaProcess;
     if (warm) {
       child = warm.process;
-      child.open();
+      // Its port and environment now, not when it was made: a port chosen then could be anyone's by now.
+      try {
+        replica.port = await freePort();
+      } catch (error) {
+        this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
+      }
+      if (replica.port === 0 || replica.phase !== 'starting' || this.#closed) {
+        child.kill();
+        state.replicas.delete(id);
+        this.#changed(state);
+        return;
+      }
+      child.open(replica.port, sandboxEnvScript(this.#env(state, revision, id, this.#replicaHome(id, true), replica.port)));
+      replica.startedAtMs = performance.now();
       void child.exited.then((exit) => this.#exited(state, replica, exit));
     } else {
       const spawned = await this.#spawn(state, revision, replica);
@@ -516,10 +535,10 @@ export class LocalRuntime implements Runtime {
     const { id } = replica;
     const image = revision.spec.image;
     const sandbox = image ? undefined : this.#sandbox;
-    // Sandboxed, the replica's folder holds what the app must not see (its overlay's upper layer, the sandbox's mounts) beside its home.
-    const home = sandbox ? join(this.#stateDir, 'replicas', id, 'home') : join(this.#stateDir, 'replicas', id);
+    const home = this.#replicaHome(id, sandbox !== undefined);
     try {
-      replica.port = await freePort();
+      // A warm sandbox gets its port when it is taken.
+      replica.port = options.gated ? 0 : await freePort();
       // Synchronous on purpose: on the wake-up path, a queue of status fsyncs in libuv's
       // thread pool would otherwise delay the start by tens of ms (measured).
       mkdirSync(home, { recursive: true });
@@ -538,7 +557,7 @@ export class LocalRuntime implements Runtime {
           hostPort: replica.port,
           fixedPort: revision.spec.run.port,
           env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
-          limits: replicaLimits(revision.spec.run.resources),
+          limits: replicaLimits(containerResources(revision.spec.run.resources)),
         }
       : undefined;
     if (container) this.#ranContainers = true;
@@ -548,6 +567,7 @@ export class LocalRuntime implements Runtime {
         command = this.#sandboxed(sandbox, state.name, revision, id, home, command, options.gated === true);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
+        sandbox.cgroups?.remove(id);
         return 'not-started';
       }
     }
@@ -556,9 +576,11 @@ export class LocalRuntime implements Runtime {
       id,
       cwd: image ? home : (revision.spec.releaseDir ?? home),
       command,
-      env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : env,
+      // Sandboxed, the root part gets a fixed environment and the app its own through fd 3 (a warm one's when it opens).
+      env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : sandbox ? { ...sandboxRootEnv } : env,
       ...(container ? { container: id } : {}),
       ...(sandbox ? { bound: true } : {}),
+      ...(sandbox && !options.gated ? { input3: sandboxEnvScript(env) } : {}),
       ...(options.gated ? { gated: true } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
@@ -605,9 +627,7 @@ export class LocalRuntime implements Runtime {
       void rm(join(this.#stateDir, 'replicas', draft.id), { recursive: true, force: true });
       return;
     }
-    // Shut down, or another revision or config came, while it was made.
-    if (this.#closed || state.revision?.metadata.name !== revision.metadata.name || state.app !== madeFor.app) child.kill();
-    const warm: WarmSandbox = { app: state.name, id: draft.id, port: draft.port, process: child, madeFor, taken: false };
+    const warm: WarmSandbox = { app: state.name, id: draft.id, process: child, madeFor, taken: false };
     void child.exited.then(() => {
       // Discarded (stale, replaced, evicted) or failed before it was taken: its cgroups and folder go.
       if (warm.taken) return;
@@ -615,7 +635,14 @@ export class LocalRuntime implements Runtime {
       this.#sandbox?.cgroups?.remove(warm.id);
       void rm(join(this.#stateDir, 'replicas', warm.id), { recursive: true, force: true });
     });
-    if (!child.hasExited) this.#warm.park(warm);
+    // Shut down, or another revision or config came, while it was made: not kept.
+    if (this.#closed || state.revision?.metadata.name !== revision.metadata.name || state.app !== madeFor.app) child.kill();
+    else if (!child.hasExited) this.#warm.park(warm);
+  }
+
+  /** A replica's home: beside what the app must not see (its overlay's upper layer, the sandbox's files) when sandboxed. */
+  #replicaHome(id: string, sandboxed: boolean): string {
+    return sandboxed ? join(this.#stateDir, 'replicas', id, 'home') : join(this.#stateDir, 'replicas', id);
   }
 
   /**
@@ -633,7 +660,7 @@ export class LocalRuntime implements Runtime {
     mkdirSync(work);
     chownSync(home, uid, uid);
     chownSync(upper, uid, uid);
-    const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(revision.spec.run.resources));
+    const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(containerResources(revision.spec.run.resources)));
     const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...(cgroupProcs ? { cgroupProcs } : {}), ...(gated ? { gated } : {}) };
     const fstab = join(folder, 'sandbox.fstab');
     writeFileSync(fstab, sandboxFstab(spec), { mode: 0o600 });
@@ -658,7 +685,7 @@ export class LocalRuntime implements Runtime {
     }
     // Nobody asked it to stop: a crash (or a start timeout we enforced).
     const how = outOfMemory
-      ? `was killed by the kernel: it used all of its memory limit (${replica.revision.spec.run.resources?.limits?.memory ?? replica.revision.spec.run.resources?.requests?.memory ?? replicaDefaults.memory}; raise spec.run.resources.limits.memory)`
+      ? `was killed by the kernel: it used all of its memory limit (${memoryLimitOf(replica.revision)}; raise spec.run.resources.limits.memory)`
       : exit.signal
         ? `was killed by ${exit.signal}`
         : `exited with code ${exit.code}`;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bindToDormant } from '../../lifetime/index.js';
 import { removeContainer } from './containers.js';
@@ -18,8 +19,10 @@ export interface ReplicaLaunch {
   readonly container?: string;
   /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
   readonly bound?: boolean;
-  /** A warm sandbox's command, which waits for open() (its stdin is a pipe from Dormant). */
+  /** A warm sandbox's command, which waits for open() (its stdin and fd 3 are pipes from Dormant). */
   readonly gated?: boolean;
+  /** Written to fd 3 at once, then closed: a sandbox's tenant environment (sandbox/). */
+  readonly input3?: string;
 }
 
 export interface ReplicaExit {
@@ -43,7 +46,7 @@ export function freePort(): Promise<number> {
 /** One replica: a process group led by the app's process. */
 export class ReplicaProcess {
   readonly id: string;
-  readonly port: number;
+  #port: number;
   readonly #child: ChildProcess;
   readonly #container: string | undefined;
   readonly exited: Promise<ReplicaExit>;
@@ -51,15 +54,23 @@ export class ReplicaProcess {
 
   constructor(launch: ReplicaLaunch) {
     this.id = launch.id;
-    this.port = launch.port;
+    this.#port = launch.port;
     this.#container = launch.container;
     // The replica and what it forks die with Dormant, even by SIGKILL; a container's podman
     // client only (conmon runs the container; the next start removes it by label).
     const [program, ...args] = launch.bound ? launch.command : bindToDormant(launch.command, launch.container ? 'process' : 'tree');
     // detached: its own process group, so stopping it reaches whatever it forked.
-    this.#child = spawn(program ?? 'false', args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: [launch.gated ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    // A warm sandbox discarded before it opened sees its stdin close (and exits): no error to raise.
+    const withFd3 = launch.gated === true || launch.input3 !== undefined;
+    this.#child = spawn(program ?? 'false', args, {
+      cwd: launch.cwd,
+      env: launch.env,
+      detached: true,
+      stdio: withFd3 ? [launch.gated ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    });
+    // A sandbox that ended (or was discarded) before it read them: no error to raise.
     this.#child.stdin?.on('error', () => undefined);
+    this.#fd3()?.on('error', () => undefined);
+    if (launch.input3 !== undefined) this.#fd3()?.end(launch.input3);
     this.exited = new Promise((resolve) => {
       let closed = false;
       this.#child.once('close', () => {
@@ -94,8 +105,18 @@ export class ReplicaProcess {
     }
   }
 
-  /** Starts a gated (warm) sandbox's command. */
-  open(): void {
+  #fd3(): Writable | undefined {
+    return (this.#child.stdio[3] as Writable | null | undefined) ?? undefined;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts a gated (warm) sandbox's command, on the port it gets now and with its environment. */
+  open(port: number, input3: string): void {
+    this.#port = port;
+    this.#fd3()?.end(input3);
     this.#child.stdin?.end('\n');
   }
 
@@ -115,7 +136,7 @@ export class ReplicaProcess {
     try {
       for (;;) {
         if (this.#exit) return 'exited';
-        const ok = await replicaAnswers('127.0.0.1', this.port, readinessPath);
+        const ok = await replicaAnswers('127.0.0.1', this.#port, readinessPath);
         if (ok && !this.#exit) return 'ready';
         const elapsed = performance.now() - started;
         if (elapsed >= timeoutMs) return 'timeout';

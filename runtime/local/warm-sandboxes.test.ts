@@ -11,7 +11,6 @@ const killed: string[] = [];
 const sandbox = (app: string, madeFor: { app: App; revision: Revision }, id = `${app}-warm`): WarmSandbox => ({
   app,
   id,
-  port: 1,
   process: { kill: () => killed.push(id) } as unknown as ReplicaProcess,
   madeFor,
   taken: false,

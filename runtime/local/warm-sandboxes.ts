@@ -14,7 +14,6 @@ import type { ReplicaProcess } from './replica-process.js';
 export interface WarmSandbox {
   readonly app: string;
   readonly id: string;
-  readonly port: number;
   readonly process: ReplicaProcess;
   /** What it was made from: a later App (new config) or another revision makes it stale. */
   readonly madeFor: { readonly app: App | undefined; readonly revision: Revision };
