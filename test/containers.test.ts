@@ -43,7 +43,12 @@ describe('Dockerfile apps as containers', () => {
     assert.equal(first.status, 200, first.body);
     assert.equal(first.body, 'container v1\n');
     t.diagnostic(`first request to the container app from zero: ${(performance.now() - started).toFixed(0)} ms`);
+    const [container] = await containersOf('box');
+    assert.ok(container, 'one container replica');
     assert.equal((await containersOf('box')).length, 1, 'one container replica');
+    // Limited as a process replica is (512Mi, 1024 processes, one CPU's weight), and without setuid gains.
+    const inspected = (await run('podman', ['inspect', container, '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}} {{.HostConfig.SecurityOpt}}'], { env: podmanEnv })).stdout.trim();
+    assert.match(inspected, /^536870912 1024 1024 \[.*no-new-privileges.*\]$/);
     const listed = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string; runsAs: string; image: string }[];
     assert.deepEqual(listed.filter((a) => a.name === 'box').map((a) => [a.runsAs, a.image]), [['containers', 'localhost/dormant/box:box-00001']]);
 

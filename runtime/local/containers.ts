@@ -58,6 +58,9 @@ export function containerCommand(replica: ContainerReplica): string[] {
     '--label',
     `dev.dormant.app=${replica.app}`,
     ...network,
+    // No setuid gain inside (Kubernetes: allowPrivilegeEscalation false), and the replica's limits.
+    '--security-opt',
+    'no-new-privileges',
     ...limitFlags(replica.limits),
     ...env,
     replica.image,
