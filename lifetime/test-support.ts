@@ -26,6 +26,18 @@ export function processesWhere(matches: (env: readonly string[]) => boolean): nu
   return found;
 }
 
+/** Pids of live processes whose command line (arguments joined by spaces) matches: a sandbox's root shell names its fstab, in the state folder. */
+export function processesByCommandLine(matches: (commandLine: string) => boolean): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const line = commandLine(pid);
+    if (line !== '(gone)' && line !== '' && matches(line)) found.push(pid);
+  }
+  return found;
+}
+
 /** The command line of a process, for messages. */
 export function commandLine(pid: number): string {
   try {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { commandLine, killWhere, killWithEnv, processesWhere, processesWithEnv, untilNoneWhere, untilNoneWithEnv } from '../lifetime/test-support.js';
+import { commandLine, killWhere, killWithEnv, processesByCommandLine, processesWhere, processesWithEnv, untilNoneWhere, untilNoneWithEnv } from '../lifetime/test-support.js';
 import { freePort, type RunResult, runProgram, spawnUp, sshKey, type UpProcess, WorkingCopy } from './git-support.js';
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
@@ -124,6 +124,9 @@ async function killDormant(up: UpProcess, at: { mark: string; app: string; state
   const replica = (env: readonly string[]) => env.includes(`DORMANT_APP=${app}`) && env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`));
   const build = processesWithEnv(markName, mark).filter((pid) => pid !== up.child.pid);
   const replicas = processesWhere(replica);
+  // Sandboxes' root parts (a warm sandbox waiting among them) carry none of the app's environment: their shells name their fstab in the state folder.
+  const inSandbox = (line: string) => line.includes(`${at.stateDir}/`) && !line.includes('dormant.ts');
+  const sandboxes = processesByCommandLine(inSandbox);
   up.child.kill('SIGKILL');
   await once(up.child, 'exit');
   const pushed = await pushing;
@@ -132,8 +135,12 @@ async function killDormant(up: UpProcess, at: { mark: string; app: string; state
   // The script's three sleeps (its shell was started before it set the mark).
   assert.ok(build.length >= 3, `the push's processes ran: ${left(build)}`);
   assert.ok(replicas.length >= 2, `the app's replica and its child ran: ${left(replicas)}`);
+  assert.ok(sandboxes.length >= 1, 'sandboxes ran');
   await untilNoneWithEnv(markName, mark, 5000);
   await untilNoneWhere(replica, 5000);
+  const deadline = performance.now() + 5000;
+  while (processesByCommandLine(inSandbox).length > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(processesByCommandLine(inSandbox).map(commandLine), [], 'no sandbox is left');
 }
 
 describe('kill -9 of Dormant during a push', () => {
