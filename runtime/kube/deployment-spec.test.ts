@@ -6,7 +6,7 @@ import { connect, createServer } from 'node:net';
 import { it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type App, apiVersion, type Revision, validateAs } from '../../crds/index.js';
-import { deploymentFor, drainScript, rolloutFailure, viewOfPod } from './deployment-spec.js';
+import { deploymentFor, drainScript, envSecretFor, rolloutFailure, viewOfPod } from './deployment-spec.js';
 
 const app = validateAs('App', { apiVersion, kind: 'App', metadata: { name: 'hello', namespace: 'default', uid: '1b2c' }, spec: { run: { env: { GREETING: 'hi', PORT: '1' } } } });
 const revision = (run: Record<string, unknown>, image: string | null = '127.0.0.1:5000/dormant/hello@sha256:abc', strategy = 'auto') =>
@@ -36,10 +36,13 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
   assert.equal(pod?.terminationGracePeriodSeconds, 12, 'preStop pause plus the drain timeout');
   const container = pod?.containers[0];
   assert.equal(container?.image, '127.0.0.1:5000/dormant/hello@sha256:abc');
-  assert.deepEqual(container?.env, [
-    { name: 'PORT', value: '8080' },
-    { name: 'GREETING', value: 'hi' },
-  ], 'PORT is the container port, whatever spec.run.env says');
+  assert.deepEqual(container?.env, [{ name: 'PORT', value: '8080' }], 'PORT is the container port, whatever spec.run.env says; no other value is in the Deployment');
+  assert.deepEqual(container?.envFrom, [{ secretRef: { name: 'hello-00002' } }], 'the rest comes from the revision\'s Secret');
+  const secret = envSecretFor(ok<App>(app), ok<Revision>(revision({ env: { GREETING: 'hi', PORT: '1' } })));
+  assert.deepEqual(secret?.stringData, { GREETING: 'hi' });
+  assert.deepEqual(secret?.metadata?.ownerReferences, [{ apiVersion, kind: 'App', name: 'hello', uid: '1b2c' }], 'deleted with the App');
+  assert.equal(envSecretFor(ok<App>(app), ok<Revision>(revision({ env: { PORT: '1' } }))), undefined, 'no config, no Secret');
+  assert.equal(deploymentFor(ok<App>(app), ok<Revision>(revision({})), 0).spec?.template.spec?.containers[0]?.envFrom, undefined);
   assert.deepEqual(container?.readinessProbe?.tcpSocket, { port: 8080 });
   assert.deepEqual(container?.lifecycle?.preStop?.exec?.command, ['/bin/sh', '-c', drainScript(8080, 10)], 'an auto-detected app (node:20-slim, a shell) waits for its connections to go');
   const fromDockerfile = deploymentFor(ok<App>(app), ok<Revision>(revision({}, '127.0.0.1:5000/dormant/hello@sha256:abc', 'dockerfile')), 0);

@@ -3,7 +3,7 @@
  * while the old one drains, and a rollback is an old one scaling up again. Pure: from the
  * App and the Revision to the object sent to the apiserver.
  */
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { type App, apiVersion, containerResources, parseDuration, type Revision } from '../../crds/index.js';
 
 export const appLabel = 'dormant.dev/app';
@@ -38,6 +38,27 @@ export function containerPort(revision: Revision): number {
   return revision.spec.run.port ?? defaultContainerPort;
 }
 
+/**
+ * The revision's environment as a Secret of the same name, which its pods read (envFrom),
+ * owned by the App (deleted with it); undefined when it has none. PORT is the container's own.
+ */
+export function envSecretFor(app: App, revision: Revision): V1Secret | undefined {
+  const stringData = Object.fromEntries(Object.entries(revision.spec.run.env ?? {}).filter(([name]) => name !== 'PORT'));
+  if (Object.keys(stringData).length === 0) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: revision.metadata.name,
+      namespace: app.metadata.namespace ?? 'default',
+      labels: { [appLabel]: app.metadata.name, [revisionLabel]: revision.metadata.name },
+      ownerReferences: [{ apiVersion, kind: 'App', name: app.metadata.name, uid: app.metadata.uid ?? '' }],
+    },
+    type: 'Opaque',
+    stringData,
+  };
+}
+
 export function deploymentFor(app: App, revision: Revision, replicas: number): V1Deployment {
   const image = revision.status?.image;
   if (image === undefined) throw new Error(`revision ${revision.metadata.name} has no image`);
@@ -45,7 +66,9 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
   const labels = { [appLabel]: app.metadata.name, [revisionLabel]: revision.metadata.name };
   const run = revision.spec.run;
   const drainSeconds = Math.ceil((parseDuration(run.drainTimeout) ?? 30_000) / 1000);
-  const env = [{ name: 'PORT', value: String(port) }, ...Object.entries(run.env ?? {}).filter(([name]) => name !== 'PORT').map(([name, value]) => ({ name, value }))];
+  // PORT only: the rest of the config (secrets among it) is in the revision's Secret, not in the Deployment for anyone who reads Deployments.
+  const env = [{ name: 'PORT', value: String(port) }];
+  const fromSecret = envSecretFor(app, revision) === undefined ? {} : { envFrom: [{ secretRef: { name: revision.metadata.name } }] };
   // As the App says, in Kubernetes' own terms (a cluster's LimitRange gives the defaults, not Dormant).
   const resources = containerResources(run.resources);
   return {
@@ -85,6 +108,7 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
               image,
               imagePullPolicy: 'IfNotPresent',
               env,
+              ...fromSecret,
               ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
               // The kubelet's view, for kubectl and Services; the runtime probes new pods itself and routes sooner.
               readinessProbe: {

@@ -3,21 +3,23 @@
  * Revision, scale, read, list and delete an app's. No decisions: what to scale comes from
  * the reconciler.
  */
-import type { AppsV1Api, V1Deployment } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { App, Revision } from '../../crds/index.js';
-import { appLabel, deploymentFor } from './deployment-spec.js';
+import { appLabel, deploymentFor, envSecretFor } from './deployment-spec.js';
 
 const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
 export const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
 
 export class Deployments {
   readonly #api: AppsV1Api;
+  readonly #core: CoreV1Api;
   readonly #namespace: string;
   readonly #log: Logger;
 
-  constructor(api: AppsV1Api, namespace: string, log: Logger) {
+  constructor(api: AppsV1Api, core: CoreV1Api, namespace: string, log: Logger) {
     this.#api = api;
+    this.#core = core;
     this.#namespace = namespace;
     this.#log = log;
   }
@@ -48,6 +50,7 @@ export class Deployments {
    * start again at 00001 once an App's Revisions are gone) is replaced, not reused.
    */
   async ensure(app: App, revision: Revision, replicas: number): Promise<void> {
+    await this.#ensureEnvSecret(app, revision);
     const body = deploymentFor(app, revision, replicas);
     const name = revision.metadata.name;
     for (let attempt = 0; ; attempt++) {
@@ -74,6 +77,23 @@ export class Deployments {
         if (!still) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+    }
+  }
+
+  /**
+   * The revision's environment as its Secret, before the Deployment whose pods read it. One
+   * of the same name (a retried rollout, an earlier App's) is replaced: what it holds follows
+   * from the revision alone, and Dormant never needs to read a Secret back.
+   */
+  async #ensureEnvSecret(app: App, revision: Revision): Promise<void> {
+    const body = envSecretFor(app, revision);
+    if (!body) return;
+    const name = revision.metadata.name;
+    try {
+      await this.#core.createNamespacedSecret({ namespace: this.#namespace, body });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      await this.#core.replaceNamespacedSecret({ name, namespace: this.#namespace, body });
     }
   }
 

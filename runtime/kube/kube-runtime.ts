@@ -140,7 +140,7 @@ export class KubeRuntime implements Runtime {
     this.#store = options.store;
     this.#log = options.log.child({ component: 'runtime' });
     this.#namespace = options.namespace ?? defaultNamespace;
-    this.#deploymentApi = new Deployments(apiClient(options.config, AppsV1Api), this.#namespace, this.#log);
+    this.#deploymentApi = new Deployments(apiClient(options.config, AppsV1Api), this.#core, this.#namespace, this.#log);
     this.#writesStatus = options.writesStatus ?? (() => true);
     this.#scalesAlone = options.scalesAlone ?? true;
     this.#clock = options.clock ?? (() => performance.now());

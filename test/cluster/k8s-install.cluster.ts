@@ -123,6 +123,7 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('gitd', 'update', 'deployments'), 'no');
   assert.equal(await can('gitd', 'create', 'pods'), 'no');
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
+  assert.equal(await can('gitd', 'create', 'secrets'), 'yes', "each revision's config goes into a Secret, written and never read back");
   // Accepted by the apiserver (the test cluster's bridge CNI enforces none; test/network-policies.test.ts reads their rules).
   assert.equal(await kubectlOk(['get', 'networkpolicies', ...system, '-o', 'jsonpath={.items[*].metadata.name}']), 'dormant-activator dormant-autoscaler dormant-gitd');
   assert.equal(await can('gitd', 'create', 'deployments', 'kube-system'), 'no');
