@@ -3,5 +3,5 @@
 export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
-export { ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
+export { detectedAppUser, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
 export { type LocalImage, listLocalImages, removeLocalImage, stateLabel, stateLabelValue } from './local-images.js';

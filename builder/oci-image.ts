@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
 import { buildErrors } from './errors.js';
@@ -31,7 +32,7 @@ interface Manifest {
 }
 
 interface ImageConfig {
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[] | null; WorkingDir?: string; Labels?: Record<string, string>; ExposedPorts?: Record<string, object> };
+  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[] | null; WorkingDir?: string; User?: string; Labels?: Record<string, string>; ExposedPorts?: Record<string, object> };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: { created?: string; created_by?: string; empty_layer?: boolean }[];
   [key: string]: unknown;
@@ -116,10 +117,35 @@ export class RegistryClient {
   }
 }
 
-/** The folder as a gzipped tar under /app: owned by root, modes kept, times fixed so that equal folders give equal layers. */
-export async function folderLayer(dir: string, into = 'app'): Promise<{ gzipped: Buffer; diffId: string }> {
+/**
+ * The user a detected app's image runs as, and who owns its /app: node:20-slim's `node`
+ * (uid 1000, home /home/node). On Kubernetes its pods run as this user, never as root.
+ */
+export const detectedAppUser = { uid: 1000, gid: 1000 } as const;
+
+/** Who owns a layer's files: root, or the user an image runs as (so that the app may write its own folder, as root could). */
+export interface LayerOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * The folder as a gzipped tar under /app: owned by root (or `owner`), modes kept (never
+ * group- or world-writable), times fixed so that equal folders give equal layers.
+ */
+export async function folderLayer(dir: string, into = 'app', owner?: LayerOwner): Promise<{ gzipped: Buffer; diffId: string }> {
   const chunks: Buffer[] = [];
-  const stream = createTar({ cwd: dir, gzip: { level: 6 }, portable: true, prefix: into, mtime: new Date(0), noDirRecurse: false }, ['.']);
+  const epoch = new Date(0);
+  // A portable tar names no owner (root); for another, each entry's stat is made to say it, and nothing of this machine (times, inodes).
+  const ownedBy = owner
+    ? (entry: { portable: boolean; stat?: Stats }) => {
+        if (!entry.stat) return;
+        entry.portable = false;
+        const permissions = ((entry.stat.mode & 0o7777) | 0o600) & ~0o22;
+        Object.assign(entry.stat, { uid: owner.uid, gid: owner.gid, mode: (entry.stat.mode & ~0o7777) | permissions, atime: epoch, ctime: epoch, dev: 0, ino: 0, nlink: 1 });
+      }
+    : undefined;
+  const stream = createTar({ cwd: dir, gzip: { level: 6 }, portable: true, prefix: into, mtime: epoch, noDirRecurse: false, ...(ownedBy ? { onWriteEntry: ownedBy } : {}) }, ['.']);
   for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
   const gzipped = Buffer.concat(chunks);
   return { gzipped, diffId: sha256(gunzipSync(gzipped)) };
@@ -138,6 +164,8 @@ export interface LayerImageOptions {
   readonly repository: string;
   readonly tag: string;
   readonly layerDir: string;
+  /** The user the image runs as, who also owns its layer's files; root when absent. */
+  readonly user?: LayerOwner;
   readonly command: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly now: Date;
@@ -152,13 +180,13 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
     base === undefined ? { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } } : JSON.parse((await registry.blob(base.repository, baseImage.manifest.config.digest)).toString('utf8'));
   if (base !== undefined) for (const layer of baseImage.manifest.layers) await registry.mountBlob(options.repository, layer.digest, base.repository);
 
-  const layer = await folderLayer(options.layerDir);
+  const layer = await folderLayer(options.layerDir, 'app', options.user);
   const uploaded = await registry.uploadBlob(options.repository, layer.gzipped);
   const env = [...(config.config?.Env ?? []).filter((e) => !Object.hasOwn(options.env ?? {}, e.split('=')[0] ?? '')), ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)];
   const newConfig: ImageConfig = {
     ...config,
     created: options.now.toISOString(),
-    config: { ...config.config, Env: env, Cmd: [...options.command], Entrypoint: null, WorkingDir: '/app' },
+    config: { ...config.config, Env: env, Cmd: [...options.command], Entrypoint: null, WorkingDir: '/app', ...(options.user ? { User: `${options.user.uid}:${options.user.gid}` } : {}) },
     rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
     history: [...(config.history ?? []), { created: options.now.toISOString(), created_by: 'dormant: release folder at /app' }],
   };

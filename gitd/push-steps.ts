@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, detectBuild, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
+import { type BuildPlan, detectBuild, detectedAppUser, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -265,6 +265,7 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     repository: `dormant/${name}`,
     tag: push.revisionName,
     layerDir: push.releaseDir,
+    user: detectedAppUser,
     command: plan.start,
     now: push.now(),
   });

@@ -31,7 +31,7 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
   assert.equal(pod?.enableServiceLinks, false);
   assert.equal(pod?.automountServiceAccountToken, false);
   assert.equal(pod?.shareProcessNamespace, true);
-  assert.deepEqual(pod?.securityContext, { seccompProfile: { type: 'RuntimeDefault' } });
+  assert.deepEqual(pod?.securityContext, { seccompProfile: { type: 'RuntimeDefault' }, runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 });
   assert.deepEqual(pod?.containers[0]?.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
   assert.equal(pod?.terminationGracePeriodSeconds, 12, 'preStop pause plus the drain timeout');
   const container = pod?.containers[0];
@@ -48,6 +48,7 @@ it('a revision becomes a Deployment of its image by digest, owned by the App, wi
   const fromDockerfile = deploymentFor(ok<App>(app), ok<Revision>(revision({}, '127.0.0.1:5000/dormant/hello@sha256:abc', 'dockerfile')), 0);
   assert.deepEqual(fromDockerfile.spec?.template.spec?.containers[0]?.lifecycle?.preStop, { sleep: { seconds: 2 } }, 'a Dockerfile image may have no shell: the plain pause');
   assert.deepEqual(fromDockerfile.spec?.template.spec?.containers[0]?.securityContext, { allowPrivilegeEscalation: false }, 'a Dockerfile image keeps the default capabilities');
+  assert.deepEqual(fromDockerfile.spec?.template.spec?.securityContext, { seccompProfile: { type: 'RuntimeDefault' } }, 'and runs as its USER says');
   assert.deepEqual(deployment.spec?.selector.matchLabels, { 'dormant.dev/app': 'hello', 'dormant.dev/revision': 'hello-00002' });
 });
 

@@ -4,6 +4,7 @@
  * App and the Revision to the object sent to the apiserver.
  */
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { detectedAppUser } from '../../builder/index.js';
 import { type App, apiVersion, containerResources, parseDuration, type Revision } from '../../crds/index.js';
 
 export const appLabel = 'dormant.dev/app';
@@ -101,7 +102,11 @@ export function deploymentFor(app: App, revision: Revision, replicas: number): V
           // holds every scale-down for the whole grace period (podman's --init, for pods).
           shareProcessNamespace: true,
           // The kernel calls a container may make: the runtime's default profile, as for Dormant's own pods.
-          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+          // A detected app runs as its image's user (owner of /app), never root; a Dockerfile image as its USER says.
+          securityContext: {
+            seccompProfile: { type: 'RuntimeDefault' },
+            ...(revision.spec.strategy === 'dockerfile' ? {} : { runAsNonRoot: true, runAsUser: detectedAppUser.uid, runAsGroup: detectedAppUser.gid }),
+          },
           containers: [
             {
               name: 'app',

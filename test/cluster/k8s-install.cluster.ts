@@ -186,9 +186,9 @@ it('a git push to the gitd pod deploys at zero; a request through the NodePort w
   } finally {
     await agent.close();
   }
-  // The woken pod runs hardened: the runtime's seccomp profile, no privilege escalation, no capabilities.
-  const hardening = await kubectlOk(['get', 'pods', '-l', `dormant.dev/app=${app}`, '-o', 'jsonpath={.items[0].spec.securityContext.seccompProfile.type} {.items[0].spec.containers[0].securityContext}']);
-  assert.match(hardening, /^RuntimeDefault \{.*"allowPrivilegeEscalation":false.*"drop":\["ALL"\]/);
+  // The woken pod runs hardened: the runtime's seccomp profile, as its image's user (not root), no privilege escalation, no capabilities.
+  const hardening = await kubectlOk(['get', 'pods', '-l', `dormant.dev/app=${app}`, '-o', 'jsonpath={.items[0].spec.securityContext.seccompProfile.type} {.items[0].spec.securityContext.runAsUser} {.items[0].spec.containers[0].securityContext}']);
+  assert.match(hardening, /^RuntimeDefault 1000 \{.*"allowPrivilegeEscalation":false.*"drop":\["ALL"\]/);
   // The acting autoscaler (not the activators, not gitd) writes the App's status.
   await eventually('the App status written', async () => {
     const url = (await kubectl(['get', 'apps.dormant.dev', app, '-o', 'jsonpath={.status.url} {.status.conditions[?(@.type=="Ready")].reason}'])).stdout.trim();
