@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { layerImage, RegistryClient } from '../../builder/index.js';
+import { detectedAppUser, layerImage, RegistryClient } from '../../builder/index.js';
 import { apiVersion } from '../../crds/index.js';
 import { kubeconfig, kubectl, kubectlOk } from '../../test/cluster/cluster-support.js';
 import { contractAppOf, runtimeContract } from '../runtime-contract.js';
@@ -34,6 +34,8 @@ async function contractImage(): Promise<string> {
       repository: 'dormant/runtime-contract',
       tag: 'contract',
       layerDir: dir,
+      // As gitd makes a detected app's image: /app owned by the user its pods run as.
+      user: detectedAppUser,
       command: ['node', 'server.js'],
       now: new Date(0),
     });
