@@ -89,6 +89,12 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { registry: string; what: string; status: number; body: string }) => `the registry ${o.registry} refused ${o.what} (HTTP ${o.status}: ${o.body})`,
   },
+  imageUnrunnable: {
+    code: 'BUILD_IMAGE_UNRUNNABLE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { image: string; reason: string }) => `the image ${o.image} cannot be run here: ${o.reason}; fix the Dockerfile and push again`,
+  },
   registryMissingBase: {
     code: 'BUILD_REGISTRY_MISSING_BASE',
     httpStatus: 422,

@@ -10,6 +10,7 @@ import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
 import { openHostSandbox } from '../sandbox/index.js';
+import { ImageTrees } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
 
 export interface UpParts {
@@ -33,6 +34,8 @@ export interface RunningUp {
   readonly metrics: Server | undefined;
   readonly sshPort: number;
   readonly activator: Activator | undefined;
+  /** Dockerfile apps' images run in the sandbox (bubblewrap works here), not as podman containers. */
+  readonly imagesInSandbox: boolean;
   /** Stops everything in the reverse order of its start. */
   stopAll(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   let metrics: Server | undefined;
   let activator: Activator | undefined;
   let sshPort = settings.sshPort;
+  let imagesInSandbox = false;
   try {
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
     store = kube
@@ -92,6 +96,10 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     // Tenants' replicas run sandboxed, or not at all, unless the user said otherwise (on Kubernetes the pod is the sandbox).
     const sandbox = kube || upFlags.insecureNoSandbox ? undefined : openHostSandbox(settings.stateDir);
     if (!kube && upFlags.insecureNoSandbox) log.warn('--insecure-no-sandbox: tenants\' code runs with Dormant\'s rights; it can read its keys and every app');
+    imagesInSandbox = sandbox?.bwrap !== undefined;
+    // One for the runtime and gitd: each image is unpacked once, and neither removes a tree the other uses.
+    const imageTrees = new ImageTrees(settings.stateDir);
+    if (sandbox && !sandbox.bwrap) log.warn(`Dockerfile apps run as podman containers, not in the sandbox: ${sandbox.imagesProblem}`);
     if (sandbox?.limitsProblem) log.warn(`replicas, builds and hooks run without memory, CPU and process limits: ${sandbox.limitsProblem}`);
     // After the runtime has stopped its replicas (stops run in reverse).
     if (sandbox) stops.push(async () => sandbox.cgroups?.close());
@@ -99,7 +107,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     let writesStatus = () => !split;
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, ...(sandbox ? { sandbox } : {}) });
+      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, imageTrees, ...(sandbox ? { sandbox } : {}) });
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;
@@ -178,7 +186,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(imageRegistry ? { registry: imageRegistry } : {}),
         buildTimeoutMs: upFlags.buildTimeoutMs,
         hookTimeoutMs: upFlags.hookTimeoutMs,
-        ...(sandbox ? { sandbox } : {}),
+        ...(sandbox ? { sandbox, imageTrees } : {}),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
       stops.push(() => gitd.close());
@@ -197,5 +205,5 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     await stopAll();
     throw error;
   }
-  return { store, metrics, sshPort, activator, stopAll };
+  return { store, metrics, sshPort, activator, imagesInSandbox, stopAll };
 }

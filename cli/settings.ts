@@ -45,6 +45,8 @@ export interface RuntimeRecord {
   readonly domain?: string;
   /** Started with --insecure-no-sandbox: replicas run with Dormant's rights (said by `dormant apps`). */
   readonly unsandboxed?: true;
+  /** Dockerfile apps' images run in the sandbox (else as podman containers), said by `dormant apps`. */
+  readonly imagesInSandbox?: true;
 }
 
 export const runtimeRecordFile = (stateDir: string) => join(stateDir, 'runtime.json');
@@ -53,7 +55,7 @@ export async function readRuntimeRecord(stateDir: string): Promise<RuntimeRecord
   try {
     const record = JSON.parse(await readFile(runtimeRecordFile(stateDir), 'utf8')) as RuntimeRecord;
     const domain = typeof record.domain === 'string' ? { domain: record.domain } : {};
-    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain, ...(record.unsandboxed === true ? { unsandboxed: true } : {}) };
+    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain, ...(record.unsandboxed === true ? { unsandboxed: true } : {}), ...(record.imagesInSandbox === true ? { imagesInSandbox: true } : {}) };
   } catch {
     return { runtime: 'local' };
   }

@@ -7,6 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { ImageTrees } from '../builder/index.js';
 import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
@@ -34,6 +35,8 @@ export interface PushPipelineOptions {
   readonly buildTimeoutMs?: number;
   /** Default 10 min per postDeploy hook. */
   readonly hookTimeoutMs?: number;
+  /** Dockerfile apps' images unpacked for the sandbox (shared with the local runtime): their hooks run over them. */
+  readonly imageTrees?: ImageTrees;
   /** A registry (host:port) to push each revision's image to, for clusters; none: no image step. */
   readonly registry?: string;
 }

@@ -42,6 +42,8 @@ export interface Imaged extends CheckedOut {
 /** The new revision serves; `previous` served before it, if any. */
 export interface RolledOut {
   readonly previous: string | undefined;
+  /** The release's local image, for a Dockerfile app: its hooks run over it. */
+  readonly image?: string;
 }
 
 const indent = (line: string) => `       ${line}`;
@@ -170,7 +172,7 @@ const image: Step<Push, CheckedOut, Imaged> = {
 /** New replicas ready before old ones drain; at zero, one replica proves it starts. */
 const deploy: Step<Push, Imaged, RolledOut> = {
   name: 'deploy',
-  async run({ request, options, journal, revisionName }) {
+  async run({ request, options, journal, revisionName }, imaged) {
     const previous = request.app.status?.readyRevision;
     request.progress(`-----> Starting ${revisionName}`);
     try {
@@ -180,7 +182,7 @@ const deploy: Step<Push, Imaged, RolledOut> = {
       for (const line of message.split('\n')) request.progress(indent(line));
       throw new StepFailed(message, `deploy failed: ${message.split('\n')[0]}`);
     }
-    return { previous };
+    return { previous, ...(imaged.plan.kind === 'dockerfile' && journal.revision.spec.image !== undefined ? { image: journal.revision.spec.image } : {}) };
   },
 };
 
@@ -197,7 +199,7 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
       // In the app's sandbox, over its new release (changes to it thrown away), with the app's config: the hook can harm only its app.
       const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-hook-${index}`);
       const home = join(runFolder, 'home');
-      const env = tenantEnv(hostEnv, {
+      let env = tenantEnv(hostEnv, {
         ...app.spec.run.env,
         PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
         HOME: home,
@@ -209,9 +211,22 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
       let failure: string | undefined;
       let sandbox: TenantSandbox | undefined;
       try {
-        sandbox = options.sandbox
-          ? await prepareTenantRun(options.sandbox, { app: app.metadata.name, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir })
-          : undefined;
+        // A Dockerfile app's hook runs over its image (as its replicas do), with the image's environment and none of the host's.
+        const owner = options.sandbox?.ids.idOf(app.metadata.name);
+        const tree = rolledOut.image !== undefined && options.sandbox?.bwrap && options.imageTrees && owner !== undefined ? await options.imageTrees.ensure(app.metadata.name, rolledOut.image, { uid: owner, gid: owner }) : undefined;
+        if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+        sandbox = !options.sandbox
+          ? undefined
+          : tree
+            ? await prepareTenantRun(options.sandbox, {
+                app: app.metadata.name,
+                folder: runFolder,
+                release: { path: join(tree.root, tree.config.workdir), writes: 'overlay' },
+                writable: [home],
+                cwd: tree.config.workdir,
+                image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, ...(tree.writableHome ? { home: tree.writableHome } : {}) },
+              })
+            : await prepareTenantRun(options.sandbox, { app: app.metadata.name, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir });
         if (!sandbox) await mkdir(home, { recursive: true });
         const command = ['/bin/sh', '-c', hook];
         const confined = sandbox?.confine(command, env);

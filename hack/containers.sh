@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container tooling for Dormant on Debian 12: podman with runc (crun refuses this cgroup
-# layout), mmdebstrap for base images, docker-registry for a local registry. Installs what
+# layout), bubblewrap to run images in the sandbox, mmdebstrap for base images, docker-registry for a local registry. Installs what
 # is missing (as root), writes Dormant's containers.conf and prints its path; Dormant's
 # podman calls use it through CONTAINERS_CONF, so /etc is left alone.
 set -euo pipefail
@@ -11,6 +11,8 @@ command -v runc >/dev/null || missing+=(runc)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+# bubblewrap runs Dockerfile apps' images in the sandbox (podman only builds them).
+command -v bwrap >/dev/null || missing+=(bubblewrap)
 # --init: the app is not PID 1 in its container, so SIGTERM stops it as on the host.
 [ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || missing+=(catatonit)
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -10,7 +10,7 @@ import { formatTable } from './report.js';
 import type { Scenario, ScenarioResult } from './scenario.js';
 import { burst } from './scenarios/burst.js';
 import { cold } from './scenarios/cold.js';
-import { containerCold } from './scenarios/container-cold.js';
+import { dockerfileCold } from './scenarios/dockerfile-cold.js';
 import { deploy } from './scenarios/deploy.js';
 import { k8sCold } from './scenarios/k8s-cold.js';
 import { push } from './scenarios/push.js';
@@ -19,7 +19,7 @@ import { trickle } from './scenarios/trickle.js';
 import { warm } from './scenarios/warm.js';
 import { BenchSetupError, ensureTools } from './tools.js';
 
-const scenarios: readonly Scenario[] = [push, warm, cold, containerCold, burst, step, deploy, trickle, k8sCold];
+const scenarios: readonly Scenario[] = [push, warm, cold, dockerfileCold, burst, step, deploy, trickle, k8sCold];
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
 function usage(): string {
@@ -44,7 +44,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`unknown scenario ${unknown.join(', ')}\n${usage()}\n`);
     return 2;
   }
-  const chosen = names.length === 0 ? scenarios : scenarios.filter((s) => names.includes(s.name));
+  const chosen = names.length === 0 ? scenarios : scenarios.filter((s) => names.includes(s.name) || (s.alsoWith ?? []).some((name) => names.includes(name)));
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const tools = ensureTools(log);
   await mkdir(resultsDir, { recursive: true });

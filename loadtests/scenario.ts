@@ -30,7 +30,9 @@ export interface ScenarioResult {
 }
 
 export interface Scenario {
-  readonly name: 'warm' | 'cold' | 'container_cold' | 'k8s_cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
+  readonly name: 'warm' | 'cold' | 'dockerfile_cold' | 'k8s_cold' | 'burst' | 'step' | 'deploy' | 'trickle' | 'push';
+  /** Also run when one of these is asked for (`cold` reports a detected and a Dockerfile app). */
+  readonly alsoWith?: readonly Scenario['name'][];
   readonly summary: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }

@@ -22,6 +22,9 @@ export interface HostSandbox {
   /** Where sandboxes are limited in memory, CPU and processes; none when the host offers no cgroup v1 controllers (limitsProblem says why). */
   readonly cgroups: HostCgroups | undefined;
   readonly limitsProblem: string | undefined;
+  /** bubblewrap, which runs Dockerfile apps' images (SandboxSpec.image); none when missing or refused here (imagesProblem says why). */
+  readonly bwrap: string | undefined;
+  readonly imagesProblem: string | undefined;
 }
 
 const find = (names: readonly string[]) => names.find((path) => existsSync(path));
@@ -61,6 +64,8 @@ export function openHostSandbox(stateDir: string): HostSandbox {
   const state = realpathSync(resolve(stateDir));
   const hidden = [...new Set([state, '/root', '/home', homedir()])].filter((path) => existsSync(path));
   tryOnce(tools);
+  const bwrap = find(['/usr/bin/bwrap', '/bin/bwrap']);
+  const imagesProblem = bwrap === undefined ? 'bubblewrap is not installed (apt-get install bubblewrap)' : tryOnce(tools, bwrap);
   const ids = AppIds.open(stateDir);
   const cgroups = HostCgroups.open(createHash('sha256').update(state).digest('hex').slice(0, 12));
   return {
@@ -69,11 +74,17 @@ export function openHostSandbox(stateDir: string): HostSandbox {
     ids,
     cgroups: cgroups instanceof HostCgroups ? cgroups : undefined,
     limitsProblem: cgroups instanceof HostCgroups ? undefined : cgroups.problem,
+    bwrap: imagesProblem === undefined ? bwrap : undefined,
+    imagesProblem,
   };
 }
 
-/** Runs one sandbox over a scratch folder: namespaces, mounts and overlayfs all work, or the reason. */
-function tryOnce(tools: SandboxSpec['tools']): void {
+/**
+ * Runs one sandbox over a scratch folder: namespaces, mounts and overlayfs all work, or
+ * SANDBOX_UNAVAILABLE. With bwrap, one over an image's tree instead (the host's root stands
+ * in for it): returns why it failed, as images can still run another way.
+ */
+function tryOnce(tools: SandboxSpec['tools'], bwrap?: string): string | undefined {
   const scratch = mkdtempSync(join(tmpdir(), 'dormant-sandbox-check-'));
   try {
     for (const folder of ['release', 'upper', 'work', 'home']) mkdirSync(join(scratch, folder));
@@ -86,6 +97,7 @@ function tryOnce(tools: SandboxSpec['tools']): void {
       cwd: join(scratch, 'release'),
       command: ['/bin/true'],
       tools,
+      ...(bwrap ? { image: { root: '/', uid: 0, gid: 0, bwrap } } : {}),
     };
     writeFileSync(join(scratch, 'fstab'), sandboxFstab(spec));
     const [program = '', ...args] = sandboxCommand(spec, join(scratch, 'fstab'));
@@ -99,8 +111,10 @@ function tryOnce(tools: SandboxSpec['tools']): void {
     }
     if (tried.status !== 0) {
       const said = tried.error?.message ?? ((tried.stderr ?? '').toString().trim().split('\n')[0] || `exit ${tried.status}`);
+      if (bwrap) return `a test sandbox under bubblewrap failed (${said})`;
       throw sandboxErrors.unavailable({ reason: `a test sandbox failed (${said})` });
     }
+    return undefined;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 export { AppIds, allocateAppId, appIdRange, parseAppIds } from './app-ids.js';
 export { sandboxErrors } from './errors.js';
 export { type HostFacts, type HostSandbox, openHostSandbox, sandboxProblem } from './host-sandbox.js';
-export { type SandboxSpec, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
+export { type SandboxSpec, sandboxCommand, sandboxEnvArgs, sandboxEnvInput, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
 export { type Confine, type ConfinedCommand, prepareTenantRun, type TenantRun, type TenantSandbox, tenantEnv, tenantHostVariables } from './tenant-run.js';
 export { cgroupFiles, HostCgroups, ownCgroupFolders } from './host-cgroups.js';
 export { buildLimits, type CgroupLimits, cpuMillis, cpuPeriodMicros, memoryBytes, type Resources, replicaDefaults, replicaLimits } from './limits.js';

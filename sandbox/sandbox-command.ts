@@ -41,7 +41,24 @@ export interface SandboxSpec {
    * the command starts when a line arrives on its stdin (an end of input instead: it exits).
    */
   readonly gated?: boolean;
-  /** Where the command starts. */
+  /**
+   * Run over an image's unpacked tree instead of the host's root (a Dockerfile app): after
+   * the root part, bubblewrap (as the app's uid, in a user namespace of its own) makes the
+   * tree the root, read-only, with its own /proc, /dev and /tmp, the app folder
+   * (appFolder, its `at` the image's WORKDIR) and the replica's home (writable[0], at
+   * `home`) writable; the command is the image's, found in the tree. The host's root is
+   * gone from its view (pivot_root), not only covered.
+   */
+  readonly image?: {
+    readonly root: string;
+    /** The image's user inside the sandbox (mapped to uid and gid above). */
+    readonly uid: number;
+    readonly gid: number;
+    /** Where writable[0] appears, when the image's user has a home folder. */
+    readonly home?: string;
+    readonly bwrap: string;
+  };
+  /** Where the command starts (inside the image's tree for an image). */
   readonly cwd: string;
   readonly command: readonly string[];
   /** util-linux's programs (found once at start). */
@@ -63,6 +80,22 @@ export function sandboxEnvScript(env: Readonly<Record<string, string | undefined
   let script = '';
   for (const [name, value] of Object.entries(env)) if (value !== undefined && variableName.test(name)) script += `export ${name}=${shellWord(value)}\n`;
   return script;
+}
+
+/**
+ * The tenant's environment for an image's sandbox: bubblewrap's own arguments, read from
+ * fd 3 (`--args 3`, NUL-separated) by bubblewrap running as the app's uid, never seen by a
+ * root process. Pure.
+ */
+export function sandboxEnvArgs(env: Readonly<Record<string, string | undefined>>): string {
+  let args = '--clearenv\0';
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && variableName.test(name) && !value.includes('\0')) args += `--setenv\0${name}\0${value}\0`;
+  return args;
+}
+
+/** What fd 3 of the sandbox gets: the tenant's environment, as the spec's last step reads it. Pure. */
+export function sandboxEnvInput(spec: Pick<SandboxSpec, 'image'>, env: Readonly<Record<string, string | undefined>>): string {
+  return spec.image ? sandboxEnvArgs(env) : sandboxEnvScript(env);
 }
 
 /** After setpriv: the tenant's variables from fd 3 (until its end), fd 3 closed, then the command in place of this shell. */
@@ -97,8 +130,11 @@ export function sandboxFstab(spec: SandboxSpec): string {
   const line = (source: string, target: string, type: string, options: string) => `${fstabField(source)} ${fstabField(target)} ${type} ${options} 0 0`;
   const tmpfs = 'nosuid,nodev';
   const app = spec.appFolder;
+  const image = spec.image;
   const lines = [
-    line('dormant-keep', '/dev/shm', 'tmpfs', `mode=0700,${tmpfs}`),
+    // Over an image, bubblewrap (the app's uid) binds what is kept here: it must reach it.
+    line('dormant-keep', '/dev/shm', 'tmpfs', `mode=${image ? '0755' : '0700'},${tmpfs}`),
+    ...(image ? [line(image.root, `${keep}/root`, 'none', 'bind,ro,X-mount.mkdir')] : []),
     // Commas separate options: overlay's folders are escaped the way the kernel reads them.
     ...(app ? [line('overlay', `${keep}/app`, 'overlay', `lowerdir=${overlayPath(app.release)},upperdir=${overlayPath(app.upper)},workdir=${overlayPath(app.work)},X-mount.mkdir`)] : []),
     ...spec.writable.map((path, i) => line(path, `${keep}/w${i}`, 'none', 'bind,X-mount.mkdir')),
@@ -106,9 +142,10 @@ export function sandboxFstab(spec: SandboxSpec): string {
     line('dormant-var-tmp', '/var/tmp', 'tmpfs', `mode=1777,${tmpfs}`),
     // Under the private /tmp or /var/tmp, a path is hidden already (and gone: nothing to mount on).
     ...spec.hidden.filter((path) => !privateFolders.some((folder) => path === folder || path.startsWith(`${folder}/`))).map((path) => line('dormant-hidden', path, 'tmpfs', `mode=0755,${tmpfs}`)),
-    ...(app ? [line(`${keep}/app`, app.at, 'none', 'bind,X-mount.mkdir')] : []),
-    ...spec.writable.map((path, i) => line(`${keep}/w${i}`, path, 'none', 'bind,X-mount.mkdir')),
-    line('dormant-shm', '/dev/shm', 'tmpfs', `mode=1777,${tmpfs}`),
+    // Over an image, bubblewrap puts them in place (imageSandbox), in its own root.
+    ...(app && !image ? [line(`${keep}/app`, app.at, 'none', 'bind,X-mount.mkdir')] : []),
+    ...(image ? [] : spec.writable.map((path, i) => line(`${keep}/w${i}`, path, 'none', 'bind,X-mount.mkdir'))),
+    ...(image ? [] : [line('dormant-shm', '/dev/shm', 'tmpfs', `mode=1777,${tmpfs}`)]),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -128,11 +165,32 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
     // In the PID namespace, $$ is 1: this shell, as the kernel reads the pid in the writer's namespace.
     ...(spec.cgroupProcs ?? []).map((file) => `echo $$ > ${shellWord(file)}`),
     `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
-    `cd ${shellWord(spec.cwd)}`,
+    ...(spec.image ? [] : [`cd ${shellWord(spec.cwd)}`]),
     ...(spec.gated ? ['read -r _ || exit 0', 'exec </dev/null'] : []),
     'set +e',
-    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- /bin/sh -c ${shellWord(unprivilegedStart)} dormant-app "$@" & wait $!`,
+    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ${unprivileged(spec)} "$@" & wait $!`,
   ].join('\n');
+}
+
+/** What runs after setpriv, before the command: the environment's reader (the host's root), or bubblewrap over the image. */
+function unprivileged(spec: SandboxSpec): string {
+  const image = spec.image;
+  if (!image) return `/bin/sh -c ${shellWord(unprivilegedStart)} dormant-app`;
+  const app = spec.appFolder;
+  const home = image.home !== undefined && spec.writable.length > 0 ? image.home : undefined;
+  return [
+    image.bwrap,
+    // The environment first: --clearenv, then one --setenv per variable.
+    '--args 3',
+    // Its own user namespace, where the image's user is the app's uid (and owns what the image gave it: builder/image-trees.ts), and its own PID namespace, for a /proc of its own.
+    `--unshare-user --uid ${image.uid} --gid ${image.gid} --unshare-pid --die-with-parent`,
+    `--ro-bind ${keep}/root /`,
+    '--proc /proc --dev /dev --tmpfs /tmp',
+    ...(app ? [`--bind ${keep}/app ${shellWord(app.at)}`] : []),
+    ...(home !== undefined ? [`--bind ${keep}/w0 ${shellWord(home)}`] : []),
+    `--chdir ${shellWord(spec.cwd)}`,
+    '--',
+  ].join(' ');
 }
 
 /**

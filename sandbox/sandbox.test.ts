@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { allocateAppId, parseAppIds } from './app-ids.js';
 import type { HostSandbox } from './host-sandbox.js';
 import { sandboxProblem } from './host-sandbox.js';
-import { fstabField, type SandboxSpec, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv, shellWord } from './sandbox-command.js';
+import { fstabField, type SandboxSpec, sandboxCommand, sandboxEnvArgs, sandboxEnvInput, sandboxEnvScript, sandboxFstab, sandboxRootEnv, shellWord } from './sandbox-command.js';
 import { prepareTenantRun, tenantEnv } from './tenant-run.js';
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
@@ -101,6 +101,47 @@ describe('sandboxCommand', () => {
     assert.equal(shellWord("it's"), `'it'"'"'s'`);
     const script = sandboxCommand(spec({ cwd: "/state/it's" }), '/f').find((a) => a.includes('set -e')) ?? '';
     assert.match(script, /cd '\/state\/it'"'"'s'/);
+  });
+});
+
+describe('a sandbox over an image (bubblewrap)', () => {
+  const imageSpec = spec({
+    appFolder: { release: '/state/images/trees/box/abc/root/app', upper: '/state/replicas/r1/app/upper', work: '/state/replicas/r1/app/work', at: '/app' },
+    cwd: '/app',
+    image: { root: '/state/images/trees/box/abc/root', uid: 1000, gid: 1000, home: '/home/node', bwrap: '/usr/bin/bwrap' },
+  });
+  it('keeps the tree (read-only), the WORKDIR overlay and the home where bubblewrap, as the app uid, can reach them; hides the host paths; binds nothing back on the host', () => {
+    const lines = sandboxFstab(imageSpec).trim().split('\n');
+    assert.deepEqual(
+      lines.map((line) => line.split(' ').slice(0, 2).join(' ')),
+      [
+        'dormant-keep /dev/shm',
+        '/state/images/trees/box/abc/root /dev/shm/.dormant-sandbox/root',
+        'overlay /dev/shm/.dormant-sandbox/app',
+        '/state/replicas/r1/home /dev/shm/.dormant-sandbox/w0',
+        'dormant-tmp /tmp',
+        'dormant-var-tmp /var/tmp',
+        'dormant-hidden /state',
+        'dormant-hidden /root',
+        'dormant-hidden /home',
+      ],
+    );
+    assert.match(lines[0] ?? '', /mode=0755/);
+    assert.match(lines[1] ?? '', / none bind,ro,X-mount\.mkdir /);
+    assert.match(lines[2] ?? '', /lowerdir=\/state\/images\/trees\/box\/abc\/root\/app,/);
+  });
+  it('drops to the app uid, then bubblewrap maps the image user to it and makes the tree the root, with the environment from fd 3 and nothing of the host', () => {
+    const script = sandboxCommand(imageSpec, '/f').find((a) => a.includes('set -e')) ?? '';
+    assert.doesNotMatch(script, /^cd /m, 'the root part does not enter the image path on the host');
+    assert.match(
+      script,
+      /--no-new-privs -- \/usr\/bin\/bwrap --args 3 --unshare-user --uid 1000 --gid 1000 --unshare-pid --die-with-parent --ro-bind \/dev\/shm\/\.dormant-sandbox\/root \/ --proc \/proc --dev \/dev --tmpfs \/tmp --bind \/dev\/shm\/\.dormant-sandbox\/app '\/app' --bind \/dev\/shm\/\.dormant-sandbox\/w0 '\/home\/node' --chdir '\/app' -- "\$@" & wait \$!/,
+    );
+  });
+  it('gives the environment as bubblewrap arguments: cleared, then one --setenv each; a name it could not take is left out', () => {
+    assert.equal(sandboxEnvArgs({ PORT: '8080', 'NOT OK': 'x', GREETING: "it's $HOME" }), "--clearenv\x00--setenv\x00PORT\x008080\x00--setenv\x00GREETING\x00it's $HOME\x00");
+    assert.equal(sandboxEnvInput(imageSpec, { A: '1' }), sandboxEnvArgs({ A: '1' }));
+    assert.equal(sandboxEnvInput(spec(), { A: '1' }), sandboxEnvScript({ A: '1' }));
   });
 });
 

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { sandboxErrors } from './errors.js';
 import type { HostSandbox } from './host-sandbox.js';
 import { buildLimits } from './limits.js';
-import { type SandboxSpec, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
+import { type SandboxSpec, sandboxCommand, sandboxEnvInput, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
 
 export interface TenantRun {
   readonly app: string;
@@ -22,6 +22,12 @@ export interface TenantRun {
   /** Further folders the run may write, given to the app's uid (a build cache, a home). */
   readonly writable: readonly string[];
   readonly cwd: string;
+  /**
+   * Run over an image's unpacked tree (a Dockerfile app's hook) instead of the host's root:
+   * the release is then the tree's WORKDIR (release.path, seen at `workdir`), cwd is inside
+   * the image, and writable[0] is its user's home (at `home`). Needs HostSandbox.bwrap.
+   */
+  readonly image?: { readonly root: string; readonly uid: number; readonly gid: number; readonly workdir: string; readonly home?: string };
 }
 
 /** A command as the sandbox runs it: its argv and environment (root's, fixed), and what to write to its fd 3 (the tenant's environment). */
@@ -49,6 +55,8 @@ const run = promisify(execFile);
  */
 export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRun): Promise<TenantSandbox> {
   const uid = sandbox.ids.idOf(tenantRun.app);
+  const overImage = tenantRun.image;
+  if (overImage && !sandbox.bwrap) throw sandboxErrors.unavailable({ reason: `an image cannot run in the sandbox here: ${sandbox.imagesProblem ?? 'bubblewrap is missing'}` });
   const release = resolve(tenantRun.release.path);
   await mkdir(tenantRun.folder, { recursive: true, mode: 0o700 });
   for (const folder of tenantRun.writable) {
@@ -70,12 +78,26 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
     await mkdir(upper, { recursive: true });
     await mkdir(work, { recursive: true });
     await chown(upper, uid, uid);
-    appFolder = { release, upper, work, at: release };
+    appFolder = { release, upper, work, at: overImage ? overImage.workdir : release };
   }
   const fstab = join(tenantRun.folder, 'sandbox.fstab');
   const cgroupId = basename(tenantRun.folder);
   const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
-  const base = { uid, gid: uid, writable, hidden: sandbox.hidden, cwd: tenantRun.cwd, tools: sandbox.tools, ...(appFolder ? { appFolder } : {}), ...(cgroupProcs ? { cgroupProcs } : {}) };
+  const image: SandboxSpec['image'] =
+    overImage && sandbox.bwrap ? { root: overImage.root, uid: overImage.uid, gid: overImage.gid, bwrap: sandbox.bwrap, ...(overImage.home !== undefined ? { home: overImage.home } : {}) } : undefined;
+  // Over an image, its root cannot take an overlay: the WORKDIR '/' gets none.
+  if (image && overImage?.workdir === '/') appFolder = undefined;
+  const base = {
+    uid,
+    gid: uid,
+    writable,
+    hidden: sandbox.hidden,
+    cwd: tenantRun.cwd,
+    tools: sandbox.tools,
+    ...(appFolder ? { appFolder } : {}),
+    ...(cgroupProcs ? { cgroupProcs } : {}),
+    ...(image ? { image } : {}),
+  };
   try {
     await writeFile(fstab, sandboxFstab({ ...base, command: [] }), { mode: 0o600 });
   } catch (error) {
@@ -83,7 +105,7 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
     throw error;
   }
   return {
-    confine: (command, env) => ({ argv: sandboxCommand({ ...base, command }, fstab), env: sandboxRootEnv, input3: sandboxEnvScript(env) }),
+    confine: (command, env) => ({ argv: sandboxCommand({ ...base, command }, fstab), env: sandboxRootEnv, input3: sandboxEnvInput(base, env) }),
     async done() {
       sandbox.cgroups?.remove(cgroupId);
       await rm(tenantRun.folder, { recursive: true, force: true });

@@ -92,6 +92,13 @@ setsid sleep 302 </dev/null >/dev/null 2>&1 &
 sleep 303
 `;
 
+/** The same for a Dockerfile app: it runs over its image, whose node is the image's. */
+const dockerfileApp = (version: string): Record<string, string> => ({
+  Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n',
+  'server.js': forkingApp(version)['server.js'] ?? '',
+});
+const imageSlowScript = (signalPort: number, mark: string) => slowScript(signalPort, mark).replace(`"${process.execPath}"`, 'node');
+
 interface Revisions {
   metadata: { name: string };
   status?: { phase: string; reason?: string; steps: { name: string; state: string }[] };
@@ -119,9 +126,11 @@ async function setup() {
 }
 
 /** kill -9 of Dormant; then every process it started (marked, or a replica of app: its HOME is in the state folder) must be gone. */
-async function killDormant(up: UpProcess, at: { mark: string; app: string; stateDir: string }, pushing: Promise<RunResult>): Promise<void> {
+async function killDormant(up: UpProcess, at: { mark: string; app: string; stateDir: string; overImage?: boolean }, pushing: Promise<RunResult>): Promise<void> {
   const { mark, app } = at;
-  const replica = (env: readonly string[]) => env.includes(`DORMANT_APP=${app}`) && env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`));
+  // Over an image, HOME is the image's: its replicas and hook carry the mark from the App's env instead.
+  const replica = (env: readonly string[]) =>
+    env.includes(`DORMANT_APP=${app}`) && (at.overImage ? env.includes(`${markName}=${mark}`) : env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`)));
   const build = processesWithEnv(markName, mark).filter((pid) => pid !== up.child.pid);
   const replicas = processesWhere(replica);
   // Sandboxes' root parts (a warm sandbox waiting among them) carry none of the app's environment: their shells name their fstab in the state folder.
@@ -219,6 +228,34 @@ describe('kill -9 of Dormant during a push', () => {
     assert.equal(previous?.status?.phase, 'Ready');
     assert.ok(!existsSync(join(releases, 'hooked-00002')), 'the interrupted release folder is gone');
     assert.deepEqual(await get(ports.http, 'hooked'), { status: 200, body: 'h1' });
+    again.child.kill('SIGTERM');
+    await once(again.child, 'exit');
+  });
+
+  it('a Dockerfile app mid-postDeploy: the hook over its image and its replicas die, and what they started; the previous revision serves after the next start', async () => {
+    const { work, stateDir, adminKey, ports, mark, remote } = await setup();
+    const up = await startUp(stateDir, ports, mark);
+    await writeFile(join(work, 'dhooked.yaml'), `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: dhooked}\nspec:\n  run: {env: {${markName}: "${mark}"}}\n`);
+    assert.equal((await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'dhooked.yaml'), '--state-dir', stateDir])).code, 0);
+    const copy = await WorkingCopy.create(work, 'dhooked', adminKey);
+    await copy.commit(dockerfileApp('d1'), 'd1');
+    const first = await copy.push(remote('dhooked'));
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(await get(ports.http, 'dhooked'), { status: 200, body: 'd1' });
+
+    await writeFile(join(work, 'dhooked.yaml'), `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: dhooked}\nspec:\n  run: {env: {${markName}: "${mark}"}}\n  hooks: {postDeploy: ["sh hook.sh"]}\n`);
+    assert.equal((await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'dhooked.yaml'), '--state-dir', stateDir])).code, 0);
+    const hookStarted = await startedSignal('the hook started');
+    await copy.commit({ ...dockerfileApp('d2'), 'hook.sh': imageSlowScript(hookStarted.port, mark) }, 'd2 with a slow hook');
+    const pushing = copy.push(remote('dhooked'));
+    await hookStarted.arrived();
+    await killDormant(up, { mark, app: 'dhooked', stateDir, overImage: true }, pushing);
+
+    const again = await startUp(stateDir, ports, mark);
+    const [interrupted, previous] = await revisions(stateDir, 'dhooked');
+    assert.equal(interrupted?.status?.reason, 'Interrupted');
+    assert.equal(previous?.status?.phase, 'Ready');
+    assert.deepEqual(await get(ports.http, 'dhooked'), { status: 200, body: 'd1' });
     again.child.kill('SIGTERM');
     await once(again.child, 'exit');
   });

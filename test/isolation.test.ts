@@ -3,13 +3,14 @@
 // other app's environment, source and /proc/*/environ, Dormant's host key and admin keys,
 // append a key to the admin keys, write into the other app's release and build cache,
 // signal the other app's process and call Dormant's admin endpoint without its token.
-// Each attempt must fail, and the tenant's key must still push to its own app only.
-// Dockerfile apps' builds run in podman and are not covered yet (issue 19, next part).
+// Each attempt must fail, and the tenant's key must still push to its own app only. The
+// same attacks come from a detected Node app (its npm postinstall) and from a Dockerfile
+// app (its RUN step, in podman's build container; its hook and replica run over its image).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
@@ -33,7 +34,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const tryIt = async (what, f) => { try { return { what, outcome: 'done', value: String(await f()).slice(0, 200) }; } catch (e) { return { what, outcome: 'blocked', value: e.code || e.message }; } };
 async function attack(stage, params) {
-  const { state, victimPid, victimRelease, adminUrl } = params;
+  const { state, victimPid, victimRelease, adminUrl, hostHome, hostHomeEntry } = params;
   const environs = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
     try { environs.push(fs.readFileSync('/proc/' + pid + '/environ', 'utf8')); } catch {}
@@ -49,9 +50,9 @@ async function attack(stage, params) {
     await tryIt("write into the victim's release", () => fs.writeFileSync(path.join(victimRelease, 'pwned.js'), 'x')),
     await tryIt("write into the victim's build cache", () => fs.writeFileSync(path.join(state, 'cache', 'apps', 'victim', 'cache', 'pwned'), 'x')),
     await tryIt('signal the victim', () => process.kill(victimPid, 'SIGKILL')),
-    await tryIt("list root's home", () => {
-      const entries = fs.readdirSync('/root');
-      if (entries.length === 0) throw Object.assign(new Error('empty'), { code: 'HIDDEN' });
+    await tryIt("list the host's home", () => {
+      const entries = fs.readdirSync(hostHome);
+      if (!entries.includes(hostHomeEntry)) throw Object.assign(new Error('not the host home'), { code: 'HIDDEN' });
       return entries.join(',');
     }),
     await tryIt("call Dormant's admin endpoint without its token", async () => {
@@ -60,7 +61,9 @@ async function attack(stage, params) {
       return answer.status + ' ' + (await answer.text());
     }),
   ];
-  return { stage, uid: process.getuid(), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results };
+  // The uid as the host sees it: through its user namespace's map (the identity map where it has none).
+  const [inside, outside] = fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\\s+/).map(Number);
+  return { stage, uid: process.getuid(), hostUid: outside + (process.getuid() - inside), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results };
 }
 module.exports = { attack };
 if (require.main === module) {
@@ -85,6 +88,7 @@ require('node:http').createServer((q, s) => {
 interface AttackReport {
   stage: string;
   uid: number;
+  hostUid: number;
   pids: number;
   secretSeen: boolean;
   results: { what: string; outcome: string; value: string }[];
@@ -118,7 +122,9 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   );
   assert.equal((await d.dormant('apply', '-f', join(d.work, 'attacker.yaml'))).code, 0);
   const attacker = await WorkingCopy.create(d.work, 'attacker', tenantKey);
-  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}` };
+  // An entry of the host's home that no image's /root has, to tell the two apart.
+  await mkdir(join(homedir(), '.cache'), { recursive: true });
+  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache' };
   await attacker.commit({
     // A local dependency, so that npm installs, and the package's postinstall runs the attack.
     'package.json': JSON.stringify({ name: 'attacker', version: '1.0.0', scripts: { start: 'node server.js', postinstall: 'node attack.js build' }, dependencies: { helper: 'file:helper' } }),
@@ -141,7 +147,8 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   reports.push(JSON.parse(answer.body) as AttackReport);
 
   for (const report of reports) {
-    assert.notEqual(report.uid, 0, `the ${report.stage} does not run as root`);
+    assert.notEqual(report.hostUid, 0, `the ${report.stage} does not run as root`);
+    assert.equal(report.uid, report.hostUid, 'a detected app has no user namespace: its uid is the host uid');
     assert.notEqual(report.uid, victimUid, `nor as the other app (${report.stage})`);
     assert.ok(report.pids <= 8, `the ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
     assert.equal(report.secretSeen, false, `no other process's environment is readable (${report.stage})`);
@@ -157,6 +164,47 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   const elsewhere = await attacker.push(d.remote('victim'));
   assert.notEqual(elsewhere.code, 0);
   assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
+
+  // The same attacks from a Dockerfile app: its RUN step (in podman's build container), its hook and its replica (over its image, in the sandbox).
+  const dockerKey = await sshKey(d.work, 'docker-tenant');
+  const dockerPublicKey = (await runProgram('cat', [`${dockerKey}.pub`])).stdout.trim();
+  await writeFile(
+    join(d.work, 'dattacker.yaml'),
+    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: dattacker}\nspec:\n  git:\n    authorizedKeys: ["${dockerPublicKey}"]\n  hooks:\n    postDeploy: ["node attack.js hook"]\n`,
+  );
+  assert.equal((await d.dormant('apply', '-f', join(d.work, 'dattacker.yaml'))).code, 0);
+  const dockerAttacker = await WorkingCopy.create(d.work, 'dattacker', dockerKey);
+  await dockerAttacker.commit({
+    Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN node attack.js build\nCMD ["node", "server.js"]\n',
+    'attack.js': attackModule,
+    'attack-params.json': JSON.stringify(params),
+    'server.js': attackerServer,
+  });
+  const dockerPushed = await dockerAttacker.push(d.remote('dattacker'));
+  assert.equal(dockerPushed.code, 0, dockerPushed.stderr);
+  const dockerReports = [...dockerPushed.stderr.matchAll(/ATTACK-REPORT (\{.*\})/g)].map((match) => JSON.parse(match[1] ?? '') as AttackReport);
+  assert.deepEqual(
+    dockerReports.map((report) => report.stage),
+    ['build', 'hook'],
+    `the Dockerfile's RUN step and the hook each attacked:\n${dockerPushed.stderr}`,
+  );
+  const dockerAnswer = await d.get('dattacker', '/attack');
+  assert.equal(dockerAnswer.status, 200, dockerAnswer.body);
+  dockerReports.push(JSON.parse(dockerAnswer.body) as AttackReport);
+  const dockerUid = (JSON.parse(readFileSync(join(d.stateDir, 'app-ids.json'), 'utf8')) as Record<string, number>).dattacker;
+  for (const report of dockerReports) {
+    // podman builds as root in its own container (not this sandbox: README says so); the hook and replica are root only inside their user namespace.
+    if (report.stage !== 'build') assert.equal(report.hostUid, dockerUid, `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
+    assert.ok(report.pids <= 8, `the Dockerfile app's ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
+    assert.equal(report.secretSeen, false, `no other process's environment is readable (Dockerfile app's ${report.stage})`);
+    for (const result of report.results) assert.equal(result.outcome, 'blocked', `Dockerfile app's ${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
+  }
+  assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
+  assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
+  assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
+  const dockerElsewhere = await dockerAttacker.push(d.remote('victim'));
+  assert.notEqual(dockerElsewhere.code, 0);
+  assert.match(dockerElsewhere.stderr, /GITD_ACCESS_DENIED/);
 });
 
 it("an App's environment reaches only the app: LD_PRELOAD in it loads into no root process of the sandbox, in a build, hook or replica", async (t) => {

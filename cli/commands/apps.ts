@@ -11,7 +11,7 @@ export const appsList: Command = {
   name: 'apps',
   aliases: ['apps list'],
   usage: 'dormant apps [--output json|yaml]',
-  summary: 'List apps: URL, revision, processes, containers or pods, replicas, last request',
+  summary: 'List apps: URL, revision, processes, images (sandboxed), containers or pods, replicas, last request',
   args: 0,
   async run({ io, flags, output, store }) {
     const settings = await currentSettings(flags, io);
@@ -29,7 +29,7 @@ export const appsList: Command = {
           name: app.metadata.name,
           url: app.status?.url ?? appUrl(settings, app.metadata.name),
           revision: serving ?? null,
-          runsAs: revision === undefined ? null : onKubernetes ? 'pods' : revision.spec.image ? 'containers' : 'processes',
+          runsAs: revision === undefined ? null : onKubernetes ? 'pods' : !revision.spec.image ? 'processes' : runtimeRecord.imagesInSandbox && revision.spec.run.port === undefined ? 'images' : 'containers',
           image: revision?.spec.image ?? null,
           desiredReplicas: app.status?.desiredReplicas ?? 0,
           readyReplicas: readyReplicas(app),
@@ -47,7 +47,7 @@ export const appsList: Command = {
               r.name,
               r.url,
               r.revision ?? '<none>',
-              r.runsAs === 'containers' ? `containers (${r.image})` : (r.runsAs ?? '-'),
+              r.runsAs === 'containers' || r.runsAs === 'images' ? `${r.runsAs} (${r.image})` : (r.runsAs ?? '-'),
               `${r.readyReplicas}/${r.desiredReplicas}`,
               r.lastRequestTime ? `${formatAge(r.lastRequestTime, now)} ago` : 'never',
             ]),

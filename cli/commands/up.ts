@@ -94,6 +94,7 @@ export const up: Command = {
       domain: settings.domain,
       ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}),
       ...(unsandboxed ? { unsandboxed: true as const } : {}),
+      ...(runtimeName === 'local' && running.imagesInSandbox ? { imagesInSandbox: true as const } : {}),
     };
     await writeFileAtomic(runtimeRecordFile(settings.stateDir), `${JSON.stringify(runtimeRecord, null, 2)}\n`);
     await writeFileAtomic(upRecordFile(settings.stateDir), `${JSON.stringify(record, null, 2)}\n`);

@@ -25,13 +25,13 @@ export function firstByte(port: number, host: string, path = '/'): Promise<{ ms:
   });
 }
 
-/** The app's own boot, runs times: `node server.js` by hand until its port accepts a connection. */
-export async function bootsByHand(dir: string, runs: number): Promise<number[]> {
+/** The app's own boot, runs times: `node server.js` by hand (with the given node) until its port accepts a connection. */
+export async function bootsByHand(dir: string, runs: number, node = process.execPath): Promise<number[]> {
   const boots: number[] = [];
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
     const started = performance.now();
-    const app = spawn(process.execPath, ['server.js'], { cwd: dir, env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore' });
+    const app = spawn(node, ['server.js'], { cwd: dir, env: { PATH: process.env.PATH, PORT: String(port) }, stdio: 'ignore' });
     await waitForPort(port);
     boots.push(performance.now() - started);
     app.kill();

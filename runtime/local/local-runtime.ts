@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, containerResources, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
-import { type HostSandbox, replicaDefaults, replicaLimits, sandboxCommand, sandboxEnvScript, sandboxFstab, sandboxRootEnv } from '../../sandbox/index.js';
+import { type HostSandbox, replicaDefaults, replicaLimits, type SandboxSpec, sandboxCommand, sandboxEnvInput, sandboxFstab, sandboxRootEnv } from '../../sandbox/index.js';
+import { type ImageTree, ImageTrees, imageCommand } from '../../builder/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -49,6 +50,8 @@ export interface LocalRuntimeOptions {
   readonly sandbox?: HostSandbox;
   /** How many warm sandboxes (runtime/local/warm-sandboxes.ts) may wait at once, one per app at most; 0: none. */
   readonly warmSandboxes?: number;
+  /** Where Dockerfile apps' images are unpacked for the sandbox; shared with gitd, whose hooks run over them. Default: its own. */
+  readonly imageTrees?: ImageTrees;
 }
 
 interface Replica {
@@ -141,6 +144,8 @@ export class LocalRuntime implements Runtime {
   readonly #sandbox: HostSandbox | undefined;
   readonly #warm: WarmSandboxes;
   readonly #warmCapacity: number;
+  /** Dockerfile apps' images unpacked for the sandbox (builder/image-trees.ts). */
+  readonly #trees: ImageTrees;
   /** Apps whose warm sandbox is being made. */
   readonly #parking = new Set<string>();
   readonly #apps = new Map<string, AppState>();
@@ -166,6 +171,7 @@ export class LocalRuntime implements Runtime {
     this.#sandbox = options.sandbox;
     this.#warmCapacity = options.warmSandboxes ?? 64;
     this.#warm = new WarmSandboxes(this.#warmCapacity);
+    this.#trees = options.imageTrees ?? new ImageTrees(options.stateDir);
     // Nobody routes to the app any more, so nothing is in flight on its draining replicas.
     this.#endpoints = new EndpointsHub((app) => {
       for (const replica of this.#apps.get(app)?.replicas.values() ?? []) replica.release?.();
@@ -238,6 +244,7 @@ export class LocalRuntime implements Runtime {
         if (!state) continue;
         this.#log.info({ app: state.name }, 'app deleted: stopping its replicas');
         this.#forget(state, 'the app was deleted');
+        void this.#trees.removeApp(state.name).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot remove its image trees'));
         state.app = undefined;
         this.#status.forget(state.name);
       }
@@ -456,7 +463,7 @@ export class LocalRuntime implements Runtime {
 
   async #launch(state: AppState, revision: Revision): Promise<void> {
     // A warm sandbox of this revision and config, made ahead: only the app is left to start.
-    const warm = revision.spec.image ? undefined : this.#warm.take(state.name, state.app, revision);
+    const warm = this.#runsInSandbox(revision) ? this.#warm.take(state.name, state.app, revision) : undefined;
     const id = warm?.id ?? `${revision.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const replica: Replica = {
       id,
@@ -489,7 +496,7 @@ export class LocalRuntime implements Runtime {
         this.#changed(state);
         return;
       }
-      child.open(replica.port, sandboxEnvScript(this.#env(state, revision, id, this.#replicaHome(id, true), replica.port)));
+      child.open(replica.port, await this.#sandboxEnvInput(state, revision, id, replica.port));
       replica.startedAtMs = performance.now();
       void child.exited.then((exit) => this.#exited(state, replica, exit));
     } else {
@@ -534,8 +541,10 @@ export class LocalRuntime implements Runtime {
   async #spawn(state: AppState, revision: Revision, replica: Replica, options: { gated?: boolean } = {}): Promise<ReplicaProcess | 'not-started'> {
     const { id } = replica;
     const image = revision.spec.image;
-    const sandbox = image ? undefined : this.#sandbox;
+    // A Dockerfile app's image runs in the sandbox over its unpacked tree where bubblewrap works; else as a podman container.
+    const sandbox = this.#runsInSandbox(revision) ? this.#sandbox : undefined;
     const home = this.#replicaHome(id, sandbox !== undefined);
+    let tree: ImageTree | undefined;
     try {
       // A warm sandbox gets its port when it is taken.
       replica.port = options.gated ? 0 : await freePort();
@@ -546,25 +555,48 @@ export class LocalRuntime implements Runtime {
       this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
       return 'not-started';
     }
+    if (image && sandbox) {
+      try {
+        // Unpacked once per app and image (seconds, at its first start: the deploy's), then at once.
+        tree = await this.#trees.ensure(state.name, image, { uid: sandbox.ids.idOf(state.name), gid: sandbox.ids.idOf(state.name) });
+      } catch (error) {
+        // A replica that fails with the reason as its last line, so the rollout or the Ready condition says it.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#log.error({ app: state.name, err: error }, 'cannot unpack the image to run it');
+        if (options.gated) return 'not-started';
+        return new ReplicaProcess({
+          id,
+          cwd: home,
+          command: ['/bin/sh', '-c', 'echo "dormant: $1" >&2; exit 1', 'dormant', reason],
+          env: { ...sandboxRootEnv },
+          port: replica.port,
+          readinessPath: undefined,
+          onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
+        });
+      }
+    }
     if (replica.phase !== 'starting' || this.#closed) return 'not-started';
-    const env = this.#env(state, revision, id, home, replica.port);
-    const container = image
-      ? {
-          name: id,
-          image,
-          supervisor: this.#supervisor,
-          app: state.name,
-          hostPort: replica.port,
-          fixedPort: revision.spec.run.port,
-          env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
-          limits: replicaLimits(containerResources(revision.spec.run.resources)),
-        }
-      : undefined;
+    const env = tree ? this.#imageEnv(state, revision, tree, id, replica.port) : this.#env(state, revision, id, home, replica.port);
+    const container =
+      image && !sandbox
+        ? {
+            name: id,
+            image,
+            supervisor: this.#supervisor,
+            app: state.name,
+            hostPort: replica.port,
+            fixedPort: revision.spec.run.port,
+            env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
+            limits: replicaLimits(containerResources(revision.spec.run.resources)),
+          }
+        : undefined;
     if (container) this.#ranContainers = true;
-    let command = container ? containerCommand(container) : (revision.spec.run.command ?? []);
+    let command = container ? containerCommand(container) : tree ? imageCommand(tree.config) : (revision.spec.run.command ?? []);
+    let spec: SandboxSpec | undefined;
     if (sandbox) {
       try {
-        command = this.#sandboxed(sandbox, state.name, revision, id, home, command, options.gated === true);
+        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated === true, tree);
+        command = this.#sandboxed(spec, id);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
         sandbox.cgroups?.remove(id);
@@ -580,7 +612,7 @@ export class LocalRuntime implements Runtime {
       env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : sandbox ? { ...sandboxRootEnv } : env,
       ...(container ? { container: id } : {}),
       ...(sandbox ? { bound: true } : {}),
-      ...(sandbox && !options.gated ? { input3: sandboxEnvScript(env) } : {}),
+      ...(spec && !options.gated ? { input3: sandboxEnvInput(spec, env) } : {}),
       ...(options.gated ? { gated: true } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
@@ -590,11 +622,52 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
+   * Whether the revision's replicas run in the sandbox: a built release's whenever there is
+   * one; a Dockerfile app's image where bubblewrap works, unless it listens on a fixed port
+   * (spec.run.port), which needs a network of its own: a podman container then.
+   */
+  #runsInSandbox(revision: Revision): boolean {
+    if (!this.#sandbox) return false;
+    if (revision.spec.image === undefined) return true;
+    return this.#sandbox.bwrap !== undefined && revision.spec.run.port === undefined;
+  }
+
+  /** An image replica drained: the app's trees that neither its revision, one it may fall back to, nor a replica needs go (a tree is a whole image's files). */
+  #pruneTrees(state: AppState): void {
+    const images = new Set<string>();
+    for (const revision of [state.revision, state.rollout?.previous, ...[...state.replicas.values()].map((replica) => replica.revision)]) if (revision?.spec.image !== undefined) images.add(revision.spec.image);
+    void this.#trees.keepOnly(state.name, images).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot remove unused image trees'));
+  }
+
+  /** What a taken warm sandbox's fd 3 gets: the replica's environment, as its sandbox reads it. */
+  async #sandboxEnvInput(state: AppState, revision: Revision, id: string, port: number): Promise<string> {
+    const image = revision.spec.image;
+    if (image === undefined || !this.#sandbox) return sandboxEnvInput({}, this.#env(state, revision, id, this.#replicaHome(id, true), port));
+    const owner = this.#sandbox.ids.idOf(state.name);
+    const tree = await this.#trees.ensure(state.name, image, { uid: owner, gid: owner });
+    return sandboxEnvInput({ image: { root: tree.root, uid: 0, gid: 0, bwrap: '' } }, this.#imageEnv(state, revision, tree, id, port));
+  }
+
+  /** An image replica's environment: the image's ENV and its user's HOME, then the App's, then Dormant's; nothing of the host's. */
+  #imageEnv(state: AppState, revision: Revision, tree: ImageTree, id: string, port: number): Record<string, string> {
+    return {
+      ...tree.config.env,
+      HOME: tree.user.home,
+      ...state.app?.spec.run.env,
+      ...revision.spec.run.env,
+      PORT: String(port),
+      DORMANT_APP: state.name,
+      DORMANT_REVISION: revision.metadata.name,
+      DORMANT_REPLICA: id,
+    };
+  }
+
+  /**
    * Makes the app's warm sandbox for this revision and config, unless it has one: a replica
    * prepared in full but for its app, which waits. Off the wake-up path (after a replica is ready).
    */
   async #parkWarm(state: AppState, revision: Revision): Promise<void> {
-    if (!this.#sandbox || revision.spec.image || this.#closed || this.#warmCapacity === 0) return;
+    if (!this.#runsInSandbox(revision) || this.#closed || this.#warmCapacity === 0) return;
     if (this.#warm.has(state.name, state.app, revision) || this.#parking.has(state.name)) return;
     this.#parking.add(state.name);
     try {
@@ -646,14 +719,13 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
-   * The command line that runs command in a sandbox as the app's uid: its release as a
-   * writable overlay at its own path, its home, nothing of Dormant's state or other apps.
-   * Synchronous on purpose, as the rest of the wake-up path's preparation.
+   * The sandbox a replica runs in, as the app's uid: its release (or its image's WORKDIR)
+   * as a writable overlay, its home, nothing of Dormant's state or other apps. Synchronous
+   * on purpose, as the rest of the wake-up path's preparation.
    */
-  #sandboxed(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean): string[] {
+  #sandboxSpec(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean, tree: ImageTree | undefined): SandboxSpec {
     const uid = sandbox.ids.idOf(app);
     const folder = join(this.#stateDir, 'replicas', id);
-    const release = resolve(revision.spec.releaseDir ?? '');
     const upper = join(folder, 'app', 'upper');
     const work = join(folder, 'app', 'work');
     mkdirSync(upper, { recursive: true });
@@ -661,8 +733,30 @@ export class LocalRuntime implements Runtime {
     chownSync(home, uid, uid);
     chownSync(upper, uid, uid);
     const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(containerResources(revision.spec.run.resources)));
-    const spec = { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...(cgroupProcs ? { cgroupProcs } : {}), ...(gated ? { gated } : {}) };
-    const fstab = join(folder, 'sandbox.fstab');
+    const limited = { ...(cgroupProcs ? { cgroupProcs } : {}), ...(gated ? { gated } : {}) };
+    if (tree && sandbox.bwrap) {
+      const workdir = tree.config.workdir;
+      return {
+        uid,
+        gid: uid,
+        // The image's root cannot be an overlay's mount point: an app folder only where WORKDIR names one.
+        ...(workdir === '/' ? {} : { appFolder: { release: join(tree.root, workdir), upper, work, at: workdir } }),
+        writable: [home],
+        hidden: sandbox.hidden,
+        cwd: workdir,
+        command,
+        tools: sandbox.tools,
+        image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, bwrap: sandbox.bwrap, ...(tree.writableHome ? { home: tree.writableHome } : {}) },
+        ...limited,
+      };
+    }
+    const release = resolve(revision.spec.releaseDir ?? '');
+    return { uid, gid: uid, appFolder: { release, upper, work, at: release }, writable: [home], hidden: sandbox.hidden, cwd: release, command, tools: sandbox.tools, ...limited };
+  }
+
+  /** The sandbox's command line, its fstab written beside the replica's folders. */
+  #sandboxed(spec: SandboxSpec, id: string): string[] {
+    const fstab = join(this.#stateDir, 'replicas', id, 'sandbox.fstab');
     writeFileSync(fstab, sandboxFstab(spec), { mode: 0o600 });
     return sandboxCommand(spec, fstab);
   }
@@ -680,6 +774,7 @@ export class LocalRuntime implements Runtime {
       replica.release?.();
       state.replicas.delete(replica.id);
       void rm(join(this.#stateDir, 'replicas', replica.id), { recursive: true, force: true });
+      if (replica.revision.spec.image !== undefined && !this.#closed) this.#pruneTrees(state);
       this.#changed(state);
       return;
     }
