@@ -37,8 +37,10 @@ export interface SandboxSpec {
   /** The cgroup.procs files (host-cgroups.ts) the sandbox joins before the command starts, so all it starts is limited. */
   readonly cgroupProcs?: readonly string[];
   /**
-   * Prepared ahead (a warm sandbox): namespaces, cgroups and mounts are made at once, and
-   * the command starts when a line arrives on its stdin (an end of input instead: it exits).
+   * Prepared ahead (a warm sandbox): namespaces, cgroups, mounts, the drop to the app's uid
+   * (and bubblewrap's root over an image) are made at once, with the environment, and only
+   * the command's own start waits: for a line on file descriptor 4 (an end of input
+   * instead: the host's sandbox exits; Dormant kills a discarded one).
    */
   readonly gated?: boolean;
   /**
@@ -100,6 +102,8 @@ export function sandboxEnvInput(spec: Pick<SandboxSpec, 'image'>, env: Readonly<
 
 /** After setpriv: the tenant's variables from fd 3 (until its end), fd 3 closed, then the command in place of this shell. */
 const unprivilegedStart = 'eval "$(/bin/cat <&3)"; exec 3<&-; exec "$@"';
+/** The same, gated: the command starts once a line arrives on fd 4. */
+const gatedUnprivilegedStart = 'eval "$(/bin/cat <&3)"; exec 3<&-; read -r _ <&4 || exit 0; exec 4<&-; exec "$@"';
 
 /** A word for /bin/sh: single-quoted, with its single quotes spelled out. */
 export function shellWord(text: string): string {
@@ -166,7 +170,6 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
     ...(spec.cgroupProcs ?? []).map((file) => `echo $$ > ${shellWord(file)}`),
     `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
     ...(spec.image ? [] : [`cd ${shellWord(spec.cwd)}`]),
-    ...(spec.gated ? ['read -r _ || exit 0', 'exec </dev/null'] : []),
     'set +e',
     `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ${unprivileged(spec)} "$@" & wait $!`,
   ].join('\n');
@@ -175,7 +178,7 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
 /** What runs after setpriv, before the command: the environment's reader (the host's root), or bubblewrap over the image. */
 function unprivileged(spec: SandboxSpec): string {
   const image = spec.image;
-  if (!image) return `/bin/sh -c ${shellWord(unprivilegedStart)} dormant-app`;
+  if (!image) return `/bin/sh -c ${shellWord(spec.gated ? gatedUnprivilegedStart : unprivilegedStart)} dormant-app`;
   const app = spec.appFolder;
   const home = image.home !== undefined && spec.writable.length > 0 ? image.home : undefined;
   return [
@@ -184,6 +187,8 @@ function unprivileged(spec: SandboxSpec): string {
     '--args 3',
     // Its own user namespace, where the image's user is the app's uid (and owns what the image gave it: builder/image-trees.ts), and its own PID namespace, for a /proc of its own.
     `--unshare-user --uid ${image.uid} --gid ${image.gid} --unshare-pid --die-with-parent`,
+    // A warm sandbox: all of it made, the command's exec waits for fd 4 (bubblewrap closes it then).
+    ...(spec.gated ? ['--block-fd 4'] : []),
     `--ro-bind ${keep}/root /`,
     '--proc /proc --dev /dev --tmpfs /tmp',
     ...(app ? [`--bind ${keep}/app ${shellWord(app.at)}`] : []),

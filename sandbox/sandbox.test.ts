@@ -145,6 +145,18 @@ describe('a sandbox over an image (bubblewrap)', () => {
   });
 });
 
+describe('a warm (gated) sandbox', () => {
+  it('is made to the last step: the root part does not wait; the app uid reads its environment, then waits for a line on fd 4 before the command', () => {
+    const script = sandboxCommand(spec({ gated: true }), '/f').find((a) => a.includes('set -e')) ?? '';
+    assert.doesNotMatch(script, /^read /m, 'the root shell goes straight on to setpriv');
+    assert.match(script, /eval "\$\(\/bin\/cat <&3\)"; exec 3<&-; read -r _ <&4 \|\| exit 0; exec 4<&-; exec "\$@"/);
+  });
+  it('over an image, bubblewrap makes everything, then blocks on fd 4 before the exec', () => {
+    const script = sandboxCommand(spec({ gated: true, cwd: '/app', image: { root: '/t', uid: 0, gid: 0, bwrap: '/usr/bin/bwrap' } }), '/f').find((a) => a.includes('set -e')) ?? '';
+    assert.match(script, /--die-with-parent --block-fd 4 --ro-bind/);
+  });
+});
+
 describe('sandboxEnvScript', () => {
   it('exports each variable quoted for the shell; a name the shell could not take is left out', () => {
     assert.equal(sandboxEnvScript({ PORT: '8080', SECRET: "it's $(rm -rf /)", 'BAD-NAME': 'x', UNSET: undefined }), `export PORT='8080'\nexport SECRET='it'"'"'s $(rm -rf /)'\n`);

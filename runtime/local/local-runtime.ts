@@ -29,7 +29,7 @@ import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../
 import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
 import { LogBook, readAppLogs } from './log-book.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
-import { freePort, ReplicaProcess } from './replica-process.js';
+import { freePort, ReplicaProcess, reservePort } from './replica-process.js';
 import { type WarmSandbox, WarmSandboxes } from './warm-sandboxes.js';
 
 export interface LocalRuntimeOptions {
@@ -484,19 +484,10 @@ export class LocalRuntime implements Runtime {
     let child: ReplicaProcess;
     if (warm) {
       child = warm.process;
-      // Its port and environment now, not when it was made: a port chosen then could be anyone's by now.
-      try {
-        replica.port = await freePort();
-      } catch (error) {
-        this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
-      }
-      if (replica.port === 0 || replica.phase !== 'starting' || this.#closed) {
-        child.kill();
-        state.replicas.delete(id);
-        this.#changed(state);
-        return;
-      }
-      child.open(replica.port, await this.#sandboxEnvInput(state, revision, id, replica.port));
+      // Its port was held for it since it was made, and its environment names it: freed now, for the app to bind.
+      replica.port = warm.port;
+      warm.releasePort();
+      child.open();
       replica.startedAtMs = performance.now();
       void child.exited.then((exit) => this.#exited(state, replica, exit));
     } else {
@@ -538,7 +529,7 @@ export class LocalRuntime implements Runtime {
   }
 
   /** A replica's process, started (its port, home and sandbox made first), or why not: it could not be prepared, or was drained or shut down meanwhile. */
-  async #spawn(state: AppState, revision: Revision, replica: Replica, options: { gated?: boolean } = {}): Promise<ReplicaProcess | 'not-started'> {
+  async #spawn(state: AppState, revision: Revision, replica: Replica, options: { gated?: { port: number } } = {}): Promise<ReplicaProcess | 'not-started'> {
     const { id } = replica;
     const image = revision.spec.image;
     // A Dockerfile app's image runs in the sandbox over its unpacked tree where bubblewrap works; else as a podman container.
@@ -546,8 +537,8 @@ export class LocalRuntime implements Runtime {
     const home = this.#replicaHome(id, sandbox !== undefined);
     let tree: ImageTree | undefined;
     try {
-      // A warm sandbox gets its port when it is taken.
-      replica.port = options.gated ? 0 : await freePort();
+      // A warm sandbox's port is held for it until it is taken.
+      replica.port = options.gated ? options.gated.port : await freePort();
       // Synchronous on purpose: on the wake-up path, a queue of status fsyncs in libuv's
       // thread pool would otherwise delay the start by tens of ms (measured).
       mkdirSync(home, { recursive: true });
@@ -595,7 +586,7 @@ export class LocalRuntime implements Runtime {
     let spec: SandboxSpec | undefined;
     if (sandbox) {
       try {
-        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated === true, tree);
+        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated !== undefined, tree);
         command = this.#sandboxed(spec, id);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
@@ -612,7 +603,7 @@ export class LocalRuntime implements Runtime {
       env: container ? { ...containerEnv(container), ...podmanEnv(), [supervisorVariable]: this.#supervisor } : sandbox ? { ...sandboxRootEnv } : env,
       ...(container ? { container: id } : {}),
       ...(sandbox ? { bound: true } : {}),
-      ...(spec && !options.gated ? { input3: sandboxEnvInput(spec, env) } : {}),
+      ...(spec ? { input3: sandboxEnvInput(spec, env) } : {}),
       ...(options.gated ? { gated: true } : {}),
       port: replica.port,
       readinessPath: state.app?.spec.run.readinessPath,
@@ -637,15 +628,6 @@ export class LocalRuntime implements Runtime {
     const images = new Set<string>();
     for (const revision of [state.revision, state.rollout?.previous, ...[...state.replicas.values()].map((replica) => replica.revision)]) if (revision?.spec.image !== undefined) images.add(revision.spec.image);
     void this.#trees.keepOnly(state.name, images).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot remove unused image trees'));
-  }
-
-  /** What a taken warm sandbox's fd 3 gets: the replica's environment, as its sandbox reads it. */
-  async #sandboxEnvInput(state: AppState, revision: Revision, id: string, port: number): Promise<string> {
-    const image = revision.spec.image;
-    if (image === undefined || !this.#sandbox) return sandboxEnvInput({}, this.#env(state, revision, id, this.#replicaHome(id, true), port));
-    const owner = this.#sandbox.ids.idOf(state.name);
-    const tree = await this.#trees.ensure(state.name, image, { uid: owner, gid: owner });
-    return sandboxEnvInput({ image: { root: tree.root, uid: 0, gid: 0, bwrap: '' } }, this.#imageEnv(state, revision, tree, id, port));
   }
 
   /** An image replica's environment: the image's ENV and its user's HOME, then the App's, then Dormant's; nothing of the host's. */
@@ -694,16 +676,25 @@ export class LocalRuntime implements Runtime {
       restartAtMs: undefined,
       failure: undefined,
     };
-    const child = await this.#spawn(state, revision, draft, { gated: true });
+    let reserved: Awaited<ReturnType<typeof reservePort>>;
+    try {
+      reserved = await reservePort();
+    } catch (error) {
+      this.#log.warn({ app: state.name, err: error }, 'cannot hold a port for a warm sandbox');
+      return;
+    }
+    const child = await this.#spawn(state, revision, draft, { gated: { port: reserved.port } });
     if (child === 'not-started') {
+      reserved.release();
       this.#sandbox.cgroups?.remove(draft.id);
       void rm(join(this.#stateDir, 'replicas', draft.id), { recursive: true, force: true });
       return;
     }
-    const warm: WarmSandbox = { app: state.name, id: draft.id, process: child, madeFor, taken: false };
+    const warm: WarmSandbox = { app: state.name, id: draft.id, process: child, port: reserved.port, releasePort: reserved.release, madeFor, taken: false };
     void child.exited.then(() => {
-      // Discarded (stale, replaced, evicted) or failed before it was taken: its cgroups and folder go.
+      // Discarded (stale, replaced, evicted) or failed before it was taken: its port, cgroups and folder go.
       if (warm.taken) return;
+      reserved.release();
       this.#warm.forget(warm);
       this.#sandbox?.cgroups?.remove(warm.id);
       void rm(join(this.#stateDir, 'replicas', warm.id), { recursive: true, force: true });

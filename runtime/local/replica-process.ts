@@ -19,7 +19,7 @@ export interface ReplicaLaunch {
   readonly container?: string;
   /** The command binds itself to Dormant's life already (a sandbox does): not wrapped again. */
   readonly bound?: boolean;
-  /** A warm sandbox's command, which waits for open() (its stdin and fd 3 are pipes from Dormant). */
+  /** A warm sandbox's command, which waits for open() (a line on its fd 4, a pipe from Dormant). */
   readonly gated?: boolean;
   /** Written to fd 3 at once, then closed: a sandbox's tenant environment (sandbox/). */
   readonly input3?: string;
@@ -28,6 +28,32 @@ export interface ReplicaLaunch {
 export interface ReplicaExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * A loopback port held (listened on, never accepted from) until release(), for a warm
+ * sandbox's replica: its environment names the port when the sandbox is made, and nothing
+ * else may take it meanwhile. release() frees it at once (the listening socket is closed
+ * synchronously), just before the replica starts and binds it.
+ */
+export function reservePort(): Promise<{ readonly port: number; release(): void }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      const { port } = server.address() as { port: number };
+      let released = false;
+      resolve({
+        port,
+        release: () => {
+          if (released) return;
+          released = true;
+          server.close();
+        },
+      });
+    });
+  });
 }
 
 /** A free loopback port for a replica's $PORT. */
@@ -60,16 +86,15 @@ export class ReplicaProcess {
     // client only (conmon runs the container; the next start removes it by label).
     const [program, ...args] = launch.bound ? launch.command : bindToDormant(launch.command, launch.container ? 'process' : 'tree');
     // detached: its own process group, so stopping it reaches whatever it forked.
-    const withFd3 = launch.gated === true || launch.input3 !== undefined;
     this.#child = spawn(program ?? 'false', args, {
       cwd: launch.cwd,
       env: launch.env,
       detached: true,
-      stdio: withFd3 ? [launch.gated ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+      stdio: launch.gated ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : launch.input3 !== undefined ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     });
     // A sandbox that ended (or was discarded) before it read them: no error to raise.
-    this.#child.stdin?.on('error', () => undefined);
     this.#fd3()?.on('error', () => undefined);
+    this.#gate()?.on('error', () => undefined);
     if (launch.input3 !== undefined) this.#fd3()?.end(launch.input3);
     this.exited = new Promise((resolve) => {
       let closed = false;
@@ -109,15 +134,17 @@ export class ReplicaProcess {
     return (this.#child.stdio[3] as Writable | null | undefined) ?? undefined;
   }
 
+  #gate(): Writable | undefined {
+    return (this.#child.stdio[4] as Writable | null | undefined) ?? undefined;
+  }
+
   get port(): number {
     return this.#port;
   }
 
-  /** Starts a gated (warm) sandbox's command, on the port it gets now and with its environment. */
-  open(port: number, input3: string): void {
-    this.#port = port;
-    this.#fd3()?.end(input3);
-    this.#child.stdin?.end('\n');
+  /** Starts a gated (warm) sandbox's command: everything else was made, its port and environment given, when it was. */
+  open(): void {
+    this.#gate()?.end('\n');
   }
 
   get pid(): number | undefined {

@@ -12,6 +12,8 @@ const sandbox = (app: string, madeFor: { app: App; revision: Revision }, id = `$
   app,
   id,
   process: { kill: () => killed.push(id) } as unknown as ReplicaProcess,
+  port: 0,
+  releasePort: () => undefined,
   madeFor,
   taken: false,
 });

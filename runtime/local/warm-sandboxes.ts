@@ -15,6 +15,9 @@ export interface WarmSandbox {
   readonly app: string;
   readonly id: string;
   readonly process: ReplicaProcess;
+  /** The loopback port its replica will listen on, held by Dormant until it is taken (reservePort). */
+  readonly port: number;
+  readonly releasePort: () => void;
   /** What it was made from: a later App (new config) or another revision makes it stale. */
   readonly madeFor: { readonly app: App | undefined; readonly revision: Revision };
   /** Set once a replica took it: its exit is then that replica's. */
