@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { imageCommand, parseImageInspect, pathInTree, resolveImageUser } from './image-trees.js';
+import { imageCommand, mountablePath, normalizedPath, parseImageInspect, pathInTree, resolveImageUser } from './image-trees.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nnode:x:1000:1000::/home/node:/bin/bash\n';
 const group = 'root:x:0:\nstaff:x:50:\nnode:x:1000:\n';
@@ -60,5 +60,19 @@ describe('pathInTree (on this host: it reads folders)', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the paths an image names', () => {
+  it('are normalized: a WORKDIR of //app/./x/ is /app/x, and a home //home/node/ is /home/node', () => {
+    assert.equal(normalizedPath('//app/./x/'), '/app/x');
+    assert.equal(normalizedPath('/'), '/');
+    const { config } = parseImageInspect(JSON.stringify([{ Id: 'b'.repeat(64), Config: { WorkingDir: '/srv/../app/' } }]));
+    assert.equal(config.workdir, '/app');
+    assert.deepEqual(resolveImageUser('node', 'node:x:1000:1000::/home//node/:/bin/sh\n', ''), { uid: 1000, gid: 1000, home: '/home/node' });
+  });
+  it('a WORKDIR with a newline, space, tab, backslash, comma or colon is not mounted (it would go into the fstab)', () => {
+    for (const bad of ['/a\n/dev/sda /etc ext4 rw', '/a b', '/a\tb', '/a\\b', '/a,b', '/a:b', 'relative']) assert.equal(mountablePath(bad), false, JSON.stringify(bad));
+    for (const good of ['/', '/app', '/home/node/app', '/srv/my-app_2.0@x']) assert.equal(mountablePath(good), true, good);
   });
 });

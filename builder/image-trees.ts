@@ -12,9 +12,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, openSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { buildErrors } from './errors.js';
 import { podmanEnv } from './run-build.js';
@@ -64,11 +64,26 @@ export function parseImageInspect(json: string): { id: string; config: ImageRunC
     const at = line.indexOf('=');
     if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
   }
-  const workdir = typeof config.WorkingDir === 'string' && config.WorkingDir.startsWith('/') ? config.WorkingDir : '/';
+  const workdir = typeof config.WorkingDir === 'string' && config.WorkingDir.startsWith('/') ? normalizedPath(config.WorkingDir) : '/';
   return {
     id: image.Id,
     config: { entrypoint: strings(config.Entrypoint), cmd: strings(config.Cmd), env, workdir, user: typeof config.User === 'string' ? config.User : '' },
   };
+}
+
+/** An absolute path without '.', '..', doubled or trailing slashes. Pure. */
+export function normalizedPath(path: string): string {
+  const normal = posix.normalize(path);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
+/**
+ * Whether Dormant may mount at a path the image names (its WORKDIR): it goes into the
+ * sandbox's fstab and overlay options, so nothing that either reads as a separator (space,
+ * tab, newline or any control character, backslash, comma, colon). Pure.
+ */
+export function mountablePath(path: string): boolean {
+  return path.startsWith('/') && !/[\x00-\x20\x7f\\,:]/.test(path);
 }
 
 /** The command a replica of the image runs: ENTRYPOINT then CMD, as a container runtime does. Pure. */
@@ -111,7 +126,7 @@ export function resolveImageUser(user: string, passwd: string | undefined, group
     gid = groupNumber ?? numeric(groupEntry?.[2] ?? '') ?? 0;
   }
   const home = entry?.[5];
-  return { uid, gid, home: home?.startsWith('/') ? home : '/' };
+  return { uid, gid, home: home?.startsWith('/') ? normalizedPath(home) : '/' };
 }
 
 /**
@@ -144,11 +159,16 @@ function readInTree(root: string, path: string): string | undefined {
   if (pathInTree(root, path) !== 'file') return undefined;
   const fd = openSync(join(root, path), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
+    // A passwd of the image's is the tenant's: read only when it is of a sane size.
+    if (fstatSync(fd).size > 1024 * 1024) return undefined;
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
   }
 }
+
+/** Where a detected app's release is mounted on its stack, as in its cluster image. */
+export const stackAppFolder = '/app';
 
 /** Whether path is folder or inside it. Pure. */
 const within = (path: string, folder: string): boolean => path === folder || path.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
@@ -157,76 +177,130 @@ const within = (path: string, folder: string): boolean => path === folder || pat
 const hostsFile = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
 
 export class ImageTrees {
+  readonly #images: string;
   readonly #folder: string;
-  /** Trees being made or made, by app and image id: each is unpacked once. */
+  readonly #stacks: string;
+  /** Trees being made or made, by app (empty for a stack) and image: each is unpacked once. */
   readonly #making = new Map<string, Promise<ImageTree>>();
+  /** Per app (and '' for stacks), the last of its makes and removals: they run one at a time, so none removes a tree another makes or hands out. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(stateDir: string) {
-    this.#folder = join(stateDir, 'images', 'trees');
+    this.#images = join(stateDir, 'images');
+    this.#folder = join(this.#images, 'trees');
+    this.#stacks = join(this.#images, 'stacks');
+  }
+
+  /**
+   * Makes the folders (root's only: a tree holds what the image holds, setuid files and
+   * device nodes included, which no other user of this host may reach) and removes what
+   * an unpack interrupted by a crash left. At start, before any make.
+   */
+  prepare(): void {
+    for (const folder of [this.#images, this.#folder, this.#stacks]) {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      chmodSync(folder, 0o700);
+    }
+    for (const parent of [this.#stacks, ...readdirSync(this.#folder).map((app) => join(this.#folder, app))]) {
+      for (const name of readdirSync(parent)) if (name.startsWith('.unpack-')) rmSync(join(parent, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A stack image's tree (the base detected apps run over), shared by every app: none of
+   * its files is given to an app, and it has an /app for the release to be mounted on.
+   */
+  ensureStack(image: string): Promise<ImageTree> {
+    return this.#ensure('', image, () => this.#make(this.#stacks, image, undefined));
   }
 
   /**
    * The image's tree for the app, unpacked now unless it was before. owner is the app's uid
    * and gid, which get what the image's user owns. Throws BUILD_IMAGE_UNRUNNABLE.
    */
-  async ensure(app: string, image: string, owner: { uid: number; gid: number }): Promise<ImageTree> {
+  ensure(app: string, image: string, owner: { uid: number; gid: number }): Promise<ImageTree> {
+    return this.#ensure(app, image, () => this.#make(join(this.#folder, app), image, owner));
+  }
+
+  #ensure(app: string, image: string, make: () => Promise<ImageTree>): Promise<ImageTree> {
     const key = `${app}\n${image}`;
     const known = this.#making.get(key);
     if (known) return known;
-    const making = this.#make(app, image, owner);
+    const making = this.#serial(app, make);
     this.#making.set(key, making);
     making.catch(() => this.#making.delete(key));
     return making;
   }
 
-  /** Removes the app's trees but those of the images it names (those its replicas may run); one being unpacked stays. */
-  async keepOnly(app: string, images: ReadonlySet<string>): Promise<void> {
-    const folder = join(this.#folder, app);
-    let names: string[];
-    try {
-      names = readdirSync(folder);
-    } catch {
-      return;
-    }
-    const kept = new Set<string>();
-    for (const [key, making] of this.#making) {
-      if (!key.startsWith(`${app}\n`)) continue;
-      if (images.has(key.slice(app.length + 1))) {
-        const tree = await making.catch(() => undefined);
-        if (tree) kept.add(tree.id);
-      } else this.#making.delete(key);
-    }
-    await Promise.all(names.filter((name) => !name.startsWith('.') && !kept.has(name)).map((name) => rm(join(folder, name), { recursive: true, force: true })));
+  /** Runs task after the app's earlier makes and removals. */
+  #serial<T>(app: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.#queues.get(app) ?? Promise.resolve()).then(task, task);
+    this.#queues.set(
+      app,
+      run.catch(() => undefined),
+    );
+    return run;
   }
 
-  /** Removes every tree of the app (it was deleted). */
-  async removeApp(app: string): Promise<void> {
+  /**
+   * Removes the app's trees but those of the images it names (those its replicas may run,
+   * by image id, asked of podman: a tree made before a restart counts too).
+   */
+  keepOnly(app: string, images: ReadonlySet<string>): Promise<void> {
+    for (const key of this.#making.keys()) if (key.startsWith(`${app}\n`) && !images.has(key.slice(app.length + 1))) this.#making.delete(key);
+    return this.#serial(app, async () => {
+      const folder = join(this.#folder, app);
+      let names: string[];
+      try {
+        names = readdirSync(folder);
+      } catch {
+        return;
+      }
+      const env = podmanEnv(process.env);
+      const kept = new Set<string>();
+      for (const image of images) {
+        const inspected = await run('podman', ['image', 'inspect', '--format', 'json', image], { env, maxBuffer: 4 * 1024 * 1024 }).catch(() => undefined);
+        if (inspected) kept.add(parseImageInspect(inspected.stdout).id);
+      }
+      await Promise.all(names.filter((name) => !name.startsWith('.') && !kept.has(name)).map((name) => rm(join(folder, name), { recursive: true, force: true })));
+    });
+  }
+
+  /** Removes every tree of the app (it was deleted), once its makes have ended. */
+  removeApp(app: string): Promise<void> {
     for (const key of this.#making.keys()) if (key.startsWith(`${app}\n`)) this.#making.delete(key);
-    await rm(join(this.#folder, app), { recursive: true, force: true });
+    return this.#serial(app, () => rm(join(this.#folder, app), { recursive: true, force: true }));
   }
 
-  async #make(app: string, image: string, owner: { uid: number; gid: number }): Promise<ImageTree> {
+  /** Unpacks the image into parent/ID unless it is there; owner gets what its user owns (none for a stack). */
+  async #make(parent: string, image: string, owner: { uid: number; gid: number } | undefined): Promise<ImageTree> {
     const env = podmanEnv(process.env);
     const { id, config } = parseImageInspect((await run('podman', ['image', 'inspect', '--format', 'json', image], { env, maxBuffer: 4 * 1024 * 1024 })).stdout);
-    const folder = join(this.#folder, app, id);
+    const folder = join(parent, id);
     const made = join(folder, 'tree.json');
     if (existsSync(made)) return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;
-    const scratch = join(this.#folder, app, `.unpack-${randomBytes(4).toString('hex')}`);
+    const scratch = join(parent, `.unpack-${randomBytes(4).toString('hex')}`);
     try {
+      mkdirSync(parent, { recursive: true, mode: 0o700 });
       const root = join(scratch, 'root');
       mkdirSync(root, { recursive: true, mode: 0o755 });
       await exportInto(image, root, env);
       const user = resolveImageUser(config.user, readInTree(root, 'etc/passwd'), readInTree(root, 'etc/group'));
       if (typeof user === 'string') throw buildErrors.imageUnrunnable({ image, reason: user });
-      if (imageCommand(config).length === 0) throw buildErrors.imageUnrunnable({ image, reason: 'it names no CMD or ENTRYPOINT' });
-      prepareTree(root, image, config, user);
-      await giveToOwner(root, user, owner);
+      if (owner && imageCommand(config).length === 0) throw buildErrors.imageUnrunnable({ image, reason: 'it names no CMD or ENTRYPOINT' });
+      prepareTree(root, image, config, user, owner ? [] : [stackAppFolder]);
+      if (owner) await giveToOwner(root, user, owner);
       const home = user.home;
       const homeApart = home !== '/' && pathInTree(root, home) === 'folder' && (config.workdir === '/' || (!within(home, config.workdir) && !within(config.workdir, home)));
       const tree: ImageTree = { root: join(folder, 'root'), config, user, id, ...(homeApart ? { writableHome: home } : {}) };
       writeFileSync(join(scratch, 'tree.json'), JSON.stringify(tree));
-      rmSync(folder, { recursive: true, force: true });
-      renameSync(scratch, folder);
+      try {
+        renameSync(scratch, folder);
+      } catch (error) {
+        // Made meanwhile (two names of one image id): that one stays, perhaps in use.
+        if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;
+        throw error;
+      }
       return tree;
     } finally {
       rmSync(scratch, { recursive: true, force: true });
@@ -247,7 +321,8 @@ async function exportInto(image: string, root: string, env: Record<string, strin
     await run('tar', ['-x', '--numeric-owner', '-f', archive, '-C', root], { maxBuffer: 1024 * 1024 });
   } finally {
     rmSync(archive, { force: true });
-    await run('podman', ['rm', '-f', name], { env }).catch(() => undefined);
+    // -v: the anonymous volumes the image's VOLUMEs made go too.
+    await run('podman', ['rm', '-f', '-v', name], { env }).catch(() => undefined);
   }
 }
 
@@ -255,8 +330,9 @@ async function exportInto(image: string, root: string, env: Record<string, strin
  * Makes the tree runnable read-only: the folders bubblewrap mounts over exist, localhost
  * resolves and DNS is the host's; the WORKDIR is a real folder (Dormant mounts it as root).
  */
-function prepareTree(root: string, image: string, config: ImageRunConfig, user: ImageUser): void {
-  for (const path of ['proc', 'dev', 'tmp', 'etc']) {
+function prepareTree(root: string, image: string, config: ImageRunConfig, user: ImageUser, extraFolders: readonly string[]): void {
+  if (!mountablePath(config.workdir)) throw buildErrors.imageUnrunnable({ image, reason: `its WORKDIR ${JSON.stringify(config.workdir)} has a space, a control character, a backslash, a comma or a colon, which Dormant does not mount` });
+  for (const path of ['proc', 'dev', 'tmp', 'etc', ...extraFolders.map((folder) => folder.slice(1))]) {
     const kind = pathInTree(root, path);
     if (kind === 'folder') continue;
     rmSync(join(root, path), { force: true, recursive: true });

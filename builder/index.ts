@@ -2,6 +2,6 @@
 export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
-export { detectedAppUser, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
+export { detectedAppUser, nodeStack, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
 export { type LocalImage, listLocalImages, removeLocalImage, stateLabel, stateLabelValue } from './local-images.js';
-export { type ImageRunConfig, type ImageTree, ImageTrees, type ImageUser, imageCommand, parseImageInspect, pathInTree, resolveImageUser } from './image-trees.js';
+export { type ImageRunConfig, type ImageTree, ImageTrees, type ImageUser, imageCommand, parseImageInspect, pathInTree, resolveImageUser, stackAppFolder } from './image-trees.js';

@@ -123,6 +123,9 @@ export class RegistryClient {
  */
 export const detectedAppUser = { uid: 1000, gid: 1000 } as const;
 
+/** The stack a detected Node or static app runs over, here (its replicas and hooks) and in its cluster image; its release is at /app. */
+export const nodeStack = 'docker.io/library/node:20-slim';
+
 /** Who owns a layer's files: root, or the user an image runs as (so that the app may write its own folder, as root could). */
 export interface LayerOwner {
   readonly uid: number;

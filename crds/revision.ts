@@ -51,6 +51,15 @@ export const RevisionSpecSchema = Type.Object(
     branch: Type.Optional(Type.String()),
     strategy: stringEnum(buildStrategies, { default: 'auto' }),
     image: Type.Optional(Type.String({ description: 'OCI image reference, for container replicas.', maxLength: 512 })),
+    stack: Type.Optional(
+      Type.String({
+        description:
+          "The stack image a detected app's release runs over, its release at /app (as its image is made for clusters): locally, its replicas and hooks run in the sandbox over this image's files where bubblewrap works.",
+        pattern: '^docker\\.io/library/[a-z0-9][a-z0-9._-]*:[a-z0-9][a-z0-9._-]*$',
+        maxLength: 256,
+        'x-dormant-hint': 'an image made by hack/base-images.sh, such as docker.io/library/node:20-slim',
+      }),
+    ),
     releaseDir: Type.Optional(
       Type.String({
         description: 'Release folder, for process replicas.',

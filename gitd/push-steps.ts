@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, detectBuild, detectedAppUser, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
+import { type BuildPlan, detectBuild, detectedAppUser, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -44,6 +44,8 @@ export interface RolledOut {
   readonly previous: string | undefined;
   /** The release's local image, for a Dockerfile app: its hooks run over it. */
   readonly image?: string;
+  /** The stack a detected app's release runs over (at /app): its hooks too, where it can be had. */
+  readonly stack?: string;
 }
 
 const indent = (line: string) => `       ${line}`;
@@ -97,6 +99,8 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         strategy: plan.kind === 'dockerfile' ? 'dockerfile' : app.spec.build.strategy,
         releaseDir: push.releaseDir,
         ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
+        // What its cluster image is made on; a Procfile app names its own programs, which need not be on the stack (the host's run it).
+        ...(plan.kind === 'node' || plan.kind === 'static' ? { stack: nodeStack } : {}),
         run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
       },
     });
@@ -182,7 +186,8 @@ const deploy: Step<Push, Imaged, RolledOut> = {
       for (const line of message.split('\n')) request.progress(indent(line));
       throw new StepFailed(message, `deploy failed: ${message.split('\n')[0]}`);
     }
-    return { previous, ...(imaged.plan.kind === 'dockerfile' && journal.revision.spec.image !== undefined ? { image: journal.revision.spec.image } : {}) };
+    const { image, stack } = journal.revision.spec;
+    return { previous, ...(imaged.plan.kind === 'dockerfile' && image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}) };
   },
 };
 
@@ -215,8 +220,23 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
         const owner = options.sandbox?.ids.idOf(app.metadata.name);
         const tree = rolledOut.image !== undefined && options.sandbox?.bwrap && options.imageTrees && owner !== undefined ? await options.imageTrees.ensure(app.metadata.name, rolledOut.image, { uid: owner, gid: owner }) : undefined;
         if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+        // A detected app's hook over its stack, the release at /app, as its replicas run (the host's root where the stack cannot be had).
+        const stack = !tree && rolledOut.stack !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(rolledOut.stack).catch(() => undefined) : undefined;
+        if (stack) {
+          const stackPath = stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+          env = { ...stack.config.env, PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+        }
         sandbox = !options.sandbox
           ? undefined
+          : stack
+            ? await prepareTenantRun(options.sandbox, {
+                app: app.metadata.name,
+                folder: runFolder,
+                release: { path: releaseDir, writes: 'overlay' },
+                writable: [home],
+                cwd: stackAppFolder,
+                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder },
+              })
           : tree
             ? await prepareTenantRun(options.sandbox, {
                 app: app.metadata.name,
@@ -273,7 +293,7 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     const pushed = await pushBuiltImage({ registry, localImage: push.imageTag, repository: `dormant/${name}`, tag: push.revisionName, digestFile, onLine });
     return pushed.reference;
   }
-  await ensureInRegistry({ registry, localImage: 'docker.io/library/node:20-slim', repository: 'library/node', tag: '20-slim', onLine });
+  await ensureInRegistry({ registry, localImage: nodeStack, repository: 'library/node', tag: '20-slim', onLine });
   const layered = await layerImage({
     registry,
     base: { repository: 'library/node', tag: '20-slim' },

@@ -131,7 +131,8 @@ const keep = '/dev/shm/.dormant-sandbox';
  * skips a line whose source and target are mounted already.
  */
 export function sandboxFstab(spec: SandboxSpec): string {
-  const line = (source: string, target: string, type: string, options: string) => `${fstabField(source)} ${fstabField(target)} ${type} ${options} 0 0`;
+  // Every field escaped as fstab(5) reads it (libmount unescapes the options too): no path can end a field or a line.
+  const line = (source: string, target: string, type: string, options: string) => `${fstabField(source)} ${fstabField(target)} ${type} ${fstabField(options)} 0 0`;
   const tmpfs = 'nosuid,nodev';
   const app = spec.appFolder;
   const image = spec.image;

@@ -79,7 +79,10 @@ describe('sandboxFstab', () => {
   it('spaces and backslashes in paths are escaped as fstab reads them; commas and colons as overlay reads them', () => {
     const fstab = sandboxFstab(spec({ writable: ['/my state/home\\x'], appFolder: { release: '/a,b:c', upper: '/u', work: '/w', at: '/a,b:c' } }));
     assert.match(fstab, /^\/my\\040state\/home\\134x \/dev\/shm\/\.dormant-sandbox\/w0 none bind/m);
-    assert.match(fstab, /lowerdir=\/a\\,b\\:c,/);
+    // Overlay's own escapes (a backslash before the comma and colon), then fstab's (that backslash as \134).
+    assert.match(fstab, /lowerdir=\/a\\134,b\\134:c,/);
+    const newline = sandboxFstab(spec({ appFolder: { release: '/r\n/dev/sda /etc ext4 rw', upper: '/u', work: '/w', at: '/r' } }));
+    assert.equal(newline.split('\n').filter((l) => l.startsWith('/dev/sda')).length, 0, 'a newline in a path never starts a line of its own');
     assert.equal(fstabField('a b\tc\nd\\'), 'a\\040b\\011c\\012d\\134');
   });
 });

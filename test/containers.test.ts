@@ -3,7 +3,7 @@
 // (bubblewrap), or as podman containers when they listen on a fixed port.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,8 @@ describe('Dockerfile apps as containers', () => {
     assert.ok(Array.isArray(seen.processes) && seen.processes.length <= 3, `its /proc shows only its own sandbox's processes: ${JSON.stringify(seen.processes)}`);
     const listed = JSON.parse((await d.dormant('apps', '-o', 'json')).stdout) as { name: string; runsAs: string; image: string }[];
     assert.deepEqual(listed.filter((a) => a.name === 'box').map((a) => [a.runsAs, a.image]), [['images', 'localhost/dormant/box:box-00001']]);
+    // The unpacked trees hold what the image holds (setuid files, device nodes): root's only.
+    assert.equal(statSync(join(d.stateDir, 'images')).mode & 0o777, 0o700);
 
     assert.equal((await d.dormant('policy', 'set', 'box', 'stableWindow=6s', 'scaleToZeroGracePeriod=0s')).code, 0);
     const deadline = performance.now() + 30_000;

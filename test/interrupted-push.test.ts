@@ -88,7 +88,7 @@ const slowScript = (signalPort: number, mark: string) => `#!/bin/sh
 export ${markName}=${mark}
 sleep 301 &
 setsid sleep 302 </dev/null >/dev/null 2>&1 &
-"${process.execPath}" -e "require('node:net').connect(${signalPort}, '127.0.0.1', function () { this.end(); })"
+node -e "require('node:net').connect(${signalPort}, '127.0.0.1', function () { this.end(); })"
 sleep 303
 `;
 
@@ -97,7 +97,6 @@ const dockerfileApp = (version: string): Record<string, string> => ({
   Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n',
   'server.js': forkingApp(version)['server.js'] ?? '',
 });
-const imageSlowScript = (signalPort: number, mark: string) => slowScript(signalPort, mark).replace(`"${process.execPath}"`, 'node');
 
 interface Revisions {
   metadata: { name: string };
@@ -125,12 +124,10 @@ async function setup() {
   return { work, stateDir, adminKey, ports, mark, remote: (app: string) => `ssh://git@127.0.0.1:${ports.ssh}/${app}` };
 }
 
-/** kill -9 of Dormant; then every process it started (marked, or a replica of app: its HOME is in the state folder) must be gone. */
-async function killDormant(up: UpProcess, at: { mark: string; app: string; stateDir: string; overImage?: boolean }, pushing: Promise<RunResult>): Promise<void> {
+/** kill -9 of Dormant; then every process it started (marked, or a replica of app: it has DORMANT_REPLICA) must be gone. */
+async function killDormant(up: UpProcess, at: { mark: string; app: string; stateDir: string }, pushing: Promise<RunResult>): Promise<void> {
   const { mark, app } = at;
-  // Over an image, HOME is the image's: its replicas and hook carry the mark from the App's env instead.
-  const replica = (env: readonly string[]) =>
-    env.includes(`DORMANT_APP=${app}`) && (at.overImage ? env.includes(`${markName}=${mark}`) : env.some((entry) => entry.startsWith(`HOME=${join(at.stateDir, 'replicas')}/`)));
+  const replica = (env: readonly string[]) => env.includes(`DORMANT_APP=${app}`) && env.some((entry) => entry.startsWith('DORMANT_REPLICA='));
   const build = processesWithEnv(markName, mark).filter((pid) => pid !== up.child.pid);
   const replicas = processesWhere(replica);
   // Sandboxes' root parts (a warm sandbox waiting among them) carry none of the app's environment: their shells name their fstab in the state folder.
@@ -246,10 +243,10 @@ describe('kill -9 of Dormant during a push', () => {
     await writeFile(join(work, 'dhooked.yaml'), `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: dhooked}\nspec:\n  run: {env: {${markName}: "${mark}"}}\n  hooks: {postDeploy: ["sh hook.sh"]}\n`);
     assert.equal((await runProgram(process.execPath, [bin, 'apply', '-f', join(work, 'dhooked.yaml'), '--state-dir', stateDir])).code, 0);
     const hookStarted = await startedSignal('the hook started');
-    await copy.commit({ ...dockerfileApp('d2'), 'hook.sh': imageSlowScript(hookStarted.port, mark) }, 'd2 with a slow hook');
+    await copy.commit({ ...dockerfileApp('d2'), 'hook.sh': slowScript(hookStarted.port, mark) }, 'd2 with a slow hook');
     const pushing = copy.push(remote('dhooked'));
     await hookStarted.arrived();
-    await killDormant(up, { mark, app: 'dhooked', stateDir, overImage: true }, pushing);
+    await killDormant(up, { mark, app: 'dhooked', stateDir }, pushing);
 
     const again = await startUp(stateDir, ports, mark);
     const [interrupted, previous] = await revisions(stateDir, 'dhooked');

@@ -10,12 +10,17 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
+/** An app's own uid on the host (app-ids.json). */
+const appUid = (app: string): number => (JSON.parse(readFileSync(join(d.stateDir, 'app-ids.json'), 'utf8')) as Record<string, number>)[app] ?? -1;
 before(async () => {
   d = await startDormant([], { metrics: true });
 });
@@ -61,9 +66,9 @@ async function attack(stage, params) {
       return answer.status + ' ' + (await answer.text());
     }),
   ];
-  // The uid as the host sees it: through its user namespace's map (the identity map where it has none).
-  const [inside, outside] = fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\\s+/).map(Number);
-  return { stage, uid: process.getuid(), hostUid: outside + (process.getuid() - inside), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results };
+  // Tells the test who it is: the test reads, on the host, which uid owns this connection.
+  await fetch(params.whoamiUrl + '/' + params.app + '/' + stage).catch(() => undefined);
+  return { stage, uid: process.getuid(), pids: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).length, secretSeen: environs.some((e) => e.includes('VICTIM_SECRET')), results };
 }
 module.exports = { attack };
 if (require.main === module) {
@@ -85,10 +90,31 @@ require('node:http').createServer((q, s) => {
 }).listen(process.env.PORT);
 `;
 
+/**
+ * A loopback server that records, for each /APP/STAGE asked, the host uid that owns the
+ * asking connection, read from /proc/net/tcp while it is open: what the kernel says,
+ * whatever user namespace the asker sits in.
+ */
+async function whoamiServer(): Promise<{ url: string; uids: Map<string, number>; close: () => void }> {
+  const uids = new Map<string, number>();
+  const server = createServer((request, response) => {
+    const local = `0100007F:${(request.socket.remotePort ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const line = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .map((row) => row.trim().split(/\s+/))
+      .find((fields) => fields[1] === local);
+    const uid = Number(line?.[7] ?? -1);
+    uids.set((request.url ?? '').slice(1), uid);
+    response.end(String(uid));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, uids, close: () => server.close() };
+}
+
 interface AttackReport {
   stage: string;
   uid: number;
-  hostUid: number;
   pids: number;
   secretSeen: boolean;
   results: { what: string; outcome: string; value: string }[];
@@ -106,8 +132,9 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   assert.equal((await victim.push(d.remote('victim'))).code, 0);
   const victimAnswer = await d.get('victim');
   assert.equal(victimAnswer.status, 200);
-  const [victimPid, victimUid] = victimAnswer.body.trim().split(' ').map(Number);
-  // The victim's host pid, as the host sees it (inside its sandbox it has another): its node runs as the victim's uid.
+  const [victimPid] = victimAnswer.body.trim().split(' ').map(Number);
+  // The victim's host pid and uid, as the host sees them (inside its sandbox it has others): its node runs as the victim's uid.
+  const victimUid = appUid('victim');
   const hostPid = Number(execFileSync('pgrep', ['-u', String(victimUid), '-n', 'node']).toString().trim());
   assert.ok(hostPid > 1, 'the victim runs on the host as its own uid');
   assert.ok(Number.isInteger(victimPid));
@@ -124,7 +151,9 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   const attacker = await WorkingCopy.create(d.work, 'attacker', tenantKey);
   // An entry of the host's home that no image's /root has, to tell the two apart.
   await mkdir(join(homedir(), '.cache'), { recursive: true });
-  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache' };
+  const whoami = await whoamiServer();
+  const params = { app: 'attacker', state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache', whoamiUrl: whoami.url };
+  const hostUids = whoami.uids;
   await attacker.commit({
     // A local dependency, so that npm installs, and the package's postinstall runs the attack.
     'package.json': JSON.stringify({ name: 'attacker', version: '1.0.0', scripts: { start: 'node server.js', postinstall: 'node attack.js build' }, dependencies: { helper: 'file:helper' } }),
@@ -147,14 +176,16 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   reports.push(JSON.parse(answer.body) as AttackReport);
 
   for (const report of reports) {
-    assert.notEqual(report.hostUid, 0, `the ${report.stage} does not run as root`);
-    assert.equal(report.uid, report.hostUid, 'a detected app has no user namespace: its uid is the host uid');
-    assert.notEqual(report.uid, victimUid, `nor as the other app (${report.stage})`);
+    assert.equal(hostUids.get(`attacker/${report.stage}`), appUid('attacker'), `the ${report.stage} runs as the app's own uid on the host, not root, not the other app's`);
     assert.ok(report.pids <= 8, `the ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
     assert.equal(report.secretSeen, false, `no other process's environment is readable (${report.stage})`);
     for (const result of report.results) assert.equal(result.outcome, 'blocked', `${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
   }
-  assert.equal(reports[0]?.uid, reports[2]?.uid, "the build runs as the app's own uid, as its replicas do");
+  // The build runs over the host's root as the app's uid; the hook and replica over the stack, as its user for apps (node, 1000) inside their user namespace.
+  assert.deepEqual(
+    reports.map((report) => report.uid),
+    [appUid('attacker'), 1000, 1000],
+  );
   assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
   assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
   assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'cache', 'pwned')), /ENOENT/);
@@ -177,7 +208,7 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   await dockerAttacker.commit({
     Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN node attack.js build\nCMD ["node", "server.js"]\n',
     'attack.js': attackModule,
-    'attack-params.json': JSON.stringify(params),
+    'attack-params.json': JSON.stringify({ ...params, app: 'dattacker' }),
     'server.js': attackerServer,
   });
   const dockerPushed = await dockerAttacker.push(d.remote('dattacker'));
@@ -191,10 +222,10 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   const dockerAnswer = await d.get('dattacker', '/attack');
   assert.equal(dockerAnswer.status, 200, dockerAnswer.body);
   dockerReports.push(JSON.parse(dockerAnswer.body) as AttackReport);
-  const dockerUid = (JSON.parse(readFileSync(join(d.stateDir, 'app-ids.json'), 'utf8')) as Record<string, number>).dattacker;
+  const dockerUid = appUid('dattacker');
   for (const report of dockerReports) {
     // podman builds as root in its own container (not this sandbox: README says so); the hook and replica are root only inside their user namespace.
-    if (report.stage !== 'build') assert.equal(report.hostUid, dockerUid, `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
+    if (report.stage !== 'build') assert.equal(hostUids.get(`dattacker/${report.stage}`), dockerUid, `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
     assert.ok(report.pids <= 8, `the Dockerfile app's ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
     assert.equal(report.secretSeen, false, `no other process's environment is readable (Dockerfile app's ${report.stage})`);
     for (const result of report.results) assert.equal(result.outcome, 'blocked', `Dockerfile app's ${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
@@ -205,6 +236,7 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   const dockerElsewhere = await dockerAttacker.push(d.remote('victim'));
   assert.notEqual(dockerElsewhere.code, 0);
   assert.match(dockerElsewhere.stderr, /GITD_ACCESS_DENIED/);
+  whoami.close();
 });
 
 it("an App's environment reaches only the app: LD_PRELOAD in it loads into no root process of the sandbox, in a build, hook or replica", async (t) => {
@@ -247,11 +279,8 @@ it('a replica is limited in memory, CPU and processes; one that uses more than i
   const hog = await WorkingCopy.create(d.work, 'hog', d.adminKey);
   await hog.commit({
     'package.json': JSON.stringify({ name: 'hog', version: '1.0.0', scripts: { start: 'node server.js' } }),
-    // It reads its own cgroups' limits (cgroup v1: /proc/self/cgroup names them), and on /hog eats memory until stopped.
+    // On /hog it eats memory until stopped.
     'server.js': `
-const fs = require('node:fs');
-const own = (controller) => fs.readFileSync('/proc/self/cgroup', 'utf8').split('\\n').map((l) => l.split(':')).find((f) => (f[1] || '').split(',').includes(controller))[2];
-const read = (controller, file) => fs.readFileSync('/sys/fs/cgroup/' + controller + own(controller) + '/' + file, 'utf8').trim();
 require('node:http').createServer((q, s) => {
   if (q.url === '/hog') {
     s.end('eating');
@@ -259,15 +288,21 @@ require('node:http').createServer((q, s) => {
     setImmediate(() => { for (;;) eaten.push(Buffer.alloc(4e6, 1)); });
     return;
   }
-  s.end(JSON.stringify({ memory: read('memory', 'memory.limit_in_bytes'), quota: read('cpu', 'cpu.cfs_quota_us'), shares: read('cpu', 'cpu.shares'), pids: read('pids', 'pids.max') }));
+  s.end('ok');
 }).listen(process.env.PORT);
 `,
   });
   const pushed = await hog.push(d.remote('hog'));
   assert.equal(pushed.code, 0, pushed.stderr);
-  const limits = await d.get('hog');
-  assert.equal(limits.status, 200, limits.body);
-  assert.deepEqual(JSON.parse(limits.body), { memory: String(64 * 1024 * 1024), quota: '50000', shares: '256', pids: '1024' });
+  assert.equal((await d.get('hog')).body, 'ok');
+  // Its cgroups' limits, read on the host (cgroup v1: /proc/PID/cgroup names them; the sandbox has no /sys).
+  const pid = execFileSync('pgrep', ['-u', String(appUid('hog')), '-n', 'node'], { encoding: 'utf8' }).trim();
+  const own = (controller: string) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').map((l) => l.split(':')).find((f) => (f[1] ?? '').split(',').includes(controller))?.[2] ?? '';
+  const read = (controller: string, file: string) => readFileSync(`/sys/fs/cgroup/${controller}${own(controller)}/${file}`, 'utf8').trim();
+  assert.deepEqual(
+    { memory: read('memory', 'memory.limit_in_bytes'), quota: read('cpu', 'cpu.cfs_quota_us'), shares: read('cpu', 'cpu.shares'), pids: read('pids', 'pids.max') },
+    { memory: String(64 * 1024 * 1024), quota: '50000', shares: '256', pids: '1024' },
+  );
   assert.equal((await d.get('hog', '/hog')).body, 'eating');
   // The App's Ready condition says why its replica died (read from the state folder: no command shows conditions yet).
   let said = '';
@@ -288,8 +323,9 @@ it("a replica that replaces one starts in a warm sandbox, made ahead for its rev
     'server.js': "require('node:http').createServer((q, s) => s.end(process.env.GREETING + ' ' + process.env.DORMANT_REPLICA + ' ' + process.pid + ' ' + process.getuid())).listen(process.env.PORT);\n",
   });
   assert.equal((await copy.push(d.remote('warm'))).code, 0);
-  const [greeting, first, , uid] = (await d.get('warm')).body.split(' ');
+  const [greeting, first] = (await d.get('warm')).body.split(' ');
   assert.equal(greeting, 'hello');
+  const uid = String(appUid('warm'));
   // Made once the replica was ready: a sandbox of the same app under another replica id (its folder in the state folder; its
   // processes carry no environment of the app's before it opens), and no process of the app's uid yet.
   const parkedId = async (): Promise<string | undefined> => {

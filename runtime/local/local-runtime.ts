@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, containerResources, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
 import { type HostSandbox, replicaDefaults, replicaLimits, type SandboxSpec, sandboxCommand, sandboxEnvInput, sandboxFstab, sandboxRootEnv } from '../../sandbox/index.js';
-import { type ImageTree, ImageTrees, imageCommand } from '../../builder/index.js';
+import { detectedAppUser, type ImageTree, ImageTrees, imageCommand, stackAppFolder } from '../../builder/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -88,6 +88,8 @@ interface AppState {
   readonly replicas: Map<string, Replica>;
   consecutiveFailures: number;
   rollout: Rollout | undefined;
+  /** The revision that served before the current one: what a failed postDeploy hook or an interrupted push goes back to, so its image tree is kept. */
+  previousRevision: Revision | undefined;
   condition: Omit<Condition, 'lastTransitionTime'> | undefined;
   readonly loop: ReconcileLoop;
 }
@@ -146,6 +148,8 @@ export class LocalRuntime implements Runtime {
   readonly #warmCapacity: number;
   /** Dockerfile apps' images unpacked for the sandbox (builder/image-trees.ts). */
   readonly #trees: ImageTrees;
+  /** Stacks found missing, said once each. */
+  readonly #stacklessWarned = new Set<string>();
   /** Apps whose warm sandbox is being made. */
   readonly #parking = new Set<string>();
   readonly #apps = new Map<string, AppState>();
@@ -219,6 +223,8 @@ export class LocalRuntime implements Runtime {
     const containers = await reapContainers(this.#supervisor);
     if (containers.length > 0) this.#log.warn({ containers }, 'removed containers left behind by an earlier run');
     await rm(join(this.#stateDir, 'replicas'), { recursive: true, force: true });
+    // Root's only, and what an unpack cut short by a crash left goes.
+    if (this.#sandbox?.bwrap) this.#trees.prepare();
     for (const served of await servedApps(this.#store)) {
       const app = served.app;
       let revision = served.revision;
@@ -273,6 +279,7 @@ export class LocalRuntime implements Runtime {
         replicas: new Map(),
         consecutiveFailures: 0,
         rollout: undefined,
+        previousRevision: undefined,
         condition: undefined,
         loop,
       };
@@ -300,6 +307,7 @@ export class LocalRuntime implements Runtime {
     state.app = app;
     // If a rollout is still unproven, the revision to fall back to is the one before it.
     const previous = state.rollout?.previous ?? state.revision;
+    if (previous && previous.metadata.name !== revision.metadata.name) state.previousRevision = previous;
     state.revision = revision;
     state.consecutiveFailures = 0;
     state.rollout?.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: state.rollout.revision, reason: 'a newer rollout replaced it', lastLines: [], previous: undefined }));
@@ -566,8 +574,19 @@ export class LocalRuntime implements Runtime {
         });
       }
     }
+    // A detected app over its stack (as its cluster image is), where the stack can be had; else over the host's root.
+    let onStack = false;
+    if (!image && sandbox?.bwrap && revision.spec.stack !== undefined) {
+      try {
+        tree = await this.#trees.ensureStack(revision.spec.stack);
+        onStack = true;
+      } catch (error) {
+        if (!this.#stacklessWarned.has(revision.spec.stack)) this.#log.warn({ app: state.name, stack: revision.spec.stack, err: error }, "the stack image cannot be had here: detected apps run over the host's root");
+        this.#stacklessWarned.add(revision.spec.stack);
+      }
+    }
     if (replica.phase !== 'starting' || this.#closed) return 'not-started';
-    const env = tree ? this.#imageEnv(state, revision, tree, id, replica.port) : this.#env(state, revision, id, home, replica.port);
+    const env = tree ? this.#imageEnv(state, revision, tree, id, replica.port, onStack) : this.#env(state, revision, id, home, replica.port);
     const container =
       image && !sandbox
         ? {
@@ -582,11 +601,11 @@ export class LocalRuntime implements Runtime {
           }
         : undefined;
     if (container) this.#ranContainers = true;
-    let command = container ? containerCommand(container) : tree ? imageCommand(tree.config) : (revision.spec.run.command ?? []);
+    let command = container ? containerCommand(container) : tree && !onStack ? imageCommand(tree.config) : (revision.spec.run.command ?? []);
     let spec: SandboxSpec | undefined;
     if (sandbox) {
       try {
-        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated !== undefined, tree);
+        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated !== undefined, tree && { tree, onStack });
         command = this.#sandboxed(spec, id);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
@@ -626,15 +645,18 @@ export class LocalRuntime implements Runtime {
   /** An image replica drained: the app's trees that neither its revision, one it may fall back to, nor a replica needs go (a tree is a whole image's files). */
   #pruneTrees(state: AppState): void {
     const images = new Set<string>();
-    for (const revision of [state.revision, state.rollout?.previous, ...[...state.replicas.values()].map((replica) => replica.revision)]) if (revision?.spec.image !== undefined) images.add(revision.spec.image);
+    for (const revision of [state.revision, state.rollout?.previous, state.previousRevision, ...[...state.replicas.values()].map((replica) => replica.revision)]) if (revision?.spec.image !== undefined) images.add(revision.spec.image);
     void this.#trees.keepOnly(state.name, images).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot remove unused image trees'));
   }
 
-  /** An image replica's environment: the image's ENV and its user's HOME, then the App's, then Dormant's; nothing of the host's. */
-  #imageEnv(state: AppState, revision: Revision, tree: ImageTree, id: string, port: number): Record<string, string> {
+  /**
+   * An image replica's environment: the image's ENV and its user's HOME (on a stack, /app,
+   * the release, as Heroku's HOME is), then the App's, then Dormant's; nothing of the host's.
+   */
+  #imageEnv(state: AppState, revision: Revision, tree: ImageTree, id: string, port: number, onStack: boolean): Record<string, string> {
     return {
       ...tree.config.env,
-      HOME: tree.user.home,
+      HOME: onStack ? stackAppFolder : tree.user.home,
       ...state.app?.spec.run.env,
       ...revision.spec.run.env,
       PORT: String(port),
@@ -714,7 +736,7 @@ export class LocalRuntime implements Runtime {
    * as a writable overlay, its home, nothing of Dormant's state or other apps. Synchronous
    * on purpose, as the rest of the wake-up path's preparation.
    */
-  #sandboxSpec(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean, tree: ImageTree | undefined): SandboxSpec {
+  #sandboxSpec(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean, over: { tree: ImageTree; onStack: boolean } | undefined): SandboxSpec {
     const uid = sandbox.ids.idOf(app);
     const folder = join(this.#stateDir, 'replicas', id);
     const upper = join(folder, 'app', 'upper');
@@ -725,6 +747,22 @@ export class LocalRuntime implements Runtime {
     chownSync(upper, uid, uid);
     const cgroupProcs = sandbox.cgroups?.create(id, replicaLimits(containerResources(revision.spec.run.resources)));
     const limited = { ...(cgroupProcs ? { cgroupProcs } : {}), ...(gated ? { gated } : {}) };
+    if (over?.onStack && sandbox.bwrap) {
+      // The release at /app over the stack, as the app's image for clusters has it, run by the stack's user for apps (node, 1000), the app's uid on the host.
+      return {
+        uid,
+        gid: uid,
+        appFolder: { release: resolve(revision.spec.releaseDir ?? ''), upper, work, at: stackAppFolder },
+        writable: [home],
+        hidden: sandbox.hidden,
+        cwd: stackAppFolder,
+        command,
+        tools: sandbox.tools,
+        image: { root: over.tree.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, bwrap: sandbox.bwrap },
+        ...limited,
+      };
+    }
+    const tree = over?.tree;
     if (tree && sandbox.bwrap) {
       const workdir = tree.config.workdir;
       return {
