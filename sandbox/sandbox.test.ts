@@ -21,13 +21,16 @@ const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   ...over,
 });
 
+/** Each fstab line's source and target. */
+const mountsOf = (fstab: string): string[] =>
+  fstab
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ').slice(0, 2).join(' '));
+
 describe('sandboxFstab', () => {
   it('mounts the app and its home before hiding their sources, then binds them back and hides where they were made', () => {
-    const targets = sandboxFstab(spec())
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' ').slice(0, 2).join(' '));
-    assert.deepEqual(targets, [
+    assert.deepEqual(mountsOf(sandboxFstab(spec())), [
       'dormant-keep /dev/shm',
       'overlay /dev/shm/.dormant-sandbox/app',
       '/state/replicas/r1/home /dev/shm/.dormant-sandbox/w0',
@@ -50,11 +53,7 @@ describe('sandboxFstab', () => {
   it('a build has no overlay: its release and cache are writable binds, put back after the state folder is hidden', () => {
     const { appFolder: _overlay, ...rest } = spec();
     const build: SandboxSpec = { ...rest, writable: ['/state/releases/web/web-00002', '/state/cache/apps/web'] };
-    const targets = sandboxFstab(build)
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' ').slice(0, 2).join(' '));
-    assert.deepEqual(targets, [
+    assert.deepEqual(mountsOf(sandboxFstab(build)), [
       'dormant-keep /dev/shm',
       '/state/releases/web/web-00002 /dev/shm/.dormant-sandbox/w0',
       '/state/cache/apps/web /dev/shm/.dormant-sandbox/w1',
@@ -115,20 +114,17 @@ describe('a sandbox over an image (bubblewrap)', () => {
   });
   it('keeps the tree (read-only), the WORKDIR overlay and the home where bubblewrap, as the app uid, can reach them; hides the host paths; binds nothing back on the host', () => {
     const lines = sandboxFstab(imageSpec).trim().split('\n');
-    assert.deepEqual(
-      lines.map((line) => line.split(' ').slice(0, 2).join(' ')),
-      [
-        'dormant-keep /dev/shm',
-        '/state/images/trees/box/abc/root /dev/shm/.dormant-sandbox/root',
-        'overlay /dev/shm/.dormant-sandbox/app',
-        '/state/replicas/r1/home /dev/shm/.dormant-sandbox/w0',
-        'dormant-tmp /tmp',
-        'dormant-var-tmp /var/tmp',
-        'dormant-hidden /state',
-        'dormant-hidden /root',
-        'dormant-hidden /home',
-      ],
-    );
+    assert.deepEqual(mountsOf(sandboxFstab(imageSpec)), [
+      'dormant-keep /dev/shm',
+      '/state/images/trees/box/abc/root /dev/shm/.dormant-sandbox/root',
+      'overlay /dev/shm/.dormant-sandbox/app',
+      '/state/replicas/r1/home /dev/shm/.dormant-sandbox/w0',
+      'dormant-tmp /tmp',
+      'dormant-var-tmp /var/tmp',
+      'dormant-hidden /state',
+      'dormant-hidden /root',
+      'dormant-hidden /home',
+    ]);
     assert.match(lines[0] ?? '', /mode=0755/);
     assert.match(lines[1] ?? '', / none bind,ro,X-mount\.mkdir /);
     assert.match(lines[2] ?? '', /lowerdir=\/state\/images\/trees\/box\/abc\/root\/app,/);

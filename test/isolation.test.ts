@@ -140,102 +140,74 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   assert.ok(Number.isInteger(victimPid));
   const victimRelease = join(d.stateDir, 'releases', 'victim', readdirSync(join(d.stateDir, 'releases', 'victim'))[0] ?? '');
 
-  // The attacker: a tenant with a key for its own app only; the admin gave it a postDeploy hook that runs the tenant's code.
-  const tenantKey = await sshKey(d.work, 'tenant');
-  const publicKey = (await runProgram('cat', [`${tenantKey}.pub`])).stdout.trim();
-  await writeFile(
-    join(d.work, 'attacker.yaml'),
-    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: attacker}\nspec:\n  git:\n    authorizedKeys: ["${publicKey}"]\n  hooks:\n    postDeploy: ["node attack.js hook"]\n`,
-  );
-  assert.equal((await d.dormant('apply', '-f', join(d.work, 'attacker.yaml'))).code, 0);
-  const attacker = await WorkingCopy.create(d.work, 'attacker', tenantKey);
   // An entry of the host's home that no image's /root has, to tell the two apart.
   await mkdir(join(homedir(), '.cache'), { recursive: true });
   const whoami = await whoamiServer();
-  const params = { app: 'attacker', state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache', whoamiUrl: whoami.url };
-  const hostUids = whoami.uids;
-  await attacker.commit({
-    // A local dependency, so that npm installs, and the package's postinstall runs the attack.
+  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache', whoamiUrl: whoami.url };
+  const adminKeysBefore = readFileSync(join(d.stateDir, 'admin-keys'), 'utf8');
+
+  /**
+   * A tenant with a key for its own app only, whose admin gave it a postDeploy hook that
+   * runs the tenant's code: pushes the files, then returns the build's, the hook's and the
+   * replica's reports, each checked blocked on every attempt and blind to other processes.
+   */
+  const attackFrom = async (app: string, files: Record<string, string>): Promise<{ reports: AttackReport[]; copy: WorkingCopy }> => {
+    const key = await sshKey(d.work, `${app}-tenant`);
+    const publicKey = (await runProgram('cat', [`${key}.pub`])).stdout.trim();
+    await writeFile(
+      join(d.work, `${app}.yaml`),
+      `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: ${app}}\nspec:\n  git:\n    authorizedKeys: ["${publicKey}"]\n  hooks:\n    postDeploy: ["node attack.js hook"]\n`,
+    );
+    assert.equal((await d.dormant('apply', '-f', join(d.work, `${app}.yaml`))).code, 0);
+    const copy = await WorkingCopy.create(d.work, app, key);
+    await copy.commit({ ...files, 'attack.js': attackModule, 'attack-params.json': JSON.stringify({ ...params, app }), 'server.js': attackerServer });
+    const pushed = await copy.push(d.remote(app));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const reports = [...pushed.stderr.matchAll(/ATTACK-REPORT (\{.*\})/g)].map((match) => JSON.parse(match[1] ?? '') as AttackReport);
+    assert.deepEqual(
+      reports.map((report) => report.stage),
+      ['build', 'hook'],
+      `${app}: the build and the hook each attacked:\n${pushed.stderr}`,
+    );
+    const answer = await d.get(app, '/attack');
+    assert.equal(answer.status, 200, answer.body);
+    reports.push(JSON.parse(answer.body) as AttackReport);
+    for (const report of reports) {
+      assert.ok(report.pids <= 8, `${app}: the ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
+      assert.equal(report.secretSeen, false, `${app}: no other process's environment is readable (${report.stage})`);
+      for (const result of report.results) assert.equal(result.outcome, 'blocked', `${app}: ${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
+    }
+    assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
+    assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
+    assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'cache', 'pwned')), /ENOENT/);
+    assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
+    // And the tenant's key still pushes nowhere else.
+    const elsewhere = await copy.push(d.remote('victim'));
+    assert.notEqual(elsewhere.code, 0);
+    assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
+    return { reports, copy };
+  };
+
+  // A detected Node app: a local dependency, so that npm installs, and the package's postinstall runs the attack.
+  const node = await attackFrom('attacker', {
     'package.json': JSON.stringify({ name: 'attacker', version: '1.0.0', scripts: { start: 'node server.js', postinstall: 'node attack.js build' }, dependencies: { helper: 'file:helper' } }),
     'helper/package.json': JSON.stringify({ name: 'helper', version: '1.0.0' }),
-    'attack.js': attackModule,
-    'attack-params.json': JSON.stringify(params),
-    'server.js': attackerServer,
   });
-  const adminKeysBefore = readFileSync(join(d.stateDir, 'admin-keys'), 'utf8');
-  const pushed = await attacker.push(d.remote('attacker'));
-  assert.equal(pushed.code, 0, pushed.stderr);
-  const reports = [...pushed.stderr.matchAll(/ATTACK-REPORT (\{.*\})/g)].map((match) => JSON.parse(match[1] ?? '') as AttackReport);
-  assert.deepEqual(
-    reports.map((report) => report.stage),
-    ['build', 'hook'],
-    `the build and the hook each attacked:\n${pushed.stderr}`,
-  );
-  const answer = await d.get('attacker', '/attack');
-  assert.equal(answer.status, 200, answer.body);
-  reports.push(JSON.parse(answer.body) as AttackReport);
-
-  for (const report of reports) {
-    assert.equal(hostUids.get(`attacker/${report.stage}`), appUid('attacker'), `the ${report.stage} runs as the app's own uid on the host, not root, not the other app's`);
-    assert.ok(report.pids <= 8, `the ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
-    assert.equal(report.secretSeen, false, `no other process's environment is readable (${report.stage})`);
-    for (const result of report.results) assert.equal(result.outcome, 'blocked', `${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
+  for (const report of node.reports) {
+    assert.equal(whoami.uids.get(`attacker/${report.stage}`), appUid('attacker'), `the ${report.stage} runs as the app's own uid on the host, not root, not the other app's`);
   }
   // The build runs over the host's root as the app's uid; the hook and replica over the stack, as its user for apps (node, 1000) inside their user namespace.
   assert.deepEqual(
-    reports.map((report) => report.uid),
+    node.reports.map((report) => report.uid),
     [appUid('attacker'), 1000, 1000],
   );
-  assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
-  assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
-  assert.throws(() => statSync(join(d.stateDir, 'cache', 'apps', 'victim', 'cache', 'pwned')), /ENOENT/);
-  assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
 
-  // And the tenant's key still pushes nowhere else.
-  const elsewhere = await attacker.push(d.remote('victim'));
-  assert.notEqual(elsewhere.code, 0);
-  assert.match(elsewhere.stderr, /GITD_ACCESS_DENIED/);
-
-  // The same attacks from a Dockerfile app: its RUN step (in podman's build container), its hook and its replica (over its image, in the sandbox).
-  const dockerKey = await sshKey(d.work, 'docker-tenant');
-  const dockerPublicKey = (await runProgram('cat', [`${dockerKey}.pub`])).stdout.trim();
-  await writeFile(
-    join(d.work, 'dattacker.yaml'),
-    `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: dattacker}\nspec:\n  git:\n    authorizedKeys: ["${dockerPublicKey}"]\n  hooks:\n    postDeploy: ["node attack.js hook"]\n`,
-  );
-  assert.equal((await d.dormant('apply', '-f', join(d.work, 'dattacker.yaml'))).code, 0);
-  const dockerAttacker = await WorkingCopy.create(d.work, 'dattacker', dockerKey);
-  await dockerAttacker.commit({
-    Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN node attack.js build\nCMD ["node", "server.js"]\n',
-    'attack.js': attackModule,
-    'attack-params.json': JSON.stringify({ ...params, app: 'dattacker' }),
-    'server.js': attackerServer,
-  });
-  const dockerPushed = await dockerAttacker.push(d.remote('dattacker'));
-  assert.equal(dockerPushed.code, 0, dockerPushed.stderr);
-  const dockerReports = [...dockerPushed.stderr.matchAll(/ATTACK-REPORT (\{.*\})/g)].map((match) => JSON.parse(match[1] ?? '') as AttackReport);
-  assert.deepEqual(
-    dockerReports.map((report) => report.stage),
-    ['build', 'hook'],
-    `the Dockerfile's RUN step and the hook each attacked:\n${dockerPushed.stderr}`,
-  );
-  const dockerAnswer = await d.get('dattacker', '/attack');
-  assert.equal(dockerAnswer.status, 200, dockerAnswer.body);
-  dockerReports.push(JSON.parse(dockerAnswer.body) as AttackReport);
-  const dockerUid = appUid('dattacker');
-  for (const report of dockerReports) {
+  // A Dockerfile app: its RUN step (in podman's build container), its hook and its replica (over its image, in the sandbox).
+  const docker = await attackFrom('dattacker', { Dockerfile: 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN node attack.js build\nCMD ["node", "server.js"]\n' });
+  for (const report of docker.reports) {
     // podman builds as root in its own container (not this sandbox: README says so); the hook and replica are root only inside their user namespace.
-    if (report.stage !== 'build') assert.equal(hostUids.get(`dattacker/${report.stage}`), dockerUid, `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
-    assert.ok(report.pids <= 8, `the Dockerfile app's ${report.stage} sees only its own processes (${report.pids} in its /proc)`);
-    assert.equal(report.secretSeen, false, `no other process's environment is readable (Dockerfile app's ${report.stage})`);
-    for (const result of report.results) assert.equal(result.outcome, 'blocked', `Dockerfile app's ${report.stage}: ${result.what}: ${result.outcome} (${result.value})`);
+    if (report.stage !== 'build') assert.equal(whoami.uids.get(`dattacker/${report.stage}`), appUid('dattacker'), `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
   }
-  assert.equal(readFileSync(join(d.stateDir, 'admin-keys'), 'utf8'), adminKeysBefore, 'the admin keys are unchanged');
-  assert.throws(() => statSync(join(victimRelease, 'pwned.js')), /ENOENT/);
-  assert.equal((await d.get('victim')).status, 200, 'the victim still serves');
-  const dockerElsewhere = await dockerAttacker.push(d.remote('victim'));
-  assert.notEqual(dockerElsewhere.code, 0);
-  assert.match(dockerElsewhere.stderr, /GITD_ACCESS_DENIED/);
   whoami.close();
 });
 
