@@ -83,7 +83,12 @@ export function normalizedPath(path: string): string {
  * tab, newline or any control character, backslash, comma, colon). Pure.
  */
 export function mountablePath(path: string): boolean {
-  return path.startsWith('/') && !/[\x00-\x20\x7f\\,:]/.test(path);
+  if (!path.startsWith('/')) return false;
+  for (const char of path) {
+    const code = char.charCodeAt(0);
+    if (code <= 0x20 || code === 0x7f || char === '\\' || char === ',' || char === ':') return false;
+  }
+  return true;
 }
 
 /** The command a replica of the image runs: ENTRYPOINT then CMD, as a container runtime does. Pure. */
