@@ -55,6 +55,8 @@ async function attack(stage, params) {
     await tryIt("write into the victim's release", () => fs.writeFileSync(path.join(victimRelease, 'pwned.js'), 'x')),
     await tryIt("write into the victim's build cache", () => fs.writeFileSync(path.join(state, 'cache', 'apps', 'victim', 'cache', 'pwned'), 'x')),
     await tryIt('signal the victim', () => process.kill(victimPid, 'SIGKILL')),
+    // Opening another process's memory passes the kernel's ptrace access check (PTRACE_MODE_ATTACH) or fails as ptrace would.
+    await tryIt("open the victim's memory (ptrace's check)", () => { const fd = fs.openSync('/proc/' + victimPid + '/mem', 'r'); fs.closeSync(fd); return 'opened'; }),
     await tryIt("list the host's home", () => {
       const entries = fs.readdirSync(hostHome);
       if (!entries.includes(hostHomeEntry)) throw Object.assign(new Error('not the host home'), { code: 'HIDDEN' });
