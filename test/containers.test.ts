@@ -179,7 +179,7 @@ describe('Dockerfile apps as containers', () => {
 });
 
 describe('Dockerfile apps that go wrong', () => {
-  it('a Dockerfile that does not parse, a build over its timeout, an app that exits at once and one that ignores $PORT: each rejected, the old version serving', async () => {
+  it('a Dockerfile that does not parse, a build over its timeout, an app that exits at once, one that ignores $PORT and images with a hostile USER or WORKDIR: each rejected, the old version serving', async () => {
     const own = await startDormant(['--build-timeout', '3s']);
     try {
       const copy = await WorkingCopy.create(own.work, 'wrong', own.adminKey);
@@ -209,6 +209,17 @@ describe('Dockerfile apps that go wrong', () => {
       await copy.commit({ Dockerfile: 'FROM node:20-slim\nCMD ["node", "-e", "require(\'node:http\').createServer((q, s) => s.end()).listen(3999)"]\n' });
       const fixedPort = await copy.push(own.remote('wrong'));
       assert.match(fixedPort.stderr, /nothing listened on its port \d+; the app must listen on the port in \$PORT/);
+      await serving();
+
+      // Hostile image configs: a USER its passwd does not know, a WORKDIR that is a link to the host's root. Refused before anything runs, with why.
+      await copy.commit({ Dockerfile: 'FROM node:20-slim\nUSER ghost\nCMD ["node", "-e", "0"]\n' });
+      const ghost = await copy.push(own.remote('wrong'));
+      assert.match(ghost.stderr, /the image localhost\/dormant\/wrong:wrong-\d+ cannot be run here: its USER ghost is not in its \/etc\/passwd/);
+      assert.match(ghost.stderr, /! \[remote rejected\] main -> main \(deploy failed: /);
+      await serving();
+      await copy.commit({ Dockerfile: 'FROM node:20-slim\nRUN ln -s / /escape\nWORKDIR /escape\nCMD ["node", "-e", "0"]\n' });
+      const escape = await copy.push(own.remote('wrong'));
+      assert.match(escape.stderr, /cannot be run here: its WORKDIR \/escape is not a folder \(or a symbolic link is on its way\)/);
       await serving();
     } finally {
       await own.stop();
