@@ -218,8 +218,8 @@ describe('Dockerfile apps that go wrong', () => {
       assert.match(ghost.stderr, /! \[remote rejected\] main -> main \(deploy failed: /);
       await serving();
       await copy.commit({ Dockerfile: 'FROM node:20-slim\nRUN ln -s / /escape\nWORKDIR /escape\nCMD ["node", "-e", "0"]\n' });
-      const escape = await copy.push(own.remote('wrong'));
-      assert.match(escape.stderr, /cannot be run here: its WORKDIR \/escape is not a folder \(or a symbolic link is on its way\)/);
+      const linked = await copy.push(own.remote('wrong'));
+      assert.match(linked.stderr, /cannot be run here: its WORKDIR \/escape is not a folder \(or a symbolic link is on its way\)/);
       await serving();
     } finally {
       await own.stop();
