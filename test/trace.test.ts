@@ -1,7 +1,7 @@
 // `dormant trace` against a real `dormant up`: the activator records an app's requests and
 // the CLI streams them as a request log that `dormant policy simulate` reads.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -10,7 +10,7 @@ import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { tempStateDir } from '../cli/test-support.js';
-import { freePort } from './git-support.js';
+import { freePort, spawnUp } from './git-support.js';
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 const run = promisify(execFile);
@@ -27,14 +27,15 @@ function get(port: number, host: string): Promise<number> {
   });
 }
 
-/** Resolves once text appears in what the stream printed. */
-function waitForText(stream: NodeJS.ReadableStream, text: string): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves once text appears in what the child printed on stderr; rejects, with what it printed, if it exits first. */
+function untilPrinted(child: ChildProcessWithoutNullStreams, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
     let seen = '';
-    stream.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
       if (seen.includes(text)) resolve();
     });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before printing ${JSON.stringify(text)}: ${seen}`)));
   });
 }
 
@@ -49,19 +50,19 @@ it('records the requests of an app from the running dormant up, for policy simul
   assert.match((notRunning as { stderr: string }).stderr, /error \[CLI_NOT_RUNNING\]: cannot trace hello: no dormant up is running/);
 
   const [httpPort, metricsPort] = [await freePort(), await freePort()];
-  const up = spawn(process.execPath, [bin, 'up', '--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--ssh-port', '0']);
+  const { child: up, ready } = spawnUp(['--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--ssh-port', '0']);
   after(async () => {
     if (up.exitCode === null) {
       up.kill('SIGTERM');
       await once(up, 'exit');
     }
   });
-  await waitForText(up.stdout, 'Press Ctrl-C');
+  await ready;
 
   const tracer = spawn(process.execPath, [bin, 'trace', 'hello', '--for', '3s', '--state-dir', stateDir]);
   let csv = '';
   tracer.stdout.on('data', (chunk: Buffer) => (csv += chunk.toString()));
-  await waitForText(tracer.stderr, 'Recording requests to hello');
+  await untilPrinted(tracer, 'Recording requests to hello');
   const statuses = await Promise.all([get(httpPort, 'hello.localhost'), get(httpPort, 'hello.localhost')]);
   assert.deepEqual(statuses, [503, 503]);
   const [code] = (await once(tracer, 'exit')) as [number];
