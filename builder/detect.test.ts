@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
-import { type BuildPlan, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
+import { type BuildPlan, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
 
 const made: string[] = [];
 after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -64,13 +64,14 @@ const rows: readonly Row[] = [
   { name: 'engines.node this Node cannot meet', files: { 'package.json': pkg({ engines: { node: '^22' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "^22" in engines.node, but Node 20.20.2 is installed here' },
   { name: 'engines.node that is not a range', files: { 'package.json': pkg({ engines: { node: 'latest please' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "latest please" in engines.node, but it is not a semver range' },
   {
-    name: 'a pnpm lockfile: pnpm through corepack, and pnpm runs the build script',
-    files: { 'package.json': pkg({ scripts: { build: 'x', start: 'node s.js' } }), 'pnpm-lock.yaml': '' },
-    summary: 'node 20, pnpm install --frozen-lockfile',
+    name: 'a pnpm lockfile: pnpm for its format, and pnpm runs the build script',
+    files: { 'package.json': pkg({ scripts: { build: 'x', start: 'node s.js' } }), 'pnpm-lock.yaml': "lockfileVersion: '6.0'\n" },
+    summary: 'node 20, pnpm install --frozen-lockfile (pnpm 8.15.9 for lockfileVersion 6)',
     steps: ['pnpm install --frozen-lockfile', 'pnpm run build'],
   },
   { name: 'a yarn 1 lockfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'yarn.lock': '# yarn lockfile v1\n' }, steps: ['yarn install --frozen-lockfile'] },
   { name: 'a yarn 2+ lockfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'yarn.lock': '__metadata:\n  version: 8\n' }, steps: ['yarn install --immutable'] },
+  { name: 'a packageManager pin that is not NAME@VERSION', files: { 'package.json': pkg({ packageManager: 'pnpm', scripts: { start: 'x' } }), 'pnpm-lock.yaml': '' }, error: `BUILD_PACKAGE_MANAGER: package.json's packageManager "pnpm" cannot be used: it is not NAME@VERSION` },
   { name: 'package.json that is not JSON', files: { 'package.json': '{' }, error: 'BUILD_BAD_PACKAGE_JSON: package.json is not valid JSON' },
   { name: 'package.json with no way to start', files: { 'package.json': pkg({}) }, error: 'BUILD_NO_START: nothing says how to start this app' },
   { name: 'a Procfile without web', files: { Procfile: 'worker: x\n' }, error: 'BUILD_PROCFILE_NO_WEB: the Procfile has no web: line' },
@@ -125,8 +126,9 @@ describe('build detection', () => {
     for (const target of ['/etc/hostname', '/nonexistent/dormant-probe']) {
       const dir = await tree({ 'package.json': pkg({ scripts: { start: 'node server.js' }, dependencies: { a: '1' } }) });
       await symlink(target, join(dir, 'pnpm-lock.yaml'));
-      plans.push((await detectBuild(dir, options)).summary);
+      plans.push(await detectBuild(dir, options).then((plan) => plan.summary, (error: Error) => error.message));
     }
+    assert.match(plans[0] ?? '', /pnpm-lock\.yaml is a symbolic link to a path outside the repository/);
     assert.equal(plans[0], plans[1]);
   });
 
@@ -145,4 +147,33 @@ describe('build detection', () => {
     assert.equal(procfileWeb('worker: x'), undefined);
     assert.deepEqual(shellStart('npm run migrate && node s.js'), ['/bin/sh', '-c', 'export PATH="$PWD/node_modules/.bin:$PATH"; npm run migrate && node s.js']);
   });
+});
+
+describe('which yarn or pnpm builds an app', () => {
+  const rows: { name: string; tool: 'pnpm' | 'yarn'; pin?: string; lockfile: string; chosen?: string; error?: RegExp }[] = [
+    { name: 'a pin names the version', tool: 'pnpm', pin: 'pnpm@10.2.1', lockfile: "lockfileVersion: '9.0'\n", chosen: 'pnpm 10.2.1 pnpm from packageManager' },
+    { name: "a pin's sha512 is kept, to check the download against", tool: 'pnpm', pin: 'pnpm@9.15.9+sha512.00ff', lockfile: '', chosen: 'pnpm 9.15.9 pnpm from packageManager 00ff' },
+    { name: 'another hash is not checked', tool: 'yarn', pin: 'yarn@1.22.19+sha224.00ff', lockfile: '', chosen: 'yarn 1.22.19 yarn from packageManager' },
+    { name: 'yarn 2 and later come from @yarnpkg/cli-dist', tool: 'yarn', pin: 'yarn@4.5.0', lockfile: '__metadata:\n  version: 8\n', chosen: 'yarn 4.5.0 @yarnpkg/cli-dist from packageManager' },
+    { name: "a pin of another tool: the lockfile's format decides", tool: 'pnpm', pin: 'yarn@1.22.22', lockfile: 'lockfileVersion: 5.4\n', chosen: 'pnpm 7.33.7 pnpm for lockfileVersion 5.4' },
+    { name: 'pnpm-lock.yaml 9.0: pnpm 9', tool: 'pnpm', lockfile: "lockfileVersion: '9.0'\n", chosen: 'pnpm 9.15.9 pnpm for lockfileVersion 9' },
+    { name: 'pnpm-lock.yaml 6.1: pnpm 8', tool: 'pnpm', lockfile: "lockfileVersion: '6.1'\n", chosen: 'pnpm 8.15.9 pnpm for lockfileVersion 6.1' },
+    { name: 'pnpm-lock.yaml 5.3: pnpm 6', tool: 'pnpm', lockfile: 'lockfileVersion: 5.3\n', chosen: 'pnpm 6.35.1 pnpm for lockfileVersion 5.3' },
+    { name: 'pnpm-lock.yaml without a version: pnpm 9', tool: 'pnpm', lockfile: '', chosen: 'pnpm 9.15.9 pnpm the newest pnpm 9: pnpm-lock.yaml names no lockfileVersion' },
+    { name: 'a yarn 1 lockfile: yarn 1', tool: 'yarn', lockfile: '# yarn lockfile v1\n', chosen: 'yarn 1.22.22 yarn for a yarn 1 lockfile' },
+    { name: 'yarn.lock __metadata 6: yarn 3', tool: 'yarn', lockfile: '# x\n\n__metadata:\n  version: 6\n  cacheKey: 8\n', chosen: 'yarn 3.8.7 @yarnpkg/cli-dist for lockfile __metadata version 6' },
+    { name: 'yarn.lock __metadata 8: yarn 4', tool: 'yarn', lockfile: '__metadata:\n  version: 8\n', chosen: 'yarn 4.18.1 @yarnpkg/cli-dist for lockfile __metadata version 8' },
+    { name: 'a pin that is not NAME@VERSION', tool: 'pnpm', pin: 'pnpm@latest; rm -rf /', lockfile: '', error: /BUILD_PACKAGE_MANAGER|not NAME@VERSION/ },
+    { name: 'a pin with a range', tool: 'pnpm', pin: 'pnpm@^9', lockfile: '', error: /\^9 is not an exact version/ },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      if (row.error) {
+        assert.throws(() => choosePackageManager(row.tool, row.pin, row.lockfile), row.error);
+        return;
+      }
+      const chosen = choosePackageManager(row.tool, row.pin, row.lockfile);
+      assert.equal([chosen.name, chosen.version, chosen.npmPackage, chosen.why, ...(chosen.sha512 ? [chosen.sha512] : [])].join(' '), row.chosen);
+    });
+  }
 });

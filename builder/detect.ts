@@ -13,8 +13,19 @@ export interface BuildStep {
   /** What the pusher reads: "npm ci". */
   readonly name: string;
   readonly command: readonly string[];
-  /** Runs yarn or pnpm through corepack (the one on PATH during the build). */
-  readonly corepack?: boolean;
+  /** Runs yarn or pnpm: this version, installed from its npm package, is first on PATH. */
+  readonly packageManager?: PackageManager;
+}
+
+/** yarn or pnpm at one version, and why that one (the pusher reads it). */
+export interface PackageManager {
+  readonly name: 'pnpm' | 'yarn';
+  readonly version: string;
+  /** The npm package it comes from (yarn 2 and later: @yarnpkg/cli-dist). */
+  readonly npmPackage: string;
+  /** The tarball's sha512 (hex) a `packageManager` pin gives: the download must match it. */
+  readonly sha512?: string;
+  readonly why: string;
 }
 
 export interface BuildPlan {
@@ -70,7 +81,10 @@ export function shellStart(script: string): readonly string[] {
  */
 async function withinSource(sourceDir: string, name: string): Promise<string> {
   const root = await realpath(sourceDir);
-  const real = await realpath(join(sourceDir, name));
+  // A link whose target is missing is refused as one that leaves: either way, the same answer, so a push learns nothing of the host's paths.
+  const real = await realpath(join(sourceDir, name)).catch(() => {
+    throw buildErrors.linkLeavesSource({ path: name });
+  });
   if (real !== root && !real.startsWith(`${root}/`)) throw buildErrors.linkLeavesSource({ path: name });
   return real;
 }
@@ -123,16 +137,18 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     const steps: BuildStep[] = [];
     let installer: string;
     let runner = 'npm';
+    let packageManager: PackageManager | undefined;
     if (has('pnpm-lock.yaml')) {
+      packageManager = choosePackageManager('pnpm', manifest.packageManager, await readSource('pnpm-lock.yaml'));
       installer = 'pnpm install --frozen-lockfile';
       runner = 'pnpm';
-      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], corepack: true });
+      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], packageManager });
     } else if (has('yarn.lock')) {
-      // yarn 1 writes "# yarn lockfile v1"; yarn 2+ writes YAML with __metadata.
-      const berry = (await readSource('yarn.lock')).includes('__metadata:');
+      packageManager = choosePackageManager('yarn', manifest.packageManager, await readSource('yarn.lock'));
+      const berry = semver.major(packageManager.version) >= 2;
       installer = berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
       runner = 'yarn';
-      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], corepack: true });
+      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], packageManager });
     } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
       installer = 'npm ci';
       steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'] });
@@ -143,11 +159,11 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       installer = 'npm install';
       steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
     }
-    if (manifest.scripts?.build) steps.push({ name: `${runner} run build`, command: [runner, 'run', 'build'], corepack: runner !== 'npm' });
+    if (manifest.scripts?.build) steps.push({ name: `${runner} run build`, command: [runner, 'run', 'build'], ...(packageManager ? { packageManager } : {}) });
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
     if (startScript === undefined) throw buildErrors.noStart({});
     return {
-      summary: `node ${major}, ${installer}${procfile ? ', Procfile' : ''}`,
+      summary: `node ${major}, ${installer}${packageManager ? ` (${packageManager.name} ${packageManager.version} ${packageManager.why})` : ''}${procfile ? ', Procfile' : ''}`,
       kind: 'node',
       steps,
       start: shellStart(startScript),
@@ -156,6 +172,45 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (procfile !== undefined) return { summary: 'Procfile', kind: 'procfile', steps: [], start: shellStart(procfile) };
   if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
   throw buildErrors.nothingToBuild({});
+}
+
+/**
+ * The newest release of each line, for a lockfile that names no version: the line follows
+ * the lockfile's format, so that a lockfile is read by the tool that wrote it.
+ */
+const newestOfLine = { pnpm9: '9.15.9', pnpm8: '8.15.9', pnpm7: '7.33.7', pnpm6: '6.35.1', pnpm5: '5.18.11', yarn1: '1.22.22', yarn2: '2.4.2', yarn3: '3.8.7', yarn4: '4.18.1' } as const;
+
+/**
+ * Which yarn or pnpm builds this app: the version package.json's `packageManager` pins
+ * (`pnpm@9.15.9`, with an optional `+sha512.HEX` the download must match), else the line
+ * that writes the lockfile's format (pnpm-lock.yaml's `lockfileVersion`; yarn.lock's
+ * `__metadata.version`, none for yarn 1). Not corepack: it verifies registry signatures,
+ * which mirrors often do not serve. Throws BUILD_PACKAGE_MANAGER for a pin it cannot use.
+ */
+export function choosePackageManager(name: 'pnpm' | 'yarn', pin: string | undefined, lockfile: string): PackageManager {
+  const pinned = /^(npm|pnpm|yarn)@([^+\s]+)(?:\+(\w+)\.([0-9a-f]+))?$/.exec(pin?.trim() ?? '');
+  if (pin !== undefined && pinned === null) throw buildErrors.packageManager({ pin, reason: 'it is not NAME@VERSION (such as pnpm@9.15.9)' });
+  const [, pinnedName, pinnedVersion = '', algorithm, hash] = pinned ?? [];
+  if (pinnedName === name) {
+    if (semver.valid(pinnedVersion) === null) throw buildErrors.packageManager({ pin: pin ?? '', reason: `${pinnedVersion} is not an exact version` });
+    return packageManager(name, pinnedVersion, 'from packageManager', algorithm === 'sha512' ? hash : undefined);
+  }
+  const lockfileFormat = (pattern: RegExp) => Number.parseFloat(pattern.exec(lockfile)?.[1] ?? 'NaN');
+  if (name === 'pnpm') {
+    const format = lockfileFormat(/^lockfileVersion:\s*['"]?([\d.]+)/m);
+    const version = format >= 9 ? newestOfLine.pnpm9 : format >= 6 ? newestOfLine.pnpm8 : format >= 5.4 ? newestOfLine.pnpm7 : format >= 5.3 ? newestOfLine.pnpm6 : format >= 5 ? newestOfLine.pnpm5 : newestOfLine.pnpm9;
+    return packageManager(name, version, Number.isNaN(format) ? 'the newest pnpm 9: pnpm-lock.yaml names no lockfileVersion' : `for lockfileVersion ${format}`);
+  }
+  // yarn 1 writes "# yarn lockfile v1"; yarn 2 and later write YAML with __metadata.
+  const format = lockfileFormat(/^__metadata:\s*\n\s+version:\s*['"]?(\d+)/m);
+  if (Number.isNaN(format)) return packageManager(name, newestOfLine.yarn1, 'for a yarn 1 lockfile');
+  const version = format >= 7 ? newestOfLine.yarn4 : format >= 5 ? newestOfLine.yarn3 : newestOfLine.yarn2;
+  return packageManager(name, version, `for lockfile __metadata version ${format}`);
+}
+
+function packageManager(name: 'pnpm' | 'yarn', version: string, why: string, sha512?: string): PackageManager {
+  const npmPackage = name === 'yarn' && semver.major(version) >= 2 ? '@yarnpkg/cli-dist' : name;
+  return { name, version, npmPackage, why, ...(sha512 !== undefined ? { sha512 } : {}) };
 }
 
 /** The Debian-based tag to use instead of an Alpine one: node:20-alpine3.19 -> node:20-slim, alpine:3.19 -> debian:bookworm-slim. */

@@ -52,6 +52,12 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { reason: string }) => `package.json is not valid JSON (${o.reason}); fix it and push again`,
   },
+  packageManager: {
+    code: 'BUILD_PACKAGE_MANAGER',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { pin: string; reason: string }) => `package.json's packageManager "${o.pin}" cannot be used: ${o.reason}; pin an exact version (pnpm@9.15.9, yarn@1.22.22) or remove the field`,
+  },
   badEngines: {
     code: 'BUILD_NODE_VERSION',
     httpStatus: 422,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { imageCommand, mountablePath, normalizedPath, parseImageInspect, pathInTree, resolveImageUser } from './image-trees.js';
+import { ImageTrees, imageCommand, mountablePath, normalizedPath, parseImageInspect, pathInTree, resolveImageUser } from './image-trees.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nnode:x:1000:1000::/home/node:/bin/bash\n';
 const group = 'root:x:0:\nstaff:x:50:\nnode:x:1000:\n';
@@ -74,5 +75,23 @@ describe('the paths an image names', () => {
   it('a WORKDIR with a newline, space, tab, backslash, comma or colon is not mounted (it would go into the fstab)', () => {
     for (const bad of ['/a\n/dev/sda /etc ext4 rw', '/a b', '/a\tb', '/a\\b', '/a,b', '/a:b', 'relative']) assert.equal(mountablePath(bad), false, JSON.stringify(bad));
     for (const good of ['/', '/app', '/home/node/app', '/srv/my-app_2.0@x']) assert.equal(mountablePath(good), true, good);
+  });
+});
+
+describe('ImageTrees limits', () => {
+  it('an image larger than the limit is refused with its size, before anything is unpacked (real podman, the bootstrapped node:20-slim)', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'dormant-trees-'));
+    try {
+      const trees = new ImageTrees(stateDir, { maxImageBytes: 1024 * 1024 });
+      trees.prepare();
+      await assert.rejects(trees.ensure('big', 'docker.io/library/node:20-slim', { uid: 1_500_000_999, gid: 1_500_000_999 }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'BUILD_IMAGE_UNRUNNABLE');
+        assert.match(error.message, /it is 0\.\d{3} GiB, more than the 0\.001 GiB an image may have here; make it smaller/);
+        return true;
+      });
+      assert.deepEqual(readdirSync(join(stateDir, 'images', 'trees')), [], 'nothing unpacked');
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 });

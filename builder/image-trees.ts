@@ -54,9 +54,9 @@ export interface ImageTree {
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
 
 /** podman image inspect's JSON (an array of one) as the run config and the image id. Pure. */
-export function parseImageInspect(json: string): { id: string; config: ImageRunConfig } {
+export function parseImageInspect(json: string): { id: string; config: ImageRunConfig; size: number } {
   const parsed = JSON.parse(json) as unknown;
-  const image = (Array.isArray(parsed) ? parsed[0] : parsed) as { Id?: unknown; Config?: Record<string, unknown> } | undefined;
+  const image = (Array.isArray(parsed) ? parsed[0] : parsed) as { Id?: unknown; Size?: unknown; Config?: Record<string, unknown> } | undefined;
   if (!image || typeof image.Id !== 'string' || !/^[0-9a-f]{64}$/.test(image.Id)) throw new Error('podman image inspect gave no image id');
   const config = image.Config ?? {};
   const env: Record<string, string> = {};
@@ -67,6 +67,8 @@ export function parseImageInspect(json: string): { id: string; config: ImageRunC
   const workdir = typeof config.WorkingDir === 'string' && config.WorkingDir.startsWith('/') ? normalizedPath(config.WorkingDir) : '/';
   return {
     id: image.Id,
+    // Its files' bytes, unpacked: what a tree of it takes on disk.
+    size: typeof image.Size === 'number' && Number.isFinite(image.Size) ? image.Size : 0,
     config: { entrypoint: strings(config.Entrypoint), cmd: strings(config.Cmd), env, workdir, user: typeof config.User === 'string' ? config.User : '' },
   };
 }
@@ -190,7 +192,11 @@ export class ImageTrees {
   /** Per app (and '' for stacks), the last of its makes and removals: they run one at a time, so none removes a tree another makes or hands out. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  constructor(stateDir: string) {
+  readonly #maxImageBytes: number;
+
+  /** maxImageBytes: the largest image a tree is made of (its files' size as podman reports it); 8 GiB unless given. */
+  constructor(stateDir: string, limits: { readonly maxImageBytes?: number } = {}) {
+    this.#maxImageBytes = limits.maxImageBytes ?? 8 * 1024 ** 3;
     this.#images = join(stateDir, 'images');
     this.#folder = join(this.#images, 'trees');
     this.#stacks = join(this.#images, 'stacks');
@@ -280,7 +286,9 @@ export class ImageTrees {
   /** Unpacks the image into parent/ID unless it is there; owner gets what its user owns (none for a stack). */
   async #make(parent: string, image: string, owner: { uid: number; gid: number } | undefined): Promise<ImageTree> {
     const env = podmanEnv(process.env);
-    const { id, config } = parseImageInspect((await run('podman', ['image', 'inspect', '--format', 'json', image], { env, maxBuffer: 4 * 1024 * 1024 })).stdout);
+    const { id, config, size } = parseImageInspect((await run('podman', ['image', 'inspect', '--format', 'json', image], { env, maxBuffer: 4 * 1024 * 1024 })).stdout);
+    // A tenant's image is unpacked with Dormant's disk: one too large is refused before a byte is written.
+    if (size > this.#maxImageBytes) throw buildErrors.imageUnrunnable({ image, reason: `it is ${gib(size)}, more than the ${gib(this.#maxImageBytes)} an image may have here; make it smaller (a multi-stage build, a slim base)` });
     const folder = join(parent, id);
     const made = join(folder, 'tree.json');
     if (existsSync(made)) return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;
@@ -313,17 +321,22 @@ export class ImageTrees {
   }
 }
 
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 3 : 1)} GiB`;
+
+/** How long one step of an unpack (create, export, tar) may take before it is stopped: a tree that takes longer is refused. */
+const unpackStepTimeoutMs = 10 * 60_000;
+
 /** The image's files, flattened (podman create, then export into tar), into root. */
 async function exportInto(image: string, root: string, env: Record<string, string | undefined>): Promise<void> {
   const name = `dormant-unpack-${randomBytes(6).toString('hex')}`;
   // A command of its own: the image may name none, and the container never starts.
-  await run('podman', ['create', '--name', name, '--entrypoint', '', image, '/dormant-never-started'], { env });
+  await run('podman', ['create', '--name', name, '--entrypoint', '', image, '/dormant-never-started'], { env, timeout: unpackStepTimeoutMs, killSignal: 'SIGKILL' });
   // Through a file: podman export cannot write to a socket, which is what Node's pipes are.
   const archive = `${root}.tar`;
   try {
-    await run('podman', ['export', '-o', archive, name], { env });
+    await run('podman', ['export', '-o', archive, name], { env, timeout: unpackStepTimeoutMs, killSignal: 'SIGKILL' });
     // As root, tar keeps owners and modes.
-    await run('tar', ['-x', '--numeric-owner', '-f', archive, '-C', root], { maxBuffer: 1024 * 1024 });
+    await run('tar', ['-x', '--numeric-owner', '-f', archive, '-C', root], { maxBuffer: 1024 * 1024, timeout: unpackStepTimeoutMs, killSignal: 'SIGKILL' });
   } finally {
     rmSync(archive, { force: true });
     // -v: the anonymous volumes the image's VOLUMEs made go too.

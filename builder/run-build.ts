@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { constants, existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindToDormant, type LifetimeScope } from '../lifetime/index.js';
-import type { BuildPlan } from './detect.js';
+import type { BuildPlan, PackageManager } from './detect.js';
 import { staticServerFile } from './detect.js';
 import { buildErrors } from './errors.js';
 
@@ -16,7 +16,7 @@ export interface RunBuildOptions {
   readonly dir: string;
   /** Each line of the build's output, as it comes. */
   readonly onLine: (line: string) => void;
-  /** The app's build cache, kept between its builds: npm's download cache, corepack and the package managers it fetches. */
+  /** The app's build cache, kept between its builds: npm's download cache and the yarn and pnpm versions it installed. */
   readonly cacheDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
@@ -26,6 +26,8 @@ export interface RunBuildOptions {
   readonly imageTag?: string;
   /** Labels a Dockerfile build's image gets (the state folder that made it). */
   readonly imageLabels?: Readonly<Record<string, string>>;
+  /** Where the steps see cacheDir when they run over an image (the stack's) rather than the host's root: their command lines and environment name it. */
+  readonly cacheSeenAt?: string;
   /** Turns each step's command line and environment into what runs it in the app's sandbox (sandbox/); without it, steps run as Dormant's user. */
   readonly confine?: (command: readonly string[], env: Readonly<Record<string, string | undefined>>) => { readonly argv: string[]; readonly env: Readonly<Record<string, string>>; readonly input3: string };
 }
@@ -109,15 +111,6 @@ export function runCommand(command: readonly string[], options: RunCommandOption
   });
 }
 
-/**
- * Corepack from npm, pinned. Node 20's bundled corepack predates the registry's key
- * rotation and fails every download; 0.34.7, the last whose engines list Node 20, reads
- * signatures only from abbreviated metadata, which some registries and mirrors omit, so
- * it fails too. 0.36.0 fetches the full metadata and verifies, and runs on Node 20 even
- * though its engines field names only 22 and later.
- */
-const corepackVersion = '0.36.0';
-
 /** The command and what runCommand needs to run it as the build does: in the app's sandbox when there is one. */
 function confined(options: RunBuildOptions, command: readonly string[], env: Readonly<Record<string, string | undefined>>): [string[], { env: Readonly<Record<string, string | undefined>>; bound?: boolean; input3?: string }] {
   if (!options.confine) return [[...command], { env }];
@@ -125,34 +118,58 @@ function confined(options: RunBuildOptions, command: readonly string[], env: Rea
   return [sandboxed.argv, { env: sandboxed.env, bound: true, input3: sandboxed.input3 }];
 }
 
-/** Installs corepack into the build cache once; returns the folder with its yarn and pnpm shims. */
-async function ensureCorepack(options: RunBuildOptions): Promise<string> {
-  const prefix = join(options.cacheDir, `corepack-${corepackVersion}`);
-  const bin = join(prefix, 'node_modules', '.bin');
-  if (existsSync(join(bin, 'corepack'))) return bin;
-  options.onStep?.(`installing corepack ${corepackVersion} (once)`);
-  // Into a fresh folder (npm makes it, as the user the build runs as), then renamed: two builds at once cannot see half an install.
-  const staging = join(options.cacheDir, `corepack-install-${randomBytes(6).toString('hex')}`);
-  const [argv, how] = confined(options, ['npm', 'install', '--prefix', staging, `corepack@${corepackVersion}`, '--no-audit', '--no-fund', '--engine-strict=false'], {
+/**
+ * Installs the step's yarn or pnpm from its npm package into the app's build cache, once
+ * per version (npm checks the tarball against the registry's integrity, as for any
+ * dependency; a packageManager pin's sha512 is checked against that); returns the folder
+ * of its commands, as the build's steps see it. The cache is the tenant's: everything in
+ * it, the check and the move into place included, runs in the build's sandbox, never
+ * with Dormant's rights.
+ */
+async function ensurePackageManager(options: RunBuildOptions, manager: PackageManager): Promise<string> {
+  const seenCache = options.cacheSeenAt ?? options.cacheDir;
+  const folder = join(seenCache, 'package-managers', `${manager.name}-${manager.version}`);
+  const bin = join(folder, 'node_modules', '.bin');
+  if (existsSync(join(options.cacheDir, 'package-managers', `${manager.name}-${manager.version}`, 'node_modules', '.bin', manager.name))) return bin;
+  options.onStep?.(`installing ${manager.name} ${manager.version} from the npm registry (once)`);
+  // Into a fresh folder, then moved into place: two builds at once cannot see half an install.
+  const staging = join(seenCache, 'package-managers', `install-${randomBytes(6).toString('hex')}`);
+  const expected = manager.sha512 === undefined ? '' : `sha512-${Buffer.from(manager.sha512, 'hex').toString('base64')}`;
+  let recorded: string | undefined;
+  const [argv, how] = confined(options, ['/bin/sh', '-c', installManagerScript, 'dormant-install', staging, `${manager.npmPackage}@${manager.version}`, manager.npmPackage, expected, folder], {
     ...options.env,
-    npm_config_cache: join(options.cacheDir, 'npm'),
+    npm_config_cache: join(seenCache, 'npm'),
+    npm_config_update_notifier: 'false',
   });
   const failure = await runCommand(argv, {
     ...how,
     cwd: options.cacheDir,
-    onLine: options.onLine,
+    onLine: (line) => {
+      const mismatch = /^DORMANT-INTEGRITY (\S*)$/.exec(line);
+      if (mismatch) recorded = mismatch[1] ?? '';
+      else options.onLine(line);
+    },
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (failure !== undefined) {
-    await rm(staging, { recursive: true, force: true });
-    throw buildErrors.stepFailed({ step: `npm install corepack@${corepackVersion}`, exit: failure });
-  }
-  await rename(staging, prefix).catch(async () => {
-    // Another build installed it first.
-    await rm(staging, { recursive: true, force: true });
-  });
-  return bin;
+  if (failure === undefined) return bin;
+  if (recorded !== undefined) throw buildErrors.packageManager({ pin: `${manager.name}@${manager.version}+sha512.${manager.sha512 ?? ''}`, reason: `the registry's tarball has another hash (${recorded || 'none recorded'})` });
+  throw buildErrors.stepFailed({ step: `npm install ${manager.npmPackage}@${manager.version}`, exit: failure });
 }
+
+/**
+ * $1 staging folder, $2 package@version, $3 package, $4 the integrity a pin expects (or
+ * empty), $5 where it goes. Exits 3, after a DORMANT-INTEGRITY line, when the installed
+ * tarball's integrity is not the pinned one.
+ */
+const installManagerScript = [
+  'set -e',
+  'npm install --prefix "$1" "$2" --ignore-scripts --no-audit --no-fund --engine-strict=false',
+  'if [ -n "$4" ]; then',
+  `  node -e 'const lock = require(process.argv[1]); const got = ((lock.packages || {})["node_modules/" + process.argv[2]] || {}).integrity || ""; if (got !== process.argv[3]) { console.log("DORMANT-INTEGRITY " + got); process.exit(3); }' "$1/package-lock.json" "$3" "$4" || { rm -rf "$1"; exit 3; }`,
+  'fi',
+  // Another build may have put it there first.
+  'mv -T "$1" "$5" 2>/dev/null || rm -rf "$1"',
+].join('\n');
 
 /** podman build of the plan's Dockerfile, its output streamed; podman's layer cache makes repeated builds quick. */
 async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
@@ -204,22 +221,19 @@ export function podmanEnv(env: Readonly<Record<string, string | undefined>>): Re
 export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
   if (plan.kind === 'dockerfile') return buildImage(plan, options);
   await mkdir(options.cacheDir, { recursive: true });
-  const corepackBin = plan.steps.some((step) => step.corepack) ? await ensureCorepack(options) : undefined;
+  const seenCache = options.cacheSeenAt ?? options.cacheDir;
   const env: Record<string, string | undefined> = {
     ...options.env,
-    npm_config_cache: join(options.cacheDir, 'npm'),
+    npm_config_cache: join(seenCache, 'npm'),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
   };
-  if (corepackBin) {
-    env.PATH = `${corepackBin}:${options.env.PATH ?? ''}`;
-    env.COREPACK_HOME = join(options.cacheDir, 'corepack');
-    env.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
-  }
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
+    // Its yarn or pnpm first on PATH: for the step and for any script that calls it.
+    const managerBin = step.packageManager ? await ensurePackageManager(options, step.packageManager) : undefined;
     options.onStep?.(step.name);
-    const [argv, how] = confined(options, step.command, env);
+    const [argv, how] = confined(options, step.command, managerBin ? { ...env, PATH: `${managerBin}:${env.PATH ?? ''}` } : env);
     const failure = await runCommand(argv, {
       ...how,
       cwd: options.dir,

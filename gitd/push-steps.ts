@@ -49,6 +49,14 @@ export interface RolledOut {
 }
 
 const indent = (line: string) => `       ${line}`;
+/**
+ * The stack a detected plan's release is built and run over (its cluster image is made on
+ * it). A Procfile app names its own programs, which need not be on the stack: none.
+ */
+const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : undefined);
+/** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
+const cacheInStack = '/tmp/dormant-cache';
+const homeInStack = '/tmp/dormant-home';
 /** Where builds' and hooks' sandboxes keep their files while they run (emptied at start: nothing runs then). */
 export const tenantRunsDir = (stateDir: string) => join(stateDir, 'runs');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -82,6 +90,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
     const { app, commit, branch } = push.request;
     const name = app.metadata.name;
     push.request.progress(`-----> Building ${name} (${plan.summary}) from ${branch} ${commit.slice(0, 7)}`);
+    const stack = stackOf(plan);
     await push.journal.open({
       apiVersion,
       kind: 'Revision',
@@ -99,8 +108,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         strategy: plan.kind === 'dockerfile' ? 'dockerfile' : app.spec.build.strategy,
         releaseDir: push.releaseDir,
         ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
-        // What its cluster image is made on; a Procfile app names its own programs, which need not be on the stack (the host's run it).
-        ...(plan.kind === 'node' || plan.kind === 'static' ? { stack: nodeStack } : {}),
+        ...(stack !== undefined ? { stack } : {}),
         run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
       },
     });
@@ -120,17 +128,38 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
     const cacheDir = join(options.stateDir, 'cache', 'apps', app, 'cache');
     const home = join(options.stateDir, 'cache', 'apps', app, 'home');
     const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-build`);
-    // podman builds a Dockerfile in its own containers; a detected app's steps run in the app's sandbox.
+    const hostEnv = options.buildEnv ?? process.env;
+    const { plan } = checkedOut;
+    // podman builds a Dockerfile in its own containers; a detected app's steps run in the app's sandbox, over its stack (the stack's node and npm, not the host's) where it can be had.
     let sandbox: TenantSandbox | undefined;
     try {
-      sandbox =
-        options.sandbox && checkedOut.plan.kind !== 'dockerfile'
-          ? await prepareTenantRun(options.sandbox, { app, folder: runFolder, release: { path: releaseDir, writes: 'in-place' }, writable: [cacheDir, home], cwd: releaseDir })
+      const stackImage = stackOf(plan);
+      const stack =
+        stackImage !== undefined && options.sandbox?.bwrap && options.imageTrees
+          ? await options.imageTrees.ensureStack(stackImage).catch((error: unknown) => {
+              request.progress(`-----> Building over this machine's root: the stack ${stackImage} cannot be had (${messageOf(error)})`);
+              return undefined;
+            })
           : undefined;
-      await runBuild(checkedOut.plan, {
+      sandbox =
+        options.sandbox && plan.kind !== 'dockerfile'
+          ? await prepareTenantRun(options.sandbox, {
+              app,
+              folder: runFolder,
+              release: { path: releaseDir, writes: 'in-place' },
+              writable: [cacheDir, home],
+              ...(stack
+                ? { cwd: stackAppFolder, image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [cacheInStack, homeInStack] } }
+                : { cwd: releaseDir }),
+            })
+          : undefined;
+      // Over the stack, its own environment (PATH to its node) under the host's registry and proxy settings; the release at /app as when it runs.
+      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stack.config.env, HOME: homeInStack } : tenantEnv(hostEnv, { HOME: home });
+      await runBuild(plan, {
         dir: releaseDir,
         cacheDir,
-        env: tenantEnv(options.buildEnv ?? process.env, { HOME: home }),
+        env,
+        ...(stack ? { cacheSeenAt: cacheInStack } : {}),
         ...(sandbox ? { confine: sandbox.confine } : {}),
         onLine: (line) => request.progress(indent(line)),
         onStep: (step) => request.progress(`-----> ${step}`),
@@ -235,7 +264,7 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
                 release: { path: releaseDir, writes: 'overlay' },
                 writable: [home],
                 cwd: stackAppFolder,
-                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder },
+                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [] },
               })
           : tree
             ? await prepareTenantRun(options.sandbox, {
@@ -244,7 +273,7 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
                 release: { path: join(tree.root, tree.config.workdir), writes: 'overlay' },
                 writable: [home],
                 cwd: tree.config.workdir,
-                image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, ...(tree.writableHome ? { home: tree.writableHome } : {}) },
+                image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, writableAt: tree.writableHome ? [tree.writableHome] : [] },
               })
             : await prepareTenantRun(options.sandbox, { app: app.metadata.name, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir });
         if (!sandbox) await mkdir(home, { recursive: true });

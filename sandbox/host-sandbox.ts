@@ -97,7 +97,7 @@ function tryOnce(tools: SandboxSpec['tools'], bwrap?: string): string | undefine
       cwd: join(scratch, 'release'),
       command: ['/bin/true'],
       tools,
-      ...(bwrap ? { image: { root: '/', uid: 0, gid: 0, bwrap } } : {}),
+      ...(bwrap ? { image: { root: '/', uid: 0, gid: 0, writableAt: [], bwrap } } : {}),
     };
     writeFileSync(join(scratch, 'fstab'), sandboxFstab(spec));
     const [program = '', ...args] = sandboxCommand(spec, join(scratch, 'fstab'));

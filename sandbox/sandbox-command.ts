@@ -47,17 +47,18 @@ export interface SandboxSpec {
    * Run over an image's unpacked tree instead of the host's root (a Dockerfile app): after
    * the root part, bubblewrap (as the app's uid, in a user namespace of its own) makes the
    * tree the root, read-only, with its own /proc, /dev and /tmp, the app folder
-   * (appFolder, its `at` the image's WORKDIR) and the replica's home (writable[0], at
-   * `home`) writable; the command is the image's, found in the tree. The host's root is
-   * gone from its view (pivot_root), not only covered.
+   * (appFolder, its `at` the image's WORKDIR) and the writable folders (writable[i] at
+   * writableAt[i]: a replica's home; a build's release, cache and home) writable; the
+   * command is the image's, found in the tree. The host's root is gone from its view
+   * (pivot_root), not only covered.
    */
   readonly image?: {
     readonly root: string;
     /** The image's user inside the sandbox (mapped to uid and gid above). */
     readonly uid: number;
     readonly gid: number;
-    /** Where writable[0] appears, when the image's user has a home folder. */
-    readonly home?: string;
+    /** Where each writable folder appears inside, in order; those beyond its end are not bound. A path inside the read-only tree must exist there (/tmp's are made). */
+    readonly writableAt: readonly string[];
     readonly bwrap: string;
   };
   /** Where the command starts (inside the image's tree for an image). */
@@ -181,7 +182,7 @@ function unprivileged(spec: SandboxSpec): string {
   const image = spec.image;
   if (!image) return `/bin/sh -c ${shellWord(spec.gated ? gatedUnprivilegedStart : unprivilegedStart)} dormant-app`;
   const app = spec.appFolder;
-  const home = image.home !== undefined && spec.writable.length > 0 ? image.home : undefined;
+  const binds = image.writableAt.slice(0, spec.writable.length).map((at, i) => `--bind ${keep}/w${i} ${shellWord(at)}`);
   return [
     image.bwrap,
     // The environment first: --clearenv, then one --setenv per variable.
@@ -193,7 +194,7 @@ function unprivileged(spec: SandboxSpec): string {
     `--ro-bind ${keep}/root /`,
     '--proc /proc --dev /dev --tmpfs /tmp',
     ...(app ? [`--bind ${keep}/app ${shellWord(app.at)}`] : []),
-    ...(home !== undefined ? [`--bind ${keep}/w0 ${shellWord(home)}`] : []),
+    ...binds,
     `--chdir ${shellWord(spec.cwd)}`,
     '--',
   ].join(' ');

@@ -110,7 +110,7 @@ describe('a sandbox over an image (bubblewrap)', () => {
   const imageSpec = spec({
     appFolder: { release: '/state/images/trees/box/abc/root/app', upper: '/state/replicas/r1/app/upper', work: '/state/replicas/r1/app/work', at: '/app' },
     cwd: '/app',
-    image: { root: '/state/images/trees/box/abc/root', uid: 1000, gid: 1000, home: '/home/node', bwrap: '/usr/bin/bwrap' },
+    image: { root: '/state/images/trees/box/abc/root', uid: 1000, gid: 1000, writableAt: ['/home/node'], bwrap: '/usr/bin/bwrap' },
   });
   it('keeps the tree (read-only), the WORKDIR overlay and the home where bubblewrap, as the app uid, can reach them; hides the host paths; binds nothing back on the host', () => {
     const lines = sandboxFstab(imageSpec).trim().split('\n');
@@ -151,7 +151,7 @@ describe('a warm (gated) sandbox', () => {
     assert.match(script, /eval "\$\(\/bin\/cat <&3\)"; exec 3<&-; read -r _ <&4 \|\| exit 0; exec 4<&-; exec "\$@"/);
   });
   it('over an image, bubblewrap makes everything, then blocks on fd 4 before the exec', () => {
-    const script = sandboxCommand(spec({ gated: true, cwd: '/app', image: { root: '/t', uid: 0, gid: 0, bwrap: '/usr/bin/bwrap' } }), '/f').find((a) => a.includes('set -e')) ?? '';
+    const script = sandboxCommand(spec({ gated: true, cwd: '/app', image: { root: '/t', uid: 0, gid: 0, writableAt: [], bwrap: '/usr/bin/bwrap' } }), '/f').find((a) => a.includes('set -e')) ?? '';
     assert.match(script, /--die-with-parent --block-fd 4 --ro-bind/);
   });
 });

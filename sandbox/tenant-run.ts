@@ -23,11 +23,12 @@ export interface TenantRun {
   readonly writable: readonly string[];
   readonly cwd: string;
   /**
-   * Run over an image's unpacked tree (a Dockerfile app's hook) instead of the host's root:
-   * the release is then the tree's WORKDIR (release.path, seen at `workdir`), cwd is inside
-   * the image, and writable[0] is its user's home (at `home`). Needs HostSandbox.bwrap.
+   * Run over an image's unpacked tree (a Dockerfile app's hook, a detected app's build or
+   * hook over its stack) instead of the host's root: the release is then seen at
+   * `workdir`, cwd is inside the image, and writable[i] at writableAt[i] (those beyond
+   * its end are not bound). Needs HostSandbox.bwrap.
    */
-  readonly image?: { readonly root: string; readonly uid: number; readonly gid: number; readonly workdir: string; readonly home?: string };
+  readonly image?: { readonly root: string; readonly uid: number; readonly gid: number; readonly workdir: string; readonly writableAt: readonly string[] };
 }
 
 /** A command as the sandbox runs it: its argv and environment (root's, fixed), and what to write to its fd 3 (the tenant's environment). */
@@ -83,8 +84,9 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
   const fstab = join(tenantRun.folder, 'sandbox.fstab');
   const cgroupId = basename(tenantRun.folder);
   const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
-  const image: SandboxSpec['image'] =
-    overImage && sandbox.bwrap ? { root: overImage.root, uid: overImage.uid, gid: overImage.gid, bwrap: sandbox.bwrap, ...(overImage.home !== undefined ? { home: overImage.home } : {}) } : undefined;
+  // A release written in place is writable[0]: seen at the WORKDIR.
+  const writableAt = overImage ? (tenantRun.release.writes === 'in-place' ? [overImage.workdir, ...overImage.writableAt] : overImage.writableAt) : [];
+  const image: SandboxSpec['image'] = overImage && sandbox.bwrap ? { root: overImage.root, uid: overImage.uid, gid: overImage.gid, writableAt, bwrap: sandbox.bwrap } : undefined;
   // Over an image, its root cannot take an overlay: the WORKDIR '/' gets none.
   if (image && overImage?.workdir === '/') appFolder = undefined;
   const base = {

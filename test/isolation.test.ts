@@ -16,9 +16,11 @@ import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type DormantUp, runProgram, spawnUp, sshKey, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
+const dormantProgram = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 /** An app's own uid on the host (app-ids.json). */
 const appUid = (app: string): number => (JSON.parse(readFileSync(join(d.stateDir, 'app-ids.json'), 'utf8')) as Record<string, number>)[app] ?? -1;
 before(async () => {
@@ -39,7 +41,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const tryIt = async (what, f) => { try { return { what, outcome: 'done', value: String(await f()).slice(0, 200) }; } catch (e) { return { what, outcome: 'blocked', value: e.code || e.message }; } };
 async function attack(stage, params) {
-  const { state, victimPid, victimRelease, adminUrl, hostHome, hostHomeEntry } = params;
+  const { state, victimPid, victimRelease, adminUrl, hostHome, hostHomeEntry, dormantProgram } = params;
   const environs = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {
     try { environs.push(fs.readFileSync('/proc/' + pid + '/environ', 'utf8')); } catch {}
@@ -62,6 +64,8 @@ async function attack(stage, params) {
       if (!entries.includes(hostHomeEntry)) throw Object.assign(new Error('not the host home'), { code: 'HIDDEN' });
       return entries.join(',');
     }),
+    // Readable by anyone on the host: seen only by what runs over the host's root, not over an image or the stack.
+    await tryIt("read Dormant's own program (the host's root)", () => fs.readFileSync(dormantProgram, 'utf8')),
     await tryIt("call Dormant's admin endpoint without its token", async () => {
       const answer = await fetch(adminUrl + '/trace/victim');
       if (answer.status === 401) throw Object.assign(new Error('refused'), { code: 'HTTP_401' });
@@ -122,7 +126,7 @@ interface AttackReport {
   results: { what: string; outcome: string; value: string }[];
 }
 
-it("a tenant's build, hook and replica cannot read or change Dormant's keys, another app's env, source or processes", async () => {
+it("a tenant's build, hook and replica cannot read or change Dormant's keys, another app's env, source or processes", async (t) => {
   // The victim, deployed by the admin, with a secret in its environment.
   await writeFile(join(d.work, 'victim.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: victim}\nspec:\n  run:\n    env: {VICTIM_SECRET: hunter2}\n');
   assert.equal((await d.dormant('apply', '-f', join(d.work, 'victim.yaml'))).code, 0);
@@ -145,7 +149,9 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   // An entry of the host's home that no image's /root has, to tell the two apart.
   await mkdir(join(homedir(), '.cache'), { recursive: true });
   const whoami = await whoamiServer();
-  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache', whoamiUrl: whoami.url };
+  // Closed even when an assertion fails first: an open server would keep this file's process alive.
+  t.after(() => whoami.close());
+  const params = { state: d.stateDir, victimPid: hostPid, victimRelease, adminUrl: `http://127.0.0.1:${d.metricsPort}`, hostHome: homedir(), hostHomeEntry: '.cache', dormantProgram, whoamiUrl: whoami.url };
   const adminKeysBefore = readFileSync(join(d.stateDir, 'admin-keys'), 'utf8');
 
   /**
@@ -198,10 +204,10 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
   for (const report of node.reports) {
     assert.equal(whoami.uids.get(`attacker/${report.stage}`), appUid('attacker'), `the ${report.stage} runs as the app's own uid on the host, not root, not the other app's`);
   }
-  // The build runs over the host's root as the app's uid; the hook and replica over the stack, as its user for apps (node, 1000) inside their user namespace.
+  // The build, hook and replica run over the stack, as its user for apps (node, 1000) inside their user namespace.
   assert.deepEqual(
     node.reports.map((report) => report.uid),
-    [appUid('attacker'), 1000, 1000],
+    [1000, 1000, 1000],
   );
 
   // A Dockerfile app: its RUN step (in podman's build container), its hook and its replica (over its image, in the sandbox).
@@ -210,7 +216,6 @@ it("a tenant's build, hook and replica cannot read or change Dormant's keys, ano
     // podman builds as root in its own container (not this sandbox: README says so); the hook and replica are root only inside their user namespace.
     if (report.stage !== 'build') assert.equal(whoami.uids.get(`dattacker/${report.stage}`), appUid('dattacker'), `the Dockerfile app's ${report.stage} runs as its app uid on the host`);
   }
-  whoami.close();
 });
 
 it("an App's environment reaches only the app: LD_PRELOAD in it loads into no root process of the sandbox, in a build, hook or replica", async (t) => {

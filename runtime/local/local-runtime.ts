@@ -758,7 +758,7 @@ export class LocalRuntime implements Runtime {
         cwd: stackAppFolder,
         command,
         tools: sandbox.tools,
-        image: { root: over.tree.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, bwrap: sandbox.bwrap },
+        image: { root: over.tree.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, writableAt: [], bwrap: sandbox.bwrap },
         ...limited,
       };
     }
@@ -775,7 +775,7 @@ export class LocalRuntime implements Runtime {
         cwd: workdir,
         command,
         tools: sandbox.tools,
-        image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, bwrap: sandbox.bwrap, ...(tree.writableHome ? { home: tree.writableHome } : {}) },
+        image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, writableAt: tree.writableHome ? [tree.writableHome] : [], bwrap: sandbox.bwrap },
         ...limited,
       };
     }
