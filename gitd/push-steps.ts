@@ -213,7 +213,7 @@ const deploy: Step<Push, Imaged, RolledOut> = {
     } catch (error) {
       const message = messageOf(error);
       for (const line of message.split('\n')) request.progress(indent(line));
-      throw new StepFailed(message, `deploy failed: ${message.split('\n')[0]}`);
+      throw new StepFailed(message, `deploy failed: ${deployRejection(error)}`);
     }
     const { image, stack } = journal.revision.spec;
     return { previous, ...(imaged.plan.kind === 'dockerfile' && image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}) };
@@ -298,6 +298,27 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
     return rolledOut;
   },
 };
+
+/**
+ * The few words git prints beside the ref for a failed deploy: why the release did not
+ * start, and the app's last line, which usually says what went wrong (`exited 127:
+ * gunicorn: not found`). Its whole output is in the progress lines above. Pure.
+ */
+export function deployRejection(error: unknown): string {
+  if (isDormantError(error) && error.code === 'RUNTIME_ROLLOUT_FAILED') {
+    const { reason, lastLines } = error.data as { reason: string; lastLines: readonly string[] };
+    const lastLine = [...lastLines].reverse().find((line) => line.trim() !== '');
+    return oneLine(lastLine === undefined ? reason : `${reason}: ${lastLine.trim()}`);
+  }
+  return oneLine(messageOf(error).split('\n')[0] ?? '');
+}
+
+/** At most 200 characters, without control characters: it ends git's status line for the ref. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return clean.length > 200 ? `${clean.slice(0, 199)}…` : clean;
+}
 
 /** After a failed hook: the previous revision serves again, or, on a first deploy, nothing does. */
 async function goBack(options: PushPipelineOptions, app: App, previous: string | undefined, progress: (line: string) => void): Promise<void> {

@@ -149,7 +149,7 @@ export const runtimeErrors = defineErrors({
     httpStatus: 500,
     exitCode: 1,
     message: (o: { app: string; revision: string; reason: string; lastLines: readonly string[]; previous: string | undefined }) =>
-      `revision ${o.revision} of ${o.app} did not start: ${o.reason}; ${o.previous ? `the previous revision ${o.previous} keeps serving` : 'no earlier revision serves the app'}. Last log lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+      `revision ${o.revision} of ${o.app} did not start: ${o.reason}; ${o.previous ? `the previous revision ${o.previous} keeps serving` : 'no earlier revision serves the app'}.${o.lastLines.length === 0 ? ' It printed nothing.' : `\nIts last lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n')}`}`,
   },
   closed: {
     code: 'RUNTIME_CLOSED',

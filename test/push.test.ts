@@ -107,7 +107,9 @@ describe('git push deploys', () => {
     await copy.commit({ 'server.js': "console.error('missing DATABASE_URL'); process.exit(1);\n" }, 'crash');
     const pushed = await copy.push(d.remote('crashes'));
     assert.match(pushed.stderr, /remote: .*missing DATABASE_URL/);
-    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(deploy failed: /);
+    // The line beside the ref says why in a few words: the exit and the app's last line.
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(deploy failed: replica crashes-00002-\w+ exited with code 1: missing DATABASE_URL\)/);
+    assert.match(pushed.stderr, /remote: .*Its last lines:/);
     assert.equal(await answer('crashes'), 'c1');
   });
 

@@ -399,7 +399,7 @@ export class KubeRuntime implements Runtime {
             ? `no pod of ${name} answered on its port within ${Math.round(rollout.startTimeoutMs / 1000)}s; the app must listen on the port in $PORT`
             : (rolloutFailure([failing.view]) ?? `pod ${action.replica} failed`);
         void (async () => {
-          const lastLines = failing ? await this.#tail(failing.view.name, 10) : [];
+          const lastLines = failing ? await this.#tail(failing.view.name, 20) : [];
           this.#log.warn({ app: state.name, revision: name }, 'rollout failed; the previous revision stays');
           rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: name, reason, lastLines, previous: rollout.previous?.metadata.name }));
         })();

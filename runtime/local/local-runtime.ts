@@ -98,6 +98,8 @@ interface AppState {
 // about 35 ms to every cold start here. An app that needs it sets it in spec.run.env.
 const defaultPassEnv = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
 const lastLinesInStatus = 10;
+/** How many of a failed release's last lines the push that rolled it out shows. */
+const lastLinesOnFailure = 20;
 
 /**
  * Why a revision must not run here, or undefined: it belongs to another app, names an image
@@ -440,7 +442,8 @@ export class LocalRuntime implements Runtime {
         if (!rollout) return false;
         // Local replicas time out on their own (a replica that does not answer in time fails), so a rollout here has no deadline and always names one.
         const replica = action.replica === undefined ? undefined : state.replicas.get(action.replica);
-        const lastLines = this.#logs.recent(state.name, lastLinesInStatus).filter((l) => l.replica === action.replica).map((l) => l.text);
+        // Its own last lines, however many its app's other replicas printed meanwhile.
+        const lastLines = this.#logs.recent(state.name, 10 * lastLinesOnFailure).filter((l) => l.replica === action.replica).slice(-lastLinesOnFailure).map((l) => l.text);
         state.rollout = undefined;
         state.revision = rollout.previous;
         rollout.reject(runtimeErrors.rolloutFailed({ app: state.name, revision: rollout.revision, reason: replica?.failure ?? `replica ${action.replica ?? '(none)'} failed`, lastLines, previous: rollout.previous?.metadata.name }));
