@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
 import { type BuildPlan, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
+import { chooseNode, type NodeRequest } from './node-version.js';
 
 const made: string[] = [];
 after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -20,7 +21,9 @@ async function tree(files: Record<string, string>): Promise<string> {
 }
 
 const pkg = (manifest: Record<string, unknown>) => JSON.stringify({ name: 'app', ...manifest });
-const options = { nodeVersion: 'v20.20.2', strategy: 'auto' } as const;
+/** Releases as the registry might list them; the stack's node is 20.20.2. */
+const releases = ['4.0.0', '18.20.4', '20.20.2', '22.12.0', '22.23.5', '26.0.0-rc.1'];
+const options = { chooseNode: async (request: NodeRequest | undefined) => chooseNode(request, releases, 'v20.20.2'), strategy: 'auto' } as const;
 
 interface Row {
   readonly name: string;
@@ -60,9 +63,14 @@ const rows: readonly Row[] = [
   },
   { name: 'a Procfile alone', files: { Procfile: 'web: ./run --port $PORT\n' }, summary: 'Procfile', steps: [] },
   { name: 'index.html alone: a static site', files: { 'index.html': '<p>hi</p>' }, summary: 'static site', start: ['node', '.dormant-static-server.cjs'] },
-  { name: 'engines.node that this Node meets', files: { 'package.json': pkg({ engines: { node: '>=18' }, scripts: { start: 'node s.js' } }) }, summary: 'node 20, no dependencies' },
-  { name: 'engines.node this Node cannot meet', files: { 'package.json': pkg({ engines: { node: '^22' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "^22" in engines.node, but Node 20.20.2 is installed here' },
-  { name: 'engines.node that is not a range', files: { 'package.json': pkg({ engines: { node: 'latest please' } }) }, error: 'BUILD_NODE_VERSION: package.json asks for Node "latest please" in engines.node, but it is not a semver range' },
+  { name: 'engines.node that the stack meets, and no newer release does', files: { 'package.json': pkg({ engines: { node: '>=18 <21' }, scripts: { start: 'node s.js' } }) }, summary: 'node 20.20.2 (>=18 <21 in engines.node), no dependencies' },
+  { name: 'engines.node the stack does not meet: the newest release that does', files: { 'package.json': pkg({ engines: { node: '^22' }, scripts: { start: 'x' } }) }, summary: 'node 22.23.5 (^22 in engines.node), no dependencies' },
+  { name: 'an old exact engines.node', files: { 'package.json': pkg({ engines: { node: '4.0.0' }, scripts: { start: 'x' } }) }, summary: 'node 4.0.0 (4.0.0 in engines.node), no dependencies' },
+  { name: '.nvmrc with an nvm alias', files: { 'package.json': pkg({ scripts: { start: 'x' } }), '.nvmrc': 'lts/hydrogen\n' }, summary: 'node 18.20.4 (lts/hydrogen in .nvmrc), no dependencies' },
+  { name: '.node-version with a v', files: { 'package.json': pkg({ scripts: { start: 'x' } }), '.node-version': 'v22\n' }, summary: 'node 22.23.5 (v22 in .node-version), no dependencies' },
+  { name: 'engines.node wins over .nvmrc', files: { 'package.json': pkg({ engines: { node: '20.x' }, scripts: { start: 'x' } }), '.nvmrc': '18' }, summary: 'node 20.20.2 (20.x in engines.node), no dependencies' },
+  { name: 'engines.node no release meets', files: { 'package.json': pkg({ engines: { node: '>=99' } }) }, error: 'BUILD_NODE_VERSION: engines.node asks for Node ">=99", but no Node release satisfies it (releases here run from 4.0.0 to 22.23.5)' },
+  { name: 'engines.node that is not a range', files: { 'package.json': pkg({ engines: { node: 'latest please' } }) }, error: 'BUILD_NODE_VERSION: engines.node asks for Node "latest please", but it is not a version, a semver range or an nvm alias' },
   {
     name: 'a pnpm lockfile: pnpm for its format, and pnpm runs the build script',
     files: { 'package.json': pkg({ scripts: { build: 'x', start: 'node s.js' } }), 'pnpm-lock.yaml': "lockfileVersion: '6.0'\n" },

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
+import { type NodeChoice, type NodeRequest, nodeRequest } from './node-version.js';
 
 export interface BuildStep {
   /** What the pusher reads: "npm ci". */
@@ -35,13 +36,15 @@ export interface BuildPlan {
   readonly steps: readonly BuildStep[];
   /** How a replica starts, run in the release folder (empty for images: their CMD starts them). */
   readonly start: readonly string[];
+  /** The Node a node plan builds and runs with. */
+  readonly node?: NodeChoice;
   /** For a Dockerfile build: what podman builds. */
   readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
 }
 
 export interface DetectOptions {
-  /** The Node version replicas and builds run with (process.version). */
-  readonly nodeVersion: string;
+  /** Which Node runs the app, given what it asks for (node-version.ts's chooseNode, with the releases that can be had). */
+  readonly chooseNode: (request: NodeRequest | undefined) => Promise<NodeChoice>;
   /** The App's spec.build. */
   readonly strategy: 'auto' | 'dockerfile';
   readonly context?: string;
@@ -54,7 +57,8 @@ interface PackageJson {
   readonly dependencies?: Record<string, string>;
   readonly devDependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
-  readonly engines?: { readonly node?: string };
+  readonly engines?: { readonly node?: unknown };
+  readonly volta?: { readonly node?: unknown };
   readonly packageManager?: string;
 }
 
@@ -127,13 +131,14 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       if (isDormantError(error)) throw error;
       throw buildErrors.badPackageJson({ reason: (error as Error).message });
     }
-    const wanted = manifest.engines?.node;
-    const installed = options.nodeVersion.replace(/^v/, '');
-    if (wanted !== undefined) {
-      if (semver.validRange(wanted) === null) throw buildErrors.badEngines({ wanted, installed, reason: 'it is not a semver range' });
-      if (!semver.satisfies(installed, wanted)) throw buildErrors.badEngines({ wanted, installed, reason: `Node ${installed} is installed here` });
-    }
-    const major = installed.split('.')[0];
+    const request = nodeRequest({
+      engines: manifest.engines?.node,
+      volta: manifest.volta?.node,
+      ...(has('.nvmrc') ? { nvmrc: await readSource('.nvmrc') } : {}),
+      ...(has('.node-version') ? { nodeVersionFile: await readSource('.node-version') } : {}),
+    });
+    const node = await options.chooseNode(request);
+    const nodeSummary = request === undefined ? `node ${node.version.split('.')[0]}` : `node ${node.version} (${node.why})`;
     const steps: BuildStep[] = [];
     let installer: string;
     let runner = 'npm';
@@ -163,8 +168,9 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
     if (startScript === undefined) throw buildErrors.noStart({});
     return {
-      summary: `node ${major}, ${installer}${packageManager ? ` (${packageManager.name} ${packageManager.version} ${packageManager.why})` : ''}${procfile ? ', Procfile' : ''}`,
+      summary: `${nodeSummary}, ${installer}${packageManager ? ` (${packageManager.name} ${packageManager.version} ${packageManager.why})` : ''}${procfile ? ', Procfile' : ''}`,
       kind: 'node',
+      node,
       steps,
       start: shellStart(startScript),
     };

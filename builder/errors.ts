@@ -58,12 +58,17 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { pin: string; reason: string }) => `package.json's packageManager "${o.pin}" cannot be used: ${o.reason}; pin an exact version (pnpm@9.15.9, yarn@1.22.22) or remove the field`,
   },
+  nodeUnavailable: {
+    code: 'BUILD_NODE_UNAVAILABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { version: string; reason: string }) => `Node ${o.version} cannot be had here (${o.reason}); push again when the npm registry answers, or ask for the Node the stack has`,
+  },
   badEngines: {
     code: 'BUILD_NODE_VERSION',
     httpStatus: 422,
     exitCode: 1,
-    message: (o: { wanted: string; installed: string; reason: string }) =>
-      `package.json asks for Node "${o.wanted}" in engines.node, but ${o.reason}; widen engines.node to include ${o.installed} (e.g. ">=20")`,
+    message: (o: { wanted: string; from: string; reason: string }) => `${o.from} asks for Node "${o.wanted}", but ${o.reason}; ask for a release that exists, such as "22.x" or ">=20"`,
   },
   noStart: {
     code: 'BUILD_NO_START',

@@ -17,6 +17,7 @@ import { rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { buildErrors } from './errors.js';
+import { nodeRuntimeFolder } from './node-runtimes.js';
 import { podmanEnv } from './run-build.js';
 
 const run = promisify(execFile);
@@ -291,7 +292,12 @@ export class ImageTrees {
     if (size > this.#maxImageBytes) throw buildErrors.imageUnrunnable({ image, reason: `it is ${gib(size)}, more than the ${gib(this.#maxImageBytes)} an image may have here; make it smaller (a multi-stage build, a slim base)` });
     const folder = join(parent, id);
     const made = join(folder, 'tree.json');
-    if (existsSync(made)) return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;
+    // A stack gets the folders things are mounted on; one unpacked by an older Dormant gets those it lacks.
+    const stackFolders = owner ? [] : [stackAppFolder, nodeRuntimeFolder];
+    if (existsSync(made)) {
+      for (const path of stackFolders) if (pathInTree(join(folder, 'root'), path.slice(1)) === 'missing') mkdirSync(join(folder, 'root', path), { recursive: true, mode: 0o755 });
+      return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;
+    }
     const scratch = join(parent, `.unpack-${randomBytes(4).toString('hex')}`);
     try {
       mkdirSync(parent, { recursive: true, mode: 0o700 });
@@ -301,7 +307,7 @@ export class ImageTrees {
       const user = resolveImageUser(config.user, readInTree(root, 'etc/passwd'), readInTree(root, 'etc/group'));
       if (typeof user === 'string') throw buildErrors.imageUnrunnable({ image, reason: user });
       if (owner && imageCommand(config).length === 0) throw buildErrors.imageUnrunnable({ image, reason: 'it names no CMD or ENTRYPOINT' });
-      prepareTree(root, image, config, user, owner ? [] : [stackAppFolder]);
+      prepareTree(root, image, config, user, stackFolders);
       if (owner) await giveToOwner(root, user, owner);
       const home = user.home;
       const homeApart = home !== '/' && pathInTree(root, home) === 'folder' && (config.workdir === '/' || (!within(home, config.workdir) && !within(config.workdir, home)));
@@ -354,7 +360,7 @@ function prepareTree(root: string, image: string, config: ImageRunConfig, user: 
     const kind = pathInTree(root, path);
     if (kind === 'folder') continue;
     rmSync(join(root, path), { force: true, recursive: true });
-    mkdirSync(join(root, path), { mode: path === 'tmp' ? 0o1777 : 0o755 });
+    mkdirSync(join(root, path), { recursive: true, mode: path === 'tmp' ? 0o1777 : 0o755 });
   }
   for (const [path, text] of [
     ['etc/hosts', hostsFile],

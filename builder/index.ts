@@ -5,3 +5,5 @@ export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } fr
 export { detectedAppUser, nodeStack, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
 export { type LocalImage, listLocalImages, removeLocalImage, stateLabel, stateLabelValue } from './local-images.js';
 export { type ImageRunConfig, type ImageTree, ImageTrees, type ImageUser, imageCommand, parseImageInspect, pathInTree, resolveImageUser, stackAppFolder } from './image-trees.js';
+export { chooseNode, type NodeChoice, type NodeRequest } from './node-version.js';
+export { defaultRuntimesFolder, NodeRuntimes, nodeRuntimeFolder } from './node-runtimes.js';

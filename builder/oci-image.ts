@@ -5,7 +5,7 @@
  * builder, so the same code can run in a pod. The result is referenced by digest.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
@@ -171,6 +171,8 @@ export interface LayerImageOptions {
   readonly user?: LayerOwner;
   readonly command: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Layers between the base and the release, owned by root: a Node runtime at opt/node. */
+  readonly runtimeLayers?: readonly { readonly dir: string; readonly at: string }[];
   readonly now: Date;
 }
 
@@ -183,6 +185,11 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
     base === undefined ? { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } } : JSON.parse((await registry.blob(base.repository, baseImage.manifest.config.digest)).toString('utf8'));
   if (base !== undefined) for (const layer of baseImage.manifest.layers) await registry.mountBlob(options.repository, layer.digest, base.repository);
 
+  const runtimes: { digest: string; size: number; diffId: string; at: string }[] = [];
+  for (const runtime of options.runtimeLayers ?? []) {
+    const runtimeLayer = await runtimeFolderLayer(runtime.dir, runtime.at);
+    runtimes.push({ ...(await registry.uploadBlob(options.repository, runtimeLayer.gzipped)), diffId: runtimeLayer.diffId, at: runtime.at });
+  }
   const layer = await folderLayer(options.layerDir, 'app', options.user);
   const uploaded = await registry.uploadBlob(options.repository, layer.gzipped);
   const env = [...(config.config?.Env ?? []).filter((e) => !Object.hasOwn(options.env ?? {}, e.split('=')[0] ?? '')), ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)];
@@ -190,18 +197,42 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
     ...config,
     created: options.now.toISOString(),
     config: { ...config.config, Env: env, Cmd: [...options.command], Entrypoint: null, WorkingDir: '/app', ...(options.user ? { User: `${options.user.uid}:${options.user.gid}` } : {}) },
-    rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
-    history: [...(config.history ?? []), { created: options.now.toISOString(), created_by: 'dormant: release folder at /app' }],
+    rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, ...runtimes.map((runtime) => runtime.diffId), layer.diffId] },
+    history: [
+      ...(config.history ?? []),
+      ...runtimes.map((runtime) => ({ created: options.now.toISOString(), created_by: `dormant: runtime at /${runtime.at}` })),
+      { created: options.now.toISOString(), created_by: 'dormant: release folder at /app' },
+    ],
   };
   const configBlob = await registry.uploadBlob(options.repository, Buffer.from(JSON.stringify(newConfig)));
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: manifestTypes[family],
     config: { mediaType: family === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json', digest: configBlob.digest, size: configBlob.size },
-    layers: [...baseImage.manifest.layers, { mediaType: layerTypes[family], digest: uploaded.digest, size: uploaded.size }],
+    layers: [...baseImage.manifest.layers, ...runtimes.map((runtime) => ({ mediaType: layerTypes[family], digest: runtime.digest, size: runtime.size })), { mediaType: layerTypes[family], digest: uploaded.digest, size: uploaded.size }],
   };
   const digest = await registry.putManifest(options.repository, options.tag, manifest, manifestTypes[family]);
   return { reference: `${registry.host}/${options.repository}@${digest}`, digest };
+}
+
+/**
+ * A runtime folder's layer (it never changes once made: node-runtimes.ts), kept beside it
+ * as FOLDER.layer-AT.tar.gz with its diff id, so that each push does not compress it again
+ * (a Node release takes about 10 s).
+ */
+async function runtimeFolderLayer(dir: string, at: string): Promise<{ gzipped: Buffer; diffId: string }> {
+  const cache = `${dir}.layer-${at.replace(/\//g, '_')}`;
+  try {
+    const diffId = (await readFile(`${cache}.diffid`, 'utf8')).trim();
+    if (/^sha256:[0-9a-f]{64}$/.test(diffId)) return { gzipped: await readFile(`${cache}.tar.gz`), diffId };
+  } catch {
+    // Not made yet.
+  }
+  const layer = await folderLayer(dir, at);
+  await writeFile(`${cache}.tar.gz`, layer.gzipped);
+  // The diff id last: a layer file without it is made again.
+  await writeFile(`${cache}.diffid`, `${layer.diffId}\n`);
+  return layer;
 }
 
 /** The empty base: no layers, an OCI manifest. */

@@ -10,7 +10,7 @@ import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
 import { openHostSandbox } from '../sandbox/index.js';
-import { ImageTrees } from '../builder/index.js';
+import { defaultRuntimesFolder, ImageTrees, NodeRuntimes } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
 
 export interface UpParts {
@@ -99,6 +99,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     imagesInSandbox = sandbox?.bwrap !== undefined;
     // One for the runtime and gitd: each image is unpacked once, and neither removes a tree the other uses.
     const imageTrees = new ImageTrees(settings.stateDir);
+    // Node releases apps ask for, fetched once per machine (public releases, checked against the registry's integrity).
+    const nodeRuntimes = new NodeRuntimes(defaultRuntimesFolder());
     if (sandbox && !sandbox.bwrap) log.warn(`Dockerfile apps run as podman containers, not in the sandbox: ${sandbox.imagesProblem}`);
     if (sandbox?.limitsProblem) log.warn(`replicas, builds and hooks run without memory, CPU and process limits: ${sandbox.limitsProblem}`);
     // After the runtime has stopped its replicas (stops run in reverse).
@@ -107,7 +109,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     let writesStatus = () => !split;
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
-      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, imageTrees, ...(sandbox ? { sandbox } : {}) });
+      kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, imageTrees, nodeRuntimes, ...(sandbox ? { sandbox } : {}) });
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;
@@ -186,6 +188,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(imageRegistry ? { registry: imageRegistry } : {}),
         buildTimeoutMs: upFlags.buildTimeoutMs,
         hookTimeoutMs: upFlags.hookTimeoutMs,
+        nodeRuntimes,
         ...(sandbox ? { sandbox, imageTrees } : {}),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });

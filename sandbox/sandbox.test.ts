@@ -144,6 +144,41 @@ describe('a sandbox over an image (bubblewrap)', () => {
   });
 });
 
+describe('a build over the stack, with a Node runtime (bubblewrap)', () => {
+  // A build writes its release in place: no overlay.
+  const { appFolder: _overlay, ...withoutOverlay } = spec();
+  const buildSpec: SandboxSpec = {
+    ...withoutOverlay,
+    writable: ['/state/releases/web/web-00002', '/state/cache/apps/web/cache', '/state/cache/apps/web/home'],
+    cwd: '/app',
+    image: {
+      root: '/state/images/stacks/abc/root',
+      uid: 1000,
+      gid: 1000,
+      writableAt: ['/app', '/tmp/dormant-cache', '/tmp/dormant-home'],
+      readOnlyAt: [{ from: '/root/.cache/dormant/runtimes/node/22.12.0', at: '/opt/node' }],
+      bwrap: '/usr/bin/bwrap',
+    },
+  };
+  it('keeps the runtime read-only beside the tree before the host paths are hidden, and binds each writable folder where the build sees it', () => {
+    const fstab = sandboxFstab(buildSpec);
+    assert.deepEqual(mountsOf(fstab).slice(0, 6), [
+      'dormant-keep /dev/shm',
+      '/state/images/stacks/abc/root /dev/shm/.dormant-sandbox/root',
+      '/root/.cache/dormant/runtimes/node/22.12.0 /dev/shm/.dormant-sandbox/r0',
+      '/state/releases/web/web-00002 /dev/shm/.dormant-sandbox/w0',
+      '/state/cache/apps/web/cache /dev/shm/.dormant-sandbox/w1',
+      '/state/cache/apps/web/home /dev/shm/.dormant-sandbox/w2',
+    ]);
+    assert.match(fstab.split('\n')[2] ?? '', / none bind,ro,X-mount\.mkdir /);
+    const script = sandboxCommand(buildSpec, '/f').find((a) => a.includes('set -e')) ?? '';
+    assert.match(
+      script,
+      /--tmpfs \/tmp --ro-bind \/dev\/shm\/\.dormant-sandbox\/r0 '\/opt\/node' --bind \/dev\/shm\/\.dormant-sandbox\/w0 '\/app' --bind \/dev\/shm\/\.dormant-sandbox\/w1 '\/tmp\/dormant-cache' --bind \/dev\/shm\/\.dormant-sandbox\/w2 '\/tmp\/dormant-home' --chdir '\/app'/,
+    );
+  });
+});
+
 describe('a warm (gated) sandbox', () => {
   it('is made to the last step: the root part does not wait; the app uid reads its environment, then waits for a line on fd 4 before the command', () => {
     const script = sandboxCommand(spec({ gated: true }), '/f').find((a) => a.includes('set -e')) ?? '';

@@ -28,7 +28,15 @@ export interface TenantRun {
    * `workdir`, cwd is inside the image, and writable[i] at writableAt[i] (those beyond
    * its end are not bound). Needs HostSandbox.bwrap.
    */
-  readonly image?: { readonly root: string; readonly uid: number; readonly gid: number; readonly workdir: string; readonly writableAt: readonly string[] };
+  readonly image?: {
+    readonly root: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly workdir: string;
+    readonly writableAt: readonly string[];
+    /** Folders of Dormant's seen read-only (a Node runtime). */
+    readonly readOnlyAt?: readonly { readonly from: string; readonly at: string }[];
+  };
 }
 
 /** A command as the sandbox runs it: its argv and environment (root's, fixed), and what to write to its fd 3 (the tenant's environment). */
@@ -86,7 +94,8 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
   const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
   // A release written in place is writable[0]: seen at the WORKDIR.
   const writableAt = overImage ? (tenantRun.release.writes === 'in-place' ? [overImage.workdir, ...overImage.writableAt] : overImage.writableAt) : [];
-  const image: SandboxSpec['image'] = overImage && sandbox.bwrap ? { root: overImage.root, uid: overImage.uid, gid: overImage.gid, writableAt, bwrap: sandbox.bwrap } : undefined;
+  const image: SandboxSpec['image'] =
+    overImage && sandbox.bwrap ? { root: overImage.root, uid: overImage.uid, gid: overImage.gid, writableAt, bwrap: sandbox.bwrap, ...(overImage.readOnlyAt ? { readOnlyAt: overImage.readOnlyAt } : {}) } : undefined;
   // Over an image, its root cannot take an overlay: the WORKDIR '/' gets none.
   if (image && overImage?.workdir === '/') appFolder = undefined;
   const base = {

@@ -201,7 +201,7 @@ describe('Dockerfile apps that go wrong', () => {
       await copy.commit({ Dockerfile: 'FROM node:20-slim\nCMD ["sh", "-c", "echo missing DATABASE_URL >&2; exit 3"]\n' });
       const exits = await copy.push(own.remote('wrong'));
       assert.match(exits.stderr, /remote: +missing DATABASE_URL/);
-      assert.match(exits.stderr, /! \[remote rejected\] main -> main \(deploy failed: revision wrong-\d+ of wrong did not start: replica wrong-\d+-\w+ exited with code 3/);
+      assert.match(exits.stderr, /! \[remote rejected\] main -> main \(deploy failed: replica wrong-\d+-\w+ exited with code 3: missing DATABASE_URL\)/);
       await serving();
 
       await writeFile(join(own.work, 'wrong.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: wrong}\nspec: {run: {startTimeout: 3s}}\n');

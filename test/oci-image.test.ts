@@ -152,3 +152,34 @@ it('git push with dormant up --registry: the revision also becomes an image in t
     await d.stop();
   }
 });
+
+it('an app that asks for a Node the stack lacks: its cluster image has that Node as a layer at /opt/node, first on PATH', async () => {
+  const d = await startDormant(['--registry', registry]);
+  try {
+    const copy = await WorkingCopy.create(d.work, 'node22', d.adminKey);
+    await copy.commit({
+      'package.json': JSON.stringify({ name: 'node22', version: '1.0.0', engines: { node: '22.x' }, scripts: { start: 'node server.js' } }),
+      'server.js': "require('node:http').createServer((q, s) => s.end(process.version + ' ' + process.execPath + '\\n')).listen(process.env.PORT);\n",
+    });
+    const pushed = await copy.push(d.remote('node22'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const reference = new RegExp(`remote: -----> Image (${registry.replace(/\./g, '\\.')}/dormant/node22@sha256:[0-9a-f]{64})`).exec(pushed.stderr)?.[1];
+    assert.ok(reference, pushed.stderr);
+    const local = (await d.get('node22')).body;
+    assert.match(local, /^v22\.\S+ \/opt\/node\/bin\/node\n$/);
+
+    await podman('pull', '--tls-verify=false', reference);
+    const port = await freePort();
+    const name = `dormant-node22-test-${port}`;
+    await podman('run', '-d', '--rm', '--init', '--name', name, '--network', 'host', '-e', `PORT=${port}`, reference);
+    try {
+      await waitForPort(port, 20_000);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), local, 'the cluster image runs the same Node as the local replica');
+    } finally {
+      await podman('rm', '-f', '-t', '0', name).catch(() => undefined);
+      await podman('rmi', '-f', reference).catch(() => undefined);
+    }
+  } finally {
+    await d.stop();
+  }
+});

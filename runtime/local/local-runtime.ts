@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { type App, type Condition, containerResources, localImageOf, parseDuration, type Revision } from '../../crds/index.js';
 import { treeBindingProblem } from '../../lifetime/index.js';
 import { type HostSandbox, replicaDefaults, replicaLimits, type SandboxSpec, sandboxCommand, sandboxEnvInput, sandboxFstab, sandboxRootEnv } from '../../sandbox/index.js';
-import { detectedAppUser, type ImageTree, ImageTrees, imageCommand, stackAppFolder } from '../../builder/index.js';
+import { defaultRuntimesFolder, detectedAppUser, type ImageTree, ImageTrees, imageCommand, NodeRuntimes, nodeRuntimeFolder, stackAppFolder } from '../../builder/index.js';
 import {
   type DesiredApp,
   defaultRestartBackoff,
@@ -50,6 +50,8 @@ export interface LocalRuntimeOptions {
   readonly sandbox?: HostSandbox;
   /** How many warm sandboxes (runtime/local/warm-sandboxes.ts) may wait at once, one per app at most; 0: none. */
   readonly warmSandboxes?: number;
+  /** Node releases apps ask for (Revision spec.runtime.node); shared with gitd, which fetches them at the build. Default: its own. */
+  readonly nodeRuntimes?: NodeRuntimes;
   /** Where Dockerfile apps' images are unpacked for the sandbox; shared with gitd, whose hooks run over them. Default: its own. */
   readonly imageTrees?: ImageTrees;
 }
@@ -150,6 +152,7 @@ export class LocalRuntime implements Runtime {
   readonly #warmCapacity: number;
   /** Dockerfile apps' images unpacked for the sandbox (builder/image-trees.ts). */
   readonly #trees: ImageTrees;
+  readonly #nodeRuntimes: NodeRuntimes;
   /** Stacks found missing, said once each. */
   readonly #stacklessWarned = new Set<string>();
   /** Apps whose warm sandbox is being made. */
@@ -178,6 +181,7 @@ export class LocalRuntime implements Runtime {
     this.#warmCapacity = options.warmSandboxes ?? 64;
     this.#warm = new WarmSandboxes(this.#warmCapacity);
     this.#trees = options.imageTrees ?? new ImageTrees(options.stateDir);
+    this.#nodeRuntimes = options.nodeRuntimes ?? new NodeRuntimes(defaultRuntimesFolder());
     // Nobody routes to the app any more, so nothing is in flight on its draining replicas.
     this.#endpoints = new EndpointsHub((app) => {
       for (const replica of this.#apps.get(app)?.replicas.values() ?? []) replica.release?.();
@@ -562,19 +566,8 @@ export class LocalRuntime implements Runtime {
         // Unpacked once per app and image (seconds, at its first start: the deploy's), then at once.
         tree = await this.#trees.ensure(state.name, image, { uid: sandbox.ids.idOf(state.name), gid: sandbox.ids.idOf(state.name) });
       } catch (error) {
-        // A replica that fails with the reason as its last line, so the rollout or the Ready condition says it.
-        const reason = error instanceof Error ? error.message : String(error);
         this.#log.error({ app: state.name, err: error }, 'cannot unpack the image to run it');
-        if (options.gated) return 'not-started';
-        return new ReplicaProcess({
-          id,
-          cwd: home,
-          command: ['/bin/sh', '-c', 'echo "dormant: $1" >&2; exit 1', 'dormant', reason],
-          env: { ...sandboxRootEnv },
-          port: replica.port,
-          readinessPath: undefined,
-          onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
-        });
+        return options.gated ? 'not-started' : this.#failedReplica(state, id, home, replica.port, error);
       }
     }
     // A detected app over its stack (as its cluster image is), where the stack can be had; else over the host's root.
@@ -588,8 +581,21 @@ export class LocalRuntime implements Runtime {
         this.#stacklessWarned.add(revision.spec.stack);
       }
     }
+    // The Node release the app asked for, when not the stack's: at /opt/node over the stack (fetched at its build; again only on a machine that lacks it).
+    let node: { version: string; folder: string } | undefined;
+    const wantedNode = revision.spec.runtime?.node;
+    if (wantedNode !== undefined) {
+      try {
+        if (sandbox && !onStack) throw new Error(`Node ${wantedNode} runs only over the stack, which cannot be had here`);
+        node = { version: wantedNode, folder: await this.#nodeRuntimes.ensure(wantedNode) };
+      } catch (error) {
+        this.#log.error({ app: state.name, err: error }, 'cannot have the Node release the app asked for');
+        return options.gated ? 'not-started' : this.#failedReplica(state, id, home, replica.port, error);
+      }
+    }
     if (replica.phase !== 'starting' || this.#closed) return 'not-started';
-    const env = tree ? this.#imageEnv(state, revision, tree, id, replica.port, onStack) : this.#env(state, revision, id, home, replica.port);
+    const env = tree ? this.#imageEnv(state, revision, tree, id, replica.port, onStack, node) : this.#env(state, revision, id, home, replica.port);
+    if (node && !tree) Object.assign(env, { NODE_VERSION: node.version, PATH: `${join(node.folder, 'bin')}:${env.PATH ?? '/usr/bin:/bin'}` });
     const container =
       image && !sandbox
         ? {
@@ -608,7 +614,7 @@ export class LocalRuntime implements Runtime {
     let spec: SandboxSpec | undefined;
     if (sandbox) {
       try {
-        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated !== undefined, tree && { tree, onStack });
+        spec = this.#sandboxSpec(sandbox, state.name, revision, id, home, command, options.gated !== undefined, tree && { tree, onStack, ...(node ? { nodeFolder: node.folder } : {}) });
         command = this.#sandboxed(spec, id);
       } catch (error) {
         this.#log.error({ app: state.name, err: error }, 'cannot prepare a replica');
@@ -652,13 +658,28 @@ export class LocalRuntime implements Runtime {
     void this.#trees.keepOnly(state.name, images).catch((error: unknown) => this.#log.warn({ app: state.name, err: error }, 'cannot remove unused image trees'));
   }
 
+  /** A replica that fails with the reason as its last line, so the rollout or the Ready condition says it. */
+  #failedReplica(state: AppState, id: string, home: string, port: number, error: unknown): ReplicaProcess {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new ReplicaProcess({
+      id,
+      cwd: home,
+      command: ['/bin/sh', '-c', 'echo "dormant: $1" >&2; exit 1', 'dormant', reason],
+      env: { ...sandboxRootEnv },
+      port,
+      readinessPath: undefined,
+      onLine: (stream, text) => this.#logs.append(state.name, { time: new Date().toISOString(), replica: id, stream, text }),
+    });
+  }
+
   /**
    * An image replica's environment: the image's ENV and its user's HOME (on a stack, /app,
    * the release, as Heroku's HOME is), then the App's, then Dormant's; nothing of the host's.
    */
-  #imageEnv(state: AppState, revision: Revision, tree: ImageTree, id: string, port: number, onStack: boolean): Record<string, string> {
+  #imageEnv(state: AppState, revision: Revision, tree: ImageTree, id: string, port: number, onStack: boolean, node: { version: string } | undefined): Record<string, string> {
     return {
       ...tree.config.env,
+      ...(node ? { NODE_VERSION: node.version, PATH: `${nodeRuntimeFolder}/bin:${tree.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` } : {}),
       HOME: onStack ? stackAppFolder : tree.user.home,
       ...state.app?.spec.run.env,
       ...revision.spec.run.env,
@@ -739,7 +760,7 @@ export class LocalRuntime implements Runtime {
    * as a writable overlay, its home, nothing of Dormant's state or other apps. Synchronous
    * on purpose, as the rest of the wake-up path's preparation.
    */
-  #sandboxSpec(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean, over: { tree: ImageTree; onStack: boolean } | undefined): SandboxSpec {
+  #sandboxSpec(sandbox: HostSandbox, app: string, revision: Revision, id: string, home: string, command: readonly string[], gated: boolean, over: { tree: ImageTree; onStack: boolean; nodeFolder?: string } | undefined): SandboxSpec {
     const uid = sandbox.ids.idOf(app);
     const folder = join(this.#stateDir, 'replicas', id);
     const upper = join(folder, 'app', 'upper');
@@ -761,7 +782,7 @@ export class LocalRuntime implements Runtime {
         cwd: stackAppFolder,
         command,
         tools: sandbox.tools,
-        image: { root: over.tree.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, writableAt: [], bwrap: sandbox.bwrap },
+        image: { root: over.tree.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, writableAt: [], readOnlyAt: over.nodeFolder ? [{ from: over.nodeFolder, at: nodeRuntimeFolder }] : [], bwrap: sandbox.bwrap },
         ...limited,
       };
     }
