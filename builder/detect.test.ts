@@ -158,7 +158,7 @@ describe('build detection', () => {
 });
 
 describe('which yarn or pnpm builds an app', () => {
-  const rows: { name: string; tool: 'pnpm' | 'yarn'; pin?: string; lockfile: string; chosen?: string; error?: RegExp }[] = [
+  const rows: { name: string; tool: 'pnpm' | 'yarn'; pin?: unknown; lockfile: string; chosen?: string; error?: RegExp }[] = [
     { name: 'a pin names the version', tool: 'pnpm', pin: 'pnpm@10.2.1', lockfile: "lockfileVersion: '9.0'\n", chosen: 'pnpm 10.2.1 pnpm from packageManager' },
     { name: "a pin's sha512 is kept, to check the download against", tool: 'pnpm', pin: 'pnpm@9.15.9+sha512.00ff', lockfile: '', chosen: 'pnpm 9.15.9 pnpm from packageManager 00ff' },
     { name: 'another hash is not checked', tool: 'yarn', pin: 'yarn@1.22.19+sha224.00ff', lockfile: '', chosen: 'yarn 1.22.19 yarn from packageManager' },
@@ -173,6 +173,10 @@ describe('which yarn or pnpm builds an app', () => {
     { name: 'yarn.lock __metadata 8: yarn 4', tool: 'yarn', lockfile: '__metadata:\n  version: 8\n', chosen: 'yarn 4.18.1 @yarnpkg/cli-dist for lockfile __metadata version 8' },
     { name: 'a pin that is not NAME@VERSION', tool: 'pnpm', pin: 'pnpm@latest; rm -rf /', lockfile: '', error: /BUILD_PACKAGE_MANAGER|not NAME@VERSION/ },
     { name: 'a pin with a range', tool: 'pnpm', pin: 'pnpm@^9', lockfile: '', error: /\^9 is not an exact version/ },
+    { name: 'a pin that is not a string', tool: 'pnpm', pin: { name: 'pnpm' }, lockfile: '', error: /it is not a string of at most 256 characters/ },
+    // Read in linear time: a crafted lockfile cannot hold Dormant's event loop (the old pattern took about 17 minutes on 1 MB of this).
+    { name: 'a yarn.lock made to make a pattern backtrack: read at once, as yarn 1', tool: 'yarn', lockfile: `__metadata:${'\n'.repeat(2_000_000)}x`, chosen: 'yarn 1.22.22 yarn for a yarn 1 lockfile' },
+    { name: 'a pnpm-lock.yaml made the same way', tool: 'pnpm', lockfile: `lockfileVersion:${' \n'.repeat(1_000_000)}x`, chosen: 'pnpm 9.15.9 pnpm the newest pnpm 9: pnpm-lock.yaml names no lockfileVersion' },
   ];
   for (const row of rows) {
     it(row.name, () => {

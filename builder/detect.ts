@@ -59,7 +59,7 @@ interface PackageJson {
   readonly optionalDependencies?: Record<string, string>;
   readonly engines?: { readonly node?: unknown };
   readonly volta?: { readonly node?: unknown };
-  readonly packageManager?: string;
+  readonly packageManager?: unknown;
 }
 
 /** The `web:` line of a Procfile, or undefined. */
@@ -193,7 +193,8 @@ const newestOfLine = { pnpm9: '9.15.9', pnpm8: '8.15.9', pnpm7: '7.33.7', pnpm6:
  * `__metadata.version`, none for yarn 1). Not corepack: it verifies registry signatures,
  * which mirrors often do not serve. Throws BUILD_PACKAGE_MANAGER for a pin it cannot use.
  */
-export function choosePackageManager(name: 'pnpm' | 'yarn', pin: string | undefined, lockfile: string): PackageManager {
+export function choosePackageManager(name: 'pnpm' | 'yarn', pin: unknown, lockfile: string): PackageManager {
+  if (pin !== undefined && (typeof pin !== 'string' || pin.length > 256)) throw buildErrors.packageManager({ pin: String(pin).slice(0, 64), reason: 'it is not a string of at most 256 characters' });
   const pinned = /^(npm|pnpm|yarn)@([^+\s]+)(?:\+(\w+)\.([0-9a-f]+))?$/.exec(pin?.trim() ?? '');
   if (pin !== undefined && pinned === null) throw buildErrors.packageManager({ pin, reason: 'it is not NAME@VERSION (such as pnpm@9.15.9)' });
   const [, pinnedName, pinnedVersion = '', algorithm, hash] = pinned ?? [];
@@ -201,14 +202,16 @@ export function choosePackageManager(name: 'pnpm' | 'yarn', pin: string | undefi
     if (semver.valid(pinnedVersion) === null) throw buildErrors.packageManager({ pin: pin ?? '', reason: `${pinnedVersion} is not an exact version` });
     return packageManager(name, pinnedVersion, 'from packageManager', algorithm === 'sha512' ? hash : undefined);
   }
-  const lockfileFormat = (pattern: RegExp) => Number.parseFloat(pattern.exec(lockfile)?.[1] ?? 'NaN');
+  // Both formats state it in their first lines; a tenant's lockfile may be large, and is read no further.
+  const head = lockfile.slice(0, 64 * 1024);
+  const lockfileFormat = (pattern: RegExp) => Number.parseFloat(pattern.exec(head)?.[1] ?? 'NaN');
   if (name === 'pnpm') {
-    const format = lockfileFormat(/^lockfileVersion:\s*['"]?([\d.]+)/m);
+    const format = lockfileFormat(/^lockfileVersion:[ \t]*['"]?([\d.]+)/m);
     const version = format >= 9 ? newestOfLine.pnpm9 : format >= 6 ? newestOfLine.pnpm8 : format >= 5.4 ? newestOfLine.pnpm7 : format >= 5.3 ? newestOfLine.pnpm6 : format >= 5 ? newestOfLine.pnpm5 : newestOfLine.pnpm9;
     return packageManager(name, version, Number.isNaN(format) ? 'the newest pnpm 9: pnpm-lock.yaml names no lockfileVersion' : `for lockfileVersion ${format}`);
   }
   // yarn 1 writes "# yarn lockfile v1"; yarn 2 and later write YAML with __metadata.
-  const format = lockfileFormat(/^__metadata:\s*\n\s+version:\s*['"]?(\d+)/m);
+  const format = lockfileFormat(/^__metadata:[ \t]*\r?\n[ \t]+version:[ \t]*['"]?(\d+)/m);
   if (Number.isNaN(format)) return packageManager(name, newestOfLine.yarn1, 'for a yarn 1 lockfile');
   const version = format >= 7 ? newestOfLine.yarn4 : format >= 5 ? newestOfLine.yarn3 : newestOfLine.yarn2;
   return packageManager(name, version, `for lockfile __metadata version ${format}`);

@@ -18,7 +18,8 @@ describe('NodeRuntimes', () => {
       assert.equal(fetched, false);
       await assert.rejects(runtimes.ensure('22.12.0'), (error: Error & { code?: string }) => {
         assert.equal(error.code, 'BUILD_NODE_UNAVAILABLE');
-        assert.match(error.message, /^Node 22\.12\.0 cannot be had here \(this machine keeps at most 1 Node releases, and .* holds 1; its operator can remove those no app asks for any more\)/);
+        assert.match(error.message, /^Node 22\.12\.0 cannot be had here \(this machine keeps at most 1 Node releases and has them all; its operator can remove those no app asks for any more from Dormant's runtimes folder\)/);
+        assert.doesNotMatch(error.message, new RegExp(folder), 'no host path for the tenant');
         return true;
       });
       await assert.rejects(runtimes.ensure('not-a-version'), /not a Node version/);

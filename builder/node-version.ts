@@ -59,6 +59,8 @@ export function nodeRange(wanted: string): string | undefined {
 export function chooseNode(request: NodeRequest | undefined, available: readonly string[], stackVersion: string): NodeChoice {
   const stack = stackVersion.replace(/^v/, '');
   if (request === undefined) return { version: stack, fromStack: true, why: 'the stack’s; set engines.node to choose another' };
+  // Each of the registry's releases is tested against it: a tenant's range is bounded.
+  if (request.wanted.length > 256) throw buildErrors.badEngines({ wanted: `${request.wanted.slice(0, 32)}…`, from: request.from, reason: 'it is longer than 256 characters' });
   const range = nodeRange(request.wanted);
   if (range === undefined) throw buildErrors.badEngines({ wanted: request.wanted, from: request.from, reason: 'it is not a version, a semver range or an nvm alias (lts/iron, lts/*, node)' });
   const releases = available.map((version) => semver.valid(version)).filter((version): version is string => version !== null && semver.prerelease(version) === null);

@@ -5,7 +5,7 @@
  * builder, so the same code can run in a pod. The result is referenced by digest.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar } from 'tar';
@@ -229,9 +229,12 @@ async function runtimeFolderLayer(dir: string, at: string): Promise<{ gzipped: B
     // Not made yet.
   }
   const layer = await folderLayer(dir, at);
-  await writeFile(`${cache}.tar.gz`, layer.gzipped);
-  // The diff id last: a layer file without it is made again.
-  await writeFile(`${cache}.diffid`, `${layer.diffId}\n`);
+  // Each written whole, then renamed: a push beside this one reads all of a file or none. The diff id last: a layer file without it is made again.
+  const unique = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(`${cache}.tar.gz.${unique}`, layer.gzipped);
+  await rename(`${cache}.tar.gz.${unique}`, `${cache}.tar.gz`);
+  await writeFile(`${cache}.diffid.${unique}`, `${layer.diffId}\n`);
+  await rename(`${cache}.diffid.${unique}`, `${cache}.diffid`);
   return layer;
 }
 

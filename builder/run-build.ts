@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { constants, existsSync } from 'node:fs';
+import { constants, existsSync, lstatSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,8 @@ async function ensurePackageManager(options: RunBuildOptions, manager: PackageMa
   const seenCache = options.cacheSeenAt ?? options.cacheDir;
   const folder = join(seenCache, 'package-managers', `${manager.name}-${manager.version}`);
   const bin = join(folder, 'node_modules', '.bin');
-  if (existsSync(join(options.cacheDir, 'package-managers', `${manager.name}-${manager.version}`, 'node_modules', '.bin', manager.name))) return bin;
+  // The cache is the tenant's: looked at without following a link, which could name any path of this host.
+  if (isPlainFile(options.cacheDir, ['package-managers', `${manager.name}-${manager.version}`, 'node_modules', ...manager.npmPackage.split('/'), 'package.json'])) return bin;
   options.onStep?.(`installing ${manager.name} ${manager.version} from the npm registry (once)`);
   // Into a fresh folder, then moved into place: two builds at once cannot see half an install.
   const staging = join(seenCache, 'package-managers', `install-${randomBytes(6).toString('hex')}`);
@@ -154,6 +155,21 @@ async function ensurePackageManager(options: RunBuildOptions, manager: PackageMa
   if (failure === undefined) return bin;
   if (recorded !== undefined) throw buildErrors.packageManager({ pin: `${manager.name}@${manager.version}+sha512.${manager.sha512 ?? ''}`, reason: `the registry's tarball has another hash (${recorded || 'none recorded'})` });
   throw buildErrors.stepFailed({ step: `npm install ${manager.npmPackage}@${manager.version}`, exit: failure });
+}
+
+/** Whether base/parts... is a regular file reached through real folders only (lstat at each step: no link followed). */
+function isPlainFile(base: string, parts: readonly string[]): boolean {
+  let path = base;
+  for (const [index, part] of parts.entries()) {
+    path = join(path, part);
+    try {
+      const stat = lstatSync(path);
+      if (index === parts.length - 1 ? !stat.isFile() : !stat.isDirectory()) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /**

@@ -176,6 +176,25 @@ describe('Dockerfile apps as containers', () => {
       await own.stop();
     }
   });
+
+  it('public Dockerfiles as they come: FROM node:18-slim with USER node, and FROM node:slim (the newest line), each on its Node, as the image user node', async () => {
+    const server = "require('node:http').createServer((q, s) => s.end(JSON.stringify({ node: process.version, user: require('node:os').userInfo().username, home: process.env.HOME }))).listen(process.env.PORT);\n";
+    const bases: [string, string, RegExp][] = [
+      ['node18', 'FROM node:18-slim\nWORKDIR /home/node/app\nCOPY --chown=node:node . .\nUSER node\nCMD ["node", "server.js"]\n', /^v18\./],
+      ['nodeslim', 'FROM node:slim\nWORKDIR /app\nCOPY . .\nUSER node\nCMD ["node", "server.js"]\n', /^v26\./],
+    ];
+    for (const [app, dockerfile, version] of bases) {
+      const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+      await copy.commit({ Dockerfile: dockerfile, 'server.js': server });
+      const pushed = await copy.push(d.remote(app));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const answer = await d.get(app);
+      assert.equal(answer.status, 200, answer.body);
+      const seen = JSON.parse(answer.body) as { node: string; user: string; home: string };
+      assert.match(seen.node, version, `${app}: ${answer.body}`);
+      assert.deepEqual([seen.user, seen.home], ['node', '/home/node'], `${app} runs as the image's node user`);
+    }
+  });
 });
 
 describe('Dockerfile apps that go wrong', () => {

@@ -128,9 +128,22 @@ export async function startDormant(extraArgs: readonly string[] = [], options: {
   const dormant = (...args: string[]) => runProgram(process.execPath, [bin, ...args, '--state-dir', stateDir]);
   const added = await dormant('keys', 'add', `${adminKey}.pub`);
   if (added.code !== 0) throw new Error(`keys add failed: ${added.stderr}`);
-  const [httpPort, sshPort, metricsPort] = [await freePort(), await freePort(), options.metrics ? await freePort() : 0];
-  const { child, logs, ready } = spawnUp(['--state-dir', stateDir, '--http-port', String(httpPort), '--ssh-port', String(sshPort), '--metrics-port', String(metricsPort), ...extraArgs]);
-  await ready;
+  // A port found free can be taken by a test running beside this one before dormant up binds it: then again, on others.
+  for (let attempt = 1; ; attempt += 1) {
+    const [httpPort, sshPort, metricsPort] = [await freePort(), await freePort(), options.metrics ? await freePort() : 0];
+    const { child, logs, ready } = spawnUp(['--state-dir', stateDir, '--http-port', String(httpPort), '--ssh-port', String(sshPort), '--metrics-port', String(metricsPort), ...extraArgs]);
+    try {
+      await ready;
+    } catch (error) {
+      if (attempt < 5 && /CLI_PORT_IN_USE/.test((error as Error).message)) continue;
+      throw error;
+    }
+    return upHandle({ child, logs, stateDir, work, adminKey, dormant, httpPort, sshPort, metricsPort });
+  }
+}
+
+function upHandle(up: { child: ChildProcessWithoutNullStreams; logs: () => string; stateDir: string; work: string; adminKey: string; dormant: DormantUp['dormant']; httpPort: number; sshPort: number; metricsPort: number }): DormantUp {
+  const { child, logs, stateDir, work, adminKey, dormant, httpPort, sshPort, metricsPort } = up;
   return {
     pid: child.pid ?? 0,
     metricsPort,

@@ -49,15 +49,25 @@ it('records the requests of an app from the running dormant up, for policy simul
   assert.equal((notRunning as { code: number }).code, 1);
   assert.match((notRunning as { stderr: string }).stderr, /error \[CLI_NOT_RUNNING\]: cannot trace hello: no dormant up is running/);
 
-  const [httpPort, metricsPort] = [await freePort(), await freePort()];
-  const { child: up, ready } = spawnUp(['--state-dir', stateDir, '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--ssh-port', '0']);
-  after(async () => {
-    if (up.exitCode === null) {
-      up.kill('SIGTERM');
-      await once(up, 'exit');
+  // Ports found free may be taken by a test beside this one first: then others.
+  let up: ChildProcessWithoutNullStreams | undefined;
+  let httpPort = 0;
+  for (let attempt = 1; up === undefined; attempt += 1) {
+    const [http, metrics] = [await freePort(), await freePort()];
+    const started = spawnUp(['--state-dir', stateDir, '--http-port', String(http), '--metrics-port', String(metrics), '--ssh-port', '0']);
+    after(async () => {
+      if (started.child.exitCode === null) {
+        started.child.kill('SIGTERM');
+        await once(started.child, 'exit');
+      }
+    });
+    try {
+      await started.ready;
+      [up, httpPort] = [started.child, http];
+    } catch (error) {
+      if (attempt >= 5 || !/CLI_PORT_IN_USE/.test((error as Error).message)) throw error;
     }
-  });
-  await ready;
+  }
 
   const tracer = spawn(process.execPath, [bin, 'trace', 'hello', '--for', '3s', '--state-dir', stateDir]);
   let csv = '';
