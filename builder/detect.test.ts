@@ -86,6 +86,16 @@ const rows: readonly Row[] = [
   { name: 'a Dockerfile: podman builds it, even beside a package.json', files: { Dockerfile: 'FROM node:20-slim AS build\nFROM build\n', 'package.json': pkg({}) }, summary: 'Dockerfile, FROM node:20-slim', start: [] },
   { name: 'strategy dockerfile without a Dockerfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }) }, strategy: 'dockerfile', error: 'BUILD_NO_DOCKERFILE: spec.build.strategy is dockerfile, but the repository has no Dockerfile' },
   { name: 'FROM an Alpine image, with the slim tag suggested', files: { Dockerfile: 'FROM --platform=linux/amd64 node:20-alpine3.19\n' }, error: 'BUILD_ALPINE: FROM node:20-alpine3.19: Alpine images cannot be made here (no Alpine mirror is reachable, and the bases are made from Debian\'s packages); use node:20-slim instead' },
+  {
+    name: 'a Django app with a Procfile: the language comes from its files, not the Procfile, and Python is refused before any work',
+    files: { Procfile: 'web: gunicorn mysite.wsgi\n', 'requirements.txt': 'Django>=5\ngunicorn\n', 'manage.py': '#!/usr/bin/env python\n' },
+    error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Python app (requirements.txt), which Dormant does not build yet: it builds Node apps (package.json), static sites (index.html) and Dockerfiles; add a Dockerfile to deploy it as it is',
+  },
+  { name: 'a Flask app without a Procfile', files: { 'requirements.txt': 'flask\n', 'pyproject.toml': '[project]\n', 'app.py': 'app = None\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Python app (requirements.txt, pyproject.toml), which Dormant does not build yet' },
+  { name: 'a Go module', files: { 'go.mod': 'module example.com/hello\n', 'main.go': 'package main\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Go app (go.mod), which Dormant does not build yet' },
+  { name: 'a Rails app: not built, with the Dockerfile way out', files: { Gemfile: "source 'https://rubygems.org'\n", 'config.ru': 'run App\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Ruby app (Gemfile, config.ru), which Dormant does not build: it builds Node apps' },
+  { name: 'package.json wins over a requirements.txt beside it', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },
+  { name: 'a Dockerfile wins over a Gemfile', files: { Dockerfile: 'FROM debian:bookworm-slim\nCMD ["true"]\n', Gemfile: '' }, summary: 'Dockerfile, FROM debian:bookworm-slim' },
   { name: 'nothing known', files: { 'README.md': '# hi' }, error: 'BUILD_UNKNOWN_APP: Dormant cannot tell how to run this repository' },
 ];
 

@@ -120,6 +120,13 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       dockerfile: { file: dockerfile, context: options.context ?? '.', args: options.args ?? {} },
     };
   }
+  // The language comes from its files; a Procfile only names the processes. Languages not built (yet) are refused before any work.
+  if (!has('package.json')) {
+    for (const language of otherLanguages) {
+      const found = language.files.filter(has);
+      if (found.length > 0) throw buildErrors.languageNotBuilt({ language: language.name, files: found.join(', '), soon: language.soon });
+    }
+  }
   const procfile = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
   if (has('Procfile') && procfile === undefined) throw buildErrors.procfileNoWeb({});
 
@@ -179,6 +186,19 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
   throw buildErrors.nothingToBuild({});
 }
+
+/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Python, Go, Java). */
+const otherLanguages: readonly { readonly name: string; readonly files: readonly string[]; readonly soon: boolean }[] = [
+  { name: 'Python', files: ['requirements.txt', 'pyproject.toml', 'uv.lock', 'poetry.lock', 'Pipfile', 'Pipfile.lock', 'setup.py'], soon: true },
+  { name: 'Go', files: ['go.mod'], soon: true },
+  { name: 'Java (Maven)', files: ['pom.xml', 'mvnw'], soon: true },
+  { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'], soon: false },
+  { name: 'Ruby', files: ['Gemfile', 'Gemfile.lock', 'config.ru'], soon: false },
+  { name: 'PHP', files: ['composer.json', 'composer.lock'], soon: false },
+  { name: 'Rust', files: ['Cargo.toml'], soon: false },
+  { name: 'Elixir', files: ['mix.exs'], soon: false },
+  { name: '.NET', files: ['global.json', 'Directory.Build.props'], soon: false },
+];
 
 /**
  * The newest release of each line, for a lockfile that names no version: the line follows

@@ -76,6 +76,13 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: () => 'nothing says how to start this app: add "scripts": {"start": "node server.js"} to package.json, a server.js, or a Procfile with a web: line',
   },
+  languageNotBuilt: {
+    code: 'BUILD_LANGUAGE_UNSUPPORTED',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { language: string; files: string; soon: boolean }) =>
+      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), static sites (index.html) and Dockerfiles; add a Dockerfile to deploy it as it is`,
+  },
   nothingToBuild: {
     code: 'BUILD_UNKNOWN_APP',
     httpStatus: 422,

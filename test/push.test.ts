@@ -229,6 +229,17 @@ describe('git push deploys', () => {
     assert.equal(await answer('yarn'), 'yarn greets you');
   });
 
+  it('a Django app with a Procfile is refused at checkout, naming Python and the file that told it; nothing is left behind', async () => {
+    const copy = await WorkingCopy.create(d.work, 'django', d.adminKey);
+    await copy.commit({ Procfile: 'web: gunicorn mysite.wsgi --log-file -\n', 'requirements.txt': 'Django>=5.0\ngunicorn\n', 'manage.py': '#!/usr/bin/env python\n' });
+    const pushed = await copy.push(d.remote('django'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this looks like a Python app \(requirements\.txt\), which Dormant does not build yet: .*add a Dockerfile to deploy it as it is\)/);
+    assert.doesNotMatch(pushed.stderr, /gunicorn: not found/);
+    const revisions = await d.dormant('revisions', 'django', '--output', 'json');
+    assert.match(revisions.stderr, /App "django" does not exist/, 'a refused first push leaves no App behind');
+  });
+
   it('a static site and a Procfile app deploy', async () => {
     const site = await WorkingCopy.create(d.work, 'site', d.adminKey);
     await site.commit({ 'index.html': '<h1>static</h1>\n', 'css/site.css': 'h1{}\n' });
