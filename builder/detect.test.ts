@@ -77,6 +77,13 @@ const rows: readonly Row[] = [
     summary: 'node 20, pnpm install --frozen-lockfile (pnpm 8.15.9 for lockfileVersion 6)',
     steps: ['pnpm install --frozen-lockfile', 'pnpm run build'],
   },
+  {
+    name: 'heroku-postbuild instead of build, then the devDependencies pruned',
+    files: { 'package.json': pkg({ scripts: { build: 'b', 'heroku-postbuild': 'h', start: 'x' }, devDependencies: { typescript: '5' } }), 'package-lock.json': '{}' },
+    steps: ['npm ci', 'npm run heroku-postbuild', 'npm prune --omit=dev'],
+  },
+  { name: 'yarn 1 prunes with an offline production install', files: { 'package.json': pkg({ scripts: { start: 'x' }, devDependencies: { a: '1' } }), 'yarn.lock': '# yarn lockfile v1\n' }, steps: ['yarn install --frozen-lockfile', 'yarn install --production'] },
+  { name: 'yarn 2+ keeps its devDependencies (pruning needs a plugin)', files: { 'package.json': pkg({ scripts: { start: 'x' }, devDependencies: { a: '1' } }), 'yarn.lock': '__metadata:\n  version: 8\n' }, steps: ['yarn install --immutable'] },
   { name: 'a yarn 1 lockfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'yarn.lock': '# yarn lockfile v1\n' }, steps: ['yarn install --frozen-lockfile'] },
   { name: 'a yarn 2+ lockfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'yarn.lock': '__metadata:\n  version: 8\n' }, steps: ['yarn install --immutable'] },
   { name: 'a packageManager pin that is not NAME@VERSION', files: { 'package.json': pkg({ packageManager: 'pnpm', scripts: { start: 'x' } }), 'pnpm-lock.yaml': '' }, error: `BUILD_PACKAGE_MANAGER: package.json's packageManager "pnpm" cannot be used: it is not NAME@VERSION` },

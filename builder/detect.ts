@@ -16,6 +16,8 @@ export interface BuildStep {
   readonly command: readonly string[];
   /** Runs yarn or pnpm: this version, installed from its npm package, is first on PATH. */
   readonly packageManager?: PackageManager;
+  /** Set for this step only (NODE_ENV=production for the app's build script). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** yarn or pnpm at one version, and why that one (the pusher reads it). */
@@ -171,7 +173,18 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       installer = 'npm install';
       steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
     }
-    if (manifest.scripts?.build) steps.push({ name: `${runner} run build`, command: [runner, 'run', 'build'], ...(packageManager ? { packageManager } : {}) });
+    const withManager = packageManager ? { packageManager } : {};
+    // As Heroku: heroku-postbuild instead of build when the app has it, in production mode, with the devDependencies it needs installed.
+    const buildScript = manifest.scripts?.['heroku-postbuild'] ? 'heroku-postbuild' : manifest.scripts?.build ? 'build' : undefined;
+    if (buildScript) steps.push({ name: `${runner} run ${buildScript}`, command: [runner, 'run', buildScript], env: { NODE_ENV: 'production' }, ...withManager });
+    // Then the devDependencies go: the release holds what the app runs with. (yarn 2 and later keep them: pruning needs a plugin.)
+    const hasDevDependencies = typeof manifest.devDependencies === 'object' && manifest.devDependencies !== null && Object.keys(manifest.devDependencies).length > 0;
+    if (hasDevDependencies && installer !== 'no dependencies') {
+      if (runner === 'npm') steps.push({ name: 'npm prune --omit=dev', command: ['npm', 'prune', '--omit=dev', '--no-audit', '--no-fund'] });
+      else if (runner === 'pnpm') steps.push({ name: 'pnpm prune --prod', command: ['pnpm', 'prune', '--prod'], ...withManager });
+      else if (packageManager && semver.major(packageManager.version) < 2)
+        steps.push({ name: 'yarn install --production', command: ['yarn', 'install', '--frozen-lockfile', '--production=true', '--ignore-scripts', '--prefer-offline'], ...withManager });
+    }
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
     if (startScript === undefined) throw buildErrors.noStart({});
     return {

@@ -249,7 +249,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     // Its yarn or pnpm first on PATH: for the step and for any script that calls it.
     const managerBin = step.packageManager ? await ensurePackageManager(options, step.packageManager) : undefined;
     options.onStep?.(step.name);
-    const [argv, how] = confined(options, step.command, managerBin ? { ...env, PATH: `${managerBin}:${env.PATH ?? ''}` } : env);
+    const [argv, how] = confined(options, step.command, { ...env, ...step.env, ...(managerBin ? { PATH: `${managerBin}:${env.PATH ?? ''}` } : {}) });
     const failure = await runCommand(argv, {
       ...how,
       cwd: options.dir,

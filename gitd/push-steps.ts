@@ -112,7 +112,11 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
         ...(stack !== undefined ? { stack } : {}),
         ...(plan.node && !plan.node.fromStack ? { runtime: { node: plan.node.version } } : {}),
-        run: plan.kind === 'dockerfile' ? { ...app.spec.run } : { ...app.spec.run, command: app.spec.run.command ?? [...plan.start] },
+        // A Node app runs in production mode unless its config says otherwise, as on Heroku.
+        run:
+          plan.kind === 'dockerfile'
+            ? { ...app.spec.run }
+            : { ...app.spec.run, ...(plan.kind === 'node' ? { env: { NODE_ENV: 'production', ...app.spec.run.env } } : {}), command: app.spec.run.command ?? [...plan.start] },
       },
     });
     await push.setAppStatus({ latestRevision: push.revisionName });
@@ -232,16 +236,18 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
   name: 'postDeploy',
   keepsRelease: true,
   skip: ({ request }, rolledOut) => (request.app.spec.hooks.postDeploy.length === 0 ? { because: 'nothing-to-do', output: rolledOut } : undefined),
-  async run({ request, options, releaseDir, revisionName }, rolledOut) {
+  async run({ request, options, releaseDir, revisionName, journal }, rolledOut) {
     const { app, progress } = request;
     const hostEnv = options.buildEnv ?? process.env;
+    // The release's config, as its replicas get it (NODE_ENV=production for a Node app, unless the App sets it).
+    const appEnv = journal.revision.spec.run.env;
     for (const [index, hook] of app.spec.hooks.postDeploy.entries()) {
       progress(`-----> Running postDeploy: ${hook}`);
       // In the app's sandbox, over its new release (changes to it thrown away), with the app's config: the hook can harm only its app.
       const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-hook-${index}`);
       const home = join(runFolder, 'home');
       let env = tenantEnv(hostEnv, {
-        ...app.spec.run.env,
+        ...appEnv,
         PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
         HOME: home,
         DORMANT_APP: app.metadata.name,
@@ -255,13 +261,13 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
         // A Dockerfile app's hook runs over its image (as its replicas do), with the image's environment and none of the host's.
         const owner = options.sandbox?.ids.idOf(app.metadata.name);
         const tree = rolledOut.image !== undefined && options.sandbox?.bwrap && options.imageTrees && owner !== undefined ? await options.imageTrees.ensure(app.metadata.name, rolledOut.image, { uid: owner, gid: owner }) : undefined;
-        if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+        if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
         // A detected app's hook over its stack, the release at /app, as its replicas run (the host's root where the stack cannot be had).
         const stack = !tree && rolledOut.stack !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(rolledOut.stack).catch(() => undefined) : undefined;
         const node = rolledOut.node !== undefined ? await nodeRuntime(options, rolledOut.node, progress, stack !== undefined) : undefined;
         if (stack) {
           const stackPath = nodeEnv(node, stack.config.env.PATH, true).PATH ?? stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
-          env = { ...stack.config.env, ...nodeEnv(node, undefined, true), PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...app.spec.run.env, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+          env = { ...stack.config.env, ...nodeEnv(node, undefined, true), PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
         } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
         sandbox = !options.sandbox
           ? undefined

@@ -229,6 +229,57 @@ describe('git push deploys', () => {
     assert.equal(await answer('yarn'), 'yarn greets you');
   });
 
+  it('a build runs in production mode with its devDependencies, which are pruned afterwards; the app runs with NODE_ENV=production unless its config says otherwise', async () => {
+    const copy = await WorkingCopy.create(d.work, 'pruned', d.adminKey);
+    await copy.commit({
+      'package.json': JSON.stringify({ name: 'pruned', version: '1.0.0', dependencies: { greet: 'file:./greet' }, devDependencies: { devtool: 'file:./devtool' }, scripts: { build: 'node build.js', start: 'node server.js' } }),
+      'package-lock.json': JSON.stringify({
+        name: 'pruned',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'pruned', version: '1.0.0', dependencies: { greet: 'file:./greet' }, devDependencies: { devtool: 'file:./devtool' } },
+          devtool: { version: '1.0.0', dev: true },
+          greet: { version: '1.0.0' },
+          'node_modules/devtool': { resolved: 'devtool', link: true },
+          'node_modules/greet': { resolved: 'greet', link: true },
+        },
+      }),
+      'greet/package.json': JSON.stringify({ name: 'greet', version: '1.0.0', main: 'index.js' }),
+      'greet/index.js': "module.exports = 'greet';\n",
+      'devtool/package.json': JSON.stringify({ name: 'devtool', version: '1.0.0', main: 'index.js' }),
+      'devtool/index.js': "module.exports = 'devtool';\n",
+      'build.js': "require('node:fs').writeFileSync('built.txt', require('devtool') + ' in ' + process.env.NODE_ENV);\n",
+      'server.js': `require('node:http').createServer((q, s) => {
+  let dev = 'pruned';
+  try { dev = require('devtool'); } catch {}
+  s.end([require('greet'), require('node:fs').readFileSync('built.txt', 'utf8'), dev, process.env.NODE_ENV].join(', ') + '\\n');
+}).listen(process.env.PORT);
+`,
+    });
+    const pushed = await copy.push(d.remote('pruned'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /-----> npm run build[\s\S]*-----> npm prune --omit=dev/);
+    assert.equal(await answer('pruned'), 'greet, devtool in production, pruned, production');
+
+    // Its postDeploy hooks run with the release's config, production mode included.
+    const manifest = (env: string) => `apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: pruned}\nspec:\n  run: {env: {${env}}}\n  hooks: {postDeploy: ["echo hook in $NODE_ENV"]}\n`;
+    await writeFile(join(d.work, 'pruned.yaml'), manifest(''));
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'pruned.yaml'))).code, 0);
+    await copy.commit({ 'README.md': 'again\n' });
+    const hooked = await copy.push(d.remote('pruned'));
+    assert.equal(hooked.code, 0, hooked.stderr);
+    assert.match(hooked.stderr, /remote: +hook in production/);
+    // The App's own NODE_ENV wins.
+    await writeFile(join(d.work, 'pruned.yaml'), manifest('NODE_ENV: staging'));
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'pruned.yaml'))).code, 0);
+    await copy.commit({ 'README.md': 'and again\n' });
+    const staged = await copy.push(d.remote('pruned'));
+    assert.match(staged.stderr, /remote: +hook in staging/);
+    assert.equal(await answer('pruned'), 'greet, devtool in production, pruned, staging');
+  });
+
   it('a Django app with a Procfile is refused at checkout, naming Python and the file that told it; nothing is left behind', async () => {
     const copy = await WorkingCopy.create(d.work, 'django', d.adminKey);
     await copy.commit({ Procfile: 'web: gunicorn mysite.wsgi --log-file -\n', 'requirements.txt': 'Django>=5.0\ngunicorn\n', 'manage.py': '#!/usr/bin/env python\n' });
