@@ -66,6 +66,12 @@ const pod = (containerStatus: Record<string, unknown>, extra: Record<string, unk
 it('a rollout fails at once on a pod that cannot start, and waits on one that is starting', () => {
   assert.equal(rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'ContainerCreating' } }, restartCount: 0 }))]), undefined);
   assert.match(rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'ErrImagePull', message: 'not found' } }, restartCount: 0 }))]) ?? '', /ErrImagePull: not found/);
+  // A kubelet that has not synced the revision's Secret yet retries (seen on the test cluster); a Secret that is missing does not come back.
+  assert.equal(rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'CreateContainerConfigError', message: 'failed to sync secret cache: timed out waiting for the condition' } }, restartCount: 0 }))]), undefined);
+  assert.match(
+    rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "hello-00002" not found' } }, restartCount: 0 }))]) ?? '',
+    /CreateContainerConfigError: secret "hello-00002" not found/,
+  );
   assert.match(
     rolloutFailure([viewOfPod(pod({ state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 3 } }, restartCount: 2 }))]) ?? '',
     /CrashLoopBackOff \(last exit code 3\)/,

@@ -174,7 +174,9 @@ const hopeless = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName'
 /** Why a rollout of this revision cannot succeed, judging by its pods; undefined while there is hope. */
 export function rolloutFailure(pods: readonly PodView[]): string | undefined {
   for (const pod of pods) {
-    if (pod.waitingReason !== undefined && hopeless.has(pod.waitingReason)) {
+    // The kubelet has not yet read the revision's Secret (its cache syncs with a timeout, and it retries): that passes.
+    const stillSyncing = pod.waitingReason === 'CreateContainerConfigError' && /failed to sync (secret|configmap) cache/i.test(pod.waitingMessage ?? '');
+    if (pod.waitingReason !== undefined && hopeless.has(pod.waitingReason) && !stillSyncing) {
       const detail = pod.waitingMessage ? `: ${pod.waitingMessage}` : '';
       const exit = pod.lastExitCode === undefined ? '' : ` (last exit code ${pod.lastExitCode})`;
       return `pod ${pod.name} is ${pod.waitingReason}${exit}${detail}`;
