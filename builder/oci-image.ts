@@ -171,6 +171,8 @@ export interface LayerImageOptions {
   readonly user?: LayerOwner;
   readonly command: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Put before the base's PATH (a runtime layer's bin). */
+  readonly pathPrefix?: string;
   /** Layers between the base and the release, owned by root: a Node runtime at opt/node. */
   readonly runtimeLayers?: readonly { readonly dir: string; readonly at: string }[];
   readonly now: Date;
@@ -192,7 +194,9 @@ export async function layerImage(options: LayerImageOptions): Promise<LayeredIma
   }
   const layer = await folderLayer(options.layerDir, 'app', options.user);
   const uploaded = await registry.uploadBlob(options.repository, layer.gzipped);
-  const env = [...(config.config?.Env ?? []).filter((e) => !Object.hasOwn(options.env ?? {}, e.split('=')[0] ?? '')), ...Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`)];
+  const basePath = (config.config?.Env ?? []).find((e) => e.startsWith('PATH='))?.slice('PATH='.length) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const ownEnv: Record<string, string> = { ...(options.pathPrefix !== undefined ? { PATH: `${options.pathPrefix}:${basePath}` } : {}), ...options.env };
+  const env = [...(config.config?.Env ?? []).filter((e) => !Object.hasOwn(ownEnv, e.split('=')[0] ?? '')), ...Object.entries(ownEnv).map(([k, v]) => `${k}=${v}`)];
   const newConfig: ImageConfig = {
     ...config,
     created: options.now.toISOString(),

@@ -266,8 +266,8 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
         const stack = !tree && rolledOut.stack !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(rolledOut.stack).catch(() => undefined) : undefined;
         const node = rolledOut.node !== undefined ? await nodeRuntime(options, rolledOut.node, progress, stack !== undefined) : undefined;
         if (stack) {
-          const stackPath = nodeEnv(node, stack.config.env.PATH, true).PATH ?? stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
-          env = { ...stack.config.env, ...nodeEnv(node, undefined, true), PATH: `${stackAppFolder}/node_modules/.bin:${stackPath}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+          const withNode = { PATH: stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...nodeEnv(node, stack.config.env.PATH, true) };
+          env = { ...stack.config.env, ...withNode, PATH: `${stackAppFolder}/node_modules/.bin:${withNode.PATH}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
         } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
         sandbox = !options.sandbox
           ? undefined
@@ -395,9 +395,8 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
   await ensureInRegistry({ registry, localImage: nodeStack, repository: 'library/node', tag: '20-slim', onLine });
   // The Node the app asked for, when not the stack's: a layer at /opt/node, first on PATH.
   const node = plan.node && !plan.node.fromStack ? await nodeRuntime(push.options, plan.node.version, push.request.progress, true) : undefined;
-  const stackPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const layered = await layerImage({
-    ...(node ? { runtimeLayers: [{ dir: node.folder, at: nodeRuntimeFolder.slice(1) }], env: nodeEnv(node, stackPath, true) } : {}),
+    ...(node ? { runtimeLayers: [{ dir: node.folder, at: nodeRuntimeFolder.slice(1) }], pathPrefix: `${nodeRuntimeFolder}/bin`, env: { NODE_VERSION: node.version } } : {}),
     registry,
     base: { repository: 'library/node', tag: '20-slim' },
     repository: `dormant/${name}`,
