@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
-import { type BuildPlan, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
+import { type BuildPlan, type BuildStrategy, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
 import { chooseNode, type NodeRequest } from './node-version.js';
+import { choosePython, type PythonRequest } from './python-version.js';
 
 const made: string[] = [];
 after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -23,7 +24,15 @@ async function tree(files: Record<string, string>): Promise<string> {
 const pkg = (manifest: Record<string, unknown>) => JSON.stringify({ name: 'app', ...manifest });
 /** Releases as the registry might list them; the stack's node is 20.20.2. */
 const releases = ['4.0.0', '18.20.4', '20.20.2', '22.12.0', '22.23.5', '26.0.0-rc.1'];
-const options = { chooseNode: async (request: NodeRequest | undefined) => chooseNode(request, releases, 'v20.20.2'), strategy: 'auto' } as const;
+const pythonLines = [
+  { version: '3.13.5', image: 'python:3.13-slim' },
+  { version: '3.15.2', image: 'python:3.15-slim' },
+];
+const options = {
+  chooseNode: async (request: NodeRequest | undefined) => chooseNode(request, releases, 'v20.20.2'),
+  choosePython: async (request: PythonRequest | undefined) => choosePython(request, pythonLines),
+  strategy: 'auto',
+} as const;
 
 interface Row {
   readonly name: string;
@@ -32,7 +41,7 @@ interface Row {
   readonly steps?: readonly string[];
   readonly start?: readonly string[];
   readonly error?: string;
-  readonly strategy?: 'auto' | 'dockerfile';
+  readonly strategy?: BuildStrategy;
 }
 
 const rows: readonly Row[] = [
@@ -94,14 +103,61 @@ const rows: readonly Row[] = [
   { name: 'strategy dockerfile without a Dockerfile', files: { 'package.json': pkg({ scripts: { start: 'x' } }) }, strategy: 'dockerfile', error: 'BUILD_NO_DOCKERFILE: spec.build.strategy is dockerfile, but the repository has no Dockerfile' },
   { name: 'FROM an Alpine image, with the slim tag suggested', files: { Dockerfile: 'FROM --platform=linux/amd64 node:20-alpine3.19\n' }, error: 'BUILD_ALPINE: FROM node:20-alpine3.19: Alpine images cannot be made here (no Alpine mirror is reachable, and the bases are made from Debian\'s packages); use node:20-slim instead' },
   {
-    name: 'a Django app with a Procfile: the language comes from its files, not the Procfile, and Python is refused before any work',
-    files: { Procfile: 'web: gunicorn mysite.wsgi\n', 'requirements.txt': 'Django>=5\ngunicorn\n', 'manage.py': '#!/usr/bin/env python\n' },
-    error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Python app (requirements.txt), which Dormant does not build yet: it builds Node apps (package.json), static sites (index.html) and Dockerfiles; add a Dockerfile to deploy it as it is',
+    name: 'a Django app with a Procfile: the language comes from its files, the Procfile names the web process, collectstatic runs as STATIC_ROOT is set',
+    files: {
+      Procfile: 'web: gunicorn mysite.wsgi\n',
+      'requirements.txt': 'Django>=5\ngunicorn==23.0.0\n',
+      'manage.py': "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n",
+      'mysite/settings.py': "STATIC_ROOT = BASE_DIR / 'staticfiles'\n",
+      'mysite/wsgi.py': '',
+    },
+    summary: 'python 3.15.2 (the newest here; set .python-version to choose another), uv pip install from requirements.txt, web from Procfile',
+    steps: ['uv venv (Python 3.15.2)', 'uv pip install -r requirements.txt', 'python manage.py collectstatic --noinput'],
+    start: ['/bin/sh', '-c', 'PATH="$PWD/.venv/bin:$PATH" exec gunicorn mysite.wsgi'],
   },
-  { name: 'a Flask app without a Procfile', files: { 'requirements.txt': 'flask\n', 'pyproject.toml': '[project]\n', 'app.py': 'app = None\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Python app (requirements.txt, pyproject.toml), which Dormant does not build yet' },
+  {
+    name: 'a Django app without a Procfile or gunicorn: gunicorn of its project, added; no STATIC_ROOT, no collectstatic',
+    files: {
+      'requirements.txt': 'django\n',
+      'manage.py': 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")\n',
+      'config/settings/production.py': 'DEBUG = False\n',
+      'config/wsgi.py': '',
+      '.python-version': '3.13\n',
+    },
+    summary: 'python 3.13.5 (3.13 in .python-version), uv pip install from requirements.txt, web: gunicorn config.wsgi (Django; a Procfile web: line chooses another) (gunicorn added: the app lists none)',
+    steps: ['uv venv (Python 3.13.5)', 'uv pip install -r requirements.txt', 'uv pip install gunicorn==27.0.1'],
+    start: ['/bin/sh', '-c', 'PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" config.wsgi'],
+  },
+  {
+    name: 'a Flask app.py without a Procfile: gunicorn app:app',
+    files: { 'requirements.txt': 'Flask==3.1.3\n', 'app.py': 'from flask import Flask\n\napp = Flask(__name__)\n' },
+    summary: 'python 3.15.2 (the newest here; set .python-version to choose another), uv pip install from requirements.txt, web: gunicorn app:app (WSGI app in app.py; a Procfile web: line chooses another) (gunicorn added: the app lists none)',
+    start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'app:app'`],
+  },
+  {
+    name: 'a FastAPI main.py with uv.lock: uv sync, uvicorn (listed, not added)',
+    files: { 'pyproject.toml': '[project]\nname = "api"\nrequires-python = ">=3.12,<3.14"\n', 'uv.lock': 'version = 1\n[[package]]\nname = "uvicorn"\n', 'main.py': 'import fastapi\napi: fastapi.FastAPI = fastapi.FastAPI()\n' },
+    summary: 'python 3.13.5 (>=3.12,<3.14 in requires-python), uv sync from uv.lock, web: uvicorn main:api (ASGI app in main.py; a Procfile web: line chooses another)',
+    steps: ['uv venv (Python 3.13.5)', 'uv sync --locked --no-dev'],
+    start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec uvicorn --host 0.0.0.0 --port "$PORT" 'main:api'`],
+  },
+  {
+    name: 'an app factory in wsgi.py, Poetry',
+    files: { 'pyproject.toml': '[tool.poetry.dependencies]\npython = "^3.11"\ngunicorn = "*"\n', 'poetry.lock': '[[package]]\nname = "gunicorn"\n', 'wsgi.py': 'def create_app():\n    return Flask(__name__)\n' },
+    steps: ['uv venv (Python 3.15.2)', 'poetry install --only main --no-root'],
+    start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'wsgi:create_app()'`],
+  },
+  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
+  { name: 'a Python line that cannot be had is refused at detection', files: { 'requirements.txt': 'flask\n', '.python-version': '3.12\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PYTHON_VERSION: .python-version asks for Python "3.12", but Python 3.12 cannot be had here; the Pythons here are 3.15, 3.13' },
+  { name: 'a Python app with nothing to run', files: { 'requirements.txt': 'requests\n', 'script.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, manage.py or app.py, main.py, wsgi.py); add a Procfile' },
+  { name: 'an app.py with no app in it', files: { 'requirements.txt': 'requests\n', 'app.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, and app.py define no Flask, FastAPI or other WSGI or ASGI app at top level)' },
+  { name: 'strategy python over a package.json', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'gunicorn\n', Procfile: 'web: gunicorn app:app\n' }, strategy: 'python', steps: ['uv venv (Python 3.15.2)', 'uv pip install -r requirements.txt'] },
+  { name: 'strategy node without a package.json', files: { 'index.html': '<p>hi</p>' }, strategy: 'node', error: 'BUILD_STRATEGY_FILES: spec.build.strategy is node, but the repository has no package.json at its root' },
+  { name: 'strategy static over a package.json', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'index.html': '<p>hi</p>' }, strategy: 'static', summary: 'static site' },
+  { name: 'a Procfile line that sets a variable first is not exec’d', files: { 'package.json': pkg({}), Procfile: 'web: NODE_OPTIONS=--max-old-space-size=200 node s.js\n' }, start: ['/bin/sh', '-c', 'export PATH="$PWD/node_modules/.bin:$PATH"; NODE_OPTIONS=--max-old-space-size=200 node s.js'] },
   { name: 'a Go module', files: { 'go.mod': 'module example.com/hello\n', 'main.go': 'package main\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Go app (go.mod), which Dormant does not build yet' },
   { name: 'a Rails app: not built, with the Dockerfile way out', files: { Gemfile: "source 'https://rubygems.org'\n", 'config.ru': 'run App\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Ruby app (Gemfile, config.ru), which Dormant does not build: it builds Node apps' },
-  { name: 'package.json wins over a requirements.txt beside it', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },
+  { name: 'package.json wins over a requirements.txt beside it, unless strategy says otherwise', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },
   { name: 'a Dockerfile wins over a Gemfile', files: { Dockerfile: 'FROM debian:bookworm-slim\nCMD ["true"]\n', Gemfile: '' }, summary: 'Dockerfile, FROM debian:bookworm-slim' },
   { name: 'nothing known', files: { 'README.md': '# hi' }, error: 'BUILD_UNKNOWN_APP: Dormant cannot tell how to run this repository' },
 ];

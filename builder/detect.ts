@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
+import { detectPython, pythonFiles } from './detect-python.js';
+import { procfileWeb, shellStart } from './start-command.js';
+
+export { procfileWeb, shellStart };
 import { type NodeChoice, type NodeRequest, nodeRequest } from './node-version.js';
+import type { PythonChoice, PythonRequest } from './python-version.js';
+
+/** spec.build.strategy: auto decides from the files; the others force a kind. */
+export type BuildStrategy = 'auto' | 'dockerfile' | 'node' | 'python' | 'static';
 
 export interface BuildStep {
   /** What the pusher reads: "npm ci". */
@@ -34,12 +42,14 @@ export interface PackageManager {
 export interface BuildPlan {
   /** "node 20, npm ci", "Procfile", "static site". */
   readonly summary: string;
-  readonly kind: 'node' | 'procfile' | 'static' | 'dockerfile';
+  readonly kind: 'node' | 'python' | 'procfile' | 'static' | 'dockerfile';
   readonly steps: readonly BuildStep[];
   /** How a replica starts, run in the release folder (empty for images: their CMD starts them). */
   readonly start: readonly string[];
   /** The Node a node plan builds and runs with. */
   readonly node?: NodeChoice;
+  /** The Python (and its stack image) a python plan builds and runs with. */
+  readonly python?: PythonChoice;
   /** For a Dockerfile build: what podman builds. */
   readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
 }
@@ -47,8 +57,10 @@ export interface BuildPlan {
 export interface DetectOptions {
   /** Which Node runs the app, given what it asks for (node-version.ts's chooseNode, with the releases that can be had). */
   readonly chooseNode: (request: NodeRequest | undefined) => Promise<NodeChoice>;
-  /** The App's spec.build. */
-  readonly strategy: 'auto' | 'dockerfile';
+  /** Which Python, from the stack images here, given what the app asks for (python-version.ts's choosePython). */
+  readonly choosePython: (request: PythonRequest | undefined) => Promise<PythonChoice>;
+  /** The App's spec.build: auto (from its files), or the kind it forces. */
+  readonly strategy: BuildStrategy;
   readonly context?: string;
   readonly dockerfile?: string;
   readonly args?: Readonly<Record<string, string>>;
@@ -62,23 +74,6 @@ interface PackageJson {
   readonly engines?: { readonly node?: unknown };
   readonly volta?: { readonly node?: unknown };
   readonly packageManager?: unknown;
-}
-
-/** The `web:` line of a Procfile, or undefined. */
-export function procfileWeb(text: string): string | undefined {
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^web\s*:\s*(.+)$/.exec(line.trim());
-    if (match?.[1]) return match[1].trim();
-  }
-  return undefined;
-}
-
-/** A start script run the way npm would (node_modules/.bin on PATH) without npm's own ~200 ms. */
-export function shellStart(script: string): readonly string[] {
-  const path = 'PATH="$PWD/node_modules/.bin:$PATH"';
-  // A plain command line is exec'd, so the replica is the app itself and gets signals directly.
-  const simple = /^[\w./@:=+,%-]+( [\w./@:=+,%-]+)*$/.test(script);
-  return ['/bin/sh', '-c', simple ? `${path} exec ${script}` : `export ${path}; ${script}`];
 }
 
 /**
@@ -122,17 +117,24 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       dockerfile: { file: dockerfile, context: options.context ?? '.', args: options.args ?? {} },
     };
   }
-  // The language comes from its files; a Procfile only names the processes. Languages not built (yet) are refused before any work.
-  if (!has('package.json')) {
+  const files = { has, read: readSource };
+  const procfileText = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
+  if (has('Procfile') && procfileText === undefined) throw buildErrors.procfileNoWeb({});
+  const forced = options.strategy === 'auto' ? undefined : options.strategy;
+  // The language comes from its files (package.json first); a Procfile only names the processes.
+  if (forced === 'python' || (forced === undefined && !has('package.json') && pythonFiles.some(has))) return detectPython(files, procfileText, options.choosePython);
+  if (forced === 'node' && !has('package.json')) throw buildErrors.strategyFiles({ strategy: 'node', files: 'package.json' });
+  if (forced === 'static' && !has('index.html')) throw buildErrors.strategyFiles({ strategy: 'static', files: 'index.html' });
+  // Languages not built (yet) are refused before any work.
+  if (forced === undefined && !has('package.json')) {
     for (const language of otherLanguages) {
       const found = language.files.filter(has);
       if (found.length > 0) throw buildErrors.languageNotBuilt({ language: language.name, files: found.join(', '), soon: language.soon });
     }
   }
-  const procfile = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
-  if (has('Procfile') && procfile === undefined) throw buildErrors.procfileNoWeb({});
+  const procfile = procfileText;
 
-  if (has('package.json')) {
+  if (forced !== 'static' && has('package.json')) {
     let manifest: PackageJson;
     try {
       manifest = JSON.parse(await readSource('package.json')) as PackageJson;
@@ -200,9 +202,8 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   throw buildErrors.nothingToBuild({});
 }
 
-/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Python, Go, Java). */
+/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Go, Java). */
 const otherLanguages: readonly { readonly name: string; readonly files: readonly string[]; readonly soon: boolean }[] = [
-  { name: 'Python', files: ['requirements.txt', 'pyproject.toml', 'uv.lock', 'poetry.lock', 'Pipfile', 'Pipfile.lock', 'setup.py'], soon: true },
   { name: 'Go', files: ['go.mod'], soon: true },
   { name: 'Java (Maven)', files: ['pom.xml', 'mvnw'], soon: true },
   { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'], soon: false },

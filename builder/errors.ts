@@ -70,6 +70,26 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { wanted: string; from: string; reason: string }) => `${o.from} asks for Node "${o.wanted}", but ${o.reason}; ask for a release that exists, such as "22.x" or ">=20"`,
   },
+  pythonVersion: {
+    code: 'BUILD_PYTHON_VERSION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { wanted: string; from: string; reason: string; here: string }) =>
+      `${o.from} asks for Python "${o.wanted}", but ${o.reason}; the Pythons here are ${o.here} (Debian's): put one of them in .python-version (such as "${o.here.split(', ')[0] ?? '3.13'}"), or widen requires-python`,
+  },
+  pythonUnavailable: {
+    code: 'BUILD_PYTHON_UNAVAILABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { reason: string }) => `this Python app cannot be built here: ${o.reason}`,
+  },
+  noPythonStart: {
+    code: 'BUILD_PYTHON_NO_START',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { looked: string }) =>
+      `nothing says how to start this Python app (${o.looked}); add a Procfile with a web: line, such as "web: gunicorn app:app" (it must listen on $PORT)`,
+  },
   noStart: {
     code: 'BUILD_NO_START',
     httpStatus: 422,
@@ -80,14 +100,20 @@ export const buildErrors = defineErrors({
     code: 'BUILD_LANGUAGE_UNSUPPORTED',
     httpStatus: 422,
     exitCode: 1,
-    message: (o: { language: string; files: string; soon: boolean }) =>
-      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), static sites (index.html) and Dockerfiles; add a Dockerfile to deploy it as it is`,
+    message: (o: { language: string; files: string; soon: boolean; instead?: string }) =>
+      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
+  },
+  strategyFiles: {
+    code: 'BUILD_STRATEGY_FILES',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { strategy: string; files: string }) => `spec.build.strategy is ${o.strategy}, but the repository has no ${o.files} at its root; add it, or set spec.build.strategy to auto`,
   },
   nothingToBuild: {
     code: 'BUILD_UNKNOWN_APP',
     httpStatus: 422,
     exitCode: 1,
-    message: () => 'Dormant cannot tell how to run this repository: it has no package.json, Procfile, index.html or Dockerfile at its root',
+    message: () => 'Dormant cannot tell how to run this repository: it has no package.json, requirements.txt, pyproject.toml, Procfile, index.html or Dockerfile at its root',
   },
   stepFailed: {
     code: 'BUILD_STEP_FAILED',

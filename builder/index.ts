@@ -1,5 +1,9 @@
 // builder: how a pushed tree becomes a release: a release folder that replicas run (detected apps), or an image (Dockerfile apps), unpacked into a tree for the sandbox.
-export { type BuildPlan, type BuildStep, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
+export { type BuildPlan, type BuildStep, type BuildStrategy, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
+export { venvFolder } from './detect-python.js';
+export { choosePython, type PythonChoice, type PythonLine, type PythonRequest } from './python-version.js';
+export { listPythonStacks, pythonStackImage } from './python-stacks.js';
+export { defaultToolsFolder, UvTool, uvToolFolder } from './uv-tool.js';
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
 export { detectedAppUser, nodeStack, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';

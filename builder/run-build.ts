@@ -187,6 +187,28 @@ const installManagerScript = [
   'mv -T "$1" "$5" 2>/dev/null || rm -rf "$1"',
 ].join('\n');
 
+/**
+ * uv's settings for a Python build: its download cache in the app's build cache, never a
+ * Python of its own (the stack's is the app's), copies rather than links (the cache and
+ * the release are apart), bytecode compiled at build (not at each cold start), the
+ * system's CA bundle (the stack's has this host's extra CAs), and the host's index, if
+ * it names one.
+ */
+function pythonBuildEnv(seenCache: string, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return {
+    UV_CACHE_DIR: join(seenCache, 'uv'),
+    UV_TOOL_DIR: join(seenCache, 'uv-tools'),
+    UV_PYTHON_DOWNLOADS: 'never',
+    UV_PYTHON_PREFERENCE: 'only-system',
+    UV_LINK_MODE: 'copy',
+    UV_COMPILE_BYTECODE: '1',
+    UV_SYSTEM_CERTS: '1',
+    UV_NO_PROGRESS: '1',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    ...(env.PIP_INDEX_URL ? { UV_DEFAULT_INDEX: env.PIP_INDEX_URL } : {}),
+  };
+}
+
 /** podman build of the plan's Dockerfile, its output streamed; podman's layer cache makes repeated builds quick. */
 async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
   const spec = plan.dockerfile;
@@ -244,6 +266,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
   };
+  if (plan.kind === 'python') Object.assign(env, pythonBuildEnv(seenCache, options.env));
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
     // Its yarn or pnpm first on PATH: for the step and for any script that calls it.

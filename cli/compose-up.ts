@@ -10,7 +10,7 @@ import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
 import { openHostSandbox } from '../sandbox/index.js';
-import { defaultRuntimesFolder, ImageTrees, NodeRuntimes } from '../builder/index.js';
+import { defaultRuntimesFolder, defaultToolsFolder, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
 
 export interface UpParts {
@@ -189,6 +189,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         buildTimeoutMs: upFlags.buildTimeoutMs,
         hookTimeoutMs: upFlags.hookTimeoutMs,
         nodeRuntimes,
+        uvTool: new UvTool(defaultToolsFolder()),
         ...(sandbox ? { sandbox, imageTrees } : {}),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });

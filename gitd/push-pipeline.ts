@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ImageTrees, NodeRuntimes } from '../builder/index.js';
+import type { ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
@@ -39,6 +39,8 @@ export interface PushPipelineOptions {
   readonly imageTrees?: ImageTrees;
   /** Node releases apps ask for, fetched from the npm registry (shared with the local runtime). */
   readonly nodeRuntimes?: NodeRuntimes;
+  /** uv, which Python builds install dependencies with, fetched from the package index once. */
+  readonly uvTool?: UvTool;
   /** A registry (host:port) to push each revision's image to, for clusters; none: no image step. */
   readonly registry?: string;
 }

@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, buildErrors, chooseNode, detectBuild, detectedAppUser, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue } from '../builder/index.js';
+import { type BuildPlan, buildErrors, chooseNode, choosePython, detectBuild, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -53,9 +53,12 @@ export interface RolledOut {
 const indent = (line: string) => `       ${line}`;
 /**
  * The stack a detected plan's release is built and run over (its cluster image is made on
- * it). A Procfile app names its own programs, which need not be on the stack: none.
+ * it): node:20-slim for Node and static apps, the python image of its line for a Python
+ * app. A Procfile app names its own programs, which need not be on the stack: none.
  */
-const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : undefined);
+const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : undefined);
+/** What a detected app's replicas get unless its App sets it, as on Heroku: Node in production mode, Python's output unbuffered (its lines reach the logs as printed). */
+const runDefaults = (plan: BuildPlan): Record<string, string> => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : {});
 /** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
 const cacheInStack = '/tmp/dormant-cache';
 const homeInStack = '/tmp/dormant-home';
@@ -75,6 +78,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
       await request.repo.exportTree(request.commit, releaseDir);
       const plan = await detectBuild(releaseDir, {
         chooseNode: (nodeRequest) => chooseNodeFor(options, nodeRequest),
+        choosePython: async (pythonRequest) => choosePython(pythonRequest, await listPythonStacks()),
         strategy: app.spec.build.strategy,
         context: app.spec.build.context,
         dockerfile: app.spec.build.dockerfile,
@@ -116,7 +120,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         run:
           plan.kind === 'dockerfile'
             ? { ...app.spec.run }
-            : { ...app.spec.run, ...(plan.kind === 'node' ? { env: { NODE_ENV: 'production', ...app.spec.run.env } } : {}), command: app.spec.run.command ?? [...plan.start] },
+            : { ...app.spec.run, env: { ...runDefaults(plan), ...app.spec.run.env }, command: app.spec.run.command ?? [...plan.start] },
       },
     });
     await push.setAppStatus({ latestRevision: push.revisionName });
@@ -149,6 +153,9 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
             })
           : undefined;
       const node = plan.node && !plan.node.fromStack ? await nodeRuntime(options, plan.node.version, request.progress, stack !== undefined) : undefined;
+      // A Python build runs uv over its stack, and only there: the host's Python is not the app's.
+      const uv = plan.kind === 'python' ? await uvFor(options, request.progress, stack !== undefined) : undefined;
+      const readOnlyAt = [...(node ? [{ from: node.folder, at: nodeRuntimeFolder }] : []), ...(uv ? [{ from: uv, at: uvToolFolder }] : [])];
       sandbox =
         options.sandbox && plan.kind !== 'dockerfile'
           ? await prepareTenantRun(options.sandbox, {
@@ -159,13 +166,15 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
               ...(stack
                 ? {
                     cwd: stackAppFolder,
-                    image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [cacheInStack, homeInStack], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
+                    image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [cacheInStack, homeInStack], readOnlyAt },
                   }
                 : { cwd: releaseDir }),
             })
           : undefined;
       // Over the stack, its own environment (PATH to its node, or the app's) under the host's registry and proxy settings; the release at /app as when it runs.
-      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stack.config.env, ...nodeEnv(node, stack.config.env.PATH, true), HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...nodeEnv(node, hostEnv.PATH, false) };
+      const stackEnv = stack ? { ...stack.config.env, ...nodeEnv(node, stack.config.env.PATH, true) } : {};
+      if (uv) stackEnv.PATH = `${uvToolFolder}:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
+      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stackEnv, HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...nodeEnv(node, hostEnv.PATH, false) };
       await runBuild(plan, {
         dir: releaseDir,
         cacheDir,
@@ -267,7 +276,7 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
         const node = rolledOut.node !== undefined ? await nodeRuntime(options, rolledOut.node, progress, stack !== undefined) : undefined;
         if (stack) {
           const withNode = { PATH: stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...nodeEnv(node, stack.config.env.PATH, true) };
-          env = { ...stack.config.env, ...withNode, PATH: `${stackAppFolder}/node_modules/.bin:${withNode.PATH}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
+          env = { ...stack.config.env, ...withNode, PATH: `${stackAppFolder}/${venvFolder}/bin:${stackAppFolder}/node_modules/.bin:${withNode.PATH}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
         } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
         sandbox = !options.sandbox
           ? undefined
@@ -362,6 +371,13 @@ async function nodeRuntime(options: PushPipelineOptions, version: string, progre
   return { version, folder };
 }
 
+/** uv's folder, fetched from the package index the first time a Python app builds; a Python build needs its stack's sandbox. */
+async function uvFor(options: PushPipelineOptions, progress: (line: string) => void, overStack: boolean): Promise<string> {
+  if (!overStack) throw buildErrors.pythonUnavailable({ reason: "a Python app is built and run over its python stack image in the sandbox, and this Dormant has none (it needs bubblewrap and podman's images: hack/containers.sh, hack/python-images.sh)" });
+  if (!options.uvTool) throw buildErrors.pythonUnavailable({ reason: 'this Dormant fetches no uv' });
+  return options.uvTool.ensure(() => progress(`-----> Fetching uv ${options.uvTool?.version ?? ''} from the package index (once)`));
+}
+
 /** PATH and NODE_VERSION for a Node runtime: seen at /opt/node over the stack, at its own folder without a sandbox. */
 function nodeEnv(node: { version: string; folder: string } | undefined, path: string | undefined, overStack: boolean): Record<string, string> {
   if (!node) return {};
@@ -382,7 +398,7 @@ async function goBack(options: PushPipelineOptions, app: App, previous: string |
   }
 }
 
-/** The revision as an image in the registry: podman's build pushed, or the release folder layered onto node:20-slim. */
+/** The revision as an image in the registry: podman's build pushed, or the release folder layered onto its stack. */
 async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Promise<string> {
   const registry = new RegistryClient(registryHost);
   const onLine = (line: string) => push.request.progress(indent(line));
@@ -392,13 +408,17 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     const pushed = await pushBuiltImage({ registry, localImage: push.imageTag, repository: `dormant/${name}`, tag: push.revisionName, digestFile, onLine });
     return pushed.reference;
   }
-  await ensureInRegistry({ registry, localImage: nodeStack, repository: 'library/node', tag: '20-slim', onLine });
+  // The stack, by the name Docker Hub gives it (docker.io/library/python:3.13-slim is library/python:3.13-slim).
+  const stack = stackOf(plan) ?? nodeStack;
+  const named = /^(?:docker\.io\/)?(.+):([^:/]+)$/.exec(stack);
+  const base = { repository: named?.[1] ?? 'library/node', tag: named?.[2] ?? '20-slim' };
+  await ensureInRegistry({ registry, localImage: stack, ...base, onLine });
   // The Node the app asked for, when not the stack's: a layer at /opt/node, first on PATH.
   const node = plan.node && !plan.node.fromStack ? await nodeRuntime(push.options, plan.node.version, push.request.progress, true) : undefined;
   const layered = await layerImage({
     ...(node ? { runtimeLayers: [{ dir: node.folder, at: nodeRuntimeFolder.slice(1) }], pathPrefix: `${nodeRuntimeFolder}/bin`, env: { NODE_VERSION: node.version } } : {}),
     registry,
-    base: { repository: 'library/node', tag: '20-slim' },
+    base,
     repository: `dormant/${name}`,
     tag: push.revisionName,
     layerDir: push.releaseDir,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the tests need beyond npm, installed when missing (npm test runs this first): git,
 # ssh and ssh-keygen for real pushes, python3 for the Procfile app the push tests deploy,
-# podman and its tools (hack/containers.sh), and the base images Dockerfiles build FROM
-# (hack/base-images.sh). Each part is skipped when already in place.
+# podman and its tools (hack/containers.sh), and the base images Dockerfiles build FROM and
+# detected apps run over (hack/base-images.sh, hack/python-images.sh). Each part is skipped
+# when already in place.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 missing=()
@@ -20,3 +21,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 bash "$here/containers.sh" >/dev/null
 bash "$here/base-images.sh"
+bash "$here/python-images.sh"

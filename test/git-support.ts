@@ -1,7 +1,7 @@
 // A real `dormant up` in its own process, and real git and OpenSSH clients pushing to it.
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -236,6 +236,18 @@ export class WorkingCopy {
     // No --progress: git then sends `quiet`, as in CI, and the build output must still show.
     return this.git('push', remote, ...(args.length > 0 ? args : ['main']));
   }
+}
+
+/** The files of an app under test/fixtures/apps/NAME (shaped like public starters), by path. */
+export async function fixtureApp(name: string): Promise<Record<string, string>> {
+  const root = fileURLToPath(new URL(`./fixtures/apps/${name}/`, import.meta.url));
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[path.slice(root.length)] = await readFile(path, 'utf8');
+  }
+  return files;
 }
 
 /** A Node app without dependencies that answers with its version. */

@@ -280,15 +280,15 @@ describe('git push deploys', () => {
     assert.equal(await answer('pruned'), 'greet, devtool in production, pruned, staging');
   });
 
-  it('a Django app with a Procfile is refused at checkout, naming Python and the file that told it; nothing is left behind', async () => {
-    const copy = await WorkingCopy.create(d.work, 'django', d.adminKey);
-    await copy.commit({ Procfile: 'web: gunicorn mysite.wsgi --log-file -\n', 'requirements.txt': 'Django>=5.0\ngunicorn\n', 'manage.py': '#!/usr/bin/env python\n' });
-    const pushed = await copy.push(d.remote('django'));
+  it('a Rails app with a Procfile is refused at checkout, naming Ruby and the files that told it; nothing is left behind', async () => {
+    const copy = await WorkingCopy.create(d.work, 'rails', d.adminKey);
+    await copy.commit({ Procfile: 'web: bundle exec puma -C config/puma.rb\n', Gemfile: "source 'https://rubygems.org'\ngem 'rails'\n", 'config.ru': 'run Rails.application\n' });
+    const pushed = await copy.push(d.remote('rails'));
     assert.notEqual(pushed.code, 0);
-    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this looks like a Python app \(requirements\.txt\), which Dormant does not build yet: .*add a Dockerfile to deploy it as it is\)/);
-    assert.doesNotMatch(pushed.stderr, /gunicorn: not found/);
-    const revisions = await d.dormant('revisions', 'django', '--output', 'json');
-    assert.match(revisions.stderr, /App "django" does not exist/, 'a refused first push leaves no App behind');
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(this looks like a Ruby app \(Gemfile, config\.ru\), which Dormant does not build: .*add a Dockerfile to deploy it as it is\)/);
+    assert.doesNotMatch(pushed.stderr, /bundle: not found/);
+    const revisions = await d.dormant('revisions', 'rails', '--output', 'json');
+    assert.match(revisions.stderr, /App "rails" does not exist/, 'a refused first push leaves no App behind');
   });
 
   it('a static site and a Procfile app deploy', async () => {

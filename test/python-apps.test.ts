@@ -1,0 +1,66 @@
+// Python apps shaped like the ones people publish (test/fixtures/apps), pushed with real
+// git over SSH and served: the interpreter from the python stack of the line they ask for
+// (Debian's, hack/python-images.sh), dependencies installed with uv from PyPI in the
+// app's sandbox, the web process from the Procfile or detected and stated.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type DormantUp, fixtureApp, startDormant, WorkingCopy } from './git-support.js';
+
+let d: DormantUp;
+before(async () => {
+  d = await startDormant();
+});
+after(async () => {
+  await d?.stop();
+});
+
+async function push(app: string, files: Record<string, string>) {
+  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+  await copy.commit(files);
+  return { copy, pushed: await copy.push(d.remote(app)) };
+}
+
+describe('Python apps', () => {
+  it('a Flask app.py with requirements.txt and no Procfile: gunicorn added and announced, Python 3.15 by default', async () => {
+    const { pushed } = await push('flask', await fixtureApp('flask-hello'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building flask \(python 3\.15\.\d+ \(the newest here; set \.python-version to choose another\), uv pip install from requirements\.txt, web: gunicorn app:app \(WSGI app in app\.py; a Procfile web: line chooses another\) \(gunicorn added: the app lists none\)\)/);
+    const answer = await d.get('flask');
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.body, '<p>Hello from Flask!</p>');
+  });
+
+  it('a Python line that cannot be had is refused before any work, naming those that can; the running release keeps serving', async () => {
+    const copy = await WorkingCopy.create(d.work, 'flask-312', d.adminKey);
+    await copy.commit(await fixtureApp('flask-hello'));
+    assert.equal((await copy.push(d.remote('flask-312'))).code, 0);
+    await copy.commit({ '.python-version': '3.12\n', 'app.py': 'raise SystemExit("never built")\n' });
+    const pushed = await copy.push(d.remote('flask-312'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /! \[remote rejected\] main -> main \(\.python-version asks for Python "3\.12", but Python 3\.12 cannot be had here; the Pythons here are 3\.15, 3\.14, 3\.13, 3\.11 \(Debian's\): put one of them in \.python-version/);
+    assert.doesNotMatch(pushed.stderr, /uv venv/, 'refused at detection');
+    assert.equal((await d.get('flask-312')).body, '<p>Hello from Flask!</p>');
+  });
+
+  it('a Django app with a Procfile and .python-version 3.13: collectstatic at build, gunicorn from the Procfile', async () => {
+    const { pushed } = await push('django', await fixtureApp('django-procfile'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /python 3\.13\.\d+ \(3\.13 in \.python-version\), uv pip install from requirements\.txt, web from Procfile/);
+    assert.match(pushed.stderr, /-----> python manage\.py collectstatic --noinput/);
+    const home = await d.get('django');
+    assert.equal(home.status, 200, home.body);
+    assert.equal(home.body, 'Hello from Django (static collected: True)\n');
+    assert.match((await d.get('django', '/python')).body, /^3\.13\.\d+\n$/);
+  });
+
+  it('a FastAPI app with uv.lock and requires-python: uv sync of the lock, without its dev group, served by uvicorn', async () => {
+    const { pushed } = await push('fastapi', await fixtureApp('fastapi-uv'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /python 3\.15\.\d+ \(>=3\.13 in requires-python\), uv sync from uv\.lock, web: uvicorn main:app \(ASGI app in main\.py/);
+    assert.doesNotMatch(pushed.stderr, /uvicorn added/);
+    assert.doesNotMatch(pushed.stderr, /pytest/, 'the dev group is not installed');
+    const answer = await d.get('fastapi');
+    assert.equal(answer.status, 200, answer.body);
+    assert.match(answer.body, /^\{"hello":"from FastAPI","python":"3\.15\.\d+"\}$/);
+  });
+});
