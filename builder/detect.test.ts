@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
 import { type BuildPlan, type BuildStrategy, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
 import { chooseNode, type NodeRequest } from './node-version.js';
+import { chooseGo, type GoMod } from './go-version.js';
 import { choosePython, type PythonRequest } from './python-version.js';
 
 const made: string[] = [];
@@ -31,6 +32,7 @@ const pythonLines = [
 const options = {
   chooseNode: async (request: NodeRequest | undefined) => chooseNode(request, releases, 'v20.20.2'),
   choosePython: async (request: PythonRequest | undefined) => choosePython(request, pythonLines),
+  chooseGo: async (goMod: GoMod) => chooseGo(goMod, ['1.21.0', '1.22.11', '1.22.12', '1.26.8']),
   strategy: 'auto',
 } as const;
 
@@ -147,7 +149,7 @@ const rows: readonly Row[] = [
     steps: ['uv venv (Python 3.15.2)', 'poetry install --only main --no-root'],
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'wsgi:create_app()'`],
   },
-  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
+  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
   { name: 'a Python line that cannot be had is refused at detection', files: { 'requirements.txt': 'flask\n', '.python-version': '3.12\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PYTHON_VERSION: .python-version asks for Python "3.12", but Python 3.12 cannot be had here; the Pythons here are 3.15, 3.13' },
   { name: 'a Python app with nothing to run', files: { 'requirements.txt': 'requests\n', 'script.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, manage.py or app.py, main.py, wsgi.py); add a Procfile' },
   { name: 'an app.py with no app in it', files: { 'requirements.txt': 'requests\n', 'app.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, and app.py define no Flask, FastAPI or other WSGI or ASGI app at top level)' },
@@ -155,7 +157,24 @@ const rows: readonly Row[] = [
   { name: 'strategy node without a package.json', files: { 'index.html': '<p>hi</p>' }, strategy: 'node', error: 'BUILD_STRATEGY_FILES: spec.build.strategy is node, but the repository has no package.json at its root' },
   { name: 'strategy static over a package.json', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'index.html': '<p>hi</p>' }, strategy: 'static', summary: 'static site' },
   { name: 'a Procfile line that sets a variable first is not exec’d', files: { 'package.json': pkg({}), Procfile: 'web: NODE_OPTIONS=--max-old-space-size=200 node s.js\n' }, start: ['/bin/sh', '-c', 'export PATH="$PWD/node_modules/.bin:$PATH"; NODE_OPTIONS=--max-old-space-size=200 node s.js'] },
-  { name: 'a Go module', files: { 'go.mod': 'module example.com/hello\n', 'main.go': 'package main\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Go app (go.mod), which Dormant does not build yet' },
+  {
+    name: 'a Go module with its main package at the root: go build into bin/, named after the module',
+    files: { 'go.mod': 'module github.com/someone/hello/v2\n\ngo 1.22\n', 'main.go': '// Command hello serves.\npackage main\n', 'main_test.go': 'package main\n' },
+    summary: 'go 1.22.12 (go 1.22 in go.mod), web: bin/hello (the main package at the root; a Procfile web: line chooses another)',
+    steps: ['go build -trimpath -o bin/ .'],
+    start: ['/bin/sh', '-c', 'PATH="$PWD/bin:$PATH" exec bin/hello'],
+  },
+  {
+    name: 'a Go module with cmd/server and cmd/migrate: both built, server serves; toolchain line wins',
+    files: { 'go.mod': 'module example.com/shop\n\ngo 1.21\n\ntoolchain go1.22.11\n', 'cmd/server/main.go': '//go:build linux\n\n/* the server */\npackage main\n', 'cmd/migrate/main.go': 'package main\n', 'internal/db/db.go': 'package db\n' },
+    summary: 'go 1.22.12 (toolchain go1.22.11 in go.mod), web: bin/server (cmd/server; a Procfile web: line chooses another)',
+    steps: ['go build -trimpath -o bin/ ./cmd/migrate ./cmd/server'],
+  },
+  { name: 'a Go module asking for a line the proxy never published as a module: the newest Go, said so', files: { 'go.mod': 'module m\ngo 1.16\n', 'main.go': 'package main\n' }, summary: 'go 1.26.8 (go 1.16 in go.mod (no 1.16 toolchain is published: the newest Go builds it)), web: bin/m (the main package at the root; a Procfile web: line chooses another)' },
+  { name: 'a Go module newer than any toolchain', files: { 'go.mod': 'module m\ngo 1.99\n', 'main.go': 'package main\n' }, error: 'BUILD_GO_VERSION: go.mod asks for Go "1.99", but the newest Go the proxy has is 1.26.8' },
+  { name: 'a Go library: no main package', files: { 'go.mod': 'module m\ngo 1.22\n', 'lib.go': 'package lib\n' }, error: 'BUILD_GO_NO_MAIN: no main package at the root or in cmd/*; add a Procfile' },
+  { name: 'a Go module with two commands and no Procfile', files: { 'go.mod': 'module m\ngo 1.22\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n' }, error: 'BUILD_GO_NO_MAIN: several main packages (cmd/a, cmd/b) and no Procfile to say which serves' },
+  { name: 'a Go module with a Procfile', files: { 'go.mod': 'module m\ngo 1.22\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n', Procfile: 'web: bin/b -listen :$PORT\n' }, start: ['/bin/sh', '-c', 'PATH="$PWD/bin:$PATH" exec bin/b -listen :$PORT'] },
   { name: 'a Rails app: not built, with the Dockerfile way out', files: { Gemfile: "source 'https://rubygems.org'\n", 'config.ru': 'run App\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Ruby app (Gemfile, config.ru), which Dormant does not build: it builds Node apps' },
   { name: 'package.json wins over a requirements.txt beside it, unless strategy says otherwise', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },
   { name: 'a Dockerfile wins over a Gemfile', files: { Dockerfile: 'FROM debian:bookworm-slim\nCMD ["true"]\n', Gemfile: '' }, summary: 'Dockerfile, FROM debian:bookworm-slim' },

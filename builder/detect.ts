@@ -3,12 +3,14 @@
  * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
  */
 import { lstatSync } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
+import { detectGo } from './detect-go.js';
 import { detectPython, pythonFiles } from './detect-python.js';
+import type { GoChoice, GoMod } from './go-version.js';
 import { procfileWeb, shellStart } from './start-command.js';
 
 export { procfileWeb, shellStart };
@@ -16,7 +18,7 @@ import { type NodeChoice, type NodeRequest, nodeRequest } from './node-version.j
 import type { PythonChoice, PythonRequest } from './python-version.js';
 
 /** spec.build.strategy: auto decides from the files; the others force a kind. */
-export type BuildStrategy = 'auto' | 'dockerfile' | 'node' | 'python' | 'static';
+export type BuildStrategy = 'auto' | 'dockerfile' | 'node' | 'python' | 'go' | 'static';
 
 export interface BuildStep {
   /** What the pusher reads: "npm ci". */
@@ -42,7 +44,7 @@ export interface PackageManager {
 export interface BuildPlan {
   /** "node 20, npm ci", "Procfile", "static site". */
   readonly summary: string;
-  readonly kind: 'node' | 'python' | 'procfile' | 'static' | 'dockerfile';
+  readonly kind: 'node' | 'python' | 'go' | 'procfile' | 'static' | 'dockerfile';
   readonly steps: readonly BuildStep[];
   /** How a replica starts, run in the release folder (empty for images: their CMD starts them). */
   readonly start: readonly string[];
@@ -50,6 +52,8 @@ export interface BuildPlan {
   readonly node?: NodeChoice;
   /** The Python (and its stack image) a python plan builds and runs with. */
   readonly python?: PythonChoice;
+  /** The Go toolchain a go plan builds with. */
+  readonly go?: GoChoice;
   /** For a Dockerfile build: what podman builds. */
   readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
 }
@@ -59,6 +63,8 @@ export interface DetectOptions {
   readonly chooseNode: (request: NodeRequest | undefined) => Promise<NodeChoice>;
   /** Which Python, from the stack images here, given what the app asks for (python-version.ts's choosePython). */
   readonly choosePython: (request: PythonRequest | undefined) => Promise<PythonChoice>;
+  /** Which Go toolchain, from those the module proxy has, given the app's go.mod (go-version.ts's chooseGo). */
+  readonly chooseGo: (goMod: GoMod) => Promise<GoChoice>;
   /** The App's spec.build: auto (from its files), or the kind it forces. */
   readonly strategy: BuildStrategy;
   readonly context?: string;
@@ -117,12 +123,21 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       dockerfile: { file: dockerfile, context: options.context ?? '.', args: options.args ?? {} },
     };
   }
-  const files = { has, read: readSource };
+  // A folder's entries, as lstat sees them: a link is neither followed nor taken for a folder.
+  const list = async (folder: string) => {
+    const real = await withinSource(sourceDir, folder);
+    return (await readdir(real, { withFileTypes: true })).map((entry) => ({ name: entry.name, folder: entry.isDirectory() }));
+  };
+  const files = { has, read: readSource, list };
   const procfileText = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
   if (has('Procfile') && procfileText === undefined) throw buildErrors.procfileNoWeb({});
   const forced = options.strategy === 'auto' ? undefined : options.strategy;
   // The language comes from its files (package.json first); a Procfile only names the processes.
   if (forced === 'python' || (forced === undefined && !has('package.json') && pythonFiles.some(has))) return detectPython(files, procfileText, options.choosePython);
+  if (forced === 'go' || (forced === undefined && !has('package.json') && !pythonFiles.some(has) && has('go.mod'))) {
+    if (!has('go.mod')) throw buildErrors.strategyFiles({ strategy: 'go', files: 'go.mod' });
+    return detectGo(files, procfileText, options.chooseGo);
+  }
   if (forced === 'node' && !has('package.json')) throw buildErrors.strategyFiles({ strategy: 'node', files: 'package.json' });
   if (forced === 'static' && !has('index.html')) throw buildErrors.strategyFiles({ strategy: 'static', files: 'index.html' });
   // Languages not built (yet) are refused before any work.
@@ -202,9 +217,8 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   throw buildErrors.nothingToBuild({});
 }
 
-/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Go, Java). */
+/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Java). */
 const otherLanguages: readonly { readonly name: string; readonly files: readonly string[]; readonly soon: boolean }[] = [
-  { name: 'Go', files: ['go.mod'], soon: true },
   { name: 'Java (Maven)', files: ['pom.xml', 'mvnw'], soon: true },
   { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'], soon: false },
   { name: 'Ruby', files: ['Gemfile', 'Gemfile.lock', 'config.ru'], soon: false },

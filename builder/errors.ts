@@ -90,6 +90,24 @@ export const buildErrors = defineErrors({
     message: (o: { looked: string }) =>
       `nothing says how to start this Python app (${o.looked}); add a Procfile with a web: line, such as "web: gunicorn app:app" (it must listen on $PORT)`,
   },
+  goVersion: {
+    code: 'BUILD_GO_VERSION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { wanted: string; reason: string }) => `go.mod asks for Go "${o.wanted}", but ${o.reason}; set its go line (or toolchain line) to a released Go, such as "go 1.26"`,
+  },
+  goUnavailable: {
+    code: 'BUILD_GO_UNAVAILABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { reason: string }) => `this Go app cannot be built here: ${o.reason}`,
+  },
+  goNoMain: {
+    code: 'BUILD_GO_NO_MAIN',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { found: string }) => `${o.found}; add a Procfile with a web: line naming the binary to run, such as "web: bin/server" (it must listen on $PORT)`,
+  },
   noStart: {
     code: 'BUILD_NO_START',
     httpStatus: 422,
@@ -101,7 +119,7 @@ export const buildErrors = defineErrors({
     httpStatus: 422,
     exitCode: 1,
     message: (o: { language: string; files: string; soon: boolean; instead?: string }) =>
-      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
+      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
   },
   strategyFiles: {
     code: 'BUILD_STRATEGY_FILES',

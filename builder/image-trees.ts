@@ -18,6 +18,7 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { buildErrors } from './errors.js';
 import { nodeRuntimeFolder } from './node-runtimes.js';
+import { goToolchainFolder } from './go-toolchains.js';
 import { uvToolFolder } from './uv-tool.js';
 import { podmanEnv } from './run-build.js';
 
@@ -294,7 +295,7 @@ export class ImageTrees {
     const folder = join(parent, id);
     const made = join(folder, 'tree.json');
     // A stack gets the folders things are mounted on; one unpacked by an older Dormant gets those it lacks.
-    const stackFolders = owner ? [] : [stackAppFolder, nodeRuntimeFolder, uvToolFolder];
+    const stackFolders = owner ? [] : [stackAppFolder, nodeRuntimeFolder, uvToolFolder, goToolchainFolder];
     if (existsSync(made)) {
       for (const path of stackFolders) if (pathInTree(join(folder, 'root'), path.slice(1)) === 'missing') mkdirSync(join(folder, 'root', path), { recursive: true, mode: 0o755 });
       return JSON.parse(readFileSync(made, 'utf8')) as ImageTree;

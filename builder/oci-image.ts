@@ -126,6 +126,9 @@ export const detectedAppUser = { uid: 1000, gid: 1000 } as const;
 /** The stack a detected Node or static app runs over, here (its replicas and hooks) and in its cluster image; its release is at /app. */
 export const nodeStack = 'docker.io/library/node:20-slim';
 
+/** The stack Go apps are built and run over: their binary needs no more than Debian's base (CA certificates, tzdata is the app's). */
+export const goStack = 'docker.io/library/debian:bookworm-slim';
+
 /** Who owns a layer's files: root, or the user an image runs as (so that the app may write its own folder, as root could). */
 export interface LayerOwner {
   readonly uid: number;

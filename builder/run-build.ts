@@ -209,6 +209,24 @@ function pythonBuildEnv(seenCache: string, env: Readonly<Record<string, string |
   };
 }
 
+/**
+ * Go's settings for a build: its module and build caches in the app's build cache, the
+ * toolchain Dormant chose and no other (no download of another by the go command), no cgo
+ * (the stack has no C compiler: a static binary), no VCS stamp (the release has no .git).
+ */
+function goBuildEnv(seenCache: string, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return {
+    GOCACHE: join(seenCache, 'go-build'),
+    GOMODCACHE: join(seenCache, 'go-mod'),
+    GOPATH: join(seenCache, 'go'),
+    GOTOOLCHAIN: 'local',
+    CGO_ENABLED: '0',
+    GOFLAGS: '-buildvcs=false',
+    GOTELEMETRY: 'off',
+    ...(env.GOPROXY ? {} : { GOPROXY: 'https://proxy.golang.org,direct' }),
+  };
+}
+
 /** podman build of the plan's Dockerfile, its output streamed; podman's layer cache makes repeated builds quick. */
 async function buildImage(plan: BuildPlan, options: RunBuildOptions): Promise<void> {
   const spec = plan.dockerfile;
@@ -267,6 +285,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     npm_config_fund: 'false',
   };
   if (plan.kind === 'python') Object.assign(env, pythonBuildEnv(seenCache, options.env));
+  if (plan.kind === 'go') Object.assign(env, goBuildEnv(seenCache, options.env));
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
     // Its yarn or pnpm first on PATH: for the step and for any script that calls it.

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import yauzl from 'yauzl';
 import { buildErrors } from './errors.js';
+import { zipEntry } from './zip.js';
 
 /** The uv every Python build uses: builds are repeatable, and a new uv is a change of Dormant's. */
 export const uvVersion = '0.13.10';
@@ -102,34 +102,4 @@ export class UvTool {
     }
     return this.#folder;
   }
-}
-
-/** One file of a zip archive in memory, at most maxBytes once inflated. */
-export function zipEntry(zip: Buffer, name: string, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(zip, { lazyEntries: true, validateEntrySizes: true }, (openError, archive) => {
-      if (openError || !archive) return reject(openError ?? new Error('not a zip archive'));
-      let found = false;
-      archive.on('error', reject);
-      archive.on('end', () => {
-        if (!found) reject(new Error(`the archive has no ${name}`));
-      });
-      archive.on('entry', (entry: yauzl.Entry) => {
-        if (entry.fileName !== name) return archive.readEntry();
-        found = true;
-        if (entry.uncompressedSize > maxBytes) return reject(new Error(`${name} is more than ${maxBytes} bytes`));
-        archive.openReadStream(entry, (streamError, stream) => {
-          if (streamError || !stream) return reject(streamError ?? new Error(`cannot read ${name}`));
-          const parts: Buffer[] = [];
-          stream.on('data', (part: Buffer) => parts.push(part));
-          stream.on('error', reject);
-          stream.on('end', () => {
-            archive.close();
-            resolve(Buffer.concat(parts));
-          });
-        });
-      });
-      archive.readEntry();
-    });
-  });
 }

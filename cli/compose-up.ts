@@ -10,7 +10,7 @@ import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
 import { openHostSandbox } from '../sandbox/index.js';
-import { defaultRuntimesFolder, defaultToolsFolder, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
+import { defaultGoFolder, defaultRuntimesFolder, defaultToolsFolder, GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
 
 export interface UpParts {
@@ -190,6 +190,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         hookTimeoutMs: upFlags.hookTimeoutMs,
         nodeRuntimes,
         uvTool: new UvTool(defaultToolsFolder()),
+        goToolchains: new GoToolchains(defaultGoFolder()),
         ...(sandbox ? { sandbox, imageTrees } : {}),
       });
       const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });

