@@ -59,8 +59,8 @@ describe('unzipInto', () => {
   });
 
   it('refuses an entry that climbs out of the folder, one outside the prefix, too many entries or bytes; writes nothing outside', async () => {
-    const escape = makeZip('escape.zip', { [`${prefix}../../escaped`]: ['x', 0o644] });
-    await assert.rejects(unzipInto(escape, join(work, 'escape'), { prefix, maxEntries: 10, maxBytes: 1024 }), /not a plain path|invalid relative path/);
+    const climbing = makeZip('escape.zip', { [`${prefix}../../escaped`]: ['x', 0o644] });
+    await assert.rejects(unzipInto(climbing, join(work, 'escape'), { prefix, maxEntries: 10, maxBytes: 1024 }), /not a plain path|invalid relative path/);
     assert.equal(existsSync(join(work, 'escaped')), false);
     await assert.rejects(unzipInto(makeZip('other.zip', { 'other/x': ['x', 0o644] }), join(work, 'other'), { prefix, maxEntries: 10, maxBytes: 1024 }), /other\/x is outside example\.com\/tool@v1\.0\.0\//);
     await assert.rejects(unzipInto(makeZip('many.zip', entries), join(work, 'many'), { prefix, maxEntries: 2, maxBytes: 1024 }), /more than 2 entries/);
