@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
 import { type BuildPlan, type BuildStrategy, choosePackageManager, detectBuild, procfileWeb, shellStart, slimInstead } from './detect.js';
 import { chooseNode, type NodeRequest } from './node-version.js';
+import { chooseJava, type JavaRequest } from './detect-java.js';
 import { chooseGo, type GoMod } from './go-version.js';
 import { choosePython, type PythonRequest } from './python-version.js';
 
@@ -33,6 +34,7 @@ const options = {
   chooseNode: async (request: NodeRequest | undefined) => chooseNode(request, releases, 'v20.20.2'),
   choosePython: async (request: PythonRequest | undefined) => choosePython(request, pythonLines),
   chooseGo: async (goMod: GoMod) => chooseGo(goMod, ['1.21.0', '1.22.11', '1.22.12', '1.26.8']),
+  chooseJava: async (request: JavaRequest | undefined) => chooseJava(request, [17, 21, 25].map((major) => ({ major, image: `maven:3.9-eclipse-temurin-${major}` }))),
   strategy: 'auto',
 } as const;
 
@@ -149,7 +151,7 @@ const rows: readonly Row[] = [
     steps: ['uv venv (Python 3.15.2)', 'poetry install --only main --no-root'],
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'wsgi:create_app()'`],
   },
-  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
+  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
   { name: 'a Python line that cannot be had is refused at detection', files: { 'requirements.txt': 'flask\n', '.python-version': '3.12\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PYTHON_VERSION: .python-version asks for Python "3.12", but Python 3.12 cannot be had here; the Pythons here are 3.15, 3.13' },
   { name: 'a Python app with nothing to run', files: { 'requirements.txt': 'requests\n', 'script.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, manage.py or app.py, main.py, wsgi.py); add a Procfile' },
   { name: 'an app.py with no app in it', files: { 'requirements.txt': 'requests\n', 'app.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, and app.py define no Flask, FastAPI or other WSGI or ASGI app at top level)' },
@@ -174,6 +176,23 @@ const rows: readonly Row[] = [
   { name: 'a Go module newer than any toolchain', files: { 'go.mod': 'module m\ngo 1.99\n', 'main.go': 'package main\n' }, error: 'BUILD_GO_VERSION: go.mod asks for Go "1.99", but the newest Go the proxy has is 1.26.8' },
   { name: 'a Go library: no main package', files: { 'go.mod': 'module m\ngo 1.22\n', 'lib.go': 'package lib\n' }, error: 'BUILD_GO_NO_MAIN: no main package at the root or in cmd/*; add a Procfile' },
   { name: 'a Go module with two commands and no Procfile', files: { 'go.mod': 'module m\ngo 1.22\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n' }, error: 'BUILD_GO_NO_MAIN: several main packages (cmd/a, cmd/b) and no Procfile to say which serves' },
+  {
+    name: 'a Spring Boot Maven app: the pom’s java.version, mvn package without tests, the largest jar run with -Dserver.port',
+    files: { 'pom.xml': '<project><!-- <java.version>8</java.version> --><properties><java.version>17</java.version></properties></project>\n', 'src/main/java/App.java': 'class App {}\n' },
+    summary: 'java 17 (17 in <java.version> in pom.xml), Maven 3.9, web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)',
+    steps: ['mvn -B -DskipTests package', 'the largest jar in target/ becomes target/dormant-web.jar'],
+    start: ['/bin/sh', '-c', 'PATH="$PWD/bin:$PATH" exec java -Dserver.port="$PORT" $JAVA_OPTS -jar target/dormant-web.jar'],
+  },
+  {
+    name: 'a Maven app with its wrapper and a release property by reference; system.properties wins',
+    files: { 'pom.xml': '<project><properties><jdk>11</jdk><maven.compiler.release>${jdk}</maven.compiler.release></properties></project>', mvnw: '#!/bin/sh\n', '.mvn/wrapper/maven-wrapper.properties': 'distributionUrl=x\n', 'system.properties': 'java.runtime.version=25\n' },
+    summary: 'java 25 (25 in java.runtime.version in system.properties), Maven wrapper (mvnw), web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)',
+    steps: ['./mvnw -B -DskipTests package', 'the largest jar in target/ becomes target/dormant-web.jar'],
+  },
+  { name: 'a Maven app asking for Java 11: JDK 17 builds it, said so', files: { 'pom.xml': '<project><properties><maven.compiler.release>${jdk}</maven.compiler.release><jdk>11</jdk></properties></project>' }, summary: 'java 17 (11 in <maven.compiler.release> in pom.xml (JDK 17 builds and runs it: none older is here)), Maven 3.9, web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)' },
+  { name: 'a Maven app asking for nothing: Java 21', files: { 'pom.xml': '<project/>', Procfile: 'web: java -jar target/app.jar\n' }, summary: 'java 21 (the default; set java.version in pom.xml to choose another), Maven 3.9, web from Procfile' },
+  { name: 'a Maven app asking for a Java newer than any here', files: { 'pom.xml': '<project><properties><java.version>99</java.version></properties></project>' }, error: 'BUILD_JAVA_VERSION: <java.version> in pom.xml asks for Java "99", but the JDKs here are 17, 21, 25' },
+  { name: 'a Maven app whose java.version is not one', files: { 'pom.xml': '<project><properties><java.version>seventeen</java.version></properties></project>' }, error: 'BUILD_JAVA_VERSION: pom.xml\'s <java.version> asks for Java "seventeen", but it is not a Java version' },
   { name: 'a Go module with a Procfile', files: { 'go.mod': 'module m\ngo 1.22\n', 'cmd/a/main.go': 'package main\n', 'cmd/b/main.go': 'package main\n', Procfile: 'web: bin/b -listen :$PORT\n' }, start: ['/bin/sh', '-c', 'PATH="$PWD/bin:$PATH" exec bin/b -listen :$PORT'] },
   { name: 'a Rails app: not built, with the Dockerfile way out', files: { Gemfile: "source 'https://rubygems.org'\n", 'config.ru': 'run App\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Ruby app (Gemfile, config.ru), which Dormant does not build: it builds Node apps' },
   { name: 'package.json wins over a requirements.txt beside it, unless strategy says otherwise', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },

@@ -9,6 +9,7 @@ import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
 import { detectGo } from './detect-go.js';
+import { detectJava, type JavaChoice, type JavaRequest } from './detect-java.js';
 import { detectPython, pythonFiles } from './detect-python.js';
 import type { GoChoice, GoMod } from './go-version.js';
 import { procfileWeb, shellStart } from './start-command.js';
@@ -18,7 +19,7 @@ import { type NodeChoice, type NodeRequest, nodeRequest } from './node-version.j
 import type { PythonChoice, PythonRequest } from './python-version.js';
 
 /** spec.build.strategy: auto decides from the files; the others force a kind. */
-export type BuildStrategy = 'auto' | 'dockerfile' | 'node' | 'python' | 'go' | 'static';
+export type BuildStrategy = 'auto' | 'dockerfile' | 'node' | 'python' | 'go' | 'java' | 'static';
 
 export interface BuildStep {
   /** What the pusher reads: "npm ci". */
@@ -44,7 +45,7 @@ export interface PackageManager {
 export interface BuildPlan {
   /** "node 20, npm ci", "Procfile", "static site". */
   readonly summary: string;
-  readonly kind: 'node' | 'python' | 'go' | 'procfile' | 'static' | 'dockerfile';
+  readonly kind: 'node' | 'python' | 'go' | 'java' | 'procfile' | 'static' | 'dockerfile';
   readonly steps: readonly BuildStep[];
   /** How a replica starts, run in the release folder (empty for images: their CMD starts them). */
   readonly start: readonly string[];
@@ -54,6 +55,8 @@ export interface BuildPlan {
   readonly python?: PythonChoice;
   /** The Go toolchain a go plan builds with. */
   readonly go?: GoChoice;
+  /** The JDK (and its stack image, with Maven) a java plan builds and runs with. */
+  readonly java?: JavaChoice;
   /** For a Dockerfile build: what podman builds. */
   readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
 }
@@ -65,6 +68,8 @@ export interface DetectOptions {
   readonly choosePython: (request: PythonRequest | undefined) => Promise<PythonChoice>;
   /** Which Go toolchain, from those the module proxy has, given the app's go.mod (go-version.ts's chooseGo). */
   readonly chooseGo: (goMod: GoMod) => Promise<GoChoice>;
+  /** Which JDK, from the JDK stack images here, given what the app asks for (detect-java.ts's chooseJava). */
+  readonly chooseJava: (request: JavaRequest | undefined) => Promise<JavaChoice>;
   /** The App's spec.build: auto (from its files), or the kind it forces. */
   readonly strategy: BuildStrategy;
   readonly context?: string;
@@ -137,6 +142,10 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (forced === 'go' || (forced === undefined && !has('package.json') && !pythonFiles.some(has) && has('go.mod'))) {
     if (!has('go.mod')) throw buildErrors.strategyFiles({ strategy: 'go', files: 'go.mod' });
     return detectGo(files, procfileText, options.chooseGo);
+  }
+  if (forced === 'java' || (forced === undefined && !has('package.json') && !pythonFiles.some(has) && !has('go.mod') && (has('pom.xml') || has('mvnw')))) {
+    if (!has('pom.xml')) throw buildErrors.strategyFiles({ strategy: 'java', files: 'pom.xml' });
+    return detectJava(files, procfileText, options.chooseJava);
   }
   if (forced === 'node' && !has('package.json')) throw buildErrors.strategyFiles({ strategy: 'node', files: 'package.json' });
   if (forced === 'static' && !has('index.html')) throw buildErrors.strategyFiles({ strategy: 'static', files: 'index.html' });
@@ -217,9 +226,8 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   throw buildErrors.nothingToBuild({});
 }
 
-/** Languages told by their files that Dormant does not build: soon, those issue 20 adds (Java). */
+/** Languages told by their files that Dormant does not build (Pipenv's are Python's: detect-python.ts). */
 const otherLanguages: readonly { readonly name: string; readonly files: readonly string[]; readonly soon: boolean }[] = [
-  { name: 'Java (Maven)', files: ['pom.xml', 'mvnw'], soon: true },
   { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'], soon: false },
   { name: 'Ruby', files: ['Gemfile', 'Gemfile.lock', 'config.ru'], soon: false },
   { name: 'PHP', files: ['composer.json', 'composer.lock'], soon: false },

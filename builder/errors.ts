@@ -108,6 +108,18 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { found: string }) => `${o.found}; add a Procfile with a web: line naming the binary to run, such as "web: bin/server" (it must listen on $PORT)`,
   },
+  javaVersion: {
+    code: 'BUILD_JAVA_VERSION',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { wanted: string; from: string; reason: string }) => `${o.from} asks for Java "${o.wanted}", but ${o.reason}; set <java.version> in pom.xml (or java.runtime.version in system.properties) to one of them`,
+  },
+  javaUnavailable: {
+    code: 'BUILD_JAVA_UNAVAILABLE',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { reason: string }) => `this Java app cannot be built here: ${o.reason}`,
+  },
   noStart: {
     code: 'BUILD_NO_START',
     httpStatus: 422,
@@ -119,7 +131,7 @@ export const buildErrors = defineErrors({
     httpStatus: 422,
     exitCode: 1,
     message: (o: { language: string; files: string; soon: boolean; instead?: string }) =>
-      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
+      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
   },
   strategyFiles: {
     code: 'BUILD_STRATEGY_FILES',

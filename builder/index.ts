@@ -2,7 +2,8 @@
 export { type BuildPlan, type BuildStep, type BuildStrategy, type DetectOptions, detectBuild, procfileWeb, shellStart } from './detect.js';
 export { venvFolder } from './detect-python.js';
 export { choosePython, type PythonChoice, type PythonLine, type PythonRequest } from './python-version.js';
-export { listPythonStacks, pythonStackImage } from './python-stacks.js';
+export { jdkStackImage, listJdkStacks, listPythonStacks, pythonStackImage } from './stacks.js';
+export { chooseJava, type JavaChoice, type JavaRequest, type JdkLine } from './detect-java.js';
 export { defaultToolsFolder, UvTool, uvToolFolder } from './uv-tool.js';
 export { chooseGo, type GoChoice, type GoMod } from './go-version.js';
 export { defaultGoFolder, GoToolchains, goToolchainFolder } from './go-toolchains.js';

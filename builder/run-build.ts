@@ -286,6 +286,8 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
   };
   if (plan.kind === 'python') Object.assign(env, pythonBuildEnv(seenCache, options.env));
   if (plan.kind === 'go') Object.assign(env, goBuildEnv(seenCache, options.env));
+  // Maven's repository and the wrapper's Maven in the app's build cache.
+  if (plan.kind === 'java') Object.assign(env, { MAVEN_OPTS: `-Dmaven.repo.local=${join(seenCache, 'm2', 'repository')} ${options.env.MAVEN_OPTS ?? ''}`.trim(), MAVEN_USER_HOME: join(seenCache, 'm2') });
   for (const step of plan.steps) {
     options.signal?.throwIfAborted();
     // Its yarn or pnpm first on PATH: for the step and for any script that calls it.

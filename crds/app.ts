@@ -72,7 +72,7 @@ export function containerResources(resources: RunSpec['resources'] | undefined):
   return { ...(Object.keys(requests).length > 0 ? { requests } : {}), ...(Object.keys(limits).length > 0 ? { limits } : {}) };
 }
 
-export const buildStrategies = ['auto', 'dockerfile', 'node', 'python', 'go', 'static'] as const;
+export const buildStrategies = ['auto', 'dockerfile', 'node', 'python', 'go', 'java', 'static'] as const;
 
 export const AppSpecSchema = Type.Object(
   {

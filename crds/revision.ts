@@ -79,6 +79,14 @@ export const RevisionSpecSchema = Type.Object(
               'x-dormant-hint': 'a Go version such as 1.26.8',
             }),
           ),
+          java: Type.Optional(
+            Type.String({
+              description: "The JDK's major version it is built and runs with: its stack's (Debian's OpenJDK).",
+              pattern: '^\\d{1,3}$',
+              maxLength: 3,
+              'x-dormant-hint': 'a Java major version such as 21',
+            }),
+          ),
           python: Type.Optional(
             Type.String({
               description: "The Python it runs with: its stack's interpreter (Debian's), seen at /usr/local/bin/python3.",

@@ -105,7 +105,7 @@ const rows: readonly Row[] = [
   { name: 'integer above its maximum', object: app({ run: { port: 70000 } }), problems: ['spec.run.port: 70000 is above the maximum 65535; use an integer from 1 to 65535'] },
   { name: 'number not above an exclusive minimum', object: policy({ maxScaleDownRate: 1 }), problems: ['spec.maxScaleDownRate: 1 is not above 1; use a number above 1'] },
   { name: 'fraction above 1', object: policy({ targetUtilization: 70 }), problems: ['spec.targetUtilization: 70 is above the maximum 1; use a number from 0.01 to 1'] },
-  { name: 'enum value misspelt', object: app({ build: { strategy: 'docker' } }), problems: ['spec.build.strategy: "docker" is not allowed; use one of auto, dockerfile, node, python, go, static (did you mean dockerfile?)'] },
+  { name: 'enum value misspelt', object: app({ build: { strategy: 'docker' } }), problems: ['spec.build.strategy: "docker" is not allowed; use one of auto, dockerfile, node, python, go, java, static (did you mean dockerfile?)'] },
   { name: 'boolean as a string', object: app({ git: { allowForcePush: 'yes' } }), problems: ['spec.git.allowForcePush: expected true or false, got "yes"; use true or false'] },
   { name: 'list where a map goes', object: app({ run: { env: ['A=1'] } }), problems: ['spec.run.env: expected an object, got a list; use an object'] },
   { name: 'map value not a string', object: app({ run: { env: { PORT: 80 } } }), problems: ['spec.run.env.PORT: expected a string, got 80; use a string'] },
@@ -193,7 +193,7 @@ const rows: readonly Row[] = [
     name: 'every problem at once',
     object: app({ run: { port: 0 }, build: { strategy: 'nix' }, routes: { hosts: 'a.example.com' } }),
     problems: [
-      'spec.build.strategy: "nix" is not allowed; use one of auto, dockerfile, node, python, go, static',
+      'spec.build.strategy: "nix" is not allowed; use one of auto, dockerfile, node, python, go, java, static',
       'spec.run.port: 0 is below the minimum 1; use an integer from 1 to 65535',
       'spec.routes.hosts: expected a list, got "a.example.com"; use a list',
     ],

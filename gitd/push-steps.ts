@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, buildErrors, chooseGo, chooseNode, choosePython, detectBuild, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
+import { type BuildPlan, buildErrors, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -56,7 +56,7 @@ const indent = (line: string) => `       ${line}`;
  * it): node:20-slim for Node and static apps, the python image of its line for a Python
  * app. A Procfile app names its own programs, which need not be on the stack: none.
  */
-const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : plan.kind === 'go' ? goStack : undefined);
+const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : plan.kind === 'go' ? goStack : plan.kind === 'java' ? plan.java?.image : undefined);
 /** What a detected app's replicas get unless its App sets it, as on Heroku: Node in production mode, Python's output unbuffered (its lines reach the logs as printed). */
 const runDefaults = (plan: BuildPlan): Record<string, string> => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : {});
 /** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
@@ -79,6 +79,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
       const plan = await detectBuild(releaseDir, {
         chooseNode: (nodeRequest) => chooseNodeFor(options, nodeRequest),
         choosePython: async (pythonRequest) => choosePython(pythonRequest, await listPythonStacks()),
+        chooseJava: async (javaRequest) => chooseJava(javaRequest, await listJdkStacks()),
         chooseGo: async (goMod) => {
           if (!options.goToolchains) throw buildErrors.goUnavailable({ reason: 'this Dormant fetches no Go toolchains' });
           const releases = await options.goToolchains.releases().catch((error: unknown) => {
@@ -382,10 +383,11 @@ async function nodeRuntime(options: PushPipelineOptions, version: string, progre
 }
 
 /** What the Revision records of the runtime its app asked for: Node (when not the stack's), Python, the Go that built it. */
-function runtimeOf(plan: BuildPlan): { runtime?: { node?: string; python?: string; go?: string } } {
+function runtimeOf(plan: BuildPlan): { runtime?: { node?: string; python?: string; go?: string; java?: string } } {
   if (plan.node && !plan.node.fromStack) return { runtime: { node: plan.node.version } };
   if (plan.python) return { runtime: { python: plan.python.version } };
   if (plan.go) return { runtime: { go: plan.go.version } };
+  if (plan.java) return { runtime: { java: String(plan.java.major) } };
   return {};
 }
 

@@ -22,3 +22,4 @@ fi
 bash "$here/containers.sh" >/dev/null
 bash "$here/base-images.sh"
 bash "$here/python-images.sh"
+bash "$here/jdk-images.sh"
