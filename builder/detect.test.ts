@@ -185,11 +185,11 @@ const rows: readonly Row[] = [
   },
   {
     name: 'a Maven app with its wrapper and a release property by reference; system.properties wins',
-    files: { 'pom.xml': '<project><properties><jdk>11</jdk><maven.compiler.release>${jdk}</maven.compiler.release></properties></project>', mvnw: '#!/bin/sh\n', '.mvn/wrapper/maven-wrapper.properties': 'distributionUrl=x\n', 'system.properties': 'java.runtime.version=25\n' },
+    files: { 'pom.xml': `<project><properties><jdk>11</jdk><maven.compiler.release>\${jdk}</maven.compiler.release></properties></project>`, mvnw: '#!/bin/sh\n', '.mvn/wrapper/maven-wrapper.properties': 'distributionUrl=x\n', 'system.properties': 'java.runtime.version=25\n' },
     summary: 'java 25 (25 in java.runtime.version in system.properties), Maven wrapper (mvnw), web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)',
     steps: ['./mvnw -B -DskipTests package', 'the largest jar in target/ becomes target/dormant-web.jar'],
   },
-  { name: 'a Maven app asking for Java 11: JDK 17 builds it, said so', files: { 'pom.xml': '<project><properties><maven.compiler.release>${jdk}</maven.compiler.release><jdk>11</jdk></properties></project>' }, summary: 'java 17 (11 in <maven.compiler.release> in pom.xml (JDK 17 builds and runs it: none older is here)), Maven 3.9, web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)' },
+  { name: 'a Maven app asking for Java 11: JDK 17 builds it, said so', files: { 'pom.xml': `<project><properties><maven.compiler.release>\${jdk}</maven.compiler.release><jdk>11</jdk></properties></project>` }, summary: 'java 17 (11 in <maven.compiler.release> in pom.xml (JDK 17 builds and runs it: none older is here)), Maven 3.9, web: java -jar target/dormant-web.jar -Dserver.port=$PORT (a Procfile web: line chooses another)' },
   { name: 'a Maven app asking for nothing: Java 21', files: { 'pom.xml': '<project/>', Procfile: 'web: java -jar target/app.jar\n' }, summary: 'java 21 (the default; set java.version in pom.xml to choose another), Maven 3.9, web from Procfile' },
   { name: 'a Maven app asking for a Java newer than any here', files: { 'pom.xml': '<project><properties><java.version>99</java.version></properties></project>' }, error: 'BUILD_JAVA_VERSION: <java.version> in pom.xml asks for Java "99", but the JDKs here are 17, 21, 25' },
   { name: 'a Maven app whose java.version is not one', files: { 'pom.xml': '<project><properties><java.version>seventeen</java.version></properties></project>' }, error: 'BUILD_JAVA_VERSION: pom.xml\'s <java.version> asks for Java "seventeen", but it is not a Java version' },
