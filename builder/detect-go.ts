@@ -17,7 +17,20 @@ const headBytes = 16 * 1024;
 
 /** Whether a Go file's package clause (after comments and build constraints) says main. Pure. */
 export function isMainPackage(text: string): boolean {
-  const head = text.slice(0, headBytes).replace(/\/\*[\s\S]*?\*\//g, ' ');
+  // Block comments out by one scan (a lazy regex would rescan the rest of the head for each unclosed /*).
+  let head = '';
+  const text16 = text.slice(0, headBytes);
+  for (let at = 0; at < text16.length; ) {
+    const open = text16.indexOf('/*', at);
+    if (open === -1) {
+      head += text16.slice(at);
+      break;
+    }
+    head += `${text16.slice(at, open)} `;
+    const close = text16.indexOf('*/', open + 2);
+    if (close === -1) break;
+    at = close + 2;
+  }
   for (const raw of head.split(/\r?\n/)) {
     const line = raw.replace(/\/\/.*$/, '').trim();
     if (line === '') continue;

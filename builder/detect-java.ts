@@ -57,7 +57,7 @@ function pomValue(pom: string, names: readonly string[]): { value: string; name:
 
 /** The JDK the app asks for: system.properties' java.runtime.version (Heroku's), else pom.xml's release, java.version or source. Pure. */
 export function javaRequest(sources: { readonly systemProperties?: string; readonly pom?: string }): JavaRequest | undefined {
-  const runtime = /^\s*java\.runtime\.version\s*[=:]\s*(\S{1,64})\s*$/m.exec(sources.systemProperties ?? '')?.[1];
+  const runtime = /^[ \t]*java\.runtime\.version[ \t]*[=:][ \t]*(\S{1,64})[ \t]*$/m.exec(sources.systemProperties ?? '')?.[1];
   if (runtime !== undefined) {
     const value = major(runtime.replace(/^zulu-|^heroku-/, ''));
     if (value === undefined) throw buildErrors.javaVersion({ wanted: runtime, from: 'system.properties', reason: 'it is not a Java version (such as 17 or 21)' });

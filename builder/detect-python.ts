@@ -34,36 +34,49 @@ const asgiMakers = new Set(['FastAPI', 'Starlette', 'Quart', 'Litestar', 'get_as
 
 export interface WebApp {
   readonly module: string;
-  /** `app`, or `create_app()` for a factory. */
+  /** The module's attribute: `app`, or `create_app` for a factory. */
   readonly target: string;
+  /** target is a function that makes the app (called with no arguments). */
+  readonly factory: boolean;
   readonly interface: 'wsgi' | 'asgi';
 }
 
-/** The application a module's text defines: `app = Flask(__name__)`, `app = FastAPI()`, `def create_app():`. Pure, linear. */
+/** Whether a module's text makes an ASGI app anywhere (a factory's body included). */
+const makesAsgi = (text: string) => /\b(FastAPI|Starlette|Quart|Litestar)\(/.test(text);
+
+/**
+ * The application a module's text defines at top level: `app = Flask(__name__)`, `app =
+ * FastAPI()`, `app = create_app()`, or a factory `def create_app(...)` whose parameters all
+ * have defaults. Pure, linear.
+ */
 export function webAppIn(module: string, text: string): WebApp | undefined {
   let factory: WebApp | undefined;
   for (const line of text.split(/\r?\n/)) {
-    const assigned = /^(\w+)\s*(?::\s*[\w.[\]]+\s*)?=\s*(?:[\w]+\.)*(\w+)\(/.exec(line);
-    if (assigned?.[1] && assigned[2]) {
-      if (wsgiMakers.has(assigned[2])) return { module, target: assigned[1], interface: 'wsgi' };
-      if (asgiMakers.has(assigned[2])) return { module, target: assigned[1], interface: 'asgi' };
+    const assigned = /^(\w{1,64})[ \t]*(?::[ \t]*[\w.[\]]{1,64}[ \t]*)?=[ \t]*((?:\w{1,64}\.){0,4})(\w{1,64})\(/.exec(line);
+    if (assigned?.[1] && assigned[3]) {
+      if (wsgiMakers.has(assigned[3])) return { module, target: assigned[1], factory: false, interface: 'wsgi' };
+      if (asgiMakers.has(assigned[3])) return { module, target: assigned[1], factory: false, interface: 'asgi' };
+      if (assigned[3] === 'create_app') return { module, target: assigned[1], factory: false, interface: makesAsgi(text) ? 'asgi' : 'wsgi' };
     }
-    if (/^def create_app\(\s*\)/.test(line)) factory ??= { module, target: 'create_app()', interface: /\bFastAPI\(|\bStarlette\(|\bQuart\(/.test(text) ? 'asgi' : 'wsgi' };
+    // def create_app(), def create_app(config=None), def create_app(test_config: dict | None = None): callable with no arguments.
+    const defined = /^def create_app\(([^)]{0,256})\)/.exec(line);
+    if (defined && (defined[1] ?? '').split(',').every((parameter) => parameter.trim() === '' || parameter.includes('=') || /^\s*\*/.test(parameter))) {
+      factory ??= { module, target: 'create_app', factory: true, interface: makesAsgi(text) ? 'asgi' : 'wsgi' };
+    }
   }
   return factory;
 }
 
 /** The Django project a manage.py names (`mysite` of `mysite.settings`), or undefined. Pure. */
 export function djangoProject(managePy: string): { readonly settings: string; readonly project: string } | undefined {
-  const match = /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)['"]/.exec(managePy);
+  const match = /DJANGO_SETTINGS_MODULE['"][ \t]*,[ \t]*['"]([\w.]{1,200})['"]/.exec(managePy);
   const settings = match?.[1];
   if (settings === undefined) return undefined;
-  const project = settings.replace(/\.settings(\.\w+)*$/, '');
-  return project === settings ? undefined : { settings, project };
+  // mysite.settings, config.settings.production: the project is what comes before `settings`.
+  const parts = settings.split('.');
+  const at = parts.indexOf('settings');
+  return at > 0 ? { settings, project: parts.slice(0, at).join('.') } : undefined;
 }
-
-/** Whether a dependency file names a package (requirements, pyproject, uv.lock, poetry.lock, Pipfile). */
-const names = (text: string, name: string) => new RegExp(`(^|[\\s"'\\[,=])${name}(?![\\w-])`, 'im').test(text);
 
 export async function detectPython(files: SourceFiles, procfile: string | undefined, choosePython: (request: PythonRequest | undefined) => Promise<PythonChoice>): Promise<BuildPlan> {
   const { has, read } = files;
@@ -79,32 +92,31 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
   const steps: BuildStep[] = [{ name: `uv venv (Python ${python.version})`, command: ['uv', 'venv', '--clear', '--python', '/usr/local/bin/python3', venvFolder] }];
   // What installs the dependencies, from the most exact record of them to the least.
   let installer: string;
-  let dependencyText = '';
   if (has('uv.lock')) {
     installer = 'uv sync from uv.lock';
-    dependencyText = await read('uv.lock');
     steps.push({ name: 'uv sync --locked --no-dev', command: ['uv', 'sync', '--locked', '--no-dev'] });
   } else if (has('requirements.txt')) {
     installer = 'uv pip install from requirements.txt';
-    dependencyText = await read('requirements.txt');
     steps.push({ name: 'uv pip install -r requirements.txt', command: ['uv', 'pip', 'install', '-r', 'requirements.txt'] });
   } else if (has('poetry.lock')) {
     installer = `poetry ${poetryVersion} from poetry.lock`;
-    dependencyText = await read('poetry.lock');
     steps.push({
       name: 'poetry install --only main --no-root',
-      command: ['uv', 'tool', 'run', '--from', `poetry==${poetryVersion}`, 'poetry', 'install', '--only', 'main', '--no-root', '--no-interaction'],
+      // Into the app's .venv, by its absolute path: Poetry installs into the active virtual environment.
+      command: ['/bin/sh', '-c', `VIRTUAL_ENV="$PWD/${venvFolder}" exec uv tool run --from poetry==${poetryVersion} poetry install --only main --no-root --no-interaction`],
       env: { POETRY_VIRTUALENVS_IN_PROJECT: 'true', POETRY_VIRTUALENVS_CREATE: 'false' },
     });
   } else if (has('Pipfile') || has('Pipfile.lock')) {
     throw buildErrors.languageNotBuilt({ language: 'Pipenv', files: ['Pipfile', 'Pipfile.lock'].filter(has).join(', '), soon: true, instead: 'write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' });
-  } else if (pyproject !== undefined && /^\s*\[project\]/m.test(pyproject)) {
+  } else if (pyproject !== undefined && /^[ \t]*\[project\]/m.test(pyproject)) {
     installer = 'uv pip install from pyproject.toml';
-    dependencyText = pyproject;
     steps.push({ name: 'uv pip install -r pyproject.toml', command: ['uv', 'pip', 'install', '-r', 'pyproject.toml'] });
+  } else if (pyproject !== undefined && /^[ \t]*\[(build-system|tool\.poetry)\]/m.test(pyproject)) {
+    // A Poetry project without its lock, or a package with another build backend: built and installed as a package, its dependencies with it.
+    installer = 'uv pip install . (pyproject.toml)';
+    steps.push({ name: 'uv pip install .', command: ['uv', 'pip', 'install', '.'] });
   } else if (has('setup.py')) {
     installer = 'uv pip install . (setup.py)';
-    dependencyText = await read('setup.py');
     steps.push({ name: 'uv pip install .', command: ['uv', 'pip', 'install', '.'] });
   } else {
     installer = 'no dependencies';
@@ -123,36 +135,43 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
     web = `gunicorn --bind "0.0.0.0:$PORT" ${django.project}.wsgi`;
     webWhy = `web: gunicorn ${django.project}.wsgi (Django; a Procfile web: line chooses another)`;
   } else {
-    const candidates = ['app.py', 'main.py', 'wsgi.py', 'application.py', 'server.py', 'asgi.py'].filter(has);
+    // Where public starters keep the app: the root's modules, then a package named app (FastAPI's larger layout).
+    const candidates = ['app.py', 'main.py', 'wsgi.py', 'application.py', 'server.py', 'run.py', 'asgi.py', 'app/main.py', 'app/__init__.py'].filter(has);
     let found: WebApp | undefined;
+    let foundIn = '';
     for (const file of candidates) {
-      found = webAppIn(file.replace(/\.py$/, ''), await read(file));
+      found = webAppIn(file.replace(/(\/__init__)?\.py$/, '').replaceAll('/', '.'), await read(file));
+      foundIn = file;
       if (found) break;
     }
     if (!found) throw buildErrors.noPythonStart({ looked: candidates.length === 0 ? 'no Procfile, manage.py or app.py, main.py, wsgi.py' : `no Procfile, and ${candidates.join(', ')} define no Flask, FastAPI or other WSGI or ASGI app at top level` });
-    const target = `'${found.module}:${found.target}'`;
+    const name = `${found.module}:${found.target}`;
     if (found.interface === 'asgi') {
       server = 'uvicorn';
-      web = `uvicorn --host 0.0.0.0 --port "$PORT" ${target}`;
+      web = `uvicorn --host 0.0.0.0 --port "$PORT"${found.factory ? ' --factory' : ''} '${name}'`;
     } else {
       server = 'gunicorn';
-      web = `gunicorn --bind "0.0.0.0:$PORT" ${target}`;
+      web = `gunicorn --bind "0.0.0.0:$PORT" '${found.factory ? `${name}()` : name}'`;
     }
-    webWhy = `web: ${server} ${found.module}:${found.target} (${found.interface === 'asgi' ? 'ASGI' : 'WSGI'} app in ${found.module}.py; a Procfile web: line chooses another)`;
+    webWhy = `web: ${server} ${name}${found.factory ? ' (a factory)' : ''} (${found.interface === 'asgi' ? 'ASGI' : 'WSGI'} app in ${foundIn}; a Procfile web: line chooses another)`;
   }
-  let serverNote = '';
-  if (server !== undefined && !names(dependencyText, server)) {
-    steps.push({ name: `uv pip install ${addedServers[server]}`, command: ['uv', 'pip', 'install', addedServers[server]] });
-    serverNote = ` (${server} added: the app lists none)`;
+  if (server !== undefined) {
+    // What the install put in .venv decides, not what the files name (a -r include, fastapi[standard]): the app's own server is never replaced.
+    steps.push({ name: `${server} for the web process`, command: ['/bin/sh', '-c', `if [ -x ${venvFolder}/bin/${server} ]; then echo "${server}: the app's own"; else echo "${server}: the app installs none, adding ${addedServers[server]}"; exec uv pip install ${addedServers[server]}; fi`] });
   }
   if (django) {
-    const settingsPath = django.settings.replaceAll('.', '/');
-    const settings = (await readIf(`${settingsPath}.py`)) ?? (await readIf(`${settingsPath}/__init__.py`)) ?? '';
-    // As Heroku: collectstatic when the settings say where static files go; a failure fails the build.
-    if (/^\s*STATIC_ROOT\s*=/m.test(settings)) steps.push({ name: 'python manage.py collectstatic --noinput', command: [`${venvFolder}/bin/python`, 'manage.py', 'collectstatic', '--noinput'] });
+    // As Heroku: collectstatic whenever the project has the command (django.contrib.staticfiles installed), with the App's config; a failure fails the build; DISABLE_COLLECTSTATIC=1 skips it.
+    steps.push({
+      name: 'python manage.py collectstatic --noinput',
+      command: [
+        '/bin/sh',
+        '-c',
+        `if [ "$DISABLE_COLLECTSTATIC" = 1 ]; then echo "collectstatic: skipped (DISABLE_COLLECTSTATIC=1)"; elif ! ${venvFolder}/bin/python manage.py help collectstatic >/dev/null 2>&1; then echo "collectstatic: not a command of this project (django.contrib.staticfiles is not installed), skipped"; else ${venvFolder}/bin/python manage.py collectstatic --noinput || { echo "collectstatic failed: fix the settings (STATIC_ROOT), or set DISABLE_COLLECTSTATIC=1 in the App's config"; exit 1; }; fi`,
+      ],
+    });
   }
   return {
-    summary: `python ${python.version} (${python.why}), ${installer}, ${webWhy}${serverNote}`,
+    summary: `python ${python.version} (${python.why}), ${installer}, ${webWhy}`,
     kind: 'python',
     python,
     steps,

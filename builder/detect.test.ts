@@ -120,7 +120,7 @@ const rows: readonly Row[] = [
     start: ['/bin/sh', '-c', 'PATH="$PWD/.venv/bin:$PATH" exec gunicorn mysite.wsgi'],
   },
   {
-    name: 'a Django app without a Procfile or gunicorn: gunicorn of its project, added; no STATIC_ROOT, no collectstatic',
+    name: 'a Django app without a Procfile or gunicorn: gunicorn of its project, added unless installed; collectstatic if the project has it',
     files: {
       'requirements.txt': 'django\n',
       'manage.py': 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")\n',
@@ -128,29 +128,42 @@ const rows: readonly Row[] = [
       'config/wsgi.py': '',
       '.python-version': '3.13\n',
     },
-    summary: 'python 3.13.5 (3.13 in .python-version), uv pip install from requirements.txt, web: gunicorn config.wsgi (Django; a Procfile web: line chooses another) (gunicorn added: the app lists none)',
-    steps: ['uv venv (Python 3.13.5)', 'uv pip install -r requirements.txt', 'uv pip install gunicorn==27.0.1'],
+    summary: 'python 3.13.5 (3.13 in .python-version), uv pip install from requirements.txt, web: gunicorn config.wsgi (Django; a Procfile web: line chooses another)',
+    steps: ['uv venv (Python 3.13.5)', 'uv pip install -r requirements.txt', 'gunicorn for the web process', 'python manage.py collectstatic --noinput'],
     start: ['/bin/sh', '-c', 'PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" config.wsgi'],
   },
   {
     name: 'a Flask app.py without a Procfile: gunicorn app:app',
     files: { 'requirements.txt': 'Flask==3.1.3\n', 'app.py': 'from flask import Flask\n\napp = Flask(__name__)\n' },
-    summary: 'python 3.15.2 (the newest here; set .python-version to choose another), uv pip install from requirements.txt, web: gunicorn app:app (WSGI app in app.py; a Procfile web: line chooses another) (gunicorn added: the app lists none)',
+    summary: 'python 3.15.2 (the newest here; set .python-version to choose another), uv pip install from requirements.txt, web: gunicorn app:app (WSGI app in app.py; a Procfile web: line chooses another)',
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'app:app'`],
   },
   {
-    name: 'a FastAPI main.py with uv.lock: uv sync, uvicorn (listed, not added)',
+    name: 'a FastAPI main.py with uv.lock: uv sync, uvicorn',
     files: { 'pyproject.toml': '[project]\nname = "api"\nrequires-python = ">=3.12,<3.14"\n', 'uv.lock': 'version = 1\n[[package]]\nname = "uvicorn"\n', 'main.py': 'import fastapi\napi: fastapi.FastAPI = fastapi.FastAPI()\n' },
     summary: 'python 3.13.5 (>=3.12,<3.14 in requires-python), uv sync from uv.lock, web: uvicorn main:api (ASGI app in main.py; a Procfile web: line chooses another)',
-    steps: ['uv venv (Python 3.13.5)', 'uv sync --locked --no-dev'],
+    steps: ['uv venv (Python 3.13.5)', 'uv sync --locked --no-dev', 'uvicorn for the web process'],
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec uvicorn --host 0.0.0.0 --port "$PORT" 'main:api'`],
   },
   {
     name: 'an app factory in wsgi.py, Poetry',
     files: { 'pyproject.toml': '[tool.poetry.dependencies]\npython = "^3.11"\ngunicorn = "*"\n', 'poetry.lock': '[[package]]\nname = "gunicorn"\n', 'wsgi.py': 'def create_app():\n    return Flask(__name__)\n' },
-    steps: ['uv venv (Python 3.15.2)', 'poetry install --only main --no-root'],
+    steps: ['uv venv (Python 3.15.2)', 'poetry install --only main --no-root', 'gunicorn for the web process'],
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'wsgi:create_app()'`],
   },
+  {
+    name: 'an ASGI factory with a defaulted argument in app/main.py, a Poetry project without its lock: installed as a package',
+    files: { 'pyproject.toml': '[tool.poetry]\nname = "svc"\n[tool.poetry.dependencies]\npython = "^3.13"\n', 'app/__init__.py': '', 'app/main.py': 'from fastapi import FastAPI\n\ndef create_app(settings: dict | None = None):\n    return FastAPI()\n' },
+    summary: 'python 3.15.2 (^3.13 in tool.poetry python), uv pip install . (pyproject.toml), web: uvicorn app.main:create_app (a factory) (ASGI app in app/main.py; a Procfile web: line chooses another)',
+    steps: ['uv venv (Python 3.15.2)', 'uv pip install .', 'uvicorn for the web process'],
+    start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec uvicorn --host 0.0.0.0 --port "$PORT" --factory 'app.main:create_app'`],
+  },
+  {
+    name: 'the Flask tutorial’s layout: app = create_app() in run.py',
+    files: { 'requirements.txt': 'flask\n', 'run.py': 'from blog import create_app\n\napp = create_app()\n' },
+    start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'run:app'`],
+  },
+
   { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
   { name: 'a Python line that cannot be had is refused at detection', files: { 'requirements.txt': 'flask\n', '.python-version': '3.12\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PYTHON_VERSION: .python-version asks for Python "3.12", but Python 3.12 cannot be had here; the Pythons here are 3.15, 3.13' },
   { name: 'a Python app with nothing to run', files: { 'requirements.txt': 'requests\n', 'script.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, manage.py or app.py, main.py, wsgi.py); add a Procfile' },
@@ -197,6 +210,14 @@ const rows: readonly Row[] = [
   { name: 'a Rails app: not built, with the Dockerfile way out', files: { Gemfile: "source 'https://rubygems.org'\n", 'config.ru': 'run App\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Ruby app (Gemfile, config.ru), which Dormant does not build: it builds Node apps' },
   { name: 'package.json wins over a requirements.txt beside it, unless strategy says otherwise', files: { 'package.json': pkg({ scripts: { start: 'x' } }), 'requirements.txt': 'x\n' }, summary: 'node 20, no dependencies' },
   { name: 'a Dockerfile wins over a Gemfile', files: { Dockerfile: 'FROM debian:bookworm-slim\nCMD ["true"]\n', Gemfile: '' }, summary: 'Dockerfile, FROM debian:bookworm-slim' },
+  { name: 'a static site in public/', files: { 'public/index.html': '<p>hi</p>', 'README.md': '# site' }, summary: 'static site in public/', start: ['node', '.dormant-static-server.cjs', 'public'] },
+  {
+    name: 'a Node build and nothing that serves: its output is the static site',
+    files: { 'package.json': pkg({ scripts: { build: 'vite build' }, devDependencies: { vite: '^7' } }), 'package-lock.json': '{}' },
+    summary: 'node 20, npm ci, npm run build, static site from dist/, build/, out/',
+    steps: ['npm ci', 'npm run build', 'npm prune --omit=dev'],
+    start: ['node', '.dormant-static-server.cjs', 'dist', 'build', 'out'],
+  },
   { name: 'nothing known', files: { 'README.md': '# hi' }, error: 'BUILD_UNKNOWN_APP: Dormant cannot tell how to run this repository' },
 ];
 
@@ -249,6 +270,13 @@ describe('build detection', () => {
     }
     assert.match(plans[0] ?? '', /pnpm-lock\.yaml is a symbolic link to a path outside the repository/);
     assert.equal(plans[0], plans[1]);
+  });
+
+  it('a Django project folder that is a link out of the tree is not looked into: whether a file exists there is not probed', async () => {
+    const outside = await tree({ 'wsgi.py': '', 'settings.py': 'STATIC_ROOT = 1\n' });
+    const dir = await tree({ 'requirements.txt': 'django\n', 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'probe.settings')\n" });
+    await symlink(outside, join(dir, 'probe'));
+    await assert.rejects(detectBuild(dir, options), /BUILD_PYTHON_NO_START|nothing says how to start this Python app \(no Procfile, manage\.py or app\.py/);
   });
 
   it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));

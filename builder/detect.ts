@@ -3,7 +3,7 @@
  * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
  */
 import { lstatSync } from 'node:fs';
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
@@ -103,15 +103,23 @@ async function withinSource(sourceDir: string, name: string): Promise<string> {
 
 export async function detectBuild(sourceDir: string, options: DetectOptions): Promise<BuildPlan> {
   // A name in the tree, file or link, whatever a link points to: whether a link's target exists outside is not probed (reading it is refused below).
+  // A nested name's folders must be folders of the tree, not links: lstat follows a link in the middle of a path, which would probe the host's folders.
   const has = (name: string) => {
+    const parts = name.split('/');
     try {
+      for (let depth = 1; depth < parts.length; depth += 1) if (!lstatSync(join(sourceDir, ...parts.slice(0, depth))).isDirectory()) return false;
       lstatSync(join(sourceDir, name));
       return true;
     } catch {
       return false;
     }
   };
-  const readSource = async (name: string) => readFile(await withinSource(sourceDir, name), 'utf8');
+  // Detection reads a file whole with Dormant's memory: a tenant's is bounded.
+  const readSource = async (name: string) => {
+    const path = await withinSource(sourceDir, name);
+    if ((await stat(path)).size > maxDetectionRead) throw buildErrors.fileTooLarge({ path: name, limit: `${maxDetectionRead / 1024 ** 2} MiB` });
+    return readFile(path, 'utf8');
+  };
   const dockerfile = join(options.context ?? '.', options.dockerfile ?? 'Dockerfile');
   if (options.strategy === 'dockerfile' || has(dockerfile)) {
     if (!has(dockerfile)) throw buildErrors.noDockerfile({ path: dockerfile });
@@ -212,6 +220,10 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
         steps.push({ name: 'yarn install --production', command: ['yarn', 'install', '--frozen-lockfile', '--production=true', '--ignore-scripts', '--prefer-offline'], ...withManager });
     }
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
+    // A build and nothing that serves: its output is a static site (Vite's dist/, Create React App's build/, a static export's out/).
+    if (startScript === undefined && buildScript !== undefined) {
+      return { summary: `${nodeSummary}, ${installer}, ${runner} run ${buildScript}, static site from ${staticOutputs.map((folder) => `${folder}/`).join(', ')}`, kind: 'static', node, steps, start: ['node', staticServerFile, ...staticOutputs] };
+    }
     if (startScript === undefined) throw buildErrors.noStart({});
     return {
       summary: `${nodeSummary}, ${installer}${packageManager ? ` (${packageManager.name} ${packageManager.version} ${packageManager.why})` : ''}${procfile ? ', Procfile' : ''}`,
@@ -223,6 +235,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   }
   if (procfile !== undefined) return { summary: 'Procfile', kind: 'procfile', steps: [], start: shellStart(procfile) };
   if (has('index.html')) return { summary: 'static site', kind: 'static', steps: [], start: ['node', staticServerFile] };
+  if (has('public/index.html')) return { summary: 'static site in public/', kind: 'static', steps: [], start: ['node', staticServerFile, 'public'] };
   throw buildErrors.nothingToBuild({});
 }
 
@@ -300,6 +313,12 @@ export function fromImages(text: string): string[] {
   }
   return images;
 }
+
+/** The most detection reads of one file (package.json, go.mod, pom.xml, a module's source). */
+const maxDetectionRead = 8 * 1024 ** 2;
+
+/** Where a Node build that leaves a static site puts it, by the tool that made it: the first with an index.html is served. */
+export const staticOutputs = ['dist', 'build', 'out'] as const;
 
 /** Copied into a static site's release folder, so the release runs without Dormant's sources. */
 export const staticServerFile = '.dormant-static-server.cjs';

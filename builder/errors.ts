@@ -120,6 +120,18 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { reason: string }) => `this Java app cannot be built here: ${o.reason}`,
   },
+  staticOutputMissing: {
+    code: 'BUILD_NO_STATIC_OUTPUT',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { folders: string }) => `the build script ran, but left no index.html in ${o.folders}, and nothing else says how to start this app; add a start script or a Procfile web: line for a server, or make the build write the site there`,
+  },
+  fileTooLarge: {
+    code: 'BUILD_FILE_TOO_LARGE',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { path: string; limit: string }) => `${o.path} is larger than ${o.limit}, more than detection reads of one file; make it smaller, or set spec.build.strategy and a Procfile so that it need not be read`,
+  },
   noStart: {
     code: 'BUILD_NO_START',
     httpStatus: 422,

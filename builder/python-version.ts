@@ -54,9 +54,13 @@ export function tomlString(text: string, table: string, key: string): string | u
   let current = '';
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
-    const header = /^\[\s*([^\][]+?)\s*\]$/.exec(line);
+    // No nested quantifiers: a tenant's line of any length is read in linear time.
+    const header = /^\[([^\][]*)\]$/.exec(line);
     if (header) {
-      current = (header[1] ?? '').replace(/\s*\.\s*/g, '.').replace(/"/g, '');
+      current = (header[1] ?? '')
+        .split('.')
+        .map((part) => part.trim().replace(/"/g, ''))
+        .join('.');
       continue;
     }
     if (current !== table) continue;

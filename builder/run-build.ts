@@ -200,6 +200,8 @@ function pythonBuildEnv(seenCache: string, env: Readonly<Record<string, string |
     UV_TOOL_DIR: join(seenCache, 'uv-tools'),
     UV_PYTHON_DOWNLOADS: 'never',
     UV_PYTHON_PREFERENCE: 'only-system',
+    // The app's environment (over the stack's Python), whatever .python-version pins: Dormant chose the line (3.13.1 asked runs on Debian's 3.13.5), and uv must not look for another.
+    UV_PYTHON: '.venv/bin/python',
     UV_LINK_MODE: 'copy',
     UV_COMPILE_BYTECODE: '1',
     UV_SYSTEM_CERTS: '1',
@@ -303,6 +305,9 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     if (failure !== undefined) throw buildErrors.stepFailed({ step: step.name, exit: failure });
   }
   if (plan.kind === 'static') {
+    // A build that makes the site must have made it: said now, not as a replica that fails to start.
+    const roots = plan.start.slice(2);
+    if (roots.length > 0 && !roots.some((folder) => isPlainFile(options.dir, [folder, 'index.html']))) throw buildErrors.staticOutputMissing({ folders: roots.map((folder) => `${folder}/`).join(', ') });
     // The build may have left a symbolic link there, to a file of Dormant's: replaced, never followed.
     const target = join(options.dir, staticServerFile);
     await rm(target, { force: true });

@@ -58,7 +58,7 @@ const indent = (line: string) => `       ${line}`;
  */
 const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : plan.kind === 'go' ? goStack : plan.kind === 'java' ? plan.java?.image : undefined);
 /** What a detected app's replicas get unless its App sets it, as on Heroku: Node in production mode, Python's output unbuffered (its lines reach the logs as printed). */
-const runDefaults = (plan: BuildPlan): Record<string, string> => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : {});
+const runDefaults = (plan: BuildPlan): Record<string, string> | undefined => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : undefined);
 /** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
 const cacheInStack = '/tmp/dormant-cache';
 const homeInStack = '/tmp/dormant-home';
@@ -128,7 +128,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
         run:
           plan.kind === 'dockerfile'
             ? { ...app.spec.run }
-            : { ...app.spec.run, env: { ...runDefaults(plan), ...app.spec.run.env }, command: app.spec.run.command ?? [...plan.start] },
+            : { ...app.spec.run, ...(runDefaults(plan) ? { env: { ...runDefaults(plan), ...app.spec.run.env } } : {}), command: app.spec.run.command ?? [...plan.start] },
       },
     });
     await push.setAppStatus({ latestRevision: push.revisionName });
@@ -185,7 +185,9 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
       const stackEnv = stack ? { ...stack.config.env, ...nodeEnv(node, stack.config.env.PATH, true) } : {};
       if (uv) stackEnv.PATH = `${uvToolFolder}:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
       if (goToolchain) stackEnv.PATH = `${goToolchainFolder}/bin:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
-      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stackEnv, HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...nodeEnv(node, hostEnv.PATH, false) };
+      // The App's config reaches its build, as Heroku's config vars do (a Django settings module that reads SECRET_KEY at collectstatic); not PATH and HOME, which say where the build's tools and home are.
+      const { PATH: _path, HOME: _home, ...appConfig } = request.app.spec.run.env ?? {};
+      const env = stack ? { ...tenantEnv(hostEnv, {}), ...stackEnv, ...appConfig, HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...appConfig, ...nodeEnv(node, hostEnv.PATH, false) };
       await runBuild(plan, {
         dir: releaseDir,
         cacheDir,

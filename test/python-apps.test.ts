@@ -24,7 +24,8 @@ describe('Python apps', () => {
   it('a Flask app.py with requirements.txt and no Procfile: gunicorn added and announced, Python 3.15 by default', async () => {
     const { pushed } = await push('flask', await fixtureApp('flask-hello'));
     assert.equal(pushed.code, 0, pushed.stderr);
-    assert.match(pushed.stderr, /Building flask \(python 3\.15\.\d+ \(the newest here; set \.python-version to choose another\), uv pip install from requirements\.txt, web: gunicorn app:app \(WSGI app in app\.py; a Procfile web: line chooses another\) \(gunicorn added: the app lists none\)\)/);
+    assert.match(pushed.stderr, /Building flask \(python 3\.15\.\d+ \(the newest here; set \.python-version to choose another\), uv pip install from requirements\.txt, web: gunicorn app:app \(WSGI app in app\.py; a Procfile web: line chooses another\)\)/);
+    assert.match(pushed.stderr, /remote: +gunicorn: the app installs none, adding gunicorn==27\.0\.1/);
     const answer = await d.get('flask');
     assert.equal(answer.status, 200, answer.body);
     assert.equal(answer.body, '<p>Hello from Flask!</p>');
@@ -57,10 +58,17 @@ describe('Python apps', () => {
     const { pushed } = await push('fastapi', await fixtureApp('fastapi-uv'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /python 3\.15\.\d+ \(>=3\.13 in requires-python\), uv sync from uv\.lock, web: uvicorn main:app \(ASGI app in main\.py/);
-    assert.doesNotMatch(pushed.stderr, /uvicorn added/);
+    assert.match(pushed.stderr, /remote: +uvicorn: the app's own/);
     assert.doesNotMatch(pushed.stderr, /pytest/, 'the dev group is not installed');
     const answer = await d.get('fastapi');
     assert.equal(answer.status, 200, answer.body);
     assert.match(answer.body, /^\{"hello":"from FastAPI","python":"3\.15\.\d+"\}$/);
+  });
+
+  it('.python-version pinning a patch release Debian does not have (3.13.1): its line’s 3.13.5, said so, and uv sync takes it', async () => {
+    const { pushed } = await push('fastapi-313', { ...(await fixtureApp('fastapi-uv')), '.python-version': '3.13.1\n' });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /python 3\.13\.5 \(3\.13\.1 in \.python-version \(Debian’s 3\.13\.5 for 3\.13\.1\)\)/);
+    assert.match((await d.get('fastapi-313')).body, /"python":"3\.13\.5"/);
   });
 });

@@ -1,0 +1,55 @@
+// Apps shaped like the ones people publish (test/fixtures/apps), pushed with real git over
+// SSH as a new user would, unchanged, and served: Node starters and static sites. (Python,
+// Go and Java have their own files.)
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type DormantUp, fixtureApp, startDormant, WorkingCopy } from './git-support.js';
+
+let d: DormantUp;
+before(async () => {
+  d = await startDormant();
+});
+after(async () => {
+  await d?.stop();
+});
+
+async function push(app: string, files: Record<string, string>) {
+  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+  await copy.commit(files);
+  return copy.push(d.remote(app));
+}
+
+describe('Node starters and static sites', () => {
+  it('Express with a yarn 1 lockfile and engines.node >=18: yarn 1.22.22, the newest Node that satisfies it', async () => {
+    const pushed = await push('express', await fixtureApp('express-yarn'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building express \(node \d+\.\d+\.\d+ \(>=18 in engines\.node\), yarn install --frozen-lockfile \(yarn 1\.22\.22 for a yarn 1 lockfile\)\)/);
+    const answer = await d.get('express');
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.body, 'Hello from Express');
+  });
+
+  it('a Vite-shaped single-page app: its build output dist/ is served, with the SPA fallback when the App asks for it', async () => {
+    await writeFile(join(d.work, 'spa.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: spa}\nspec:\n  run:\n    env: {DORMANT_SPA: "1"}\n');
+    assert.equal((await d.dormant('apply', '-f', join(d.work, 'spa.yaml'))).code, 0);
+    const pushed = await push('spa', await fixtureApp('vite-spa'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /Building spa \(node 20, no dependencies, npm run build, static site from dist\/, build\/, out\/\)/);
+    assert.match((await d.get('spa')).body, /Hello from the SPA/);
+    assert.match((await d.get('spa', '/assets/index-d41d8cd9.js')).body, /textContent/);
+    assert.match((await d.get('spa', '/settings/profile')).body, /Hello from the SPA/, 'a client-side route gets index.html');
+    assert.equal((await d.get('spa', '/missing.png')).status, 404, 'a missing file is still missing');
+  });
+
+  it('a site in public/ is served from there; a build that leaves no site is refused, naming where it looked', async () => {
+    const pushed = await push('public-site', { 'public/index.html': '<h1>public</h1>\n', 'README.md': '# my site\n' });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal((await d.get('public-site')).body, '<h1>public</h1>\n');
+    assert.equal((await d.get('public-site', '/README.md')).status, 404, 'only public/ is served');
+    const empty = await push('no-output', { 'package.json': JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: 'node -e 0' } }) });
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /! \[remote rejected\] main -> main \(build failed: the build script ran, but left no index\.html in dist\/, build\/, out\/, and nothing else says how to start this app/);
+  });
+});
