@@ -65,10 +65,10 @@ describe('Python apps', () => {
     assert.match(answer.body, /^\{"hello":"from FastAPI","python":"3\.15\.\d+"\}$/);
   });
 
-  it('.python-version pinning a patch release Debian does not have (3.13.1): its line’s 3.13.5, said so, and uv sync takes it', async () => {
+  it('.python-version pinning a patch release Debian does not have (3.13.1): its line’s release here, said so, and uv sync takes it', async () => {
     const { pushed } = await push('fastapi-313', { ...(await fixtureApp('fastapi-uv')), '.python-version': '3.13.1\n' });
     assert.equal(pushed.code, 0, pushed.stderr);
-    assert.match(pushed.stderr, /python 3\.13\.5 \(3\.13\.1 in \.python-version \(Debian’s 3\.13\.5 for 3\.13\.1\)\)/);
-    assert.match((await d.get('fastapi-313')).body, /"python":"3\.13\.5"/);
+    assert.match(pushed.stderr, /python (3\.13\.\d+) \(3\.13\.1 in \.python-version \(Debian’s \1 for 3\.13\.1\)\)/);
+    assert.match((await d.get('fastapi-313')).body, /"python":"3\.13\.\d+"/);
   });
 });
