@@ -2,7 +2,8 @@
 # What the tests need beyond npm, installed when missing (npm test runs this first): git,
 # ssh and ssh-keygen for real pushes, python3 for the Procfile app the push tests deploy,
 # podman and its tools (hack/containers.sh), and the base images Dockerfiles build FROM and
-# detected apps run over (hack/base-images.sh, hack/python-images.sh). Each part is skipped
+# detected apps run over (hack/base-images.sh, python-images.sh, jdk-images.sh,
+# golang-images.sh, debian-images.sh). Each part is skipped
 # when already in place.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,3 +24,5 @@ bash "$here/containers.sh" >/dev/null
 bash "$here/base-images.sh"
 bash "$here/python-images.sh"
 bash "$here/jdk-images.sh"
+bash "$here/golang-images.sh"
+bash "$here/debian-images.sh"

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DormantUp, fixtureApp, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, fixtureApp, freePort, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
@@ -51,5 +51,19 @@ describe('Node starters and static sites', () => {
     const empty = await push('no-output', { 'package.json': JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: 'node -e 0' } }) });
     assert.notEqual(empty.code, 0);
     assert.match(empty.stderr, /! \[remote rejected\] main -> main \(build failed: the build script ran, but left no index\.html in dist\/, build\/, out\/, and nothing else says how to start this app/);
+  });
+
+  it('an app that ignores $PORT and listens on a port of its own is refused, naming that port, in seconds; the running release keeps serving', async () => {
+    const fixed = await freePort();
+    const copy = await WorkingCopy.create(d.work, 'fixed-port', d.adminKey);
+    await copy.commit({ 'package.json': JSON.stringify({ name: 'fixed', version: '1.0.0', scripts: { start: 'node server.js' } }), 'server.js': "require('node:http').createServer((q, s) => s.end('on PORT')).listen(process.env.PORT);\n" });
+    assert.equal((await copy.push(d.remote('fixed-port'))).code, 0);
+    await copy.commit({ 'server.js': `require('node:http').createServer((q, s) => s.end('fixed')).listen(${fixed}, () => console.log('Example app listening on port ${fixed}'));\n` });
+    const started = performance.now();
+    const pushed = await copy.push(d.remote('fixed-port'));
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, new RegExp(`! \\[remote rejected\\] main -> main \\(deploy failed: replica fixed-port-00002-\\w+ listens on port ${fixed}, not on the port in \\$PORT \\(\\d+\\): make the app listen on the PORT environment variable`));
+    assert.ok(performance.now() - started < 30_000, 'found long before the start timeout (60 s)');
+    assert.equal((await d.get('fixed-port')).body, 'on PORT');
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,6 +27,7 @@ import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
 import { containerCommand, containerEnv, podmanEnv, reapContainers } from './containers.js';
+import { listeningPorts, strayPorts } from './listeners.js';
 import { LogBook, readAppLogs } from './log-book.js';
 import { reapOrphans, supervisorId, supervisorVariable } from './orphans.js';
 import { freePort, ReplicaProcess, reservePort } from './replica-process.js';
@@ -102,6 +103,15 @@ const defaultPassEnv = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
 const lastLinesInStatus = 10;
 /** How many of a failed release's last lines the push that rolled it out shows. */
 const lastLinesOnFailure = 20;
+
+/** A /proc/net table, or nothing where the kernel has none (no IPv6). */
+const readProcTable = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 /**
  * Why a revision must not run here, or undefined: it belongs to another app, names an image
@@ -520,7 +530,21 @@ export class LocalRuntime implements Runtime {
     this.#log.debug({ app: state.name, replica: id, pid: child.pid, port: replica.port, warm: warm !== undefined }, 'replica started');
     this.#changed(state);
 
-    const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs);
+    // An app that ignores $PORT listens as its own user elsewhere (a replica in the sandbox runs as its app's uid; a container has a network of its own).
+    const appUid = this.#runsInSandbox(revision) ? this.#sandbox?.ids.idOf(state.name) : undefined;
+    const listensElsewhere = appUid === undefined ? undefined : () => strayPorts(['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) => listeningPorts(readProcTable(table), appUid)), new Set([...state.replicas.values()].map((other) => other.port)))[0];
+    const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs, listensElsewhere);
+    if (typeof readiness === 'object' && replica.phase === 'starting') {
+      const reason =
+        revision.spec.image === undefined
+          ? `replica ${id} listens on port ${readiness.elsewhere}, not on the port in $PORT (${replica.port}): make the app listen on the PORT environment variable (Dormant runs replicas side by side, each on its own port)`
+          : `replica ${id} listens on port ${readiness.elsewhere}, not on the port in $PORT (${replica.port}): make the app listen on the PORT environment variable, or set spec.run.port: ${readiness.elsewhere} in the App to run its image as a container with a network of its own`;
+      this.#log.warn({ app: state.name, replica: id, port: readiness.elsewhere }, reason);
+      replica.failure = reason;
+      this.#setFailed(state, replica, 'ListensElsewhere', reason);
+      child.kill();
+      return;
+    }
     if (readiness === 'ready' && replica.phase === 'starting') {
       replica.phase = 'ready';
       replica.readyAtMs = performance.now();
@@ -841,7 +865,8 @@ export class LocalRuntime implements Runtime {
     state.consecutiveFailures = nextFailureCount(state.consecutiveFailures, readyForMs, this.#backoff);
     const delayMs = restartDelayMs(state.consecutiveFailures, this.#backoff);
     this.#metrics.restarts.inc({ app: state.name });
-    const wasTimeout = state.condition?.reason === 'StartTimeout' && replica.readyAtMs === undefined && exit.signal === 'SIGKILL';
+    // Killed by us for not becoming ready (in time, or on its own port): that failure stands.
+    const wasTimeout = (state.condition?.reason === 'StartTimeout' || state.condition?.reason === 'ListensElsewhere') && replica.readyAtMs === undefined && exit.signal === 'SIGKILL';
     if (!wasTimeout) {
       replica.failure = `replica ${replica.id} ${how}`;
       this.#setFailed(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`);
