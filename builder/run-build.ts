@@ -285,6 +285,9 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
     npm_config_cache: join(seenCache, 'npm'),
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
+    // pnpm 10 and later skip dependencies' build scripts the app does not allow (its pnpm.onlyBuiltDependencies) and, strict, fail the install for them: an optional one's skipped script (sharp's in a Next.js app) must not fail the build.
+    npm_config_strict_dep_builds: 'false',
+    pnpm_config_strict_dep_builds: 'false',
   };
   if (plan.kind === 'python') Object.assign(env, pythonBuildEnv(seenCache, options.env));
   if (plan.kind === 'go') Object.assign(env, goBuildEnv(seenCache, options.env));

@@ -44,7 +44,7 @@ describe('Dockerfile starters', () => {
   it('a multi-stage Spring Boot build: FROM maven:3.9-eclipse-temurin-21 AS build, then FROM eclipse-temurin:21-jre', async () => {
     const pushed = await push('spring-docker', {
       ...(await fixtureApp('spring-boot-maven')),
-      'src/main/resources/application.properties': 'spring.application.name=demo\nserver.port=${PORT:8080}\n',
+      'src/main/resources/application.properties': `spring.application.name=demo\nserver.port=\${PORT:8080}\n`,
       Dockerfile: 'FROM maven:3.9-eclipse-temurin-21 AS build\nWORKDIR /app\nCOPY pom.xml .\nCOPY src ./src\nRUN mvn -B -q -DskipTests package\n\nFROM eclipse-temurin:21-jre\nCOPY --from=build /app/target/*.jar /app.jar\nENTRYPOINT ["java", "-jar", "/app.jar"]\n',
     });
     assert.equal(pushed.code, 0, pushed.stderr);

@@ -31,6 +31,16 @@ describe('Node starters and static sites', () => {
     assert.equal(answer.body, 'Hello from Express');
   });
 
+  it('a Next.js app with pnpm-lock.yaml and no pin: pnpm 9 for lockfile 9.0, next build, next start on $PORT', async () => {
+    const pushed = await push('nextjs', await fixtureApp('nextjs-pnpm'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /pnpm install --frozen-lockfile \(pnpm 9\.15\.9 for lockfileVersion 9\)/);
+    assert.match(pushed.stderr, /-----> pnpm run build/);
+    const answer = await d.get('nextjs');
+    assert.equal(answer.status, 200, answer.body);
+    assert.match(answer.body, /<h1>Hello from Next\.js<\/h1>/);
+  });
+
   it('a Vite-shaped single-page app: its build output dist/ is served, with the SPA fallback when the App asks for it', async () => {
     await writeFile(join(d.work, 'spa.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: spa}\nspec:\n  run:\n    env: {DORMANT_SPA: "1"}\n');
     assert.equal((await d.dormant('apply', '-f', join(d.work, 'spa.yaml'))).code, 0);

@@ -9,6 +9,7 @@ import { fixtureApp, WorkingCopy } from '../../test/git-support.js';
 /** Each stack's fixture, the line a warm push changes, and the warm target (seconds). */
 const stacks: readonly { name: string; fixture: string; file: string; from: string; to: string; target: number }[] = [
   { name: 'express', fixture: 'express-yarn', file: 'app.js', from: 'Hello from Express', to: 'Hello again from Express', target: 5 },
+  { name: 'nextjs', fixture: 'nextjs-pnpm', file: 'app/page.tsx', from: 'Hello from Next.js', to: 'Hello again from Next.js', target: 15 },
   { name: 'flask', fixture: 'flask-hello', file: 'app.py', from: 'Hello from Flask', to: 'Hello again from Flask', target: 5 },
   { name: 'django', fixture: 'django-procfile', file: 'pages/views.py', from: 'Hello from Django', to: 'Hello again from Django', target: 5 },
   { name: 'go', fixture: 'go-cmd-server', file: 'internal/greeting/greeting.go', from: '"Hello from "', to: '"Hello again from "', target: 10 },
