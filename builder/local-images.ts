@@ -69,6 +69,14 @@ export async function listLocalImages(): Promise<LocalImage[]> {
   return images.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
 }
 
+/** A local image's id (64 hex digits). */
+export async function localImageId(image: string): Promise<string> {
+  const { stdout } = await run('podman', ['image', 'inspect', '--format', '{{.Id}}', image], { env: podmanEnv(process.env), maxBuffer: 1024 * 1024 });
+  const id = stdout.trim();
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`podman gave no image id for ${image}`);
+  return id;
+}
+
 /** Removes one name of an image (the image goes with its last name). */
 export async function removeLocalImage(name: string): Promise<void> {
   await run('podman', ['rmi', name], { env: podmanEnv(process.env) });

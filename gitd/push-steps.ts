@@ -8,7 +8,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, buildErrors, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
+import { type BuildPlan, buildErrors, localImageId, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
@@ -437,10 +437,10 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     const pushed = await pushBuiltImage({ registry, localImage: push.imageTag, repository: `dormant/${name}`, tag: push.revisionName, digestFile, onLine });
     return pushed.reference;
   }
-  // The stack, by the name Docker Hub gives it (docker.io/library/python:3.13-slim is library/python:3.13-slim).
+  // The stack, under a name of Dormant's with its image id in the tag: a registry that holds another image by the stack's public name (Docker Hub's python:3.13-slim has its Python elsewhere) or an older build of it is never taken for it.
   const stack = stackOf(plan) ?? nodeStack;
-  const named = /^(?:docker\.io\/)?(.+):([^:/]+)$/.exec(stack);
-  const base = { repository: named?.[1] ?? 'library/node', tag: named?.[2] ?? '20-slim' };
+  const named = /^(?:docker\.io\/)?(?:library\/)?([^:]+):([^:/]+)$/.exec(stack);
+  const base = { repository: `dormant/stacks/${named?.[1] ?? 'node'}`, tag: `${named?.[2] ?? '20-slim'}-${(await localImageId(stack)).slice(0, 12)}` };
   await ensureInRegistry({ registry, localImage: stack, ...base, onLine });
   // The Node the app asked for, when not the stack's: a layer at /opt/node, first on PATH.
   const node = plan.node && !plan.node.fromStack ? await nodeRuntime(push.options, plan.node.version, push.request.progress, true) : undefined;

@@ -10,7 +10,7 @@ import { after, before, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { buildErrors, layerImage, RegistryClient } from '../builder/index.js';
 import { isDormantError } from '../errors/index.js';
-import { freePort, nodeApp, startDormant, WorkingCopy, waitForPort } from './git-support.js';
+import { fixtureApp, freePort, nodeApp, startDormant, WorkingCopy, waitForPort } from './git-support.js';
 
 const run = promisify(execFile);
 const podmanEnv = { ...process.env, CONTAINERS_CONF: join(homedir(), '.cache', 'dormant', 'containers.conf') };
@@ -178,6 +178,39 @@ it('an app that asks for a Node the stack lacks: its cluster image has that Node
     } finally {
       await podman('rm', '-f', '-t', '0', name).catch(() => undefined);
       await podman('rmi', '-f', reference).catch(() => undefined);
+    }
+  } finally {
+    await d.stop();
+  }
+});
+
+it('a Python and a Go app: their cluster images are layered onto their stacks (pushed under Dormant’s name with the image id), and podman runs them as the cluster would', async () => {
+  const d = await startDormant(['--registry', registry]);
+  try {
+    for (const [app, fixture, expected] of [
+      ['pyimg', 'flask-hello', /^<p>Hello from Flask!<\/p>$/],
+      ['goimg', 'go-cmd-server', /^Hello from Go \(go1\.24\.\d+, instance 36 chars\)\n$/],
+    ] as const) {
+      const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+      await copy.commit(await fixtureApp(fixture));
+      const pushed = await copy.push(d.remote(app));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      // The stack goes to this fresh registry once, under Dormant's name with its image id.
+      assert.match(pushed.stderr, new RegExp(`pushing docker\\.io/library/\\S+ to ${registry.replace(/\./g, '\\.')}/dormant/stacks/(python:3\\.15-slim|debian:bookworm-slim)-[0-9a-f]{12} \\(once\\)`));
+      const reference = new RegExp(`remote: -----> Image (${registry.replace(/\./g, '\\.')}/dormant/${app}@sha256:[0-9a-f]{64})`).exec(pushed.stderr)?.[1];
+      assert.ok(reference, pushed.stderr);
+      await podman('pull', '--tls-verify=false', reference);
+      const port = await freePort();
+      const name = `dormant-${app}-test-${port}`;
+      // As a pod runs it: the image's user (1000) and command, the release at /app.
+      await podman('run', '-d', '--rm', '--init', '--name', name, '--network', 'host', '-e', `PORT=${port}`, reference);
+      try {
+        await waitForPort(port, 20_000);
+        assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), expected);
+      } finally {
+        await podman('rm', '-f', '-t', '0', name).catch(() => undefined);
+        await podman('rmi', '-f', reference).catch(() => undefined);
+      }
     }
   } finally {
     await d.stop();
