@@ -5,6 +5,7 @@
  * gunicorn for Django or a WSGI app, uvicorn for an ASGI app, stated in the push output.
  * Pure apart from reading the tree through `files`.
  */
+import { dependencyKey } from './dependency-layer.js';
 import type { BuildPlan, BuildStep } from './detect.js';
 import { buildErrors } from './errors.js';
 import { shellStart } from './start-command.js';
@@ -14,6 +15,8 @@ import { type PythonChoice, type PythonRequest, pythonRequest } from './python-v
 export interface SourceFiles {
   readonly has: (name: string) => boolean;
   readonly read: (name: string) => Promise<string>;
+  /** The file's sha256 (hex), read as a stream. */
+  readonly hash: (name: string) => Promise<string>;
 }
 
 /** Files that make a tree a Python app. */
@@ -89,15 +92,18 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       ...(pyproject !== undefined ? { pyproject } : {}),
     }),
   );
-  const steps: BuildStep[] = [{ name: `uv venv (Python ${python.version})`, command: ['uv', 'venv', '--clear', '--python', '/usr/local/bin/python3', venvFolder] }];
+  const steps: BuildStep[] = [{ name: `uv venv (Python ${python.version})`, command: ['uv', 'venv', '--clear', '--python', '/usr/local/bin/python3', venvFolder], installs: true }];
   // What installs the dependencies, from the most exact record of them to the least.
   let installer: string;
+  let lockfile: string | undefined;
   if (has('uv.lock')) {
     installer = 'uv sync from uv.lock';
-    steps.push({ name: 'uv sync --locked --no-dev', command: ['uv', 'sync', '--locked', '--no-dev'] });
+    lockfile = 'uv.lock';
+    steps.push({ name: 'uv sync --locked --no-dev', command: ['uv', 'sync', '--locked', '--no-dev'], installs: true });
   } else if (has('requirements.txt')) {
     installer = 'uv pip install from requirements.txt';
-    steps.push({ name: 'uv pip install -r requirements.txt', command: ['uv', 'pip', 'install', '-r', 'requirements.txt'] });
+    lockfile = 'requirements.txt';
+    steps.push({ name: 'uv pip install -r requirements.txt', command: ['uv', 'pip', 'install', '-r', 'requirements.txt'], installs: true });
   } else if (has('poetry.lock')) {
     installer = `poetry ${poetryVersion} from poetry.lock`;
     steps.push({
@@ -105,7 +111,9 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       // Into the app's .venv, by its absolute path: Poetry installs into the active virtual environment.
       command: ['/bin/sh', '-c', `VIRTUAL_ENV="$PWD/${venvFolder}" exec uv tool run --from poetry==${poetryVersion} poetry install --only main --no-root --no-interaction`],
       env: { POETRY_VIRTUALENVS_IN_PROJECT: 'true', POETRY_VIRTUALENVS_CREATE: 'false' },
+      installs: true,
     });
+    lockfile = 'poetry.lock';
   } else if (has('Pipfile') || has('Pipfile.lock')) {
     throw buildErrors.languageNotBuilt({ language: 'Pipenv', files: ['Pipfile', 'Pipfile.lock'].filter(has).join(', '), soon: true, instead: 'write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' });
   } else if (pyproject !== undefined && /^[ \t]*\[project\]/m.test(pyproject)) {
@@ -157,7 +165,7 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
   }
   if (server !== undefined) {
     // What the install put in .venv decides, not what the files name (a -r include, fastapi[standard]): the app's own server is never replaced.
-    steps.push({ name: `${server} for the web process`, command: ['/bin/sh', '-c', `if [ -x ${venvFolder}/bin/${server} ]; then echo "${server}: the app's own"; else echo "${server}: the app installs none, adding ${addedServers[server]}"; exec uv pip install ${addedServers[server]}; fi`] });
+    steps.push({ name: `${server} for the web process`, command: ['/bin/sh', '-c', `if [ -x ${venvFolder}/bin/${server} ]; then echo "${server}: the app's own"; else echo "${server}: the app installs none, adding ${addedServers[server]}"; exec uv pip install ${addedServers[server]}; fi`], installs: true });
   }
   if (django) {
     // As Heroku: collectstatic whenever the project has the command (django.contrib.staticfiles installed), with the App's config; a failure fails the build; DISABLE_COLLECTSTATIC=1 skips it.
@@ -170,7 +178,11 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       ],
     });
   }
+  // The virtual environment is kept for the next build, under the lock or requirements, the Python and its stack, and the commands that made it.
+  const installing = steps.filter((step) => step.installs).map((step) => step.command.join(' '));
+  const dependencies = lockfile === undefined ? undefined : { lockfile, folders: [venvFolder], key: dependencyKey([await files.hash(lockfile), python.version, python.image, ...installing]) };
   return {
+    ...(dependencies ? { dependencies } : {}),
     summary: `python ${python.version} (${python.why}), ${installer}, ${webWhy}`,
     kind: 'python',
     python,

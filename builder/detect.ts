@@ -2,12 +2,14 @@
  * How to build and start an app, decided from the files of its tree (Heroku's buildpack
  * detection, narrowed to what runs as a process here). Pure apart from reading the tree.
  */
-import { lstatSync } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { createReadStream, lstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
+import { type DependencyLayer, dependencyKey } from './dependency-layer.js';
 import { detectGo } from './detect-go.js';
 import { detectJava, type JavaChoice, type JavaRequest } from './detect-java.js';
 import { detectPython, pythonFiles } from './detect-python.js';
@@ -29,7 +31,11 @@ export interface BuildStep {
   readonly packageManager?: PackageManager;
   /** Set for this step only (NODE_ENV=production for the app's build script). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Installs the plan's dependencies: skipped when the app's last build left them for the same key (plan.dependencies). */
+  readonly installs?: true;
 }
+
+
 
 /** yarn or pnpm at one version, and why that one (the pusher reads it). */
 export interface PackageManager {
@@ -59,6 +65,8 @@ export interface BuildPlan {
   readonly java?: JavaChoice;
   /** For a Dockerfile build: what podman builds. */
   readonly dockerfile?: { readonly file: string; readonly context: string; readonly args: Readonly<Record<string, string>> };
+  /** Dependencies that a build with the same key reuses instead of installing them again. */
+  readonly dependencies?: DependencyLayer;
 }
 
 export interface DetectOptions {
@@ -120,6 +128,17 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     if ((await stat(path)).size > maxDetectionRead) throw buildErrors.fileTooLarge({ path: name, limit: `${maxDetectionRead / 1024 ** 2} MiB` });
     return readFile(path, 'utf8');
   };
+  // A lockfile's first 64 KiB: where its format is stated (a monorepo's lockfile may be larger than detection reads whole).
+  const readHead = async (name: string) => {
+    const handle = await open(await withinSource(sourceDir, name), 'r');
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  };
   const dockerfile = join(options.context ?? '.', options.dockerfile ?? 'Dockerfile');
   if (options.strategy === 'dockerfile' || has(dockerfile)) {
     if (!has(dockerfile)) throw buildErrors.noDockerfile({ path: dockerfile });
@@ -141,7 +160,13 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     const real = await withinSource(sourceDir, folder);
     return (await readdir(real, { withFileTypes: true })).map((entry) => ({ name: entry.name, folder: entry.isDirectory() }));
   };
-  const files = { has, read: readSource, list };
+  // A file's sha256, read as a stream: a lockfile may be larger than detection reads whole.
+  const hash = async (name: string) => {
+    const digest = createHash('sha256');
+    for await (const chunk of createReadStream(await withinSource(sourceDir, name))) digest.update(chunk as Buffer);
+    return digest.digest('hex');
+  };
+  const files = { has, read: readSource, list, hash };
   const procfileText = has('Procfile') ? procfileWeb(await readSource('Procfile')) : undefined;
   if (has('Procfile') && procfileText === undefined) throw buildErrors.procfileNoWeb({});
   const forced = options.strategy === 'auto' ? undefined : options.strategy;
@@ -186,20 +211,25 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     let installer: string;
     let runner = 'npm';
     let packageManager: PackageManager | undefined;
+    let lockfile: string | undefined;
     if (has('pnpm-lock.yaml')) {
-      packageManager = choosePackageManager('pnpm', manifest.packageManager, await readSource('pnpm-lock.yaml'));
+      packageManager = choosePackageManager('pnpm', manifest.packageManager, await readHead('pnpm-lock.yaml'));
       installer = 'pnpm install --frozen-lockfile';
       runner = 'pnpm';
-      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], packageManager });
+      lockfile = 'pnpm-lock.yaml';
+      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], packageManager, installs: true });
     } else if (has('yarn.lock')) {
-      packageManager = choosePackageManager('yarn', manifest.packageManager, await readSource('yarn.lock'));
+      packageManager = choosePackageManager('yarn', manifest.packageManager, await readHead('yarn.lock'));
       const berry = semver.major(packageManager.version) >= 2;
       installer = berry ? 'yarn install --immutable' : 'yarn install --frozen-lockfile';
       runner = 'yarn';
-      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], packageManager });
+      // yarn 2 and later may keep dependencies in .yarn and .pnp.cjs rather than node_modules: installed each time, from yarn's own cache.
+      if (!berry) lockfile = 'yarn.lock';
+      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], packageManager, ...(berry ? {} : { installs: true as const }) });
     } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
       installer = 'npm ci';
-      steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'] });
+      lockfile = has('npm-shrinkwrap.json') ? 'npm-shrinkwrap.json' : 'package-lock.json';
+      steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'], installs: true });
     } else if (Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length === 0) {
       // Nothing to install: npm would spend a third of a second saying so.
       installer = 'no dependencies';
@@ -208,6 +238,9 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
     }
     const withManager = packageManager ? { packageManager } : {};
+    // What the install makes is kept for the next build, under the lockfile, the Node and the tool that made it.
+    const dependencies = lockfile === undefined ? undefined : { lockfile, folders: ['node_modules'], key: dependencyKey([await hash(lockfile), node.version, installer, packageManager?.version ?? '']) };
+    const withDependencies = dependencies ? { dependencies } : {};
     // As Heroku: heroku-postbuild instead of build when the app has it, in production mode, with the devDependencies it needs installed.
     const buildScript = manifest.scripts?.['heroku-postbuild'] ? 'heroku-postbuild' : manifest.scripts?.build ? 'build' : undefined;
     if (buildScript) steps.push({ name: `${runner} run ${buildScript}`, command: [runner, 'run', buildScript], env: { NODE_ENV: 'production' }, ...withManager });
@@ -222,7 +255,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
     const startScript = procfile ?? manifest.scripts?.start ?? (has('server.js') ? 'node server.js' : undefined);
     // A build and nothing that serves: its output is a static site (Vite's dist/, Create React App's build/, a static export's out/).
     if (startScript === undefined && buildScript !== undefined) {
-      return { summary: `${nodeSummary}, ${installer}, ${runner} run ${buildScript}, static site from ${staticOutputs.map((folder) => `${folder}/`).join(', ')}`, kind: 'static', node, steps, start: ['node', staticServerFile, ...staticOutputs] };
+      return { summary: `${nodeSummary}, ${installer}, ${runner} run ${buildScript}, static site from ${staticOutputs.map((folder) => `${folder}/`).join(', ')}`, kind: 'static', node, steps, start: ['node', staticServerFile, ...staticOutputs], ...withDependencies };
     }
     if (startScript === undefined) throw buildErrors.noStart({});
     return {
@@ -230,6 +263,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       kind: 'node',
       node,
       steps,
+      ...withDependencies,
       start: shellStart(startScript),
     };
   }

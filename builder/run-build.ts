@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bindToDormant, type LifetimeScope } from '../lifetime/index.js';
+import type { DependencyLayer } from './dependency-layer.js';
 import type { BuildPlan, PackageManager } from './detect.js';
 import { staticServerFile } from './detect.js';
 import { buildErrors } from './errors.js';
@@ -157,6 +158,49 @@ async function ensurePackageManager(options: RunBuildOptions, manager: PackageMa
   throw buildErrors.stepFailed({ step: `npm install ${manager.npmPackage}@${manager.version}`, exit: failure });
 }
 
+/** Where the app's build cache keeps its dependency layers, as the build's steps see it. */
+const layersSeenAt = (options: RunBuildOptions) => join(options.cacheSeenAt ?? options.cacheDir, 'deps');
+
+/**
+ * The dependency layer the app's last build left under this key, copied into the release,
+ * in the build's sandbox (the cache is the tenant's); whether it was. A layer that cannot
+ * be copied is installed again, said so.
+ */
+async function restoreDependencies(options: RunBuildOptions, layer: DependencyLayer, env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+  if (!isPlainFile(options.cacheDir, ['deps', layer.key, '.complete'])) {
+    options.onStep?.(`dependencies: ${layer.lockfile} or the runtime changed since the last build, or none was kept: installing`);
+    return false;
+  }
+  const started = performance.now();
+  const script = 'set -e; layer="$1"; shift; for folder; do rm -rf "./$folder"; cp -a "$layer/$folder" "./$folder"; done';
+  const [argv, how] = confined(options, ['/bin/sh', '-c', script, 'dormant-restore', join(layersSeenAt(options), layer.key), ...layer.folders], env);
+  const failure = await runCommand(argv, { ...how, cwd: options.dir, onLine: options.onLine, ...(options.signal ? { signal: options.signal } : {}) });
+  if (failure !== undefined) {
+    options.onStep?.(`dependencies: the kept ones could not be copied (${failure}): installing`);
+    return false;
+  }
+  options.onStep?.(`dependencies unchanged (${layer.lockfile}): ${layer.folders.join(', ')} reused from the last build (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  return true;
+}
+
+/** Keeps what the install made for the next build, in place of the layer kept before (one per app); a failure costs the next build an install, not this one. */
+async function saveDependencies(options: RunBuildOptions, layer: DependencyLayer, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const staging = `.save-${randomBytes(4).toString('hex')}`;
+  const script = [
+    'set -e',
+    'layers="$1"; staging="$2"; key="$3"; shift 3',
+    'mkdir -p "$layers/$staging"',
+    'for folder; do cp -a "./$folder" "$layers/$staging/$folder"; done',
+    'touch "$layers/$staging/.complete"',
+    // The layer before goes first: one per app, whatever the keys.
+    'for old in "$layers"/*; do [ "$old" = "$layers/$staging" ] || rm -rf "$old"; done',
+    'mv -T "$layers/$staging" "$layers/$key"',
+  ].join('\n');
+  const [argv, how] = confined(options, ['/bin/sh', '-c', script, 'dormant-save', layersSeenAt(options), staging, layer.key, ...layer.folders], env);
+  const failure = await runCommand(argv, { ...how, cwd: options.dir, onLine: options.onLine, ...(options.signal ? { signal: options.signal } : {}) });
+  options.onLine(failure === undefined ? `dependencies kept for the next build (reused while ${layer.lockfile} is unchanged)` : `dependencies not kept (${failure}): the next build installs them again`);
+}
+
 /** Whether base/parts... is a regular file reached through real folders only (lstat at each step: no link followed). */
 function isPlainFile(base: string, parts: readonly string[]): boolean {
   let path = base;
@@ -293,11 +337,16 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
   if (plan.kind === 'go') Object.assign(env, goBuildEnv(seenCache, options.env));
   // Maven's repository and the wrapper's Maven in the app's build cache.
   if (plan.kind === 'java') Object.assign(env, { MAVEN_OPTS: `-Dmaven.repo.local=${join(seenCache, 'm2', 'repository')} ${options.env.MAVEN_OPTS ?? ''}`.trim(), MAVEN_USER_HOME: join(seenCache, 'm2') });
-  for (const step of plan.steps) {
+  const layer = plan.dependencies;
+  const reused = layer ? await restoreDependencies(options, layer, env) : false;
+  const lastInstall = plan.steps.findLastIndex((step) => step.installs);
+  for (const [index, step] of plan.steps.entries()) {
     options.signal?.throwIfAborted();
+    if (reused && step.installs) continue;
     // Its yarn or pnpm first on PATH: for the step and for any script that calls it.
     const managerBin = step.packageManager ? await ensurePackageManager(options, step.packageManager) : undefined;
     options.onStep?.(step.name);
+    const started = performance.now();
     const [argv, how] = confined(options, step.command, { ...env, ...step.env, ...(managerBin ? { PATH: `${managerBin}:${env.PATH ?? ''}` } : {}) });
     const failure = await runCommand(argv, {
       ...how,
@@ -306,6 +355,8 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (failure !== undefined) throw buildErrors.stepFailed({ step: step.name, exit: failure });
+    options.onLine(`${step.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    if (layer && !reused && index === lastInstall) await saveDependencies(options, layer, env);
   }
   if (plan.kind === 'static') {
     // A build that makes the site must have made it: said now, not as a replica that fails to start.

@@ -21,14 +21,20 @@ async function push(app: string, files: Record<string, string>) {
 }
 
 describe('Python apps', () => {
-  it('a Flask app.py with requirements.txt and no Procfile: gunicorn added and announced, Python 3.15 by default', async () => {
-    const { pushed } = await push('flask', await fixtureApp('flask-hello'));
+  it('a Flask app.py with requirements.txt and no Procfile: gunicorn added and announced, Python 3.15 by default; the next push reuses its .venv', async () => {
+    const { copy, pushed } = await push('flask', await fixtureApp('flask-hello'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /Building flask \(python 3\.15\.\d+ \(the newest here; set \.python-version to choose another\), uv pip install from requirements\.txt, web: gunicorn app:app \(WSGI app in app\.py; a Procfile web: line chooses another\)\)/);
     assert.match(pushed.stderr, /remote: +gunicorn: the app installs none, adding gunicorn==27\.0\.1/);
     const answer = await d.get('flask');
     assert.equal(answer.status, 200, answer.body);
     assert.equal(answer.body, '<p>Hello from Flask!</p>');
+    await copy.commit({ 'app.py': (await fixtureApp('flask-hello'))['app.py']?.replace('Hello from', 'Hello again from') ?? '' });
+    const again = await copy.push(d.remote('flask'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /-----> dependencies unchanged \(requirements\.txt\): \.venv reused from the last build/);
+    assert.doesNotMatch(again.stderr, /-----> (uv pip install|gunicorn for the web process)/, 'the kept .venv has the server added to it');
+    assert.equal((await d.get('flask')).body, '<p>Hello again from Flask!</p>');
   });
 
   it('a Python line that cannot be had is refused before any work, naming those that can; the running release keeps serving', async () => {

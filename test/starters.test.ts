@@ -29,6 +29,26 @@ describe('Node starters and static sites', () => {
     const answer = await d.get('express');
     assert.equal(answer.status, 200, answer.body);
     assert.equal(answer.body, 'Hello from Express');
+    assert.match(pushed.stderr, /remote: +dependencies kept for the next build \(reused while yarn\.lock is unchanged\)/);
+    assert.match(pushed.stderr, /remote: +yarn install --frozen-lockfile: done in \d+\.\d s/);
+  });
+
+  it('a second push with the lockfile unchanged reuses the dependencies the first installed; a changed lockfile installs again', async () => {
+    const files = await fixtureApp('express-yarn');
+    const copy = await WorkingCopy.create(d.work, 'express-again', d.adminKey);
+    await copy.commit(files);
+    assert.equal((await copy.push(d.remote('express-again'))).code, 0);
+    await copy.commit({ 'app.js': (files['app.js'] ?? '').replace('Hello from Express', 'Hello again from Express') });
+    const again = await copy.push(d.remote('express-again'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /-----> dependencies unchanged \(yarn\.lock\): node_modules reused from the last build \(\d+\.\d s\)/);
+    assert.doesNotMatch(again.stderr, /-----> yarn install/, 'nothing installed');
+    assert.equal((await d.get('express-again')).body, 'Hello again from Express');
+    await copy.commit({ 'yarn.lock': `${files['yarn.lock'] ?? ''}\n` });
+    const changed = await copy.push(d.remote('express-again'));
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.match(changed.stderr, /-----> dependencies: yarn\.lock or the runtime changed since the last build, or none was kept: installing/);
+    assert.match(changed.stderr, /-----> yarn install --frozen-lockfile/);
   });
 
   it('a Next.js app with pnpm-lock.yaml and no pin: pnpm 9 for lockfile 9.0, next build, next start on $PORT', async () => {
