@@ -118,13 +118,17 @@ export class RegistryClient {
 }
 
 /**
- * The user a detected app's image runs as, and who owns its /app: node:20-slim's `node`
+ * The user a detected app's image runs as, and who owns its /app: the node images' `node`
  * (uid 1000, home /home/node). On Kubernetes its pods run as this user, never as root.
  */
 export const detectedAppUser = { uid: 1000, gid: 1000 } as const;
 
-/** The stack a detected Node or static app runs over, here (its replicas and hooks) and in its cluster image; its release is at /app. */
-export const nodeStack = 'docker.io/library/node:20-slim';
+/**
+ * The stack a detected Node or static app runs over, here (its replicas and hooks) and in
+ * its cluster image; its release is at /app. Its Node is what an app that asks for none
+ * gets: the active LTS line (26 in December 2026; 20 reached its end of life in April).
+ */
+export const nodeStack = 'docker.io/library/node:26-slim';
 
 /** The stack Go apps are built and run over: their binary needs no more than Debian's base (CA certificates, tzdata is the app's). */
 export const goStack = 'docker.io/library/debian:bookworm-slim';

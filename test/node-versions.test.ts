@@ -69,5 +69,5 @@ it('a Node no release satisfies is refused at detection with what can be had, an
   assert.match(refused.stderr, /\.nvmrc asks for Node "99", but no Node release satisfies it \(releases here run from 0\.\d+\.\d+ to \d+\.\d+\.\d+\); ask for a release that exists/);
   const answer = await d.get('n99');
   assert.equal(answer.status, 200);
-  assert.match((JSON.parse(answer.body) as { run: string }).run, /^v20\./, 'the stack’s Node still serves the previous version');
+  assert.match((JSON.parse(answer.body) as { run: string }).run, /^v26\./, 'the stack’s Node (the active LTS) still serves the previous version');
 });

@@ -66,7 +66,7 @@ describe('Node starters and static sites', () => {
     assert.equal((await d.dormant('apply', '-f', join(d.work, 'spa.yaml'))).code, 0);
     const pushed = await push('spa', await fixtureApp('vite-spa'));
     assert.equal(pushed.code, 0, pushed.stderr);
-    assert.match(pushed.stderr, /Building spa \(node 20, no dependencies, npm run build, static site from dist\/, build\/, out\/\)/);
+    assert.match(pushed.stderr, /Building spa \(node 26, no dependencies, npm run build, static site from dist\/, build\/, out\/\)/);
     assert.match((await d.get('spa')).body, /Hello from the SPA/);
     assert.match((await d.get('spa', '/assets/index-d41d8cd9.js')).body, /textContent/);
     assert.match((await d.get('spa', '/settings/profile')).body, /Hello from the SPA/, 'a client-side route gets index.html');
