@@ -40,10 +40,24 @@ const major = (text: string): number | undefined => {
   return Number.isInteger(value) && value > 0 && value < 1000 ? value : undefined;
 };
 
+/** The pom without its <!-- --> comments, in one scan (a lazy regex would rescan the rest of the file for each unclosed one). Pure. */
+export function withoutComments(pom: string): string {
+  let kept = '';
+  for (let at = 0; at < pom.length; ) {
+    const open = pom.indexOf('<!--', at);
+    if (open === -1) return kept + pom.slice(at);
+    kept += pom.slice(at, open);
+    const close = pom.indexOf('-->', open + 4);
+    if (close === -1) return kept;
+    at = close + 3;
+  }
+  return kept;
+}
+
 /** A property of the pom's <properties>, or a plugin's <release>, resolving one `${name}` reference. Pure, linear. */
 function pomValue(pom: string, names: readonly string[]): { value: string; name: string } | undefined {
   // Comments out first: a commented-out <java.version> is not what the build uses.
-  const text = pom.replace(/<!--[\s\S]*?-->/g, '');
+  const text = withoutComments(pom);
   for (const name of names) {
     const match = new RegExp(`<${name.replaceAll('.', '\\.')}>\\s*([^<]{1,64}?)\\s*</${name.replaceAll('.', '\\.')}>`).exec(text);
     if (!match?.[1]) continue;
@@ -102,15 +116,17 @@ export async function detectJava(files: SourceFiles, procfile: string | undefine
   const steps: BuildStep[] = [
     // -B: no colours or prompts; the repository is the app's build cache (MAVEN_OPTS sets it: run-build.ts).
     { name: `${maven} -B -DskipTests package`, command: wrapper ? ['/bin/sh', './mvnw', '-B', '-DskipTests', 'package'] : ['mvn', '-B', '-DskipTests', 'package'] },
-    {
+  ];
+  // A Procfile names what runs (a multi-module build's jar, say): no jar is picked for it.
+  if (procfile === undefined)
+    steps.push({
       name: `the largest jar in target/ becomes ${webJar}`,
       command: [
         '/bin/sh',
         '-c',
         `set -- $(ls -S target/*.jar 2>/dev/null | grep -v -e '-sources\\.jar$' -e '-javadoc\\.jar$' -e '-tests\\.jar$' -e '-plain\\.jar$' -e '/dormant-web\\.jar$'); [ -n "$1" ] || { echo "the build left no jar in target/: a multi-module build needs a Procfile naming the jar to run"; exit 1; }; echo "$1"; ln -sfn "\${1#target/}" ${webJar}`,
       ],
-    },
-  ];
+    });
   const web = procfile ?? `java -Dserver.port="$PORT" $JAVA_OPTS -jar ${webJar}`;
   return {
     summary: `java ${java.major} (${java.why}), ${wrapper ? 'Maven wrapper (mvnw)' : 'Maven 3.9'}, ${procfile !== undefined ? 'web from Procfile' : `web: java -jar ${webJar} -Dserver.port=$PORT (a Procfile web: line chooses another)`}`,

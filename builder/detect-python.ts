@@ -99,11 +99,11 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
   if (has('uv.lock')) {
     installer = 'uv sync from uv.lock';
     lockfile = 'uv.lock';
-    steps.push({ name: 'uv sync --locked --no-dev', command: ['uv', 'sync', '--locked', '--no-dev'], installs: true });
+    steps.push({ name: 'uv sync --locked --no-dev', command: ['uv', 'sync', '--locked', '--no-dev'], refreshes: true });
   } else if (has('requirements.txt')) {
     installer = 'uv pip install from requirements.txt';
     lockfile = 'requirements.txt';
-    steps.push({ name: 'uv pip install -r requirements.txt', command: ['uv', 'pip', 'install', '-r', 'requirements.txt'], installs: true });
+    steps.push({ name: 'uv pip install -r requirements.txt', command: ['uv', 'pip', 'install', '-r', 'requirements.txt'], refreshes: true });
   } else if (has('poetry.lock')) {
     installer = `poetry ${poetryVersion} from poetry.lock`;
     steps.push({
@@ -111,7 +111,7 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       // Into the app's .venv, by its absolute path: Poetry installs into the active virtual environment.
       command: ['/bin/sh', '-c', `VIRTUAL_ENV="$PWD/${venvFolder}" exec uv tool run --from poetry==${poetryVersion} poetry install --only main --no-root --no-interaction`],
       env: { POETRY_VIRTUALENVS_IN_PROJECT: 'true', POETRY_VIRTUALENVS_CREATE: 'false' },
-      installs: true,
+      refreshes: true,
     });
     lockfile = 'poetry.lock';
   } else if (has('Pipfile') || has('Pipfile.lock')) {
@@ -165,7 +165,7 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
   }
   if (server !== undefined) {
     // What the install put in .venv decides, not what the files name (a -r include, fastapi[standard]): the app's own server is never replaced.
-    steps.push({ name: `${server} for the web process`, command: ['/bin/sh', '-c', `if [ -x ${venvFolder}/bin/${server} ]; then echo "${server}: the app's own"; else echo "${server}: the app installs none, adding ${addedServers[server]}"; exec uv pip install ${addedServers[server]}; fi`], installs: true });
+    steps.push({ name: `${server} for the web process`, command: ['/bin/sh', '-c', `if [ -x ${venvFolder}/bin/${server} ]; then echo "${server}: the app's own"; else echo "${server}: the app installs none, adding ${addedServers[server]}"; exec uv pip install ${addedServers[server]}; fi`], refreshes: true });
   }
   if (django) {
     // As Heroku: collectstatic whenever the project has the command (django.contrib.staticfiles installed), with the App's config; a failure fails the build; DISABLE_COLLECTSTATIC=1 skips it.
@@ -178,8 +178,8 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       ],
     });
   }
-  // The virtual environment is kept for the next build, under the lock or requirements, the Python and its stack, and the commands that made it.
-  const installing = steps.filter((step) => step.installs).map((step) => step.command.join(' '));
+  // The virtual environment is kept for the next build, under the lock or requirements, the Python and its stack, and the commands that made it; the install runs over a kept one too (uv makes it match what a `-r` include or a local package now says, at once when nothing changed).
+  const installing = steps.filter((step) => step.installs || step.refreshes).map((step) => step.command.join(' '));
   const dependencies = lockfile === undefined ? undefined : { lockfile, folders: [venvFolder], key: dependencyKey([await files.hash(lockfile), python.version, python.image, ...installing]) };
   return {
     ...(dependencies ? { dependencies } : {}),

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { isDormantError } from '../errors/index.js';
 import { buildErrors } from './errors.js';
 import { type DependencyLayer, dependencyKey } from './dependency-layer.js';
+import { nodeStack } from './stack-names.js';
 import { detectGo } from './detect-go.js';
 import { detectJava, type JavaChoice, type JavaRequest } from './detect-java.js';
 import { detectPython, pythonFiles } from './detect-python.js';
@@ -33,6 +34,8 @@ export interface BuildStep {
   readonly env?: Readonly<Record<string, string>>;
   /** Installs the plan's dependencies: skipped when the app's last build left them for the same key (plan.dependencies). */
   readonly installs?: true;
+  /** Brings kept dependencies up to date (a near no-op when they are): runs whether or not they were reused, and what it makes is kept too. */
+  readonly refreshes?: true;
 }
 
 
@@ -93,6 +96,7 @@ interface PackageJson {
   readonly engines?: { readonly node?: unknown };
   readonly volta?: { readonly node?: unknown };
   readonly packageManager?: unknown;
+  readonly workspaces?: unknown;
 }
 
 /**
@@ -217,7 +221,8 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       installer = 'pnpm install --frozen-lockfile';
       runner = 'pnpm';
       lockfile = 'pnpm-lock.yaml';
-      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], packageManager, installs: true });
+      // devDependencies too, whatever NODE_ENV the App's config sets: the build needs them; they are pruned after it.
+      steps.push({ name: installer, command: ['pnpm', 'install', '--frozen-lockfile'], packageManager, installs: true, env: { npm_config_production: 'false', pnpm_config_production: 'false' } });
     } else if (has('yarn.lock')) {
       packageManager = choosePackageManager('yarn', manifest.packageManager, await readHead('yarn.lock'));
       const berry = semver.major(packageManager.version) >= 2;
@@ -225,21 +230,25 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
       runner = 'yarn';
       // yarn 2 and later may keep dependencies in .yarn and .pnp.cjs rather than node_modules: installed each time, from yarn's own cache.
       if (!berry) lockfile = 'yarn.lock';
-      steps.push({ name: installer, command: ['yarn', 'install', berry ? '--immutable' : '--frozen-lockfile'], packageManager, ...(berry ? {} : { installs: true as const }) });
+      steps.push({ name: installer, command: ['yarn', 'install', ...(berry ? ['--immutable'] : ['--frozen-lockfile', '--production=false'])], packageManager, ...(berry ? {} : { installs: true as const }) });
     } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
       installer = 'npm ci';
       lockfile = has('npm-shrinkwrap.json') ? 'npm-shrinkwrap.json' : 'package-lock.json';
-      steps.push({ name: 'npm ci', command: ['npm', 'ci', '--no-audit', '--no-fund'], installs: true });
+      steps.push({ name: 'npm ci', command: ['npm', 'ci', '--include=dev', '--no-audit', '--no-fund'], installs: true });
     } else if (Object.keys({ ...manifest.dependencies, ...manifest.devDependencies, ...manifest.optionalDependencies }).length === 0) {
       // Nothing to install: npm would spend a third of a second saying so.
       installer = 'no dependencies';
     } else {
       installer = 'npm install';
-      steps.push({ name: 'npm install', command: ['npm', 'install', '--no-audit', '--no-fund'] });
+      steps.push({ name: 'npm install', command: ['npm', 'install', '--include=dev', '--no-audit', '--no-fund'] });
     }
     const withManager = packageManager ? { packageManager } : {};
     // What the install makes is kept for the next build, under the lockfile, the Node and the tool that made it.
-    const dependencies = lockfile === undefined ? undefined : { lockfile, folders: ['node_modules'], key: dependencyKey([await hash(lockfile), node.version, installer, packageManager?.version ?? '']) };
+    // Not for a workspace (a monorepo has node_modules in each package); the key has what changes an install: package.json (its scripts), the package managers' settings, the stack.
+    const workspace = manifest.workspaces !== undefined || has('pnpm-workspace.yaml');
+    const installSettings = await Promise.all(['package.json', '.npmrc', '.yarnrc', '.pnpmfile.cjs'].filter(has).map(async (name) => `${name}:${await hash(name)}`));
+    const dependencies =
+      lockfile === undefined || workspace ? undefined : { lockfile, folders: ['node_modules'], key: dependencyKey([await hash(lockfile), ...installSettings, node.version, nodeStack, installer, packageManager?.version ?? '']) };
     const withDependencies = dependencies ? { dependencies } : {};
     // As Heroku: heroku-postbuild instead of build when the app has it, in production mode, with the devDependencies it needs installed.
     const buildScript = manifest.scripts?.['heroku-postbuild'] ? 'heroku-postbuild' : manifest.scripts?.build ? 'build' : undefined;

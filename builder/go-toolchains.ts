@@ -55,7 +55,8 @@ export class GoToolchains {
 
   constructor(folder: string, options: GoToolchainsOptions = {}) {
     this.#folder = folder;
-    const fromEnv = (process.env.GOPROXY ?? '').split(/[,|]/).find((entry) => /^https?:\/\//.test(entry));
+    // Only an https proxy of GOPROXY's: the toolchain's hash is read from the same proxy.
+    const fromEnv = (process.env.GOPROXY ?? '').split(/[,|]/).find((entry) => /^https:\/\//.test(entry));
     this.#proxy = (options.proxy ?? fromEnv ?? 'https://proxy.golang.org').replace(/\/+$/, '');
     this.#platform = `linux-${goArch[process.arch] ?? process.arch}`;
     this.#listTtlMs = options.listTtlMs ?? 60 * 60_000;

@@ -123,15 +123,7 @@ export class RegistryClient {
  */
 export const detectedAppUser = { uid: 1000, gid: 1000 } as const;
 
-/**
- * The stack a detected Node or static app runs over, here (its replicas and hooks) and in
- * its cluster image; its release is at /app. Its Node is what an app that asks for none
- * gets: the active LTS line (26 in December 2026; 20 reached its end of life in April).
- */
-export const nodeStack = 'docker.io/library/node:26-slim';
-
-/** The stack Go apps are built and run over: their binary needs no more than Debian's base (CA certificates, tzdata is the app's). */
-export const goStack = 'docker.io/library/debian:bookworm-slim';
+export { goStack, nodeStack } from './stack-names.js';
 
 /** Who owns a layer's files: root, or the user an image runs as (so that the app may write its own folder, as root could). */
 export interface LayerOwner {

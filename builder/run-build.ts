@@ -192,8 +192,8 @@ async function saveDependencies(options: RunBuildOptions, layer: DependencyLayer
     'mkdir -p "$layers/$staging"',
     'for folder; do cp -a "./$folder" "$layers/$staging/$folder"; done',
     'touch "$layers/$staging/.complete"',
-    // The layer before goes first: one per app, whatever the keys.
-    'for old in "$layers"/*; do [ "$old" = "$layers/$staging" ] || rm -rf "$old"; done',
+    // The layer before goes first, and what an interrupted save left (dot folders too): one per app, whatever the keys.
+    'find "$layers" -mindepth 1 -maxdepth 1 ! -name "$staging" -exec rm -rf {} +',
     'mv -T "$layers/$staging" "$layers/$key"',
   ].join('\n');
   const [argv, how] = confined(options, ['/bin/sh', '-c', script, 'dormant-save', layersSeenAt(options), staging, layer.key, ...layer.folders], env);
@@ -339,7 +339,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
   if (plan.kind === 'java') Object.assign(env, { MAVEN_OPTS: `-Dmaven.repo.local=${join(seenCache, 'm2', 'repository')} ${options.env.MAVEN_OPTS ?? ''}`.trim(), MAVEN_USER_HOME: join(seenCache, 'm2') });
   const layer = plan.dependencies;
   const reused = layer ? await restoreDependencies(options, layer, env) : false;
-  const lastInstall = plan.steps.findLastIndex((step) => step.installs);
+  const lastInstall = plan.steps.findLastIndex((step) => step.installs || step.refreshes);
   for (const [index, step] of plan.steps.entries()) {
     options.signal?.throwIfAborted();
     if (reused && step.installs) continue;

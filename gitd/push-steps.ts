@@ -186,7 +186,8 @@ const build: Step<Push, CheckedOut, CheckedOut> = {
       if (uv) stackEnv.PATH = `${uvToolFolder}:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
       if (goToolchain) stackEnv.PATH = `${goToolchainFolder}/bin:${stackEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`;
       // The App's config reaches its build, as Heroku's config vars do (a Django settings module that reads SECRET_KEY at collectstatic); not PATH and HOME, which say where the build's tools and home are.
-      const { PATH: _path, HOME: _home, ...appConfig } = request.app.spec.run.env ?? {};
+      // Not for a Dockerfile build: podman runs with Dormant's rights, and its builds' containers get no environment of ours anyway.
+      const { PATH: _path, HOME: _home, ...appConfig } = plan.kind === 'dockerfile' ? {} : (request.app.spec.run.env ?? {});
       const env = stack ? { ...tenantEnv(hostEnv, {}), ...stackEnv, ...appConfig, HOME: homeInStack } : { ...tenantEnv(hostEnv, { HOME: home }), ...appConfig, ...nodeEnv(node, hostEnv.PATH, false) };
       await runBuild(plan, {
         dir: releaseDir,

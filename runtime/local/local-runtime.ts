@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chownSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -105,13 +105,7 @@ const lastLinesInStatus = 10;
 const lastLinesOnFailure = 20;
 
 /** A /proc/net table, or nothing where the kernel has none (no IPv6). */
-const readProcTable = (path: string): string => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-};
+const readProcTable = (path: string): Promise<string> => readFile(path, 'utf8').catch(() => '');
 
 /**
  * Why a revision must not run here, or undefined: it belongs to another app, names an image
@@ -532,7 +526,14 @@ export class LocalRuntime implements Runtime {
 
     // An app that ignores $PORT listens as its own user elsewhere (a replica in the sandbox runs as its app's uid; a container has a network of its own).
     const appUid = this.#runsInSandbox(revision) ? this.#sandbox?.ids.idOf(state.name) : undefined;
-    const listensElsewhere = appUid === undefined ? undefined : () => strayPorts(['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) => listeningPorts(readProcTable(table), appUid)), new Set([...state.replicas.values()].map((other) => other.port)))[0];
+    // Only while nothing listens on its own port: an app that listens there and on another (metrics, a debugger) is not one that ignores $PORT.
+    const listensElsewhere =
+      appUid === undefined
+        ? undefined
+        : async () => {
+            const listened = (await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(readProcTable))).flatMap((table) => listeningPorts(table, appUid));
+            return listened.includes(replica.port) ? undefined : strayPorts(listened, new Set([...state.replicas.values()].map((other) => other.port)))[0];
+          };
     const readiness = await child.waitReady(state.app?.spec.run.readinessPath, startTimeoutMs, listensElsewhere);
     if (typeof readiness === 'object' && replica.phase === 'starting') {
       const reason =

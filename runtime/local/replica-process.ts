@@ -157,15 +157,16 @@ export class ReplicaProcess {
 
   /**
    * Resolves 'ready' when the app answers, 'exited' if it dies first, 'timeout' after
-   * timeoutMs, or the port it listens on instead of its own, when listensElsewhere finds one
-   * twice, a second apart, from 2 s on (an app that opens another port first and its own
-   * soon after is not taken for one that ignores $PORT).
+   * timeoutMs, or the port it listens on instead of its own, when listensElsewhere (asked at
+   * most once a second, from 3 s on) finds the same one for 10 s: an app that opens a
+   * debug or metrics port first and its own later is not taken for one that ignores $PORT.
    */
-  async waitReady(readinessPath: string | undefined, timeoutMs: number, listensElsewhere?: () => number | undefined): Promise<'ready' | 'exited' | 'timeout' | { readonly elsewhere: number }> {
+  async waitReady(readinessPath: string | undefined, timeoutMs: number, listensElsewhere?: () => Promise<number | undefined>): Promise<'ready' | 'exited' | 'timeout' | { readonly elsewhere: number }> {
     const started = performance.now();
     const stop = new AbortController();
     const exited = this.exited.then(() => 'exited' as const);
     let strayAt: { port: number; ms: number } | undefined;
+    let askedAt = Number.NEGATIVE_INFINITY;
     try {
       for (;;) {
         if (this.#exit) return 'exited';
@@ -173,10 +174,11 @@ export class ReplicaProcess {
         if (ok && !this.#exit) return 'ready';
         const elapsed = performance.now() - started;
         if (elapsed >= timeoutMs) return 'timeout';
-        if (listensElsewhere && elapsed >= 2000 && (strayAt === undefined || elapsed - strayAt.ms >= 1000)) {
-          const port = listensElsewhere();
-          if (port !== undefined && strayAt?.port === port) return { elsewhere: port };
-          strayAt = port === undefined ? undefined : { port, ms: elapsed };
+        if (listensElsewhere && elapsed >= 3000 && elapsed - askedAt >= 1000) {
+          askedAt = elapsed;
+          const port = await listensElsewhere();
+          if (port === undefined || strayAt?.port !== port) strayAt = port === undefined ? undefined : { port, ms: elapsed };
+          else if (elapsed - strayAt.ms >= 10_000) return { elsewhere: port };
         }
         const pause = sleep(Math.min(probeDelayMs(elapsed), timeoutMs - elapsed), 'again' as const, { signal: stop.signal }).catch(() => 'again' as const);
         if ((await Promise.race([pause, exited])) === 'exited') return 'exited';
