@@ -33,7 +33,7 @@ describe('Python apps', () => {
     const again = await copy.push(d.remote('flask'));
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /-----> dependencies unchanged \(requirements\.txt\): \.venv reused from the last build/);
-    assert.match(again.stderr, /remote: +Audited \d+ packages? in/, 'uv finds the kept .venv up to date');
+    assert.match(again.stderr, /-----> uv pip install -r requirements\.txt\s+remote: +(Checked|Audited) \d+ packages? in/, 'uv finds the kept .venv up to date');
     assert.match(again.stderr, /remote: +gunicorn: the app's own/, 'the kept .venv has the server added to it');
     assert.equal((await d.get('flask')).body, '<p>Hello again from Flask!</p>');
   });
