@@ -256,6 +256,13 @@ export const nodeApp = (version: string): Record<string, string> => ({
   'server.js': `require('node:http').createServer((q, s) => s.end('${version}\\n')).listen(process.env.PORT);\n`,
 });
 
+/** A new working copy of app with these files committed, pushed to d: the copy (for the next push) and what git said. */
+export async function pushNewApp(d: DormantUp, app: string, files: Record<string, string>): Promise<{ copy: WorkingCopy; pushed: RunResult }> {
+  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
+  await copy.commit(files);
+  return { copy, pushed: await copy.push(d.remote(app)) };
+}
+
 /** Deploys a small Node app answering its own name: the bystander that must keep serving while a test attacks its neighbours. */
 export async function deployBystander(d: DormantUp, app: string): Promise<void> {
   const copy = await WorkingCopy.create(d.work, app, d.adminKey);

@@ -4,7 +4,7 @@
 // app's sandbox, the web process from the Procfile or detected and stated.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type DormantUp, fixtureApp, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, fixtureApp, pushNewApp, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
@@ -14,15 +14,10 @@ after(async () => {
   await d?.stop();
 });
 
-async function push(app: string, files: Record<string, string>) {
-  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
-  await copy.commit(files);
-  return { copy, pushed: await copy.push(d.remote(app)) };
-}
 
 describe('Python apps', () => {
   it('a Flask app.py with requirements.txt and no Procfile: gunicorn added and announced, Python 3.15 by default; the next push reuses its .venv', async () => {
-    const { copy, pushed } = await push('flask', await fixtureApp('flask-hello'));
+    const { copy, pushed } = await pushNewApp(d, 'flask', await fixtureApp('flask-hello'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /Building flask \(python 3\.15\.\d+ \(the newest here; set \.python-version to choose another\), uv pip install from requirements\.txt, web: gunicorn app:app \(WSGI app in app\.py; a Procfile web: line chooses another\)\)/);
     assert.match(pushed.stderr, /remote: +gunicorn: the app installs none, adding gunicorn==27\.0\.1/);
@@ -51,7 +46,7 @@ describe('Python apps', () => {
   });
 
   it('a Django app with a Procfile and .python-version 3.13: collectstatic at build, gunicorn from the Procfile', async () => {
-    const { pushed } = await push('django', await fixtureApp('django-procfile'));
+    const { pushed } = await pushNewApp(d, 'django', await fixtureApp('django-procfile'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /python 3\.13\.\d+ \(3\.13 in \.python-version\), uv pip install from requirements\.txt, web from Procfile/);
     assert.match(pushed.stderr, /-----> python manage\.py collectstatic --noinput/);
@@ -62,7 +57,7 @@ describe('Python apps', () => {
   });
 
   it('a FastAPI app with uv.lock and requires-python: uv sync of the lock, without its dev group, served by uvicorn', async () => {
-    const { pushed } = await push('fastapi', await fixtureApp('fastapi-uv'));
+    const { pushed } = await pushNewApp(d, 'fastapi', await fixtureApp('fastapi-uv'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /python 3\.15\.\d+ \(>=3\.13 in requires-python\), uv sync from uv\.lock, web: uvicorn main:app \(ASGI app in main\.py/);
     assert.match(pushed.stderr, /remote: +uvicorn: the app's own/);
@@ -73,7 +68,7 @@ describe('Python apps', () => {
   });
 
   it('.python-version pinning a patch release Debian does not have (3.13.1): its line’s release here, said so, and uv sync takes it', async () => {
-    const { pushed } = await push('fastapi-313', { ...(await fixtureApp('fastapi-uv')), '.python-version': '3.13.1\n' });
+    const { pushed } = await pushNewApp(d, 'fastapi-313', { ...(await fixtureApp('fastapi-uv')), '.python-version': '3.13.1\n' });
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /python (3\.13\.\d+) \(3\.13\.1 in \.python-version \(Debian’s \1 for 3\.13\.1\)\)/);
     assert.match((await d.get('fastapi-313')).body, /"python":"3\.13\.\d+"/);

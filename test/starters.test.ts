@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DormantUp, fixtureApp, freePort, startDormant, WorkingCopy } from './git-support.js';
+import { type DormantUp, fixtureApp, freePort, pushNewApp, startDormant, WorkingCopy } from './git-support.js';
 
 let d: DormantUp;
 before(async () => {
@@ -15,15 +15,10 @@ after(async () => {
   await d?.stop();
 });
 
-async function push(app: string, files: Record<string, string>) {
-  const copy = await WorkingCopy.create(d.work, app, d.adminKey);
-  await copy.commit(files);
-  return copy.push(d.remote(app));
-}
 
 describe('Node starters and static sites', () => {
   it('Express with a yarn 1 lockfile and engines.node >=18: yarn 1.22.22, the newest Node that satisfies it', async () => {
-    const pushed = await push('express', await fixtureApp('express-yarn'));
+    const { pushed } = await pushNewApp(d, 'express', await fixtureApp('express-yarn'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /Building express \(node \d+\.\d+\.\d+ \(>=18 in engines\.node\), yarn install --frozen-lockfile \(yarn 1\.22\.22 for a yarn 1 lockfile\)\)/);
     const answer = await d.get('express');
@@ -52,7 +47,7 @@ describe('Node starters and static sites', () => {
   });
 
   it('a Next.js app with pnpm-lock.yaml and no pin: pnpm 9 for lockfile 9.0, next build, next start on $PORT', async () => {
-    const pushed = await push('nextjs', await fixtureApp('nextjs-pnpm'));
+    const { pushed } = await pushNewApp(d, 'nextjs', await fixtureApp('nextjs-pnpm'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /pnpm install --frozen-lockfile \(pnpm 9\.15\.9 for lockfileVersion 9\)/);
     assert.match(pushed.stderr, /-----> pnpm run build/);
@@ -64,7 +59,7 @@ describe('Node starters and static sites', () => {
   it('a Vite-shaped single-page app: its build output dist/ is served, with the SPA fallback when the App asks for it', async () => {
     await writeFile(join(d.work, 'spa.yaml'), 'apiVersion: dormant.dev/v1alpha1\nkind: App\nmetadata: {name: spa}\nspec:\n  run:\n    env: {DORMANT_SPA: "1"}\n');
     assert.equal((await d.dormant('apply', '-f', join(d.work, 'spa.yaml'))).code, 0);
-    const pushed = await push('spa', await fixtureApp('vite-spa'));
+    const { pushed } = await pushNewApp(d, 'spa', await fixtureApp('vite-spa'));
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stderr, /Building spa \(node 26, no dependencies, npm run build, static site from dist\/, build\/, out\/\)/);
     assert.match((await d.get('spa')).body, /Hello from the SPA/);
@@ -74,11 +69,11 @@ describe('Node starters and static sites', () => {
   });
 
   it('a site in public/ is served from there; a build that leaves no site is refused, naming where it looked', async () => {
-    const pushed = await push('public-site', { 'public/index.html': '<h1>public</h1>\n', 'README.md': '# my site\n' });
+    const { pushed } = await pushNewApp(d, 'public-site', { 'public/index.html': '<h1>public</h1>\n', 'README.md': '# my site\n' });
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.equal((await d.get('public-site')).body, '<h1>public</h1>\n');
     assert.equal((await d.get('public-site', '/README.md')).status, 404, 'only public/ is served');
-    const empty = await push('no-output', { 'package.json': JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: 'node -e 0' } }) });
+    const { pushed: empty } = await pushNewApp(d, 'no-output', { 'package.json': JSON.stringify({ name: 'x', version: '1.0.0', scripts: { build: 'node -e 0' } }) });
     assert.notEqual(empty.code, 0);
     assert.match(empty.stderr, /! \[remote rejected\] main -> main \(build failed: the build script ran, but left no index\.html in dist\/, build\/, out\/, and nothing else says how to start this app/);
   });
