@@ -439,10 +439,14 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
     return pushed.reference;
   }
   // The stack, under a name of Dormant's with its image id in the tag: a registry that holds another image by the stack's public name (Docker Hub's python:3.13-slim has its Python elsewhere) or an older build of it is never taken for it.
+  // Where this machine has no podman or not the stack (gitd in a pod), the registry must hold it by its public name already (library/node:26-slim), as the operator pushed it.
   const stack = stackOf(plan) ?? nodeStack;
   const named = /^(?:docker\.io\/)?(?:library\/)?([^:]+):([^:/]+)$/.exec(stack);
-  const base = { repository: `dormant/stacks/${named?.[1] ?? 'node'}`, tag: `${named?.[2] ?? '20-slim'}-${(await localImageId(stack)).slice(0, 12)}` };
-  await ensureInRegistry({ registry, localImage: stack, ...base, onLine });
+  const [stackName, stackTag] = [named?.[1] ?? 'node', named?.[2] ?? '26-slim'];
+  const id = await localImageId(stack).catch(() => undefined);
+  const base = id === undefined ? { repository: `library/${stackName}`, tag: stackTag } : { repository: `dormant/stacks/${stackName}`, tag: `${stackTag}-${id.slice(0, 12)}` };
+  // (Without it, layerImage below says the base is missing from the registry, and how to push it.)
+  if (id !== undefined) await ensureInRegistry({ registry, localImage: stack, ...base, onLine });
   // The Node the app asked for, when not the stack's: a layer at /opt/node, first on PATH.
   const node = plan.node && !plan.node.fromStack ? await nodeRuntime(push.options, plan.node.version, push.request.progress, true) : undefined;
   const layered = await layerImage({

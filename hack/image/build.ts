@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureInRegistry, layerImage, RegistryClient } from '../../builder/index.js';
+import { ensureInRegistry, layerImage, nodeStack, RegistryClient } from '../../builder/index.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,6 +65,8 @@ try {
 
   const registry = new RegistryClient(registryHost);
   await ensureInRegistry({ registry, localImage: 'docker.io/library/node:20-slim', repository: 'library/node', tag: '20-slim', onLine: (line) => console.error(line) });
+  // The stack gitd in a pod layers detected Node apps onto, by its public name (the pod has no podman to push it).
+  await ensureInRegistry({ registry, localImage: nodeStack, repository: `library/${nodeStack.replace(/^docker\.io\/library\//, '')}`.replace(/:.*$/, ''), tag: nodeStack.replace(/^.*:/, ''), onLine: (line) => console.error(line) });
   const image = await layerImage({
     registry,
     base: { repository: 'library/node', tag: '20-slim' },
