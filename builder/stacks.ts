@@ -12,16 +12,32 @@ import { podmanEnv } from './run-build.js';
 
 const run = promisify(execFile);
 
+/**
+ * The images podman lists under a reference, asked again when podman fails (it does now and
+ * then while another podman removes an image): a failing podman is an error, not "none".
+ */
+async function imageNames(reference: string): Promise<string[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { stdout } = await run('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${reference}`], { env: podmanEnv(process.env), maxBuffer: 1024 * 1024 });
+      return stdout.split('\n').filter((name) => name !== '');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (attempt >= 5) throw new Error(`podman cannot list the images (${(error as Error).message.split('\n')[0] ?? ''})`);
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
 /** The stack image of one minor line. */
 export const pythonStackImage = (minor: string) => `docker.io/library/python:${minor}-slim`;
 
 /** The lines this machine has, newest first; none when podman has none (or no podman). */
 export async function listPythonStacks(): Promise<PythonLine[]> {
   const env = podmanEnv(process.env);
-  const listed = await run('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=docker.io/library/python'], { env, maxBuffer: 1024 * 1024 }).catch(() => undefined);
-  const images = [...new Set((listed?.stdout ?? '').split('\n').filter((name) => /^docker\.io\/library\/python:3\.\d+-slim$/.test(name)))];
+  const images = [...new Set((await imageNames('docker.io/library/python')).filter((name) => /^docker\.io\/library\/python:3\.\d+-slim$/.test(name)))];
   if (images.length === 0) return [];
-  const inspected = await run('podman', ['image', 'inspect', '--format', 'json', ...images], { env, maxBuffer: 16 * 1024 * 1024 }).catch(() => undefined);
+  const inspected = await run('podman', ['image', 'inspect', '--format', 'json', ...images], { env, maxBuffer: 16 * 1024 * 1024 }).catch(async () => run('podman', ['image', 'inspect', '--format', 'json', ...images], { env, maxBuffer: 16 * 1024 * 1024 }));
   const parsed = JSON.parse(inspected?.stdout ?? '[]') as { Config?: { Env?: unknown } }[];
   const lines: PythonLine[] = [];
   for (const [index, image] of images.entries()) {
@@ -38,9 +54,8 @@ export const jdkStackImage = (major: number) => `docker.io/library/maven:3.9-ecl
 
 /** The JDKs this machine has a stack for. */
 export async function listJdkStacks(): Promise<JdkLine[]> {
-  const listed = await run('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', 'reference=docker.io/library/maven'], { env: podmanEnv(process.env), maxBuffer: 1024 * 1024 }).catch(() => undefined);
   const lines = new Map<number, JdkLine>();
-  for (const name of (listed?.stdout ?? '').split('\n')) {
+  for (const name of await imageNames('docker.io/library/maven')) {
     const major = /^docker\.io\/library\/maven:3\.9-eclipse-temurin-(\d{1,3})$/.exec(name)?.[1];
     if (major !== undefined) lines.set(Number(major), { major: Number(major), image: name });
   }
