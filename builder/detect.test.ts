@@ -279,6 +279,20 @@ describe('build detection', () => {
     await assert.rejects(detectBuild(dir, options), /BUILD_PYTHON_NO_START|nothing says how to start this Python app \(no Procfile, manage\.py or app\.py/);
   });
 
+  it("a tenant's pathological files are read in linear time, and one over 8 MiB is refused naming it", { timeout: 20_000 }, async () => {
+    // Each took seconds to minutes before its regex was made linear (a 5 KB TOML line 49 s, a 320 KB pom 16 s): these are far larger.
+    const slow = [
+      { 'pyproject.toml': `[${' '.repeat(2_000_000)}x\n[project]\nrequires-python = ">=3.13"\n`, 'app.py': 'app = Flask(__name__)\n' },
+      { 'pom.xml': `${'<!--'.repeat(1_000_000)}<project/>` },
+      { 'requirements.txt': 'django\n', 'manage.py': `DJANGO_SETTINGS_MODULE', '${'a.'.repeat(1_000_000)}settings'\n`, 'app.py': 'app = Flask(__name__)\n' },
+      { 'go.mod': 'module m\ngo 1.22\n', 'main.go': `${'/*'.repeat(8000)}\npackage main\n` },
+      { 'requirements.txt': 'x\n', 'app.py': `${'a'.repeat(2_000_000)}\napp = Flask(__name__)\n` },
+    ];
+    for (const files of slow) await detectBuild(await tree(files), options).catch((error: unknown) => assert.ok(isDormantError(error), String(error)));
+    const huge = await tree({ 'package.json': `{"name": "x", "description": "${'x'.repeat(9 * 1024 ** 2)}"}` });
+    await assert.rejects(detectBuild(huge, options), /BUILD_FILE_TOO_LARGE|package\.json is larger than 8 MiB, more than detection reads of one file/);
+  });
+
   it('has no duplicate row names', () => assert.equal(new Set(rows.map((r) => r.name)).size, rows.length));
 
   it('suggests a Debian-based tag for an Alpine one, changing only the tag', () => {
