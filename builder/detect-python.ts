@@ -9,6 +9,7 @@ import { dependencyKey } from './dependency-layer.js';
 import type { BuildPlan, BuildStep } from './detect.js';
 import { buildErrors } from './errors.js';
 import { shellStart } from './start-command.js';
+import { type PipfileRequirements, pipfileLockRequirements } from './pipfile-lock.js';
 import { type PythonChoice, type PythonRequest, pythonRequest } from './python-version.js';
 
 /** The pushed tree, as detection reads it (links that leave it refused by `read`). */
@@ -27,6 +28,9 @@ export const addedServers = { gunicorn: 'gunicorn==27.0.1', uvicorn: 'uvicorn==0
 
 /** Poetry, run with uv for poetry.lock apps. */
 export const poetryVersion = '2.5.1';
+
+/** The requirements file a Pipenv app's Pipfile.lock becomes, written in the release by the build. */
+export const pipfileRequirements = '.pipfile-lock-requirements.txt';
 
 /** Where the app's virtual environment is, relative to the release (/app/.venv). */
 export const venvFolder = '.venv';
@@ -85,11 +89,18 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
   const { has, read } = files;
   const readIf = async (name: string) => (has(name) ? read(name) : undefined);
   const pyproject = await readIf('pyproject.toml');
+  const pipfile = await readIf('Pipfile');
+  // A Pipenv app's lock, read only when it is what installs (neither of the files before it in the order below).
+  const pipenvInstalls = !has('uv.lock') && !has('requirements.txt') && !has('poetry.lock') && (pipfile !== undefined || has('Pipfile.lock'));
+  if (pipenvInstalls && !has('Pipfile.lock')) throw buildErrors.pipfileWithoutLock({});
+  const pipenv: PipfileRequirements | undefined = pipenvInstalls ? pipfileLockRequirements(await read('Pipfile.lock')) : undefined;
   const python = await choosePython(
     pythonRequest({
       ...(has('.python-version') ? { pythonVersionFile: await read('.python-version') } : {}),
       ...(has('runtime.txt') ? { runtimeTxt: await read('runtime.txt') } : {}),
       ...(pyproject !== undefined ? { pyproject } : {}),
+      ...(pipfile !== undefined ? { pipfile } : {}),
+      ...(pipenv?.python !== undefined ? { pipfileLockPython: pipenv.python } : {}),
     }),
   );
   const steps: BuildStep[] = [{ name: `uv venv (Python ${python.version})`, command: ['uv', 'venv', '--clear', '--python', '/usr/local/bin/python3', venvFolder], installs: true }];
@@ -114,8 +125,16 @@ export async function detectPython(files: SourceFiles, procfile: string | undefi
       refreshes: true,
     });
     lockfile = 'poetry.lock';
-  } else if (has('Pipfile') || has('Pipfile.lock')) {
-    throw buildErrors.languageNotBuilt({ language: 'Pipenv', files: ['Pipfile', 'Pipfile.lock'].filter(has).join(', '), soon: true, instead: 'write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' });
+  } else if (pipenv) {
+    // Pipenv's lock as a requirements file (its default packages, hashes checked by uv), without Pipenv: what `pipenv install --deploy` installs.
+    installer = `uv pip install from Pipfile.lock (${pipenv.packages} locked package${pipenv.packages === 1 ? "" : "s"})`;
+    lockfile = 'Pipfile.lock';
+    steps.push({
+      name: 'uv pip install -r Pipfile.lock',
+      command: ['/bin/sh', '-c', `cat > ${pipfileRequirements} && exec uv pip install -r ${pipfileRequirements}`],
+      input: pipenv.text,
+      refreshes: true,
+    });
   } else if (pyproject !== undefined && /^[ \t]*\[project\]/m.test(pyproject)) {
     installer = 'uv pip install from pyproject.toml';
     steps.push({ name: 'uv pip install -r pyproject.toml', command: ['uv', 'pip', 'install', '-r', 'pyproject.toml'] });

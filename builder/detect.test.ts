@@ -164,7 +164,19 @@ const rows: readonly Row[] = [
     start: ['/bin/sh', '-c', `PATH="$PWD/.venv/bin:$PATH" exec gunicorn --bind "0.0.0.0:$PORT" 'run:app'`],
   },
 
-  { name: 'a Pipenv app: not built yet, with the way out', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_LANGUAGE_UNSUPPORTED: this looks like a Pipenv app (Pipfile), which Dormant does not build yet: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; write its requirements.txt (pipenv requirements > requirements.txt) and push again, or add a Dockerfile' },
+  {
+    name: 'a Pipenv app: its Pipfile.lock installed with uv, the Python from its Pipfile',
+    files: {
+      Pipfile: '[packages]\nflask = "*"\n\n[requires]\npython_version = "3.13"\n',
+      'Pipfile.lock': JSON.stringify({ _meta: { requires: { python_version: '3.11' } }, default: { flask: { version: '==3.1.0', hashes: [`sha256:${'a'.repeat(64)}`] } }, develop: { pytest: { version: '==8.0.0' } } }),
+      'app.py': 'from flask import Flask\napp = Flask(__name__)\n',
+    },
+    summary: 'python 3.13.5 (3.13 in Pipfile), uv pip install from Pipfile.lock (1 locked package), web: gunicorn app:app (WSGI app in app.py; a Procfile web: line chooses another)',
+    steps: ['uv venv (Python 3.13.5)', 'uv pip install -r Pipfile.lock', 'gunicorn for the web process'],
+  },
+  { name: 'a Pipfile without its lock: refused, saying to lock', files: { Pipfile: '[packages]\nflask = "*"\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PIPFILE_NO_LOCK: this Pipenv app has a Pipfile but no Pipfile.lock' },
+  { name: 'a Pipfile.lock that is not JSON', files: { Pipfile: '[packages]\n', 'Pipfile.lock': '{"default": ', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PIPFILE_LOCK: Pipfile.lock cannot be installed: it is not JSON' },
+  { name: 'requirements.txt beside a Pipfile wins, the lock unread', files: { Pipfile: '[packages]\n', 'Pipfile.lock': 'not json', 'requirements.txt': 'flask\n', 'app.py': 'app = Flask(__name__)\n' }, steps: ['uv venv (Python 3.15.2)', 'uv pip install -r requirements.txt', 'gunicorn for the web process'] },
   { name: 'a Python line that cannot be had is refused at detection', files: { 'requirements.txt': 'flask\n', '.python-version': '3.12\n', 'app.py': 'app = Flask(__name__)\n' }, error: 'BUILD_PYTHON_VERSION: .python-version asks for Python "3.12", but Python 3.12 cannot be had here; the Pythons here are 3.15, 3.13' },
   { name: 'a Python app with nothing to run', files: { 'requirements.txt': 'requests\n', 'script.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, manage.py or app.py, main.py, wsgi.py); add a Procfile' },
   { name: 'an app.py with no app in it', files: { 'requirements.txt': 'requests\n', 'app.py': 'print(1)\n' }, error: 'BUILD_PYTHON_NO_START: nothing says how to start this Python app (no Procfile, and app.py define no Flask, FastAPI or other WSGI or ASGI app at top level)' },

@@ -36,6 +36,8 @@ export interface BuildStep {
   readonly installs?: true;
   /** Brings kept dependencies up to date (a near no-op when they are): runs whether or not they were reused, and what it makes is kept too. */
   readonly refreshes?: true;
+  /** Written to the command's standard input (a file the step writes in the sandbox, from what Dormant made of the tenant's files). */
+  readonly input?: string;
 }
 
 
@@ -190,7 +192,7 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
   if (forced === undefined && !has('package.json')) {
     for (const language of otherLanguages) {
       const found = language.files.filter(has);
-      if (found.length > 0) throw buildErrors.languageNotBuilt({ language: language.name, files: found.join(', '), soon: language.soon });
+      if (found.length > 0) throw buildErrors.languageNotBuilt({ language: language.name, files: found.join(', ') });
     }
   }
   const procfile = procfileText;
@@ -283,13 +285,13 @@ export async function detectBuild(sourceDir: string, options: DetectOptions): Pr
 }
 
 /** Languages told by their files that Dormant does not build (Pipenv's are Python's: detect-python.ts). */
-const otherLanguages: readonly { readonly name: string; readonly files: readonly string[]; readonly soon: boolean }[] = [
-  { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'], soon: false },
-  { name: 'Ruby', files: ['Gemfile', 'Gemfile.lock', 'config.ru'], soon: false },
-  { name: 'PHP', files: ['composer.json', 'composer.lock'], soon: false },
-  { name: 'Rust', files: ['Cargo.toml'], soon: false },
-  { name: 'Elixir', files: ['mix.exs'], soon: false },
-  { name: '.NET', files: ['global.json', 'Directory.Build.props'], soon: false },
+const otherLanguages: readonly { readonly name: string; readonly files: readonly string[] }[] = [
+  { name: 'Java or Kotlin (Gradle)', files: ['build.gradle', 'build.gradle.kts', 'settings.gradle', 'settings.gradle.kts', 'gradlew'] },
+  { name: 'Ruby', files: ['Gemfile', 'Gemfile.lock', 'config.ru'] },
+  { name: 'PHP', files: ['composer.json', 'composer.lock'] },
+  { name: 'Rust', files: ['Cargo.toml'] },
+  { name: 'Elixir', files: ['mix.exs'] },
+  { name: '.NET', files: ['global.json', 'Directory.Build.props'] },
 ];
 
 /**

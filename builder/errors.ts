@@ -83,6 +83,18 @@ export const buildErrors = defineErrors({
     exitCode: 1,
     message: (o: { reason: string }) => `this Python app cannot be built here: ${o.reason}`,
   },
+  pipfileLock: {
+    code: 'BUILD_PIPFILE_LOCK',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { reason: string }) => `Pipfile.lock cannot be installed: ${o.reason}; run "pipenv lock" and commit the Pipfile.lock it writes, or write a requirements.txt (pipenv requirements > requirements.txt)`,
+  },
+  pipfileWithoutLock: {
+    code: 'BUILD_PIPFILE_NO_LOCK',
+    httpStatus: 422,
+    exitCode: 1,
+    message: () => 'this Pipenv app has a Pipfile but no Pipfile.lock, and Dormant installs only what is locked; run "pipenv lock" and commit Pipfile.lock, then push again',
+  },
   noPythonStart: {
     code: 'BUILD_PYTHON_NO_START',
     httpStatus: 422,
@@ -142,8 +154,8 @@ export const buildErrors = defineErrors({
     code: 'BUILD_LANGUAGE_UNSUPPORTED',
     httpStatus: 422,
     exitCode: 1,
-    message: (o: { language: string; files: string; soon: boolean; instead?: string }) =>
-      `this looks like a ${o.language} app (${o.files}), which Dormant ${o.soon ? 'does not build yet' : 'does not build'}: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
+    message: (o: { language: string; files: string; instead?: string }) =>
+      `this looks like a ${o.language} app (${o.files}), which Dormant does not build: it builds Node apps (package.json), Python apps (requirements.txt, uv.lock, poetry.lock, Pipfile.lock, pyproject.toml), Go modules (go.mod), Maven apps (pom.xml), static sites (index.html) and Dockerfiles; ${o.instead ?? 'add a Dockerfile to deploy it as it is'}`,
   },
   strategyFiles: {
     code: 'BUILD_STRATEGY_FILES',

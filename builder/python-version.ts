@@ -8,7 +8,7 @@ import { buildErrors } from './errors.js';
 /** What an app asks for, and where it said so (the push output names it). */
 export interface PythonRequest {
   readonly wanted: string;
-  readonly from: '.python-version' | 'runtime.txt' | 'requires-python' | 'tool.poetry python';
+  readonly from: '.python-version' | 'runtime.txt' | 'requires-python' | 'tool.poetry python' | 'Pipfile' | 'Pipfile.lock';
 }
 
 /** One interpreter that can be had: its full version and the stack image that has it. */
@@ -29,10 +29,11 @@ const firstLine = (text: string | undefined) => text?.split(/\r?\n/).map((line) 
 
 /**
  * The first thing the app states, in this order: .python-version, runtime.txt (Heroku's,
- * `python-3.12.1`), pyproject.toml's requires-python (or Poetry's python dependency).
+ * `python-3.12.1`), pyproject.toml's requires-python (or Poetry's python dependency),
+ * Pipfile's `[requires] python_version`, then the one Pipfile.lock was made for.
  * pyenv's `system` asks for nothing.
  */
-export function pythonRequest(sources: { readonly pythonVersionFile?: string; readonly runtimeTxt?: string; readonly pyproject?: string }): PythonRequest | undefined {
+export function pythonRequest(sources: { readonly pythonVersionFile?: string; readonly runtimeTxt?: string; readonly pyproject?: string; readonly pipfile?: string; readonly pipfileLockPython?: string }): PythonRequest | undefined {
   const pinned = firstLine(sources.pythonVersionFile);
   if (pinned !== undefined && pinned !== 'system') return { wanted: pinned, from: '.python-version' };
   const runtime = firstLine(sources.runtimeTxt);
@@ -43,6 +44,11 @@ export function pythonRequest(sources: { readonly pythonVersionFile?: string; re
     const poetry = tomlString(sources.pyproject, 'tool.poetry.dependencies', 'python');
     if (poetry !== undefined && poetry.trim() !== '') return { wanted: poetry.trim(), from: 'tool.poetry python' };
   }
+  if (sources.pipfile !== undefined) {
+    const pipenv = tomlString(sources.pipfile, 'requires', 'python_full_version') ?? tomlString(sources.pipfile, 'requires', 'python_version');
+    if (pipenv !== undefined && pipenv.trim() !== '') return { wanted: pipenv.trim(), from: 'Pipfile' };
+  }
+  if (sources.pipfileLockPython !== undefined && sources.pipfileLockPython.trim() !== '') return { wanted: sources.pipfileLockPython.trim(), from: 'Pipfile.lock' };
   return undefined;
 }
 

@@ -46,6 +46,8 @@ export interface RunCommandOptions {
   readonly bound?: boolean;
   /** Written to the command's file descriptor 3, then closed (a sandbox reads the tenant's environment there). */
   readonly input3?: string;
+  /** Written to the command's standard input, then closed. */
+  readonly stdin?: string;
 }
 
 /**
@@ -56,7 +58,12 @@ export function runCommand(command: readonly string[], options: RunCommandOption
   return new Promise((resolve) => {
     const [program = '', ...args] = options.bound ? command : bindToDormant(command, options.lifetime ?? 'tree');
     const input3 = options.input3;
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: input3 === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+    const stdin = options.stdin;
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(input3 === undefined ? [] : ['pipe' as const])], detached: true });
+    if (stdin !== undefined) {
+      child.stdin?.on('error', () => undefined); // the command ended without reading it all
+      child.stdin?.end(stdin);
+    }
     if (input3 !== undefined) {
       const fd3 = child.stdio[3] as Writable | null | undefined;
       fd3?.on('error', () => undefined); // the command ended without reading it
@@ -352,6 +359,7 @@ export async function runBuild(plan: BuildPlan, options: RunBuildOptions): Promi
       ...how,
       cwd: options.dir,
       onLine: options.onLine,
+      ...(step.input !== undefined ? { stdin: step.input } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (failure !== undefined) throw buildErrors.stepFailed({ step: step.name, exit: failure });

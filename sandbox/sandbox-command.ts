@@ -176,7 +176,9 @@ export function sandboxScript(spec: SandboxSpec, fstabPath: string): string {
     `${shellWord(spec.tools.mount)} -T ${shellWord(fstabPath)} -a`,
     ...(spec.image ? [] : [`cd ${shellWord(spec.cwd)}`]),
     'set +e',
-    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ${unprivileged(spec)} "$@" & wait $!`,
+    // A command in the background reads /dev/null, not our standard input, unless it is given back (a build step may be handed a file there).
+    'exec 9<&0',
+    `${shellWord(spec.tools.setpriv)} --reuid=${spec.uid} --regid=${spec.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ${unprivileged(spec)} "$@" 0<&9 9<&- & wait $!`,
   ].join('\n');
 }
 

@@ -93,7 +93,7 @@ describe('sandboxCommand', () => {
     for (const flag of ['--pid', '--mount', '--ipc', '--uts', '--fork', '--kill-child', '--mount-proc']) assert.ok(argv.includes(flag), flag);
     const script = argv[argv.indexOf('-c') + 1] ?? '';
     assert.match(script, /'\/usr\/bin\/mount' -T '\/state\/replicas\/r1\/sandbox.fstab' -a/);
-    assert.match(script, /--reuid=1500000001 --regid=1500000001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \/bin\/sh -c '.*' dormant-app "\$@" & wait \$!/);
+    assert.match(script, /--reuid=1500000001 --regid=1500000001 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \/bin\/sh -c '.*' dormant-app "\$@" 0<&9 9<&- & wait \$!/);
     // The tenant's variables are read from fd 3 only after root is dropped.
     assert.match(script, /eval "\$\(\/bin\/cat <&3\)"; exec 3<&-; exec "\$@"/);
     assert.deepEqual(argv.slice(-3), ['dormant-sandbox', 'node', 'server.js'], 'the command is passed as arguments, never spliced into the script');
@@ -134,7 +134,7 @@ describe('a sandbox over an image (bubblewrap)', () => {
     assert.doesNotMatch(script, /^cd /m, 'the root part does not enter the image path on the host');
     assert.match(
       script,
-      /--no-new-privs -- \/usr\/bin\/bwrap --args 3 --unshare-user --uid 1000 --gid 1000 --unshare-pid --die-with-parent --ro-bind \/dev\/shm\/\.dormant-sandbox\/root \/ --proc \/proc --dev \/dev --tmpfs \/tmp --bind \/dev\/shm\/\.dormant-sandbox\/app '\/app' --bind \/dev\/shm\/\.dormant-sandbox\/w0 '\/home\/node' --chdir '\/app' -- "\$@" & wait \$!/,
+      /--no-new-privs -- \/usr\/bin\/bwrap --args 3 --unshare-user --uid 1000 --gid 1000 --unshare-pid --die-with-parent --ro-bind \/dev\/shm\/\.dormant-sandbox\/root \/ --proc \/proc --dev \/dev --tmpfs \/tmp --bind \/dev\/shm\/\.dormant-sandbox\/app '\/app' --bind \/dev\/shm\/\.dormant-sandbox\/w0 '\/home\/node' --chdir '\/app' -- "\$@" 0<&9 9<&- & wait \$!/,
     );
   });
   it('gives the environment as bubblewrap arguments: cleared, then one --setenv each; a name it could not take is left out', () => {

@@ -73,4 +73,24 @@ describe('Python apps', () => {
     assert.match(pushed.stderr, /python (3\.13\.\d+) \(3\.13\.1 in \.python-version \(Debian’s \1 for 3\.13\.1\)\)/);
     assert.match((await d.get('fastapi-313')).body, /"python":"3\.13\.\d+"/);
   });
+
+  it('a Pipenv app (Pipfile and Pipfile.lock, no requirements.txt): the lock installed with its hashes checked, develop left out, the Python from the Pipfile; a lock whose hash does not match is refused and the release keeps serving', async () => {
+    const files = await fixtureApp('pipenv-flask');
+    const { copy, pushed } = await pushNewApp(d, 'pipenv', files);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /python 3\.13\.\d+ \(3\.13 in Pipfile\), uv pip install from Pipfile\.lock \(9 locked packages\), web from Procfile/);
+    assert.match(pushed.stderr, /remote: +\+ flask==3\.1\.3/);
+    assert.doesNotMatch(pushed.stderr, /pytest/, 'the develop packages are not installed');
+    assert.equal((await d.get('pipenv')).body, 'Hello from Pipenv on Python 3.13\n');
+
+    // The lock's hashes are checked: a release of Flask whose files are not the ones locked is not installed.
+    const lock = JSON.parse(files['Pipfile.lock'] ?? '{}') as { default: { flask: { hashes: string[] } } };
+    lock.default.flask.hashes = [`sha256:${'0'.repeat(64)}`];
+    await copy.commit({ 'Pipfile.lock': JSON.stringify(lock), 'app.py': 'raise SystemExit("never built")\n' });
+    const tampered = await copy.push(d.remote('pipenv'));
+    assert.notEqual(tampered.code, 0);
+    assert.match(tampered.stderr, /[Hh]ash mismatch|do(es)? not match/);
+    assert.match(tampered.stderr, /! \[remote rejected\] main -> main \(build failed: uv pip install -r Pipfile\.lock exited 1/);
+    assert.equal((await d.get('pipenv')).body, 'Hello from Pipenv on Python 3.13\n');
+  });
 });
