@@ -51,7 +51,7 @@ export const defaultMaxHeaderCount = 100;
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
   const { spec } = resolvePolicy(app, policies);
-  return { containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
+  return { stopped: app.spec.stopped === true, containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
 /**

@@ -49,6 +49,8 @@ export class Upstream {
 }
 
 export interface TrafficPolicy {
+  /** Stopped by its owner (dormant stop): answered 503 at once. */
+  readonly stopped?: boolean;
   readonly containerConcurrency: number;
   readonly queueDepth: number;
   readonly requestTimeoutMs: number;

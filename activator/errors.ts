@@ -27,6 +27,12 @@ export const activatorErrors = defineErrors({
         ? `${o.app} did not become ready within ${Math.round(o.waitedMs / 1000)} s, so this request was not sent to it. Check dormant logs ${o.app}; its owner can raise requestTimeout.\n`
         : `${o.app} had no free replica within ${Math.round(o.waitedMs / 1000)} s (all at their containerConcurrency limit). Retry shortly.\n`,
   },
+  stopped: {
+    code: 'ACTIVATOR_APP_STOPPED',
+    httpStatus: 503,
+    exitCode: 1,
+    message: (o: { app: string }) => `${o.app} is stopped by its owner, and serves nothing until it is started again (dormant start ${o.app}).\n`,
+  },
   notDeployed: {
     code: 'ACTIVATOR_NOT_DEPLOYED',
     httpStatus: 503,

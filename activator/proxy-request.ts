@@ -259,6 +259,11 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.#fail(activatorErrors.queueFull({ app: this.traffic.name, queueDepth: this.traffic.policy.queueDepth }), { 'retry-after': '1' });
   }
 
+  /** Answers 503 at once: its owner stopped the app. */
+  rejectStopped(): void {
+    this.#fail(activatorErrors.stopped({ app: this.traffic.name }), {});
+  }
+
   /** Answers 503 at once: nothing is deployed, so holding would only end in a timeout. */
   rejectNotDeployed(): void {
     this.#fail(activatorErrors.notDeployed({ app: this.traffic.name }), {});

@@ -131,6 +131,10 @@ export class RequestPath {
       request.path = path;
       request.host = host ?? '';
     }
+    if (traffic.policy.stopped) {
+      request.rejectStopped();
+      return;
+    }
     const now = request.startedAtMs;
     this.#active.started(traffic, now);
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;

@@ -157,7 +157,9 @@ export class ScalingLoop {
     const { app } = scaling;
     const cached = scaling.resolved;
     if (cached && cached.app === app && cached.policies === this.#policiesGeneration) return cached.policy;
-    const policy = scalingPolicy(resolvePolicy(app, this.#policies).spec);
+    const resolved = scalingPolicy(resolvePolicy(app, this.#policies).spec);
+    // Stopped (dormant stop): no replica, whatever the policy says.
+    const policy = app.spec.stopped === true ? { ...resolved, minScale: 0, maxScale: 0, activationScale: 0 } : resolved;
     scaling.resolved = { app, policies: this.#policiesGeneration, policy };
     return policy;
   }

@@ -10,7 +10,7 @@ export { defaultGoFolder, GoToolchains, goToolchainFolder } from './go-toolchain
 export { buildErrors } from './errors.js';
 export { type RunBuildOptions, type RunCommandOptions, runBuild, runCommand } from './run-build.js';
 export { detectedAppUser, goStack, nodeStack, ensureInRegistry, folderLayer, type LayeredImage, type LayerImageOptions, layerImage, pushBuiltImage, RegistryClient } from './oci-image.js';
-export { type LocalImage, listLocalImages, localImageId, removeLocalImage, stateLabel, stateLabelValue } from './local-images.js';
+export { type LocalImage, listLocalImages, localImageId, removeLocalImage, stateLabel, stateLabelValue, tagLocalImage } from './local-images.js';
 export { type ImageRunConfig, type ImageTree, ImageTrees, type ImageUser, imageCommand, parseImageInspect, pathInTree, resolveImageUser, stackAppFolder } from './image-trees.js';
 export { chooseNode, type NodeChoice, type NodeRequest } from './node-version.js';
 export { defaultRuntimesFolder, NodeRuntimes, nodeRuntimeFolder } from './node-runtimes.js';

@@ -77,6 +77,11 @@ export async function localImageId(image: string): Promise<string> {
   return id;
 }
 
+/** Gives an image another name (a release of an earlier build runs its image under its own tag). */
+export async function tagLocalImage(image: string, name: string): Promise<void> {
+  await run('podman', ['tag', image, name], { env: podmanEnv(process.env) });
+}
+
 /** Removes one name of an image (the image goes with its last name). */
 export async function removeLocalImage(name: string): Promise<void> {
   await run('podman', ['rmi', name], { env: podmanEnv(process.env) });

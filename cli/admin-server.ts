@@ -23,6 +23,8 @@ export interface AdminServerOptions {
   readonly token: string;
   readonly tokenFile: string;
   readonly trace: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+  /** `POST /apps/APP/releases`: a config change or rollback (release-endpoint.ts). */
+  readonly release?: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
   readonly log: ErrorLog;
 }
 
@@ -76,19 +78,22 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
     return;
   }
   const traced = /^\/trace\/([^/]+)$/.exec(path);
-  if (!traced) {
-    response.writeHead(404, plain).end('not found: try /metrics, /healthz, /readyz or /trace/APP\n');
+  const released = /^\/apps\/([^/]+)\/releases$/.exec(path);
+  const named = traced ?? released;
+  if (!named || (released && !options.release)) {
+    response.writeHead(404, plain).end('not found: try /metrics, /healthz, /readyz, /trace/APP or POST /apps/APP/releases\n');
     return;
   }
   let app: string;
   try {
-    app = decodeURIComponent(traced[1] ?? '');
+    app = decodeURIComponent(named[1] ?? '');
   } catch {
     const error = cliErrors.adminBadPath({ path: JSON.stringify(path.length > maxQuotedPath ? `${path.slice(0, maxQuotedPath)}...` : path) });
     response.writeHead(error.httpStatus, { ...plain, 'x-dormant-error': error.code }).end(`error [${error.code}]: ${error.message}\n`);
     return;
   }
-  await options.trace(app, request, response);
+  if (released) await options.release?.(app, request, response);
+  else await options.trace(app, request, response);
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<Server> {

@@ -6,6 +6,7 @@ import { ScalingLoop, serveStats } from '../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../gitd/index.js';
 import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStore, type Runtime } from '../runtime/index.js';
 import { serveTrace, startAdminServer } from './admin-server.js';
+import { serveRelease } from './release-endpoint.js';
 import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
@@ -63,6 +64,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   let activator: Activator | undefined;
   let sshPort = settings.sshPort;
   let imagesInSandbox = false;
+  // Made after the metrics port opens; it releases apps (config changes, rollbacks) for it.
+  let gitd: GitServer | undefined;
   try {
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
     store = kube
@@ -81,6 +84,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
             token: adminToken,
             tokenFile: adminTokenFile(settings.stateDir),
             trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
+            release: (app, request, response) => serveRelease(gitd, openStore, app, request, response),
             log,
           });
     const server = metrics;
@@ -193,9 +197,10 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         goToolchains: new GoToolchains(defaultGoFolder()),
         ...(sandbox ? { sandbox, imageTrees } : {}),
       });
-      const gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
-      stops.push(() => gitd.close());
-      sshPort = await gitd.start().catch((error: NodeJS.ErrnoException) => {
+      gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
+      const gitServer = gitd;
+      stops.push(() => gitServer.close());
+      sshPort = await gitServer.start().catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
       });
     }

@@ -81,6 +81,24 @@ export const cliErrors = defineErrors({
     message: (o: { given: string; guess: string | undefined }) =>
       `no AutoscalePolicy or App is called "${o.given}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; --policy takes defaults, a policy or app name, a manifest file, or key=value,... (e.g. target=50,scaleToZeroGracePeriod=5m)`,
   },
+  confirmMismatch: {
+    code: 'CLI_CONFIRM_MISMATCH',
+    httpStatus: 400,
+    exitCode: 1,
+    message: (o: { app: string; typed: string }) => `${o.app} was not deleted: the confirmation was ${o.typed}, not its name; type ${o.app}, or pass --confirm ${o.app}`,
+  },
+  configReserved: {
+    code: 'CLI_CONFIG_RESERVED',
+    httpStatus: 400,
+    exitCode: 2,
+    message: (o: { key: string }) => `${o.key} is set by Dormant in every replica (PORT, DORMANT_*), not by config; choose another name`,
+  },
+  configNotSet: {
+    code: 'CLI_CONFIG_NOT_SET',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { app: string; key: string }) => `${o.app} has no config var ${o.key}; dormant config ${o.app} lists them`,
+  },
   adminUnauthorized: {
     code: 'CLI_ADMIN_UNAUTHORIZED',
     httpStatus: 401,

@@ -16,6 +16,18 @@ export interface Io {
   readonly catchStopSignals?: () => void;
 }
 
+/** The first line of a stream (a typed answer), without its line end; undefined at once-ended input. Reads at most 4 KiB. */
+export async function firstLine(stream: AsyncIterable<Buffer | string>): Promise<string | undefined> {
+  let text = '';
+  for await (const chunk of stream) {
+    text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const end = text.indexOf('\n');
+    if (end >= 0) return text.slice(0, end).replace(/\r$/, '');
+    if (text.length > 4096) break;
+  }
+  return text === '' ? undefined : text.slice(0, 4096);
+}
+
 export async function readAll(stream: AsyncIterable<Buffer | string>): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');

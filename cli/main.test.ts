@@ -224,7 +224,13 @@ describe('dormant apps', () => {
       await mkdir(join(stateDir, 'repos', `${app}.git`), { recursive: true });
       await mkdir(join(stateDir, 'releases', app, `${app}-00001`), { recursive: true });
     }
-    const result = await runCli(stateDir, ['apps', 'delete', 'doomed']);
+    const typo = await runCli(stateDir, ['apps', 'delete', 'doomed'], { stdin: 'kept\n' });
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /Type doomed to go on[\s\S]*error \[CLI_CONFIRM_MISMATCH\]: doomed was not deleted: the confirmation was "kept", not its name/);
+    assert.equal((await runCli(stateDir, ['apps', 'delete', 'doomed', '--confirm', 'kept'])).code, 1);
+    assert.match((await runCli(stateDir, ['apps', 'delete', 'doomed'])).stderr, /the confirmation was nothing/);
+    await withStore(stateDir, async (store) => assert.equal((await store.list('Revision')).length, 3, 'nothing deleted'));
+    const result = await runCli(stateDir, ['apps', 'delete', 'doomed'], { stdin: 'doomed\n' });
     assert.equal(result.stdout, 'app doomed deleted (2 revisions, its git repository, releases and build cache)\n');
     await withStore(stateDir, async (store) => {
       assert.deepEqual((await store.list('App')).map((a) => a.metadata.name), ['kept']);
@@ -258,9 +264,9 @@ describe('dormant revisions', () => {
       await store.updateStatus({ ...app, status: { readyRevision: 'shop-00001' } });
     });
     const lines = (await runCli(stateDir, ['revisions', 'shop'])).stdout.trimEnd().split('\n');
-    assert.match(lines[0] ?? '', /^ +NAME +COMMIT +PHASE +AGE$/);
-    assert.match(lines[1] ?? '', /^ +shop-00002 +2222222 +Pending +\d+s$/);
-    assert.match(lines[2] ?? '', /^\* +shop-00001 +1111111 +Ready +\d+s$/);
+    assert.match(lines[0] ?? '', /^ +VERSION +NAME +CHANGE +BY +COMMIT +PHASE +AGE$/);
+    assert.match(lines[1] ?? '', /^ +v2 +shop-00002 +Deploy 2222222 +2222222 +Pending +\d+s$/);
+    assert.match(lines[2] ?? '', /^\* +v1 +shop-00001 +Deploy 1111111 +1111111 +Ready +\d+s$/);
     const json = JSON.parse((await runCli(stateDir, ['revisions', 'shop', '-o', 'json'])).stdout);
     assert.deepEqual(json.map((r: { metadata: { name: string } }) => r.metadata.name), ['shop-00002', 'shop-00001']);
   });

@@ -5,6 +5,9 @@ import { isDormantError } from '../errors/index.js';
 import { LocalStore, loadKubernetesBackend, type ResourceStore } from '../runtime/index.js';
 import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
+import { configGet, configList, configSet, configUnset } from './commands/config.js';
+import { restart, rollback } from './commands/release.js';
+import { scale, start, stop } from './commands/scale.js';
 import { diff } from './commands/diff.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
 import { gc, images } from './commands/images.js';
@@ -26,6 +29,15 @@ export const commands: readonly Command[] = [
   appsCreate,
   appsDelete,
   revisionsList,
+  rollback,
+  restart,
+  scale,
+  stop,
+  start,
+  configList,
+  configGet,
+  configSet,
+  configUnset,
   logs,
   policyGet,
   policySet,
@@ -89,7 +101,10 @@ function familyProblem(argv: readonly string[], found: ReturnType<typeof findCom
     if (subword === '--help' || subword === '-h') return undefined;
     return cliErrors.usage({ problem: `dormant ${word} needs one of: ${subwords.join(', ')}`, usage: family.map((c) => c.usage).join('\n       ') });
   }
-  const stray = found && found.rest.length === argv.length - 1 && !bare;
+  // `dormant config APP` is the family's own command with its argument; `dormant config sett APP` is a misspelt subcommand.
+  const max = found ? (typeof found.command.args === 'number' ? found.command.args : found.command.args[1]) : 0;
+  const misspelt = closest(subword, subwords) !== undefined && (argv[2] ?? '-').startsWith('-') === false;
+  const stray = found && found.rest.length === argv.length - 1 && !bare && (max === 0 || misspelt);
   if (!found || stray) {
     const guess = closest(subword, subwords);
     return cliErrors.unknownCommand({ command: `${word} ${subword}`, guess: guess === undefined ? undefined : `${word} ${guess}` });

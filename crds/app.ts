@@ -120,6 +120,9 @@ export const AppSpecSchema = Type.Object(
       { policyRef: Type.Optional(objectName(40, { description: 'Name of an AutoscalePolicy in the same namespace.' })), ...AutoscaleOverridesFields.properties },
       { additionalProperties: false, default: {}, 'x-dormant-rules': policyRules },
     ),
+    stopped: Type.Optional(
+      Type.Boolean({ description: 'Stopped by dormant stop: no replica runs, and every request is answered 503 at once, saying so (dormant start undoes it).' }),
+    ),
     hooks: Type.Object(
       {
         postDeploy: Type.Array(Type.String({ minLength: 1 }), {

@@ -2,9 +2,12 @@ import { type Static, Type } from '@sinclair/typebox';
 import { buildStrategies, RunSpecSchema } from './app.js';
 import { apiVersion, nameRule, ObjectMetaSchema } from './meta.js';
 import { PipelineStepSchema } from './pipeline-step.js';
-import { type CrossFieldRule, objectName, stringEnum } from './schema-kit.js';
+import { type CrossFieldRule, objectName, stringEnum, stringMap } from './schema-kit.js';
 
 export const revisionPhases = ['Pending', 'Building', 'Deploying', 'Ready', 'Failed'] as const;
+
+/** What made a release: a push (a new build), a config change or a rollback (an earlier build, new config), a restart (the same build and config, new replicas). */
+export const changeKinds = ['push', 'config', 'rollback', 'restart'] as const;
 
 /**
  * An absolute path without . or .. segments that ends in /releases/<app>/<revision>: the only
@@ -108,6 +111,23 @@ export const RevisionSpecSchema = Type.Object(
       }),
     ),
     run: RunSpecSchema,
+    platformEnv: Type.Optional(
+      stringMap({
+        maxProperties: 16,
+        description: "The variables Dormant adds for the app's stack unless its config sets them (NODE_ENV=production for Node): part of run.env, kept apart so that a config change or rollback makes run.env from them and the App's config again.",
+      }),
+    ),
+    change: Type.Optional(
+      Type.Object(
+        {
+          kind: stringEnum(changeKinds),
+          description: Type.String({ maxLength: 512, description: 'What changed, for people: "Deploy 1a2b3c4", "Set DATABASE_URL, DEBUG", "Rollback to v3".' }),
+          by: Type.Optional(Type.String({ maxLength: 256, description: 'Who: the SSH key of a push (its fingerprint and comment), or the user and host that ran the CLI.' })),
+          from: Type.Optional(objectName(63, { description: 'The Revision whose build this one runs (a config change or rollback): no build of its own.' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   // A Revision records what was built and deployed; a change is a new Revision.
   { additionalProperties: false, 'x-dormant-immutable': true },

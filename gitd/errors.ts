@@ -1,6 +1,36 @@
 import { defineErrors } from '../errors/index.js';
 
 export const gitdErrors = defineErrors({
+  nothingDeployed: {
+    code: 'GITD_NOTHING_DEPLOYED',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { app: string; what: string }) => `${o.app} has no release serving, so there is nothing to ${o.what}; git push to deploy it first`,
+  },
+  noSuchRelease: {
+    code: 'GITD_NO_SUCH_RELEASE',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { app: string; release: string; known: string }) => `${o.app} has no release ${o.release}; dormant releases ${o.app} lists them (${o.known})`,
+  },
+  releaseNotRunnable: {
+    code: 'GITD_RELEASE_NOT_RUNNABLE',
+    httpStatus: 409,
+    exitCode: 1,
+    message: (o: { release: string; reason: string }) => `${o.release} cannot be rolled back to: ${o.reason}; choose another with dormant releases`,
+  },
+  releaseFailed: {
+    code: 'GITD_RELEASE_FAILED',
+    httpStatus: 422,
+    exitCode: 1,
+    message: (o: { reason: string }) => `the release failed: ${o.reason}; the release before it keeps serving (dormant logs APP says more)`,
+  },
+  releaseAskInvalid: {
+    code: 'GITD_RELEASE_INVALID',
+    httpStatus: 400,
+    exitCode: 2,
+    message: (o: { reason: string }) => `the release request is not valid: ${o.reason}`,
+  },
   keyInvalid: {
     code: 'GITD_KEY_INVALID',
     httpStatus: 400,

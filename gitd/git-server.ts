@@ -22,14 +22,15 @@ import { countsAsAuthFailure, defaultLoginLimits, type LoginLimits, type MaxStar
 import { fingerprintOf, parsePublicKeyLine } from './public-key.js';
 import { type GitChannel, serveReceivePack } from './receive-pack.js';
 import { AppRepository } from './repository.js';
-import type { PushPipeline } from './push-pipeline.js';
+import type { Deployed, PushPipeline } from './push-pipeline.js';
+import { planRelease, type ReleaseAsk } from './release-plan.js';
 
 const { Server, utils } = ssh2;
 
 export interface GitServerOptions {
   readonly stateDir: string;
   readonly store: ResourceStore;
-  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted'>;
+  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted' | 'release'>;
   readonly log: Logger;
   readonly registry?: Registry;
   readonly port: number;
@@ -81,7 +82,12 @@ const dropLogIntervalMs = 10_000;
 interface Pusher {
   readonly fingerprint: string;
   readonly admin: boolean;
+  /** The key's comment, where its line has one (user@host, as ssh-keygen writes it). */
+  readonly comment?: string;
 }
+
+/** Who made a release, as its Revision records it: the key's fingerprint and comment. */
+const pusherName = (pusher: Pusher): string => `${pusher.fingerprint}${pusher.comment ? ` (${pusher.comment.slice(0, 120)})` : ''}`;
 
 /** The host key, made on first start and kept: clients pin it in known_hosts. */
 async function hostKey(stateDir: string): Promise<string> {
@@ -361,7 +367,8 @@ export class GitServer {
   async #findKey(data: Buffer): Promise<Pusher | undefined> {
     const fingerprint = fingerprintOf(data);
     const admins = await this.#adminKeys.list();
-    if (admins.some((k) => k.fingerprint === fingerprint)) return { fingerprint, admin: true };
+    const admin = admins.find((k) => k.fingerprint === fingerprint);
+    if (admin) return { fingerprint, admin: true, ...(admin.comment ? { comment: admin.comment } : {}) };
     // Which app the key may push to is checked against the App itself when it pushes.
     if ((this.#keyUses.get(fingerprint) ?? 0) > 0) return { fingerprint, admin: false };
     return undefined;
@@ -463,7 +470,7 @@ export class GitServer {
       adoptDeployBranch: (app, branch) => this.#adoptDeployBranch(app, branch),
       deploy: async (request) => {
         try {
-          return await this.#options.pipeline.deploy({ ...request, repo });
+          return await this.#options.pipeline.deploy({ ...request, repo, by: pusherName(pusher) });
         } catch (error) {
           outcome = 'rejected';
           throw error;
@@ -511,6 +518,31 @@ export class GitServer {
     }
     await store.delete('App', name);
     await rm(join(this.#options.stateDir, 'releases', name), { recursive: true, force: true });
+  }
+
+  /**
+   * A config change or rollback of an app, as a new release of an earlier build; one at a
+   * time with the app's pushes. A rollback brings back its release's config as the App's,
+   * once it serves.
+   */
+  async release(name: string, ask: ReleaseAsk, progress: (line: string) => void): Promise<Deployed> {
+    return this.#withRepoLock(name, async () => {
+      const { store } = this.#options;
+      const app = await store.get('App', name);
+      const revisions = await store.list('Revision', { namespace: app.metadata.namespace ?? defaultNamespace, labelSelector: { 'dormant.dev/app': name } });
+      const plan = planRelease(app, revisions, ask);
+      const released = await this.#options.pipeline.release({ app, plan, progress });
+      const appEnv = plan.appEnv;
+      if (appEnv) {
+        await updateWithRetry(async () => {
+          const current = await store.get('App', name);
+          await store.update({ ...current, spec: { ...current.spec, run: { ...current.spec.run, env: { ...appEnv } } } });
+        });
+        progress(`-----> The config of ${plan.from.metadata.name} is the app's again`);
+      }
+      this.#log.info({ app: name, revision: released.revision.metadata.name, change: plan.change.description, by: plan.change.by }, 'released');
+      return released;
+    });
   }
 
   async #withRepoLock<T>(app: string, work: () => Promise<T>): Promise<T> {

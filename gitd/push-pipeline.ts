@@ -8,11 +8,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
-import { type App, apiTimestamp, type PipelineStep, type Revision } from '../crds/index.js';
+import { type App, apiTimestamp, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
-import { type Push, pushSteps, seconds, tenantRunsDir } from './push-steps.js';
+import { type Push, pushSteps, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
+import type { ReleasePlan } from './release-plan.js';
 import type { AppRepository } from './repository.js';
 import { RevisionJournal } from './revision-journal.js';
 import { runSteps, type StepTiming } from './step-chain.js';
@@ -55,6 +56,14 @@ export interface DeployRequest {
   /** One line for the pusher (`remote:`), without newline. */
   readonly progress: (line: string) => void;
   readonly signal?: AbortSignal;
+  /** Who pushed: the key's fingerprint and comment, recorded on the Revision. */
+  readonly by?: string;
+}
+
+export interface ReleaseRequest {
+  readonly app: App;
+  readonly plan: ReleasePlan;
+  readonly progress: (line: string) => void;
 }
 
 export interface Deployed {
@@ -101,11 +110,42 @@ export class PushPipeline {
       reject: (reason) => new PushRejected(reason),
     });
 
-    const url = this.#options.appUrl(name);
+    return this.#served(request.app, revisionName, journal, timings, began, request.progress);
+  }
+
+  /**
+   * A release of an earlier build with other config (a config change, a rollback), as a new
+   * Revision: its files reused (no build), rolled out as a push's are (new replicas ready
+   * before old ones drain; at zero, one replica proves it starts), its postDeploy hooks run.
+   * The caller holds the app's push lock.
+   */
+  async release(request: ReleaseRequest): Promise<Deployed> {
+    const began = performance.now();
+    const { app, plan } = request;
+    const name = app.metadata.name;
+    const revisionName = await this.#nextRevisionName(name);
+    const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
+    const setAppStatus = (fields: AppStatusFields) => this.#setAppStatus(app, fields);
+    const journal = new RevisionJournal({ store: this.#options.store, now: this.#now, toApp: (steps) => setAppStatus({ latestRevisionSteps: steps }) });
+    const rollout = { app, commit: plan.from.spec.commit, branch: plan.from.spec.branch ?? '', progress: request.progress, ...(plan.change.by === undefined ? {} : { by: plan.change.by }) };
+    const push: Push = { request: rollout, options: this.#options, revisionName, releaseDir, imageTag: localImageOf(name, revisionName), journal, now: this.#now, setAppStatus };
+    request.progress(`-----> ${plan.change.description}: releasing the build of ${plan.from.metadata.name} (${plan.from.spec.commit.slice(0, 7)}) as ${revisionName}`);
+    const { timings } = await runSteps(releaseSteps, {
+      context: push,
+      input: plan,
+      journal,
+      cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
+      reject: (reason) => new PushRejected(reason),
+    });
+    return this.#served(app, revisionName, journal, timings, began, request.progress);
+  }
+
+  async #served(app: App, revisionName: string, journal: RevisionJournal, timings: StepTiming[], began: number, progress: (line: string) => void): Promise<Deployed> {
+    const url = this.#options.appUrl(app.metadata.name);
     await journal.set({ phase: 'Ready' });
-    await setAppStatus({ readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: journal.steps });
+    await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: journal.steps });
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
-    request.progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
+    progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
     return { revision: journal.revision, url, timings };
   }
 

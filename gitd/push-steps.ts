@@ -6,19 +6,25 @@
  * the new release; a failure goes back to the one before). runSteps (step-chain.ts) runs
  * them; the Revision is created once checkout has found what to run.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildPlan, buildErrors, localImageId, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, uvToolFolder, venvFolder } from '../builder/index.js';
-import { type App, apiVersion, defaultNamespace, type PipelineStep } from '../crds/index.js';
+import { promisify } from 'node:util';
+import { type BuildPlan, buildErrors, localImageId, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, tagLocalImage, uvToolFolder, venvFolder } from '../builder/index.js';
+import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionSpec } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
 import type { DeployRequest, PushPipelineOptions } from './push-pipeline.js';
 import type { RevisionJournal } from './revision-journal.js';
 import { messageOf, type Step, StepChain, StepFailed } from './step-chain.js';
 
-/** One push, as its steps see it. */
+/** What a rollout is asked to do: a push's, or a release of an earlier build (no repository then). */
+export type RolloutRequest = Omit<DeployRequest, 'repo'> & { readonly repo?: DeployRequest['repo'] };
+
+/** One push (or release of an earlier build), as its steps see it. */
 export interface Push {
-  readonly request: DeployRequest;
+  readonly request: RolloutRequest;
   readonly options: PushPipelineOptions;
   readonly revisionName: string;
   readonly releaseDir: string;
@@ -50,6 +56,7 @@ export interface RolledOut {
   readonly node?: string;
 }
 
+const execFileAsync = promisify(execFile);
 const indent = (line: string) => `       ${line}`;
 /**
  * The stack a detected plan's release is built and run over (its cluster image is made on
@@ -59,6 +66,10 @@ const indent = (line: string) => `       ${line}`;
 const stackOf = (plan: BuildPlan): string | undefined => (plan.kind === 'node' || plan.kind === 'static' ? nodeStack : plan.kind === 'python' ? plan.python?.image : plan.kind === 'go' ? goStack : plan.kind === 'java' ? plan.java?.image : undefined);
 /** What a detected app's replicas get unless its App sets it, as on Heroku: Node in production mode, Python's output unbuffered (its lines reach the logs as printed). */
 const runDefaults = (plan: BuildPlan): Record<string, string> | undefined => (plan.kind === 'node' ? { NODE_ENV: 'production' } : plan.kind === 'python' ? { PYTHONUNBUFFERED: '1' } : undefined);
+const platformEnvOf = (plan: BuildPlan): { platformEnv?: Record<string, string> } => {
+  const defaults = runDefaults(plan);
+  return defaults ? { platformEnv: defaults } : {};
+};
 /** Where a build over its stack sees its app's build cache and its home (bubblewrap makes them in the stack's private /tmp). */
 const cacheInStack = '/tmp/dormant-cache';
 const homeInStack = '/tmp/dormant-home';
@@ -75,6 +86,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
     await rm(releaseDir, { recursive: true, force: true });
     await mkdir(releaseDir, { recursive: true });
     try {
+      if (!request.repo) throw new Error('a push needs its repository');
       await request.repo.exportTree(request.commit, releaseDir);
       const plan = await detectBuild(releaseDir, {
         chooseNode: (nodeRequest) => chooseNodeFor(options, nodeRequest),
@@ -129,6 +141,9 @@ const checkout: Step<Push, undefined, CheckedOut> = {
           plan.kind === 'dockerfile'
             ? { ...app.spec.run }
             : { ...app.spec.run, ...(runDefaults(plan) ? { env: { ...runDefaults(plan), ...app.spec.run.env } } : {}), command: app.spec.run.command ?? [...plan.start] },
+        // Kept apart too, so that a config change or a rollback makes run.env again from them and the App's config.
+        ...(plan.kind === 'dockerfile' ? {} : platformEnvOf(plan)),
+        change: { kind: 'push', description: `Deploy ${commit.slice(0, 7)}`, ...(push.request.by ? { by: push.request.by } : {}) },
       },
     });
     await push.setAppStatus({ latestRevision: push.revisionName });
@@ -237,9 +252,9 @@ const image: Step<Push, CheckedOut, Imaged> = {
 };
 
 /** New replicas ready before old ones drain; at zero, one replica proves it starts. */
-const deploy: Step<Push, Imaged, RolledOut> = {
+const deploy: Step<Push, { readonly image?: string }, RolledOut> = {
   name: 'deploy',
-  async run({ request, options, journal, revisionName }, imaged) {
+  async run({ request, options, journal, revisionName }) {
     const previous = request.app.status?.readyRevision;
     request.progress(`-----> Starting ${revisionName}`);
     try {
@@ -250,7 +265,8 @@ const deploy: Step<Push, Imaged, RolledOut> = {
       throw new StepFailed(message, `deploy failed: ${deployRejection(error)}`);
     }
     const { image, stack, runtime } = journal.revision.spec;
-    return { previous, ...(imaged.plan.kind === 'dockerfile' && image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}), ...(runtime?.node !== undefined ? { node: runtime.node } : {}) };
+    // spec.image is a Dockerfile app's local image (a detected app has none): its hooks run over it.
+    return { previous, ...(image !== undefined ? { image } : {}), ...(stack !== undefined ? { stack } : {}), ...(runtime?.node !== undefined ? { node: runtime.node } : {}) };
   },
 };
 
@@ -465,3 +481,74 @@ async function pushImage(push: Push, plan: BuildPlan, registryHost: string): Pro
 
 /** A push's steps, in order; each takes what the one before produced. */
 export const pushSteps = StepChain.first(checkout).next(build).next(image).next(deploy).next(postDeploy);
+
+/** An earlier build released again with other config: a config change, or a rollback. */
+export interface ReleaseOf {
+  readonly from: Revision;
+  /** The new release's whole environment (its platformEnv under the App's config, or the rolled-back release's). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly change: NonNullable<RevisionSpec['change']>;
+}
+
+/**
+ * The earlier build in the new Revision's own release folder (hard links: no copy of the
+ * files, and the two stay apart where a replica writes, in its overlay), and its image
+ * under the new Revision's tag for a Dockerfile app: no build. Revisions keep to their own
+ * folder and tag, so that gc and the sweep of interrupted pushes, which go by name, never
+ * take a build another Revision runs.
+ */
+const reuseBuild: Step<Push, ReleaseOf, ReleaseOf & { readonly image?: string }> = {
+  name: 'checkout',
+  async run({ releaseDir, imageTag }, release) {
+    const { from } = release;
+    try {
+      const source = from.spec.releaseDir;
+      if (source === undefined || !existsSync(source)) throw new Error(`its release folder is gone (removed by dormant gc?)`);
+      await rm(releaseDir, { recursive: true, force: true });
+      // Links are copied as links, never followed: the folder is the tenant's.
+      await execFileAsync('cp', ['-a', '-l', '--no-target-directory', source, releaseDir]).catch((error: Error) => {
+        throw new Error(`its release folder cannot be linked (${error.message.split('\n')[0]})`);
+      });
+      if (from.spec.image !== undefined) {
+        const image = from.spec.image;
+        await tagLocalImage(image, imageTag).catch(() => {
+          throw new Error(`its image ${image} is gone (removed by dormant gc?)`);
+        });
+      }
+    } catch (error) {
+      const message = `the build of ${from.metadata.name} cannot be released again: ${messageOf(error)}`;
+      throw new StepFailed(message, message);
+    }
+    return { ...release, ...(from.status?.image === undefined ? {} : { image: from.status.image }) };
+  },
+  summary: ({ from }) => `the build of ${from.metadata.name}`,
+  async after(push, { from, env, change, image: clusterImage }) {
+    const { app } = push.request;
+    const name = app.metadata.name;
+    const { releaseDir: _releaseDir, image: _image, change: _change, ...spec } = from.spec;
+    await push.journal.open({
+      apiVersion,
+      kind: 'Revision',
+      metadata: {
+        name: push.revisionName,
+        namespace: app.metadata.namespace ?? defaultNamespace,
+        labels: { 'dormant.dev/app': name },
+        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
+      },
+      spec: {
+        ...spec,
+        releaseDir: push.releaseDir,
+        ...(from.spec.image === undefined ? {} : { image: push.imageTag }),
+        run: { ...from.spec.run, env: { ...env } },
+        change: { ...change, from: from.metadata.name },
+      },
+    });
+    await push.journal.mark('build', { state: 'skipped', message: `the build of ${from.metadata.name}` });
+    if (clusterImage !== undefined) await push.journal.set({ image: clusterImage });
+    await push.journal.mark('image', { state: 'skipped', ...(clusterImage === undefined ? {} : { message: clusterImage }) }, 'Deploying');
+    await push.setAppStatus({ latestRevision: push.revisionName });
+  },
+};
+
+/** A release of an earlier build: its files reused, then rolled out and its hooks run as a push's. */
+export const releaseSteps = StepChain.first(reuseBuild).next(deploy).next(postDeploy);

@@ -68,7 +68,7 @@ describe('git push deploys', () => {
 
     // A deleted app's name takes a new, unrelated history.
     assert.ok(existsSync(join(d.stateDir, 'cache', 'apps', 'update')), 'its builds had a cache');
-    assert.match((await d.dormant('apps', 'delete', 'update')).stdout, /app update deleted \(2 revisions, its git repository, releases and build cache\)/);
+    assert.match((await d.dormant('apps', 'delete', 'update', '--confirm', 'update')).stdout, /app update deleted \(2 revisions, its git repository, releases and build cache\)/);
     // Its cache goes too: a new app of the same name (the same uid) must not find what the old one left there.
     assert.equal(existsSync(join(d.stateDir, 'cache', 'apps', 'update')), false);
     const fresh = await WorkingCopy.create(d.work, 'update-again', d.adminKey);

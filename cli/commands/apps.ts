@@ -2,6 +2,8 @@ import { type App, apiVersion } from '../../crds/index.js';
 import { removeAppFiles } from '../../gitd/index.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
+import { cliErrors } from '../errors.js';
+import { firstLine } from '../io.js';
 import { formatAge, formatTable, print } from '../output.js';
 import { appUrl, currentSettings, gitRemote, readRuntimeRecord } from '../settings.js';
 
@@ -87,14 +89,22 @@ export const appsCreate: Command = {
 
 export const appsDelete: Command = {
   name: 'apps delete',
-  usage: 'dormant apps delete NAME',
+  usage: 'dormant apps delete NAME [--confirm NAME]   (without --confirm, asks to type the name)',
   summary: 'Delete an app, its revisions, its git repository and its releases',
   args: 1,
-  async run({ io, args, store, stateDir }) {
+  options: { confirm: { type: 'string' } },
+  async run({ io, args, flags, store, stateDir }) {
     const [name = ''] = args;
     const resources = await store();
     // Fails with STORE_NOT_FOUND before anything is removed.
     await resources.get('App', name);
+    // As Heroku: the name typed again (or given with --confirm), so that a slip of history or a script with the wrong variable deletes nothing.
+    let confirmed = flagString(flags, 'confirm');
+    if (confirmed === undefined) {
+      io.stderr.write(`This deletes ${name}, its releases, its git repository and its config, for good. Type ${name} to go on (or pass --confirm ${name}): `);
+      confirmed = await firstLine(io.stdin);
+    }
+    if (confirmed !== name) throw cliErrors.confirmMismatch({ app: name, typed: confirmed === undefined ? 'nothing' : JSON.stringify(confirmed.slice(0, 64)) });
     const revisions = await resources.list('Revision', { namespace: 'default', labelSelector: { 'dormant.dev/app': name } });
     for (const revision of revisions) await resources.delete('Revision', revision.metadata.name, revision.metadata.namespace);
     await resources.delete('App', name);

@@ -30,12 +30,12 @@ export const images: Command = {
 
 export const gc: Command = {
   name: 'gc',
-  usage: 'dormant gc [--keep 5]   (keeps each app’s serving revision and its newest N)',
+  usage: 'dormant gc [--keep 10]   (keeps each app’s serving revision and its newest N)',
   summary: 'Remove app images and release folders of revisions no longer kept',
   args: 0,
   options: { keep: { type: 'string' } },
   async run({ io, flags, store, stateDir }) {
-    const keepText = flagString(flags, 'keep') ?? '5';
+    const keepText = flagString(flags, 'keep') ?? '10';
     const keep = Number(keepText);
     if (!Number.isInteger(keep) || keep < 1) throw cliErrors.usage({ problem: `--keep must be a whole number of at least 1, got "${keepText}"`, usage: gc.usage });
     const resources = await store();

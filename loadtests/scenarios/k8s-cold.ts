@@ -151,7 +151,7 @@ export const k8sCold: Scenario = {
       };
     } finally {
       stopWatches.abort();
-      await dormant.dormant('apps', 'delete', app).catch(() => undefined);
+      await dormant.dormant('apps', 'delete', app, '--confirm', app).catch(() => undefined);
       await dormant.stop();
     }
   },

@@ -467,7 +467,8 @@ export class LocalRuntime implements Runtime {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    Object.assign(env, state.app?.spec.run.env ?? {}, revision.spec.run.env);
+    // The revision's config only, as on Kubernetes: a config change or rollback is a new revision, and the App's config (staged with --no-restart, say) waits for it.
+    Object.assign(env, revision.spec.run.env);
     return {
       ...env,
       HOME: home,
@@ -630,7 +631,7 @@ export class LocalRuntime implements Runtime {
             app: state.name,
             hostPort: replica.port,
             fixedPort: revision.spec.run.port,
-            env: { ...state.app?.spec.run.env, ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
+            env: { ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
             limits: replicaLimits(containerResources(revision.spec.run.resources)),
           }
         : undefined;
@@ -706,7 +707,6 @@ export class LocalRuntime implements Runtime {
       ...tree.config.env,
       ...(node ? { NODE_VERSION: node.version, PATH: `${nodeRuntimeFolder}/bin:${tree.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` } : {}),
       HOME: onStack ? stackAppFolder : tree.user.home,
-      ...state.app?.spec.run.env,
       ...revision.spec.run.env,
       PORT: String(port),
       DORMANT_APP: state.name,
