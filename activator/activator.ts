@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { ColdStartSummary } from './cold-starts.js';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -51,7 +52,7 @@ export const defaultMaxHeaderCount = 100;
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
   const { spec } = resolvePolicy(app, policies);
-  return { stopped: app.spec.stopped === true, containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
+  return { stopped: app.spec.stopped === true, waitingPage: app.spec.coldStart?.waitingPage === true, containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
 /**
@@ -194,6 +195,16 @@ export class Activator {
     if (type === 'DELETED') this.#policies.delete(policy.metadata.name);
     else this.#policies.set(policy.metadata.name, policy);
     for (const app of this.#apps.values()) if ((app.spec.autoscale.policyRef ?? namespaceDefaultPolicy) === policy.metadata.name) this.#applyApp('MODIFIED', app);
+  }
+
+  /** The cold starts an app's requests met in the last hour (for `dormant apps info`). */
+  coldStarts(app: string): ColdStartSummary {
+    return this.#traffic.get(app)?.coldStarts.summary(this.#clock() - 3_600_000) ?? { count: 0, p50Ms: null, p99Ms: null };
+  }
+
+  /** Requests in flight on each replica of an app, by replica id (for `dormant ps`). */
+  inFlight(app: string): ReadonlyMap<string, number> {
+    return this.#traffic.get(app)?.inFlightByReplica() ?? new Map();
   }
 
   #applyApp(type: string, app: App): void {

@@ -1,8 +1,10 @@
 import { Pool } from 'undici';
 import type { Endpoint } from '../runtime/index.js';
 import { pickTwoChoices } from './balancer.js';
+import { ColdStartLog } from './cold-starts.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
 import { type Held, HoldQueue } from './hold-queue.js';
+import { waitingPage } from './pages.js';
 
 /**
  * Connections to one replica at most. An app's listen backlog is usually Node's 511: opening
@@ -51,6 +53,8 @@ export class Upstream {
 export interface TrafficPolicy {
   /** Stopped by its owner (dormant stop): answered 503 at once. */
   readonly stopped?: boolean;
+  /** A browser that wakes the app gets the waiting page (spec.coldStart.waitingPage). */
+  readonly waitingPage?: boolean;
   readonly containerConcurrency: number;
   readonly queueDepth: number;
   readonly requestTimeoutMs: number;
@@ -62,6 +66,8 @@ export interface Waiter extends Held {
   waking: boolean;
   start(upstream: Upstream): void;
   expire(waitedMs: number): void;
+  /** Answered at once: the app was stopped while it waited. */
+  stopped(): void;
 }
 
 export interface AppTrafficHooks {
@@ -74,6 +80,10 @@ export class AppTraffic {
   readonly name: string;
   policy: TrafficPolicy;
   readonly meter: ConcurrencyMeter;
+  /** The page a browser that wakes it gets (when its policy says so): made once. */
+  readonly waitingPage: string;
+  /** How long its requests waited for it to wake, for `dormant apps info`. */
+  readonly coldStarts = new ColdStartLog();
   queue: HoldQueue<Waiter>;
   /** Replicas that take new requests: ready, not draining, not broken. */
   routable: Upstream[] = [];
@@ -93,15 +103,25 @@ export class AppTraffic {
     this.meter = new ConcurrencyMeter(nowMs);
     this.queue = new HoldQueue(policy.queueDepth);
     this.#hooks = hooks;
+    this.waitingPage = waitingPage(name);
   }
 
   setPolicy(policy: TrafficPolicy): void {
     this.policy = policy;
+    // Stopped while requests wait: each is told so now, not after its timeout.
+    if (policy.stopped) for (let w = this.queue.shift(); w; w = this.queue.shift()) w.stopped();
     if (policy.queueDepth !== this.queue.capacity) {
       const resized = new HoldQueue<Waiter>(policy.queueDepth);
       for (let w = this.queue.shift(); w; w = this.queue.shift()) if (!resized.push(w)) w.expire(0);
       this.queue = resized;
     }
+  }
+
+  /** Requests in flight on each replica, by its id. */
+  inFlightByReplica(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const upstream of this.#upstreams.values()) counts.set(upstream.id, upstream.inFlight);
+    return counts;
   }
 
   /** A new snapshot of the app's endpoints from the runtime. */

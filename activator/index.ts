@@ -2,3 +2,4 @@
 export { Activator, type ActivatorOptions, defaultMaxHeaderCount, type AppStats, type EndpointSource, type RequestRecorder, type StatsSink } from './activator.js';
 export { activatorErrors } from './errors.js';
 export { RemoteStatsSink, type RemoteStatsOptions } from './remote-stats.js';
+export type { ColdStartSummary } from './cold-starts.js';

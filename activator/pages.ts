@@ -14,3 +14,27 @@ export function appList(apps: readonly string[], domain: string, address: { port
     }\n`,
   };
 }
+
+/**
+ * What a browser that wakes an app sees (spec.coldStart.waitingPage): a small page saying
+ * the app is starting, which asks for the same URL again as an API client would (held by
+ * the activator until a replica answers, up to the app's requestTimeout), then reloads
+ * into the app. Without scripts, it reloads itself every 2 s. Pure: built once per app.
+ */
+export function waitingPage(app: string): string {
+  const name = app.replace(/[^a-z0-9-]/g, '');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<noscript><meta http-equiv="refresh" content="2"></noscript>
+<title>${name} is starting</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#333}p{margin:.3em;text-align:center}.dot{display:inline-block;width:.6em;height:.6em;border-radius:50%;background:#888;animation:p 1s infinite alternate}@keyframes p{to{opacity:.2}}</style>
+</head><body><main><p><span class="dot"></span></p><p><strong>${name}</strong> is starting.</p><p>This page turns into the app as soon as it answers.</p></main>
+<script>
+(function wait(tries) {
+  fetch(location.href, { method: 'HEAD', headers: { 'x-dormant-waiting': '1' }, cache: 'no-store' })
+    .then(function (r) { if (r.status < 500 || tries > 30) location.reload(); else setTimeout(function () { wait(tries + 1); }, 1000); })
+    .catch(function () { setTimeout(function () { wait(tries + 1); }, 1000); });
+})(0);
+</script></body></html>
+`;
+}

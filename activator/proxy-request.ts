@@ -259,7 +259,20 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     this.#fail(activatorErrors.queueFull({ app: this.traffic.name, queueDepth: this.traffic.policy.queueDepth }), { 'retry-after': '1' });
   }
 
+  /** Answers a browser that wakes the app with the waiting page (503, not to be cached or indexed), which waits for it itself. */
+  answerWaitingPage(): void {
+    if (!this.res.headersSent && !this.res.destroyed) {
+      this.res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1', 'x-dormant-waiting-page': '1' });
+      this.res.end(this.traffic.waitingPage);
+    }
+    this.#finish(503);
+  }
+
   /** Answers 503 at once: its owner stopped the app. */
+  stopped(): void {
+    this.rejectStopped();
+  }
+
   rejectStopped(): void {
     this.#fail(activatorErrors.stopped({ app: this.traffic.name }), {});
   }

@@ -23,6 +23,14 @@ export function pokeDue(readyCount: number, lastPokeMs: number, nowMs: number): 
   return readyCount === 0 && nowMs - lastPokeMs >= repokeMs;
 }
 
+/** The header the waiting page's own wait sends: it is held as an API client's request, never answered with the page. */
+export const waitingHeader = 'x-dormant-waiting';
+
+/** Whether a request is a browser's page load that the waiting page may answer: a GET asking for HTML, not the page's own wait. Pure. */
+export function wantsWaitingPage(method: string | undefined, accept: string | undefined, waiting: string | string[] | undefined): boolean {
+  return method === 'GET' && waiting === undefined && accept?.includes('text/html') === true;
+}
+
 /** Whether a poke at nowMs starts a wake-up (never poked, or not for two re-poke periods): its load is reported at once. Pure. */
 export function wakeStarts(lastPokeMs: number, nowMs: number): boolean {
   return lastPokeMs === Number.NEGATIVE_INFINITY || nowMs - lastPokeMs > 2 * repokeMs;
@@ -140,7 +148,11 @@ export class RequestPath {
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
     if (upstream) request.start(upstream);
     else if (traffic.readyCount === 0 && this.#endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
-    else if (!this.hold(request)) request.rejectQueueFull();
+    else if (traffic.readyCount === 0 && traffic.policy.waitingPage && wantsWaitingPage(req.method, req.headers.accept, req.headers[waitingHeader])) {
+      // A browser waking the app: a page that says so now, which waits for it itself; the app is woken as for a held request.
+      if (pokeDue(traffic.readyCount, traffic.lastPokeMs, now)) this.poke(traffic, now);
+      request.answerWaitingPage();
+    } else if (!this.hold(request)) request.rejectQueueFull();
   }
 
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. False when the queue is full. */
@@ -173,7 +185,10 @@ export class RequestPath {
     traffic.meter.finished(now);
     this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
     this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
-    if (request.heldMs >= 0) this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
+    if (request.heldMs >= 0) {
+      this.#metrics.hold.observe({ app: traffic.name }, request.heldMs / 1000);
+      traffic.coldStarts.record(now, request.heldMs);
+    }
     // A trace replays load without the cold starts it met: the simulator adds its own.
     if (this.#traces.tracing) this.#traces.record(traffic.name, request.startedAtMs, now - request.startedAtMs - Math.max(0, request.heldMs), status);
     if (traffic.queue.active > 0) traffic.dispatchQueue(this.#random, now);

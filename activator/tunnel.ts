@@ -91,6 +91,10 @@ export class Tunnels {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    if (traffic.policy.stopped) {
+      socket.end(rawAnswer(activatorErrors.stopped({ app: traffic.name })));
+      return;
+    }
     const { clock, random } = this.#options;
     const routedHost = host ?? '';
     const tunnel: HeldRequest = {
@@ -101,6 +105,7 @@ export class Tunnels {
       waking: false,
       start: (upstream: Upstream) => this.#connect({ req, client: socket, head, traffic, upstream, host: routedHost, path }),
       expire: () => socket.end('HTTP/1.1 504 Gateway Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'),
+      stopped: () => socket.end(rawAnswer(activatorErrors.stopped({ app: traffic.name }))),
     };
     socket.once('close', () => traffic.queue.cancel(tunnel));
     this.#options.active.started(traffic, clock());

@@ -7,7 +7,7 @@ import { ReportRounds } from './report-rounds.js';
 
 /** What the loop needs of the runtime. */
 export interface ScalingRuntime {
-  setScale(app: string, replicas: number): Promise<void>;
+  setScale(app: string, replicas: number, reason?: string): Promise<void>;
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
   /** The scale the app has now, for an autoscaler that takes over from another. */
   currentScale?(app: string): Promise<number>;
@@ -261,7 +261,7 @@ export class ScalingLoop {
       scaling.scale = decision.desiredScale;
       this.#log.info({ app: scaling.app.metadata.name, from, to: decision.desiredScale, reason: decision.reason }, 'scaling');
       try {
-        await this.#options.runtime.setScale(scaling.app.metadata.name, decision.desiredScale);
+        await this.#options.runtime.setScale(scaling.app.metadata.name, decision.desiredScale, decision.reason);
       } catch (error) {
         // Nothing deployed yet, or the runtime is stopping: try again next tick.
         scaling.scale = from;

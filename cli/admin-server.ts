@@ -25,6 +25,8 @@ export interface AdminServerOptions {
   readonly trace: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
   /** `POST /apps/APP/releases`: a config change or rollback (release-endpoint.ts). */
   readonly release?: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+  /** `GET /apps/APP/replicas`: what `dormant ps` shows (replicas-endpoint.ts). */
+  readonly replicas?: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
   readonly log: ErrorLog;
 }
 
@@ -79,9 +81,10 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
   }
   const traced = /^\/trace\/([^/]+)$/.exec(path);
   const released = /^\/apps\/([^/]+)\/releases$/.exec(path);
-  const named = traced ?? released;
-  if (!named || (released && !options.release)) {
-    response.writeHead(404, plain).end('not found: try /metrics, /healthz, /readyz, /trace/APP or POST /apps/APP/releases\n');
+  const listed = /^\/apps\/([^/]+)\/replicas$/.exec(path);
+  const named = traced ?? released ?? listed;
+  if (!named || (released && !options.release) || (listed && !options.replicas)) {
+    response.writeHead(404, plain).end('not found: try /metrics, /healthz, /readyz, /trace/APP, POST /apps/APP/releases or /apps/APP/replicas\n');
     return;
   }
   let app: string;
@@ -93,6 +96,7 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
     return;
   }
   if (released) await options.release?.(app, request, response);
+  else if (listed) await options.replicas?.(app, request, response);
   else await options.trace(app, request, response);
 }
 

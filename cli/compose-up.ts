@@ -7,6 +7,7 @@ import { GitServer, PushPipeline } from '../gitd/index.js';
 import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStore, type Runtime } from '../runtime/index.js';
 import { serveTrace, startAdminServer } from './admin-server.js';
 import { serveRelease } from './release-endpoint.js';
+import { serveReplicas } from './replicas-endpoint.js';
 import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
@@ -66,6 +67,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   let imagesInSandbox = false;
   // Made after the metrics port opens; it releases apps (config changes, rollbacks) for it.
   let gitd: GitServer | undefined;
+  // The local runtime, which lists its replicas for dormant ps (the Kubernetes one has pods for that).
+  let localRuntime: LocalRuntime | undefined;
   try {
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
     store = kube
@@ -85,6 +88,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
             tokenFile: adminTokenFile(settings.stateDir),
             trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
             release: (app, request, response) => serveRelease(gitd, openStore, app, request, response),
+            replicas: (app, _request, response) => serveReplicas(localRuntime ?? {}, activator, openStore, app, response),
             log,
           });
     const server = metrics;
@@ -114,6 +118,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     const kubeRuntime = kube ? new kube.KubeRuntime({ config: kube.config, store, log: root, registry, writesStatus: () => writesStatus(), scalesAlone: !split }) : undefined;
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
       kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, imageTrees, nodeRuntimes, ...(sandbox ? { sandbox } : {}) });
+    if (runtime instanceof LocalRuntime) localRuntime = runtime;
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;

@@ -33,6 +33,10 @@ describe('dormant (command dispatch)', () => {
     const { code, stdout } = await runCli(await tempStateDir(), ['help']);
     assert.equal(code, 0);
     for (const command of commands) assert.ok(stdout.includes(`dormant ${command.name} `), `help lacks ${command.name}`);
+    // Grouped by topic, as Heroku's help is, with the Heroku-style names after each.
+    assert.match(stdout, /^Config:\n {2}dormant config +Show an app's config vars/m);
+    assert.match(stdout, /^ {2}dormant config set +.*\(config:set\)$/m);
+    assert.match(stdout, /^Releases:\n {2}dormant releases +/m);
   });
 
   it('an unknown command exits 2 with a guess', async () => {

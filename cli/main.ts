@@ -7,6 +7,8 @@ import type { Command } from './command.js';
 import { apply } from './commands/apply.js';
 import { configGet, configList, configSet, configUnset } from './commands/config.js';
 import { restart, rollback } from './commands/release.js';
+import { ps } from './commands/ps.js';
+import { appsInfo } from './commands/apps-info.js';
 import { scale, start, stop } from './commands/scale.js';
 import { diff } from './commands/diff.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
@@ -28,9 +30,11 @@ export const commands: readonly Command[] = [
   appsList,
   appsCreate,
   appsDelete,
+  appsInfo,
   revisionsList,
   rollback,
   restart,
+  ps,
   scale,
   stop,
   start,
@@ -63,14 +67,26 @@ function version(): string {
   return manifest.version;
 }
 
+/** The help's topics, as Heroku's are grouped: each command under the first topic that names it. */
+const helpTopics: readonly (readonly [string, readonly string[]])[] = [
+  ['Apps', ['apps', 'apps create', 'apps info', 'apps delete']],
+  ['Releases', ['releases', 'rollback', 'restart']],
+  ['Config', ['config', 'config get', 'config set', 'config unset']],
+  ['Processes and scaling', ['ps', 'scale', 'stop', 'start', 'policy get', 'policy set', 'policy simulate']],
+  ['Logs', ['logs', 'trace']],
+  ['Dormant itself', ['up', 'keys add', 'keys list', 'keys remove', 'apply', 'diff', 'images', 'gc']],
+];
+
 function helpText(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
+  const line = (c: Command) => `  dormant ${c.name.padEnd(width)}   ${c.summary}${c.aliases?.some((alias) => alias.includes(':')) ? ` (${c.aliases.filter((alias) => alias.includes(':')).join(', ')})` : ''}`;
+  const placed = new Set(helpTopics.flatMap(([, names]) => names));
+  const rest = commands.filter((c) => !placed.has(c.name));
   return [
     'dormant: scale-to-zero apps with git push deploy',
     '',
-    'Commands:',
-    ...commands.map((c) => `  dormant ${c.name.padEnd(width)}   ${c.summary}`),
-    '',
+    ...helpTopics.flatMap(([topic, names]) => [`${topic}:`, ...names.flatMap((name) => commands.filter((c) => c.name === name).map(line)), '']),
+    ...(rest.length > 0 ? ['Other:', ...rest.map(line), ''] : []),
     'Every command takes --state-dir DIR (default ./.dormant, or $DORMANT_HOME); listings take --output json|yaml.',
     'Run dormant COMMAND --help for its usage.',
     '',
@@ -172,7 +188,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
         io.stdout.write(family.map((c) => `dormant ${c.name}: ${c.summary}\nusage: ${c.usage}\n`).join('\n'));
         return 0;
       }
-      throw cliErrors.unknownCommand({ command: word, guess: closest(word, [...new Set(commands.map((c) => c.name.split(' ')[0] ?? ''))]) });
+      throw cliErrors.unknownCommand({ command: word, guess: closest(word, [...new Set(commands.flatMap((c) => names(c).map((name) => name.split(' ')[0] ?? '')))]) });
     }
     const { command, rest } = found;
     failureExitCode = command.failureExitCode;

@@ -9,8 +9,9 @@ import { isDormantError } from '../errors/index.js';
 import { type GitServer, gitdErrors, type ReleaseAsk, releaseNumber } from '../gitd/index.js';
 import type { ResourceStore } from '../runtime/index.js';
 
-/** The largest request body read. */
-const maxBody = 64 * 1024;
+/** The largest request body read: 256 variables of 4 KiB, or fewer larger ones (32 KiB each at most). */
+const maxBody = 1024 * 1024;
+const maxValueBytes = 32 * 1024;
 const envName = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 
 /** The ask the body states, or why it is not one. Pure. */
@@ -26,12 +27,18 @@ export function parseReleaseAsk(body: string): ReleaseAsk {
   const by = ask.by;
   if (by !== undefined && (typeof by !== 'string' || by.length > 256 || /[\n\r]/.test(by))) throw gitdErrors.releaseAskInvalid({ reason: '"by" must be one line of at most 256 characters' });
   const withBy = typeof by === 'string' ? { by } : {};
-  const names = (field: 'set' | 'unset'): string[] => {
-    const list = ask[field] ?? [];
-    if (!Array.isArray(list) || list.length > 256 || !list.every((name) => typeof name === 'string' && envName.test(name))) throw gitdErrors.releaseAskInvalid({ reason: `"${field}" must be a list of at most 256 variable names` });
-    return list as string[];
-  };
-  if (ask.kind === 'config') return { kind: 'config', set: names('set'), unset: names('unset'), ...withBy };
+  const reserved = (name: string) => name === 'PORT' || name.startsWith('DORMANT_');
+  const unset = ask.unset ?? [];
+  if (!Array.isArray(unset) || unset.length > 256 || !unset.every((name) => typeof name === 'string' && envName.test(name) && !reserved(name))) throw gitdErrors.releaseAskInvalid({ reason: '"unset" must be a list of at most 256 variable names' });
+  const set = ask.set ?? {};
+  if (typeof set !== 'object' || set === null || Array.isArray(set)) throw gitdErrors.releaseAskInvalid({ reason: '"set" must be an object of variables and their values' });
+  const entries = Object.entries(set as Record<string, unknown>);
+  if (entries.length > 256) throw gitdErrors.releaseAskInvalid({ reason: '"set" has more than 256 variables' });
+  for (const [name, value] of entries) {
+    if (!envName.test(name) || reserved(name)) throw gitdErrors.releaseAskInvalid({ reason: `"set" names "${name.slice(0, 64)}", which is not a variable of the app's config` });
+    if (typeof value !== 'string' || value.includes('\0') || Buffer.byteLength(value) > maxValueBytes) throw gitdErrors.releaseAskInvalid({ reason: `the value of ${name} is not a string of at most 32 KiB without NUL` });
+  }
+  if (ask.kind === 'config') return { kind: 'config', set: Object.fromEntries(entries) as Record<string, string>, unset: unset as string[], ...withBy };
   if (ask.kind === 'rollback') {
     const to = ask.to;
     if (to !== undefined && (typeof to !== 'string' || !/^[a-z0-9-]{1,70}$/.test(to))) throw gitdErrors.releaseAskInvalid({ reason: '"to" must be a release such as v3' });
@@ -67,7 +74,7 @@ export async function serveRelease(gitd: GitServer | undefined, store: ResourceS
   }
   const body = await readBody(request);
   if (body === undefined) {
-    response.writeHead(413, json).end(`${JSON.stringify(errorLine(gitdErrors.releaseAskInvalid({ reason: `the body is larger than ${maxBody / 1024} KiB` })))}\n`);
+    response.writeHead(413, json).end(`${JSON.stringify(errorLine(gitdErrors.releaseAskInvalid({ reason: `the body is larger than ${maxBody / 1024 / 1024} MiB` })))}\n`);
     return;
   }
   let ask: ReleaseAsk;

@@ -120,6 +120,16 @@ export const AppSpecSchema = Type.Object(
       { policyRef: Type.Optional(objectName(40, { description: 'Name of an AutoscalePolicy in the same namespace.' })), ...AutoscaleOverridesFields.properties },
       { additionalProperties: false, default: {}, 'x-dormant-rules': policyRules },
     ),
+    coldStart: Type.Optional(
+      Type.Object(
+        {
+          waitingPage: Type.Optional(
+            Type.Boolean({ description: 'A browser (a GET asking for text/html) that wakes the app gets a small page saying it is starting, which turns into the app once it answers; other clients are held as always. Off by default.' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     stopped: Type.Optional(
       Type.Boolean({ description: 'Stopped by dormant stop: no replica runs, and every request is answered 503 at once, saying so (dormant start undoes it).' }),
     ),

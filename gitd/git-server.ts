@@ -528,18 +528,28 @@ export class GitServer {
   async release(name: string, ask: ReleaseAsk, progress: (line: string) => void): Promise<Deployed> {
     return this.#withRepoLock(name, async () => {
       const { store } = this.#options;
-      const app = await store.get('App', name);
+      // The App's config is changed here, under the app's lock, so that a change and a rollback never undo each other half-way.
+      const setConfig = (change: (env: Record<string, string>) => Record<string, string>) =>
+        updateWithRetry(async () => {
+          const current = await store.get('App', name);
+          return store.update({ ...current, spec: { ...current.spec, run: { ...current.spec.run, env: change({ ...current.spec.run.env }) } } });
+        });
+      let app = await store.get('App', name);
+      if (ask.kind === 'config') app = await setConfig((env) => ({ ...Object.fromEntries(Object.entries(env).filter(([key]) => !ask.unset.includes(key))), ...ask.set }));
       const revisions = await store.list('Revision', { namespace: app.metadata.namespace ?? defaultNamespace, labelSelector: { 'dormant.dev/app': name } });
       const plan = planRelease(app, revisions, ask);
-      const released = await this.#options.pipeline.release({ app, plan, progress });
+      // A rollback brings back its release's config as the App's: written first (the next release, or a push, takes it even if Dormant stops half-way), put back if the release fails.
+      const before = app.spec.run.env;
       const appEnv = plan.appEnv;
-      if (appEnv) {
-        await updateWithRetry(async () => {
-          const current = await store.get('App', name);
-          await store.update({ ...current, spec: { ...current.spec, run: { ...current.spec.run, env: { ...appEnv } } } });
-        });
-        progress(`-----> The config of ${plan.from.metadata.name} is the app's again`);
+      if (appEnv) app = await setConfig(() => ({ ...appEnv }));
+      let released: Deployed;
+      try {
+        released = await this.#options.pipeline.release({ app, plan, progress });
+      } catch (error) {
+        if (appEnv) await setConfig(() => ({ ...before })).catch((restore: Error) => this.#log.error({ app: name, err: restore }, 'cannot put back the config a failed rollback replaced'));
+        throw error;
       }
+      if (appEnv) progress(`-----> The config of ${plan.from.metadata.name} is the app's again`);
       this.#log.info({ app: name, revision: released.revision.metadata.name, change: plan.change.description, by: plan.change.by }, 'released');
       return released;
     });

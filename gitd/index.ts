@@ -6,4 +6,4 @@ export { defaultLoginLimits, type MaxStartups, parseMaxStartups } from './login-
 export { fingerprintOf, type PublicKey, parsePublicKeyLine } from './public-key.js';
 export { type Deployed, PushPipeline, type PushPipelineOptions, PushRejected } from './push-pipeline.js';
 export { removeAppFiles } from './repository.js';
-export { configChange, planRelease, type ReleaseAsk, releaseNumber, revisionNamed, userConfig } from './release-plan.js';
+export { configChange, planRelease, platformEnvOf, type ReleaseAsk, releaseNumber, revisionNamed, userConfig } from './release-plan.js';

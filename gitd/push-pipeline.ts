@@ -13,7 +13,7 @@ import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/in
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
 import { type Push, pushSteps, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
-import type { ReleasePlan } from './release-plan.js';
+import { type ReleasePlan, releaseNumber } from './release-plan.js';
 import type { AppRepository } from './repository.js';
 import { RevisionJournal } from './revision-journal.js';
 import { runSteps, type StepTiming } from './step-chain.js';
@@ -22,7 +22,7 @@ export class PushRejected extends Error {}
 
 export interface PushPipelineOptions {
   readonly store: ResourceStore;
-  readonly runtime: Pick<Runtime, 'rollout' | 'retire'>;
+  readonly runtime: Pick<Runtime, 'rollout' | 'retire' | 'record'>;
   readonly stateDir: string;
   readonly appUrl: (app: string) => string;
   readonly log: Logger;
@@ -102,12 +102,17 @@ export class PushPipeline {
     const setAppStatus = (fields: AppStatusFields) => this.#setAppStatus(request.app, fields);
     const journal = new RevisionJournal({ store: this.#options.store, now: this.#now, toApp: (steps) => setAppStatus({ latestRevisionSteps: steps }) });
     const push: Push = { request, options: this.#options, revisionName, releaseDir, imageTag: `localhost/dormant/${name}:${revisionName}`, journal, now: this.#now, setAppStatus };
+    const what = `Deploy ${request.commit.slice(0, 7)} from ${request.branch}${request.by ? ` by ${request.by}` : ''}`;
+    this.#record(name, `${what}: building ${revisionName}`);
     const { timings } = await runSteps(pushSteps, {
       context: push,
       input: undefined,
       journal,
       cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
       reject: (reason) => new PushRejected(reason),
+    }).catch((error: unknown) => {
+      this.#record(name, `${what}: rejected (${(error as Error).message})`);
+      throw error;
     });
 
     return this.#served(request.app, revisionName, journal, timings, began, request.progress);
@@ -130,12 +135,17 @@ export class PushPipeline {
     const rollout = { app, commit: plan.from.spec.commit, branch: plan.from.spec.branch ?? '', progress: request.progress, ...(plan.change.by === undefined ? {} : { by: plan.change.by }) };
     const push: Push = { request: rollout, options: this.#options, revisionName, releaseDir, imageTag: localImageOf(name, revisionName), journal, now: this.#now, setAppStatus };
     request.progress(`-----> ${plan.change.description}: releasing the build of ${plan.from.metadata.name} (${plan.from.spec.commit.slice(0, 7)}) as ${revisionName}`);
+    const what = `${plan.change.description}${plan.change.by ? ` by ${plan.change.by}` : ''}`;
+    this.#record(name, `${what}: releasing the build of ${plan.from.metadata.name} as ${revisionName}`);
     const { timings } = await runSteps(releaseSteps, {
       context: push,
       input: plan,
       journal,
       cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
       reject: (reason) => new PushRejected(reason),
+    }).catch((error: unknown) => {
+      this.#record(name, `${what}: failed (${(error as Error).message})`);
+      throw error;
     });
     return this.#served(app, revisionName, journal, timings, began, request.progress);
   }
@@ -145,6 +155,7 @@ export class PushPipeline {
     await journal.set({ phase: 'Ready' });
     await this.#setAppStatus(app, { readyRevision: revisionName, latestRevision: revisionName, url, latestRevisionSteps: journal.steps });
     const perStep = timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join(', ');
+    this.#record(app.metadata.name, `Release v${releaseNumber(revisionName)} (${revisionName}) serves: ${journal.revision.spec.change?.description ?? 'deploy'} (${seconds(performance.now() - began)})`);
     progress(`-----> Deployed ${revisionName} to ${url} (${seconds(performance.now() - began)}: ${perStep})`);
     return { revision: journal.revision, url, timings };
   }
@@ -187,6 +198,10 @@ export class PushPipeline {
       });
     }
     return sweep.revisions.map((revision) => revision.metadata.name);
+  }
+
+  #record(app: string, text: string): void {
+    this.#options.runtime.record?.(app, text);
   }
 
   /** Merges fields into the App's status, retrying when another writer got there first. */

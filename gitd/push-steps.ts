@@ -499,34 +499,28 @@ export interface ReleaseOf {
  */
 const reuseBuild: Step<Push, ReleaseOf, ReleaseOf & { readonly image?: string }> = {
   name: 'checkout',
-  async run({ releaseDir, imageTag }, release) {
-    const { from } = release;
+  async run(push, release) {
+    const { releaseDir, imageTag, options } = push;
+    const { from, env, change } = release;
+    const { app } = push.request;
+    const name = app.metadata.name;
     try {
+      // Only a release folder of this Dormant's, of this app, is linked: a Revision written by hand cannot name another.
       const source = from.spec.releaseDir;
-      if (source === undefined || !existsSync(source)) throw new Error(`its release folder is gone (removed by dormant gc?)`);
+      if (source !== join(options.stateDir, 'releases', name, from.metadata.name)) throw new Error(`its release folder ${JSON.stringify(source ?? null)} is not ${name}'s in this state folder`);
+      if (!existsSync(source)) throw new Error('its release folder is gone (removed by dormant gc?)');
       await rm(releaseDir, { recursive: true, force: true });
-      // Links are copied as links, never followed: the folder is the tenant's.
-      await execFileAsync('cp', ['-a', '-l', '--no-target-directory', source, releaseDir]).catch((error: Error) => {
-        throw new Error(`its release folder cannot be linked (${error.message.split('\n')[0]})`);
+      // Links are copied as links, never followed: the folder is the tenant's. Hard links where replicas write into an overlay of their own (the sandbox); a copy where they would write into the release itself.
+      await execFileAsync('cp', [options.sandbox ? '-al' : '-a', '--no-target-directory', source, releaseDir]).catch((error: Error) => {
+        throw new Error(`its release folder cannot be copied (${error.message.split('\n')[0]})`);
       });
-      if (from.spec.image !== undefined) {
-        const image = from.spec.image;
-        await tagLocalImage(image, imageTag).catch(() => {
-          throw new Error(`its image ${image} is gone (removed by dormant gc?)`);
-        });
-      }
     } catch (error) {
       const message = `the build of ${from.metadata.name} cannot be released again: ${messageOf(error)}`;
       throw new StepFailed(message, message);
     }
-    return { ...release, ...(from.status?.image === undefined ? {} : { image: from.status.image }) };
-  },
-  summary: ({ from }) => `the build of ${from.metadata.name}`,
-  async after(push, { from, env, change, image: clusterImage }) {
-    const { app } = push.request;
-    const name = app.metadata.name;
     const { releaseDir: _releaseDir, image: _image, change: _change, ...spec } = from.spec;
-    await push.journal.open({
+    // The Revision before the image's new tag: dormant gc keeps the tags of Revisions that exist.
+    const recorded = push.journal.open({
       apiVersion,
       kind: 'Revision',
       metadata: {
@@ -543,6 +537,23 @@ const reuseBuild: Step<Push, ReleaseOf, ReleaseOf & { readonly image?: string }>
         change: { ...change, from: from.metadata.name },
       },
     });
+    await recorded.catch((error: unknown) => {
+      const message = `the release cannot be recorded: ${messageOf(error)}`;
+      throw new StepFailed(message, message);
+    });
+    if (from.spec.image !== undefined) {
+      const image = from.spec.image;
+      try {
+        await tagLocalImage(image, imageTag);
+      } catch {
+        const message = `the build of ${from.metadata.name} cannot be released again: its image ${image} is gone (removed by dormant gc?)`;
+        throw new StepFailed(message, message);
+      }
+    }
+    return { ...release, ...(from.status?.image === undefined ? {} : { image: from.status.image }) };
+  },
+  summary: ({ from }) => `the build of ${from.metadata.name}`,
+  async after(push, { from, image: clusterImage }) {
     await push.journal.mark('build', { state: 'skipped', message: `the build of ${from.metadata.name}` });
     if (clusterImage !== undefined) await push.journal.set({ image: clusterImage });
     await push.journal.mark('image', { state: 'skipped', ...(clusterImage === undefined ? {} : { message: clusterImage }) }, 'Deploying');

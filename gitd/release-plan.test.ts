@@ -26,12 +26,12 @@ describe('planRelease', () => {
   ];
 
   it('a config change releases the serving build with its platform variables under the App config', () => {
-    const plan = planRelease(app({ A: '5', B: '2' }, 'web-00004'), history, { kind: 'config', set: ['A', 'B'], unset: [], by: 'me' });
+    const plan = planRelease(app({ A: '5', B: '2' }, 'web-00004'), history, { kind: 'config', set: { A: '5', B: '2' }, unset: [], by: 'me' });
     assert.equal(plan.from.metadata.name, 'web-00004');
     assert.deepEqual(plan.env, { NODE_ENV: 'production', A: '5', B: '2' });
     assert.deepEqual(plan.change, { kind: 'config', description: 'Set A, B', by: 'me' });
     assert.equal(plan.appEnv, undefined);
-    assert.deepEqual(planRelease(app({ NODE_ENV: 'test' }, 'web-00004'), history, { kind: 'config', set: ['NODE_ENV'], unset: [] }).env, { NODE_ENV: 'test' });
+    assert.deepEqual(planRelease(app({ NODE_ENV: 'test' }, 'web-00004'), history, { kind: 'config', set: { NODE_ENV: 'test' }, unset: [] }).env, { NODE_ENV: 'test' });
   });
 
   it('a rollback without a version takes the newest release before the serving one that served, with its config', () => {
@@ -48,7 +48,7 @@ describe('planRelease', () => {
   });
 
   it('refuses what cannot be released, naming why', () => {
-    refused(() => planRelease(app({}), history, { kind: 'config', set: ['A'], unset: [] }), 'GITD_NOTHING_DEPLOYED', /web has no release serving/);
+    refused(() => planRelease(app({}), history, { kind: 'config', set: { A: '1' }, unset: [] }), 'GITD_NOTHING_DEPLOYED', /web has no release serving/);
     refused(() => planRelease(app({}), history, { kind: 'rollback' }), 'GITD_NOTHING_DEPLOYED', /nothing to roll back from/);
     refused(() => planRelease(app({}, 'web-00001'), history, { kind: 'rollback' }), 'GITD_NO_SUCH_RELEASE', /no release before v1 that served; .* \(v1 to v4\)/);
     refused(() => planRelease(app({}, 'web-00004'), history, { kind: 'rollback', to: 'v9' }), 'GITD_NO_SUCH_RELEASE', /no release "v9"/);
@@ -64,5 +64,13 @@ describe('planRelease', () => {
     assert.equal(configChange([], ['B']), 'Unset B');
     assert.equal(configChange(Array.from({ length: 10 }, (_, i) => `K${i}`), []), 'Set K0, K1, K2, K3, K4, K5, K6, K7 and 2 more');
     assert.deepEqual(userConfig(history[0]?.spec ?? ({} as Revision['spec'])), { A: '1' });
+    assert.equal(configChange(Array.from({ length: 8 }, (_, i) => `K${i}${'x'.repeat(200)}`), []).length, 512);
+  });
+
+  it('a release made before platformEnv was recorded: the stack’s defaults it has', () => {
+    const old = (stack: string, env: Record<string, string>) => ({ app: 'web', commit: 'a'.repeat(40), strategy: 'auto', stack, run: { env } }) as unknown as Revision['spec'];
+    assert.deepEqual(userConfig(old('docker.io/library/node:26-slim', { NODE_ENV: 'production', A: '1' })), { A: '1' });
+    assert.deepEqual(userConfig(old('docker.io/library/python:3.13-slim', { PYTHONUNBUFFERED: '1' })), {});
+    assert.deepEqual(userConfig(old('docker.io/library/node:26-slim', { NODE_ENV: 'development' })), { NODE_ENV: 'development' });
   });
 });

@@ -9,7 +9,7 @@ import { gitdErrors } from './errors.js';
 
 /** What the CLI asks for. */
 export type ReleaseAsk =
-  | { readonly kind: 'config'; readonly set: readonly string[]; readonly unset: readonly string[]; readonly by?: string }
+  | { readonly kind: 'config'; readonly set: Readonly<Record<string, string>>; readonly unset: readonly string[]; readonly by?: string }
   | { readonly kind: 'rollback'; readonly to?: string; readonly by?: string }
   | { readonly kind: 'restart'; readonly by?: string };
 
@@ -33,16 +33,35 @@ export function revisionNamed(app: string, release: string): string | undefined 
 
 const keyList = (keys: readonly string[]) => (keys.length > 8 ? `${keys.slice(0, 8).join(', ')} and ${keys.length - 8} more` : keys.join(', '));
 
-/** "Set A, B; unset C". */
+/** The longest change description a Revision holds. */
+const maxDescription = 512;
+
+/** "Set A, B; unset C", cut to what a Revision holds. */
 export function configChange(set: readonly string[], unset: readonly string[]): string {
   const parts = [...(set.length > 0 ? [`Set ${keyList(set)}`] : []), ...(unset.length > 0 ? [`${set.length > 0 ? 'unset' : 'Unset'} ${keyList(unset)}`] : [])];
-  return parts.length > 0 ? parts.join('; ') : 'Release with the current config';
+  const text = parts.length > 0 ? parts.join('; ') : 'Release with the current config';
+  return text.length > maxDescription ? `${text.slice(0, maxDescription - 1)}…` : text;
+}
+
+/**
+ * The variables Dormant added for a release's stack. Revisions made before they were
+ * recorded have none: for those, NODE_ENV=production over a node stack and
+ * PYTHONUNBUFFERED=1 over a python one, where the release has them (what a push gave).
+ */
+export function platformEnvOf(spec: RevisionSpec): Record<string, string> {
+  if (spec.platformEnv) return { ...spec.platformEnv };
+  const env = spec.run.env;
+  const stack = spec.stack ?? '';
+  if (spec.strategy !== 'dockerfile' && /\/node:/.test(stack) && env.NODE_ENV === 'production') return { NODE_ENV: 'production' };
+  if (/\/python:/.test(stack) && env.PYTHONUNBUFFERED === '1') return { PYTHONUNBUFFERED: '1' };
+  return {};
 }
 
 /** A release's config as the user set it: its variables less the platform's defaults it kept. */
 export function userConfig(spec: RevisionSpec): Record<string, string> {
+  const platform = platformEnvOf(spec);
   const config: Record<string, string> = {};
-  for (const [key, value] of Object.entries(spec.run.env)) if (spec.platformEnv?.[key] !== value) config[key] = value;
+  for (const [key, value] of Object.entries(spec.run.env)) if (platform[key] !== value) config[key] = value;
   return config;
 }
 
@@ -52,7 +71,7 @@ export function planRelease(app: App, revisions: readonly Revision[], ask: Relea
   const by = ask.by === undefined ? {} : { by: ask.by };
   if (ask.kind === 'config') {
     if (!serving) throw gitdErrors.nothingDeployed({ app: name, what: 'release with the new config (it is saved: the next push uses it)' });
-    return { from: serving, env: { ...serving.spec.platformEnv, ...app.spec.run.env }, change: { kind: 'config', description: configChange(ask.set, ask.unset), ...by } };
+    return { from: serving, env: { ...platformEnvOf(serving.spec), ...app.spec.run.env }, change: { kind: 'config', description: configChange(Object.keys(ask.set), ask.unset), ...by } };
   }
   if (ask.kind === 'restart') {
     // As kubectl rollout restart: the same build and config in new replicas, the old ones drained once they are ready.

@@ -1,7 +1,7 @@
 export { runtimeErrors, storeErrors } from './errors.js';
 export { updateWithRetry } from './update-with-retry.js';
 export { LocalStore, type LocalStoreOptions } from './local-store/local-store.js';
-export { LocalRuntime, type LocalRuntimeOptions } from './local/local-runtime.js';
+export { LocalRuntime, type LocalRuntimeOptions, type ReplicaReport } from './local/local-runtime.js';
 export { readAppLogs } from './local/log-book.js';
 export type { ListOptions, ObjectInput, ResourceStore, WatchEvent, WatchOptions } from './resource-store.js';
 export type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from './runtime.js';

@@ -13,8 +13,10 @@ export interface Endpoint {
 
 export interface LogLine {
   readonly time: string;
+  /** The replica that printed it; `dormant` for the platform's events. */
   readonly replica: string;
-  readonly stream: 'stdout' | 'stderr';
+  /** platform: an event of Dormant's about the app (a deploy, a scale, a crash), among its lines as Heroku's are. */
+  readonly stream: 'stdout' | 'stderr' | 'platform';
   readonly text: string;
 }
 
@@ -40,11 +42,14 @@ export interface Runtime {
    * revision, unless verifyAtZero: then one replica starts as a check and stops once ready.
    */
   rollout(app: App, revision: Revision, options?: RolloutOptions): Promise<void>;
-  setScale(app: string, replicas: number): Promise<void>;
+  /** reason: why (the autoscaler's words), for the app's platform events. */
+  setScale(app: string, replicas: number, reason?: string): Promise<void>;
   /** Stops every replica and forgets the revision (a first deploy that failed after its rollout). */
   retire(app: string): Promise<void>;
   /** The current endpoints at once, then again on every change. */
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]>;
   drained(app: string, endpointId: string): void;
   logs(app: string, options?: LogOptions): AsyncIterable<LogLine>;
+  /** An event of the platform's about the app (a deploy, a release), among its log lines; a runtime without a log of its own leaves it out. */
+  record?(app: string, text: string): void;
 }

@@ -45,6 +45,36 @@ export function cgroupFiles(limits: CgroupLimits): Record<Controller, [string, s
   };
 }
 
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux's every architecture here). */
+const ticksPerSecond = 100;
+
+/** utime, stime, cutime and cstime of a /proc/PID/stat line, in ticks; undefined when it is not one. Pure. */
+export function statTicks(stat: string): number | undefined {
+  // The command name may hold spaces and parentheses: the fields start after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const times = fields.slice(11, 15).map(Number);
+  return times.length === 4 && times.every(Number.isFinite) ? times.reduce((sum, value) => sum + value, 0) : undefined;
+}
+
+/** The CPU time of the processes a cgroup.procs lists (and of the children they reaped), in seconds. */
+function treeCpuSeconds(procsFile: string): number | undefined {
+  let pids: string[];
+  try {
+    pids = readFileSync(procsFile, 'utf8').split('\n').filter((line) => /^\d+$/.test(line));
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  for (const pid of pids.slice(0, 4096)) {
+    try {
+      ticks += statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? 0;
+    } catch {
+      // Gone since it was listed.
+    }
+  }
+  return ticks / ticksPerSecond;
+}
+
 export class HostCgroups {
   readonly #parents: Record<Controller, string>;
 
@@ -99,6 +129,23 @@ export class HostCgroups {
       this.remove(id);
       throw error;
     }
+  }
+
+  /** What a tree uses now: its memory (page cache included, as the limit counts it) and the CPU time it has had; undefined where the kernel does not say. */
+  usage(id: string): { memoryBytes?: number; cpuSeconds?: number } {
+    const read = (path: string): number | undefined => {
+      try {
+        const value = Number(readFileSync(path, 'utf8').trim());
+        return Number.isFinite(value) ? value : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const memoryBytes = read(join(this.#parents.memory, id, 'memory.usage_in_bytes'));
+    // cpuacct, where it is mounted with cpu (cpu,cpuacct: nanoseconds); else the tree's processes' own times, and their reaped children's.
+    const cpuNanos = read(join(this.#parents.cpu, id, 'cpuacct.usage'));
+    const cpuSeconds = cpuNanos === undefined ? treeCpuSeconds(join(this.#parents.memory, id, 'cgroup.procs')) : cpuNanos / 1e9;
+    return { ...(memoryBytes === undefined ? {} : { memoryBytes }), ...(cpuSeconds === undefined ? {} : { cpuSeconds }) };
   }
 
   /** Whether the kernel's OOM killer ended a process of the tree for its memory limit (read before remove). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cgroupFiles, ownCgroupFolders } from './host-cgroups.js';
+import { cgroupFiles, ownCgroupFolders, statTicks } from './host-cgroups.js';
 import { cpuMillis, memoryBytes, replicaLimits } from './limits.js';
 
 describe('quantities', () => {
@@ -74,5 +74,12 @@ describe('cgroupFiles', () => {
       ['cpu.shares', '2'],
       ['cpu.cfs_quota_us', '50000'],
     ]);
+  });
+});
+
+describe('statTicks', () => {
+  it('sums utime, stime, cutime and cstime, after a command name with spaces and parentheses', () => {
+    assert.equal(statTicks('4242 (node (a) b) S 1 4242 4242 0 -1 4194560 500 0 0 0 120 30 7 3 20 0 11 0 100 1000 50'), 160);
+    assert.equal(statTicks('garbage'), undefined);
   });
 });

@@ -48,7 +48,7 @@ describe('config', () => {
     assert.equal((await d.get('conf')).body, 'v1 greeting=- node_env=production\n');
     const { result: set, answers } = await answersWhile('conf', d.dormant('config', 'set', 'conf', 'GREETING=hello world', 'OTHER=x'));
     assert.equal(set.code, 0, set.stderr);
-    assert.match(set.stderr, /Set GREETING, OTHER on conf/);
+    assert.match(set.stderr, /Setting GREETING, OTHER on conf/);
     assert.match(set.stderr, /-----> Set GREETING, OTHER: releasing the build of conf-00001 \([0-9a-f]{7}\) as conf-00002/);
     assert.doesNotMatch(set.stderr, /Building|npm/, 'no build');
     assert.match(set.stdout, /Released v2 \(conf-00002\) of conf with the new config: http:\/\/conf\.localhost:\d+/);
@@ -168,6 +168,30 @@ describe('rollback', () => {
     assert.equal((await releases('back')).length, count + 1, 'only the failed push added one');
   });
 
+  it('logs interleave the platform’s events with the app’s lines: deploys, releases, scaling, cold starts, crashes; --source picks one', async () => {
+    const all = await d.dormant('logs', 'back');
+    assert.equal(all.code, 0, all.stderr);
+    const platform = (await d.dormant('logs', 'back', '--source', 'platform')).stdout;
+    for (const event of [
+      /\[dormant\] Deploy [0-9a-f]{7} from main by SHA256:\S+ \(admin\): building back-00001$/m,
+      /\[dormant\] Release v1 \(back-00001\) serves: Deploy [0-9a-f]{7} \(\d+\.\d s\)$/m,
+      /\[dormant\] Set GREETING by \S+@\S+ \(dormant CLI\): releasing the build of back-00001 as back-00002$/m,
+      /\[dormant\] Rollback to v3 by .*: releasing the build of back-00003 as back-00005$/m,
+      /\[dormant\] Replica back-\d{5}-\w+ of back-\d{5} ready in \d+ ms/m,
+      /\[dormant\] Scaling from \d to \d replicas?: /m,
+      /\[dormant\] Replica back-\d{5}-\w+ crashed: it exited with code 3; restarting in \d+ ms \(back-off, failure 1 in a row\)$/m,
+      /\[dormant\] Deploy [0-9a-f]{7} from main by .*: rejected \(deploy failed: /m,
+    ]) {
+      assert.match(platform, event);
+    }
+    const app = (await d.dormant('logs', 'back', '--source', 'app')).stdout;
+    assert.doesNotMatch(app, /\[dormant\]/);
+    assert.ok(all.stdout.length >= platform.length + app.length - 2, 'the whole log has both');
+    const bad = await d.dormant('logs', 'back', '--source', 'builds');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--source builds is not app or platform/);
+  });
+
   it('the release endpoint refuses a request without the admin token, and a body that is not a release request', async () => {
     const url = `http://127.0.0.1:${d.metricsPort}/apps/back/releases`;
     const serving = (await d.get('back')).body;
@@ -180,9 +204,10 @@ describe('rollback', () => {
     for (const [body, status, message] of [
       ['not json', 400, /the body is not JSON/],
       ['{"kind":"delete"}', 400, /"kind" must be "config", "rollback" or "restart"/],
-      ['{"kind":"config","set":["1x"]}', 400, /"set" must be a list of at most 256 variable names/],
+      ['{"kind":"config","set":["1x"]}', 400, /"set" must be an object of variables and their values/],
+      ['{"kind":"config","set":{"PORT":"1"}}', 400, /"set" names "PORT", which is not a variable of the app's config/],
       ['{"kind":"rollback","to":"../../etc"}', 400, /"to" must be a release such as v3/],
-      [JSON.stringify({ kind: 'rollback', by: 'x'.repeat(70 * 1024) }), 413, /larger than 64 KiB/],
+      [JSON.stringify({ kind: 'rollback', by: 'x'.repeat(1100 * 1024) }), 413, /larger than 1 MiB/],
     ] as const) {
       const answer = await fetch(url, { method: 'POST', headers, body });
       assert.equal(answer.status, status, body.slice(0, 40));
@@ -229,6 +254,31 @@ describe('restart, scale, stop and start', () => {
     assert.match(after, /^[0-9a-f-]{36}$/);
     const [latest] = await releases('procs');
     assert.equal(latest?.spec.change?.description, 'Restart');
+  });
+
+  it('ps lists the replica: its release, state, uptime, requests in flight, memory and CPU; apps info shows the app whole', async () => {
+    const listed = await d.dormant('ps', 'procs');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^ID +RELEASE +STATE +UPTIME +IN-FLIGHT +MEMORY +CPU$/m);
+    assert.match(listed.stdout, /^procs-00002-\S+ +v2 +ready +\d+s +0 +\d+ MiB +\d+\.\d\ds$/m);
+    const rows = JSON.parse((await d.dormant('ps', 'procs', '-o', 'json')).stdout) as { release: string; state: string; inFlight: number; memoryBytes: number | null }[];
+    assert.equal(rows.filter((row) => row.state === 'ready').length, 1);
+    assert.ok((rows[0]?.memoryBytes ?? 0) > 1024 * 1024, 'the replica’s cgroup counts its memory');
+
+    // A new app at zero: its first request is a cold start, counted for apps info.
+    const { pushed } = await pushNewApp(d, 'sleepy', replicaApp);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal((await d.get('sleepy')).status, 200);
+    const info = await d.dormant('apps', 'info', 'sleepy');
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /^=== sleepy$/m);
+    assert.match(info.stdout, /^URL: +http:\/\/sleepy\.localhost:\d+$/m);
+    assert.match(info.stdout, /^Release: +v1 \(sleepy-00001\) Deploy [0-9a-f]{7} by SHA256:\S+ \(admin\), \d+s ago$/m);
+    assert.match(info.stdout, /^Build: +auto, docker\.io\/library\/node:26-slim/m);
+    assert.match(info.stdout, /^Policy: +target 100 concurrency, minScale 0, maxScale unlimited, scale to zero after 30s$/m);
+    assert.match(info.stdout, /^Cold starts: +1 requests waited for a wake-up in the last hour \(p50 \d+ ms, p99 \d+ ms\)$/m);
+    const json = JSON.parse((await d.dormant('apps', 'info', 'procs', '-o', 'json')).stdout) as { release: { version: string }; policy: { minScale: number; maxScale: number }; replicas: unknown[] };
+    assert.deepEqual([json.release.version, json.policy.minScale, json.policy.maxScale, json.replicas.length], ['v2', 1, 3, 1]);
   });
 
   it('stop answers 503 at once saying the app is stopped; start makes it answer again', async () => {

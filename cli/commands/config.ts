@@ -40,30 +40,28 @@ export function parseConfigPairs(args: readonly string[], usage: string): Map<st
 }
 
 async function changeConfig(store: ResourceStore, name: string, change: (env: Record<string, string>) => Record<string, string>): Promise<App> {
-  let saved: App | undefined;
-  await updateWithRetry(async () => {
+  return updateWithRetry(async () => {
     const app = await store.get('App', name);
-    saved = await store.update({ ...app, spec: { ...app.spec, run: { ...app.spec.run, env: change({ ...app.spec.run.env }) } } });
+    return store.update({ ...app, spec: { ...app.spec, run: { ...app.spec.run, env: change({ ...app.spec.run.env }) } } });
   });
-  if (!saved) throw new Error('the App was not saved');
-  return saved;
 }
 
-/** After a change is saved: released by the running dormant up, or said why not. */
-async function release(context: CommandContext, app: App, set: readonly string[], unset: readonly string[]): Promise<number | undefined> {
+/**
+ * A config change: made and released by the running dormant up, under the app's lock (so
+ * that a rollback and a change never undo each other); saved here when nothing is to be
+ * released (--no-restart, nothing deployed, no dormant up), and said so.
+ */
+async function changeAndRelease(context: CommandContext, name: string, set: Readonly<Record<string, string>>, unset: readonly string[]): Promise<number | undefined> {
   const { io, flags } = context;
-  const name = app.metadata.name;
-  if (flags['no-restart'] === true) {
-    io.stdout.write(`Staged on ${name}: the next deploy (git push, or a later config change) releases it.\n`);
-    return undefined;
-  }
-  if (app.status?.readyRevision === undefined) {
-    io.stdout.write(`Saved on ${name}; nothing is deployed yet: the first git push uses it.\n`);
-    return undefined;
-  }
+  const store = await context.store();
+  const app = await store.get('App', name);
   const settings = await currentSettings(flags, io);
-  if (!settings.running || settings.metricsPort === 0) {
-    io.stdout.write(`Saved on ${name}; no dormant up is running on ${settings.stateDir} to release it: the next push does (or this command again once it runs).\n`);
+  const releasing = flags['no-restart'] !== true && app.status?.readyRevision !== undefined && settings.running !== undefined && settings.metricsPort !== 0;
+  if (!releasing) {
+    await changeConfig(store, name, (env) => ({ ...Object.fromEntries(Object.entries(env).filter(([key]) => !unset.includes(key))), ...set }));
+    if (flags['no-restart'] === true) io.stdout.write(`Staged on ${name}: the next deploy (git push, or a later config change) releases it.\n`);
+    else if (app.status?.readyRevision === undefined) io.stdout.write(`Saved on ${name}; nothing is deployed yet: the first git push uses it.\n`);
+    else io.stdout.write(`Saved on ${name}; no dormant up is running on ${settings.stateDir} to release it: the next push does (or this command again once it runs).\n`);
     return undefined;
   }
   try {
@@ -71,7 +69,7 @@ async function release(context: CommandContext, app: App, set: readonly string[]
     io.stdout.write(`Released ${released.version} (${released.revision}) of ${name} with the new config: ${released.url}\n`);
     return undefined;
   } catch (error) {
-    io.stderr.write(`The config change is saved on ${name}, and did not release: undo it with dormant config set or unset (the release serving now is unchanged).\n`);
+    io.stderr.write(`The config change may be saved on ${name} (dormant config ${name} shows it) without being released: the release serving now is unchanged.\n`);
     throw error;
   }
 }
@@ -121,10 +119,8 @@ export const configSet: Command = {
   async run(context) {
     const [name = '', ...pairsText] = context.args;
     const pairs = parseConfigPairs(pairsText, configSet.usage);
-    const app = await changeConfig(await context.store(), name, (env) => ({ ...env, ...Object.fromEntries(pairs) }));
-    const keys = [...pairs.keys()];
-    context.io.stderr.write(`Set ${keys.join(', ')} on ${name}\n`);
-    return release(context, app, keys, []);
+    context.io.stderr.write(`Setting ${[...pairs.keys()].join(', ')} on ${name}\n`);
+    return changeAndRelease(context, name, Object.fromEntries(pairs), []);
   },
 };
 
@@ -145,9 +141,8 @@ export const configUnset: Command = {
       context.io.stdout.write(`${name} has none of ${keys.join(', ')} set; nothing to do.\n`);
       return undefined;
     }
-    const app = await changeConfig(resources, name, (env) => Object.fromEntries(Object.entries(env).filter(([key]) => !keys.includes(key))));
-    context.io.stderr.write(`Unset ${present.join(', ')} on ${name}\n`);
-    return release(context, app, [], present);
+    context.io.stderr.write(`Unsetting ${present.join(', ')} on ${name}\n`);
+    return changeAndRelease(context, name, {}, present);
   },
 };
 

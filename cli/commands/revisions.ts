@@ -10,8 +10,8 @@ const shown = (revision: Revision, reveal: boolean): Revision =>
   reveal ? revision : { ...revision, spec: { ...revision.spec, run: { ...revision.spec.run, env: Object.fromEntries(Object.keys(revision.spec.run.env).map((key) => [key, masked])) } } };
 
 export const revisionsList: Command = {
-  name: 'revisions',
-  aliases: ['releases'],
+  name: 'releases',
+  aliases: ['revisions'],
   usage: 'dormant releases APP [--reveal] [--output json|yaml]   (or: dormant revisions APP)',
   summary: "List an app's releases (its Revisions), newest first; * marks the one serving",
   args: 1,

@@ -440,13 +440,17 @@ describe('LocalRuntime with real processes', () => {
     delete process.env.DORMANT_TEST_SECRET;
   });
 
-  it('logs carry the replica id, filter by time, and follow new lines', async () => {
+  it('logs carry the replica id, filter by time, and follow new lines; the platform’s events are among them', async () => {
     const { store, runtime } = await setup();
     const { app, revision } = await deployFixture(store, { app: 'talker', revision: 'talker-00001', env: { VERSION: 'v1' } });
     await runtime.rollout(app, revision);
-    await runtime.setScale('talker', 1);
+    await runtime.setScale('talker', 1, 'a test asks for one');
     await endpointsWhere(runtime, 'talker', (e) => e.some((x) => x.ready));
-    const [first] = await collect(runtime.logs('talker'));
+    const all = await collect(runtime.logs('talker'));
+    const events = all.filter((line) => line.stream === 'platform').map((line) => `${line.replica}: ${line.text}`);
+    assert.match(events[0] ?? '', /^dormant: Scaling from 0 to 1 replica: a test asks for one$/);
+    assert.ok(events.some((event) => /^dormant: Replica talker-00001-\w+ of talker-00001 ready in \d+ ms \(sandbox and process \d+ ms, then the app started and answered in \d+ ms\)$/.test(event)), events.join('\n'));
+    const [first] = all.filter((line) => line.stream !== 'platform');
     assert.match(first?.replica ?? '', /^talker-00001-\w+$/);
     assert.equal(first?.stream, 'stdout');
     assert.match(first?.text ?? '', /^starting talker-00001-\w+ version=v1$/);
@@ -455,6 +459,7 @@ describe('LocalRuntime with real processes', () => {
     const followed: string[] = [];
     const following = (async () => {
       for await (const line of runtime.logs('talker', { follow: true, sinceMs: Date.now(), signal: abort.signal })) {
+        if (line.stream === 'platform') continue;
         followed.push(line.text);
         if (line.text.startsWith('SIGTERM')) abort.abort();
       }

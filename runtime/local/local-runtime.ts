@@ -83,6 +83,28 @@ interface Rollout {
   readonly reject: (error: Error) => void;
 }
 
+/** One replica as `dormant ps` shows it. */
+export interface ReplicaReport {
+  readonly id: string;
+  readonly revision: string;
+  readonly phase: ReplicaPhase;
+  readonly pid: number | undefined;
+  /** Since its process started. */
+  readonly uptimeMs: number;
+  /** Since it became ready (undefined until then). */
+  readonly readyForMs?: number;
+  readonly memoryBytes?: number;
+  readonly cpuSeconds?: number;
+}
+
+/**
+ * The App's config a replica gets under its Revision's: none for a release that records
+ * what made it (its config is whole, as on Kubernetes; a change staged with --no-restart
+ * waits for the next release), all of it for a Revision made before releases did (a
+ * config set with dormant apply reached those at their next start).
+ */
+const appEnvUnder = (state: AppState, revision: Revision): Readonly<Record<string, string>> => (revision.spec.change === undefined ? (state.app?.spec.run.env ?? {}) : {});
+
 interface AppState {
   readonly name: string;
   app: App | undefined;
@@ -331,6 +353,7 @@ export class LocalRuntime implements Runtime {
       state.rollout = { revision: revision.metadata.name, firstSequence: this.#sequence, previous, resolve, reject };
     });
     this.#log.info({ app: state.name, revision: revision.metadata.name, replicas: state.desired }, 'rolling out');
+    this.record(state.name, `Rolling out ${revision.metadata.name} (${state.desired === 0 ? 'one replica as a check, at zero' : `${state.desired} replica${state.desired === 1 ? '' : 's'}`})`);
     this.#reconcile(state);
     await done;
   }
@@ -352,13 +375,21 @@ export class LocalRuntime implements Runtime {
     this.#reconcile(state);
   }
 
-  async setScale(app: string, replicas: number): Promise<void> {
+  async setScale(app: string, replicas: number, reason?: string): Promise<void> {
     if (this.#closed) throw runtimeErrors.closed({ app });
     const state = this.#state(app);
     if (replicas > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
-    if (state.desired !== replicas) this.#log.info({ app, from: state.desired, to: replicas }, 'scaling');
+    if (state.desired !== replicas) {
+      this.#log.info({ app, from: state.desired, to: replicas }, 'scaling');
+      this.record(app, `Scaling from ${state.desired} to ${replicas} replica${replicas === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
+    }
     state.desired = Math.max(0, Math.floor(replicas));
     this.#reconcile(state);
+  }
+
+  /** An event of the platform's among the app's log lines (`dormant logs --source platform`). */
+  record(app: string, text: string): void {
+    this.#logs.append(app, { time: new Date().toISOString(), replica: 'dormant', stream: 'platform', text });
   }
 
   endpoints(app: string, signal?: AbortSignal): AsyncIterable<readonly Endpoint[]> {
@@ -378,13 +409,23 @@ export class LocalRuntime implements Runtime {
     return readAppLogs(this.#stateDir, app, options);
   }
 
-  /** What the runtime thinks of an app now (for `dormant apps`, tests and status). */
-  describe(app: string): { desired: number; revision: string | undefined; replicas: { id: string; revision: string; phase: ReplicaPhase; pid: number | undefined }[] } {
+  /** What the runtime thinks of an app now (for `dormant ps`, tests and status): its replicas, when each started and became ready, and, sandboxed, what each uses. */
+  describe(app: string): { desired: number; revision: string | undefined; replicas: ReplicaReport[] } {
     const state = this.#apps.get(app);
+    const cgroups = this.#sandbox?.cgroups;
+    const now = performance.now();
     return {
       desired: state?.desired ?? 0,
       revision: state?.revision?.metadata.name,
-      replicas: [...(state?.replicas.values() ?? [])].map((r) => ({ id: r.id, revision: r.revision.metadata.name, phase: r.phase, pid: r.process?.pid })),
+      replicas: [...(state?.replicas.values() ?? [])].map((r) => ({
+        id: r.id,
+        revision: r.revision.metadata.name,
+        phase: r.phase,
+        pid: r.process?.pid,
+        uptimeMs: Math.max(0, now - r.startedAtMs),
+        ...(r.readyAtMs === undefined ? {} : { readyForMs: Math.max(0, now - r.readyAtMs) }),
+        ...(r.process && cgroups ? cgroups.usage(r.id) : {}),
+      })),
     };
   }
 
@@ -467,8 +508,7 @@ export class LocalRuntime implements Runtime {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    // The revision's config only, as on Kubernetes: a config change or rollback is a new revision, and the App's config (staged with --no-restart, say) waits for it.
-    Object.assign(env, revision.spec.run.env);
+    Object.assign(env, appEnvUnder(state, revision), revision.spec.run.env);
     return {
       ...env,
       HOME: home,
@@ -521,6 +561,8 @@ export class LocalRuntime implements Runtime {
       child = spawned;
       void child.exited.then((exit) => this.#exited(state, replica, exit));
     }
+    // The cold start's phases: the sandbox and process made (none for a warm one, made ahead), then the app's own start until it answers.
+    const preparedMs = performance.now() - replica.startedAtMs;
     replica.process = child;
     this.#log.debug({ app: state.name, replica: id, pid: child.pid, port: replica.port, warm: warm !== undefined }, 'replica started');
     this.#changed(state);
@@ -542,6 +584,7 @@ export class LocalRuntime implements Runtime {
           ? `replica ${id} listens on port ${readiness.elsewhere}, not on the port in $PORT (${replica.port}): make the app listen on the PORT environment variable (Dormant runs replicas side by side, each on its own port)`
           : `replica ${id} listens on port ${readiness.elsewhere}, not on the port in $PORT (${replica.port}): make the app listen on the PORT environment variable, or set spec.run.port: ${readiness.elsewhere} in the App to run its image as a container with a network of its own`;
       this.#log.warn({ app: state.name, replica: id, port: readiness.elsewhere }, reason);
+      this.record(state.name, `Readiness failed: ${reason}`);
       replica.failure = reason;
       this.#setFailed(state, replica, 'ListensElsewhere', reason);
       child.kill();
@@ -553,6 +596,8 @@ export class LocalRuntime implements Runtime {
       const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
       this.#metrics.boot.observe({ app: state.name }, bootSeconds);
       this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
+      const readyMs = Math.round(replica.readyAtMs - replica.startedAtMs);
+      this.record(state.name, `Replica ${id} of ${revision.metadata.name} ready in ${readyMs} ms (${warm ? 'a warm sandbox: the app started' : `sandbox and process ${Math.round(preparedMs)} ms, then the app started`} and answered in ${Math.round(readyMs - (warm ? 0 : preparedMs))} ms)`);
       state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
       this.#reconcile(state);
       // The next wake-up of this revision finds its sandbox made.
@@ -563,6 +608,7 @@ export class LocalRuntime implements Runtime {
         ? `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: ${path} on its port ${replica.port} never answered below 500`
         : `replica ${id} did not become ready within ${revision.spec.run.startTimeout}: nothing listened on its port ${replica.port}; the app must listen on the port in $PORT`;
       this.#log.warn({ app: state.name, replica: id }, reason);
+      this.record(state.name, `Readiness failed: ${reason}`);
       replica.failure = reason;
       this.#setFailed(state, replica, 'StartTimeout', reason);
       child.kill();
@@ -631,7 +677,7 @@ export class LocalRuntime implements Runtime {
             app: state.name,
             hostPort: replica.port,
             fixedPort: revision.spec.run.port,
-            env: { ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
+            env: { ...appEnvUnder(state, revision), ...revision.spec.run.env, DORMANT_APP: state.name, DORMANT_REVISION: revision.metadata.name, DORMANT_REPLICA: id },
             limits: replicaLimits(containerResources(revision.spec.run.resources)),
           }
         : undefined;
@@ -707,6 +753,7 @@ export class LocalRuntime implements Runtime {
       ...tree.config.env,
       ...(node ? { NODE_VERSION: node.version, PATH: `${nodeRuntimeFolder}/bin:${tree.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` } : {}),
       HOME: onStack ? stackAppFolder : tree.user.home,
+      ...appEnvUnder(state, revision),
       ...revision.spec.run.env,
       PORT: String(port),
       DORMANT_APP: state.name,
@@ -873,6 +920,7 @@ export class LocalRuntime implements Runtime {
       this.#setFailed(state, replica, 'CrashLoopBackOff', `replica ${replica.id} ${how} (failure ${state.consecutiveFailures}, restarting in ${delayMs} ms)`);
     }
     this.#log.warn({ app: state.name, replica: replica.id, code: exit.code, signal: exit.signal, restartInMs: delayMs }, 'replica exited');
+    this.record(state.name, `Replica ${replica.id} crashed: it ${how}; restarting in ${delayMs} ms (back-off, failure ${state.consecutiveFailures} in a row)`);
     replica.process = undefined;
     replica.phase = 'backoff';
     replica.restartAtMs = this.#clock() + delayMs;
@@ -889,6 +937,7 @@ export class LocalRuntime implements Runtime {
     }
     const wasReady = replica.phase === 'ready';
     replica.phase = 'draining';
+    this.record(state.name, `Stopping replica ${replica.id} of ${replica.revision.metadata.name}${wasReady ? ': draining its requests' : ''}`);
     this.#changed(state);
     if (wasReady && this.#endpoints.watched(state.name)) {
       const drainMs = parseDuration(replica.revision.spec.run.drainTimeout) ?? 30_000;
