@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { Activator } from '../activator/index.js';
 import { requestLogHeader } from '../autoscaler/index.js';
@@ -25,6 +26,8 @@ export interface AdminServerOptions {
   readonly trace: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
   /** `POST /apps/APP/releases`: a config change or rollback (release-endpoint.ts). */
   readonly release?: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+  /** `POST /apps/APP/run` upgraded: `dormant run` (run-endpoint.ts). */
+  readonly run?: (app: string, request: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
   /** `GET /apps/APP/replicas`: what `dormant ps` shows (replicas-endpoint.ts). */
   readonly replicas?: (app: string, request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
   readonly log: ErrorLog;
@@ -100,8 +103,36 @@ async function handle(options: AdminServerOptions, request: IncomingMessage, res
   else await options.trace(app, request, response);
 }
 
+/** An upgraded request: `dormant run`'s, with the admin token; anything else is refused and closed. */
+function upgrade(options: AdminServerOptions, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => undefined);
+  const refuse = (status: string, message: string) => socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+  if (!hasAdminToken(request.headers.authorization, options.token)) {
+    const error = cliErrors.adminUnauthorized({ tokenFile: options.tokenFile });
+    refuse('401 Unauthorized', `error [${error.code}]: ${error.message}\n`);
+    return;
+  }
+  const path = (request.url ?? '').split('?', 1)[0] ?? '';
+  const ran = /^\/apps\/([^/]+)\/run$/.exec(path);
+  let app: string | undefined;
+  try {
+    app = ran ? decodeURIComponent(ran[1] ?? '') : undefined;
+  } catch {
+    app = undefined;
+  }
+  if (app === undefined || !options.run) {
+    refuse('404 Not Found', 'not found: only POST /apps/APP/run is upgraded here\n');
+    return;
+  }
+  Promise.resolve(options.run(app, request, socket, head)).catch((error: unknown) => {
+    options.log.error({ err: error }, 'dormant run failed');
+    socket.destroy();
+  });
+}
+
 export async function startAdminServer(options: AdminServerOptions): Promise<Server> {
   const server = createServer(guardRequests({ server: 'metrics server', log: options.log }, (request, response) => handle(options, request, response)));
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(options, request, socket, head));
   server.listen(options.port, options.host);
   try {
     await once(server, 'listening');

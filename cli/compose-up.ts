@@ -8,6 +8,7 @@ import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStor
 import { serveTrace, startAdminServer } from './admin-server.js';
 import { serveRelease } from './release-endpoint.js';
 import { serveReplicas } from './replicas-endpoint.js';
+import { serveRun } from './run-endpoint.js';
 import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
@@ -89,6 +90,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
             trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
             release: (app, request, response) => serveRelease(gitd, openStore, app, request, response),
             replicas: (app, _request, response) => serveReplicas(localRuntime ?? {}, activator, openStore, app, response),
+            run: (app, request, socket, head) => serveRun(gitd, app, request, socket, head),
             log,
           });
     const server = metrics;

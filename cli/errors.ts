@@ -87,6 +87,12 @@ export const cliErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; typed: string }) => `${o.app} was not deleted: the confirmation was ${o.typed}, not its name; type ${o.app}, or pass --confirm ${o.app}`,
   },
+  runRefused: {
+    code: 'CLI_RUN_FAILED',
+    httpStatus: 502,
+    exitCode: 1,
+    message: (o: { app: string; answer: string }) => `cannot run the command in ${o.app}: ${o.answer}`,
+  },
   configReserved: {
     code: 'CLI_CONFIG_RESERVED',
     httpStatus: 400,

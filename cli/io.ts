@@ -4,8 +4,8 @@ import { cliErrors } from './errors.js';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface Io {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
+  readonly stdout: { write(text: string | Uint8Array): unknown };
+  readonly stderr: { write(text: string | Uint8Array): unknown };
   readonly stdin: AsyncIterable<Buffer | string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;

@@ -8,6 +8,7 @@ import { apply } from './commands/apply.js';
 import { configGet, configList, configSet, configUnset } from './commands/config.js';
 import { restart, rollback } from './commands/release.js';
 import { ps } from './commands/ps.js';
+import { run } from './commands/run.js';
 import { appsInfo } from './commands/apps-info.js';
 import { scale, start, stop } from './commands/scale.js';
 import { diff } from './commands/diff.js';
@@ -34,6 +35,7 @@ export const commands: readonly Command[] = [
   revisionsList,
   rollback,
   restart,
+  run,
   ps,
   scale,
   stop,
@@ -72,7 +74,7 @@ const helpTopics: readonly (readonly [string, readonly string[]])[] = [
   ['Apps', ['apps', 'apps create', 'apps info', 'apps delete']],
   ['Releases', ['releases', 'rollback', 'restart']],
   ['Config', ['config', 'config get', 'config set', 'config unset']],
-  ['Processes and scaling', ['ps', 'scale', 'stop', 'start', 'policy get', 'policy set', 'policy simulate']],
+  ['Processes and scaling', ['ps', 'run', 'scale', 'stop', 'start', 'policy get', 'policy set', 'policy simulate']],
   ['Logs', ['logs', 'trace']],
   ['Dormant itself', ['up', 'keys add', 'keys list', 'keys remove', 'apply', 'diff', 'images', 'gc']],
 ];

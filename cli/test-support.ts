@@ -36,12 +36,12 @@ export async function runCli(
   let stderr = '';
   const io: Io = {
     stdout: {
-      write: (t: string) => {
-        stdout += t;
+      write: (t: string | Uint8Array) => {
+        stdout += typeof t === 'string' ? t : Buffer.from(t).toString('utf8');
         options.onStdout?.(stdout);
       },
     },
-    stderr: { write: (t: string) => (stderr += t) },
+    stderr: { write: (t: string | Uint8Array) => (stderr += typeof t === 'string' ? t : Buffer.from(t).toString('utf8')) },
     stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
     env: { DORMANT_HOME: stateDir, ...options.env },
     cwd: options.cwd ?? stateDir,

@@ -17,7 +17,7 @@ it('packs an earlier process was receiving when it died are removed when gitd st
   await writeFile(stale, 'PACK half a push');
   const store = await LocalStore.open({ stateDir });
   t.after(() => store.close());
-  const pipeline = { deploy: () => Promise.reject(new Error('no push is made in this test')), recoverInterrupted: async () => [], release: () => Promise.reject(new Error('no release is made in this test')) };
+  const pipeline = { deploy: () => Promise.reject(new Error('no push is made in this test')), recoverInterrupted: async () => [], release: () => Promise.reject(new Error('no release is made in this test')), startOneOff: () => Promise.reject(new Error('nothing runs in this test')) };
   const gitd = new GitServer({ stateDir, store, pipeline, log: pino({ level: 'silent' }), port: 0 });
   await gitd.start();
   t.after(() => gitd.close());

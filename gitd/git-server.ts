@@ -22,7 +22,7 @@ import { countsAsAuthFailure, defaultLoginLimits, type LoginLimits, type MaxStar
 import { fingerprintOf, parsePublicKeyLine } from './public-key.js';
 import { type GitChannel, serveReceivePack } from './receive-pack.js';
 import { AppRepository } from './repository.js';
-import type { Deployed, PushPipeline } from './push-pipeline.js';
+import type { Deployed, OneOff, PushPipeline } from './push-pipeline.js';
 import { planRelease, type ReleaseAsk } from './release-plan.js';
 
 const { Server, utils } = ssh2;
@@ -30,7 +30,7 @@ const { Server, utils } = ssh2;
 export interface GitServerOptions {
   readonly stateDir: string;
   readonly store: ResourceStore;
-  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted' | 'release'>;
+  readonly pipeline: Pick<PushPipeline, 'deploy' | 'recoverInterrupted' | 'release' | 'startOneOff'>;
   readonly log: Logger;
   readonly registry?: Registry;
   readonly port: number;
@@ -553,6 +553,11 @@ export class GitServer {
       this.#log.info({ app: name, revision: released.revision.metadata.name, change: plan.change.description, by: plan.change.by }, 'released');
       return released;
     });
+  }
+
+  /** A one-off process in the app's serving release (`dormant run`). */
+  startOneOff(name: string, argv: readonly string[]): Promise<OneOff> {
+    return this.#options.pipeline.startOneOff(name, argv);
   }
 
   async #withRepoLock<T>(app: string, work: () => Promise<T>): Promise<T> {

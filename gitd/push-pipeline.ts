@@ -4,19 +4,24 @@
  * where the app lives. Any failure throws PushRejected with the short reason git prints
  * after "remote rejected"; the previous revision keeps serving.
  */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
-import { type App, apiTimestamp, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
+import { type App, apiTimestamp, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
+import { bindToDormant } from '../lifetime/index.js';
+import { gitdErrors } from './errors.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
-import { type Push, pushSteps, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
+import { type Push, pushSteps, releaseRun, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
 import { type ReleasePlan, releaseNumber } from './release-plan.js';
 import type { AppRepository } from './repository.js';
 import { RevisionJournal } from './revision-journal.js';
-import { runSteps, type StepTiming } from './step-chain.js';
+import { runSteps, type StepChain, type StepTiming } from './step-chain.js';
 
 export class PushRejected extends Error {}
 
@@ -58,6 +63,16 @@ export interface DeployRequest {
   readonly signal?: AbortSignal;
   /** Who pushed: the key's fingerprint and comment, recorded on the Revision. */
   readonly by?: string;
+}
+
+/** A one-off process of `dormant run`. */
+export interface OneOff {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Once it and its sandbox are gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): void;
 }
 
 export interface ReleaseRequest {
@@ -104,16 +119,7 @@ export class PushPipeline {
     const push: Push = { request, options: this.#options, revisionName, releaseDir, imageTag: `localhost/dormant/${name}:${revisionName}`, journal, now: this.#now, setAppStatus };
     const what = `Deploy ${request.commit.slice(0, 7)} from ${request.branch}${request.by ? ` by ${request.by}` : ''}`;
     this.#record(name, `${what}: building ${revisionName}`);
-    const { timings } = await runSteps(pushSteps, {
-      context: push,
-      input: undefined,
-      journal,
-      cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
-      reject: (reason) => new PushRejected(reason),
-    }).catch((error: unknown) => {
-      this.#record(name, `${what}: rejected (${(error as Error).message})`);
-      throw error;
-    });
+    const timings = await this.#runChain(pushSteps, push, undefined, `${what}: rejected`);
 
     return this.#served(request.app, revisionName, journal, timings, began, request.progress);
   }
@@ -137,17 +143,25 @@ export class PushPipeline {
     request.progress(`-----> ${plan.change.description}: releasing the build of ${plan.from.metadata.name} (${plan.from.spec.commit.slice(0, 7)}) as ${revisionName}`);
     const what = `${plan.change.description}${plan.change.by ? ` by ${plan.change.by}` : ''}`;
     this.#record(name, `${what}: releasing the build of ${plan.from.metadata.name} as ${revisionName}`);
-    const { timings } = await runSteps(releaseSteps, {
-      context: push,
-      input: plan,
-      journal,
-      cleanUp: () => rm(releaseDir, { recursive: true, force: true }),
-      reject: (reason) => new PushRejected(reason),
-    }).catch((error: unknown) => {
-      this.#record(name, `${what}: failed (${(error as Error).message})`);
-      throw error;
-    });
+    const timings = await this.#runChain(releaseSteps, push, plan, `${what}: failed`);
     return this.#served(app, revisionName, journal, timings, began, request.progress);
+  }
+
+  /** The steps of a push or release; a failure removes its release folder, rejects with the pusher's reason, and is said among the app's logs. */
+  async #runChain<In, Out>(chain: StepChain<Push, In, Out>, push: Push, input: In, failed: string): Promise<StepTiming[]> {
+    try {
+      const { timings } = await runSteps(chain, {
+        context: push,
+        input,
+        journal: push.journal,
+        cleanUp: () => rm(push.releaseDir, { recursive: true, force: true }),
+        reject: (reason) => new PushRejected(reason),
+      });
+      return timings;
+    } catch (error) {
+      this.#record(push.request.app.metadata.name, `${failed} (${(error as Error).message})`);
+      throw error;
+    }
   }
 
   async #served(app: App, revisionName: string, journal: RevisionJournal, timings: StepTiming[], began: number, progress: (line: string) => void): Promise<Deployed> {
@@ -202,6 +216,47 @@ export class PushPipeline {
 
   #record(app: string, text: string): void {
     this.#options.runtime.record?.(app, text);
+  }
+
+  /**
+   * A one-off process in the release that serves the app (`dormant run`): its image or
+   * stack, its config, its sandbox, as its replicas and hooks run; standard input, output
+   * and error are the caller's. It dies with Dormant, and `stop` kills it and what it started.
+   */
+  async startOneOff(name: string, argv: readonly string[]): Promise<OneOff> {
+    const app = await this.#options.store.get('App', name);
+    const serving = app.status?.readyRevision;
+    const revision = serving === undefined ? undefined : await this.#options.store.find('Revision', serving, app.metadata.namespace ?? defaultNamespace);
+    if (!revision) throw gitdErrors.nothingDeployed({ app: name, what: 'run a command in' });
+    const runFolder = join(tenantRunsDir(this.#options.stateDir), `${revision.metadata.name}-run-${randomBytes(4).toString('hex')}`);
+    const { sandbox, env } = await releaseRun(this.#options, { app: name, revision, runFolder, progress: () => undefined });
+    const confined = sandbox?.confine(argv, env);
+    const command = confined ? confined.argv : bindToDormant(argv, 'process');
+    const [program = 'false', ...args] = command;
+    const child = spawn(program, args, { cwd: revision.spec.releaseDir ?? runFolder, env: (confined ? confined.env : env) as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe', ...(confined ? (['pipe'] as const) : [])], detached: true });
+    if (confined) {
+      const fd3 = child.stdio[3] as Writable | null | undefined;
+      fd3?.on('error', () => undefined);
+      fd3?.end(confined.input3);
+    }
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('error', () => resolve({ code: 127, signal: null }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    this.#record(name, `Run ${JSON.stringify(argv.join(' ').slice(0, 200))} in ${revision.metadata.name}`);
+    return {
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited: exited.finally(() => (sandbox ? sandbox.done() : rm(runFolder, { recursive: true, force: true }))),
+      stop: () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      },
+    };
   }
 
   /** Merges fields into the App's status, retrying when another writer got there first. */

@@ -78,6 +78,18 @@ export const tenantRunsDir = (stateDir: string) => join(stateDir, 'runs');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : seconds(ms));
 
+/** A new Revision's metadata: its name, the app's namespace and label, and on Kubernetes the App as its owner (deleting the App deletes its Revisions). */
+function revisionMetadata(push: Push): Revision['metadata'] {
+  const { app } = push.request;
+  const name = app.metadata.name;
+  return {
+    name: push.revisionName,
+    namespace: app.metadata.namespace ?? defaultNamespace,
+    labels: { 'dormant.dev/app': name },
+    ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
+  };
+}
+
 /** The commit into the release folder, and build detection. */
 const checkout: Step<Push, undefined, CheckedOut> = {
   name: 'checkout',
@@ -120,13 +132,7 @@ const checkout: Step<Push, undefined, CheckedOut> = {
     await push.journal.open({
       apiVersion,
       kind: 'Revision',
-      metadata: {
-        name: push.revisionName,
-        namespace: app.metadata.namespace ?? defaultNamespace,
-        labels: { 'dormant.dev/app': name },
-        // On Kubernetes, deleting the App deletes its Revisions (the garbage collector follows this).
-        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
-      },
+      metadata: revisionMetadata(push),
       spec: {
         app: name,
         commit,
@@ -277,59 +283,17 @@ const postDeploy: Step<Push, RolledOut, RolledOut> = {
   skip: ({ request }, rolledOut) => (request.app.spec.hooks.postDeploy.length === 0 ? { because: 'nothing-to-do', output: rolledOut } : undefined),
   async run({ request, options, releaseDir, revisionName, journal }, rolledOut) {
     const { app, progress } = request;
-    const hostEnv = options.buildEnv ?? process.env;
-    // The release's config, as its replicas get it (NODE_ENV=production for a Node app, unless the App sets it).
-    const appEnv = journal.revision.spec.run.env;
     for (const [index, hook] of app.spec.hooks.postDeploy.entries()) {
       progress(`-----> Running postDeploy: ${hook}`);
-      // In the app's sandbox, over its new release (changes to it thrown away), with the app's config: the hook can harm only its app.
+      // In the app's sandbox, over its new release (changes to it thrown away), with the release's config as its replicas get it: the hook can harm only its app.
       const runFolder = join(tenantRunsDir(options.stateDir), `${revisionName}-hook-${index}`);
-      const home = join(runFolder, 'home');
-      let env = tenantEnv(hostEnv, {
-        ...appEnv,
-        PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
-        HOME: home,
-        DORMANT_APP: app.metadata.name,
-        DORMANT_REVISION: revisionName,
-      });
       const hookTimeoutMs = options.hookTimeoutMs ?? 10 * 60_000;
       const deadline = AbortSignal.timeout(hookTimeoutMs);
       let failure: string | undefined;
       let sandbox: TenantSandbox | undefined;
+      let env: Record<string, string | undefined>;
       try {
-        // A Dockerfile app's hook runs over its image (as its replicas do), with the image's environment and none of the host's.
-        const owner = options.sandbox?.ids.idOf(app.metadata.name);
-        const tree = rolledOut.image !== undefined && options.sandbox?.bwrap && options.imageTrees && owner !== undefined ? await options.imageTrees.ensure(app.metadata.name, rolledOut.image, { uid: owner, gid: owner }) : undefined;
-        if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
-        // A detected app's hook over its stack, the release at /app, as its replicas run (the host's root where the stack cannot be had).
-        const stack = !tree && rolledOut.stack !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(rolledOut.stack).catch(() => undefined) : undefined;
-        const node = rolledOut.node !== undefined ? await nodeRuntime(options, rolledOut.node, progress, stack !== undefined) : undefined;
-        if (stack) {
-          const withNode = { PATH: stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...nodeEnv(node, stack.config.env.PATH, true) };
-          env = { ...stack.config.env, ...withNode, PATH: `${stackAppFolder}/${venvFolder}/bin:${stackAppFolder}/node_modules/.bin:${withNode.PATH}`, HOME: stackAppFolder, ...appEnv, DORMANT_APP: app.metadata.name, DORMANT_REVISION: revisionName };
-        } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
-        sandbox = !options.sandbox
-          ? undefined
-          : stack
-            ? await prepareTenantRun(options.sandbox, {
-                app: app.metadata.name,
-                folder: runFolder,
-                release: { path: releaseDir, writes: 'overlay' },
-                writable: [home],
-                cwd: stackAppFolder,
-                image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
-              })
-          : tree
-            ? await prepareTenantRun(options.sandbox, {
-                app: app.metadata.name,
-                folder: runFolder,
-                release: { path: join(tree.root, tree.config.workdir), writes: 'overlay' },
-                writable: [home],
-                cwd: tree.config.workdir,
-                image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, writableAt: tree.writableHome ? [tree.writableHome] : [] },
-              })
-            : await prepareTenantRun(options.sandbox, { app: app.metadata.name, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir });
-        if (!sandbox) await mkdir(home, { recursive: true });
+        ({ sandbox, env } = await releaseRun(options, { app: app.metadata.name, revision: journal.revision, runFolder, image: rolledOut.image, stack: rolledOut.stack, node: rolledOut.node, progress }));
         const command = ['/bin/sh', '-c', hook];
         const confined = sandbox?.confine(command, env);
         failure = await runCommand(confined ? confined.argv : command, {
@@ -431,6 +395,75 @@ function nodeEnv(node: { version: string; folder: string } | undefined, path: st
   return { NODE_VERSION: node.version, PATH: `${bin}:${path ?? '/usr/local/bin:/usr/bin:/bin'}` };
 }
 
+/** What runs a command in a release as its replicas run (a postDeploy hook, `dormant run`). */
+export interface ReleaseRunRequest {
+  readonly app: string;
+  readonly revision: Revision;
+  /** Dormant's folder for this run's sandbox files (removed by the sandbox's done()). */
+  readonly runFolder: string;
+  /** A Dockerfile app's local image; a detected app's stack; the Node it asked for. Default: the Revision's. */
+  readonly image?: string | undefined;
+  readonly stack?: string | undefined;
+  readonly node?: string | undefined;
+  readonly progress: (line: string) => void;
+}
+
+/**
+ * A command's sandbox over a release, as its replicas have it: over the app's image (a
+ * Dockerfile app, with the image's environment and none of the host's), over its stack
+ * with the release at /app (a detected app), else the host's root with the release as
+ * it is; the release's config, the release an overlay (its changes thrown away), a home of
+ * its own. Without a sandbox (--insecure-no-sandbox, or in a pod), the environment only.
+ */
+export async function releaseRun(options: PushPipelineOptions, request: ReleaseRunRequest): Promise<{ sandbox: TenantSandbox | undefined; env: Record<string, string | undefined>; cwd: string }> {
+  const { app, revision, runFolder, progress } = request;
+  const image = request.image ?? revision.spec.image;
+  const stackImage = request.stack ?? revision.spec.stack;
+  const nodeVersion = request.node ?? revision.spec.runtime?.node;
+  const releaseDir = revision.spec.releaseDir ?? '';
+  const hostEnv = options.buildEnv ?? process.env;
+  const appEnv = revision.spec.run.env;
+  const home = join(runFolder, 'home');
+  const named = { DORMANT_APP: app, DORMANT_REVISION: revision.metadata.name };
+  let env: Record<string, string | undefined> = tenantEnv(hostEnv, { ...appEnv, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`, HOME: home, ...named });
+  const owner = options.sandbox?.ids.idOf(app);
+  const tree = image !== undefined && options.sandbox?.bwrap && options.imageTrees && owner !== undefined ? await options.imageTrees.ensure(app, image, { uid: owner, gid: owner }) : undefined;
+  if (tree) env = { ...tree.config.env, HOME: tree.user.home, ...appEnv, ...named };
+  const stack = !tree && stackImage !== undefined && options.sandbox?.bwrap && options.imageTrees ? await options.imageTrees.ensureStack(stackImage).catch(() => undefined) : undefined;
+  const node = nodeVersion !== undefined ? await nodeRuntime(options, nodeVersion, progress, stack !== undefined) : undefined;
+  if (stack) {
+    const withNode = { PATH: stack.config.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...nodeEnv(node, stack.config.env.PATH, true) };
+    env = { ...stack.config.env, ...withNode, PATH: `${stackAppFolder}/${venvFolder}/bin:${stackAppFolder}/node_modules/.bin:${withNode.PATH}`, HOME: stackAppFolder, ...appEnv, ...named };
+  } else if (node) env = { ...env, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${join(node.folder, 'bin')}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
+  if (!options.sandbox) {
+    await mkdir(home, { recursive: true });
+    return { sandbox: undefined, env, cwd: releaseDir };
+  }
+  if (stack) {
+    const sandbox = await prepareTenantRun(options.sandbox, {
+      app,
+      folder: runFolder,
+      release: { path: releaseDir, writes: 'overlay' },
+      writable: [home],
+      cwd: stackAppFolder,
+      image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
+    });
+    return { sandbox, env, cwd: stackAppFolder };
+  }
+  if (tree) {
+    const sandbox = await prepareTenantRun(options.sandbox, {
+      app,
+      folder: runFolder,
+      release: { path: join(tree.root, tree.config.workdir), writes: 'overlay' },
+      writable: [home],
+      cwd: tree.config.workdir,
+      image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, writableAt: tree.writableHome ? [tree.writableHome] : [] },
+    });
+    return { sandbox, env, cwd: tree.config.workdir };
+  }
+  return { sandbox: await prepareTenantRun(options.sandbox, { app, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir }), env, cwd: releaseDir };
+}
+
 /** After a failed hook: the previous revision serves again, or, on a first deploy, nothing does. */
 async function goBack(options: PushPipelineOptions, app: App, previous: string | undefined, progress: (line: string) => void): Promise<void> {
   const back = previous ? await options.store.find('Revision', previous, app.metadata.namespace) : undefined;
@@ -523,12 +556,7 @@ const reuseBuild: Step<Push, ReleaseOf, ReleaseOf & { readonly image?: string }>
     const recorded = push.journal.open({
       apiVersion,
       kind: 'Revision',
-      metadata: {
-        name: push.revisionName,
-        namespace: app.metadata.namespace ?? defaultNamespace,
-        labels: { 'dormant.dev/app': name },
-        ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion, kind: 'App', name, uid: app.metadata.uid }] }),
-      },
+      metadata: revisionMetadata(push),
       spec: {
         ...spec,
         releaseDir: push.releaseDir,

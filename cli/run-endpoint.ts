@@ -1,0 +1,78 @@
+/**
+ * `dormant run` on dormant up's metrics port: `POST /apps/APP/run` with `Upgrade:
+ * dormant-run` and the admin token; the command in `x-dormant-command` (base64 of a JSON
+ * list of words). The connection then carries frames (run-frames.ts): the CLI's stdin in,
+ * the process's stdout and stderr out, and last its exit. The process is stopped when the
+ * CLI goes.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { isDormantError } from '../errors/index.js';
+import type { GitServer } from '../gitd/index.js';
+import { encodeFrame, FrameDecoder, runArgv } from './run-frames.js';
+
+const maxWords = 256;
+const maxCommandBytes = 64 * 1024;
+
+/** The command a request names, or why not. Pure. */
+export function commandOf(header: string | string[] | undefined): string[] | string {
+  if (typeof header !== 'string' || header.length > (maxCommandBytes * 4) / 3 + 4) return 'x-dormant-command must name the command (base64 of a JSON list of words, 64 KiB at most)';
+  let words: unknown;
+  try {
+    words = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    return 'x-dormant-command is not base64 of JSON';
+  }
+  if (!Array.isArray(words) || words.length === 0 || words.length > maxWords || !words.every((word) => typeof word === 'string' && !word.includes('\0'))) return `x-dormant-command must be a list of 1 to ${maxWords} words without NUL`;
+  return words as string[];
+}
+
+const answer = (socket: Duplex, status: string, message: string) => {
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+};
+
+export async function serveRun(gitd: GitServer | undefined, app: string, request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  socket.on('error', () => undefined);
+  if (!gitd) return answer(socket, '503 Service Unavailable', 'this dormant up runs no gitd (--components), which runs commands in releases\n');
+  if (request.method !== 'POST' || request.headers.upgrade !== 'dormant-run') return answer(socket, '400 Bad Request', 'POST /apps/APP/run with Upgrade: dormant-run (dormant run APP -- CMD)\n');
+  const argv = commandOf(request.headers['x-dormant-command']);
+  if (typeof argv === 'string') return answer(socket, '400 Bad Request', `error [GITD_RELEASE_INVALID]: ${argv}\n`);
+  let oneOff: Awaited<ReturnType<GitServer['startOneOff']>>;
+  try {
+    oneOff = await gitd.startOneOff(app, runArgv(argv));
+  } catch (error) {
+    const code = isDormantError(error) ? error.code : 'GITD_RELEASE_FAILED';
+    const status = isDormantError(error) ? `${error.httpStatus} Refused` : '500 Internal Server Error';
+    return answer(socket, status, `error [${code}]: ${(error as Error).message}\n`);
+  }
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: dormant-run\r\nconnection: Upgrade\r\n\r\n');
+  const decoder = new FrameDecoder();
+  const fromClient = (chunk: Buffer) => {
+    try {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.kind === 'stdin') oneOff.stdin.write(frame.payload);
+        else if (frame.kind === 'stdinEnd') oneOff.stdin.end();
+      }
+    } catch (error) {
+      socket.end(encodeFrame('error', (error as Error).message));
+      oneOff.stop();
+    }
+  };
+  oneOff.stdin.on('error', () => undefined);
+  if (head.length > 0) fromClient(head);
+  socket.on('data', fromClient);
+  // The CLI gone (Ctrl-C, a dropped connection): so is the process.
+  socket.once('close', () => oneOff.stop());
+  // Its output as it comes, each stream in its own frames; the exit once both have ended.
+  const drained = (stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr') =>
+    new Promise<void>((resolve) => {
+      stream.on('data', (chunk: Buffer) => socket.write(encodeFrame(kind, chunk)));
+      stream.once('end', resolve);
+      stream.once('error', () => resolve());
+    });
+  const output = Promise.all([drained(oneOff.stdout, 'stdout'), drained(oneOff.stderr, 'stderr')]);
+  const exit = await oneOff.exited;
+  // A child it left running may hold its output open: a moment for what is written, not longer.
+  await Promise.race([output, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  socket.end(encodeFrame('exit', JSON.stringify(exit)));
+}

@@ -1,0 +1,69 @@
+// `dormant run` through the real CLI (issue 21): a one-off process in the serving release,
+// with its config and in its sandbox, this terminal's stdin, stdout and stderr, and its
+// exit code; a tenant's command cannot read Dormant's state.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type DormantUp, pushNewApp, runProgram, startDormant } from './git-support.js';
+
+let d: DormantUp;
+const bin = new URL('../bin/dormant.js', import.meta.url).pathname;
+const dormantRun = (input: string | undefined, ...args: string[]) => runProgram(process.execPath, [bin, 'run', '--state-dir', d.stateDir, ...args], input === undefined ? {} : { input });
+
+before(async () => {
+  d = await startDormant([], { metrics: true });
+  const { pushed } = await pushNewApp(d, 'tasks', {
+    'package.json': JSON.stringify({ name: 'tasks', version: '1.0.0', scripts: { start: 'node server.js' } }),
+    'server.js': "require('node:http').createServer((q, s) => s.end('ok')).listen(process.env.PORT);\n",
+    'migrate.js': "let input = '';\nprocess.stdin.on('data', (c) => (input += c));\nprocess.stdin.on('end', () => { console.log('migrated ' + input.trim() + ' with ' + process.env.DATABASE_URL); console.error('a warning'); process.exit(3); });\n",
+  });
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.equal((await d.dormant('config', 'set', 'tasks', 'DATABASE_URL=postgres://db/tasks')).code, 0);
+});
+after(async () => {
+  await d?.stop();
+});
+
+describe('dormant run', () => {
+  it('runs a command in the release with its config: stdin in, stdout and stderr apart, its exit code out', async () => {
+    const result = await dormantRun('users\n', 'tasks', '--', 'node', 'migrate.js');
+    assert.equal(result.stdout, 'migrated users with postgres://db/tasks\n');
+    assert.equal(result.stderr, 'a warning\n');
+    assert.equal(result.code, 3);
+  });
+
+  it('one word is a shell line, run where the replicas run (the release at /app, node_modules/.bin on PATH), as the app’s user', async () => {
+    const result = await dormantRun(undefined, 'tasks', '--', 'echo "$PWD $DORMANT_APP $NODE_ENV"; id -u; test -f migrate.js && echo found');
+    assert.equal(result.code, 0, result.stderr);
+    const [where, uid, found] = result.stdout.trim().split('\n');
+    assert.equal(where, '/app tasks production');
+    assert.notEqual(uid, '0');
+    assert.equal(found, 'found');
+  });
+
+  it('a tenant’s command cannot read Dormant’s state or keys, and what it changes in the release is thrown away', async () => {
+    const result = await dormantRun(undefined, 'tasks', '--', `cat ${d.stateDir}/admin-token; cat ${d.stateDir}/ssh_host_ed25519_key; ls ${d.stateDir}; echo changed > server.js; echo done`);
+    assert.equal(result.stdout.trim().split('\n').at(-1), 'done');
+    assert.doesNotMatch(result.stdout, /PRIVATE KEY|[0-9a-f]{32}/);
+    assert.equal((await d.get('tasks')).body, 'ok');
+    const again = await dormantRun(undefined, 'tasks', '--', 'head -c 20 server.js');
+    assert.equal(again.stdout, "require('node:http')");
+  });
+
+  it('refuses an app with nothing deployed, an unknown app, and a command without the admin token', async () => {
+    assert.equal((await d.dormant('apps', 'create', 'empty')).code, 0);
+    const empty = await dormantRun(undefined, 'empty', '--', 'true');
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /error \[CLI_RUN_FAILED\]: cannot run the command in empty: empty has no release serving, so there is nothing to run a command in/);
+    const unknown = await dormantRun(undefined, 'nope', '--', 'true');
+    assert.match(unknown.stderr, /App "nope" does not exist/);
+    const anonymous = await new Promise<string>((resolve) => {
+      import('node:net').then(({ connect }) => {
+        const socket = connect(d.metricsPort, '127.0.0.1', () => socket.write('POST /apps/tasks/run HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: dormant-run\r\nx-dormant-command: WyJpZCJd\r\n\r\n'));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('close', () => resolve(answer));
+      });
+    });
+    assert.match(anonymous, /^HTTP\/1\.1 401 Unauthorized/);
+  });
+});
