@@ -262,6 +262,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   /** Answers a browser that wakes the app with the waiting page (503, not to be cached or indexed), which waits for it itself. */
   answerWaitingPage(): void {
     if (!this.res.headersSent && !this.res.destroyed) {
+      if (this.#context.draining()) this.res.shouldKeepAlive = false;
       this.res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1', 'x-dormant-waiting-page': '1' });
       this.res.end(this.traffic.waitingPage);
     }

@@ -26,9 +26,14 @@ export function pokeDue(readyCount: number, lastPokeMs: number, nowMs: number): 
 /** The header the waiting page's own wait sends: it is held as an API client's request, never answered with the page. */
 export const waitingHeader = 'x-dormant-waiting';
 
-/** Whether a request is a browser's page load that the waiting page may answer: a GET asking for HTML, not the page's own wait. Pure. */
-export function wantsWaitingPage(method: string | undefined, accept: string | undefined, waiting: string | string[] | undefined): boolean {
-  return method === 'GET' && waiting === undefined && accept?.includes('text/html') === true;
+/**
+ * Whether a request is a browser's page load that the waiting page may answer: a GET
+ * asking for HTML that the browser says is a navigation (Sec-Fetch-Mode, sent by every
+ * current browser), not the page's own wait. A client that only asks for HTML (a webhook,
+ * Java's default Accept, a partial fetch) is held as any other. Pure.
+ */
+export function wantsWaitingPage(method: string | undefined, accept: string | undefined, fetchMode: string | string[] | undefined, waiting: string | string[] | undefined): boolean {
+  return method === 'GET' && waiting === undefined && fetchMode === 'navigate' && accept?.includes('text/html') === true;
 }
 
 /** Whether a poke at nowMs starts a wake-up (never poked, or not for two re-poke periods): its load is reported at once. Pure. */
@@ -148,7 +153,7 @@ export class RequestPath {
     const upstream = traffic.queue.active === 0 ? traffic.acquire(this.#random, now) : undefined;
     if (upstream) request.start(upstream);
     else if (traffic.readyCount === 0 && this.#endpoints.deployed?.(traffic.name) === false) request.rejectNotDeployed();
-    else if (traffic.readyCount === 0 && traffic.policy.waitingPage && wantsWaitingPage(req.method, req.headers.accept, req.headers[waitingHeader])) {
+    else if (traffic.readyCount === 0 && traffic.policy.waitingPage && wantsWaitingPage(req.method, req.headers.accept, req.headers['sec-fetch-mode'], req.headers[waitingHeader])) {
       // A browser waking the app: a page that says so now, which waits for it itself; the app is woken as for a held request.
       if (pokeDue(traffic.readyCount, traffic.lastPokeMs, now)) this.poke(traffic, now);
       request.answerWaitingPage();
@@ -158,6 +163,11 @@ export class RequestPath {
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. False when the queue is full. */
   hold(request: HeldRequest): boolean {
     const traffic = request.traffic;
+    // Stopped meanwhile (a retry after its replica went): told so now.
+    if (traffic.policy.stopped) {
+      request.stopped();
+      return true;
+    }
     const now = this.#clock();
     // A retry keeps its place in time, so its hold timeout counts from the first wait.
     if (request.enqueuedAtMs < 0) request.enqueuedAtMs = now;

@@ -5,12 +5,13 @@ import { wantsWaitingPage } from './request-path.js';
 
 describe('the waiting page', () => {
   it('answers a browser’s page load only: a GET asking for HTML that is not the page’s own wait', () => {
-    assert.equal(wantsWaitingPage('GET', 'text/html,application/xhtml+xml,*/*;q=0.8', undefined), true);
-    assert.equal(wantsWaitingPage('GET', 'application/json', undefined), false);
-    assert.equal(wantsWaitingPage('GET', undefined, undefined), false);
-    assert.equal(wantsWaitingPage('POST', 'text/html', undefined), false);
-    assert.equal(wantsWaitingPage('HEAD', 'text/html', undefined), false);
-    assert.equal(wantsWaitingPage('GET', 'text/html', '1'), false);
+    assert.equal(wantsWaitingPage('GET', 'text/html,application/xhtml+xml,*/*;q=0.8', 'navigate', undefined), true);
+    assert.equal(wantsWaitingPage('GET', 'text/html,application/xhtml+xml', undefined, undefined), false, 'no Sec-Fetch-Mode: not known to be a browser');
+    assert.equal(wantsWaitingPage('GET', 'text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2', 'cors', undefined), false);
+    assert.equal(wantsWaitingPage('GET', 'application/json', 'navigate', undefined), false);
+    assert.equal(wantsWaitingPage('GET', undefined, 'navigate', undefined), false);
+    assert.equal(wantsWaitingPage('POST', 'text/html', 'navigate', undefined), false);
+    assert.equal(wantsWaitingPage('GET', 'text/html', 'navigate', '1'), false);
   });
 
   it('names the app, and waits for it with a request held as an API client’s', () => {

@@ -8,7 +8,7 @@ import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStor
 import { serveTrace, startAdminServer } from './admin-server.js';
 import { serveRelease } from './release-endpoint.js';
 import { serveReplicas } from './replicas-endpoint.js';
-import { serveRun } from './run-endpoint.js';
+import { RunSessions, serveRun } from './run-endpoint.js';
 import { adminTokenFile } from './admin-token.js';
 import { type Splittable, splittable, type UpFlags } from './commands/up-flags.js';
 import { cliErrors } from './errors.js';
@@ -68,6 +68,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   let imagesInSandbox = false;
   // Made after the metrics port opens; it releases apps (config changes, rollbacks) for it.
   let gitd: GitServer | undefined;
+  // dormant run's processes: stopped, with their connections, before the rest stops (an upgraded connection would hold the metrics port's close).
+  const runSessions = new RunSessions();
   // The local runtime, which lists its replicas for dormant ps (the Kubernetes one has pods for that).
   let localRuntime: LocalRuntime | undefined;
   try {
@@ -90,7 +92,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
             trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
             release: (app, request, response) => serveRelease(gitd, openStore, app, request, response),
             replicas: (app, _request, response) => serveReplicas(localRuntime ?? {}, activator, openStore, app, response),
-            run: (app, request, socket, head) => serveRun(gitd, app, request, socket, head),
+            run: (app, request, socket, head) => serveRun(gitd, runSessions, app, request, socket, head),
             log,
           });
     const server = metrics;
@@ -207,6 +209,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
       gitd = new GitServer({ stateDir: settings.stateDir, store, pipeline, log: root, registry, port: settings.sshPort, ...upFlags.push, ...upFlags.sshLogin });
       const gitServer = gitd;
       stops.push(() => gitServer.close());
+      // Before gitd and the metrics port close (stops run in reverse): dormant run's processes and connections.
+      stops.push(async () => runSessions.closeAll());
       sshPort = await gitServer.start().catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.sshPort, flag: '--ssh-port', purpose: 'git push over SSH' }, { cause: error }) : error;
       });

@@ -19,6 +19,12 @@ export const gitdErrors = defineErrors({
     exitCode: 1,
     message: (o: { release: string; reason: string }) => `${o.release} cannot be rolled back to: ${o.reason}; choose another with dormant releases`,
   },
+  runUnsandboxed: {
+    code: 'GITD_RUN_UNSANDBOXED',
+    httpStatus: 501,
+    exitCode: 1,
+    message: () => 'dormant run runs a command only in the app\'s sandbox, and this dormant up has none (--insecure-no-sandbox, or Kubernetes, where run is not built yet)',
+  },
   releaseFailed: {
     code: 'GITD_RELEASE_FAILED',
     httpStatus: 422,

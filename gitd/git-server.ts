@@ -86,6 +86,11 @@ interface Pusher {
   readonly comment?: string;
 }
 
+const sameEnv = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+};
+
 /** Who made a release, as its Revision records it: the key's fingerprint and comment. */
 const pusherName = (pusher: Pusher): string => `${pusher.fingerprint}${pusher.comment ? ` (${pusher.comment.slice(0, 120)})` : ''}`;
 
@@ -546,7 +551,8 @@ export class GitServer {
       try {
         released = await this.#options.pipeline.release({ app, plan, progress });
       } catch (error) {
-        if (appEnv) await setConfig(() => ({ ...before })).catch((restore: Error) => this.#log.error({ app: name, err: restore }, 'cannot put back the config a failed rollback replaced'));
+        // Put back only if nobody changed it meanwhile (config set --no-restart, dormant apply): theirs wins.
+        if (appEnv) await setConfig((env) => (sameEnv(env, appEnv) ? { ...before } : env)).catch((restore: Error) => this.#log.error({ app: name, err: restore }, 'cannot put back the config a failed rollback replaced'));
         throw error;
       }
       if (appEnv) progress(`-----> The config of ${plan.from.metadata.name} is the app's again`);

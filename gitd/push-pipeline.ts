@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
-import { type App, apiTimestamp, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
-import { bindToDormant } from '../lifetime/index.js';
+import { type App, apiTimestamp, containerResources, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
+import { replicaLimits } from '../sandbox/index.js';
 import { gitdErrors } from './errors.js';
 import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
@@ -228,17 +228,24 @@ export class PushPipeline {
     const serving = app.status?.readyRevision;
     const revision = serving === undefined ? undefined : await this.#options.store.find('Revision', serving, app.metadata.namespace ?? defaultNamespace);
     if (!revision) throw gitdErrors.nothingDeployed({ app: name, what: 'run a command in' });
+    // Only in the sandbox: without one (--insecure-no-sandbox, or in a pod) the tenant's command would run with Dormant's rights.
+    if (!this.#options.sandbox) throw gitdErrors.runUnsandboxed({});
     const runFolder = join(tenantRunsDir(this.#options.stateDir), `${revision.metadata.name}-run-${randomBytes(4).toString('hex')}`);
-    const { sandbox, env } = await releaseRun(this.#options, { app: name, revision, runFolder, progress: () => undefined });
-    const confined = sandbox?.confine(argv, env);
-    const command = confined ? confined.argv : bindToDormant(argv, 'process');
-    const [program = 'false', ...args] = command;
-    const child = spawn(program, args, { cwd: revision.spec.releaseDir ?? runFolder, env: (confined ? confined.env : env) as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe', ...(confined ? (['pipe'] as const) : [])], detached: true });
-    if (confined) {
-      const fd3 = child.stdio[3] as Writable | null | undefined;
-      fd3?.on('error', () => undefined);
-      fd3?.end(confined.input3);
-    }
+    const { sandbox, env } = await releaseRun(this.#options, {
+      app: name,
+      revision,
+      runFolder,
+      progress: () => undefined,
+      limits: replicaLimits(containerResources(revision.spec.run.resources)),
+      ...(revision.spec.change === undefined ? { envUnder: app.spec.run.env } : {}),
+    });
+    if (!sandbox) throw gitdErrors.runUnsandboxed({});
+    const confined = sandbox.confine(argv, env);
+    const [program = 'false', ...args] = confined.argv;
+    const child = spawn(program, args, { cwd: runFolder, env: confined.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true });
+    const fd3 = child.stdio[3] as Writable | null | undefined;
+    fd3?.on('error', () => undefined);
+    fd3?.end(confined.input3);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('error', () => resolve({ code: 127, signal: null }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -248,7 +255,7 @@ export class PushPipeline {
       stdin: child.stdin,
       stdout: child.stdout,
       stderr: child.stderr,
-      exited: exited.finally(() => (sandbox ? sandbox.done() : rm(runFolder, { recursive: true, force: true }))),
+      exited: exited.finally(() => sandbox.done()),
       stop: () => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

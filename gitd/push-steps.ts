@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { type BuildPlan, buildErrors, localImageId, chooseGo, chooseJava, chooseNode, choosePython, detectBuild, listJdkStacks, goStack, goToolchainFolder, detectedAppUser, listPythonStacks, type NodeChoice, type NodeRequest, nodeRuntimeFolder, nodeStack, stackAppFolder, ensureInRegistry, layerImage, pushBuiltImage, RegistryClient, runBuild, runCommand, stateLabel, stateLabelValue, tagLocalImage, uvToolFolder, venvFolder } from '../builder/index.js';
 import { type App, apiVersion, defaultNamespace, type PipelineStep, type Revision, type RevisionSpec } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
-import { prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
+import { type CgroupLimits, prepareTenantRun, type TenantSandbox, tenantEnv } from '../sandbox/index.js';
 import type { DeployRequest, PushPipelineOptions } from './push-pipeline.js';
 import type { RevisionJournal } from './revision-journal.js';
 import { messageOf, type Step, StepChain, StepFailed } from './step-chain.js';
@@ -406,6 +406,9 @@ export interface ReleaseRunRequest {
   readonly stack?: string | undefined;
   readonly node?: string | undefined;
   readonly progress: (line: string) => void;
+  /** The sandbox's limits (a build's by default) and config under the Revision's (a Revision made before releases gets its App's, as its replicas do). */
+  readonly limits?: CgroupLimits;
+  readonly envUnder?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -422,8 +425,9 @@ export async function releaseRun(options: PushPipelineOptions, request: ReleaseR
   const nodeVersion = request.node ?? revision.spec.runtime?.node;
   const releaseDir = revision.spec.releaseDir ?? '';
   const hostEnv = options.buildEnv ?? process.env;
-  const appEnv = revision.spec.run.env;
+  const appEnv = { ...request.envUnder, ...revision.spec.run.env };
   const home = join(runFolder, 'home');
+  const limits = request.limits ? { limits: request.limits } : {};
   const named = { DORMANT_APP: app, DORMANT_REVISION: revision.metadata.name };
   let env: Record<string, string | undefined> = tenantEnv(hostEnv, { ...appEnv, PATH: `${join(releaseDir, 'node_modules', '.bin')}:${hostEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`, HOME: home, ...named });
   const owner = options.sandbox?.ids.idOf(app);
@@ -445,6 +449,7 @@ export async function releaseRun(options: PushPipelineOptions, request: ReleaseR
       folder: runFolder,
       release: { path: releaseDir, writes: 'overlay' },
       writable: [home],
+      ...limits,
       cwd: stackAppFolder,
       image: { root: stack.root, uid: detectedAppUser.uid, gid: detectedAppUser.gid, workdir: stackAppFolder, writableAt: [], readOnlyAt: node ? [{ from: node.folder, at: nodeRuntimeFolder }] : [] },
     });
@@ -456,12 +461,13 @@ export async function releaseRun(options: PushPipelineOptions, request: ReleaseR
       folder: runFolder,
       release: { path: join(tree.root, tree.config.workdir), writes: 'overlay' },
       writable: [home],
+      ...limits,
       cwd: tree.config.workdir,
       image: { root: tree.root, uid: tree.user.uid, gid: tree.user.gid, workdir: tree.config.workdir, writableAt: tree.writableHome ? [tree.writableHome] : [] },
     });
     return { sandbox, env, cwd: tree.config.workdir };
   }
-  return { sandbox: await prepareTenantRun(options.sandbox, { app, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], cwd: releaseDir }), env, cwd: releaseDir };
+  return { sandbox: await prepareTenantRun(options.sandbox, { app, folder: runFolder, release: { path: releaseDir, writes: 'overlay' }, writable: [home], ...limits, cwd: releaseDir }), env, cwd: releaseDir };
 }
 
 /** After a failed hook: the previous revision serves again, or, on a first deploy, nothing does. */

@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { sandboxErrors } from './errors.js';
 import type { HostSandbox } from './host-sandbox.js';
-import { buildLimits } from './limits.js';
+import { buildLimits, type CgroupLimits } from './limits.js';
 import { type SandboxSpec, sandboxCommand, sandboxEnvInput, sandboxFstab, sandboxRootEnv } from './sandbox-command.js';
 
 export interface TenantRun {
@@ -22,6 +22,8 @@ export interface TenantRun {
   /** Further folders the run may write, given to the app's uid (a build cache, a home). */
   readonly writable: readonly string[];
   readonly cwd: string;
+  /** Its cgroup limits; a build's by default (a one-off process of `dormant run` has its replicas'). */
+  readonly limits?: CgroupLimits;
   /**
    * Run over an image's unpacked tree (a Dockerfile app's hook, a detected app's build or
    * hook over its stack) instead of the host's root: the release is then seen at
@@ -91,7 +93,7 @@ export async function prepareTenantRun(sandbox: HostSandbox, tenantRun: TenantRu
   }
   const fstab = join(tenantRun.folder, 'sandbox.fstab');
   const cgroupId = basename(tenantRun.folder);
-  const cgroupProcs = sandbox.cgroups?.create(cgroupId, buildLimits);
+  const cgroupProcs = sandbox.cgroups?.create(cgroupId, tenantRun.limits ?? buildLimits);
   // A release written in place is writable[0]: seen at the WORKDIR.
   const writableAt = overImage ? (tenantRun.release.writes === 'in-place' ? [overImage.workdir, ...overImage.writableAt] : overImage.writableAt) : [];
   const image: SandboxSpec['image'] =

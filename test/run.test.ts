@@ -2,6 +2,9 @@
 // with its config and in its sandbox, this terminal's stdin, stdout and stderr, and its
 // exit code; a tenant's command cannot read Dormant's state.
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type DormantUp, pushNewApp, runProgram, startDormant } from './git-support.js';
 
@@ -47,6 +50,32 @@ describe('dormant run', () => {
     assert.equal((await d.get('tasks')).body, 'ok');
     const again = await dormantRun(undefined, 'tasks', '--', 'head -c 20 server.js');
     assert.equal(again.stdout, "require('node:http')");
+  });
+
+  it('a command that floods its output to a CLI that does not read is held back: dormant up’s memory stays flat, and the process goes with the connection', async () => {
+    const rssMiB = async () => Number(/^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${d.pid}/status`, 'utf8'))?.[1]) / 1024;
+    const before = await rssMiB();
+    const token = (await readFile(`${d.stateDir}/admin-token`, 'utf8')).trim();
+    const command = Buffer.from(JSON.stringify(['cat /dev/zero'])).toString('base64');
+    const socket = connect(d.metricsPort, '127.0.0.1');
+    socket.write(`POST /apps/tasks/run HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nconnection: Upgrade\r\nupgrade: dormant-run\r\nx-dormant-command: ${command}\r\n\r\n`);
+    // Read the answer's first bytes, then nothing more: the CLI of a paused terminal.
+    const first = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+    assert.match(first, /^HTTP\/1\.1 101 Switching Protocols/);
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const during = await rssMiB();
+    assert.ok(during - before < 100, `dormant up grew from ${before.toFixed(0)} to ${during.toFixed(0)} MiB while the command wrote to a CLI that did not read`);
+    socket.destroy();
+    assert.equal((await d.get('tasks')).body, 'ok');
+    // The process went with the connection: its run folder (and sandbox) are removed once it has exited.
+    const runs = join(d.stateDir, 'runs');
+    let left = (await readdir(runs).catch(() => [])).filter((name) => name.includes('-run-'));
+    for (let tries = 0; left.length > 0 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      left = (await readdir(runs).catch(() => [])).filter((name) => name.includes('-run-'));
+    }
+    assert.deepEqual(left, []);
   });
 
   it('refuses an app with nothing deployed, an unknown app, and a command without the admin token', async () => {

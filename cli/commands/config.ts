@@ -7,6 +7,7 @@
 import type { App } from '../../crds/index.js';
 import { type ResourceStore, updateWithRetry } from '../../runtime/index.js';
 import type { Command, CommandContext } from '../command.js';
+import { isDormantError } from '../../errors/index.js';
 import { cliErrors } from '../errors.js';
 import { formatTable, print } from '../output.js';
 import { requestRelease } from '../release-client.js';
@@ -69,7 +70,8 @@ async function changeAndRelease(context: CommandContext, name: string, set: Read
     io.stdout.write(`Released ${released.version} (${released.revision}) of ${name} with the new config: ${released.url}\n`);
     return undefined;
   } catch (error) {
-    io.stderr.write(`The config change may be saved on ${name} (dormant config ${name} shows it) without being released: the release serving now is unchanged.\n`);
+    // Saved by dormant up before its release failed (a refused request, a dormant up that cannot be reached, saved nothing).
+    if (isDormantError(error) && error.code.startsWith('GITD_') && error.code !== 'GITD_RELEASE_INVALID') io.stderr.write(`The config change is saved on ${name} (dormant config ${name} shows it) and did not release: the release serving now is unchanged.\n`);
     throw error;
   }
 }

@@ -1,12 +1,14 @@
 import { request } from 'node:http';
+import { constants } from 'node:os';
+import { maxCommandBytes } from '../run-endpoint.js';
 import { adminTokenFile, readAdminToken } from '../admin-token.js';
 import type { Command } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { encodeFrame, FrameDecoder } from '../run-frames.js';
 import { currentSettings } from '../settings.js';
 
-/** The exit code of a process killed by a signal, as a shell gives it. */
-const signalCodes: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+/** The exit code of a process killed by a signal, as a shell gives it: 128 + its number. */
+const signalExit = (signal: string | null): number => 128 + ((signal ? (constants.signals as Record<string, number | undefined>)[signal] : undefined) ?? 1);
 
 export const run: Command = {
   name: 'run',
@@ -15,6 +17,7 @@ export const run: Command = {
   args: [2, 257],
   async run({ io, args, flags, store }) {
     const [name = '', ...command] = args;
+    if (Buffer.byteLength(JSON.stringify(command)) > maxCommandBytes) throw cliErrors.usage({ problem: `the command is over ${maxCommandBytes / 1024} KiB; put it in a script of the app and run that`, usage: run.usage });
     await (await store()).get('App', name);
     const settings = await currentSettings(flags, io);
     if (!settings.running || settings.metricsPort === 0) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `run a command in ${name}` });
@@ -49,7 +52,7 @@ export const run: Command = {
       try {
         for (let next = await input.next(); !next.done && !exited; next = await input.next()) {
           const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
-          socket.write(encodeFrame('stdin', chunk));
+          if (!socket.write(encodeFrame('stdin', chunk))) await new Promise((resolve) => socket.once('drain', resolve));
         }
         if (!exited) socket.write(encodeFrame('stdinEnd'));
       } catch {
@@ -60,15 +63,22 @@ export const run: Command = {
     const code = await new Promise<number>((resolve, reject) => {
       socket.on('data', (chunk: Buffer) => {
         for (const frame of decoder.push(chunk)) {
-          if (frame.kind === 'stdout') io.stdout.write(frame.payload);
-          else if (frame.kind === 'stderr') io.stderr.write(frame.payload);
+          if (frame.kind === 'stdout' || frame.kind === 'stderr') {
+            // A terminal or pipe that takes its time (a pager, Ctrl-S) holds the process back through the connection, not this process's memory.
+            const out = (frame.kind === 'stdout' ? io.stdout : io.stderr) as { write(text: Uint8Array): unknown; once?: (event: 'drain', listener: () => void) => unknown };
+            if (out.write(frame.payload) === false && out.once) {
+              socket.pause();
+              out.once('drain', () => socket.resume());
+            }
+          }
           else if (frame.kind === 'error') reject(cliErrors.runRefused({ app: name, answer: frame.payload.toString('utf8') }));
           else if (frame.kind === 'exit') {
             const exit = JSON.parse(frame.payload.toString('utf8')) as { code: number | null; signal: string | null };
-            resolve(exit.code ?? 128 + (signalCodes[exit.signal ?? ''] ?? 1));
+            resolve(exit.code ?? signalExit(exit.signal));
           }
         }
       });
+      socket.on('error', () => undefined);
       socket.once('close', () => reject(cliErrors.runRefused({ app: name, answer: 'dormant up closed the connection before the process ended' })));
     });
     exited = true;
