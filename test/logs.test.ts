@@ -25,10 +25,13 @@ describe('dormant logs', async () => {
     const result = await runCli(stateDir, ['logs', 'chatty']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z \[chatty-00001-\w+\] starting chatty-00001-\w+ version=v1$/m);
-    const json = result.stdout && (await runCli(stateDir, ['logs', 'chatty', '-o', 'json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const json = (await runCli(stateDir, ['logs', 'chatty', '-o', 'json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stream: string });
     // The platform's events first (the scale up, the replica's start), then the app's own lines.
-    assert.equal(json[0].stream, 'platform');
-    assert.equal(json.find((line: { stream: string }) => line.stream !== 'platform')?.stream, 'stdout');
+    assert.equal(json[0]?.stream, 'platform');
+    assert.equal(json.find((line) => line.stream !== 'platform')?.stream, 'stdout');
     assert.match(result.stdout, /^\S+ \[dormant\] Scaling from 0 to 1 replica$/m);
     const appOnly = await runCli(stateDir, ['logs', 'chatty', '--source', 'app']);
     assert.doesNotMatch(appOnly.stdout, /\[dormant\]/);
