@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ColdStartSummary } from './cold-starts.js';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -14,12 +15,12 @@ import { Drain } from './drain.js';
 import { type ActivatorMetrics, activatorMetrics } from './metrics.js';
 import { pokeDue, RequestPath } from './request-path.js';
 import { RouteTable } from './route-table.js';
-import type { AppStats, EndpointSource, StatsSink } from './seams.js';
+import type { AppStats, ChallengeAnswers, EndpointSource, StatsSink, TlsSource } from './seams.js';
 import { clientErrorAnswer } from './socket-answers.js';
 import { type RequestRecorder, TraceRecorder } from './trace-recorder.js';
 import { Tunnels } from './tunnel.js';
 
-export type { AppStats, EndpointSource, StatsSink } from './seams.js';
+export type { AppStats, ChallengeAnswers, EndpointSource, StatsSink, TlsSource } from './seams.js';
 export type { RequestRecorder } from './trace-recorder.js';
 
 export interface ActivatorOptions {
@@ -43,6 +44,10 @@ export interface ActivatorOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Pending connections the listening socket queues; default 8192 (capped by net.core.somaxconn). */
   readonly backlog?: number;
+  /** An HTTPS listener beside the HTTP one, presenting each host's certificate (SNI) from `tls`. */
+  readonly https?: { readonly port: number; readonly publicPort?: number; readonly tls: TlsSource };
+  /** ACME HTTP-01 answers, served on the HTTP listener for the apps' hosts. */
+  readonly challenges?: ChallengeAnswers;
 }
 
 const tickMs = 100;
@@ -52,7 +57,12 @@ export const defaultMaxHeaderCount = 100;
 
 function trafficPolicy(app: App, policies: ReadonlyMap<string, AutoscalePolicy>): TrafficPolicy {
   const { spec } = resolvePolicy(app, policies);
-  return { stopped: app.spec.stopped === true, waitingPage: app.spec.coldStart?.waitingPage === true, containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
+  return {
+    stopped: app.spec.stopped === true,
+    waitingPage: app.spec.coldStart?.waitingPage === true,
+    redirectHttps: app.spec.tls?.redirectHttp === true,
+    appUid: app.metadata.uid,
+    containerConcurrency: spec.containerConcurrency, queueDepth: spec.queueDepth, requestTimeoutMs: parseDuration(spec.requestTimeout) ?? 60_000 };
 }
 
 /**
@@ -86,6 +96,7 @@ export class Activator {
   readonly #maxHeaderCount: number;
   readonly #guard: { readonly server: string; readonly log: Logger };
   #server: Server | undefined;
+  #httpsServer: Server | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #ticks = 0;
 
@@ -109,38 +120,91 @@ export class Activator {
       traces: this.#traces,
       drain: this.#drain,
       linkPort: () => (options.publicPort === undefined ? (this.#server?.address() as { port: number } | null | undefined) ?? null : { port: options.publicPort }),
+      ...(options.challenges === undefined ? {} : { challenges: options.challenges }),
+      ...(options.https === undefined ? {} : { https: { tls: options.https.tls, port: () => options.https?.publicPort ?? (this.#httpsServer?.address() as { port: number } | null | undefined)?.port } }),
     });
     this.#tunnels = new Tunnels({ ...shared, hold: (tunnel) => this.#requests.hold(tunnel), keepAliveTimeoutMs });
   }
 
-  /** Starts following the store and listening; resolves with the port. */
+  /** Starts following the store and listening; resolves with the port (HTTP's; httpsPort() says HTTPS's). */
   async start(): Promise<number> {
     await Promise.all([this.#follow('App'), this.#follow('AutoscalePolicy')]);
-    const maxHeaderBytes = this.#options.maxHeaderSize ?? 16 * 1024;
     const headersTimeoutMs = this.#options.headersTimeoutMs ?? 30_000;
+    const serverOptions: ServerOptions = {
+      maxHeaderSize: this.#options.maxHeaderSize ?? 16 * 1024,
+      headersTimeout: headersTimeoutMs,
+      // Node checks the headers timeout on this interval (30 s by default, so a 30 s timeout fired after 30 to 60 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+      keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 5000,
+      // Bodies stream through unbuffered, and may be long: no whole-request deadline.
+      requestTimeout: 0,
+    };
+    const server = this.#wire(createServer(serverOptions), serverOptions);
+    const https = this.#options.https;
+    const host = this.#options.host ?? '127.0.0.1';
+    // A burst of new connections must not overflow the accept queue: Node's default of 511
+    // drops the rest of the SYNs, which clients retry after 1 s and 3 s (measured: 800 of
+    // 1,000 users at once waited 3 s). The kernel caps it at net.core.somaxconn.
+    const backlog = this.#options.backlog ?? 8192;
+    server.listen({ port: this.#options.port, host, backlog });
+    await once(server, 'listening');
+    this.#server = server;
+    if (https) {
+      // The certificate is chosen per handshake by the name the client asks for (SNI), among those of the app holding that host only.
+      const secureServer = createHttpsServer({ ...serverOptions, SNICallback: (servername, done) => done(null, this.#secureContext(servername)) });
+      this.#wire(secureServer, serverOptions);
+      secureServer.on('tlsClientError', (error: Error) => this.#log.debug({ err: error }, 'TLS handshake failed'));
+      secureServer.listen({ port: https.port, host, backlog });
+      try {
+        await once(secureServer, 'listening');
+      } catch (error) {
+        server.close();
+        throw error;
+      }
+      this.#httpsServer = secureServer;
+    }
+    this.#ticker = setInterval(() => this.#tick(), tickMs);
+    this.#ticker.unref();
+    const { port } = server.address() as { port: number };
+    this.#log.info({ port, ...(this.#httpsServer ? { httpsPort: this.httpsPort() } : {}), domain: this.#options.domain }, 'activator listening');
+    return port;
+  }
+
+  /** The HTTPS listener's port, or undefined without one. */
+  httpsPort(): number | undefined {
+    return (this.#httpsServer?.address() as { port: number } | null | undefined)?.port;
+  }
+
+  /**
+   * The TLS context for a name a client asked for: the certificate of the app that holds the
+   * host, added to that very App. None (an unknown host, no certificate): the handshake
+   * fails, rather than presenting another app's certificate.
+   */
+  #secureContext(servername: string): import('node:tls').SecureContext | undefined {
+    const host = RouteTable.hostname(servername);
+    const app = this.#routes.resolve(host);
+    if (app === undefined) return undefined;
+    return this.#options.https?.tls.secureContext(app, this.#apps.get(app)?.metadata.uid, host);
+  }
+
+  /**
+   * The handlers, one per way in: a request (the request path), an upgrade (a tunnel), a
+   * CONNECT (refused), and what Node could not parse (answered on the raw socket). The same
+   * for the HTTP and the HTTPS listener.
+   */
+  #wire(server: Server, options: ServerOptions): Server {
+    const maxHeaderBytes = options.maxHeaderSize ?? 16 * 1024;
+    const headersTimeoutMs = options.headersTimeout ?? 30_000;
     const requests = this.#requests;
     const tunnels = this.#tunnels;
-    // The handlers, one per way in: a request (the request path), an upgrade (a tunnel), a
-    // CONNECT (refused), and what Node could not parse (answered on the raw socket).
-    const server = createServer(
-      {
-        maxHeaderSize: maxHeaderBytes,
-        headersTimeout: headersTimeoutMs,
-        // Node checks the headers timeout on this interval (30 s by default, so a 30 s timeout fired after 30 to 60 s).
-        connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
-        keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 5000,
-        // Bodies stream through unbuffered, and may be long: no whole-request deadline.
-        requestTimeout: 0,
-      },
-      (req, res) => {
-        // A handler that throws answers this request with an error and a log line; it never ends Dormant.
-        try {
-          requests.onRequest(req, res);
-        } catch (error) {
-          answerThrown(error, req, res, this.#guard);
-        }
-      },
-    );
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // A handler that throws answers this request with an error and a log line; it never ends Dormant.
+      try {
+        requests.onRequest(req, res);
+      } catch (error) {
+        answerThrown(error, req, res, this.#guard);
+      }
+    });
     // The parser keeps one line more than the limit, so that a request over it is seen (and refused), not cut short.
     server.maxHeadersCount = this.#maxHeaderCount + 1;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -165,17 +229,7 @@ export class Activator {
       if (answer === undefined) socket.destroy();
       else socket.end(answer);
     });
-    // A burst of new connections must not overflow the accept queue: Node's default of 511
-    // drops the rest of the SYNs, which clients retry after 1 s and 3 s (measured: 800 of
-    // 1,000 users at once waited 3 s). The kernel caps it at net.core.somaxconn.
-    server.listen({ port: this.#options.port, host: this.#options.host ?? '127.0.0.1', backlog: this.#options.backlog ?? 8192 });
-    await once(server, 'listening');
-    this.#server = server;
-    this.#ticker = setInterval(() => this.#tick(), tickMs);
-    this.#ticker.unref();
-    const { port } = server.address() as { port: number };
-    this.#log.info({ port, domain: this.#options.domain }, 'activator listening');
-    return port;
+    return server;
   }
 
   /** Applies the current objects of a kind now, then follows its watch (whose first events repeat them). */
@@ -304,16 +358,16 @@ export class Activator {
   async drain(deadlineMs: number): Promise<void> {
     const server = this.#server;
     if (!server) return;
-    await this.#drain.run(server, deadlineMs);
+    await this.#drain.run(this.#httpsServer ? [server, this.#httpsServer] : [server], deadlineMs);
   }
 
   async close(): Promise<void> {
     this.#stop.abort();
     clearInterval(this.#ticker);
     for (const subscription of this.#subscriptions.values()) subscription.abort();
-    const server = this.#server;
     this.#tunnels.closeAll();
-    if (server) {
+    for (const server of [this.#server, this.#httpsServer]) {
+      if (!server) continue;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

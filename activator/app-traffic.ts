@@ -55,6 +55,10 @@ export interface TrafficPolicy {
   readonly stopped?: boolean;
   /** A browser that wakes the app gets the waiting page (spec.coldStart.waitingPage). */
   readonly waitingPage?: boolean;
+  /** Plain HTTP requests to a host with a certificate are redirected to HTTPS (spec.tls.redirectHttp). */
+  readonly redirectHttps?: boolean;
+  /** The App's uid: the HTTPS listener presents only certificates added to this very App. */
+  readonly appUid?: string | undefined;
   readonly containerConcurrency: number;
   readonly queueDepth: number;
   readonly requestTimeoutMs: number;

@@ -37,7 +37,7 @@ export class Drain {
    * closes once the last request is answered; at deadlineMs whatever is left is cut. A second
    * call does nothing.
    */
-  async run(server: Server, deadlineMs: number): Promise<void> {
+  async run(servers: readonly Server[], deadlineMs: number): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     const started = performance.now();
@@ -45,7 +45,7 @@ export class Drain {
     this.#log.info({ keepAliveMs, deadlineMs }, 'draining: answering with Connection: close until idle connections expire');
     await new Promise((resolve) => setTimeout(resolve, idleWaitMs(deadlineMs, keepAliveMs)));
     const left = Math.max(0, deadlineMs - (performance.now() - started));
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
     clearTimeout(timer);

@@ -41,7 +41,9 @@ export function upstreamHeaders(req: IncomingMessage, host: string): string[] {
   const connectionListed = req.headers.connection?.toLowerCase().split(',').map((s) => s.trim()) ?? [];
   const client = req.socket.remoteAddress ?? '';
   // Slots 3 and 9 are filled once the client's own X-Forwarded-For and Forwarded are read.
-  const out: string[] = ['host', host, 'x-forwarded-for', '', 'x-forwarded-proto', 'http', 'x-forwarded-host', host, 'forwarded', ''];
+  // Over the HTTPS listener, the socket is a TLSSocket; the app sees https as the scheme it was called with.
+  const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const out: string[] = ['host', host, 'x-forwarded-for', '', 'x-forwarded-proto', proto, 'x-forwarded-host', host, 'forwarded', ''];
   let forwardedFor = '';
   let forwarded = '';
   for (let i = 0, length = raw.length; i < length; i += 2) {
@@ -61,7 +63,7 @@ export function upstreamHeaders(req: IncomingMessage, host: string): string[] {
   }
   const clientNode = client.includes(':') ? `"[${client}]"` : client;
   out[3] = forwardedFor ? `${forwardedFor}, ${client}` : client;
-  out[9] = `${forwarded ? `${forwarded}, ` : ''}for=${clientNode};host="${host}";proto=http`;
+  out[9] = `${forwarded ? `${forwarded}, ` : ''}for=${clientNode};host="${host}";proto=${proto}`;
   return out;
 }
 

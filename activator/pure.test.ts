@@ -4,7 +4,7 @@ import { pickTwoChoices } from './balancer.js';
 import { ConcurrencyMeter } from './concurrency-meter.js';
 import { idleWaitMs } from './drain.js';
 import { type Held, HoldQueue } from './hold-queue.js';
-import { pokeDue, wakeStarts } from './request-path.js';
+import { httpsLocation, pokeDue, wakeStarts } from './request-path.js';
 import { RouteTable } from './route-table.js';
 import { TraceRecorder } from './trace-recorder.js';
 
@@ -196,5 +196,13 @@ describe('TraceRecorder', () => {
     assert.deepEqual(first, [20]);
     assert.deepEqual(second, [10, 20]);
     assert.equal(traces.tracing, true);
+  });
+});
+
+describe('httpsLocation', () => {
+  it('keeps the target, names the HTTPS port unless 443, and drops the HTTP port of the host', () => {
+    assert.equal(httpsLocation('shop.example.com', 443, '/cart?id=7'), 'https://shop.example.com/cart?id=7');
+    assert.equal(httpsLocation('shop.example.com', 8443, '/'), 'https://shop.example.com:8443/');
+    assert.equal(httpsLocation('shop.example.com', undefined, '/a'), 'https://shop.example.com/a');
   });
 });

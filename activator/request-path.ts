@@ -12,7 +12,7 @@ import { appList } from './pages.js';
 import { type ProxyContext, ProxyRequest } from './proxy-request.js';
 import { type HeadProblem, headProblem, originForm } from './request-head.js';
 import { RouteTable } from './route-table.js';
-import type { EndpointSource, StatsSink } from './seams.js';
+import type { ChallengeAnswers, EndpointSource, StatsSink, TlsSource } from './seams.js';
 import type { TraceRecorder } from './trace-recorder.js';
 
 /** A sleeping app with requests waiting is poked again this often: a lost poke does not strand them. */
@@ -67,6 +67,18 @@ export interface RequestPathOptions {
   readonly maxHeaderCount: number;
   /** The port for the links of the root page (null before the activator listens). */
   readonly linkPort: () => { readonly port: number } | null;
+  /** ACME HTTP-01 answers to serve before the apps see their requests. */
+  readonly challenges?: ChallengeAnswers;
+  /** The HTTPS listener, for redirects from HTTP: its certificates and the port users reach it at. */
+  readonly https?: { readonly tls: TlsSource; readonly port: () => number | undefined };
+}
+
+/** Where an ACME server asks for an HTTP-01 answer (RFC 8555 8.3). */
+export const challengePrefix = '/.well-known/acme-challenge/';
+
+/** The Location of a redirect to HTTPS: the host without its port, the HTTPS port unless 443, the same target. Pure. */
+export function httpsLocation(hostname: string, port: number | undefined, path: string): string {
+  return `https://${hostname}${port === undefined || port === 443 ? '' : `:${port}`}${path}`;
 }
 
 /**
@@ -88,6 +100,8 @@ export class RequestPath {
   readonly #maxHeaderCount: number;
   readonly #linkPort: () => { readonly port: number } | null;
   readonly #context: ProxyContext;
+  readonly #challenges: ChallengeAnswers | undefined;
+  readonly #https: RequestPathOptions['https'];
 
   constructor(options: RequestPathOptions) {
     this.#routes = options.routes;
@@ -102,6 +116,8 @@ export class RequestPath {
     this.#random = options.random;
     this.#maxHeaderCount = options.maxHeaderCount;
     this.#linkPort = options.linkPort;
+    this.#challenges = options.challenges;
+    this.#https = options.https;
     const log = options.log;
     this.#context = {
       clock: this.#clock,
@@ -138,6 +154,24 @@ export class RequestPath {
     if (traffic === undefined) {
       this.#notAnApp(req, res, hostname, path);
       return;
+    }
+    // An ACME server checking a challenge Dormant set for this host: answered here, whatever the app's state.
+    if (this.#challenges !== undefined && this.#challenges.pending > 0 && path.startsWith(challengePrefix)) {
+      const answer = this.#challenges.answer(hostname, path.slice(challengePrefix.length));
+      if (answer !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(answer);
+        return;
+      }
+    }
+    if (traffic.policy.redirectHttps && this.#https !== undefined && (req.socket as { encrypted?: boolean }).encrypted !== true) {
+      // Only to a host HTTPS serves: a redirect to a handshake that fails would lose the app.
+      if (this.#https.tls.secureContext(traffic.name, traffic.policy.appUid, hostname) !== undefined) {
+        if (this.#drain.draining) res.shouldKeepAlive = false;
+        res.writeHead(308, { location: httpsLocation(hostname, this.#https.port(), path), 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${traffic.name} is served over HTTPS.\n`);
+        return;
+      }
     }
     const request = new ProxyRequest(req, res, traffic, this.#context);
     if (path !== url) {

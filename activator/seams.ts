@@ -31,3 +31,15 @@ export interface StatsSink {
   /** An app with no ready replica has a request waiting: wake it now. */
   poke(app: string): void;
 }
+
+/** The certificates the HTTPS listener presents: the TLS context for a host of an app (its name and uid), or undefined (the handshake is refused). */
+export interface TlsSource {
+  secureContext(app: string, appUid: string | undefined, host: string): import('node:tls').SecureContext | undefined;
+}
+
+/** ACME HTTP-01 answers being served for hosts of apps: the activator answers them before the app sees the request. */
+export interface ChallengeAnswers {
+  /** How many are being served; 0 most of the time, when requests are not looked at for them. */
+  readonly pending: number;
+  answer(host: string, token: string): string | undefined;
+}

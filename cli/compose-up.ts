@@ -15,6 +15,7 @@ import { cliErrors } from './errors.js';
 import { openHostSandbox } from '../sandbox/index.js';
 import { defaultGoFolder, defaultRuntimesFolder, defaultToolsFolder, GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
+import { AcmeIssuer, CertificateBook, CertificateFiles } from '../tls/index.js';
 
 export interface UpParts {
   readonly settings: Settings;
@@ -37,6 +38,8 @@ export interface RunningUp {
   readonly metrics: Server | undefined;
   readonly sshPort: number;
   readonly activator: Activator | undefined;
+  /** The HTTPS listener's port, when it runs. */
+  readonly httpsPort: number | undefined;
   /** Dockerfile apps' images run in the sandbox (bubblewrap works here), not as podman containers. */
   readonly imagesInSandbox: boolean;
   /** Stops everything in the reverse order of its start. */
@@ -72,7 +75,9 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   const runSessions = new RunSessions();
   // The local runtime, which lists its replicas for dormant ps (the Kubernetes one has pods for that).
   let localRuntime: LocalRuntime | undefined;
+  let httpsPort: number | undefined;
   try {
+    if (kube && upFlags.https) throw cliErrors.usage({ problem: '--https-port serves certificates on the local runtime only: on Kubernetes, TLS is not built yet (terminate it at an Ingress in front of the activator)', usage: 'dormant up --runtime kubernetes ...' });
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
     store = kube
       ? await kube.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
@@ -177,6 +182,28 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
       await directory.start();
       stats = new RemoteStatsSink({ targets: () => directory.addresses(), log: root.child({ component: 'activator' }) });
     }
+    // The apps' certificates (local runtime): read by the HTTPS listener, written by dormant certs and ACME.
+    let certificates: { book: CertificateBook; issuer: AcmeIssuer } | undefined;
+    if (!kube) {
+      const files = new CertificateFiles(settings.stateDir);
+      const book = new CertificateBook({ files, log: root });
+      const watching = new AbortController();
+      stops.push(async () => watching.abort());
+      await book.start(watching.signal);
+      const issuer = new AcmeIssuer({
+        ...upFlags.acme,
+        stateDir: settings.stateDir,
+        domain: settings.domain,
+        store,
+        files,
+        book,
+        log: root,
+        record: (app, text) => localRuntime?.record(app, text),
+      });
+      stops.push(() => issuer.close());
+      issuer.start();
+      certificates = { book, issuer };
+    }
     if (wants('activator') && stats !== undefined) {
       activator = new Activator({
         store,
@@ -189,6 +216,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
         host: listenHost,
         ...upFlags.requestHead,
+        ...(certificates ? { challenges: certificates.issuer.answers } : {}),
+        ...(certificates && upFlags.https ? { https: { port: upFlags.https.port, ...(upFlags.https.publicPort === upFlags.https.port ? {} : { publicPort: upFlags.https.publicPort }), tls: certificates.book } } : {}),
       });
     }
     if (wants('gitd')) {
@@ -218,13 +247,18 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     const started = activator;
     if (started) {
       stops.push(() => started.close());
-      await started.start().catch((error: NodeJS.ErrnoException) => {
-        throw error.code === 'EADDRINUSE' ? cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error }) : error;
+      await started.start().catch((error: NodeJS.ErrnoException & { port?: number }) => {
+        if (error.code !== 'EADDRINUSE') throw error;
+        const https = upFlags.https !== undefined && error.port === upFlags.https.port && error.port !== settings.httpPort;
+        throw https
+          ? cliErrors.portInUse({ port: error.port ?? 0, flag: '--https-port', purpose: 'HTTPS for apps' }, { cause: error })
+          : cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error });
       });
+      httpsPort = started.httpsPort();
     }
   } catch (error) {
     await stopAll();
     throw error;
   }
-  return { store, metrics, sshPort, activator, imagesInSandbox, stopAll };
+  return { store, metrics, sshPort, activator, httpsPort, imagesInSandbox, stopAll };
 }

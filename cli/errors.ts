@@ -81,6 +81,18 @@ export const cliErrors = defineErrors({
     message: (o: { given: string; guess: string | undefined }) =>
       `no AutoscalePolicy or App is called "${o.given}"${o.guess ? ` (did you mean ${o.guess}?)` : ''}; --policy takes defaults, a policy or app name, a manifest file, or key=value,... (e.g. target=50,scaleToZeroGracePeriod=5m)`,
   },
+  noSuchHost: {
+    code: 'CLI_NO_SUCH_HOST',
+    httpStatus: 404,
+    exitCode: 1,
+    message: (o: { app: string; host: string }) => `${o.host} is not one of ${o.app}'s hosts; dormant domains ${o.app} lists them`,
+  },
+  tlsNotOnKubernetes: {
+    code: 'CLI_TLS_NOT_ON_KUBERNETES',
+    httpStatus: 501,
+    exitCode: 1,
+    message: () => 'certificates are kept by the local runtime only for now: on Kubernetes, terminate TLS at an Ingress (with cert-manager) in front of the activator',
+  },
   confirmMismatch: {
     code: 'CLI_CONFIRM_MISMATCH',
     httpStatus: 400,

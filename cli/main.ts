@@ -12,6 +12,8 @@ import { run } from './commands/run.js';
 import { appsInfo } from './commands/apps-info.js';
 import { scale, start, stop } from './commands/scale.js';
 import { diff } from './commands/diff.js';
+import { certsAdd, certsAutoDisable, certsAutoEnable, certsList, certsRedirect, certsRemove } from './commands/certs.js';
+import { domainsAdd, domainsList, domainsRemove } from './commands/domains.js';
 import { appsCreate, appsDelete, appsList } from './commands/apps.js';
 import { gc, images } from './commands/images.js';
 import { keysAdd, keysList, keysRemove } from './commands/keys.js';
@@ -44,6 +46,15 @@ export const commands: readonly Command[] = [
   configGet,
   configSet,
   configUnset,
+  domainsList,
+  domainsAdd,
+  domainsRemove,
+  certsList,
+  certsAdd,
+  certsRemove,
+  certsAutoEnable,
+  certsAutoDisable,
+  certsRedirect,
   logs,
   policyGet,
   policySet,
@@ -74,6 +85,7 @@ const helpTopics: readonly (readonly [string, readonly string[]])[] = [
   ['Apps', ['apps', 'apps create', 'apps info', 'apps delete']],
   ['Releases', ['releases', 'rollback', 'restart']],
   ['Config', ['config', 'config get', 'config set', 'config unset']],
+  ['Domains and certificates', ['domains', 'domains add', 'domains remove', 'certs', 'certs add', 'certs remove', 'certs auto:enable', 'certs auto:disable', 'certs redirect']],
   ['Processes and scaling', ['ps', 'run', 'scale', 'stop', 'start', 'policy get', 'policy set', 'policy simulate']],
   ['Logs', ['logs', 'trace']],
   ['Dormant itself', ['up', 'keys add', 'keys list', 'keys remove', 'apply', 'diff', 'images', 'gc']],

@@ -89,7 +89,7 @@ async function readCapped(stream: AsyncIterable<Buffer | string>, source: string
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function readFileCapped(path: string, source: string, maxBytes: number): Promise<string> {
+export async function readFileCapped(path: string, source: string, maxBytes: number): Promise<string> {
   // The stream ends early when the cap is passed (the loop throws, which destroys the stream).
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {

@@ -29,6 +29,9 @@ export interface UpRecord {
   readonly startedAt: string;
   readonly domain: string;
   readonly httpPort: number;
+  /** The HTTPS listener's port, and where users reach it, when it runs (--https-port). */
+  readonly httpsPort?: number;
+  readonly publicHttpsPort?: number;
   readonly sshPort: number;
   readonly metricsPort: number;
 }
@@ -105,6 +108,8 @@ export async function readUpRecord(stateDir: string): Promise<UpRecord | undefin
   }
 }
 
-export const appUrl = (s: Pick<Settings, 'domain' | 'httpPort'>, app: string) =>
-  `http://${app}.${s.domain}${s.httpPort === 80 ? '' : `:${s.httpPort}`}`;
+/** The http:// URL of a host, at the port users reach dormant up's HTTP at. */
+export const hostUrl = (s: Pick<Settings, 'httpPort'>, host: string) => `http://${host}${s.httpPort === 80 ? '' : `:${s.httpPort}`}`;
+export const appUrl = (s: Pick<Settings, 'domain' | 'httpPort'>, app: string) => hostUrl(s, `${app}.${s.domain}`);
+export const httpsUrl = (s: { readonly domain: string; readonly httpsPort: number }, app: string, host = `${app}.${s.domain}`) => `https://${host}${s.httpsPort === 443 ? '' : `:${s.httpsPort}`}`;
 export const gitRemote = (s: Pick<Settings, 'sshPort'>, app: string) => `ssh://git@localhost:${s.sshPort}/${app}`;

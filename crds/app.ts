@@ -130,6 +130,19 @@ export const AppSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          acme: Type.Optional(
+            Type.Boolean({ description: 'Get and renew a certificate for each of its hosts from the ACME server of dormant up (--acme-directory; Let\'s Encrypt by default), by HTTP-01 (dormant certs auto:enable).' }),
+          ),
+          redirectHttp: Type.Optional(
+            Type.Boolean({ description: 'Answer a plain HTTP request with a redirect (308) to HTTPS, for each host that has a certificate (dormant certs redirect APP on).' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     stopped: Type.Optional(
       Type.Boolean({ description: 'Stopped by dormant stop: no replica runs, and every request is answered 503 at once, saying so (dormant start undoes it).' }),
     ),

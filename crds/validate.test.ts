@@ -97,7 +97,7 @@ const rows: readonly Row[] = [
   {
     name: 'unknown field in spec, close to a known one',
     object: app({ rn: {} }),
-    problems: ['spec.rn: is not a known field; did you mean run? Known fields here: git, build, run, routes, autoscale, coldStart, stopped, hooks'],
+    problems: ['spec.rn: is not a known field; did you mean run? Known fields here: git, build, run, routes, autoscale, coldStart, tls, stopped, hooks'],
   },
   { name: 'unknown top-level field', object: app({}, { extra: 1 }), problems: ['extra: is not a known field; remove it; known fields here: apiVersion, kind, metadata, spec, status'] },
   { name: 'string where an integer goes', object: app({ run: { port: '80' } }), problems: ['spec.run.port: expected an integer from 1 to 65535, got "80"; use an integer from 1 to 65535'] },

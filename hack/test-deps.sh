@@ -28,3 +28,5 @@ bash "$here/python-images.sh"
 bash "$here/jdk-images.sh"
 bash "$here/golang-images.sh"
 bash "$here/debian-images.sh"
+# Let's Encrypt's ACME test server, for the ACME test (test/acme.test.ts).
+bash "$here/pebble.sh" >/dev/null

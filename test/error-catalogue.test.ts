@@ -10,6 +10,7 @@ import '../cli/index.js';
 import '../gitd/index.js';
 import '../runtime/index.js';
 import '../state-folder/index.js';
+import '../tls/index.js';
 import { registeredErrorCodes } from '../errors/index.js';
 
 it('docs/errors.md documents exactly the codes the code defines', () => {

@@ -14,7 +14,7 @@ import type { Io } from '../io.js';
 import { port } from '../settings.js';
 
 export const upUsage =
-  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
+  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--https-port PORT] [--public-https-port PORT] [--acme-directory URL] [--acme-email EMAIL] [--acme-ca FILE] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
 
 const flagNames = [
   'domain',
@@ -22,6 +22,11 @@ const flagNames = [
   'ssh-port',
   'metrics-port',
   'public-port',
+  'https-port',
+  'public-https-port',
+  'acme-directory',
+  'acme-email',
+  'acme-ca',
   'registry',
   'runtime',
   'kubeconfig',
@@ -73,6 +78,10 @@ export interface UpFlags {
   readonly advertiseHost: string;
   readonly leaseNamespace: string;
   readonly publicPort: number;
+  /** The HTTPS listener (--https-port), and the port users reach it at; undefined: no HTTPS. */
+  readonly https: { readonly port: number; readonly publicPort: number } | undefined;
+  /** The ACME server that apps with spec.tls.acme get certificates from. */
+  readonly acme: { readonly directoryUrl: string; readonly email?: string; readonly caFile?: string };
   readonly drainMs: number;
   readonly buildTimeoutMs: number;
   readonly hookTimeoutMs: number;
@@ -154,6 +163,25 @@ function sshLoginFlags(flags: Flags, io: Io): UpFlags['sshLogin'] {
   return { loginGraceMs, maxStartups, maxAuthTries };
 }
 
+/** Let's Encrypt's production directory: what --acme-directory is unless given. */
+export const letsEncryptDirectory = 'https://acme-v02.api.letsencrypt.org/directory';
+
+function httpsFlags(flags: Flags, io: Io): UpFlags['https'] {
+  const text = flagString(flags, 'https-port') ?? io.env.DORMANT_HTTPS_PORT;
+  if (text === undefined || text === '' || text === 'off') return undefined;
+  const listening = port(text, 8443, '--https-port');
+  return { port: listening, publicPort: port(flagString(flags, 'public-https-port') ?? io.env.DORMANT_PUBLIC_HTTPS_PORT, listening, '--public-https-port') };
+}
+
+function acmeFlags(flags: Flags, io: Io): UpFlags['acme'] {
+  const directoryUrl = flagString(flags, 'acme-directory') ?? io.env.DORMANT_ACME_DIRECTORY ?? letsEncryptDirectory;
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(directoryUrl)) throw cliErrors.usage({ problem: `--acme-directory takes the https:// URL of an ACME directory, such as ${letsEncryptDirectory}, got "${directoryUrl.slice(0, 200)}"`, usage: upUsage });
+  const email = flagString(flags, 'acme-email') ?? io.env.DORMANT_ACME_EMAIL;
+  if (email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(email)) throw cliErrors.usage({ problem: `--acme-email takes an e-mail address, got "${email.slice(0, 200)}"`, usage: upUsage });
+  const caFile = flagString(flags, 'acme-ca') ?? io.env.DORMANT_ACME_CA;
+  return { directoryUrl, ...(email === undefined ? {} : { email }), ...(caFile === undefined ? {} : { caFile: resolve(io.cwd, caFile) }) };
+}
+
 /** Reads and checks every flag of `dormant up`; `httpPort` is the activator's own (--public-port defaults to it). */
 export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
   const runtime = runtimeFlag(flags, io);
@@ -176,6 +204,8 @@ export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
     leaseNamespace: flagString(flags, 'lease-namespace') ?? io.env.DORMANT_LEASE_NAMESPACE ?? io.env.POD_NAMESPACE ?? 'default',
     // Where users reach the activator, for the URLs Dormant prints and records: a NodePort or load balancer in front of it may differ from --http-port.
     publicPort: port(flagString(flags, 'public-port') ?? io.env.DORMANT_PUBLIC_PORT, httpPort, '--public-port'),
+    https: httpsFlags(flags, io),
+    acme: acmeFlags(flags, io),
     drainMs: drainFlag(flags, io),
     buildTimeoutMs: durationFlag(flags, io, { flag: 'build-timeout', env: 'DORMANT_BUILD_TIMEOUT', fallbackMs: 20 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '20m' }),
     hookTimeoutMs: durationFlag(flags, io, { flag: 'hook-timeout', env: 'DORMANT_HOOK_TIMEOUT', fallbackMs: 10 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '10m' }),

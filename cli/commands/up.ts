@@ -10,7 +10,7 @@ import type { Command } from '../command.js';
 import { writeAdminToken } from '../admin-token.js';
 import { cliErrors } from '../errors.js';
 import { type RuntimeName, readUpFlags, type Splittable, splittable, upOptions, upUsage } from './up-flags.js';
-import { appUrl, gitRemote, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
+import { appUrl, gitRemote, httpsUrl, readUpRecord, resolveSettings, type RuntimeRecord, runtimeRecordFile, type UpRecord, upRecordFile } from '../settings.js';
 
 /** What `up` runs; the banner and README say the same. */
 const componentsOf = (runtime: RuntimeName) =>
@@ -75,7 +75,7 @@ export const up: Command = {
       await rm(upRecordFile(settings.stateDir), { force: true });
       throw error;
     }
-    const { store, metrics, sshPort, activator } = running;
+    const { store, metrics, sshPort, activator, httpsPort } = running;
     const metricsPort = (metrics?.address() as { port: number } | null)?.port ?? 0;
     ready = true;
 
@@ -85,6 +85,7 @@ export const up: Command = {
       startedAt: io.now().toISOString(),
       domain: settings.domain,
       httpPort: settings.httpPort,
+      ...(httpsPort === undefined ? {} : { httpsPort, publicHttpsPort: upFlags.https?.publicPort === 0 ? httpsPort : (upFlags.https?.publicPort ?? httpsPort) }),
       sshPort,
       metricsPort,
     };
@@ -107,6 +108,7 @@ export const up: Command = {
           : `Dormant is up on the local runtime; state in ${settings.stateDir} (${apps.length} app${apps.length === 1 ? '' : 's'})${unsandboxed ? "\nWARNING: --insecure-no-sandbox: replicas run unsandboxed, with Dormant's rights; any app's code can read its keys and every other app" : ''}`,
         ...(wants('gitd') ? [`  deploy:   git remote add dormant ${gitRemote({ sshPort }, '<app>')} && git push dormant main`] : []),
         `  apps at:  ${appUrl(publicAddress, '<app>')}`,
+        ...(httpsPort === undefined ? [] : [`  https at: ${httpsUrl({ domain: settings.domain, httpsPort: upFlags.https?.publicPort === 0 ? httpsPort : (upFlags.https?.publicPort ?? httpsPort) }, '<app>')} (for hosts with a certificate: dormant certs)`]),
         `  metrics:  ${metrics ? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${metricsPort}/metrics` : 'off'}`,
         '  components:',
         ...components.map((c) => `    ${c.name.padEnd(11)}${c.state.padEnd(15)}${c.note}`),
