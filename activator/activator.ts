@@ -151,7 +151,8 @@ export class Activator {
     this.#server = server;
     if (https) {
       // The certificate is chosen per handshake by the name the client asks for (SNI), among those of the app holding that host only.
-      const secureServer = createHttpsServer({ ...serverOptions, SNICallback: (servername, done) => done(null, this.#secureContext(servername)) });
+      // A handshake never finished holds its socket no longer than a request head may take.
+      const secureServer = createHttpsServer({ ...serverOptions, handshakeTimeout: headersTimeoutMs, SNICallback: (servername, done) => done(null, this.#secureContext(servername)) });
       this.#wire(secureServer, serverOptions);
       secureServer.on('tlsClientError', (error: Error) => this.#log.debug({ err: error }, 'TLS handshake failed'));
       secureServer.listen({ port: https.port, host, backlog });

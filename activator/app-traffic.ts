@@ -98,6 +98,9 @@ export class AppTraffic {
   lastPokeMs = Number.NEGATIVE_INFINITY;
   /** What the held-requests gauge says for this app: set again only when it changes (1,000 apps at 10 ticks a second). */
   heldInGauge = -1;
+  /** Which of its hosts HTTPS serves (a certificate covers them), for the redirect from HTTP; good while the certificates' generation is httpsGeneration. */
+  readonly httpsHosts = new Map<string, boolean>();
+  httpsGeneration = -1;
   /** In the activator's list of apps the tick has work for (ActiveApps). */
   listed = false;
 

@@ -27,6 +27,12 @@ export const activatorErrors = defineErrors({
         ? `${o.app} did not become ready within ${Math.round(o.waitedMs / 1000)} s, so this request was not sent to it. Check dormant logs ${o.app}; its owner can raise requestTimeout.\n`
         : `${o.app} had no free replica within ${Math.round(o.waitedMs / 1000)} s (all at their containerConcurrency limit). Retry shortly.\n`,
   },
+  misdirected: {
+    code: 'ACTIVATOR_MISDIRECTED',
+    httpStatus: 421,
+    exitCode: 1,
+    message: (o: { host: string; servername: string }) => `This connection was made for ${o.servername}, which is another app's; open a connection for ${o.host} (its own TLS name) to reach it.\n`,
+  },
   stopped: {
     code: 'ACTIVATOR_APP_STOPPED',
     httpStatus: 503,

@@ -164,14 +164,19 @@ export class RequestPath {
         return;
       }
     }
-    if (traffic.policy.redirectHttps && this.#https !== undefined && (req.socket as { encrypted?: boolean }).encrypted !== true) {
-      // Only to a host HTTPS serves: a redirect to a handshake that fails would lose the app.
-      if (this.#https.tls.secureContext(traffic.name, traffic.policy.appUid, hostname) !== undefined) {
-        if (this.#drain.draining) res.shouldKeepAlive = false;
-        res.writeHead(308, { location: httpsLocation(hostname, this.#https.port(), path), 'content-type': 'text/plain; charset=utf-8' });
-        res.end(`${traffic.name} is served over HTTPS.\n`);
+    const socket = req.socket as { encrypted?: boolean; servername?: string | false };
+    if (socket.encrypted === true) {
+      // A connection made for another app's name (its certificate) carries requests for that app only (RFC 9110 421), as a resumed session would let it.
+      const servername = socket.servername;
+      if (typeof servername === 'string' && servername !== hostname && this.#routes.resolve(RouteTable.hostname(servername)) !== app) {
+        this.#refuse(res, activatorErrors.misdirected({ host: hostname, servername }));
         return;
       }
+    } else if (traffic.policy.redirectHttps && this.#https !== undefined && this.#servesHttps(traffic, hostname)) {
+      if (this.#drain.draining) res.shouldKeepAlive = false;
+      res.writeHead(308, { location: httpsLocation(hostname, this.#https.port(), path), 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`${traffic.name} is served over HTTPS.\n`);
+      return;
     }
     const request = new ProxyRequest(req, res, traffic, this.#context);
     if (path !== url) {
@@ -192,6 +197,26 @@ export class RequestPath {
       if (pokeDue(traffic.readyCount, traffic.lastPokeMs, now)) this.poke(traffic, now);
       request.answerWaitingPage();
     } else if (!this.hold(request)) request.rejectQueueFull();
+  }
+
+  /**
+   * Whether HTTPS serves this host of the app (a certificate covers it): a redirect to a
+   * handshake that fails would lose the app. Kept per app and host until the certificates change.
+   */
+  #servesHttps(traffic: AppTraffic, hostname: string): boolean {
+    const tls = this.#https?.tls;
+    if (tls === undefined) return false;
+    if (traffic.httpsGeneration !== tls.generation) {
+      traffic.httpsHosts.clear();
+      traffic.httpsGeneration = tls.generation;
+    }
+    let serves = traffic.httpsHosts.get(hostname);
+    if (serves === undefined) {
+      serves = tls.secureContext(traffic.name, traffic.policy.appUid, hostname) !== undefined;
+      // At most the app's own hosts are kept (32 and its address): an unknown host never routes here.
+      traffic.httpsHosts.set(hostname, serves);
+    }
+    return serves;
   }
 
   /** Queues a request that no replica can take now; pokes the autoscaler when the app sleeps. False when the queue is full. */

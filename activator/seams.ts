@@ -35,6 +35,8 @@ export interface StatsSink {
 /** The certificates the HTTPS listener presents: the TLS context for a host of an app (its name and uid), or undefined (the handshake is refused). */
 export interface TlsSource {
   secureContext(app: string, appUid: string | undefined, host: string): import('node:tls').SecureContext | undefined;
+  /** Changes whenever the certificates do: what the activator caches from secureContext is good while it stays the same. */
+  readonly generation: number;
 }
 
 /** ACME HTTP-01 answers being served for hosts of apps: the activator answers them before the app sees the request. */

@@ -77,7 +77,6 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   let localRuntime: LocalRuntime | undefined;
   let httpsPort: number | undefined;
   try {
-    if (kube && upFlags.https) throw cliErrors.usage({ problem: '--https-port serves certificates on the local runtime only: on Kubernetes, TLS is not built yet (terminate it at an Ingress in front of the activator)', usage: 'dormant up --runtime kubernetes ...' });
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
     store = kube
       ? await kube.KubeStore.open({ domain: settings.domain, ...(kubeconfig === undefined ? {} : { kubeconfig }) })
@@ -182,15 +181,17 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
       await directory.start();
       stats = new RemoteStatsSink({ targets: () => directory.addresses(), log: root.child({ component: 'activator' }) });
     }
-    // The apps' certificates (local runtime): read by the HTTPS listener, written by dormant certs and ACME.
-    let certificates: { book: CertificateBook; issuer: AcmeIssuer } | undefined;
-    if (!kube) {
-      const files = new CertificateFiles(settings.stateDir);
+    // The apps' certificates (files of the state folder; TLS Secrets on Kubernetes): read by the HTTPS listener, written by dormant certs and ACME.
+    // ACME runs where the activator that answers its challenges does, in one process (the local runtime, or Dormant on the host against a cluster).
+    let certificates: { book: CertificateBook; issuer: AcmeIssuer | undefined } | undefined;
+    if (wants('activator')) {
+      const files = kube ? new kube.CertificateSecrets({ config: kube.config, namespace: leaseNamespace }) : new CertificateFiles(settings.stateDir);
       const book = new CertificateBook({ files, log: root });
       const watching = new AbortController();
       stops.push(async () => watching.abort());
       await book.start(watching.signal);
-      const issuer = new AcmeIssuer({
+      // Only with an HTTPS listener to serve what it gets; started once the activator answers the CA's challenges (below).
+      const issuer = split || upFlags.https === undefined ? undefined : new AcmeIssuer({
         ...upFlags.acme,
         stateDir: settings.stateDir,
         domain: settings.domain,
@@ -200,8 +201,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         log: root,
         record: (app, text) => localRuntime?.record(app, text),
       });
-      stops.push(() => issuer.close());
-      issuer.start();
+      if (issuer) stops.push(() => issuer.close());
       certificates = { book, issuer };
     }
     if (wants('activator') && stats !== undefined) {
@@ -216,7 +216,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
         host: listenHost,
         ...upFlags.requestHead,
-        ...(certificates ? { challenges: certificates.issuer.answers } : {}),
+        ...(certificates?.issuer ? { challenges: certificates.issuer.answers } : {}),
         ...(certificates && upFlags.https ? { https: { port: upFlags.https.port, ...(upFlags.https.publicPort === upFlags.https.port ? {} : { publicPort: upFlags.https.publicPort }), tls: certificates.book } } : {}),
       });
     }
@@ -255,6 +255,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
           : cliErrors.portInUse({ port: settings.httpPort, flag: '--http-port', purpose: 'HTTP for apps' }, { cause: error });
       });
       httpsPort = started.httpsPort();
+      certificates?.issuer?.start();
     }
   } catch (error) {
     await stopAll();

@@ -87,12 +87,6 @@ export const cliErrors = defineErrors({
     exitCode: 1,
     message: (o: { app: string; host: string }) => `${o.host} is not one of ${o.app}'s hosts; dormant domains ${o.app} lists them`,
   },
-  tlsNotOnKubernetes: {
-    code: 'CLI_TLS_NOT_ON_KUBERNETES',
-    httpStatus: 501,
-    exitCode: 1,
-    message: () => 'certificates are kept by the local runtime only for now: on Kubernetes, terminate TLS at an Ingress (with cert-manager) in front of the activator',
-  },
   confirmMismatch: {
     code: 'CLI_CONFIRM_MISMATCH',
     httpStatus: 400,

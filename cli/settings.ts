@@ -46,6 +46,8 @@ export interface RuntimeRecord {
   readonly kubeconfig?: string;
   /** The domain it serves apps under, so the store refuses hosts by the same names. */
   readonly domain?: string;
+  /** Kubernetes: the namespace of Dormant's own objects, where the apps' certificates are TLS Secrets. */
+  readonly namespace?: string;
   /** Started with --insecure-no-sandbox: replicas run with Dormant's rights (said by `dormant apps`). */
   readonly unsandboxed?: true;
   /** Dockerfile apps' images run in the sandbox (else as podman containers), said by `dormant apps`. */
@@ -58,7 +60,7 @@ export async function readRuntimeRecord(stateDir: string): Promise<RuntimeRecord
   try {
     const record = JSON.parse(await readFile(runtimeRecordFile(stateDir), 'utf8')) as RuntimeRecord;
     const domain = typeof record.domain === 'string' ? { domain: record.domain } : {};
-    return record.runtime === 'kubernetes' ? { ...record, ...domain } : { runtime: 'local', ...domain, ...(record.unsandboxed === true ? { unsandboxed: true } : {}), ...(record.imagesInSandbox === true ? { imagesInSandbox: true } : {}) };
+    return record.runtime === 'kubernetes' ? { ...record, ...domain, ...(typeof record.namespace === 'string' ? { namespace: record.namespace } : {}) } : { runtime: 'local', ...domain, ...(record.unsandboxed === true ? { unsandboxed: true } : {}), ...(record.imagesInSandbox === true ? { imagesInSandbox: true } : {}) };
   } catch {
     return { runtime: 'local' };
   }

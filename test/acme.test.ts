@@ -91,7 +91,7 @@ after(async () => {
 });
 
 describe('ACME (pebble)', () => {
-  it('certs auto:enable gets certificates for the app\'s address and its domain, which curl verifies against pebble\'s root', async () => {
+  it('certs auto:enable gets certificates for the app\'s address and its domain, which curl verifies against pebble\'s root', async (t) => {
     assert.equal((await d.dormant('domains', 'add', 'shop', 'www.shop.test')).code, 0);
     const enabled = await d.dormant('certs', 'auto:enable', 'shop');
     assert.equal(enabled.code, 0, enabled.stderr);
@@ -115,6 +115,7 @@ describe('ACME (pebble)', () => {
     const events = (await d.dormant('logs', 'shop', '--source', 'platform')).stdout;
     assert.match(events, /TLS certificate for shop\.apps\.test issued by ACME \(new, \d+ ms\)/);
     assert.match(events, /TLS certificate for www\.shop\.test issued by ACME/);
+    t.diagnostic(`orders, from start to the certificate written: ${[...events.matchAll(/issued by ACME \(new, (\d+) ms\)/g)].map((m) => `${m[1]} ms`).join(', ')}`);
   });
 
   it('an order the CA cannot validate is said in the platform log and backed off; the app keeps its certificates', async () => {

@@ -60,6 +60,15 @@ function presented(servername: string): Promise<string> {
   });
 }
 
+async function untilHttp(host: string, path: string, done: (answer: { status: string; location: string; body: string }) => boolean): Promise<{ status: string; location: string; body: string }> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const answer = await curlHttp(host, path);
+    if (done(answer) || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const certsJson = async (app: string) => JSON.parse((await d.dormant('certs', app, '-o', 'json')).stdout) as { certificates: { name: string; source: string; hosts: string[]; serves: string[] }[]; redirectHttp: boolean };
 
 before(async () => {
@@ -181,15 +190,27 @@ describe('certificates', () => {
   });
 
   it('redirects plain HTTP to HTTPS for hosts with a certificate only, and stops when turned off', async () => {
+    assert.equal((await d.dormant('domains', 'add', 'shop', 'plain.example.com')).code, 0);
     const on = await d.dormant('certs', 'redirect', 'shop', 'on');
     assert.equal(on.code, 0, on.stderr);
-    const redirected = await curlHttp('shop.example.com', '/cart?id=7');
+    // dormant up follows the App's change within moments of the CLI's return.
+    const redirected = await untilHttp('shop.example.com', '/cart?id=7', (answer) => answer.status === '308');
     assert.equal(redirected.status, '308');
     assert.equal(redirected.location, `https://shop.example.com:${httpsPort}/cart?id=7`);
-    // rival has no redirect; shop's hosts without a certificate are not sent to a handshake that would fail.
+    // A host of shop that no certificate covers is not sent to a handshake that would fail; rival has no redirect.
+    assert.equal((await curlHttp('plain.example.com')).body, 'shop http plain.example.com');
     assert.equal((await curlHttp('rival.localhost')).body, 'rival http rival.localhost');
     assert.equal((await d.dormant('certs', 'redirect', 'shop', 'off')).code, 0);
-    assert.equal((await curlHttp('shop.example.com')).body, 'shop http shop.example.com');
+    assert.equal((await untilHttp('shop.example.com', '/', (answer) => answer.status === '200')).body, 'shop http shop.example.com');
+  });
+
+  it("a connection made for one app's name carries no request for another app (421)", async () => {
+    const result = await runProgram('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `shop.example.com:${httpsPort}:127.0.0.1`, '-H', 'Host: rival.localhost', '-w', '\n%{http_code}', `https://shop.example.com:${httpsPort}/`]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /made for shop\.example\.com, which is another app's[\s\S]*\n421$/);
+    // The same connection name with the same app's other host is that app's.
+    const same = await runProgram('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `shop.example.com:${httpsPort}:127.0.0.1`, '-H', 'Host: plain.example.com', `https://shop.example.com:${httpsPort}/`]);
+    assert.equal(same.stdout, 'shop https plain.example.com\n');
   });
 
   it('a removed certificate is no longer served; an app deleted and made again under its name gets none of the old ones', async () => {

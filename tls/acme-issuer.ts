@@ -10,13 +10,13 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
-import type { App } from '../crds/index.js';
+import { type App, appClaims, claimOrder } from '../crds/index.js';
 import type { ResourceStore } from '../runtime/index.js';
 import { writeFileAtomic } from '../state-folder/index.js';
 import { type AcmeFailures, type AcmeOrder, dueOrders, nextCheckMs, retryDelayMs } from './acme-plan.js';
 import { acmeCertificateId, type HeldCertificate, readCertificatePair } from './certificate.js';
 import type { CertificateBook } from './certificate-book.js';
-import type { CertificateFiles } from './certificate-files.js';
+import type { CertificateStore } from './certificate-files.js';
 import { tlsErrors } from './errors.js';
 
 export interface AcmeIssuerOptions {
@@ -28,7 +28,7 @@ export interface AcmeIssuerOptions {
   readonly stateDir: string;
   readonly domain: string;
   readonly store: ResourceStore;
-  readonly files: CertificateFiles;
+  readonly files: CertificateStore;
   readonly book: CertificateBook;
   readonly log: Logger;
   /** A platform event in the app's log (dormant logs APP --source platform). */
@@ -75,6 +75,7 @@ export class AcmeIssuer {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #settling = false;
   #client: Promise<import('acme-client').Client> | undefined;
 
   constructor(options: AcmeIssuerOptions) {
@@ -101,15 +102,18 @@ export class AcmeIssuer {
     await this.#running;
   }
 
-  /** Plans soon: once the running pass ends, or after settleMs. */
+  /** Plans soon: once the running pass ends, or settleMs after the first change (a stream of changes does not put it off). */
   #wake(): void {
     if (this.#stop.signal.aborted) return;
     if (this.#running) {
       this.#again = true;
       return;
     }
+    if (this.#settling) return;
+    this.#settling = true;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      this.#settling = false;
       this.#running = this.#pass()
         .catch((error: unknown) => this.#log.error({ err: error }, 'ACME pass failed'))
         .finally(() => {
@@ -133,10 +137,15 @@ export class AcmeIssuer {
   async #pass(): Promise<void> {
     const { apps, certificates } = await this.#plan();
     const { domain } = this.#options;
+    // A host claimed twice (written past the store's checks) is the oldest claim's: no other app gets a certificate for it.
+    const owners = new Map<string, string>();
+    for (const app of [...apps].sort((a, b) => claimOrder(a).localeCompare(claimOrder(b)))) {
+      for (const host of appClaims(app, domain)) if (!owners.has(host)) owners.set(host, app.metadata.name);
+    }
     for (const order of dueOrders(apps, certificates, this.#failures, domain, this.#clock())) {
       if (this.#stop.signal.aborted) return;
       const app = apps.find((candidate) => candidate.metadata.name === order.app);
-      if (app?.metadata.uid === undefined) continue;
+      if (app?.metadata.uid === undefined || owners.get(order.host) !== order.app) continue;
       await this.#order(order, app.metadata.uid);
     }
     // After the orders: the certificates they wrote are read back by the book, which wakes this again.
@@ -158,8 +167,9 @@ export class AcmeIssuer {
     try {
       const acme = await import('acme-client');
       const client = await this.#account();
-      const [privateKey, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] });
-      const timeout = AbortSignal.timeout(orderTimeoutMs);
+      // A CN holds 64 characters at most (CAs refuse longer); the name is in subjectAltName either way.
+      const [privateKey, csr] = await acme.crypto.createCsr(host.length <= 64 ? { commonName: host, altNames: [host] } : { altNames: [host] });
+      const timeout = AbortSignal.any([AbortSignal.timeout(orderTimeoutMs), this.#stop.signal]);
       const issued = await Promise.race([
         client.auto({
           csr,
@@ -176,7 +186,7 @@ export class AcmeIssuer {
             this.answers.delete(challenge.token);
           },
         }),
-        new Promise<never>((_resolve, reject) => timeout.addEventListener('abort', () => reject(new Error(`no answer within ${orderTimeoutMs / 60_000} minutes`)))),
+        new Promise<never>((_resolve, reject) => timeout.addEventListener('abort', () => reject(new Error(this.#stop.signal.aborted ? 'dormant up is stopping' : `no answer within ${orderTimeoutMs / 60_000} minutes`)))),
       ]);
       const privateKeyPem = privateKey.toString();
       readCertificatePair(issued, privateKeyPem, this.#clock(), `the certificate issued for ${host}`);
@@ -186,8 +196,10 @@ export class AcmeIssuer {
       const ms = Math.round(this.#clock() - started);
       this.#log.info({ app: order.app, host, ms }, 'certificate issued');
       this.#options.record?.(order.app, `TLS certificate for ${host} issued by ACME (${order.reason === 'renewal' ? 'renewed' : 'new'}, ${ms} ms)`);
-      await this.#options.book.reload();
+      // Read back now (the folder watch would, a little later); a failure here is not the order's.
+      await this.#options.book.reload().catch((error: unknown) => this.#log.error({ err: error }, 'reading certificates failed'));
     } catch (error) {
+      if (this.#stop.signal.aborted) return;
       const count = (this.#failures.get(host)?.count ?? 0) + 1;
       const retryAtMs = this.#clock() + retryDelayMs(count);
       this.#failures.set(host, { count, retryAtMs });

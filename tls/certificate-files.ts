@@ -5,7 +5,7 @@
  * and made again under its name never serves the old one's certificates.
  */
 import { type FSWatcher, watch as watchFolder } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempMarker, writeFileAtomic } from '../state-folder/index.js';
 import { type CertificateFacts, type CertificateSource, type HeldCertificate, readCertificatePair } from './certificate.js';
@@ -24,13 +24,31 @@ export interface CertificateRecord {
 
 export type StoredCertificate = CertificateRecord & HeldCertificate;
 
+/**
+ * Where certificates are kept: files in the state folder (the local runtime, and Dormant
+ * on the host against a cluster), or TLS Secrets (Kubernetes). The HTTPS listener and
+ * ACME read and write them only through this.
+ */
+export interface CertificateStore {
+  /** Every certificate (of one app when given); one that does not parse is skipped and reported. */
+  list(app?: string, unreadable?: (where: string, error: unknown) => void): Promise<StoredCertificate[]>;
+  /** Writes (or replaces) one certificate, checked by the caller (readCertificatePair). */
+  put(record: CertificateRecord): Promise<void>;
+  /** Removes one; false when it was not there. */
+  remove(app: string, id: string): Promise<boolean>;
+  /** Removes every certificate of an app (apps delete). */
+  removeApp(app: string): Promise<void>;
+  /** Calls onChange (debounced) when any may have changed, by this process or another, until signal aborts. */
+  watch(onChange: () => void, signal: AbortSignal): void;
+}
+
 /** The most certificates one app holds: its 32 hosts' ACME ones and a few of the user's. */
 export const maxCertificatesPerApp = 48;
 
 const namePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const idPattern = /^(user|acme)-[a-z0-9*]([-a-z0-9.*]*[a-z0-9])?$/;
 
-export class CertificateFiles {
+export class CertificateFiles implements CertificateStore {
   readonly #dir: string;
 
   constructor(stateDir: string) {
@@ -83,6 +101,19 @@ export class CertificateFiles {
     return existed;
   }
 
+  /** What the rescan compares: every file's path, size and modification time. */
+  async #signature(): Promise<string> {
+    const parts: string[] = [];
+    for (const app of (await readdir(this.#dir).catch(() => [] as string[])).sort()) {
+      const folder = join(this.#dir, app);
+      for (const file of (await readdir(folder).catch(() => [] as string[])).sort()) {
+        const facts = await stat(join(folder, file)).catch(() => undefined);
+        parts.push(`${app}/${file}:${facts?.size ?? -1}:${facts?.mtimeMs ?? -1}`);
+      }
+    }
+    return parts.join('\n');
+  }
+
   /** Removes every certificate of an app (apps delete). */
   async removeApp(app: string): Promise<void> {
     if (!namePattern.test(app)) return;
@@ -127,7 +158,16 @@ export class CertificateFiles {
         return follow();
       })
       .catch(() => {});
-    const rescan = setInterval(changed, rescanMs);
+    // The rescan says a change only when the files' names, sizes or times differ from the last it saw.
+    let seen = '';
+    const rescan = setInterval(() => {
+      void this.#signature().then((signature) => {
+        if (signature !== seen) {
+          seen = signature;
+          changed();
+        }
+      });
+    }, rescanMs);
     rescan.unref();
     signal.addEventListener('abort', () => {
       clearInterval(rescan);

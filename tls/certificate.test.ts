@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isDormantError } from '../errors/index.js';
 import { acmeCertificateId, chooseCertificate, type HeldCertificate, nameCovers, readCertificatePair, userCertificateId } from './certificate.js';
@@ -41,6 +45,17 @@ describe('readCertificatePair', () => {
     refused(pair.certificatePem, 'not a key', /private key .*without a passphrase/);
     refused(pair.certificatePem + 'x'.repeat(70_000), pair.privateKeyPem, /over 64 KiB/);
   });
+});
+
+it('refuses what TLS cannot serve (a 512-bit RSA key), with TLS_BAD_CERTIFICATE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dormant-weak-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:512', '-nodes', '-keyout', 'w.key', '-out', 'w.pem', '-days', '5', '-subj', '/CN=weak.example.com', '-addext', 'subjectAltName=DNS:weak.example.com'], { cwd: dir, stdio: 'ignore' });
+    const refused = () => readCertificatePair(readFileSync(join(dir, 'w.pem'), 'utf8'), readFileSync(join(dir, 'w.key'), 'utf8'), now, 'w.pem');
+    assert.throws(refused, (error) => isDormantError(error, 'TLS_BAD_CERTIFICATE') && /TLS cannot serve it/.test(error.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('choosing a certificate for a host', () => {

@@ -3,7 +3,8 @@
  * Which certificate a host gets: the newest valid one of its app whose names cover the host.
  * Pure (node:crypto parses; nothing is read or written).
  */
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { tlsErrors } from './errors.js';
 
 /** Where a certificate came from: given by the user (dormant certs add), or issued by ACME for one host. */
@@ -68,6 +69,12 @@ export function readCertificatePair(certificatePem: string, privateKeyPem: strin
   if (!leaf.checkPrivateKey(key)) throw tlsErrors.keyMismatch({ names: names.join(', ') });
   const notAfter = Date.parse(leaf.validTo);
   if (now !== undefined && notAfter <= now) throw tlsErrors.expired({ names: names.join(', '), notAfter: new Date(notAfter).toISOString() });
+  // What OpenSSL itself refuses to serve (a key too small, a digest too weak) is refused now, not at the first handshake.
+  try {
+    createSecureContext({ cert: certificatePem, key: privateKeyPem });
+  } catch (error) {
+    throw tlsErrors.badCertificate({ source, reason: `TLS cannot serve it: ${(error as Error).message}` }, { cause: error });
+  }
   return { names, notBefore: Date.parse(leaf.validFrom), notAfter, issuer: leaf.issuer.replace(/\n/g, ', '), fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase() };
 }
 
@@ -104,5 +111,5 @@ export function chooseCertificate<T extends HeldCertificate>(certificates: reado
 
 /** The name a user's certificate is known by (`dormant certs remove APP NAME`): from its fingerprint, so adding it twice is one certificate. */
 export const userCertificateId = (facts: Pick<CertificateFacts, 'fingerprint'>): string => `user-${facts.fingerprint.slice(0, 12)}`;
-/** The name of the certificate ACME issued for one host. */
-export const acmeCertificateId = (host: string): string => `acme-${host}`;
+/** The name of the certificate ACME issued for one host; a long host is named by its hash, so that a file or Secret name stays within bounds. */
+export const acmeCertificateId = (host: string): string => (host.length <= 120 ? `acme-${host}` : `acme-${createHash('sha256').update(host).digest('hex').slice(0, 32)}`);

@@ -3,5 +3,5 @@ export { acmeHostsOf, acmeIneligible, type AcmeFailures } from './acme-plan.js';
 export { AcmeIssuer, type AcmeIssuerOptions, Http01Answers } from './acme-issuer.js';
 export { acmeCertificateId, type CertificateFacts, maxPemBytes, type CertificateSource, certificateCovers, chooseCertificate, readCertificatePair, userCertificateId } from './certificate.js';
 export { CertificateBook } from './certificate-book.js';
-export { CertificateFiles, maxCertificatesPerApp, type StoredCertificate } from './certificate-files.js';
+export { type CertificateRecord, type CertificateStore, CertificateFiles, maxCertificatesPerApp, type StoredCertificate } from './certificate-files.js';
 export { tlsErrors } from './errors.js';

@@ -1,6 +1,6 @@
 import { type App, apiVersion } from '../../crds/index.js';
 import { removeAppFiles } from '../../gitd/index.js';
-import { CertificateFiles } from '../../tls/index.js';
+import { certificateStoreOf } from './certs.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -112,7 +112,7 @@ export const appsDelete: Command = {
     // Its git repository and releases go too, so that the name can be pushed to afresh.
     await removeAppFiles(stateDir, name);
     // Its certificates too (a new app of this name would not be served them anyway: they name this App's uid).
-    await new CertificateFiles(stateDir).removeApp(name);
+    await (await certificateStoreOf(stateDir)).removeApp(name);
     io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'}, its git repository, releases and build cache)\n`);
     return undefined;
   },

@@ -5,8 +5,8 @@
  */
 import type { App } from '../../crds/index.js';
 import { appClaims } from '../../crds/index.js';
-import { updateWithRetry } from '../../runtime/index.js';
-import { acmeHostsOf, acmeIneligible, CertificateFiles, certificateCovers, maxCertificatesPerApp, maxPemBytes, readCertificatePair, tlsErrors, userCertificateId } from '../../tls/index.js';
+import { loadKubernetesBackend, updateWithRetry } from '../../runtime/index.js';
+import { acmeHostsOf, acmeIneligible, CertificateFiles, type CertificateStore, certificateCovers, maxCertificatesPerApp, maxPemBytes, readCertificatePair, tlsErrors, userCertificateId } from '../../tls/index.js';
 import { isDormantError } from '../../errors/index.js';
 import type { Command, CommandContext } from '../command.js';
 import { cliErrors } from '../errors.js';
@@ -14,14 +14,21 @@ import { readFileCapped } from '../manifest-input.js';
 import { formatTable, print } from '../output.js';
 import { currentSettings, readRuntimeRecord } from '../settings.js';
 
-/** What a certificate command works on: the app, the state folder's files, and the domain. Refused on Kubernetes, where certificates are not kept yet. */
-async function certificatesOf(context: CommandContext, name: string): Promise<{ app: App; files: CertificateFiles; domain: string }> {
+/** Where this state folder's dormant up keeps certificates: its files, or TLS Secrets in its cluster. */
+export async function certificateStoreOf(stateDir: string): Promise<CertificateStore> {
+  const runtime = await readRuntimeRecord(stateDir);
+  if (runtime.runtime !== 'kubernetes') return new CertificateFiles(stateDir);
+  const kube = await loadKubernetesBackend();
+  return new kube.CertificateSecrets({ config: kube.loadKubeConfig(runtime.kubeconfig), ...(runtime.namespace === undefined ? {} : { namespace: runtime.namespace }) });
+}
+
+/** What a certificate command works on: the app, where its certificates are kept, and the domain. */
+async function certificatesOf(context: CommandContext, name: string): Promise<{ app: App; files: CertificateStore; domain: string }> {
   const runtime = await readRuntimeRecord(context.stateDir);
-  if (runtime.runtime === 'kubernetes') throw cliErrors.tlsNotOnKubernetes({});
   const store = await context.store();
   const app = await store.get('App', name);
   const settings = await currentSettings(context.flags, context.io);
-  return { app, files: new CertificateFiles(context.stateDir), domain: runtime.domain ?? settings.domain };
+  return { app, files: await certificateStoreOf(context.stateDir), domain: runtime.domain ?? settings.domain };
 }
 
 /** A PEM file of at most 64 KiB (a certificate with its chain, or a key). */
@@ -150,9 +157,15 @@ export const certsAutoEnable: Command = {
     const { app, changed } = await setTls(context, name, 'acme', true);
     const eligible = acmeHostsOf(app, domain);
     const skipped = appClaims(app, domain).filter((host) => !eligible.includes(host));
+    const settings = await currentSettings(context.flags, context.io);
+    const listening = settings.running === undefined || settings.running.httpsPort !== undefined;
     const lines = [
       changed ? `ACME is on for ${name}.` : `ACME was on for ${name} already.`,
-      eligible.length === 0 ? ` None of its hosts can be certified by a public CA yet: add one with dormant domains add ${name} HOST.` : ` Certificates are ordered for ${eligible.join(', ')}; dormant certs ${name} shows them.`,
+      eligible.length === 0
+        ? ` None of its hosts can be certified by a public CA yet: add one with dormant domains add ${name} HOST.`
+        : listening
+          ? ` Certificates are ordered for ${eligible.join(', ')}${settings.running === undefined ? ' once dormant up runs with --https-port' : ''}; dormant certs ${name} shows them.`
+          : ` Nothing is ordered yet: this dormant up has no HTTPS listener; start it with --https-port (443 in production), and certificates are ordered for ${eligible.join(', ')}.`,
       ...skipped.map((host) => `\n  not ${host}: ${acmeIneligible(host, domain)}`),
       '\n',
     ];

@@ -4,7 +4,8 @@
  */
 import { type App, appClaims, appHost, normalizeHost, reservedHost } from '../../crds/index.js';
 import { updateWithRetry } from '../../runtime/index.js';
-import { CertificateFiles, chooseCertificate } from '../../tls/index.js';
+import { acmeCertificateId, acmeIneligible, chooseCertificate } from '../../tls/index.js';
+import { certificateStoreOf } from './certs.js';
 import type { Command, CommandContext } from '../command.js';
 import { cliErrors } from '../errors.js';
 import { formatTable, print } from '../output.js';
@@ -39,8 +40,7 @@ export const domainsList: Command = {
     const app = await store.get('App', name);
     const settings = await currentSettings(context.flags, io);
     const domain = await domainOf(context);
-    const runtime = await readRuntimeRecord(stateDir);
-    const held = runtime.runtime === 'local' ? (await new CertificateFiles(stateDir).list(name)).filter((c) => c.appUid === app.metadata.uid) : [];
+    const held = (await (await certificateStoreOf(stateDir)).list(name)).filter((c) => c.appUid === app.metadata.uid);
     const now = io.now().getTime();
     const httpsPort = settings.running?.publicHttpsPort ?? settings.running?.httpsPort;
     const rows = appClaims(app, domain).map((host) => {
@@ -94,9 +94,10 @@ export const domainsAdd: Command = {
       return added ? [...hosts, host] : hosts;
     });
     const settings = await currentSettings(context.flags, context.io);
+    const acme = app.spec.tls?.acme === true ? (acmeIneligible(host, domain) ?? (settings.running?.httpsPort === undefined ? 'no dormant up with --https-port runs' : undefined)) : 'off';
     context.io.stdout.write(
       added
-        ? `Added ${host} to ${name}: ${hostUrl(settings, host)}${app.spec.tls?.acme === true ? ' (ACME gets its certificate now)' : ''}\n`
+        ? `Added ${host} to ${name}: ${hostUrl(settings, host)}${acme === undefined ? ' (ACME gets its certificate now)' : acme === 'off' ? '' : ` (no ACME certificate: ${acme})`}\n`
         : `${host} is ${name}'s already.\n`,
     );
     return undefined;
@@ -114,13 +115,16 @@ export const domainsRemove: Command = {
     const host = hostArgument(text, domainsRemove.usage);
     const domain = await domainOf(context);
     if (host === appHost(name, domain)) throw cliErrors.usage({ problem: `${host} is ${name}'s own address, which every app keeps; remove hosts added with dormant domains add`, usage: domainsRemove.usage });
-    let removed = false;
-    await changeHosts(context, name, (hosts) => {
-      removed = hosts.includes(host);
-      return hosts.filter((h) => h !== host);
+    const store = await context.store();
+    const app = await updateWithRetry(async () => {
+      const current = await store.get('App', name);
+      if (!current.spec.routes.hosts.includes(host)) throw cliErrors.noSuchHost({ app: name, host });
+      return store.update({ ...current, spec: { ...current.spec, routes: { ...current.spec.routes, hosts: current.spec.routes.hosts.filter((h) => h !== host) } } });
     });
-    if (!removed) throw cliErrors.noSuchHost({ app: name, host });
-    context.io.stdout.write(`Removed ${host} from ${name}: requests for it are now answered 404.\n`);
+    // The certificate ACME got for it goes too: it would serve nothing, and count towards the app's limit.
+    const certificates = await certificateStoreOf(context.stateDir);
+    const dropped = (await certificates.list(name)).some((c) => c.appUid === app.metadata.uid && c.id === acmeCertificateId(host)) && (await certificates.remove(name, acmeCertificateId(host)));
+    context.io.stdout.write(`Removed ${host} from ${name}: requests for it are now answered 404${dropped ? ', and its ACME certificate is removed' : ''}.\n`);
     return undefined;
   },
 };

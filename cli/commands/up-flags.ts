@@ -166,10 +166,11 @@ function sshLoginFlags(flags: Flags, io: Io): UpFlags['sshLogin'] {
 /** Let's Encrypt's production directory: what --acme-directory is unless given. */
 export const letsEncryptDirectory = 'https://acme-v02.api.letsencrypt.org/directory';
 
-function httpsFlags(flags: Flags, io: Io): UpFlags['https'] {
+function httpsFlags(flags: Flags, io: Io, httpPort: number): UpFlags['https'] {
   const text = flagString(flags, 'https-port') ?? io.env.DORMANT_HTTPS_PORT;
   if (text === undefined || text === '' || text === 'off') return undefined;
   const listening = port(text, 8443, '--https-port');
+  if (listening === httpPort && listening !== 0) throw cliErrors.usage({ problem: `--https-port and --http-port are both ${listening}; HTTPS needs a port of its own, such as 8443 (443 in production)`, usage: upUsage });
   return { port: listening, publicPort: port(flagString(flags, 'public-https-port') ?? io.env.DORMANT_PUBLIC_HTTPS_PORT, listening, '--public-https-port') };
 }
 
@@ -204,7 +205,7 @@ export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
     leaseNamespace: flagString(flags, 'lease-namespace') ?? io.env.DORMANT_LEASE_NAMESPACE ?? io.env.POD_NAMESPACE ?? 'default',
     // Where users reach the activator, for the URLs Dormant prints and records: a NodePort or load balancer in front of it may differ from --http-port.
     publicPort: port(flagString(flags, 'public-port') ?? io.env.DORMANT_PUBLIC_PORT, httpPort, '--public-port'),
-    https: httpsFlags(flags, io),
+    https: httpsFlags(flags, io, httpPort),
     acme: acmeFlags(flags, io),
     drainMs: drainFlag(flags, io),
     buildTimeoutMs: durationFlag(flags, io, { flag: 'build-timeout', env: 'DORMANT_BUILD_TIMEOUT', fallbackMs: 20 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '20m' }),

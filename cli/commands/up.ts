@@ -94,6 +94,7 @@ export const up: Command = {
       runtime: runtimeName,
       domain: settings.domain,
       ...(runtimeName === 'kubernetes' && kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(runtimeName === 'kubernetes' ? { namespace: upFlags.leaseNamespace } : {}),
       ...(unsandboxed ? { unsandboxed: true as const } : {}),
       ...(runtimeName === 'local' && running.imagesInSandbox ? { imagesInSandbox: true as const } : {}),
     };

@@ -4,3 +4,4 @@ export { KubeRuntime, type KubeRuntimeOptions } from './kube-runtime.js';
 export { KubeStore, type KubeStoreOptions, loadKubeConfig } from './kube-store.js';
 export { readPodLogs } from './pod-logs.js';
 export { addressAnnotation, LeaseElector, MemberDirectory, memberLabel, memberLeaseName } from './lease.js';
+export { CertificateSecrets, certificateSecretName } from './certificate-secrets.js';
