@@ -23,7 +23,7 @@ export const gitdErrors = defineErrors({
     code: 'GITD_RUN_UNSANDBOXED',
     httpStatus: 501,
     exitCode: 1,
-    message: () => 'dormant run runs a command only in the app\'s sandbox, and this dormant up has none (--insecure-no-sandbox, or Kubernetes, where run is not built yet)',
+    message: () => 'dormant run runs a command only in the app\'s sandbox (a pod on Kubernetes), and this dormant up has none (--insecure-no-sandbox)',
   },
   releaseFailed: {
     code: 'GITD_RELEASE_FAILED',

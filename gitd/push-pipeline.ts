@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { type App, apiTimestamp, containerResources, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
 import { replicaLimits } from '../sandbox/index.js';
 import { gitdErrors } from './errors.js';
-import { type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
+import { type OneOffProcess, type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
 import { type Push, pushSteps, releaseRun, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
@@ -27,7 +27,7 @@ export class PushRejected extends Error {}
 
 export interface PushPipelineOptions {
   readonly store: ResourceStore;
-  readonly runtime: Pick<Runtime, 'rollout' | 'retire' | 'record'>;
+  readonly runtime: Pick<Runtime, 'rollout' | 'retire' | 'record' | 'runOneOff'>;
   readonly stateDir: string;
   readonly appUrl: (app: string) => string;
   readonly log: Logger;
@@ -66,14 +66,7 @@ export interface DeployRequest {
 }
 
 /** A one-off process of `dormant run`. */
-export interface OneOff {
-  readonly stdin: Writable;
-  readonly stdout: Readable;
-  readonly stderr: Readable;
-  /** Once it and its sandbox are gone. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): void;
-}
+export type OneOff = OneOffProcess;
 
 export interface ReleaseRequest {
   readonly app: App;
@@ -228,6 +221,13 @@ export class PushPipeline {
     const serving = app.status?.readyRevision;
     const revision = serving === undefined ? undefined : await this.#options.store.find('Revision', serving, app.metadata.namespace ?? defaultNamespace);
     if (!revision) throw gitdErrors.nothingDeployed({ app: name, what: 'run a command in' });
+    // A runtime with processes of its own (Kubernetes: a pod of the revision, isolated as its replicas are).
+    const { runtime } = this.#options;
+    if (!this.#options.sandbox && runtime.runOneOff !== undefined && revision.status?.image !== undefined) {
+      const process = await runtime.runOneOff(app, revision, argv);
+      this.#record(name, `Run ${JSON.stringify(argv.join(' ').slice(0, 200))} in ${revision.metadata.name}`);
+      return process;
+    }
     // Only in the sandbox: without one (--insecure-no-sandbox, or in a pod) the tenant's command would run with Dormant's rights.
     if (!this.#options.sandbox) throw gitdErrors.runUnsandboxed({});
     const runFolder = join(tenantRunsDir(this.#options.stateDir), `${revision.metadata.name}-run-${randomBytes(4).toString('hex')}`);

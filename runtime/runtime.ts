@@ -36,6 +36,16 @@ export interface LogOptions {
  * Where replicas run: processes and podman containers locally (issue #3, #8), Deployments in
  * Kubernetes (issue #10). Not implemented yet; this is the contract both will meet.
  */
+/** A one-off process of a release (dormant run): its standard streams, its end, and a way to end it. */
+export interface OneOffProcess {
+  readonly stdin: import('node:stream').Writable;
+  readonly stdout: import('node:stream').Readable;
+  readonly stderr: import('node:stream').Readable;
+  /** Once it (and its sandbox or pod) is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): void;
+}
+
 export interface Runtime {
   /**
    * New replicas become ready before old ones drain. At zero replicas it only records the
@@ -52,4 +62,6 @@ export interface Runtime {
   logs(app: string, options?: LogOptions): AsyncIterable<LogLine>;
   /** An event of the platform's about the app (a deploy, a release), among its log lines; a runtime without a log of its own leaves it out. */
   record?(app: string, text: string): void;
+  /** A one-off process in the revision, isolated as its replicas are (a pod on Kubernetes); absent: the runtime has none of its own. */
+  runOneOff?(app: App, revision: Revision, argv: readonly string[]): Promise<OneOffProcess>;
 }

@@ -24,12 +24,13 @@ import {
 } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
-import type { Endpoint, LogLine, LogOptions, RolloutOptions, Runtime } from '../runtime.js';
+import type { Endpoint, LogLine, LogOptions, OneOffProcess, RolloutOptions, Runtime } from '../runtime.js';
 import { updateWithRetry } from '../update-with-retry.js';
 import { apiClient } from './api-client.js';
 import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { Deployments, isNotFound } from './deployments.js';
 import { follow } from './list-watch.js';
+import { startOneOffPod, runLabel } from './one-off-pod.js';
 import { readPodLogs } from './pod-logs.js';
 import { scaleTargets } from './scale-targets.js';
 import { podAnswers, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
@@ -110,6 +111,9 @@ interface DeploymentState {
 }
 
 
+/** The apps' replica pods: not the pods of dormant run, which carry the app's label too. */
+const replicaSelector = `${appLabel},!${runLabel}`;
+
 export class KubeRuntime implements Runtime {
   readonly #deploymentApi: Deployments;
   readonly #core: CoreV1Api;
@@ -169,14 +173,20 @@ export class KubeRuntime implements Runtime {
     };
   }
 
+  /** A one-off pod of the revision, attached: dormant run. */
+  runOneOff(app: App, revision: Revision, argv: readonly string[]): Promise<OneOffProcess> {
+    return startOneOffPod({ config: this.#config, core: this.#core, app, revision, argv });
+  }
+
   /** Lists the pods and Deployments, picks up the apps already deployed (their serving revision and scale), then follows pods, Deployments and Apps. */
   async start(): Promise<void> {
     await this.#follow<V1Pod & { metadata: { name: string } }>({
       path: `/api/v1/namespaces/${this.#namespace}/pods`,
       list: async () => {
-        const list = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: appLabel });
+        const list = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: replicaSelector });
         return { items: list.items as (V1Pod & { metadata: { name: string } })[], resourceVersion: list.metadata?.resourceVersion };
       },
+      labelSelector: replicaSelector,
       onEvent: (type, pod) => this.#podEvent(type, pod),
       refused: (namespace, reason, cause) => runtimeErrors.podsForbidden({ namespace, reason }, { cause }),
     });
@@ -206,11 +216,12 @@ export class KubeRuntime implements Runtime {
     list: () => Promise<{ items: readonly T[]; resourceVersion: string | undefined }>;
     onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => void;
     refused: (namespace: string, reason: string, cause: unknown) => Error;
+    labelSelector?: string;
   }): Promise<void> {
     return follow<T>({
       watcher: new Watch(this.#config),
       path: options.path,
-      labelSelector: appLabel,
+      labelSelector: options.labelSelector ?? appLabel,
       list: options.list,
       onEvent: ({ type, object }) => options.onEvent(type, object),
       firstListTimeoutMs: this.#firstListTimeoutMs,

@@ -82,23 +82,41 @@ describe('config and rollback on Kubernetes', () => {
   });
 
   it('after a deliberately broken deploy, rollback restores the old answers without a build, none failed', async () => {
+    // It starts and accepts connections (a pod's readiness), and answers every request 500.
     await copy.commit(envApp('broken', 500));
     const broken = await copy.push(dormant.remote(app));
-    assert.notEqual(broken.code, 0, 'a release that fails readiness is refused');
-    assert.equal((await getApp(dormant.httpPort, app)).body, 'v1 greeting=hello\n', 'the old release keeps serving');
+    assert.equal(broken.code, 0, broken.stderr);
+    await eventually('the broken release answers', async () => ((await getApp(dormant.httpPort, app)).status === 500 ? true : undefined), 30_000, 200);
     const { result, answers } = await answersWhile(dormant.dormant('rollback', app, 'v1'));
     assert.equal(result.code, 0, result.stderr + dormant.logs().slice(-3000));
     assert.doesNotMatch(result.stderr, /Building|npm ci/);
-    assert.ok(answers.every((a) => a.status === 200), `answers during the rollback: ${answers.map((a) => a.status).join(',')}`);
+    assert.ok(answers.length > 0);
+    // Each answer is the broken release's or v1's: none from Dormant (502, 503) and none lost.
+    assert.ok(
+      answers.every((a) => (a.status === 500 && a.body === 'broken greeting=hello\n') || (a.status === 200 && a.body === 'v1 greeting=-\n')),
+      `answers during the rollback: ${answers.map((a) => a.status).join(',')}`,
+    );
     await eventually('v1 and its config answer', async () => ((await getApp(dormant.httpPort, app)).body === 'v1 greeting=-\n' ? true : undefined), 30_000, 200);
     const releases = JSON.parse((await dormant.dormant('releases', app, '-o', 'json')).stdout) as { spec: { change?: { kind: string; from?: string } } }[];
     assert.deepEqual({ kind: releases[0]?.spec.change?.kind, from: releases[0]?.spec.change?.from }, { kind: 'rollback', from: `${app}-00001` });
   });
 
-  it('dormant run is refused on Kubernetes, saying so', async () => {
-    const result = await runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'run', '--state-dir', dormant.stateDir, app, '--', 'echo hi']);
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /GITD_RUN_UNSANDBOXED|Kubernetes/);
+  it('dormant run runs a pod of the serving release with its config: stdin in, stdout and stderr apart, its exit code out; the pod is gone after', async (t) => {
+    const run = (input: string | undefined, ...argv: string[]) =>
+      runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'run', '--state-dir', dormant.stateDir, app, '--', ...argv], input === undefined ? {} : { input });
+    const started = performance.now();
+    const result = await run('from stdin\n', 'echo "node_env=$NODE_ENV uid=$(id -u)"; cat; echo oops >&2; exit 3');
+    t.diagnostic(`dormant run on Kubernetes, CLI start to exit: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.stdout, 'node_env=production uid=1000\nfrom stdin\n');
+    assert.equal(result.stderr, 'oops\n');
+    // argv as words, and a command that writes before anything could read: nothing is lost.
+    const words = await run(undefined, 'node', '-e', 'console.log(process.argv.length, require("node:fs").existsSync("server.js"))');
+    assert.equal(words.stdout, '1 true\n', words.stderr);
+    assert.equal(words.code, 0);
+    await eventually('the run pods are deleted', async () => ((await kubectlOk(['get', 'pods', '-l', 'dormant.dev/run', '-o', 'name'])).trim() === '' ? true : undefined), 30_000, 200);
+    // The run pods were never taken for replicas: the app answers as before.
+    assert.equal((await getApp(dormant.httpPort, app)).body, 'v1 greeting=-\n');
   });
 });
 

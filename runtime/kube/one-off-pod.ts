@@ -1,0 +1,148 @@
+/**
+ * `dormant run` on Kubernetes: a pod of the serving revision (its image, config Secret,
+ * user, limits and network policies, as its replicas have), whose container runs the
+ * command, attached over the apiserver for stdin, stdout and stderr, and deleted once the
+ * command ends or the CLI leaves. The pod carries the app's label (so every policy for app
+ * pods holds it) and the run label, which the runtime's replica watch leaves out.
+ */
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import { Attach, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { App, Revision } from '../../crds/index.js';
+import { parseDuration } from '../../crds/index.js';
+import type { OneOffProcess } from '../runtime.js';
+import { appLabel, deploymentFor } from './deployment-spec.js';
+import { isNotFound } from './deployments.js';
+
+/** Marks a pod of dormant run: never a replica. */
+export const runLabel = 'dormant.dev/run';
+/** Output held for a CLI that reads slower than the command writes: past it, the attach stops reading from the apiserver. */
+const maxBufferedBytes = 1024 * 1024;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The pod: the revision's pod template, its container running the command once told to go.
+ * The command waits for one line on stdin (sent once attached), so that no output is
+ * written before anyone reads it.
+ */
+export function oneOffPodFor(app: App, revision: Revision, argv: readonly string[], name: string): V1Pod {
+  const template = deploymentFor(app, revision, 1).spec?.template;
+  const spec = template?.spec;
+  const [container] = spec?.containers ?? [];
+  if (spec === undefined || container === undefined) throw new Error(`revision ${revision.metadata.name} has no pod template`);
+  const { readinessProbe: _probe, lifecycle: _lifecycle, ports: _ports, ...runContainer } = container;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: app.metadata.namespace ?? 'default',
+      labels: { [appLabel]: app.metadata.name, [runLabel]: 'true' },
+      // Collected with its App, should Dormant not delete it itself.
+      ...(app.metadata.uid === undefined ? {} : { ownerReferences: [{ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', name: app.metadata.name, uid: app.metadata.uid }] }),
+    },
+    spec: {
+      ...spec,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          ...runContainer,
+          name: 'run',
+          command: ['/bin/sh', '-c', 'IFS= read -r _dormant_go; exec "$@"', 'dormant-run', ...argv],
+          args: [],
+          stdin: true,
+          stdinOnce: true,
+          tty: false,
+        },
+      ],
+    },
+  };
+}
+
+/** Starts a one-off pod and attaches to it; resolves once its command may run. */
+export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1Api; app: App; revision: Revision; argv: readonly string[] }): Promise<OneOffProcess> {
+  const { core, app, revision } = options;
+  const namespace = app.metadata.namespace ?? 'default';
+  const name = `${revision.metadata.name}-run-${randomBytes(4).toString('hex')}`;
+  await core.createNamespacedPod({ namespace, body: oneOffPodFor(app, revision, options.argv, name) });
+  const remove = () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).then(() => undefined, () => undefined);
+  try {
+    const deadline = Date.now() + (parseDuration(revision.spec.run.startTimeout) ?? 60_000);
+    for (;;) {
+      const pod = await core.readNamespacedPod({ name, namespace });
+      if (pod.status?.phase === 'Running') break;
+      const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+      if (pod.status?.phase === 'Failed' || (waiting?.reason !== undefined && /Err|BackOff|Invalid/.test(waiting.reason))) throw new Error(`the run's pod did not start: ${waiting?.reason ?? pod.status?.phase}${waiting?.message ? ` (${waiting.message})` : ''}`);
+      if (Date.now() > deadline) throw new Error(`the run's pod did not start within ${revision.spec.run.startTimeout}`);
+      await sleep(100);
+    }
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  const stdin = new PassThrough();
+  const stdout = new PassThrough({ highWaterMark: 64 * 1024 });
+  const stderr = new PassThrough({ highWaterMark: 64 * 1024 });
+  let socket: { pause(): void; resume(): void; close(): void } | undefined;
+  // The apiserver's frames are written as they come; a reader that falls behind pauses the attach, not Dormant's memory.
+  const held = (target: PassThrough) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        target.write(chunk);
+        if (target.writableLength + target.readableLength > maxBufferedBytes && socket !== undefined) {
+          socket.pause();
+          target.once('drain', () => socket?.resume());
+        }
+        done();
+      },
+      final(done) {
+        target.end();
+        done();
+      },
+    });
+  // The line the command waits for: sent first, before anything the CLI sends.
+  stdin.write('\n');
+  let ws: Awaited<ReturnType<Attach['attach']>>;
+  try {
+    ws = await new Attach(options.config).attach(namespace, name, 'run', held(stdout), held(stderr), stdin, false);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  socket = ws as unknown as typeof socket;
+  const exited = (async (): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+    await new Promise<void>((resolve) => {
+      ws.on('close', () => resolve());
+      ws.on('error', () => resolve());
+    });
+    if (!stdout.writableEnded) stdout.end();
+    if (!stderr.writableEnded) stderr.end();
+    try {
+      // The attach ends as the command does; its exit code is in the pod's status a moment later.
+      for (let tries = 0; tries < 100; tries++) {
+        const pod = await core.readNamespacedPod({ name, namespace }).catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        });
+        const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+        if (terminated !== undefined) return { code: terminated.exitCode, signal: null };
+        if (pod === undefined) return { code: null, signal: 'SIGKILL' };
+        await sleep(100);
+      }
+      return { code: null, signal: 'SIGKILL' };
+    } finally {
+      await remove();
+    }
+  })();
+  return {
+    stdin,
+    stdout,
+    stderr,
+    exited,
+    stop: () => {
+      ws.close();
+      void remove();
+    },
+  };
+}
