@@ -121,7 +121,11 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('gitd', 'delete', 'revisions.dormant.dev'), 'yes');
   assert.equal(await can('gitd', 'get', 'pods/log'), 'yes', "a failed start's last lines go into the push's answer");
   assert.equal(await can('gitd', 'update', 'deployments'), 'no');
-  assert.equal(await can('gitd', 'create', 'pods'), 'no');
+  assert.equal(await can('gitd', 'create', 'pods'), 'yes', 'dormant run: a pod of the serving revision, as its Deployment would make');
+  assert.equal(await can('gitd', 'create', 'pods/attach'), 'yes', "dormant run's streams");
+  assert.equal(await can('gitd', 'create', 'pods/exec'), 'no', 'never into a replica');
+  assert.equal(await can('activator', 'list', 'secrets', 'dormant-system'), 'yes', "the apps' certificates, kept in Dormant's namespace");
+  assert.equal(await can('activator', 'list', 'secrets'), 'no', "not the apps' config Secrets");
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
   assert.equal(await can('gitd', 'create', 'secrets'), 'yes', "each revision's config goes into a Secret, written and never read back");
   // Accepted by the apiserver (the test cluster's bridge CNI enforces none; test/network-policies.test.ts reads their rules).
