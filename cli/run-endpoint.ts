@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isDormantError } from '../errors/index.js';
 import type { GitServer } from '../gitd/index.js';
-import { encodeFrame, FrameDecoder, runArgv } from './run-frames.js';
+import { encodeFrame, FrameDecoder, runArgv, terminalSizeOf } from './run-frames.js';
 
 const maxWords = 256;
 /** The command travels in a header: Node's HTTP server takes 16 KiB of head in all. */
@@ -67,7 +67,7 @@ export async function serveRun(gitd: GitServer | undefined, sessions: RunSession
   const session = sessions.add(socket);
   let oneOff: Awaited<ReturnType<GitServer['startOneOff']>>;
   try {
-    oneOff = await gitd.startOneOff(app, runArgv(argv));
+    oneOff = await gitd.startOneOff(app, runArgv(argv), terminalSizeOf(request.headers['x-dormant-tty']));
   } catch (error) {
     session.done();
     const code = isDormantError(error) ? error.code : 'GITD_RELEASE_FAILED';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, FrameDecoder, maxFramePayload, runArgv } from './run-frames.js';
+import { encodeFrame, FrameDecoder, maxFramePayload, runArgv, terminalSizeOf } from './run-frames.js';
 
 describe('run frames', () => {
   it('decode what was encoded, in any chunks', () => {
@@ -29,5 +29,12 @@ describe('run frames', () => {
   it('one word is a shell line, several are argv', () => {
     assert.deepEqual(runArgv(['echo $HOME && ls']), ['/bin/sh', '-c', 'echo $HOME && ls']);
     assert.deepEqual(runArgv(['python', 'manage.py', 'migrate']), ['python', 'manage.py', 'migrate']);
+  });
+});
+
+describe('terminalSizeOf', () => {
+  it('reads COLSxROWS, and nothing else', () => {
+    assert.deepEqual(terminalSizeOf('120x40'), { columns: 120, rows: 40 });
+    for (const bad of [undefined, '', '0x24', '80x', 'x24', '80x24x1', '99999x24', ['80x24'], '80x24; rm -rf /']) assert.equal(terminalSizeOf(bad), undefined, String(bad));
   });
 });

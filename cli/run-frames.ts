@@ -49,3 +49,13 @@ export class FrameDecoder {
 export function runArgv(command: readonly string[]): string[] {
   return command.length === 1 ? ['/bin/sh', '-c', command[0] ?? ''] : [...command];
 }
+
+/** A terminal's size as `dormant run` sends it (x-dormant-tty: COLSxROWS), or undefined: no terminal. Pure. */
+export function terminalSizeOf(header: string | string[] | undefined): { readonly columns: number; readonly rows: number } | undefined {
+  const match = typeof header === 'string' ? /^(\d{1,4})x(\d{1,4})$/.exec(header) : null;
+  if (!match) return undefined;
+  const columns = Number(match[1]);
+  const rows = Number(match[2]);
+  return columns > 0 && rows > 0 ? { columns, rows } : undefined;
+}
+

@@ -12,7 +12,7 @@ import ssh2, { type AuthenticationType, type Connection } from 'ssh2';
 import { type App, apiVersion, defaultNamespace } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
 import { treeBindingProblem } from '../lifetime/index.js';
-import { Informer, type ResourceStore, updateWithRetry } from '../runtime/index.js';
+import { Informer, type ResourceStore, type TerminalSize, updateWithRetry } from '../runtime/index.js';
 import { writeFileAtomic } from '../state-folder/index.js';
 import { AdminKeys } from './admin-keys.js';
 import { gitdErrors } from './errors.js';
@@ -562,8 +562,8 @@ export class GitServer {
   }
 
   /** A one-off process in the app's serving release (`dormant run`). */
-  startOneOff(name: string, argv: readonly string[]): Promise<OneOff> {
-    return this.#options.pipeline.startOneOff(name, argv);
+  startOneOff(name: string, argv: readonly string[], terminal?: TerminalSize): Promise<OneOff> {
+    return this.#options.pipeline.startOneOff(name, argv, terminal);
   }
 
   async #withRepoLock<T>(app: string, work: () => Promise<T>): Promise<T> {

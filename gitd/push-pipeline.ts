@@ -14,7 +14,7 @@ import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/
 import { type App, apiTimestamp, containerResources, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
 import { replicaLimits } from '../sandbox/index.js';
 import { gitdErrors } from './errors.js';
-import { type OneOffProcess, type ResourceStore, type Runtime, updateWithRetry } from '../runtime/index.js';
+import { type OneOffProcess, type ResourceStore, type Runtime, type TerminalSize, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
 import { type Push, pushSteps, releaseRun, releaseSteps, seconds, tenantRunsDir } from './push-steps.js';
@@ -67,6 +67,9 @@ export interface DeployRequest {
 
 /** A one-off process of `dormant run`. */
 export type OneOff = OneOffProcess;
+
+/** A word as a POSIX shell reads it back whole: single-quoted. Pure. */
+export const shellWord = (word: string): string => `'${word.replace(/'/g, "'\\''")}'`;
 
 export interface ReleaseRequest {
   readonly app: App;
@@ -216,7 +219,7 @@ export class PushPipeline {
    * stack, its config, its sandbox, as its replicas and hooks run; standard input, output
    * and error are the caller's. It dies with Dormant, and `stop` kills it and what it started.
    */
-  async startOneOff(name: string, argv: readonly string[]): Promise<OneOff> {
+  async startOneOff(name: string, argv: readonly string[], terminal?: TerminalSize): Promise<OneOff> {
     const app = await this.#options.store.get('App', name);
     const serving = app.status?.readyRevision;
     const revision = serving === undefined ? undefined : await this.#options.store.find('Revision', serving, app.metadata.namespace ?? defaultNamespace);
@@ -224,7 +227,7 @@ export class PushPipeline {
     // A runtime with processes of its own (Kubernetes: a pod of the revision, isolated as its replicas are).
     const { runtime } = this.#options;
     if (!this.#options.sandbox && runtime.runOneOff !== undefined && revision.status?.image !== undefined) {
-      const process = await runtime.runOneOff(app, revision, argv);
+      const process = await runtime.runOneOff(app, revision, argv, terminal);
       this.#record(name, `Run ${JSON.stringify(argv.join(' ').slice(0, 200))} in ${revision.metadata.name}`);
       return process;
     }
@@ -240,7 +243,9 @@ export class PushPipeline {
       ...(revision.spec.change === undefined ? { envUnder: app.spec.run.env } : {}),
     });
     if (!sandbox) throw gitdErrors.runUnsandboxed({});
-    const confined = sandbox.confine(argv, env);
+    // From a terminal: the command on a pseudo-terminal of util-linux's script (Debian's images and hosts have it), at the terminal's size.
+    const command = terminal === undefined ? argv : ['script', '-qfec', `stty cols ${terminal.columns} rows ${terminal.rows} 2>/dev/null; exec ${argv.map(shellWord).join(' ')}`, '/dev/null'];
+    const confined = sandbox.confine(command, env);
     const [program = 'false', ...args] = confined.argv;
     const child = spawn(program, args, { cwd: runFolder, env: confined.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true });
     const fd3 = child.stdio[3] as Writable | null | undefined;

@@ -36,6 +36,12 @@ export interface LogOptions {
  * Where replicas run: processes and podman containers locally (issue #3, #8), Deployments in
  * Kubernetes (issue #10). Not implemented yet; this is the contract both will meet.
  */
+/** The size of the terminal a one-off process gets (dormant run from a terminal): its standard streams are then one pseudo-terminal. */
+export interface TerminalSize {
+  readonly columns: number;
+  readonly rows: number;
+}
+
 /** A one-off process of a release (dormant run): its standard streams, its end, and a way to end it. */
 export interface OneOffProcess {
   readonly stdin: import('node:stream').Writable;
@@ -63,5 +69,5 @@ export interface Runtime {
   /** An event of the platform's about the app (a deploy, a release), among its log lines; a runtime without a log of its own leaves it out. */
   record?(app: string, text: string): void;
   /** A one-off process in the revision, isolated as its replicas are (a pod on Kubernetes); absent: the runtime has none of its own. */
-  runOneOff?(app: App, revision: Revision, argv: readonly string[]): Promise<OneOffProcess>;
+  runOneOff?(app: App, revision: Revision, argv: readonly string[], terminal?: TerminalSize): Promise<OneOffProcess>;
 }

@@ -78,6 +78,23 @@ describe('dormant run', () => {
     assert.deepEqual(left, []);
   });
 
+  it('from a terminal, the process gets a terminal of its own at its size; -T (or no terminal) gives it pipes', async () => {
+    // The CLI on a pseudo-terminal of util-linux's script, as in a user's terminal; the size script gives it is 0x0, so the CLI says 80x24.
+    const inTerminal = (...flags: string[]) =>
+      runProgram('script', ['-qfec', `${process.execPath} ${bin} run --state-dir ${d.stateDir} tasks ${flags.join(' ')} -- 'test -t 0 && test -t 1 && echo on-a-terminal; stty size; exit 4'`, '/dev/null'], { input: '' });
+    const terminal = await inTerminal();
+    assert.equal(terminal.code, 4, terminal.stdout + terminal.stderr);
+    // Each terminal on the way (the process's, then the CLI's) ends lines with CR LF.
+    assert.match(terminal.stdout, /on-a-terminal\r*\n24 80\r*\n/);
+    const pipes = await inTerminal('-T');
+    assert.equal(pipes.code, 4, pipes.stdout + pipes.stderr);
+    assert.doesNotMatch(pipes.stdout, /on-a-terminal|24 80/);
+    // Without a terminal (this test's pipes), no terminal either, unless -t asks for one.
+    assert.doesNotMatch((await dormantRun(undefined, 'tasks', '--', 'test -t 1 && echo on-a-terminal; true')).stdout, /on-a-terminal/);
+    const asked = await dormantRun(undefined, 'tasks', '-t', '--', 'test -t 1 && echo on-a-terminal');
+    assert.match(asked.stdout, /on-a-terminal/, asked.stderr);
+  });
+
   it('refuses an app with nothing deployed, an unknown app, and a command without the admin token', async () => {
     assert.equal((await d.dormant('apps', 'create', 'empty')).code, 0);
     const empty = await dormantRun(undefined, 'empty', '--', 'true');

@@ -12,10 +12,15 @@ const signalExit = (signal: string | null): number => 128 + ((signal ? (constant
 
 export const run: Command = {
   name: 'run',
-  usage: 'dormant run APP -- COMMAND [ARG...]   (one word is a shell line: dormant run web -- "rake db:migrate && echo done")',
+  usage: 'dormant run APP [-t|-T] -- COMMAND [ARG...]   (one word is a shell line: dormant run web -- "rake db:migrate && echo done"; from a terminal it gets one, -T: never)',
   summary: "Run a one-off process in the app's serving release, its config and sandbox, with this terminal's stdin, stdout and stderr",
   args: [2, 257],
+  options: { tty: { type: 'boolean', short: 't' }, 'no-tty': { type: 'boolean', short: 'T' } },
   async run({ io, args, flags, store }) {
+    // A terminal on both ends (as ssh and docker run -it decide): the process gets one of its own, of this one's size, and sees each key as it is typed.
+    const terminal = io.stdin as { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+    const screen = io.stdout as { isTTY?: boolean; columns?: number; rows?: number };
+    const tty = flags['no-tty'] !== true && (flags.tty === true || (terminal.isTTY === true && screen.isTTY === true));
     const [name = '', ...command] = args;
     if (Buffer.byteLength(JSON.stringify(command)) > maxCommandBytes) throw cliErrors.usage({ problem: `the command is over ${maxCommandBytes / 1024} KiB; put it in a script of the app and run that`, usage: run.usage });
     await (await store()).get('App', name);
@@ -28,7 +33,13 @@ export const run: Command = {
         port: settings.metricsPort,
         method: 'POST',
         path: `/apps/${encodeURIComponent(name)}/run`,
-        headers: { connection: 'Upgrade', upgrade: 'dormant-run', 'x-dormant-command': Buffer.from(JSON.stringify(command)).toString('base64'), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'dormant-run',
+          'x-dormant-command': Buffer.from(JSON.stringify(command)).toString('base64'),
+          ...(tty ? { 'x-dormant-tty': `${screen.columns || 80}x${screen.rows || 24}` } : {}),
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
       });
       call.on('upgrade', (_response, upgraded, head) => {
         if (head.length > 0) upgraded.unshift(head);
@@ -45,6 +56,9 @@ export const run: Command = {
       call.on('error', (error: NodeJS.ErrnoException) => reject(cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `run a command in ${name} (${error.code ?? error.message})` })));
       call.end();
     });
+    // Keys go as typed (Ctrl-C to the process, not to this CLI), and the terminal is given back as it was.
+    const raw = tty && terminal.isTTY === true && terminal.setRawMode !== undefined;
+    if (raw) terminal.setRawMode?.(true);
     // This terminal's input, as it comes, until it ends or the process does.
     const input = io.stdin[Symbol.asyncIterator]();
     let exited = false;
@@ -60,7 +74,7 @@ export const run: Command = {
       }
     })();
     const decoder = new FrameDecoder();
-    const code = await new Promise<number>((resolve, reject) => {
+    const finished = new Promise<number>((resolve, reject) => {
       socket.on('data', (chunk: Buffer) => {
         for (const frame of decoder.push(chunk)) {
           if (frame.kind === 'stdout' || frame.kind === 'stderr') {
@@ -81,7 +95,13 @@ export const run: Command = {
       socket.on('error', () => undefined);
       socket.once('close', () => reject(cliErrors.runRefused({ app: name, answer: 'dormant up closed the connection before the process ended' })));
     });
-    exited = true;
+    let code: number;
+    try {
+      code = await finished;
+    } finally {
+      exited = true;
+      if (raw) terminal.setRawMode?.(false);
+    }
     socket.end();
     // A terminal's input does not end by itself: let it go, or this process would wait on it.
     void input.return?.();

@@ -24,7 +24,7 @@ import {
 } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
-import type { Endpoint, LogLine, LogOptions, OneOffProcess, RolloutOptions, Runtime } from '../runtime.js';
+import type { Endpoint, LogLine, LogOptions, OneOffProcess, RolloutOptions, Runtime, TerminalSize } from '../runtime.js';
 import { updateWithRetry } from '../update-with-retry.js';
 import { apiClient } from './api-client.js';
 import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
@@ -174,8 +174,8 @@ export class KubeRuntime implements Runtime {
   }
 
   /** A one-off pod of the revision, attached: dormant run. */
-  runOneOff(app: App, revision: Revision, argv: readonly string[]): Promise<OneOffProcess> {
-    return startOneOffPod({ config: this.#config, core: this.#core, app, revision, argv });
+  runOneOff(app: App, revision: Revision, argv: readonly string[], terminal?: TerminalSize): Promise<OneOffProcess> {
+    return startOneOffPod({ config: this.#config, core: this.#core, app, revision, argv, terminal });
   }
 
   /** Lists the pods and Deployments, picks up the apps already deployed (their serving revision and scale), then follows pods, Deployments and Apps. */

@@ -10,7 +10,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { Attach, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { App, Revision } from '../../crds/index.js';
 import { parseDuration } from '../../crds/index.js';
-import type { OneOffProcess } from '../runtime.js';
+import type { OneOffProcess, TerminalSize } from '../runtime.js';
 import { appLabel, deploymentFor } from './deployment-spec.js';
 import { isNotFound } from './deployments.js';
 
@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The command waits for one line on stdin (sent once attached), so that no output is
  * written before anyone reads it.
  */
-export function oneOffPodFor(app: App, revision: Revision, argv: readonly string[], name: string): V1Pod {
+export function oneOffPodFor(app: App, revision: Revision, argv: readonly string[], name: string, terminal?: TerminalSize): V1Pod {
   const template = deploymentFor(app, revision, 1).spec?.template;
   const spec = template?.spec;
   const [container] = spec?.containers ?? [];
@@ -49,11 +49,15 @@ export function oneOffPodFor(app: App, revision: Revision, argv: readonly string
         {
           ...runContainer,
           name: 'run',
-          command: ['/bin/sh', '-c', 'IFS= read -r _dormant_go; exec "$@"', 'dormant-run', ...argv],
+          // On a terminal, the go line is not echoed, and the terminal takes the CLI's size.
+          command:
+            terminal === undefined
+              ? ['/bin/sh', '-c', 'IFS= read -r _dormant_go; exec "$@"', 'dormant-run', ...argv]
+              : ['/bin/sh', '-c', `stty -echo; IFS= read -r _dormant_go; stty echo cols ${terminal.columns} rows ${terminal.rows}; exec "$@"`, 'dormant-run', ...argv],
           args: [],
           stdin: true,
           stdinOnce: true,
-          tty: false,
+          tty: terminal !== undefined,
         },
       ],
     },
@@ -61,11 +65,11 @@ export function oneOffPodFor(app: App, revision: Revision, argv: readonly string
 }
 
 /** Starts a one-off pod and attaches to it; resolves once its command may run. */
-export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1Api; app: App; revision: Revision; argv: readonly string[] }): Promise<OneOffProcess> {
+export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1Api; app: App; revision: Revision; argv: readonly string[]; terminal?: TerminalSize | undefined }): Promise<OneOffProcess> {
   const { core, app, revision } = options;
   const namespace = app.metadata.namespace ?? 'default';
   const name = `${revision.metadata.name}-run-${randomBytes(4).toString('hex')}`;
-  await core.createNamespacedPod({ namespace, body: oneOffPodFor(app, revision, options.argv, name) });
+  await core.createNamespacedPod({ namespace, body: oneOffPodFor(app, revision, options.argv, name, options.terminal) });
   const remove = () => core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).then(() => undefined, () => undefined);
   try {
     const deadline = Date.now() + (parseDuration(revision.spec.run.startTimeout) ?? 60_000);
@@ -105,7 +109,9 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
   stdin.write('\n');
   let ws: Awaited<ReturnType<Attach['attach']>>;
   try {
-    ws = await new Attach(options.config).attach(namespace, name, 'run', held(stdout), held(stderr), stdin, false);
+    // On a terminal, one stream carries both outputs.
+    ws = await new Attach(options.config).attach(namespace, name, 'run', held(stdout), options.terminal === undefined ? held(stderr) : null, stdin, options.terminal !== undefined);
+    if (options.terminal !== undefined) stderr.end();
   } catch (error) {
     await remove();
     throw error;

@@ -379,12 +379,14 @@ export class LocalRuntime implements Runtime {
     if (this.#closed) throw runtimeErrors.closed({ app });
     const state = this.#state(app);
     if (replicas > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
-    if (state.desired !== replicas) {
-      this.#log.info({ app, from: state.desired, to: replicas }, 'scaling');
-      this.record(app, `Scaling from ${state.desired} to ${replicas} replica${replicas === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
-    }
+    const from = state.desired;
     state.desired = Math.max(0, Math.floor(replicas));
+    // The replicas start first; what is said of it comes after (a wake-up waits on this path).
     this.#reconcile(state);
+    if (from !== state.desired) {
+      this.#log.info({ app, from, to: state.desired }, 'scaling');
+      this.record(app, `Scaling from ${from} to ${state.desired} replica${state.desired === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
+    }
   }
 
   /** An event of the platform's among the app's log lines (`dormant logs --source platform`). */
@@ -595,11 +597,12 @@ export class LocalRuntime implements Runtime {
       replica.readyAtMs = performance.now();
       const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
       this.#metrics.boot.observe({ app: state.name }, bootSeconds);
+      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
+      // Routed first (the held requests go now); logged and said after.
+      this.#reconcile(state);
       this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
       const readyMs = Math.round(replica.readyAtMs - replica.startedAtMs);
       this.record(state.name, `Replica ${id} of ${revision.metadata.name} ready in ${readyMs} ms (${warm ? 'a warm sandbox: the app started' : `sandbox and process ${Math.round(preparedMs)} ms, then the app started`} and answered in ${Math.round(readyMs - (warm ? 0 : preparedMs))} ms)`);
-      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
-      this.#reconcile(state);
       // The next wake-up of this revision finds its sandbox made.
       void this.#parkWarm(state, revision);
     } else if (readiness === 'timeout' && replica.phase === 'starting') {

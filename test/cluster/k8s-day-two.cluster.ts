@@ -103,7 +103,7 @@ describe('config and rollback on Kubernetes', () => {
 
   it('dormant run runs a pod of the serving release with its config: stdin in, stdout and stderr apart, its exit code out; the pod is gone after', async (t) => {
     const run = (input: string | undefined, ...argv: string[]) =>
-      runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'run', '--state-dir', dormant.stateDir, app, '--', ...argv], input === undefined ? {} : { input });
+      runProgram(process.execPath, [join(repo, 'bin', 'dormant.js'), 'run', '--state-dir', dormant.stateDir, app, ...(argv[0] === '-t' ? [] : ['--']), ...argv], input === undefined ? {} : { input });
     const started = performance.now();
     const result = await run('from stdin\n', 'echo "node_env=$NODE_ENV uid=$(id -u)"; cat; echo oops >&2; exit 3');
     t.diagnostic(`dormant run on Kubernetes, CLI start to exit: ${(performance.now() - started).toFixed(0)} ms`);
@@ -114,6 +114,10 @@ describe('config and rollback on Kubernetes', () => {
     const words = await run(undefined, 'node', '-e', 'console.log(process.argv.length, require("node:fs").existsSync("server.js"))');
     assert.equal(words.stdout, '1 true\n', words.stderr);
     assert.equal(words.code, 0);
+    // -t: a terminal of its own in the pod, of the size the CLI says (80x24 when its own output is no terminal).
+    const terminal = await run(undefined, '-t', '--', 'test -t 0 && test -t 1 && echo on-a-terminal; stty size');
+    assert.equal(terminal.code, 0, terminal.stderr);
+    assert.match(terminal.stdout, /^on-a-terminal\r?\n24 80\r?\n$/);
     await eventually('the run pods are deleted', async () => ((await kubectlOk(['get', 'pods', '-l', 'dormant.dev/run', '-o', 'name'])).trim() === '' ? true : undefined), 30_000, 200);
     // The run pods were never taken for replicas: the app answers as before.
     assert.equal((await getApp(dormant.httpPort, app)).body, 'v1 greeting=-\n');
