@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { Activator, RemoteStatsSink, type StatsSink } from '../activator/index.js';
 import { ScalingLoop, serveStats } from '../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../gitd/index.js';
-import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ResourceStore, type Runtime } from '../runtime/index.js';
+import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ReplicaReport, type ResourceStore, type Runtime } from '../runtime/index.js';
 import { serveTrace, startAdminServer } from './admin-server.js';
 import { serveRelease } from './release-endpoint.js';
 import { serveReplicas } from './replicas-endpoint.js';
@@ -75,6 +75,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
   const runSessions = new RunSessions();
   // The local runtime, which lists its replicas for dormant ps (the Kubernetes one has pods for that).
   let localRuntime: LocalRuntime | undefined;
+  // On Kubernetes, the runtime's view of the app's pods.
+  let kubeReplicas: { describe(app: string): { replicas: readonly ReplicaReport[] } } | undefined;
   let httpsPort: number | undefined;
   try {
     // The store knows the domain: it refuses a host another app has as <name>.<domain>.
@@ -95,7 +97,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
             tokenFile: adminTokenFile(settings.stateDir),
             trace: (app, request, response) => serveTrace(activator, openStore, app, request, response),
             release: (app, request, response) => serveRelease(gitd, openStore, app, request, response),
-            replicas: (app, _request, response) => serveReplicas(localRuntime ?? {}, activator, openStore, app, response),
+            replicas: (app, _request, response) => serveReplicas(localRuntime ?? kubeReplicas ?? {}, activator, openStore, app, response),
             run: (app, request, socket, head) => serveRun(gitd, runSessions, app, request, socket, head),
             log,
           });
@@ -127,6 +129,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     const runtime: Runtime & { start(): Promise<void>; close(): Promise<void>; deployed(app: string): boolean } =
       kubeRuntime ?? new LocalRuntime({ stateDir: settings.stateDir, store, log: root, registry, warmSandboxes: upFlags.warmSandboxes, imageTrees, nodeRuntimes, ...(sandbox ? { sandbox } : {}) });
     if (runtime instanceof LocalRuntime) localRuntime = runtime;
+    kubeReplicas = kubeRuntime;
     stops.push(() => runtime.close());
     await runtime.start();
     let autoscaler: ScalingLoop | undefined;

@@ -1,4 +1,5 @@
 import type { App, Revision } from '../crds/index.js';
+import type { ReplicaPhase } from './core/reconcile.js';
 
 /** One replica as the activator sees it. */
 export interface Endpoint {
@@ -36,6 +37,20 @@ export interface LogOptions {
  * Where replicas run: processes and podman containers locally (issue #3, #8), Deployments in
  * Kubernetes (issue #10). Not implemented yet; this is the contract both will meet.
  */
+/** One replica as `dormant ps` shows it (memory and CPU where the runtime can tell). */
+export interface ReplicaReport {
+  readonly id: string;
+  readonly revision: string;
+  readonly phase: ReplicaPhase;
+  readonly pid: number | undefined;
+  /** Since its process started. */
+  readonly uptimeMs: number;
+  /** Since it became ready (undefined until then). */
+  readonly readyForMs?: number;
+  readonly memoryBytes?: number;
+  readonly cpuSeconds?: number;
+}
+
 /** The size of the terminal a one-off process gets (dormant run from a terminal): its standard streams are then one pseudo-terminal. */
 export interface TerminalSize {
   readonly columns: number;

@@ -24,7 +24,7 @@ import {
 } from '../core/index.js';
 import { runtimeErrors } from '../errors.js';
 import type { ResourceStore } from '../resource-store.js';
-import type { Endpoint, LogLine, LogOptions, OneOffProcess, RolloutOptions, Runtime, TerminalSize } from '../runtime.js';
+import type { Endpoint, LogLine, LogOptions, OneOffProcess, ReplicaReport, RolloutOptions, Runtime, TerminalSize } from '../runtime.js';
 import { updateWithRetry } from '../update-with-retry.js';
 import { apiClient } from './api-client.js';
 import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
@@ -170,6 +170,15 @@ export class KubeRuntime implements Runtime {
         buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
         registers,
       }),
+    };
+  }
+
+  /** The app's pods as this runtime tracks them (for dormant ps): id, revision, phase, time since first seen. Memory and CPU need metrics-server: not given. */
+  describe(app: string): { replicas: ReplicaReport[] } {
+    const state = this.#state.get(app);
+    const now = this.#clock();
+    return {
+      replicas: [...(state?.pods.entries() ?? [])].map(([name, pod]) => ({ id: name, revision: pod.view.revision, phase: podPhase(pod), pid: undefined, uptimeMs: Math.max(0, now - pod.seenAtMs) })),
     };
   }
 

@@ -83,19 +83,8 @@ interface Rollout {
   readonly reject: (error: Error) => void;
 }
 
-/** One replica as `dormant ps` shows it. */
-export interface ReplicaReport {
-  readonly id: string;
-  readonly revision: string;
-  readonly phase: ReplicaPhase;
-  readonly pid: number | undefined;
-  /** Since its process started. */
-  readonly uptimeMs: number;
-  /** Since it became ready (undefined until then). */
-  readonly readyForMs?: number;
-  readonly memoryBytes?: number;
-  readonly cpuSeconds?: number;
-}
+import type { ReplicaReport } from '../runtime.js';
+export type { ReplicaReport };
 
 /**
  * The App's config a replica gets under its Revision's: none for a release that records

@@ -124,6 +124,18 @@ describe('config and rollback on Kubernetes', () => {
   });
 });
 
+describe('ps on Kubernetes', () => {
+  it("dormant ps lists the app's pods as the runtime tracks them, never a run's pod", async () => {
+    const listed = await dormant.dormant('ps', app, '-o', 'json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const replicas = JSON.parse(listed.stdout) as { id: string; revision: string; release: string; state: string; memoryBytes: number | null }[];
+    const pods = (await kubectlOk(['get', 'pods', '-l', `dormant.dev/app=${app},!dormant.dev/run`, '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter((n) => n !== '');
+    assert.ok(replicas.some((r) => r.state === 'ready' && pods.includes(r.id)), `ps: ${listed.stdout}; pods: ${pods.join(' ')}`);
+    assert.ok(replicas.every((r) => !r.id.includes('-run-')));
+    assert.equal(replicas.find((r) => r.state === 'ready')?.memoryBytes, null, 'no metrics-server: not given');
+  });
+});
+
 describe('certificates on Kubernetes', () => {
   const presented = (servername: string) =>
     new Promise<string>((resolve) => {
