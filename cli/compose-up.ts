@@ -224,6 +224,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
       });
     }
     if (wants('gitd')) {
+      // Run pods an earlier gitd left: no CLI reads them any more.
+      await kubeRuntime?.sweepRunPods().catch((error: unknown) => log.warn({ err: error }, 'run pods left by an earlier gitd cannot be deleted'));
       const pipeline = new PushPipeline({
         store,
         runtime,

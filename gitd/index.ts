@@ -6,4 +6,5 @@ export { defaultLoginLimits, type MaxStartups, parseMaxStartups } from './login-
 export { fingerprintOf, type PublicKey, parsePublicKeyLine } from './public-key.js';
 export { type Deployed, type OneOff, PushPipeline, type PushPipelineOptions, PushRejected } from './push-pipeline.js';
 export { removeAppFiles } from './repository.js';
+export { buildLogFile } from './build-log.js';
 export { configChange, planRelease, platformEnvOf, type ReleaseAsk, releaseNumber, revisionNamed, userConfig } from './release-plan.js';

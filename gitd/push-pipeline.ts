@@ -14,6 +14,7 @@ import type { GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/
 import { type App, apiTimestamp, containerResources, defaultNamespace, localImageOf, type PipelineStep, type Revision } from '../crds/index.js';
 import { replicaLimits } from '../sandbox/index.js';
 import { gitdErrors } from './errors.js';
+import { BuildLog } from './build-log.js';
 import { type OneOffProcess, type ResourceStore, type Runtime, type TerminalSize, updateWithRetry } from '../runtime/index.js';
 import type { HostSandbox } from '../sandbox/index.js';
 import { planInterruptedSweep } from './interrupted-pushes.js';
@@ -112,12 +113,20 @@ export class PushPipeline {
     const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
     const setAppStatus = (fields: AppStatusFields) => this.#setAppStatus(request.app, fields);
     const journal = new RevisionJournal({ store: this.#options.store, now: this.#now, toApp: (steps) => setAppStatus({ latestRevisionSteps: steps }) });
-    const push: Push = { request, options: this.#options, revisionName, releaseDir, imageTag: `localhost/dormant/${name}:${revisionName}`, journal, now: this.#now, setAppStatus };
+    const log = new BuildLog();
+    const logged = { ...request, progress: log.tee(request.progress) };
+    const push: Push = { request: logged, options: this.#options, revisionName, releaseDir, imageTag: `localhost/dormant/${name}:${revisionName}`, journal, now: this.#now, setAppStatus };
     const what = `Deploy ${request.commit.slice(0, 7)} from ${request.branch}${request.by ? ` by ${request.by}` : ''}`;
     this.#record(name, `${what}: building ${revisionName}`);
-    const timings = await this.#runChain(pushSteps, push, undefined, `${what}: rejected`);
-
-    return this.#served(request.app, revisionName, journal, timings, began, request.progress);
+    try {
+      const timings = await this.#runChain(pushSteps, push, undefined, `${what}: rejected`);
+      return await this.#served(request.app, revisionName, journal, timings, began, logged.progress);
+    } catch (error) {
+      log.note(`-----> Rejected: ${(error as Error).message}`);
+      throw error;
+    } finally {
+      await this.#saveLog(log, name, revisionName);
+    }
   }
 
   /**
@@ -134,13 +143,27 @@ export class PushPipeline {
     const releaseDir = join(this.#options.stateDir, 'releases', name, revisionName);
     const setAppStatus = (fields: AppStatusFields) => this.#setAppStatus(app, fields);
     const journal = new RevisionJournal({ store: this.#options.store, now: this.#now, toApp: (steps) => setAppStatus({ latestRevisionSteps: steps }) });
-    const rollout = { app, commit: plan.from.spec.commit, branch: plan.from.spec.branch ?? '', progress: request.progress, ...(plan.change.by === undefined ? {} : { by: plan.change.by }) };
+    const log = new BuildLog();
+    const progress = log.tee(request.progress);
+    const rollout = { app, commit: plan.from.spec.commit, branch: plan.from.spec.branch ?? '', progress, ...(plan.change.by === undefined ? {} : { by: plan.change.by }) };
     const push: Push = { request: rollout, options: this.#options, revisionName, releaseDir, imageTag: localImageOf(name, revisionName), journal, now: this.#now, setAppStatus };
-    request.progress(`-----> ${plan.change.description}: releasing the build of ${plan.from.metadata.name} (${plan.from.spec.commit.slice(0, 7)}) as ${revisionName}`);
+    progress(`-----> ${plan.change.description}: releasing the build of ${plan.from.metadata.name} (${plan.from.spec.commit.slice(0, 7)}) as ${revisionName}`);
     const what = `${plan.change.description}${plan.change.by ? ` by ${plan.change.by}` : ''}`;
     this.#record(name, `${what}: releasing the build of ${plan.from.metadata.name} as ${revisionName}`);
-    const timings = await this.#runChain(releaseSteps, push, plan, `${what}: failed`);
-    return this.#served(app, revisionName, journal, timings, began, request.progress);
+    try {
+      const timings = await this.#runChain(releaseSteps, push, plan, `${what}: failed`);
+      return await this.#served(app, revisionName, journal, timings, began, progress);
+    } catch (error) {
+      log.note(`-----> Failed: ${(error as Error).message}`);
+      throw error;
+    } finally {
+      await this.#saveLog(log, name, revisionName);
+    }
+  }
+
+  /** Keeps what the push said; a log that cannot be written costs the push nothing. */
+  async #saveLog(log: BuildLog, app: string, revision: string): Promise<void> {
+    await log.save(this.#options.stateDir, app, revision).catch((error: unknown) => this.#options.log.warn({ app, revision, err: error }, 'the build log cannot be kept'));
   }
 
   /** The steps of a push or release; a failure removes its release folder, rejects with the pusher's reason, and is said among the app's logs. */
@@ -243,8 +266,12 @@ export class PushPipeline {
       ...(revision.spec.change === undefined ? { envUnder: app.spec.run.env } : {}),
     });
     if (!sandbox) throw gitdErrors.runUnsandboxed({});
-    // From a terminal: the command on a pseudo-terminal of util-linux's script (Debian's images and hosts have it), at the terminal's size.
-    const command = terminal === undefined ? argv : ['script', '-qfec', `stty cols ${terminal.columns} rows ${terminal.rows} 2>/dev/null; exec ${argv.map(shellWord).join(' ')}`, '/dev/null'];
+    // From a terminal: the command on a pseudo-terminal of util-linux's script (Debian's images and hosts have it), at the terminal's size;
+    // an image without script runs it on pipes, as without a terminal. script runs the line with $SHELL: /bin/sh, whatever the app's config says.
+    const command =
+      terminal === undefined
+        ? argv
+        : ['/bin/sh', '-c', 'if command -v script >/dev/null 2>&1; then SHELL=/bin/sh exec script -qfec "$0" /dev/null; fi; exec "$@"', `stty cols ${terminal.columns} rows ${terminal.rows} 2>/dev/null; exec ${argv.map(shellWord).join(' ')}`, ...argv];
     const confined = sandbox.confine(command, env);
     const [program = 'false', ...args] = confined.argv;
     const child = spawn(program, args, { cwd: runFolder, env: confined.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true });

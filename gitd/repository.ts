@@ -36,6 +36,7 @@ export async function removeAppFiles(stateDir: string, app: string): Promise<voi
   await rm(join(stateDir, 'repos', `${app}.git`), { recursive: true, force: true });
   await rm(join(stateDir, 'releases', app), { recursive: true, force: true });
   await rm(join(stateDir, 'cache', 'apps', app), { recursive: true, force: true });
+  await rm(join(stateDir, 'build-logs', app), { recursive: true, force: true });
 }
 
 export class AppRepository {

@@ -33,6 +33,8 @@ async function answersWhile<T>(app: string, work: Promise<T>): Promise<{ result:
   return { result: await done, answers };
 }
 
+const releaseNumberOf = (name: string): number => Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
+
 const releases = async (app: string) => JSON.parse((await d.dormant('releases', app, '-o', 'json')).stdout) as { metadata: { name: string }; spec: { change?: { kind: string; description: string; by?: string; from?: string }; run: { env: Record<string, string> } }; status?: { phase: string; steps: { name: string; state: string; message?: string }[] } }[];
 
 describe('config', () => {
@@ -166,6 +168,28 @@ describe('rollback', () => {
     assert.match(never.stderr, new RegExp(`error \\[GITD_RELEASE_NOT_RUNNABLE\\]: ${failedVersion} cannot be rolled back to: it never served \\(Failed`));
     assert.equal((await d.get('back')).body, 'one greeting=- node_env=production\n');
     assert.equal((await releases('back')).length, count + 1, 'only the failed push added one');
+  });
+
+  it('releases APP vN shows one release: what made it, its steps with their times, and what its push said; a refused push keeps its log too', async () => {
+    const first = await d.dormant('releases', 'back', 'v1');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^v1 \(back-00001\) of back: Ready/);
+    assert.match(first.stdout, /^build +succeeded +\d+\.\d\d s/m);
+    assert.match(first.stdout, /^Build log:\n-----> /m);
+    assert.match(first.stdout, /-----> Deployed back-00001 to http:\/\/back\.localhost:\d+/);
+    const list = await releases('back');
+    const failed = list.find((r) => r.status?.phase === 'Failed');
+    assert.ok(failed);
+    const refused = JSON.parse((await d.dormant('revisions', 'back', failed.metadata.name, '-o', 'json')).stdout) as { steps: { name: string; state: string }[]; buildLog: string | null };
+    assert.ok(refused.steps.some((step) => step.state === 'failed'));
+    assert.match(refused.buildLog ?? '', /-----> Rejected: /);
+    const rolled = list.find((r) => r.spec.change?.kind === 'rollback');
+    assert.ok(rolled);
+    const rollback = await d.dormant('releases', 'back', `v${releaseNumberOf(rolled.metadata.name)}`);
+    assert.match(rollback.stdout, /change: +Rollback to v1/);
+    const unknown = await d.dormant('releases', 'back', 'v99');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /GITD_NO_SUCH_RELEASE/);
   });
 
   it('logs interleave the platform’s events with the app’s lines: deploys, releases, scaling, cold starts, crashes; --source picks one', async () => {

@@ -30,7 +30,7 @@ import { apiClient } from './api-client.js';
 import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { Deployments, isNotFound } from './deployments.js';
 import { follow } from './list-watch.js';
-import { startOneOffPod, runLabel } from './one-off-pod.js';
+import { runLabel, startOneOffPod, sweepRunPods } from './one-off-pod.js';
 import { readPodLogs } from './pod-logs.js';
 import { scaleTargets } from './scale-targets.js';
 import { podAnswers, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
@@ -180,6 +180,11 @@ export class KubeRuntime implements Runtime {
     return {
       replicas: [...(state?.pods.entries() ?? [])].map(([name, pod]) => ({ id: name, revision: pod.view.revision, phase: podPhase(pod), pid: undefined, uptimeMs: Math.max(0, now - pod.seenAtMs) })),
     };
+  }
+
+  /** Deletes run pods left by an earlier gitd (called by the process that runs gitd, before it takes runs). */
+  sweepRunPods(): Promise<void> {
+    return sweepRunPods(this.#core, this.#namespace);
   }
 
   /** A one-off pod of the revision, attached: dormant run. */

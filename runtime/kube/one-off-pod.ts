@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { Attach, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+// Not re-exported by the package's index: its streams default to this process's own, which a server's close frame would end.
+import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import type { App, Revision } from '../../crds/index.js';
 import { parseDuration } from '../../crds/index.js';
 import type { OneOffProcess, TerminalSize } from '../runtime.js';
@@ -16,8 +18,12 @@ import { isNotFound } from './deployments.js';
 
 /** Marks a pod of dormant run: never a replica. */
 export const runLabel = 'dormant.dev/run';
-/** Output held for a CLI that reads slower than the command writes: past it, the attach stops reading from the apiserver. */
+/** Output held for a CLI that reads slower than the command writes: past it, the attach stops reading from the apiserver. Input waits likewise. */
 const maxBufferedBytes = 1024 * 1024;
+/** The longest a run lasts: a pod its CLI and Dormant both lost ends by then. */
+export const runDeadlineSeconds = 24 * 3600;
+/** How long the pod's status may take to say how its command ended, once the attach closed. */
+const exitReportMs = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -44,6 +50,7 @@ export function oneOffPodFor(app: App, revision: Revision, argv: readonly string
     spec: {
       ...spec,
       restartPolicy: 'Never',
+      activeDeadlineSeconds: runDeadlineSeconds,
       terminationGracePeriodSeconds: 1,
       containers: [
         {
@@ -52,8 +59,8 @@ export function oneOffPodFor(app: App, revision: Revision, argv: readonly string
           // On a terminal, the go line is not echoed, and the terminal takes the CLI's size.
           command:
             terminal === undefined
-              ? ['/bin/sh', '-c', 'IFS= read -r _dormant_go; exec "$@"', 'dormant-run', ...argv]
-              : ['/bin/sh', '-c', `stty -echo; IFS= read -r _dormant_go; stty echo cols ${terminal.columns} rows ${terminal.rows}; exec "$@"`, 'dormant-run', ...argv],
+              ? ['/bin/sh', '-c', 'IFS= read -r _dormant_go && exec "$@"', 'dormant-run', ...argv]
+              : ['/bin/sh', '-c', `stty -echo; IFS= read -r _dormant_go && stty echo cols ${terminal.columns} rows ${terminal.rows} && exec "$@"`, 'dormant-run', ...argv],
           args: [],
           stdin: true,
           stdinOnce: true,
@@ -85,18 +92,23 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
     await remove();
     throw error;
   }
-  const stdin = new PassThrough();
+  const toPod = new PassThrough();
   const stdout = new PassThrough({ highWaterMark: 64 * 1024 });
   const stderr = new PassThrough({ highWaterMark: 64 * 1024 });
-  let socket: { pause(): void; resume(): void; close(): void } | undefined;
+  let socket: { pause(): void; resume(): void; terminate(): void; readonly bufferedAmount: number } | undefined;
+  let paused = false;
   // The apiserver's frames are written as they come; a reader that falls behind pauses the attach, not Dormant's memory.
   const held = (target: PassThrough) =>
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         target.write(chunk);
-        if (target.writableLength + target.readableLength > maxBufferedBytes && socket !== undefined) {
+        if (!paused && socket !== undefined && target.writableLength + target.readableLength > maxBufferedBytes) {
+          paused = true;
           socket.pause();
-          target.once('drain', () => socket?.resume());
+          target.once('drain', () => {
+            paused = false;
+            socket?.resume();
+          });
         }
         done();
       },
@@ -105,12 +117,34 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
         done();
       },
     });
+  // What the CLI sends, passed on while the WebSocket has room (client-node sends whatever it is given): a command that reads slowly holds the CLI back.
+  const stdin = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      const pass = () => {
+        if (socket !== undefined && socket.bufferedAmount > maxBufferedBytes) {
+          setTimeout(pass, 10);
+          return;
+        }
+        toPod.write(chunk);
+        done();
+      };
+      pass();
+    },
+    final(done) {
+      toPod.end();
+      done();
+    },
+  });
   // The line the command waits for: sent first, before anything the CLI sends.
-  stdin.write('\n');
+  toPod.write('\n');
   let ws: Awaited<ReturnType<Attach['attach']>>;
   try {
     // On a terminal, one stream carries both outputs.
-    ws = await new Attach(options.config).attach(namespace, name, 'run', held(stdout), options.terminal === undefined ? held(stderr) : null, stdin, options.terminal !== undefined);
+    const heldOut = held(stdout);
+    const heldErr = held(stderr);
+    const handler = new WebSocketHandler(options.config, undefined, { stdin: toPod, stdout: heldOut, stderr: heldErr });
+    ws = await new Attach(options.config, handler).attach(namespace, name, 'run', heldOut, options.terminal === undefined ? heldErr : null, toPod, options.terminal !== undefined);
     if (options.terminal !== undefined) stderr.end();
   } catch (error) {
     await remove();
@@ -125,8 +159,8 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
     if (!stdout.writableEnded) stdout.end();
     if (!stderr.writableEnded) stderr.end();
     try {
-      // The attach ends as the command does; its exit code is in the pod's status a moment later.
-      for (let tries = 0; tries < 100; tries++) {
+      // The attach ends as the command does; its exit code is in the pod's status a moment later (on a busy node, some seconds).
+      for (let tries = 0; tries < exitReportMs / 100; tries++) {
         const pod = await core.readNamespacedPod({ name, namespace }).catch((error: unknown) => {
           if (isNotFound(error)) return undefined;
           throw error;
@@ -147,8 +181,13 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
     stderr,
     exited,
     stop: () => {
-      ws.close();
+      ws.terminate();
       void remove();
     },
   };
+}
+
+/** Deletes the run pods a gitd that stopped or died left (one gitd runs: none of them has a CLI any more). */
+export async function sweepRunPods(core: CoreV1Api, namespace: string): Promise<void> {
+  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: `${appLabel},${runLabel}`, gracePeriodSeconds: 0 });
 }

@@ -27,7 +27,8 @@ function runningInstance(pod: V1Pod): string | undefined {
 
 export async function* readPodLogs(config: KubeConfig, namespace: string, app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
   const core = apiClient(config, CoreV1Api);
-  const labelSelector = `${appLabel}=${app}`;
+  // The replicas' lines: not those of dormant run's pods (a one-off's output, keys echoed on its terminal).
+  const labelSelector = `${appLabel}=${app},!dormant.dev/run`;
   const pods = await core.listNamespacedPod({ namespace, labelSelector });
   const sinceSeconds = options.sinceMs === undefined ? undefined : Math.max(1, Math.ceil((Date.now() - options.sinceMs) / 1000));
   const lines: LogLine[] = [];

@@ -369,13 +369,16 @@ export class LocalRuntime implements Runtime {
     const state = this.#state(app);
     if (replicas > 0 && !state.revision) throw runtimeErrors.noRevision({ app });
     const from = state.desired;
-    state.desired = Math.max(0, Math.floor(replicas));
-    // The replicas start first; what is said of it comes after (a wake-up waits on this path).
+    const to = Math.max(0, Math.floor(replicas));
+    const said = () => {
+      this.#log.info({ app, from, to }, 'scaling');
+      this.record(app, `Scaling from ${from} to ${to} replica${to === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
+    };
+    // Said before the replicas that stop say so; on a wake-up, after they start (a request waits on this path).
+    if (to < from) said();
+    state.desired = to;
     this.#reconcile(state);
-    if (from !== state.desired) {
-      this.#log.info({ app, from, to: state.desired }, 'scaling');
-      this.record(app, `Scaling from ${from} to ${state.desired} replica${state.desired === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
-    }
+    if (to > from) said();
   }
 
   /** An event of the platform's among the app's log lines (`dormant logs --source platform`). */
@@ -586,12 +589,12 @@ export class LocalRuntime implements Runtime {
       replica.readyAtMs = performance.now();
       const bootSeconds = (replica.readyAtMs - replica.startedAtMs) / 1000;
       this.#metrics.boot.observe({ app: state.name }, bootSeconds);
-      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
-      // Routed first (the held requests go now); logged and said after.
-      this.#reconcile(state);
       this.#log.info({ app: state.name, replica: id, bootMs: Math.round(bootSeconds * 1000) }, 'replica ready');
       const readyMs = Math.round(replica.readyAtMs - replica.startedAtMs);
+      // Said before the reconcile, which may stop the replicas this one replaces (and say so).
       this.record(state.name, `Replica ${id} of ${revision.metadata.name} ready in ${readyMs} ms (${warm ? 'a warm sandbox: the app started' : `sandbox and process ${Math.round(preparedMs)} ms, then the app started`} and answered in ${Math.round(readyMs - (warm ? 0 : preparedMs))} ms)`);
+      state.condition = { type: 'Ready', status: 'True', reason: 'Serving', message: `replica ${id} is ready` };
+      this.#reconcile(state);
       // The next wake-up of this revision finds its sandbox made.
       void this.#parkWarm(state, revision);
     } else if (readiness === 'timeout' && replica.phase === 'starting') {
