@@ -31,7 +31,7 @@ import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPo
 import { Deployments, isNotFound } from './deployments.js';
 import { follow } from './list-watch.js';
 import { runLabel, startOneOffPod, sweepRunPods } from './one-off-pod.js';
-import { readPodLogs } from './pod-logs.js';
+import { platformEventReason, readPodLogs } from './pod-logs.js';
 import { scaleTargets } from './scale-targets.js';
 import { podAnswers, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
 
@@ -180,6 +180,31 @@ export class KubeRuntime implements Runtime {
     return {
       replicas: [...(state?.pods.entries() ?? [])].map(([name, pod]) => ({ id: name, revision: pod.view.revision, phase: podPhase(pod), pid: undefined, uptimeMs: Math.max(0, now - pod.seenAtMs) })),
     };
+  }
+
+  /**
+   * An event of the platform's about the app (a deploy, a release, a run), as a Kubernetes
+   * Event of its App: `kubectl describe app` and `dormant logs --source platform` show it.
+   * Written in the background; one that cannot be written is logged, never in the way.
+   */
+  record(app: string, text: string): void {
+    const now = new Date();
+    void this.#core
+      .createNamespacedEvent({
+        namespace: this.#namespace,
+        body: {
+          metadata: { generateName: `${app}.`, namespace: this.#namespace, labels: { [appLabel]: app } },
+          involvedObject: { apiVersion: 'dormant.dev/v1alpha1', kind: 'App', name: app, namespace: this.#namespace },
+          reason: platformEventReason,
+          message: text.slice(0, 1024),
+          type: 'Normal',
+          source: { component: 'dormant' },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      })
+      .catch((error: unknown) => this.#log.debug({ app, err: error }, 'a platform event cannot be written'));
   }
 
   /** Deletes run pods left by an earlier gitd (called by the process that runs gitd, before it takes runs). */

@@ -25,6 +25,9 @@ function runningInstance(pod: V1Pod): string | undefined {
   return status?.state?.running === undefined ? undefined : `${pod.metadata?.uid ?? ''}/${status.restartCount}`;
 }
 
+/** The reason of Dormant's own events (its App's deploys, releases and runs). */
+export const platformEventReason = 'DormantPlatform';
+
 export async function* readPodLogs(config: KubeConfig, namespace: string, app: string, options: LogOptions = {}): AsyncIterable<LogLine> {
   const core = apiClient(config, CoreV1Api);
   // The replicas' lines: not those of dormant run's pods (a one-off's output, keys echoed on its terminal).
@@ -39,6 +42,13 @@ export async function* readPodLogs(config: KubeConfig, namespace: string, app: s
       const parsed = parseLogLine(name, line);
       if (parsed) lines.push(parsed);
     }
+  }
+  // The platform's events about the app, among its lines (written by the runtime's record()).
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=App,involvedObject.name=${app},reason=${platformEventReason}` }).catch(() => undefined);
+  for (const event of events?.items ?? []) {
+    const time = (event.lastTimestamp ?? event.firstTimestamp ?? event.metadata?.creationTimestamp)?.toISOString();
+    if (time === undefined || (options.sinceMs !== undefined && Date.parse(time) < options.sinceMs)) continue;
+    lines.push({ time, replica: 'dormant', stream: 'platform', text: event.message ?? '' });
   }
   lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   yield* lines;

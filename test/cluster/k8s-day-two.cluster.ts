@@ -124,7 +124,21 @@ describe('config and rollback on Kubernetes', () => {
   });
 });
 
-describe('ps on Kubernetes', () => {
+describe('ps and platform events on Kubernetes', () => {
+  it('dormant logs interleaves the platform\'s events (Events of the App) with the pods\' lines; --source platform keeps them', async () => {
+    const events = await dormant.dormant('logs', app, '--source', 'platform');
+    assert.equal(events.code, 0, events.stderr);
+    assert.match(events.stdout, /\[dormant\] Deploy [0-9a-f]{7} from main by SHA256:\S+/);
+    assert.match(events.stdout, /\[dormant\] Release v2 \(kday-00002\) serves: Set GREETING/);
+    assert.match(events.stdout, /\[dormant\] Rollback to v1 by .+: releasing the build of kday-00001/);
+    assert.match(events.stdout, /\[dormant\] Run "node -e /);
+    const described = await kubectlOk(['get', 'events', '--field-selector', `involvedObject.kind=App,involvedObject.name=${app}`, '-o', 'jsonpath={.items[*].reason}']);
+    assert.match(described, /DormantPlatform/);
+    const all = await dormant.dormant('logs', app);
+    assert.match(all.stdout, /\[dormant\] Release v2/);
+    assert.doesNotMatch((await dormant.dormant('logs', app, '--source', 'app')).stdout, /\[dormant\]/);
+  });
+
   it("dormant ps lists the app's pods as the runtime tracks them, never a run's pod", async () => {
     const listed = await dormant.dormant('ps', app, '-o', 'json');
     assert.equal(listed.code, 0, listed.stderr);

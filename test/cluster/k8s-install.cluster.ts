@@ -124,6 +124,7 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('gitd', 'create', 'pods'), 'yes', 'dormant run: a pod of the serving revision, as its Deployment would make');
   assert.equal(await can('gitd', 'create', 'pods/attach'), 'yes', "dormant run's streams");
   assert.equal(await can('gitd', 'create', 'pods/exec'), 'no', 'never into a replica');
+  assert.equal(await can('gitd', 'create', 'events'), 'yes', "the platform's events about an app, as Events of its App");
   assert.equal(await can('activator', 'list', 'secrets', 'dormant-system'), 'yes', "the apps' certificates, kept in Dormant's namespace");
   assert.equal(await can('activator', 'list', 'secrets'), 'no', "not the apps' config Secrets");
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
