@@ -103,7 +103,18 @@ describe('Dockerfile apps as containers', () => {
     // A warm sandbox of its may wait (bubblewrap, as its uid, before the app's exec), but no app code runs.
     const running = () => processesOf(uid).filter((pid) => commOf(pid) !== 'bwrap');
     while (running().length > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.deepEqual(running().map(commOf), [], 'scaled to zero: no process of the app left but a warm sandbox');
+    // What is left, if anything, said whole: its command line, its parent and its state (seen once in CI as 'node-MainThread').
+    const described = (pid: number) => {
+      const read = (file: string) => {
+        try {
+          return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      return `${pid} ${read('cmdline').replace(/\0/g, ' ').trim()} (${/^(State|PPid):.*$/gm.exec(read('status'))?.[0] ?? ''}; ${read('status').match(/^PPid:.*$/m)?.[0] ?? ''})`;
+    };
+    assert.deepEqual(running().map(commOf), [], `scaled to zero: no process of the app left but a warm sandbox; left: ${running().map(described).join('; ')}\n${d.logs().slice(-2000)}`);
     assert.equal((await d.get('box')).body, 'container v1\n', 'woken again');
 
     // The images: the bases and the app's, then gc keeps the serving revision and the newest N.
