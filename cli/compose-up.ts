@@ -16,6 +16,7 @@ import { openHostSandbox } from '../sandbox/index.js';
 import { defaultGoFolder, defaultRuntimesFolder, defaultToolsFolder, GoToolchains, ImageTrees, NodeRuntimes, UvTool } from '../builder/index.js';
 import { appUrl, type Settings } from './settings.js';
 import { AcmeIssuer, CertificateBook, CertificateFiles } from '../tls/index.js';
+import { defaultNamespace } from '../crds/index.js';
 
 export interface UpParts {
   readonly settings: Settings;
@@ -194,7 +195,8 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
       stops.push(async () => watching.abort());
       await book.start(watching.signal);
       // Only with an HTTPS listener to serve what it gets; started once the activator answers the CA's challenges (below).
-      const issuer = split || upFlags.https === undefined ? undefined : new AcmeIssuer({
+      // With --cert-manager-issuer, cert-manager makes them instead (gitd keeps its Certificates, below).
+      const issuer = split || upFlags.https === undefined || upFlags.certManagerIssuer !== undefined ? undefined : new AcmeIssuer({
         ...upFlags.acme,
         stateDir: settings.stateDir,
         domain: settings.domain,
@@ -222,6 +224,22 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(certificates?.issuer ? { challenges: certificates.issuer.answers } : {}),
         ...(certificates && upFlags.https ? { https: { port: upFlags.https.port, ...(upFlags.https.publicPort === upFlags.https.port ? {} : { publicPort: upFlags.https.publicPort }), tls: certificates.book } } : {}),
       });
+    }
+    if (wants('gitd') && kube && upFlags.certManagerIssuer) {
+      // gitd runs once (the activators and autoscalers run twice): it keeps the Certificates.
+      const certManager = new kube.CertManagerCertificates({
+        config: kube.config,
+        namespace: leaseNamespace,
+        appsNamespace: defaultNamespace,
+        issuer: upFlags.certManagerIssuer,
+        domain: settings.domain,
+        store,
+        log: root,
+        record: (app, text) => kubeRuntime?.record(app, text),
+      });
+      await certManager.check();
+      stops.push(() => certManager.close());
+      certManager.start();
     }
     if (wants('gitd')) {
       // Run pods an earlier gitd left: no CLI reads them any more.

@@ -32,6 +32,8 @@ export interface UpRecord {
   /** The HTTPS listener's port, and where users reach it, when it runs (--https-port). */
   readonly httpsPort?: number;
   readonly publicHttpsPort?: number;
+  /** Kubernetes with --cert-manager-issuer: cert-manager's issuer that makes the automatic certificates, as KIND/NAME. */
+  readonly certManagerIssuer?: string;
   readonly sshPort: number;
   readonly metricsPort: number;
 }

@@ -5,7 +5,6 @@
  * routes a host claimed twice anyway (an object written past the checks: a race between two
  * writers, kubectl on Kubernetes) to the oldest claim. Pure.
  */
-import type { App } from './app.js';
 
 /** What of an App says which hosts it holds (an App is one). */
 export interface HostHolder {
@@ -41,7 +40,7 @@ export function appClaims(app: HostHolder, domain: string): string[] {
 }
 
 /** Older claims come first: by creationTimestamp, then by name. */
-export function claimOrder(app: Pick<App, 'metadata'>): string {
+export function claimOrder(app: { readonly metadata: { readonly name: string; readonly creationTimestamp?: string | undefined } }): string {
   return `${app.metadata.creationTimestamp ?? ''}\u0000${app.metadata.name}`;
 }
 

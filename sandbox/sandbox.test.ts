@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { allocateAppId, parseAppIds } from './app-ids.js';
+import { allocateAppId, appIdRange, appIdStart, parseAppIds } from './app-ids.js';
 import type { HostSandbox } from './host-sandbox.js';
 import { sandboxProblem } from './host-sandbox.js';
 import { fstabField, type SandboxSpec, sandboxCommand, sandboxEnvArgs, sandboxEnvInput, sandboxEnvScript, sandboxFstab, sandboxRootEnv, shellWord } from './sandbox-command.js';
@@ -216,6 +216,16 @@ describe('allocateAppId', () => {
   it('an app keeps its id; a new one gets the lowest free id', () => {
     assert.equal(allocateAppId({ a: 100, b: 102 }, 'a', range), 100);
     assert.equal(allocateAppId({ a: 100, b: 102 }, 'c', range), 101);
+  });
+  it("from a state folder's own start, wrapping to the range's first", () => {
+    assert.equal(allocateAppId({}, 'a', range, 'app-ids.json', 2), 102);
+    assert.equal(allocateAppId({ a: 102 }, 'b', range, 'app-ids.json', 2), 100);
+  });
+  it('two state folders start apart, each in a block of 1,000 of the range', () => {
+    const starts = ['/var/lib/dormant', '/tmp/dormant-push-a/state', '/tmp/dormant-push-b/state'].map(appIdStart);
+    assert.equal(new Set(starts).size, 3, String(starts));
+    for (const start of starts) assert.ok(start % 1000 === 0 && start >= 0 && start < appIdRange.count, String(start));
+    assert.equal(appIdStart('/var/lib/dormant/'), appIdStart('/var/lib/dormant'), 'the same folder, however written');
   });
   it('a full range is refused with what to do', () => {
     assert.throws(() => allocateAppId({ a: 100, b: 101, c: 102 }, 'd', range, '/state/app-ids.json'), /all 3 app uids are taken: an app keeps its uid after it is deleted; remove the deleted apps' entries from \/state\/app-ids.json/);

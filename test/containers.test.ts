@@ -114,7 +114,9 @@ describe('Dockerfile apps as containers', () => {
       };
       return `${pid} ${read('cmdline').replace(/\0/g, ' ').trim()} (${/^(State|PPid):.*$/gm.exec(read('status'))?.[0] ?? ''}; ${read('status').match(/^PPid:.*$/m)?.[0] ?? ''})`;
     };
-    assert.deepEqual(running().map(commOf), [], `scaled to zero: no process of the app left but a warm sandbox; left: ${running().map(described).join('; ')}\n${d.logs().slice(-2000)}`);
+    // And what Dormant thinks of its replicas then (phase, requests in flight).
+    const replicasSeen = running().length > 0 ? await d.dormant('ps', 'box', '-o', 'json').then((ps) => `${ps.stdout}${ps.stderr}`) : '';
+    assert.deepEqual(running().map(commOf), [], `scaled to zero: no process of the app left but a warm sandbox; left: ${running().map(described).join('; ')}\nps: ${replicasSeen}\n${d.logs().slice(-2000)}`);
     assert.equal((await d.get('box')).body, 'container v1\n', 'woken again');
 
     // The images: the bases and the app's, then gc keeps the serving revision and the newest N.

@@ -104,11 +104,12 @@ require('node:http').createServer((q, s) => {
 async function whoamiServer(): Promise<{ url: string; uids: Map<string, number>; close: () => void }> {
   const uids = new Map<string, number>();
   const server = createServer((request, response) => {
-    const local = `0100007F:${(request.socket.remotePort ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const hex = (port: number | undefined) => `0100007F:${(port ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    // The asker's end of this very connection, open (01, ESTABLISHED): an earlier connection from the same port that waits in TIME_WAIT shows uid 0.
     const line = readFileSync('/proc/net/tcp', 'utf8')
       .split('\n')
       .map((row) => row.trim().split(/\s+/))
-      .find((fields) => fields[1] === local);
+      .find((fields) => fields[1] === hex(request.socket.remotePort) && fields[2] === hex(request.socket.localPort) && fields[3] === '01');
     const uid = Number(line?.[7] ?? -1);
     uids.set((request.url ?? '').slice(1), uid);
     response.end(String(uid));

@@ -4,7 +4,7 @@
  * the app's hosts only. Kept in the state folder, readable by Dormant only.
  */
 import type { App } from '../../crds/index.js';
-import { appClaims } from '../../crds/index.js';
+import { appClaims, reservedHost } from '../../crds/index.js';
 import { loadKubernetesBackend, updateWithRetry } from '../../runtime/index.js';
 import { acmeHostsOf, acmeIneligible, CertificateFiles, type CertificateStore, certificateCovers, maxCertificatesPerApp, maxPemBytes, readCertificatePair, tlsErrors, userCertificateId } from '../../tls/index.js';
 import { isDormantError } from '../../errors/index.js';
@@ -155,9 +155,16 @@ export const certsAutoEnable: Command = {
     const [name = ''] = context.args;
     const { domain } = await certificatesOf(context, name);
     const { app, changed } = await setTls(context, name, 'acme', true);
+    const settings = await currentSettings(context.flags, context.io);
+    const certManager = settings.running?.certManagerIssuer;
+    if (certManager !== undefined) {
+      // cert-manager's issuer decides what it can certify (HTTP-01, DNS-01, a private CA): every host the app holds is asked for.
+      const hosts = appClaims(app, domain).filter((host) => reservedHost(host, domain) === undefined);
+      context.io.stdout.write(`${changed ? 'Automatic certificates are on' : 'Automatic certificates were on already'} for ${name}: cert-manager's ${certManager.replace('/', ' ')} makes them for ${hosts.join(', ')} (a Certificate each, in Dormant's namespace); dormant certs ${name} shows them once issued.\n`);
+      return undefined;
+    }
     const eligible = acmeHostsOf(app, domain);
     const skipped = appClaims(app, domain).filter((host) => !eligible.includes(host));
-    const settings = await currentSettings(context.flags, context.io);
     const listening = settings.running === undefined || settings.running.httpsPort !== undefined;
     const lines = [
       changed ? `ACME is on for ${name}.` : `ACME was on for ${name} already.`,

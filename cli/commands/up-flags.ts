@@ -14,7 +14,7 @@ import type { Io } from '../io.js';
 import { port } from '../settings.js';
 
 export const upUsage =
-  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--https-port PORT] [--public-https-port PORT] [--acme-directory URL] [--acme-email EMAIL] [--acme-ca FILE] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
+  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--https-port PORT] [--public-https-port PORT] [--acme-directory URL] [--acme-email EMAIL] [--acme-ca FILE] [--cert-manager-issuer [Issuer/]NAME] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
 
 const flagNames = [
   'domain',
@@ -27,6 +27,7 @@ const flagNames = [
   'acme-directory',
   'acme-email',
   'acme-ca',
+  'cert-manager-issuer',
   'registry',
   'runtime',
   'kubeconfig',
@@ -82,6 +83,8 @@ export interface UpFlags {
   readonly https: { readonly port: number; readonly publicPort: number } | undefined;
   /** The ACME server that apps with spec.tls.acme get certificates from. */
   readonly acme: { readonly directoryUrl: string; readonly email?: string; readonly caFile?: string };
+  /** On Kubernetes: cert-manager's issuer that makes those certificates instead (a ClusterIssuer, or an Issuer in Dormant's namespace). */
+  readonly certManagerIssuer: { readonly kind: 'ClusterIssuer' | 'Issuer'; readonly name: string } | undefined;
   readonly drainMs: number;
   readonly buildTimeoutMs: number;
   readonly hookTimeoutMs: number;
@@ -142,6 +145,21 @@ function componentsFlag(flags: Flags, io: Io, runtime: RuntimeName): ReadonlySet
   if (unknown.length > 0) throw cliErrors.usage({ problem: `--component takes ${splittable.join(', ')} (comma-separated) or all, not ${unknown.join(', ')}`, usage: upUsage });
   if (runtime !== 'kubernetes') throw cliErrors.usage({ problem: 'components run apart only on Kubernetes (--runtime kubernetes); the local runtime runs them all in one process', usage: upUsage });
   return new Set(names as Splittable[]);
+}
+
+/** --cert-manager-issuer: NAME (a ClusterIssuer), ClusterIssuer/NAME or Issuer/NAME; Kubernetes only. */
+function certManagerIssuerFlag(flags: Flags, io: Io, runtime: RuntimeName): UpFlags['certManagerIssuer'] {
+  const text = textOf(flags, io, 'cert-manager-issuer', 'DORMANT_CERT_MANAGER_ISSUER');
+  if (text === undefined || text === '') return undefined;
+  if (runtime !== 'kubernetes') throw cliErrors.usage({ problem: '--cert-manager-issuer works on Kubernetes only (--runtime kubernetes), where cert-manager runs; the local runtime orders certificates itself (--acme-directory)', usage: upUsage });
+  const [first, second, ...rest] = text.split('/');
+  const kind = second === undefined ? 'ClusterIssuer' : first === 'ClusterIssuer' || first === 'Issuer' ? first : undefined;
+  const name = second ?? first ?? '';
+  // A Kubernetes object's name (a DNS subdomain).
+  if (rest.length > 0 || kind === undefined || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+    throw cliErrors.usage({ problem: `--cert-manager-issuer takes NAME (a ClusterIssuer), ClusterIssuer/NAME or Issuer/NAME (an Issuer in Dormant's namespace), got "${text.slice(0, 200)}"`, usage: upUsage });
+  }
+  return { kind, name };
 }
 
 /** --registry: host[:port] of a registry spoken to over plain HTTP. */
@@ -207,6 +225,7 @@ export function readUpFlags(flags: Flags, io: Io, httpPort: number): UpFlags {
     publicPort: port(flagString(flags, 'public-port') ?? io.env.DORMANT_PUBLIC_PORT, httpPort, '--public-port'),
     https: httpsFlags(flags, io, httpPort),
     acme: acmeFlags(flags, io),
+    certManagerIssuer: certManagerIssuerFlag(flags, io, runtime),
     drainMs: drainFlag(flags, io),
     buildTimeoutMs: durationFlag(flags, io, { flag: 'build-timeout', env: 'DORMANT_BUILD_TIMEOUT', fallbackMs: 20 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '20m' }),
     hookTimeoutMs: durationFlag(flags, io, { flag: 'hook-timeout', env: 'DORMANT_HOOK_TIMEOUT', fallbackMs: 10 * 60_000, maxMs: longestTimerMs, range: 'from 1s to 24d', example: '10m' }),

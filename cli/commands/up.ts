@@ -86,6 +86,7 @@ export const up: Command = {
       domain: settings.domain,
       httpPort: settings.httpPort,
       ...(httpsPort === undefined ? {} : { httpsPort, publicHttpsPort: upFlags.https?.publicPort === 0 ? httpsPort : (upFlags.https?.publicPort ?? httpsPort) }),
+      ...(upFlags.certManagerIssuer === undefined ? {} : { certManagerIssuer: `${upFlags.certManagerIssuer.kind}/${upFlags.certManagerIssuer.name}` }),
       sshPort,
       metricsPort,
     };

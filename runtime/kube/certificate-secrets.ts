@@ -25,6 +25,14 @@ export const certificateSecretName = (app: string, id: string): string => `${app
 
 const isConflict = (error: unknown) => (error as { code?: number }).code === 409;
 
+/** What marks a Secret as the certificate `id` of an App (its name and uid): read back by list() and the HTTPS listener. Also cert-manager's secretTemplate. */
+export function certificateSecretMarks(record: Pick<CertificateRecord, 'app' | 'appUid' | 'id' | 'source'> & { readonly addedAt?: string }): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return {
+    labels: { [certificateLabel]: 'true', [appLabel]: record.app },
+    annotations: { [uidAnnotation]: record.appUid, [idAnnotation]: record.id, [sourceAnnotation]: record.source, ...(record.addedAt === undefined ? {} : { [addedAnnotation]: record.addedAt }) },
+  };
+}
+
 export class CertificateSecrets implements CertificateStore {
   readonly #core: CoreV1Api;
   readonly #watcher: Watch;
@@ -79,8 +87,7 @@ export class CertificateSecrets implements CertificateStore {
       metadata: {
         name,
         namespace: this.#namespace,
-        labels: { [certificateLabel]: 'true', [appLabel]: record.app },
-        annotations: { [uidAnnotation]: record.appUid, [idAnnotation]: record.id, [sourceAnnotation]: record.source, [addedAnnotation]: record.addedAt },
+        ...certificateSecretMarks(record),
         // Collected with its App when beside it; a Secret of an App deleted and made again under its name is another App's (the uid differs).
         ...(record.appUid === '' || this.#namespace !== 'default' ? {} : { ownerReferences: [{ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', name: record.app, uid: record.appUid }] }),
       },

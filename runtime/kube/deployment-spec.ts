@@ -150,6 +150,8 @@ export interface PodView {
   readonly waitingMessage: string | undefined;
   readonly restarts: number;
   readonly lastExitCode: number | undefined;
+  /** The kubelet's word for the last exit (Error, OOMKilled, Completed). */
+  readonly lastExitReason?: string | undefined;
 }
 
 export function viewOfPod(pod: V1Pod): PodView {
@@ -165,6 +167,7 @@ export function viewOfPod(pod: V1Pod): PodView {
     waitingMessage: waiting?.message,
     restarts: container?.restartCount ?? 0,
     lastExitCode: container?.lastState?.terminated?.exitCode ?? container?.state?.terminated?.exitCode,
+    lastExitReason: container?.lastState?.terminated?.reason ?? container?.state?.terminated?.reason,
   };
 }
 

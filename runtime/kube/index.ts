@@ -5,3 +5,4 @@ export { KubeStore, type KubeStoreOptions, loadKubeConfig } from './kube-store.j
 export { readPodLogs } from './pod-logs.js';
 export { addressAnnotation, LeaseElector, MemberDirectory, memberLabel, memberLeaseName } from './lease.js';
 export { CertificateSecrets, certificateSecretName } from './certificate-secrets.js';
+export { CertManagerCertificates } from './cert-manager-certificates.js';

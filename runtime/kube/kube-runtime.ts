@@ -27,13 +27,13 @@ import type { ResourceStore } from '../resource-store.js';
 import type { Endpoint, LogLine, LogOptions, OneOffProcess, ReplicaReport, RolloutOptions, Runtime, TerminalSize } from '../runtime.js';
 import { updateWithRetry } from '../update-with-retry.js';
 import { apiClient } from './api-client.js';
-import { appLabel, containerPort, defaultContainerPort, rolloutFailure, viewOfPod } from './deployment-spec.js';
+import { appLabel, containerPort, defaultContainerPort, type PodView, rolloutFailure, viewOfPod } from './deployment-spec.js';
 import { Deployments, isNotFound } from './deployments.js';
 import { follow } from './list-watch.js';
 import { runLabel, startOneOffPod, sweepRunPods } from './one-off-pod.js';
 import { platformEventReason, readPodLogs } from './pod-logs.js';
 import { scaleTargets } from './scale-targets.js';
-import { podAnswers, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
+import { podAnswers, podEvents, podPhase, probePod, replicaStatusOf, type TrackedPod, trackPod } from './tracked-pod.js';
 
 export interface KubeRuntimeOptions {
   readonly config: KubeConfig;
@@ -372,8 +372,10 @@ export class KubeRuntime implements Runtime {
       state.pods.delete(name);
     } else {
       const known = state.pods.get(name);
+      const before = known?.view;
       const tracked = trackPod(known, viewOfPod(pod), performance.now(), known ? known.sequence : this.#sequence++);
       state.pods.set(name, tracked);
+      this.#sayPod(state, tracked, before);
       probePod(tracked, {
         port: () => this.#portOf(tracked.view.revision),
         path: state.app?.spec.run.readinessPath,
@@ -381,11 +383,19 @@ export class KubeRuntime implements Runtime {
         closed: () => this.#closed,
         onAnswer: (elapsedMs) => {
           this.#metrics.routable.observe({ app: state.name }, elapsedMs / 1000);
+          this.#sayPod(state, tracked, tracked.view);
           this.#reconcile(state);
         },
       });
     }
     this.#reconcile(state);
+  }
+
+  /** A pod's first answer, crash or back-off among the app's platform events; said by the one process that writes status (the acting autoscaler when split), not by each. */
+  #sayPod(state: AppState, pod: TrackedPod, before: PodView | undefined): void {
+    if (!this.#writesStatus()) return;
+    for (const text of podEvents(pod, before, performance.now())) this.record(state.name, text);
+    if (podAnswers(pod)) pod.saidReady = true;
   }
 
   /** Asks the reconciler what the app's pods should be now, and turns its answer into Deployment scales. */
@@ -643,15 +653,18 @@ export class KubeRuntime implements Runtime {
     }
   }
 
-  async setScale(app: string, replicas: number): Promise<void> {
+  async setScale(app: string, replicas: number, reason?: string): Promise<void> {
     if (this.#closed) throw runtimeErrors.closed({ app });
     const state = this.#stateOf(app);
     const wanted = Math.max(0, Math.floor(replicas));
     if (wanted > 0 && !state.revision && !state.rollout) throw runtimeErrors.noRevision({ app });
-    if (state.desired !== wanted) this.#log.info({ app, from: state.desired, to: wanted }, 'scaling');
+    const from = state.desired;
+    if (from !== wanted) this.#log.info({ app, from, to: wanted }, 'scaling');
     state.desired = wanted;
     this.#reconcile(state);
     await this.#writeScales(state);
+    // After the scale is written: on a wake-up a request waits on it, and the event is one more request to the apiserver.
+    if (from !== wanted) this.record(app, `Scaling from ${from} to ${wanted} replica${wanted === 1 ? '' : 's'}${reason ? `: ${reason}` : ''}`);
   }
 
   /** The serving Deployment's scale as the apiserver has it (an autoscaler taking over reads it). */

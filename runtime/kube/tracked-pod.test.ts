@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PodView } from './deployment-spec.js';
-import { podAnswers, podPhase, replicaStatusOf, trackPod } from './tracked-pod.js';
+import { podAnswers, podEvents, podPhase, replicaStatusOf, trackPod } from './tracked-pod.js';
 
 const view = (over: Partial<PodView> = {}): PodView => ({
   name: 'p',
@@ -68,4 +68,30 @@ describe('replicaStatusOf', () => {
       assert.equal(status.desiredReplicas, row.desired);
     });
   }
+});
+
+describe('podEvents', () => {
+  it('says a pod ready once, with the time since it was first seen', () => {
+    const pod = trackPod(undefined, view(), 1000, 0);
+    assert.deepEqual(podEvents(pod, undefined, 1000), []);
+    const before = pod.view;
+    trackPod(pod, view({ ready: true }), 1850, 0);
+    assert.deepEqual(podEvents(pod, before, 1850), ['Pod p of web-00001 ready 850 ms after it was first seen']);
+    pod.saidReady = true;
+    assert.deepEqual(podEvents(pod, pod.view, 2000), []);
+  });
+
+  it('says a crash with its exit (code, signal, out of memory) and the back-off that follows', () => {
+    const pod = trackPod(undefined, view({ ready: true }), 0, 0);
+    pod.saidReady = true;
+    const crashed = view({ restarts: 1, lastExitCode: 3, lastExitReason: 'Error' });
+    assert.deepEqual(podEvents(trackPod(pod, crashed, 10, 0), view({ ready: true }), 10), ['Pod p of web-00001 crashed: its app exited with code 3; Kubernetes restarts it (restart 1)']);
+    const killed = view({ restarts: 2, lastExitCode: 137, lastExitReason: 'OOMKilled', waitingReason: 'CrashLoopBackOff', waitingMessage: 'back-off 10s restarting failed container' });
+    assert.deepEqual(podEvents(trackPod(pod, killed, 20, 0), crashed, 20), [
+      'Pod p of web-00001 crashed: its app was killed by the kernel: it used all of its memory limit (exit code 137; raise spec.run.resources.limits.memory); Kubernetes restarts it (restart 2)',
+      'Pod p of web-00001 is in back-off after 2 restarts: back-off 10s restarting failed container',
+    ]);
+    const signalled = view({ restarts: 3, lastExitCode: 143 });
+    assert.deepEqual(podEvents(trackPod(pod, signalled, 30, 0), killed, 30), ['Pod p of web-00001 crashed: its app was killed by signal 15 (exit code 143); Kubernetes restarts it (restart 3)']);
+  });
 });

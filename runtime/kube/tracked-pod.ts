@@ -17,6 +17,37 @@ export interface TrackedPod {
   readonly seenAtMs: number;
   /** Order of first sight: a rollout's own pods are those seen after it began. */
   readonly sequence: number;
+  /** Its first answer was said among the app's platform events. */
+  saidReady?: boolean;
+}
+
+/**
+ * What the platform says of a pod that changed (dormant logs --source platform): its first
+ * answer, with the time since it was first seen; a crash, with its exit and Kubernetes's
+ * restart; a back-off. `before` is its view before this change (undefined: first seen). Pure:
+ * the caller marks the pod saidReady once it answers.
+ */
+export function podEvents(pod: TrackedPod, before: PodView | undefined, nowMs: number): string[] {
+  const { view } = pod;
+  const said: string[] = [];
+  if (!pod.saidReady && podAnswers(pod)) {
+    said.push(`Pod ${view.name} of ${view.revision} ready ${Math.round(nowMs - pod.seenAtMs)} ms after it was first seen`);
+  }
+  if (before !== undefined && view.restarts > before.restarts) {
+    const how =
+      view.lastExitReason === 'OOMKilled'
+        ? `was killed by the kernel: it used all of its memory limit (exit code ${view.lastExitCode ?? '?'}; raise spec.run.resources.limits.memory)`
+        : view.lastExitCode === undefined
+          ? 'stopped'
+          : view.lastExitCode > 128
+            ? `was killed by signal ${view.lastExitCode - 128} (exit code ${view.lastExitCode})`
+            : `exited with code ${view.lastExitCode}`;
+    said.push(`Pod ${view.name} of ${view.revision} crashed: its app ${how}; Kubernetes restarts it (restart ${view.restarts})`);
+  }
+  if (view.waitingReason === 'CrashLoopBackOff' && before?.waitingReason !== 'CrashLoopBackOff') {
+    said.push(`Pod ${view.name} of ${view.revision} is in back-off after ${view.restarts} restart${view.restarts === 1 ? '' : 's'}${view.waitingMessage ? `: ${view.waitingMessage}` : ''}`);
+  }
+  return said;
 }
 
 /** A pod first seen, or a known one as the kubelet now reports it. */

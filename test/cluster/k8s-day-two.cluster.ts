@@ -132,6 +132,9 @@ describe('ps and platform events on Kubernetes', () => {
     assert.match(events.stdout, /\[dormant\] Release v2 \(kday-00002\) serves: Set GREETING/);
     assert.match(events.stdout, /\[dormant\] Rollback to v1 by .+: releasing the build of kday-00001/);
     assert.match(events.stdout, /\[dormant\] Run "node -e /);
+    // Scaling with the autoscaler's reason, and each pod's first answer (said by the process that writes status).
+    assert.match(events.stdout, /\[dormant\] Scaling from 0 to 1 replica: .+/);
+    assert.match(events.stdout, /\[dormant\] Pod kday-0000\d-\S+ of kday-0000\d ready \d+ ms after it was first seen/);
     const described = await kubectlOk(['get', 'events', '--field-selector', `involvedObject.kind=App,involvedObject.name=${app}`, '-o', 'jsonpath={.items[*].reason}']);
     assert.match(described, /DormantPlatform/);
     const all = await dormant.dormant('logs', app);

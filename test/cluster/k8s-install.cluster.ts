@@ -115,6 +115,8 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('autoscaler', 'update', 'apps.dormant.dev/status'), 'yes');
   assert.equal(await can('autoscaler', 'delete', 'leases', 'dormant-system'), 'yes', 'its member Lease goes when it stops');
   assert.equal(await can('autoscaler', 'update', 'apps.dormant.dev'), 'no', 'status only');
+  assert.equal(await can('autoscaler', 'create', 'events'), 'yes', 'scaling and pod events, as Events of the App');
+  assert.equal(await can('activator', 'create', 'events'), 'no');
   assert.equal(await can('gitd', 'create', 'deployments'), 'yes');
   assert.equal(await can('gitd', 'deletecollection', 'deployments'), 'yes', 'a failed first deploy is retired');
   assert.equal(await can('gitd', 'delete', 'apps.dormant.dev'), 'yes', 'a failed first push removes the App it made');
@@ -129,6 +131,16 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('activator', 'list', 'secrets'), 'no', "not the apps' config Secrets");
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
   assert.equal(await can('gitd', 'create', 'secrets'), 'yes', "each revision's config goes into a Secret, written and never read back");
+  // Asked of the apiserver by group and resource: kubectl maps a resource by discovery, and cert-manager's CRDs need not be installed.
+  const mayCertificates = async (verb: string, namespace: string) => {
+    const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'system:serviceaccount:dormant-system:dormant-gitd', groups: ['system:serviceaccounts', 'system:serviceaccounts:dormant-system', 'system:authenticated'], resourceAttributes: { namespace, verb, group: 'cert-manager.io', resource: 'certificates' } } };
+    return (JSON.parse(await kubectlOk(['create', '-f', '-', '-o', 'json'], JSON.stringify(review))) as { status: { allowed: boolean } }).status.allowed;
+  };
+  assert.equal(await mayCertificates('create', 'dormant-system'), true, "cert-manager's Certificates for automatic certificates, beside the Secrets the listener reads");
+  assert.equal(await mayCertificates('create', 'default'), false, "only in Dormant's namespace");
+  assert.equal(await can('gitd', 'delete', 'secrets', 'dormant-system'), 'yes', 'a Certificate no longer wanted goes with its Secret');
+  assert.equal(await can('gitd', 'get', 'secrets', 'dormant-system'), 'no', 'never read');
+  assert.equal(await can('gitd', 'delete', 'secrets'), 'no', "not the apps' config Secrets");
   // Accepted by the apiserver (the test cluster's bridge CNI enforces none; test/network-policies.test.ts reads their rules).
   assert.equal(await kubectlOk(['get', 'networkpolicies', ...system, '-o', 'jsonpath={.items[*].metadata.name}']), 'dormant-activator dormant-autoscaler dormant-gitd');
   assert.equal(await can('gitd', 'create', 'deployments', 'kube-system'), 'no');
