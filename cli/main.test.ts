@@ -121,7 +121,7 @@ describe('dormant (command dispatch)', () => {
     assert.match(unknown.stderr, /--component takes activator, autoscaler, gitd \(comma-separated\) or all, not scaler/);
     const certManagerLocally = await runCli(stateDir, ['up', '--cert-manager-issuer', 'letsencrypt', '--metrics-port', '0', '--http-port', '0', '--ssh-port', '0']);
     assert.match(certManagerLocally.stderr, /--cert-manager-issuer works on Kubernetes only \(--runtime kubernetes\), where cert-manager runs; the local runtime orders certificates itself/);
-    for (const issuer of ['Secret/x', 'Issuer/', 'ClusterIssuer/a/b', 'Bad_Name', 'x'.repeat(260)]) {
+    for (const issuer of ['Secret/x', 'Issuer/', 'ClusterIssuer/a/b', 'Bad_Name', 'x'.repeat(260), '/x']) {
       const malformed = await runCli(stateDir, ['up', '--runtime', 'kubernetes', '--registry', '127.0.0.1:5000', '--metrics-port', '0'], { env: { DORMANT_CERT_MANAGER_ISSUER: issuer } });
       assert.equal(malformed.code, 2, issuer);
       assert.match(malformed.stderr, /--cert-manager-issuer takes NAME \(a ClusterIssuer\), ClusterIssuer\/NAME or Issuer\/NAME \(an Issuer in Dormant's namespace\)/);

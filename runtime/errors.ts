@@ -151,12 +151,19 @@ export const runtimeErrors = defineErrors({
     message: (o: { app: string; revision: string; reason: string; lastLines: readonly string[]; previous: string | undefined }) =>
       `revision ${o.revision} of ${o.app} did not start: ${o.reason}; ${o.previous ? `the previous revision ${o.previous} keeps serving` : 'no earlier revision serves the app'}.${o.lastLines.length === 0 ? ' It printed nothing.' : `\nIts last lines:\n${o.lastLines.map((l) => `  ${l}`).join('\n')}`}`,
   },
+  certificatesForbidden: {
+    code: 'RUNTIME_CERTIFICATES_FORBIDDEN',
+    httpStatus: 403,
+    exitCode: 1,
+    message: (o: { namespace: string; verb: string }) =>
+      `this identity may not ${o.verb} the apps' certificates (TLS Secrets labelled dormant.dev/certificate in namespace ${o.namespace}); run this command with a kubeconfig that may (kubectl get secrets -n ${o.namespace} -l dormant.dev/certificate=true shows them), or grant that verb on secrets there`,
+  },
   certManagerMissing: {
     code: 'RUNTIME_CERT_MANAGER_MISSING',
     httpStatus: 503,
     exitCode: 1,
     message: (o: { namespace: string; reason: string }) =>
-      `--cert-manager-issuer was given, but cert-manager's Certificates cannot be used in namespace ${o.namespace}: ${o.reason}; install cert-manager (its CRDs and controller) and grant this identity get, list, watch, create, update and delete on certificates.cert-manager.io there, or start without --cert-manager-issuer to have dormant up order certificates itself`,
+      `--cert-manager-issuer was given, but cert-manager's Certificates cannot be used in namespace ${o.namespace}: ${o.reason}; install cert-manager (its CRDs and controller) and grant this identity get, list, watch, create, update and delete on certificates.cert-manager.io there (and delete on secrets: manifests/base/gitd.yaml has the Role), or start without --cert-manager-issuer to have dormant up order certificates itself`,
   },
   closed: {
     code: 'RUNTIME_CLOSED',

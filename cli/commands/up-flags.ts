@@ -14,7 +14,7 @@ import type { Io } from '../io.js';
 import { port } from '../settings.js';
 
 export const upUsage =
-  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--https-port PORT] [--public-https-port PORT] [--acme-directory URL] [--acme-email EMAIL] [--acme-ca FILE] [--cert-manager-issuer [Issuer/]NAME] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
+  'dormant up [--runtime local|kubernetes] [--kubeconfig FILE] [--component activator,autoscaler,gitd] [--listen-host 127.0.0.1] [--autoscaler-port 9091] [--advertise-host HOST] [--lease-namespace default] [--state-dir DIR] [--domain localhost] [--http-port 8080] [--ssh-port 2222] [--metrics-port 9090] [--public-port PORT] [--https-port PORT] [--public-https-port PORT] [--acme-directory URL] [--acme-email EMAIL] [--acme-ca FILE] [--cert-manager-issuer [ClusterIssuer/|Issuer/]NAME] [--registry 127.0.0.1:5000] [--drain 0s] [--build-timeout 20m] [--hook-timeout 10m] [--max-pack-mb 200] [--max-object-mb 100] [--max-push-mb 2048] [--max-refs-per-push 1000] [--max-objects-per-push 100000] [--max-delta-depth 50] [--max-header-count 100] [--max-header-kb 16] [--headers-timeout 30s] [--ssh-login-grace 30s] [--ssh-max-startups 10:30:100] [--ssh-max-auth-tries 6] [--warm-sandboxes 64] [--insecure-no-sandbox]';
 
 const flagNames = [
   'domain',
@@ -153,7 +153,9 @@ function certManagerIssuerFlag(flags: Flags, io: Io, runtime: RuntimeName): UpFl
   if (text === undefined || text === '') return undefined;
   if (runtime !== 'kubernetes') throw cliErrors.usage({ problem: '--cert-manager-issuer works on Kubernetes only (--runtime kubernetes), where cert-manager runs; the local runtime orders certificates itself (--acme-directory)', usage: upUsage });
   const [first, second, ...rest] = text.split('/');
-  const kind = second === undefined ? 'ClusterIssuer' : first === 'ClusterIssuer' || first === 'Issuer' ? first : undefined;
+  // As kubectl takes kinds: clusterissuer/NAME too.
+  const kinds: Record<string, 'ClusterIssuer' | 'Issuer'> = { clusterissuer: 'ClusterIssuer', issuer: 'Issuer' };
+  const kind = second === undefined ? 'ClusterIssuer' : kinds[(first ?? '').toLowerCase()];
   const name = second ?? first ?? '';
   // A Kubernetes object's name (a DNS subdomain).
   if (rest.length > 0 || kind === undefined || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {

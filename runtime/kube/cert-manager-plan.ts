@@ -15,7 +15,6 @@ import { appLabel } from './deployment-spec.js';
 
 /** Marks the Certificates Dormant made (and may delete). */
 export const certManagerLabel = 'dormant.dev/cert-manager';
-const specHashAnnotation = 'dormant.dev/spec-hash';
 /** At most this many per app, as for certificates added by hand. */
 const maxPerApp = 48;
 
@@ -37,8 +36,6 @@ export interface CertManagerCertificate {
     readonly name: string;
     readonly namespace: string;
     readonly labels: Record<string, string>;
-    readonly annotations: Record<string, string>;
-    readonly ownerReferences?: readonly { apiVersion: string; kind: string; name: string; uid: string }[];
   };
   readonly spec: {
     readonly secretName: string;
@@ -50,10 +47,10 @@ export interface CertManagerCertificate {
   };
 }
 
-/** What a Certificate in the cluster is, as the plan reads it. */
+/** What a Certificate in the cluster is, as the plan reads it (specHash of its spec as found). */
 export interface FoundCertificate {
   readonly name: string;
-  readonly specHash: string | undefined;
+  readonly specHash: string;
   readonly secretName: string | undefined;
 }
 
@@ -61,9 +58,10 @@ export interface FoundCertificate {
  * The Certificates wanted now: for each App with spec.tls.acme, one per host it holds (the
  * oldest claim, as the activator routes), but not the names Dormant keeps to itself. Each is
  * named as the certificate Secret it fills (the app's name and a hash), so no app can take
- * another's; in the Apps' namespace it is owned by its App.
+ * another's. Not owned by its App: the garbage collector would delete it before the
+ * reconciler could delete the Secret it filled (cert-manager leaves Secrets behind).
  */
-export function wantedCertificates(apps: readonly CertifiedApp[], options: { domain: string; issuer: CertManagerIssuer; namespace: string; appsNamespace: string }): CertManagerCertificate[] {
+export function wantedCertificates(apps: readonly CertifiedApp[], options: { domain: string; issuer: CertManagerIssuer; namespace: string }): CertManagerCertificate[] {
   const owners = new Map<string, string>();
   for (const app of [...apps].sort((a, b) => claimOrder(a).localeCompare(claimOrder(b)))) {
     for (const host of appClaims(app, options.domain)) if (!owners.has(host)) owners.set(host, app.metadata.name);
@@ -92,8 +90,6 @@ export function wantedCertificates(apps: readonly CertifiedApp[], options: { dom
           name,
           namespace: options.namespace,
           labels: { [certManagerLabel]: 'true', [appLabel]: app.metadata.name },
-          annotations: { [specHashAnnotation]: specHash(spec) },
-          ...(options.namespace === options.appsNamespace ? { ownerReferences: [{ apiVersion: 'dormant.dev/v1alpha1', kind: 'App', name: app.metadata.name, uid }] } : {}),
         },
         spec,
       });
@@ -102,10 +98,30 @@ export function wantedCertificates(apps: readonly CertifiedApp[], options: { dom
   return wanted;
 }
 
-const specHash = (spec: CertManagerCertificate['spec']): string => createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+/** A Certificate's spec as found (any fields), for specHash. */
+export interface FoundSpec {
+  readonly secretName?: unknown;
+  readonly dnsNames?: unknown;
+  readonly commonName?: unknown;
+  readonly issuerRef?: { readonly group?: unknown; readonly kind?: unknown; readonly name?: unknown } | undefined;
+  readonly secretTemplate?: { readonly labels?: unknown; readonly annotations?: unknown } | undefined;
+  readonly privateKey?: { readonly rotationPolicy?: unknown } | undefined;
+}
 
-/** The hash a found Certificate carries, to compare with a wanted one's. */
-export const specHashOf = (annotations: Readonly<Record<string, string>> | undefined): string | undefined => annotations?.[specHashAnnotation];
+/** A hash of the fields Dormant sets, read from a spec as found or as wanted: a hand edit of one of them differs, a field cert-manager defaults does not. */
+export function specHash(spec: FoundSpec): string {
+  const sorted = (value: unknown) => (value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value);
+  const fields = [
+    spec.secretName,
+    spec.dnsNames,
+    spec.commonName ?? null,
+    [spec.issuerRef?.group ?? null, spec.issuerRef?.kind ?? null, spec.issuerRef?.name ?? null],
+    sorted(spec.secretTemplate?.labels ?? null),
+    sorted(spec.secretTemplate?.annotations ?? null),
+    spec.privateKey?.rotationPolicy ?? null,
+  ];
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
+}
 
 /**
  * What to do: create the wanted ones not found, replace those whose spec changed, delete
@@ -122,7 +138,7 @@ export function certificateChanges<Found extends FoundCertificate>(
     create: wanted.filter((certificate) => !foundByName.has(certificate.metadata.name)),
     replace: wanted.filter((certificate) => {
       const existing = foundByName.get(certificate.metadata.name);
-      return existing !== undefined && existing.specHash !== certificate.metadata.annotations[specHashAnnotation];
+      return existing !== undefined && existing.specHash !== specHash(certificate.spec);
     }),
     remove: found.filter((certificate) => !wantedNames.has(certificate.name)),
   };

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
 import { appLabel } from './deployment-spec.js';
 import { isNotFound } from './deployments.js';
+import { runtimeErrors } from '../errors.js';
 import { listWatch } from './list-watch.js';
 import { type CertificateRecord, type CertificateStore, readCertificatePair, type StoredCertificate } from '../../tls/index.js';
 
@@ -73,8 +74,16 @@ export class CertificateSecrets implements CertificateStore {
     }
   }
 
+  /** A refusal as Dormant says it (which verb, where, what to do); other errors as they are. */
+  #refused(verb: string): (error: unknown) => never {
+    return (error: unknown) => {
+      if ((error as { code?: number }).code === 403) throw runtimeErrors.certificatesForbidden({ namespace: this.#namespace, verb }, { cause: error });
+      throw error;
+    };
+  }
+
   async list(app?: string, unreadable?: (where: string, error: unknown) => void): Promise<StoredCertificate[]> {
-    const secrets = await this.#core.listNamespacedSecret({ namespace: this.#namespace, labelSelector: this.#selector(app) });
+    const secrets = await this.#core.listNamespacedSecret({ namespace: this.#namespace, labelSelector: this.#selector(app) }).catch(this.#refused('list'));
     return secrets.items.flatMap((secret) => this.#read(secret, unreadable) ?? []).sort((a, b) => `${a.app}/${a.id}`.localeCompare(`${b.app}/${b.id}`));
   }
 
@@ -96,13 +105,13 @@ export class CertificateSecrets implements CertificateStore {
     try {
       await this.#core.createNamespacedSecret({ namespace: this.#namespace, body });
     } catch (error) {
-      if (!isConflict(error)) throw error;
-      await this.#core.replaceNamespacedSecret({ name, namespace: this.#namespace, body });
+      if (!isConflict(error)) this.#refused('create')(error);
+      await this.#core.replaceNamespacedSecret({ name, namespace: this.#namespace, body }).catch(this.#refused('update'));
     }
   }
 
   async removeApp(app: string): Promise<void> {
-    await this.#core.deleteCollectionNamespacedSecret({ namespace: this.#namespace, labelSelector: this.#selector(app) });
+    await this.#core.deleteCollectionNamespacedSecret({ namespace: this.#namespace, labelSelector: this.#selector(app) }).catch(this.#refused('delete'));
   }
 
   async remove(app: string, id: string): Promise<boolean> {
@@ -111,7 +120,7 @@ export class CertificateSecrets implements CertificateStore {
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
-      throw error;
+      return this.#refused('delete')(error);
     }
   }
 

@@ -393,8 +393,8 @@ export class KubeRuntime implements Runtime {
 
   /** A pod's first answer, crash or back-off among the app's platform events; said by the one process that writes status (the acting autoscaler when split), not by each. */
   #sayPod(state: AppState, pod: TrackedPod, before: PodView | undefined): void {
-    if (!this.#writesStatus()) return;
-    for (const text of podEvents(pod, before, performance.now())) this.record(state.name, text);
+    // Pods found at start, or seen while another process speaks, are taken as said: their times would be this process's, not theirs.
+    if (this.#writesStatus() && this.#synced) for (const text of podEvents(pod, before, performance.now())) this.record(state.name, text);
     if (podAnswers(pod)) pod.saidReady = true;
   }
 

@@ -351,3 +351,42 @@ it('the gitd pod deleted: its repositories, host key and admin keys survive on t
   }
   t.diagnostic(`gitd ${old.name} replaced; push of v3 after it: ok`);
 });
+
+it('day two in the gitd pod (kubectl exec ... -- dormant): config set and rollback are releases without a build, run, ps, scale, domains and logs work', async (t: TestContext) => {
+  const inGitd = (...args: string[]) => kubectl(['exec', ...system, '-i', 'deployment/dormant-gitd', '-c', 'gitd', '--', 'dormant', ...args]);
+  const started = performance.now();
+  const set = await inGitd('config', 'set', app, 'GREETING=from-the-pod');
+  assert.equal(set.code, 0, set.stderr);
+  assert.doesNotMatch(set.stderr, /Building|npm ci/);
+  t.diagnostic(`config set through kubectl exec: ${Math.round(performance.now() - started)} ms`);
+  const released = /Released (v\d+) \((kinst-\d+)\)/.exec(set.stdout);
+  assert.ok(released, set.stdout);
+  const run = await inGitd('run', app, '--', 'sh', '-c', 'echo "greeting=$GREETING"; exit 5');
+  assert.equal(run.code, 5, run.stderr);
+  assert.equal(run.stdout, 'greeting=from-the-pod\n');
+  assert.match((await inGitd('releases', app)).stdout, new RegExp(`${released[1]}\\b`));
+  const rollback = await inGitd('rollback', app);
+  assert.equal(rollback.code, 0, rollback.stderr);
+  assert.match(rollback.stdout, /Rolled kinst back: v\d+ \(kinst-\d+\) serves/);
+  const again = await inGitd('run', app, '--', 'sh', '-c', 'echo "greeting=$GREETING."');
+  assert.equal(again.stdout, 'greeting=.\n', 'the rollback serves the release before the config change');
+  const ps = await inGitd('ps', app, '-o', 'json');
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.ok(Array.isArray(JSON.parse(ps.stdout)));
+  const scaled = await inGitd('scale', app, 'min=0', 'max=3');
+  assert.equal(scaled.code, 0, scaled.stderr);
+  assert.equal((await kubectlOk(['get', 'apps.dormant.dev', app, '-o', 'jsonpath={.spec.autoscale.maxScale}'])).trim(), '3');
+  assert.equal((await inGitd('domains', 'add', app, 'www.kinst.test')).code, 0);
+  assert.match((await inGitd('domains', app)).stdout, /www\.kinst\.test/);
+  assert.equal((await inGitd('domains', 'remove', app, 'www.kinst.test')).code, 0);
+  const logs = await inGitd('logs', app, '--source', 'platform');
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /\[dormant\] Release v\d+ \(kinst-\d+\) serves: Set GREETING/);
+  assert.match(logs.stdout, /\[dormant\] Rollback to v\d+/);
+  const agent = new Agent();
+  try {
+    assert.equal((await get(agent)).body, 'installed v3\n');
+  } finally {
+    await agent.close();
+  }
+});
