@@ -52,11 +52,13 @@ before(async () => {
   await kubectlOk(['wait', '--for', 'condition=Established', 'crd/certificates.cert-manager.io', 'crd/clusterissuers.cert-manager.io', 'crd/certificaterequests.cert-manager.io', '--timeout', '60s']);
   await kubectlOk(['apply', '-k', join(repo, 'manifests', 'crds')]);
   await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=true']);
-  await kubectl(['delete', 'deployments,revisions.dormant.dev,secrets,certificates.cert-manager.io', '-l', `dormant.dev/app=${app}`, '--wait=true']);
+  // Apart: a kind kubectl cannot map (a CRD just made again) would fail the whole command.
+  await kubectlOk(['delete', 'deployments,revisions.dormant.dev,secrets', '-l', `dormant.dev/app=${app}`, '--wait=true']);
+  await kubectl(['delete', 'certificates.cert-manager.io', '-l', `dormant.dev/app=${app}`, '--wait=true']);
   ca = new TestCa();
-  await kubectlOk(['create', 'namespace', 'cert-manager', '--dry-run=client', '-o', 'json'])
-    .then((namespace) => kubectlOk(['apply', '-f', '-'], namespace));
-  await kubectl(['delete', 'secret', issuer, '-n', 'cert-manager', '--ignore-not-found']);
+  // A namespace left by an earlier run is gone first (one still terminating takes no new Secret).
+  await kubectl(['delete', 'namespace', 'cert-manager', '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await kubectlOk(['create', 'namespace', 'cert-manager']);
   await kubectlOk(['create', 'secret', 'tls', issuer, '-n', 'cert-manager', '--cert', ca.caFile, '--key', join(ca.dir, 'ca.key')]);
   await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: issuer }, spec: { ca: { secretName: issuer } } }));
   controller = spawn(join(certManagerDir, 'cert-manager-controller'), ['--kubeconfig', kubeconfig, '--cluster-resource-namespace', 'cert-manager'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -87,15 +89,16 @@ after(async () => {
     await new Promise((resolve) => controller?.once('exit', resolve));
   }
   ca?.remove();
-  await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=false']);
-  await kubectl(['delete', 'certificates.cert-manager.io,secrets', '-l', `dormant.dev/app=${app}`, '--ignore-not-found']);
+  await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+  await kubectl(['delete', 'deployments,revisions.dormant.dev,secrets', '-l', `dormant.dev/app=${app}`, '--ignore-not-found', '--wait=true', '--timeout=60s']);
   await kubectl(['delete', 'clusterissuer', issuer, '--ignore-not-found']);
-  await kubectl(['delete', 'namespace', 'cert-manager', '--ignore-not-found', '--wait=false']);
+  await kubectl(['delete', 'namespace', 'cert-manager', '--ignore-not-found', '--wait=true', '--timeout=120s']);
 });
 
 describe("cert-manager's Certificates", () => {
   it("certs auto:enable makes a Certificate per host the app holds; cert-manager's Secret is served over HTTPS by SNI", async (t) => {
-    assert.equal((await getApp(dormant.httpPort, app)).body, 'kcm http\n');
+    const first = await getApp(dormant.httpPort, app);
+    assert.equal(first.body, 'kcm http\n', dormant.logs().slice(-4000));
     assert.deepEqual(await certificatesOf(app), [], 'none before the app asks');
     const started = performance.now();
     const enabled = await dormant.dormant('certs', 'auto:enable', app);
