@@ -76,7 +76,9 @@ export async function serveRun(gitd: GitServer | undefined, sessions: RunSession
   }
   session.stop = () => oneOff.stop();
   if (socket.destroyed) oneOff.stop();
-  socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: dormant-run\r\nconnection: Upgrade\r\n\r\n');
+  // A CLI sends its terminal's new sizes only where they are followed (an older dormant up would take the frame for a broken peer).
+  const resize = oneOff.resize?.bind(oneOff);
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: dormant-run\r\nconnection: Upgrade\r\n${resize ? 'x-dormant-resize: 1\r\n' : ''}\r\n`);
   const decoder = new FrameDecoder();
   const fromClient = (chunk: Buffer) => {
     try {
@@ -86,6 +88,10 @@ export async function serveRun(gitd: GitServer | undefined, sessions: RunSession
           socket.pause();
           oneOff.stdin.once('drain', () => socket.resume());
         } else if (frame.kind === 'stdinEnd') oneOff.stdin.end();
+        else if (frame.kind === 'resize') {
+          const size = terminalSizeOf(frame.payload.toString('latin1'));
+          if (size !== undefined) resize?.(size);
+        }
       }
     } catch (error) {
       socket.end(encodeFrame('error', (error as Error).message));

@@ -4,7 +4,7 @@ import { encodeFrame, FrameDecoder, maxFramePayload, runArgv, terminalSizeOf } f
 
 describe('run frames', () => {
   it('decode what was encoded, in any chunks', () => {
-    const bytes = Buffer.concat([encodeFrame('stdout', 'hello'), encodeFrame('stderr', Buffer.from([0, 1, 2])), encodeFrame('stdinEnd'), encodeFrame('exit', '{"code":7}')]);
+    const bytes = Buffer.concat([encodeFrame('stdout', 'hello'), encodeFrame('stderr', Buffer.from([0, 1, 2])), encodeFrame('stdinEnd'), encodeFrame('resize', '132x40'), encodeFrame('exit', '{"code":7}')]);
     const decoder = new FrameDecoder();
     const frames = [];
     for (let at = 0; at < bytes.length; at += 3) frames.push(...decoder.push(bytes.subarray(at, at + 3)));
@@ -14,6 +14,7 @@ describe('run frames', () => {
         ['stdout', Buffer.from('hello').toString('hex')],
         ['stderr', '000102'],
         ['stdinEnd', ''],
+        ['resize', Buffer.from('132x40').toString('hex')],
         ['exit', Buffer.from('{"code":7}').toString('hex')],
       ],
     );

@@ -1,10 +1,11 @@
 /**
  * The frames `dormant run` and dormant up exchange over an upgraded connection of the
  * metrics port: one byte of kind, four of length (big-endian), then the payload. The CLI
- * sends stdin and its end; dormant up sends stdout, stderr, and last the exit (JSON) or
- * an error (text). Pure: an encoder, and a decoder fed bytes as they come.
+ * sends stdin and its end, and its terminal's new size (COLSxROWS) when it changes, where
+ * dormant up said it follows them (x-dormant-resize); dormant up sends stdout, stderr,
+ * and last the exit (JSON) or an error (text). Pure: an encoder, and a decoder fed bytes as they come.
  */
-export const frameKinds = { stdin: 0, stdout: 1, stderr: 2, exit: 3, stdinEnd: 4, error: 5 } as const;
+export const frameKinds = { stdin: 0, stdout: 1, stderr: 2, exit: 3, stdinEnd: 4, error: 5, resize: 6 } as const;
 export type FrameKind = keyof typeof frameKinds;
 const kindOf = new Map<number, FrameKind>(Object.entries(frameKinds).map(([name, code]) => [code, name as FrameKind]));
 

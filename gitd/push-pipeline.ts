@@ -268,13 +268,22 @@ export class PushPipeline {
     if (!sandbox) throw gitdErrors.runUnsandboxed({});
     // From a terminal: the command on a pseudo-terminal of util-linux's script (Debian's images and hosts have it), at the terminal's size;
     // an image without script runs it on pipes, as without a terminal. script runs the line with $SHELL: /bin/sh, whatever the app's config says.
+    // On the terminal, a loop beside the command reads the CLI's new sizes ("COLS ROWS" lines) from fd 5 and sets them on it, which signals the command (SIGWINCH); the command itself does not get fd 5.
     const command =
       terminal === undefined
         ? argv
-        : ['/bin/sh', '-c', 'if command -v script >/dev/null 2>&1; then SHELL=/bin/sh exec script -qfec "$0" /dev/null; fi; exec "$@"', `stty cols ${terminal.columns} rows ${terminal.rows} 2>/dev/null; exec ${argv.map(shellWord).join(' ')}`, ...argv];
+        : [
+            '/bin/sh',
+            '-c',
+            'if command -v script >/dev/null 2>&1; then SHELL=/bin/sh exec script -qfec "$0" /dev/null; fi; exec "$@" 5<&-',
+            `stty cols ${terminal.columns} rows ${terminal.rows} 2>/dev/null; (while read -r c r <&5; do stty cols "$c" rows "$r" </dev/tty 2>/dev/null; done) & exec ${argv.map(shellWord).join(' ')} 5<&-`,
+            ...argv,
+          ];
     const confined = sandbox.confine(command, env);
     const [program = 'false', ...args] = confined.argv;
-    const child = spawn(program, args, { cwd: runFolder, env: confined.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(program, args, { cwd: runFolder, env: confined.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'ignore', terminal === undefined ? 'ignore' : 'pipe'], detached: true });
+    const sizes = terminal === undefined ? undefined : ((child.stdio as unknown[])[5] as Writable | null | undefined);
+    sizes?.on('error', () => undefined);
     const fd3 = child.stdio[3] as Writable | null | undefined;
     fd3?.on('error', () => undefined);
     fd3?.end(confined.input3);
@@ -283,10 +292,13 @@ export class PushPipeline {
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
     this.#record(name, `Run ${JSON.stringify(argv.join(' ').slice(0, 200))} in ${revision.metadata.name}`);
+    const { stdin, stdout, stderr } = child;
+    // Pipes, as asked: never null (the type cannot say so for six of them).
+    if (!stdin || !stdout || !stderr) throw new Error('the run has no standard streams');
     return {
-      stdin: child.stdin,
-      stdout: child.stdout,
-      stderr: child.stderr,
+      stdin,
+      stdout,
+      stderr,
       exited: exited.finally(() => sandbox.done()),
       stop: () => {
         try {
@@ -295,6 +307,8 @@ export class PushPipeline {
           // Gone already.
         }
       },
+      // A loop that stopped reading (the command killed it) leaves sizes unsent, not piled up in dormant up.
+      ...(sizes ? { resize: (size: TerminalSize) => void (sizes.writableLength < 4096 && sizes.write(`${size.columns} ${size.rows}\n`)) } : {}),
     };
   }
 

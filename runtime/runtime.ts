@@ -65,6 +65,8 @@ export interface OneOffProcess {
   /** Once it (and its sandbox or pod) is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): void;
+  /** On a terminal: gives it a new size (the CLI's was resized); absent where the terminal cannot follow. */
+  resize?(size: TerminalSize): void;
 }
 
 export interface Runtime {

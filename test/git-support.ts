@@ -7,6 +7,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeFrame, FrameDecoder } from '../cli/run-frames.js';
 
 const bin = fileURLToPath(new URL('../bin/dormant.js', import.meta.url));
 
@@ -283,4 +284,49 @@ export async function askingWhile<T>(d: DormantUp, app: string, work: Promise<T>
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return { result: await done, statuses };
+}
+
+/**
+ * dormant run spoken by hand (the CLI's protocol on the metrics port, with the admin token):
+ * a terminal of `size`, then, `resizeAfterMs` after the process started, a new size, as the
+ * CLI sends it when its terminal is resized. What the process printed, its exit code, and
+ * whether dormant up said it follows resizes.
+ */
+export async function runWithResize(options: { metricsPort: number; stateDir: string; app: string; command: string; size: string; resizeTo: string; resizeAfterMs: number }): Promise<{ follows: boolean; stdout: string; code: number | null }> {
+  const token = (await readFile(join(options.stateDir, 'admin-token'), 'utf8')).trim();
+  const socket = connect(options.metricsPort, '127.0.0.1');
+  await once(socket, 'connect');
+  const command = Buffer.from(JSON.stringify([options.command])).toString('base64');
+  socket.write(`POST /apps/${options.app}/run HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nconnection: Upgrade\r\nupgrade: dormant-run\r\nx-dormant-command: ${command}\r\nx-dormant-tty: ${options.size}\r\n\r\n`);
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    let follows: boolean | undefined;
+    let stdout = '';
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      let body = chunk;
+      if (follows === undefined) {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const answer = head.subarray(0, end).toString('latin1');
+        if (!answer.startsWith('HTTP/1.1 101')) {
+          reject(new Error(`dormant up answered: ${head.toString('latin1').slice(0, 500)}`));
+          socket.destroy();
+          return;
+        }
+        follows = /^x-dormant-resize: 1$/im.test(answer);
+        body = head.subarray(end + 4);
+        setTimeout(() => socket.write(encodeFrame('resize', options.resizeTo)), options.resizeAfterMs);
+      }
+      for (const frame of decoder.push(body)) {
+        if (frame.kind === 'stdout' || frame.kind === 'stderr') stdout += frame.payload.toString('utf8');
+        else if (frame.kind === 'exit') {
+          resolve({ follows: follows === true, stdout, code: (JSON.parse(frame.payload.toString('utf8')) as { code: number | null }).code });
+          socket.end();
+        } else if (frame.kind === 'error') reject(new Error(frame.payload.toString('utf8')));
+      }
+    });
+    socket.on('error', reject);
+  });
 }

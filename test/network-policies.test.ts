@@ -68,8 +68,9 @@ const appPod: Pod = { namespace: 'default', labels: { 'dormant.dev/app': 'tenant
 const prometheus: Pod = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
 
 describe('NetworkPolicies of manifests/base', () => {
-  it("an app pod reaches the activator's HTTP port and gitd's SSH port, and nothing else of Dormant's", () => {
+  it("an app pod reaches the activator's HTTP and HTTPS ports and gitd's SSH port, and nothing else of Dormant's", () => {
     assert.equal(allowed(appPod, component('activator'), 'http'), true);
+    assert.equal(allowed(appPod, component('activator'), 'https'), true);
     assert.equal(allowed(appPod, component('gitd'), 'ssh'), true);
     assert.equal(allowed(appPod, component('autoscaler'), 'stats'), false, 'the load reports, which have no token');
     assert.equal(allowed(appPod, component('autoscaler'), 'metrics'), false);

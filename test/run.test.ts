@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DormantUp, pushNewApp, runProgram, startDormant } from './git-support.js';
+import { type DormantUp, pushNewApp, runProgram, runWithResize, startDormant } from './git-support.js';
 
 let d: DormantUp;
 const bin = new URL('../bin/dormant.js', import.meta.url).pathname;
@@ -93,6 +93,13 @@ describe('dormant run', () => {
     assert.doesNotMatch((await dormantRun(undefined, 'tasks', '--', 'test -t 1 && echo on-a-terminal; true')).stdout, /on-a-terminal/);
     const asked = await dormantRun(undefined, 'tasks', '-t', '--', 'test -t 1 && echo on-a-terminal');
     assert.match(asked.stdout, /on-a-terminal/, asked.stderr);
+  });
+
+  it("from a terminal, the process's terminal follows the CLI's when it is resized (SIGWINCH to the process)", async () => {
+    const resized = await runWithResize({ metricsPort: d.metricsPort, stateDir: d.stateDir, app: 'tasks', command: "trap 'echo winched' WINCH; stty size; sleep 3; stty size", size: '80x24', resizeTo: '132x40', resizeAfterMs: 500 });
+    assert.equal(resized.follows, true, 'dormant up says it follows resizes');
+    assert.equal(resized.code, 0);
+    assert.match(resized.stdout, /^24 80\r?\nwinched\r?\n40 132\r?\n$/, JSON.stringify(resized.stdout));
   });
 
   it('refuses an app with nothing deployed, an unknown app, and a command without the admin token', async () => {

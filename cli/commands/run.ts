@@ -27,6 +27,8 @@ export const run: Command = {
     const settings = await currentSettings(flags, io);
     if (!settings.running || settings.metricsPort === 0) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `run a command in ${name}` });
     const token = await readAdminToken(settings.stateDir);
+    // Whether dormant up follows this terminal's resizes (it says so in its answer).
+    let follows = false;
     const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
       const call = request({
         host: '127.0.0.1',
@@ -41,8 +43,9 @@ export const run: Command = {
           ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
         },
       });
-      call.on('upgrade', (_response, upgraded, head) => {
+      call.on('upgrade', (response, upgraded, head) => {
         if (head.length > 0) upgraded.unshift(head);
+        follows = response.headers['x-dormant-resize'] === '1';
         resolve(upgraded);
       });
       call.on('response', (response) => {
@@ -59,6 +62,12 @@ export const run: Command = {
     // Keys go as typed (Ctrl-C to the process, not to this CLI), and the terminal is given back as it was.
     const raw = tty && terminal.isTTY === true && terminal.setRawMode !== undefined;
     if (raw) terminal.setRawMode?.(true);
+    // The terminal resized (SIGWINCH): the process's follows, and a full-screen program redraws.
+    const resizable = io.stdout as { on?: (event: 'resize', listener: () => void) => unknown; off?: (event: 'resize', listener: () => void) => unknown };
+    const resized = () => {
+      if (screen.columns && screen.rows) socket.write(encodeFrame('resize', `${screen.columns}x${screen.rows}`));
+    };
+    if (tty && follows && screen.isTTY === true) resizable.on?.('resize', resized);
     // This terminal's input, as it comes, until it ends or the process does.
     const input = io.stdin[Symbol.asyncIterator]();
     let exited = false;
@@ -100,6 +109,7 @@ export const run: Command = {
       code = await finished;
     } finally {
       exited = true;
+      resizable.off?.('resize', resized);
       if (raw) terminal.setRawMode?.(false);
     }
     socket.end();

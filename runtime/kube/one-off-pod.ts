@@ -184,6 +184,14 @@ export async function startOneOffPod(options: { config: KubeConfig; core: CoreV1
       ws.terminate();
       void remove();
     },
+    // The attach's resize channel (4): the kubelet sets the container's terminal to it, which signals the process (SIGWINCH).
+    ...(options.terminal === undefined
+      ? {}
+      : {
+          resize: (size: TerminalSize) => {
+            if (ws.readyState === ws.OPEN && ws.bufferedAmount < maxBufferedBytes) ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: size.columns, Height: size.rows }))]));
+          },
+        }),
   };
 }
 

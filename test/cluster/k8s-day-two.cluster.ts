@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TestCa } from '../../tls/test-support.js';
-import { type DormantUp, runProgram, startDormant, WorkingCopy } from '../git-support.js';
+import { type DormantUp, runProgram, runWithResize, startDormant, WorkingCopy } from '../git-support.js';
 import { eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -121,6 +121,15 @@ describe('config and rollback on Kubernetes', () => {
     await eventually('the run pods are deleted', async () => ((await kubectlOk(['get', 'pods', '-l', 'dormant.dev/run', '-o', 'name'])).trim() === '' ? true : undefined), 30_000, 200);
     // The run pods were never taken for replicas: the app answers as before.
     assert.equal((await getApp(dormant.httpPort, app)).body, 'v1 greeting=-\n');
+  });
+});
+
+describe('a terminal on Kubernetes', () => {
+  it("dormant run -t: the pod's terminal follows the CLI's when it is resized (the attach's resize channel; SIGWINCH to the process)", async () => {
+    const resized = await runWithResize({ metricsPort: dormant.metricsPort, stateDir: dormant.stateDir, app, command: "trap 'echo winched' WINCH; stty size; sleep 4; stty size", size: '80x24', resizeTo: '132x40', resizeAfterMs: 1500 });
+    assert.equal(resized.follows, true, 'dormant up says it follows resizes');
+    assert.equal(resized.code, 0);
+    assert.match(resized.stdout, /^24 80\r?\nwinched\r?\n40 132\r?\n$/, JSON.stringify(resized.stdout));
   });
 });
 

@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { TestCa } from '../../tls/test-support.js';
 import { nodeApp, runProgram, sshKey, WorkingCopy } from '../git-support.js';
 import { clusterDir, eventually, kubectl, kubectlOk, pods } from './cluster-support.js';
 
@@ -388,5 +389,34 @@ it('day two in the gitd pod (kubectl exec ... -- dormant): config set and rollba
     assert.equal((await get(agent)).body, 'installed v3\n');
   } finally {
     await agent.close();
+  }
+});
+
+it("HTTPS through the NodePort (30443): a certificate kept as a TLS Secret in dormant-system is served by SNI for its app's host", async () => {
+  const ca = new TestCa();
+  const name = `${app}-tls-install-test`;
+  try {
+    const pair = ca.issue([`${app}.localhost`]);
+    const uid = (await kubectlOk(['get', 'apps.dormant.dev', app, '-o', 'jsonpath={.metadata.uid}'])).trim();
+    // As dormant certs add or cert-manager's secretTemplate writes it: labelled with its app, annotated with the App's uid.
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name, namespace: 'dormant-system', labels: { 'dormant.dev/certificate': 'true', 'dormant.dev/app': app }, annotations: { 'dormant.dev/app-uid': uid, 'dormant.dev/certificate-id': 'user-install-test', 'dormant.dev/certificate-source': 'user' } },
+      data: { 'tls.crt': Buffer.from(pair.certificatePem).toString('base64'), 'tls.key': Buffer.from(pair.privateKeyPem).toString('base64') },
+    };
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(secret));
+    const https = () => runProgram('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `${app}.localhost:30443:127.0.0.1`, `https://${app}.localhost:30443/`]);
+    const answer = await eventually('served over HTTPS by both activators', async () => {
+      const tries = await Promise.all([https(), https(), https(), https()]);
+      return tries.every((r) => r.code === 0) ? tries : undefined;
+    }, 60_000, 500);
+    for (const r of answer) assert.equal(r.stdout, 'installed v3\n', r.stderr);
+    const unknown = await runProgram('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', 'nobody.localhost:30443:127.0.0.1', 'https://nobody.localhost:30443/']);
+    assert.notEqual(unknown.code, 0, 'a host without a certificate gets no handshake');
+  } finally {
+    await kubectl(['delete', 'secret', name, ...system, '--ignore-not-found']);
+    ca.remove();
   }
 });
