@@ -299,7 +299,10 @@ export class PushPipeline {
       stdin,
       stdout,
       stderr,
-      exited: exited.finally(() => sandbox.done()),
+      exited: exited.finally(() => {
+        sizes?.destroy();
+        sandbox.done();
+      }),
       stop: () => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

@@ -1,5 +1,6 @@
 import { type App, apiVersion } from '../../crds/index.js';
 import { removeAppFiles } from '../../gitd/index.js';
+import { isDormantError } from '../../errors/index.js';
 import { certificateStoreOf } from './certs.js';
 import type { Command } from '../command.js';
 import { flagString } from '../command.js';
@@ -112,7 +113,11 @@ export const appsDelete: Command = {
     // Its git repository and releases go too, so that the name can be pushed to afresh.
     await removeAppFiles(stateDir, name);
     // Its certificates too (a new app of this name would not be served them anyway: they name this App's uid).
-    await (await certificateStoreOf(stateDir)).removeApp(name);
+    await (await certificateStoreOf(stateDir)).removeApp(name).catch((error: unknown) => {
+      // The App is gone already (gitd's pod in the cluster install may not delete Secrets by the collection): say what is left.
+      if (!isDormantError(error, 'RUNTIME_CERTIFICATES_FORBIDDEN')) throw error;
+      io.stderr.write(`warning: its certificates are left: ${(error as Error).message}\n`);
+    });
     io.stdout.write(`app ${name} deleted (${revisions.length} revision${revisions.length === 1 ? '' : 's'}, its git repository, releases and build cache)\n`);
     return undefined;
   },

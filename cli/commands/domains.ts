@@ -62,7 +62,7 @@ export const domainsList: Command = {
         certificate: certificate === undefined ? null : { name: certificate.id, source: certificate.source, notAfter: new Date(certificate.notAfter).toISOString() },
       };
     });
-    print(io, output, { app: name, hosts: rows }, () =>
+    print(io, output, { app: name, hosts: rows, ...(unreadable ? { certificates: 'unreadable here' } : {}) }, () =>
       formatTable(
         ['HOST', 'KIND', 'URL', 'CERTIFICATE'],
         rows.map((row) => [row.host, row.kind, row.httpsUrl ?? row.url, unreadable ? '? (not readable here)' : row.certificate === null ? (app.spec.tls?.acme === true ? 'acme: pending' : '-') : `${row.certificate.name} (${row.certificate.source}, until ${row.certificate.notAfter.slice(0, 10)})`]),
@@ -130,8 +130,12 @@ export const domainsRemove: Command = {
       return store.update({ ...current, spec: { ...current.spec, routes: { ...current.spec.routes, hosts: current.spec.routes.hosts.filter((h) => h !== host) } } });
     });
     // The certificate ACME got for it goes too: it would serve nothing, and count towards the app's limit.
-    // By its name, without reading: any App of this name's certificate for the host serves nothing now.
-    const dropped = await (await certificateStoreOf(context.stateDir)).remove(name, acmeCertificateId(host));
+    // By its name, without reading: any App of this name's certificate for the host serves nothing now. The host is removed whatever becomes of it.
+    const dropped = await (await certificateStoreOf(context.stateDir)).remove(name, acmeCertificateId(host)).catch((error: unknown) => {
+      if (!isDormantError(error, 'RUNTIME_CERTIFICATES_FORBIDDEN')) throw error;
+      context.io.stderr.write(`warning: its automatic certificate, if any, is left: ${error.message}\n`);
+      return false;
+    });
     context.io.stdout.write(`Removed ${host} from ${name}: requests for it are now answered 404${dropped ? ', and its ACME certificate is removed' : ''}.\n`);
     return undefined;
   },

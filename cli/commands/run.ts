@@ -27,8 +27,9 @@ export const run: Command = {
     const settings = await currentSettings(flags, io);
     if (!settings.running || settings.metricsPort === 0) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `run a command in ${name}` });
     const token = await readAdminToken(settings.stateDir);
-    // Whether dormant up follows this terminal's resizes (it says so in its answer).
+    // Whether dormant up follows this terminal's resizes (it says so in its answer), and the size it was told first.
     let follows = false;
+    const sentSize = { columns: screen.columns, rows: screen.rows };
     const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
       const call = request({
         host: '127.0.0.1',
@@ -39,7 +40,7 @@ export const run: Command = {
           connection: 'Upgrade',
           upgrade: 'dormant-run',
           'x-dormant-command': Buffer.from(JSON.stringify(command)).toString('base64'),
-          ...(tty ? { 'x-dormant-tty': `${screen.columns || 80}x${screen.rows || 24}` } : {}),
+          ...(tty ? { 'x-dormant-tty': `${sentSize.columns || 80}x${sentSize.rows || 24}` } : {}),
           ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
         },
       });
@@ -67,7 +68,11 @@ export const run: Command = {
     const resized = () => {
       if (screen.columns && screen.rows) socket.write(encodeFrame('resize', `${screen.columns}x${screen.rows}`));
     };
-    if (tty && follows && screen.isTTY === true) resizable.on?.('resize', resized);
+    if (tty && follows && screen.isTTY === true) {
+      resizable.on?.('resize', resized);
+      // Resized while the sandbox or pod was made: no event comes for that.
+      if (screen.columns !== sentSize.columns || screen.rows !== sentSize.rows) resized();
+    }
     // This terminal's input, as it comes, until it ends or the process does.
     const input = io.stdin[Symbol.asyncIterator]();
     let exited = false;
