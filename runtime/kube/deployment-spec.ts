@@ -152,6 +152,8 @@ export interface PodView {
   readonly lastExitCode: number | undefined;
   /** The kubelet's word for the last exit (Error, OOMKilled, Completed). */
   readonly lastExitReason?: string | undefined;
+  /** Its container runs (not waiting, not exited). */
+  readonly running?: boolean;
 }
 
 export function viewOfPod(pod: V1Pod): PodView {
@@ -168,6 +170,7 @@ export function viewOfPod(pod: V1Pod): PodView {
     restarts: container?.restartCount ?? 0,
     lastExitCode: container?.lastState?.terminated?.exitCode ?? container?.state?.terminated?.exitCode,
     lastExitReason: container?.lastState?.terminated?.reason ?? container?.state?.terminated?.reason,
+    running: container?.state?.running !== undefined && container.state.running !== null,
   };
 }
 

@@ -81,6 +81,14 @@ describe('podEvents', () => {
     assert.deepEqual(podEvents(pod, pod.view, 2000), []);
   });
 
+  it('says a readiness check that fails after the pod was ready, not a stop or an exit', () => {
+    const pod = trackPod(undefined, view({ ready: true }), 0, 0);
+    pod.saidReady = true;
+    assert.deepEqual(podEvents(trackPod(pod, view({ ready: false, running: true }), 10, 0), view({ ready: true, running: true }), 10), ['Pod p of web-00001 failed its readiness check: it gets no requests until it passes again']);
+    assert.deepEqual(podEvents(trackPod(pod, view({ ready: false, running: true, terminating: true }), 20, 0), view({ ready: true, running: true }), 20), [], 'stopping');
+    assert.deepEqual(podEvents(trackPod(pod, view({ ready: false, running: false, lastExitCode: 1 }), 30, 0), view({ ready: true, running: true }), 30), [], 'exited: the crash is said when Kubernetes restarts it');
+  });
+
   it('says a crash with its exit (code, signal, out of memory) and the back-off that follows', () => {
     const pod = trackPod(undefined, view({ ready: true }), 0, 0);
     pod.saidReady = true;

@@ -24,7 +24,7 @@ export interface TrackedPod {
 /**
  * What the platform says of a pod that changed (dormant logs --source platform): its first
  * answer, with the time since it was first seen; a crash, with its exit and Kubernetes's
- * restart; a back-off. `before` is its view before this change (undefined: first seen). Pure:
+ * restart; a failed readiness check; a back-off. `before` is its view before this change (undefined: first seen). Pure:
  * the caller marks the pod saidReady once it answers.
  */
 export function podEvents(pod: TrackedPod, before: PodView | undefined, nowMs: number): string[] {
@@ -43,6 +43,10 @@ export function podEvents(pod: TrackedPod, before: PodView | undefined, nowMs: n
             ? `was killed by signal ${view.lastExitCode - 128} (exit code ${view.lastExitCode})`
             : `exited with code ${view.lastExitCode}`;
     said.push(`Pod ${view.name} of ${view.revision} crashed: its app ${how}; Kubernetes restarts it (restart ${view.restarts})`);
+  }
+  // Ready, and no longer, while its container runs (not a crash, a restart or a stop): its readiness check fails (spec.run.readinessPath), and it gets no requests meanwhile.
+  if (before?.ready === true && !view.ready && !view.terminating && view.running === true && view.restarts === before.restarts) {
+    said.push(`Pod ${view.name} of ${view.revision} failed its readiness check: it gets no requests until it passes again`);
   }
   if (view.waitingReason === 'CrashLoopBackOff' && before?.waitingReason !== 'CrashLoopBackOff') {
     said.push(`Pod ${view.name} of ${view.revision} is in back-off after ${view.restarts} restart${view.restarts === 1 ? '' : 's'}${view.waitingMessage ? `: ${view.waitingMessage}` : ''}`);
