@@ -102,10 +102,12 @@ export const domainsAdd: Command = {
       return added ? [...hosts, host] : hosts;
     });
     const settings = await currentSettings(context.flags, context.io);
-    const acme = app.spec.tls?.acme === true ? (acmeIneligible(host, domain) ?? (settings.running?.httpsPort === undefined ? 'no dormant up with --https-port runs' : undefined)) : 'off';
+    const certManager = settings.running?.certManagerIssuer;
+    const acme = app.spec.tls?.acme === true ? (certManager !== undefined ? undefined : (acmeIneligible(host, domain) ?? (settings.running?.httpsPort === undefined ? 'no dormant up with --https-port runs' : undefined))) : 'off';
+    const gets = certManager !== undefined ? ` (cert-manager's ${certManager.replace('/', ' ')} makes its certificate)` : ' (ACME gets its certificate now)';
     context.io.stdout.write(
       added
-        ? `Added ${host} to ${name}: ${hostUrl(settings, host)}${acme === undefined ? ' (ACME gets its certificate now)' : acme === 'off' ? '' : ` (no ACME certificate: ${acme})`}\n`
+        ? `Added ${host} to ${name}: ${hostUrl(settings, host)}${acme === undefined ? gets : acme === 'off' ? '' : ` (no ACME certificate: ${acme})`}\n`
         : `${host} is ${name}'s already.\n`,
     );
     return undefined;

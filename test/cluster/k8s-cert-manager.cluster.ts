@@ -103,6 +103,7 @@ describe("cert-manager's Certificates", () => {
     const started = performance.now();
     const enabled = await dormant.dormant('certs', 'auto:enable', app);
     assert.equal(enabled.code, 0, enabled.stderr);
+    assert.match(enabled.stdout, new RegExp(`Automatic certificates are on for ${app}: cert-manager's ClusterIssuer ${issuer} makes them for ${app}\\.localhost`));
     const [certificate] = await eventually('a Certificate for the app', async () => {
       const found = await certificatesOf(app);
       return found.length > 0 ? found : undefined;
@@ -137,7 +138,9 @@ describe("cert-manager's Certificates", () => {
   });
 
   it('a domain added gets its own Certificate, removed it goes with its Secret; after auto:disable, what was issued is served until removed', async () => {
-    assert.equal((await dormant.dormant('domains', 'add', app, 'www.kcm.test')).code, 0);
+    const added = await dormant.dormant('domains', 'add', app, 'www.kcm.test');
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, new RegExp(`Added www\\.kcm\\.test to ${app}: .+ \\(cert-manager's ClusterIssuer ${issuer} makes its certificate\\)`));
     await eventually('a Certificate for the new host', async () => ((await certificatesOf(app)).some((c) => c.spec.dnsNames[0] === 'www.kcm.test') ? true : undefined), 30_000, 200);
     await eventually('served for the new host', async () => ((await presented('www.kcm.test')) === 'DNS:www.kcm.test' ? true : undefined), 90_000, 500);
     const www = (await certificatesOf(app)).find((c) => c.spec.dnsNames[0] === 'www.kcm.test');
