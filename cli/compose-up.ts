@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Activator, RemoteStatsSink, type StatsSink } from '../activator/index.js';
+import { Activator, type ChallengeAnswers, RemoteStatsSink, type StatsSink } from '../activator/index.js';
 import { ScalingLoop, serveStats } from '../autoscaler/index.js';
 import { GitServer, PushPipeline } from '../gitd/index.js';
 import { LocalRuntime, LocalStore, type loadKubernetesBackend, type ReplicaReport, type ResourceStore, type Runtime } from '../runtime/index.js';
@@ -187,7 +187,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
     }
     // The apps' certificates (files of the state folder; TLS Secrets on Kubernetes): read by the HTTPS listener, written by dormant certs and ACME.
     // ACME runs where the activator that answers its challenges does, in one process (the local runtime, or Dormant on the host against a cluster).
-    let certificates: { book: CertificateBook; issuer: AcmeIssuer | undefined } | undefined;
+    let certificates: { book: CertificateBook; issuer: AcmeIssuer | undefined; challenges: ChallengeAnswers | undefined } | undefined;
     if (wants('activator')) {
       const files = kube ? new kube.CertificateSecrets({ config: kube.config, namespace: leaseNamespace }) : new CertificateFiles(settings.stateDir);
       const book = new CertificateBook({ files, log: root });
@@ -207,7 +207,14 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         record: (app, text) => localRuntime?.record(app, text),
       });
       if (issuer) stops.push(() => issuer.close());
-      certificates = { book, issuer };
+      // With cert-manager, its HTTP-01 Challenges (in Dormant's namespace) are answered here, in every activator.
+      let challenges: ChallengeAnswers | undefined = issuer?.answers;
+      if (kube && upFlags.certManagerIssuer) {
+        const followed = new kube.CertManagerChallenges({ config: kube.config, namespace: leaseNamespace, log: root });
+        followed.start(watching.signal);
+        challenges = followed.answers;
+      }
+      certificates = { book, issuer, challenges };
     }
     if (wants('activator') && stats !== undefined) {
       activator = new Activator({
@@ -221,7 +228,7 @@ export async function composeUp(parts: UpParts): Promise<RunningUp> {
         ...(publicAddress.httpPort === settings.httpPort ? {} : { publicPort: publicAddress.httpPort }),
         host: listenHost,
         ...upFlags.requestHead,
-        ...(certificates?.issuer ? { challenges: certificates.issuer.answers } : {}),
+        ...(certificates?.challenges ? { challenges: certificates.challenges } : {}),
         ...(certificates && upFlags.https ? { https: { port: upFlags.https.port, ...(upFlags.https.publicPort === upFlags.https.port ? {} : { publicPort: upFlags.https.publicPort }), tls: certificates.book } } : {}),
       });
     }

@@ -21,11 +21,12 @@ export const ps: Command = {
   args: 1,
   async run({ io, args, flags, output, store }) {
     const [name = ''] = args;
-    await (await store()).get('App', name);
+    const app = await (await store()).get('App', name);
     const settings = await currentSettings(flags, io);
     if (!settings.running || settings.metricsPort === 0) throw cliErrors.notRunning({ stateDir: settings.stateDir, purpose: `list the replicas of ${name}` });
     const { replicas } = await adminGet<AppLive>(settings, `/apps/${encodeURIComponent(name)}/replicas`, `list the replicas of ${name}`);
-    print(io, output, replicas, () => (replicas.length === 0 ? `${name} has no replicas: it is at zero (its next request wakes it).\n` : replicaTable(replicas)));
+    const none = app.spec.stopped === true ? `${name} has no replicas: it is stopped, and serves nothing until dormant start ${name}.\n` : `${name} has no replicas: it is at zero (its next request wakes it).\n`;
+    print(io, output, replicas, () => (replicas.length === 0 ? none : replicaTable(replicas)));
     return undefined;
   },
 };

@@ -65,8 +65,13 @@ async function revisionOf(store: ResourceStore, app: string, named: string): Pro
   throw gitdErrors.noSuchRelease({ app, release: named.slice(0, 80), known: known.length === 0 ? 'it has none' : known.slice(0, 10).join(', ') });
 }
 
-const stepSeconds = (startedAt: string | undefined, finishedAt: string | undefined): string =>
-  startedAt === undefined || finishedAt === undefined ? '' : `${((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000).toFixed(2)} s`;
+/** A step's time, to the precision its timestamps have (Kubernetes keeps whole seconds: then "< 1 s" or whole seconds, never a made-up "4.00 s"). */
+const stepSeconds = (startedAt: string | undefined, finishedAt: string | undefined): string => {
+  if (startedAt === undefined || finishedAt === undefined) return '';
+  const seconds = (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000;
+  if (startedAt.includes('.') && finishedAt.includes('.')) return `${seconds.toFixed(2)} s`;
+  return seconds < 1 ? '< 1 s' : `${Math.round(seconds)} s`;
+};
 
 /** One release: what made it, its build, each step with its time, and what the push said (its build log). */
 async function showRevision(context: Pick<CommandContext, 'io' | 'output' | 'stateDir'> & { reveal: boolean }, app: App, revision: Revision): Promise<undefined> {

@@ -16,7 +16,8 @@ export const scale: Command = {
     const [name = '', ...settings] = context.args;
     const assignments = settings.map((setting) => {
       const named = /^(min|max)(=(\d{1,4})|-)$/.exec(setting);
-      if (!named?.[1]) throw cliErrors.usage({ problem: `"${setting.slice(0, 80)}" is not min=N, max=N or max-`, usage: scale.usage });
+      // Heroku's ps:scale web=2 sets a count; Dormant scales by demand between bounds.
+      if (!named?.[1]) throw cliErrors.usage({ problem: `"${setting.slice(0, 80)}" is not min=N, max=N or max-${/^[a-z][\w-]*=\d+$/i.test(setting) ? ` (Dormant scales each app between bounds by its requests: to keep ${setting.split('=')[1]} running, dormant scale APP min=${setting.split('=')[1]})` : ''}`, usage: scale.usage });
       if (named[1] === 'max' && named[3] === '0') throw cliErrors.usage({ problem: 'max=0 would leave a request nothing to wake; to serve nothing, use dormant stop APP (and dormant start APP)', usage: scale.usage });
       return `${bounds[named[1]]}${named[2] === '-' ? '-' : named[2]}`;
     });

@@ -1,8 +1,8 @@
 // A cert-manager controller for Dormant's cluster tests. cert-manager publishes its
 // controllers in its main Go module, but not the module of its controller binary
 // (cmd/controller), so this starts them the way that binary does: the certificates'
-// controllers, the request approver, and the CA and self-signed issuers (what a test
-// issues with; ACME's solvers need Ingresses or Gateways, which the test cluster has not).
+// controllers, the request approver, the CA and self-signed issuers, and ACME's (orders,
+// challenges; HTTP-01's self-check asks the nameservers given, as the test's pebble does).
 // Built by hack/cert-manager.sh; tooling only, never part of Dormant.
 package main
 
@@ -13,11 +13,17 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	controllerpkg "github.com/cert-manager/cert-manager/pkg/controller"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/acmechallenges"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/acmeorders"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/acme"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/approver"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/ca"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/selfsigned"
@@ -29,6 +35,7 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/trigger"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/clusterissuers"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/issuers"
+	_ "github.com/cert-manager/cert-manager/pkg/issuer/acme"
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/ca"
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/selfsigned"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
@@ -37,6 +44,8 @@ import (
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "the kubeconfig to reach the apiserver with")
 	clusterResourceNamespace := flag.String("cluster-resource-namespace", "cert-manager", "where a ClusterIssuer's Secrets are read from")
+	solverImage := flag.String("acme-http01-solver-image", "registry.k8s.io/pause:3.10", "the image of HTTP-01's solver pods")
+	solverNameservers := flag.String("acme-http01-solver-nameservers", "", "host:port of DNS servers for HTTP-01's self-check, comma-separated")
 	flag.Parse()
 	logf.InitLogs()
 
@@ -55,6 +64,15 @@ func main() {
 			CertificateRequestMaximumBackoffDuration: time.Minute,
 		},
 		SchedulerOptions: controllerpkg.SchedulerOptions{MaxConcurrentChallenges: 60},
+		ACMEOptions: controllerpkg.ACMEOptions{
+			HTTP01SolverImage:                 *solverImage,
+			HTTP01SolverResourceRequestCPU:    resource.MustParse("10m"),
+			HTTP01SolverResourceRequestMemory: resource.MustParse("16Mi"),
+			HTTP01SolverResourceLimitsCPU:     resource.MustParse("100m"),
+			HTTP01SolverResourceLimitsMemory:  resource.MustParse("64Mi"),
+			HTTP01SolverNameservers:           splitList(*solverNameservers),
+			DNS01CheckRetryPeriod:             10 * time.Second,
+		},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cert-manager: %v\n", err)
@@ -93,4 +111,11 @@ func main() {
 	shared.HTTP01ResourceMetadataInformersFactory.Start(ctx.Done())
 	fmt.Fprintf(os.Stderr, "cert-manager: running %v\n", names)
 	running.Wait()
+}
+
+func splitList(text string) []string {
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, ",")
 }

@@ -6,3 +6,4 @@ export { readPodLogs } from './pod-logs.js';
 export { addressAnnotation, LeaseElector, MemberDirectory, memberLabel, memberLeaseName } from './lease.js';
 export { CertificateSecrets, certificateSecretName } from './certificate-secrets.js';
 export { CertManagerCertificates } from './cert-manager-certificates.js';
+export { CertManagerChallenges } from './cert-manager-challenges.js';

@@ -5,22 +5,38 @@
 // them from cert-manager's Go module) and its CRDs, issuing with a CA ClusterIssuer of the
 // test's: what is served is checked with curl --cacert against that CA.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TestCa } from '../../tls/test-support.js';
-import { type DormantUp, runProgram, startDormant, WorkingCopy } from '../git-support.js';
-import { eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
+import { type DormantUp, freePort, runProgram, startDormant, waitForPort, WorkingCopy } from '../git-support.js';
+import { clusterImages, eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const app = 'kcm';
 const issuer = 'dormant-test-ca';
+const acmeIssuer = 'dormant-test-acme';
 let certManagerDir: string;
 let controller: ChildProcess | undefined;
 let controllerOutput = '';
+/** pebble, its DNS helper and a TCP forward: stopped by PID after. */
+const helpers: ChildProcess[] = [];
+let helperOutput = '';
+let pebbleDir: string;
+const ports = { dns: 0, dnsManagement: 0, acme: 0, acmeManagement: 0 };
+
+function startHelper(program: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(program, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => {
+    helperOutput = (helperOutput + chunk.toString()).slice(-20_000);
+  });
+  helpers.push(child);
+  return child;
+}
 let dormant: DormantUp;
 let ca: TestCa;
 let httpsPort: number;
@@ -61,7 +77,16 @@ before(async () => {
   await kubectlOk(['create', 'namespace', 'cert-manager']);
   await kubectlOk(['create', 'secret', 'tls', issuer, '-n', 'cert-manager', '--cert', ca.caFile, '--key', join(ca.dir, 'ca.key')]);
   await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: issuer }, spec: { ca: { secretName: issuer } } }));
-  controller = spawn(join(certManagerDir, 'cert-manager-controller'), ['--kubeconfig', kubeconfig, '--cluster-resource-namespace', 'cert-manager'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // DNS for every name: 127.0.0.1, for pebble's validation and cert-manager's HTTP-01 self-check alike.
+  pebbleDir = execFileSync('bash', [join(repo, 'hack', 'pebble.sh')], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '';
+  for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
+  startHelper(join(pebbleDir, 'pebble-challtestsrv'), ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-dnsserver', `127.0.0.1:${ports.dns}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-doh', '', '-management', `127.0.0.1:${ports.dnsManagement}`]);
+  await waitForPort(ports.dns);
+  controller = spawn(
+    join(certManagerDir, 'cert-manager-controller'),
+    ['--kubeconfig', kubeconfig, '--cluster-resource-namespace', 'cert-manager', '--acme-http01-solver-nameservers', `127.0.0.1:${ports.dns}`, '--acme-http01-solver-image', clusterImages().pause],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   for (const stream of [controller.stdout, controller.stderr]) stream?.on('data', (chunk: Buffer) => {
     controllerOutput = (controllerOutput + chunk.toString()).slice(-20_000);
   });
@@ -84,14 +109,18 @@ before(async () => {
 
 after(async () => {
   await dormant?.stop();
-  if (controller?.pid !== undefined && controller.exitCode === null) {
-    controller.kill('SIGTERM');
-    await new Promise((resolve) => controller?.once('exit', resolve));
+  for (const child of [...helpers, ...(controller ? [controller] : [])]) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
   }
   ca?.remove();
   await kubectl(['delete', 'apps.dormant.dev', app, '--ignore-not-found', '--wait=true', '--timeout=60s']);
   await kubectl(['delete', 'deployments,revisions.dormant.dev,secrets', '-l', `dormant.dev/app=${app}`, '--ignore-not-found', '--wait=true', '--timeout=60s']);
-  await kubectl(['delete', 'clusterissuer', issuer, '--ignore-not-found']);
+  await kubectl(['delete', 'clusterissuer', issuer, acmeIssuer, '--ignore-not-found']);
+  await kubectl(['delete', 'apps.dormant.dev', 'kacme', '--ignore-not-found', '--wait=true', '--timeout=60s']);
+  await kubectl(['delete', 'deployments,revisions.dormant.dev,secrets', '-l', 'dormant.dev/app=kacme', '--ignore-not-found', '--wait=true', '--timeout=60s']);
   await kubectl(['delete', 'namespace', 'cert-manager', '--ignore-not-found', '--wait=true', '--timeout=120s']);
 });
 
@@ -186,6 +215,66 @@ describe("cert-manager's Certificates", () => {
     await kubectlOk(['delete', 'apps.dormant.dev', app, '--wait=true']);
     await eventually('no Certificate left', async () => ((await certificatesOf(app)).length === 0 ? true : undefined), 30_000, 200);
     await eventually('no Secret left', async () => ((await kubectlOk(['get', 'secrets', '-l', `dormant.dev/certificate=true,dormant.dev/app=${app}`, '-o', 'name'])).trim() === '' ? true : undefined), 30_000, 200);
+  });
+
+  it("an ACME ClusterIssuer with an HTTP-01 solver: the activator answers cert-manager's Challenges, pebble issues, and HTTPS serves it", async (t) => {
+    // This Dormant names the ACME issuer (two Dormants would each keep the Certificates their own way).
+    await dormant.stop();
+    dormant = await startDormant(['--runtime', 'kubernetes', '--kubeconfig', kubeconfig, '--registry', '127.0.0.1:5000', '--https-port', '0', '--domain', 'apps.test', '--cert-manager-issuer', acmeIssuer], { metrics: true });
+    httpsPort = (JSON.parse(await readFile(join(dormant.stateDir, 'up.json'), 'utf8')) as { httpsPort: number }).httpsPort;
+    // pebble validates at the activator's HTTP port; cert-manager's self-check asks port 80, forwarded to it.
+    const config = join(dormant.work, 'pebble.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        pebble: {
+          listenAddress: `127.0.0.1:${ports.acme}`,
+          managementListenAddress: `127.0.0.1:${ports.acmeManagement}`,
+          certificate: join(pebbleDir, 'localhost-cert.pem'),
+          privateKey: join(pebbleDir, 'localhost-key.pem'),
+          httpPort: dormant.httpPort,
+          tlsPort: await freePort(),
+          ocspResponderURL: '',
+          externalAccountBindingRequired: false,
+        },
+      }),
+    );
+    startHelper(join(pebbleDir, 'pebble'), ['-config', config, '-dnsserver', `127.0.0.1:${ports.dns}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
+    startHelper(process.execPath, [join(repo, 'hack', 'cluster', 'tcp-forward.mjs'), '127.0.0.1:80', `127.0.0.1:${dormant.httpPort}`]);
+    await waitForPort(ports.acme);
+    await waitForPort(80);
+    const minica = await readFile(join(pebbleDir, 'minica.pem'));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'ClusterIssuer',
+      metadata: { name: acmeIssuer },
+      spec: { acme: { server: `https://127.0.0.1:${ports.acme}/dir`, caBundle: minica.toString('base64'), privateKeySecretRef: { name: `${acmeIssuer}-account` }, solvers: [{ http01: { ingress: { ingressClassName: 'dormant' } } }] } },
+    }));
+    const said = () => `\ncert-manager said:\n${controllerOutput.slice(-4000)}\npebble said:\n${helperOutput.slice(-3000)}\ndormant up said:\n${dormant.logs().slice(-3000)}`;
+    await eventually('the ACME account registered', async () => ((await kubectl(['get', 'clusterissuer', acmeIssuer, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).stdout === 'True' ? true : undefined), 60_000, 500).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}${said()}`);
+    });
+    const copy = await WorkingCopy.create(dormant.work, 'kacme', dormant.adminKey);
+    await copy.commit({
+      'package.json': JSON.stringify({ name: 'kacme', version: '1.0.0', scripts: { start: 'node server.js' } }),
+      'server.js': "require('node:http').createServer((q, s) => s.end('kacme ' + (q.headers['x-forwarded-proto'] || '-') + '\\n')).listen(process.env.PORT);\n",
+    });
+    const pushed = await copy.push(dormant.remote('kacme'));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const started = performance.now();
+    assert.equal((await dormant.dormant('certs', 'auto:enable', 'kacme')).code, 0);
+    await eventually('pebble issued it through cert-manager', async () => ((await presented('kacme.apps.test')) === 'DNS:kacme.apps.test' ? true : undefined), 120_000, 500).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}${said()}`);
+    });
+    t.diagnostic(`certs auto:enable to served, by ACME HTTP-01 through cert-manager and pebble: ${Math.round(performance.now() - started)} ms`);
+    assert.match(dormant.logs(), /answering cert-manager's HTTP-01 challenge/);
+    // pebble makes a new root each time it starts: fetched from its management port, trusting the CA of its own API certificate.
+    const root = await runProgram('curl', ['-sS', '--cacert', join(pebbleDir, 'minica.pem'), `https://127.0.0.1:${ports.acmeManagement}/roots/0`]);
+    assert.match(root.stdout, /BEGIN CERTIFICATE/, root.stderr);
+    const rootFile = join(dormant.work, 'pebble-root.pem');
+    await writeFile(rootFile, root.stdout);
+    const answer = await runProgram('curl', ['-sS', '--max-time', '20', '--cacert', rootFile, '--resolve', `kacme.apps.test:${httpsPort}:127.0.0.1`, `https://kacme.apps.test:${httpsPort}/`]);
+    assert.equal(answer.stdout, 'kacme https\n', answer.stderr);
   });
 
   it('without cert-manager installed, dormant up --cert-manager-issuer refuses to start, saying what to do', async () => {

@@ -133,12 +133,14 @@ it('installs each component with its own ServiceAccount and only the verbs it us
   assert.equal(await can('gitd', 'get', 'secrets'), 'no', 'no registry secret or anything else to read');
   assert.equal(await can('gitd', 'create', 'secrets'), 'yes', "each revision's config goes into a Secret, written and never read back");
   // Asked of the apiserver by group and resource: kubectl maps a resource by discovery, and cert-manager's CRDs need not be installed.
-  const mayCertificates = async (verb: string, namespace: string) => {
-    const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'system:serviceaccount:dormant-system:dormant-gitd', groups: ['system:serviceaccounts', 'system:serviceaccounts:dormant-system', 'system:authenticated'], resourceAttributes: { namespace, verb, group: 'cert-manager.io', resource: 'certificates' } } };
+  const may = async (account: string, verb: string, group: string, resource: string, namespace: string) => {
+    const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: `system:serviceaccount:dormant-system:dormant-${account}`, groups: ['system:serviceaccounts', 'system:serviceaccounts:dormant-system', 'system:authenticated'], resourceAttributes: { namespace, verb, group, resource } } };
     return (JSON.parse(await kubectlOk(['create', '-f', '-', '-o', 'json'], JSON.stringify(review))) as { status: { allowed: boolean } }).status.allowed;
   };
-  assert.equal(await mayCertificates('create', 'dormant-system'), true, "cert-manager's Certificates for automatic certificates, beside the Secrets the listener reads");
-  assert.equal(await mayCertificates('create', 'default'), false, "only in Dormant's namespace");
+  assert.equal(await may('gitd', 'create', 'cert-manager.io', 'certificates', 'dormant-system'), true, "cert-manager's Certificates for automatic certificates, beside the Secrets the listener reads");
+  assert.equal(await may('gitd', 'create', 'cert-manager.io', 'certificates', 'default'), false, "only in Dormant's namespace");
+  assert.equal(await may('activator', 'watch', 'acme.cert-manager.io', 'challenges', 'dormant-system'), true, "cert-manager's HTTP-01 Challenges, which the activators answer");
+  assert.equal(await may('activator', 'watch', 'acme.cert-manager.io', 'challenges', 'default'), false);
   assert.equal(await can('gitd', 'delete', 'secrets', 'dormant-system'), 'yes', 'a Certificate no longer wanted goes with its Secret');
   assert.equal(await can('gitd', 'get', 'secrets', 'dormant-system'), 'no', 'never read');
   assert.equal(await can('gitd', 'delete', 'secrets'), 'no', "not the apps' config Secrets");
