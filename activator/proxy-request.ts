@@ -129,6 +129,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   // Waiter
   cancelled = false;
   queued = false;
+  /** Counted by the app's concurrency meter (false: answered before it was, as for a stopped app), so its end is counted too. */
+  metered = true;
   /** When first held; -1 while never held. */
   enqueuedAtMs = -1;
   waking = false;

@@ -184,6 +184,8 @@ export class RequestPath {
       request.host = host ?? '';
     }
     if (traffic.policy.stopped) {
+      // Answered before the meter counts it: its end must not be counted either (a stopped app's load would go below zero).
+      request.metered = false;
       request.rejectStopped();
       return;
     }
@@ -251,7 +253,7 @@ export class RequestPath {
   #finished(request: ProxyRequest, status: number): void {
     const traffic = request.traffic;
     const now = this.#clock();
-    traffic.meter.finished(now);
+    if (request.metered) traffic.meter.finished(now);
     this.#metrics.requests.inc({ app: traffic.name, code: String(status) });
     this.#metrics.upstream.observe({ app: traffic.name }, (now - request.startedAtMs) / 1000);
     if (request.heldMs >= 0) {

@@ -254,14 +254,15 @@ export class ScalingLoop {
     });
     scaling.poked = false;
     scaling.state = decision.state;
-    scaling.reason = decision.reason;
+    // Stopped, the bounds decide alone: the load's words would say why it scaled as if it were not.
+    scaling.reason = scaling.app.spec.stopped === true ? 'stopped by its owner (dormant stop)' : decision.reason;
     scaling.panicking = decision.panicking;
     if (decision.desiredScale !== scaling.scale) {
       const from = scaling.scale;
       scaling.scale = decision.desiredScale;
-      this.#log.info({ app: scaling.app.metadata.name, from, to: decision.desiredScale, reason: decision.reason }, 'scaling');
+      this.#log.info({ app: scaling.app.metadata.name, from, to: decision.desiredScale, reason: scaling.reason }, 'scaling');
       try {
-        await this.#options.runtime.setScale(scaling.app.metadata.name, decision.desiredScale, decision.reason);
+        await this.#options.runtime.setScale(scaling.app.metadata.name, decision.desiredScale, scaling.reason);
       } catch (error) {
         // Nothing deployed yet, or the runtime is stopping: try again next tick.
         scaling.scale = from;

@@ -318,6 +318,14 @@ describe('restart, scale, stop and start', () => {
     assert.equal(answer.status, 503);
     assert.match(answer.body, /procs is stopped by its owner, and serves nothing until it is started again \(dormant start procs\)/);
     assert.match((await d.dormant('stop', 'procs')).stdout, /procs is stopped already/);
+    for (let i = 0; i < 5; i++) assert.equal((await d.get('procs')).status, 503);
+    // Its replica goes at the autoscaler's next decision, after a drain.
+    let listed = '';
+    for (let tries = 0; tries < 60 && !/has no replicas/.test(listed); tries++) {
+      listed = (await d.dormant('ps', 'procs')).stdout;
+      if (!/has no replicas/.test(listed)) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.match(listed, /procs has no replicas: it is stopped, and serves nothing until dormant start procs/);
     const started = await d.dormant('start', 'procs');
     assert.match(started.stdout, /Started procs/);
     for (let tries = 0; answer.status !== 200 && tries < 100; tries++) {
@@ -325,5 +333,9 @@ describe('restart, scale, stop and start', () => {
       answer = await d.get('procs');
     }
     assert.equal(answer.status, 200);
+    // Said as what it was; and the 503s answered while stopped never counted as load (not even below zero).
+    const events = (await d.dormant('logs', 'procs', '--source', 'platform')).stdout;
+    assert.match(events, /Scaling from 1 to 0 replicas: stopped by its owner \(dormant stop\)/);
+    assert.doesNotMatch(events, /-\d+(\.\d+)? concurrent/);
   });
 });
