@@ -45,6 +45,16 @@ describe('dormant (command dispatch)', () => {
     assert.equal(result.stderr, 'error [CLI_UNKNOWN_COMMAND]: unknown command "revisons" (did you mean revisions?); run dormant help to see every command\n');
   });
 
+  it('a command in a folder no dormant up has used says so, naming the folder and what to set', async () => {
+    const parent = await tempStateDir();
+    const unused = join(parent, 'elsewhere', '.dormant');
+    const listed = await runCli(unused, ['apps']);
+    assert.match(listed.stderr, new RegExp(`warning: no dormant up has used the state folder ${unused.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; if yours runs from another folder, run this there, or set DORMANT_HOME \\(or --state-dir\\) to its state folder`));
+    // Used (it exists now, or dormant up made it): no warning.
+    const again = await runCli(unused, ['apps']);
+    assert.doesNotMatch(again.stderr, /warning/);
+  });
+
   it('an unknown subcommand and a bare group say what exists', async () => {
     const stateDir = await tempStateDir();
     assert.match((await runCli(stateDir, ['apps', 'crate', 'x'])).stderr, /unknown command "apps crate" \(did you mean apps create\?\)/);

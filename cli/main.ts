@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest } from '../crds/index.js';
 import { isDormantError } from '../errors/index.js';
@@ -229,6 +230,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       stateDir,
       store: async () => {
         if (store === undefined) {
+          // A folder no dormant up has used: most often the command runs elsewhere than dormant up did (the state folder is ./.dormant of where each runs).
+          if (command.name !== 'up' && !existsSync(stateDir)) {
+            io.stderr.write(`warning: no dormant up has used the state folder ${resolve(stateDir)}; if yours runs from another folder, run this there, or set DORMANT_HOME (or --state-dir) to its state folder\n`);
+          }
           // The store this state folder's dormant up uses (running or not): its cluster, or the local files.
           const record = await readRuntimeRecord(stateDir);
           // The domain of this state folder's dormant up, which the store checks hosts against.
