@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pebbleConfig } from '../tls/test-support.js';
 import { type DormantUp, freePort, pushNewApp, runProgram, startDormant, waitForPort } from './git-support.js';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -55,21 +56,7 @@ before(async () => {
   httpsPort = (JSON.parse(await readFile(join(d.stateDir, 'up.json'), 'utf8')) as { httpsPort: number }).httpsPort;
   // pebble checks HTTP-01 answers at this port of the host's address: dormant up's HTTP port.
   const config = join(d.work, 'pebble.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${ports.acme}`,
-        managementListenAddress: `127.0.0.1:${ports.acmeManagement}`,
-        certificate: join(pebbleDir, 'localhost-cert.pem'),
-        privateKey: join(pebbleDir, 'localhost-key.pem'),
-        httpPort: d.httpPort,
-        tlsPort: await freePort(),
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
-      },
-    }),
-  );
+  await writeFile(config, pebbleConfig({ pebbleDir, acmePort: ports.acme, managementPort: ports.acmeManagement, httpPort: d.httpPort, tlsPort: await freePort() }));
   startProgram(join(pebbleDir, 'pebble'), ['-config', config, '-dnsserver', `127.0.0.1:${ports.dns}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
   await waitForPort(ports.dns);
   await waitForPort(ports.acme);

@@ -102,6 +102,18 @@ describe('dormant run', () => {
     assert.match(resized.stdout, /^24 80\r?\nwinched\r?\n40 132\r?\n$/, JSON.stringify(resized.stdout));
   });
 
+  it('a resize frame that is not COLSxROWS (shell words, a huge payload) is ignored: the size stays, the run ends as it should, dormant up stays up', async () => {
+    for (const resizeTo of ['$(touch /tmp/x) 3', '0x0', '99999x99999', 'x'.repeat(1024 * 1024)]) {
+      const kept = await runWithResize({ metricsPort: d.metricsPort, stateDir: d.stateDir, app: 'tasks', command: 'stty size; sleep 1; stty size', size: '80x24', resizeTo, resizeAfterMs: 100 });
+      assert.equal(kept.code, 0, resizeTo.slice(0, 40));
+      assert.match(kept.stdout, /^24 80\r?\n24 80\r?\n$/, `${resizeTo.slice(0, 40)}: ${JSON.stringify(kept.stdout)}`);
+    }
+    // On pipes (no terminal) dormant up follows no size, and says so.
+    const piped = await runWithResize({ metricsPort: d.metricsPort, stateDir: d.stateDir, app: 'tasks', command: 'echo piped', size: 'none', resizeTo: '100x30', resizeAfterMs: 0 });
+    assert.deepEqual([piped.follows, piped.code, piped.stdout], [false, 0, 'piped\n']);
+    assert.equal((await d.get('tasks')).status, 200);
+  });
+
   it('refuses an app with nothing deployed, an unknown app, and a command without the admin token', async () => {
     assert.equal((await d.dormant('apps', 'create', 'empty')).code, 0);
     const empty = await dormantRun(undefined, 'empty', '--', 'true');

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { TestCa } from '../tls/test-support.js';
+import { presentedNames, TestCa } from '../tls/test-support.js';
 import { type DormantUp, pushNewApp, runProgram, startDormant } from './git-support.js';
 
 let d: DormantUp;
@@ -50,15 +49,7 @@ async function untilHttps(host: string, served: boolean, caFile = ca.caFile): Pr
 }
 
 /** The subjectAltName of the certificate the HTTPS listener presents for a name (SNI), or the handshake's error. */
-function presented(servername: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername, rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().subjectaltname ?? '');
-      socket.destroy();
-    });
-    socket.on('error', (error) => resolve(`error: ${error.message}`));
-  });
-}
+const presented = (servername: string): Promise<string> => presentedNames(httpsPort, servername);
 
 async function untilHttp(host: string, path: string, done: (answer: { status: string; location: string; body: string }) => boolean): Promise<{ status: string; location: string; body: string }> {
   const deadline = Date.now() + 5000;

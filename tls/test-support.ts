@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 
 export interface TestPair {
   readonly certificatePem: string;
@@ -40,4 +41,31 @@ export class TestCa {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The DNS names of the certificate an HTTPS listener on 127.0.0.1:port presents for this SNI name (`DNS:a, DNS:b`), or `error: ...` when the handshake fails. */
+export function presentedNames(port: number, servername: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().subjectaltname ?? '');
+      socket.destroy();
+    });
+    socket.on('error', (error) => resolve(`error: ${error.message}`));
+  });
+}
+
+/** pebble's config (hack/pebble.sh's folder for its API certificate): it validates HTTP-01 answers at httpPort of the names' address. */
+export function pebbleConfig(options: { pebbleDir: string; acmePort: number; managementPort: number; httpPort: number; tlsPort: number }): string {
+  return JSON.stringify({
+    pebble: {
+      listenAddress: `127.0.0.1:${options.acmePort}`,
+      managementListenAddress: `127.0.0.1:${options.managementPort}`,
+      certificate: join(options.pebbleDir, 'localhost-cert.pem'),
+      privateKey: join(options.pebbleDir, 'localhost-key.pem'),
+      httpPort: options.httpPort,
+      tlsPort: options.tlsPort,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: false,
+    },
+  });
 }

@@ -9,10 +9,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { TestCa } from '../../tls/test-support.js';
+import { pebbleConfig, presentedNames, TestCa } from '../../tls/test-support.js';
 import { type DormantUp, freePort, runProgram, startDormant, waitForPort, WorkingCopy } from '../git-support.js';
 import { clusterImages, eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
@@ -41,14 +40,7 @@ let dormant: DormantUp;
 let ca: TestCa;
 let httpsPort: number;
 
-const presented = (servername: string) =>
-  new Promise<string>((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername, rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().subjectaltname ?? '');
-      socket.destroy();
-    });
-    socket.on('error', (error) => resolve(`error: ${error.message}`));
-  });
+const presented = (servername: string) => presentedNames(httpsPort, servername);
 
 interface CertificateObject {
   metadata: { name: string; namespace: string; labels: Record<string, string>; ownerReferences?: unknown[] };
@@ -224,21 +216,7 @@ describe("cert-manager's Certificates", () => {
     httpsPort = (JSON.parse(await readFile(join(dormant.stateDir, 'up.json'), 'utf8')) as { httpsPort: number }).httpsPort;
     // pebble validates at the activator's HTTP port; cert-manager's self-check asks port 80, forwarded to it.
     const config = join(dormant.work, 'pebble.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        pebble: {
-          listenAddress: `127.0.0.1:${ports.acme}`,
-          managementListenAddress: `127.0.0.1:${ports.acmeManagement}`,
-          certificate: join(pebbleDir, 'localhost-cert.pem'),
-          privateKey: join(pebbleDir, 'localhost-key.pem'),
-          httpPort: dormant.httpPort,
-          tlsPort: await freePort(),
-          ocspResponderURL: '',
-          externalAccountBindingRequired: false,
-        },
-      }),
-    );
+    await writeFile(config, pebbleConfig({ pebbleDir, acmePort: ports.acme, managementPort: ports.acmeManagement, httpPort: dormant.httpPort, tlsPort: await freePort() }));
     startHelper(join(pebbleDir, 'pebble'), ['-config', config, '-dnsserver', `127.0.0.1:${ports.dns}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
     startHelper(process.execPath, [join(repo, 'hack', 'cluster', 'tcp-forward.mjs'), '127.0.0.1:80', `127.0.0.1:${dormant.httpPort}`]);
     await waitForPort(ports.acme);

@@ -5,11 +5,10 @@
 // Secret served over HTTPS by SNI, and goes with its app; run is refused, saying why.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { TestCa } from '../../tls/test-support.js';
+import { presentedNames, TestCa } from '../../tls/test-support.js';
 import { type DormantUp, runProgram, runWithResize, startDormant, WorkingCopy } from '../git-support.js';
 import { eventually, getApp, kubeconfig, kubectl, kubectlOk } from './cluster-support.js';
 
@@ -163,14 +162,7 @@ describe('ps and platform events on Kubernetes', () => {
 });
 
 describe('certificates on Kubernetes', () => {
-  const presented = (servername: string) =>
-    new Promise<string>((resolve) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername, rejectUnauthorized: false }, () => {
-        resolve(socket.getPeerCertificate().subjectaltname ?? '');
-        socket.destroy();
-      });
-      socket.on('error', (error) => resolve(`error: ${error.message}`));
-    });
+  const presented = (servername: string) => presentedNames(httpsPort, servername);
 
   it('certs add keeps a TLS Secret, which the HTTPS listener serves for the app; certs remove takes it away', async () => {
     const pair = ca.issue([`${app}.localhost`]);
