@@ -17,6 +17,7 @@ import { isRunning } from '../../state-folder/index.js';
 import type { Endpoint } from '../runtime.js';
 import { processesWithEnv, untilNoneWithEnv } from '../../lifetime/test-support.js';
 import { LocalRuntime } from './local-runtime.js';
+import { freePort } from './replica-process.js';
 import { supervisorId, supervisorVariable } from './orphans.js';
 import { deployFixture } from './test-fixtures/fixture-app.js';
 
@@ -174,7 +175,8 @@ describe('LocalRuntime with real processes', () => {
     const throughRuntime: number[] = [];
     const replicasSeen = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      // A port found free (a random one was at times another test's: the app then exited before it listened).
+      const port = await freePort();
       const started = performance.now();
       const child = spawn(process.execPath, ['server.js'], { cwd: revision.spec.releaseDir ?? '', env: { PORT: String(port), PATH: process.env.PATH ?? '', ANNOUNCE_LISTENING: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
       await listening(child);
